@@ -1,0 +1,216 @@
+"""Unpack and parse the file a CLOUDFORMATION_JSON asset-bundle export produces.
+
+Pure core: no network, no Pulumi. Input is a seekable binary stream (the download is spooled
+to one, so a zip is never held twice); output is the template as compact JSON.
+
+What QuickSight serves for CLOUDFORMATION_JSON is one CloudFormation template as raw JSON,
+although the API documentation speaks of a ``.qs`` zip (that is the QUICKSIGHT_JSON format).
+We sniff the first bytes: ``PK\\x03\\x04`` is a zip holding one JSON template, anything else is
+parsed as UTF-8 JSON.
+
+The template text is never searched and replaced: QuickSight calculated fields contain literal
+``${Name}`` strings that are *not* CloudFormation substitutions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import IO, Any
+
+from ..errors import BundleFormatError
+
+ZIP_MAGIC = b"PK\x03\x04"
+# An empty zip (no members) starts with the end-of-central-directory record instead.
+EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+
+_CHUNK = 1024 * 1024
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+@dataclass(frozen=True)
+class BundleLimits:
+    """Upper bounds applied while unpacking; each protects the provider process.
+
+    Attributes:
+        max_template_bytes: Largest template accepted, in bytes before compaction. Real exports of
+            a few analyses are ~0.5 MB pretty-printed; CloudFormation deploys at most 1 MB through
+            S3, so 64 MiB leaves room for compaction while refusing absurd files.
+        max_zip_members: Most members a zip may list. A CLOUDFORMATION_JSON zip holds one.
+    """
+
+    max_template_bytes: int = 64 * 1024 * 1024
+    max_zip_members: int = 1000
+
+
+DEFAULT_LIMITS = BundleLimits()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A parsed export template.
+
+    Attributes:
+        body: The template as compact JSON (UTF-8 text, non-ASCII kept), content unchanged.
+        size: Bytes of ``body`` encoded as UTF-8.
+        source: ``"json"`` for a raw JSON download, ``"zip:<member>"`` for a zip.
+        document: The parsed template.
+    """
+
+    body: str
+    size: int
+    source: str
+    document: dict[str, Any]
+
+
+def compact_json(document: Any) -> str:
+    """Serialise a parsed template as compact JSON, keeping key order and non-ASCII text."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_template(raw: bytes, *, source: str = "json") -> Template:
+    """Parse template bytes (UTF-8, BOM tolerated) and check it is a CloudFormation template.
+
+    Raises:
+        BundleFormatError: the bytes are not UTF-8 JSON, not an object, or have no ``Resources``.
+    """
+    where = "the downloaded file" if source == "json" else f"zip member {source[4:]!r}"
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BundleFormatError(
+            f"{where} is not UTF-8 text (invalid byte at offset {exc.start}): "
+            "a CLOUDFORMATION_JSON export is a JSON template or a zip holding one; re-export the bundle"
+        ) from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BundleFormatError(
+            f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
+            "the download may be truncated; re-run to download it again or re-export the bundle"
+        ) from exc
+    if not isinstance(document, dict):
+        raise BundleFormatError(
+            f"{where} holds a JSON {type(document).__name__}, not a CloudFormation template object: "
+            "check that the job was exported with ExportFormat=CLOUDFORMATION_JSON"
+        )
+    resources = document.get("Resources")
+    if not isinstance(resources, dict) or not resources:
+        found = ", ".join(sorted(document)) or "nothing"
+        raise BundleFormatError(
+            f"{where} is JSON but not a CloudFormation template: no non-empty 'Resources' object "
+            f"(top-level keys: {found}); check the export's ResourceArns and re-export"
+        )
+    body = compact_json(document)
+    return Template(body=body, size=len(body.encode("utf-8")), source=source, document=document)
+
+
+def unpack_bundle(stream: IO[bytes], *, limits: BundleLimits = DEFAULT_LIMITS) -> Template:
+    """Read an export file from a seekable stream: raw JSON, or a zip holding one JSON template.
+
+    Raises:
+        BundleFormatError: with what was wrong (empty file, unsafe or ambiguous zip, bomb, bad JSON).
+    """
+    stream.seek(0)
+    head = stream.read(4)
+    stream.seek(0)
+    if not head:
+        raise BundleFormatError(
+            "the downloaded file is empty: describe the export job again and re-run, or re-export the bundle"
+        )
+    if head in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
+        return _unpack_zip(stream, limits)
+    raw = _read_bounded(stream, limits.max_template_bytes, "the downloaded JSON template")
+    return parse_template(raw, source="json")
+
+
+def _read_bounded(stream: IO[bytes], limit: int, what: str) -> bytes:
+    """Read a whole stream but refuse more than ``limit`` bytes, without reading past it."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise BundleFormatError(
+            f"{what} is larger than {limit:,} bytes: refusing it (CloudFormation deploys at most "
+            "1,048,576 bytes); export fewer assets per bundle"
+        )
+    return data
+
+
+def _unsafe_member_reason(name: str) -> str | None:
+    """Say why a zip member name is unsafe (absolute, traversal, drive letter), or None."""
+    if "\x00" in name:
+        return "contains a NUL byte"
+    if name.startswith(("/", "\\")) or _DRIVE.match(name):
+        return "is an absolute path"
+    if "\\" in name:
+        return "uses backslashes"
+    if ".." in name.split("/"):
+        return "climbs out of the archive with '..'"
+    return None
+
+
+def _unpack_zip(stream: IO[bytes], limits: BundleLimits) -> Template:
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BundleFormatError(
+            f"the downloaded file starts like a zip but cannot be read as one ({exc}): "
+            "the download may be truncated; re-run, or re-export the bundle"
+        ) from exc
+    with archive:
+        members = archive.infolist()
+        if len(members) > limits.max_zip_members:
+            raise BundleFormatError(
+                f"the downloaded zip lists {len(members):,} members, more than the {limits.max_zip_members:,} "
+                "accepted: a CLOUDFORMATION_JSON export holds one template; re-export with "
+                "ExportFormat=CLOUDFORMATION_JSON"
+            )
+        for info in members:
+            reason = _unsafe_member_reason(info.filename)
+            if reason:
+                raise BundleFormatError(
+                    f"the downloaded zip has an unsafe member name {info.filename!r} that {reason}: "
+                    "refusing the archive; re-export the bundle from QuickSight"
+                )
+        templates = [m for m in members if not m.is_dir() and m.filename.lower().endswith(".json")]
+        if len(templates) != 1:
+            listed = ", ".join(m.filename for m in members if not m.is_dir()) or "no files"
+            raise BundleFormatError(
+                f"the downloaded zip must hold exactly one .json CloudFormation template, found "
+                f"{len(templates)} (members: {listed}); re-export with ExportFormat=CLOUDFORMATION_JSON"
+            )
+        member = templates[0]
+        if member.file_size > limits.max_template_bytes:
+            raise BundleFormatError(
+                f"zip member {member.filename!r} declares {member.file_size:,} bytes uncompressed, more than the "
+                f"{limits.max_template_bytes:,} accepted: refusing it as a decompression bomb; "
+                "export fewer assets per bundle"
+            )
+        raw = _read_member(archive, member, limits.max_template_bytes)
+        return parse_template(raw, source=f"zip:{member.filename}")
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bytes:
+    """Decompress one member while counting bytes, since a zip header's sizes can lie."""
+    parts: list[bytes] = []
+    total = 0
+    try:
+        with archive.open(member) as fh:
+            while chunk := fh.read(_CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    raise BundleFormatError(
+                        f"zip member {member.filename!r} inflates past {limit:,} bytes although its header "
+                        f"declares {member.file_size:,}: refusing it as a decompression bomb; re-export the bundle"
+                    )
+                parts.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError) as exc:
+        # Corrupt data, CRC mismatches, encrypted members (RuntimeError) and unknown compression
+        # methods (NotImplementedError) all mean the same thing to the user: the file is unusable.
+        raise BundleFormatError(
+            f"zip member {member.filename!r} cannot be decompressed ({exc}): re-run, or re-export the bundle"
+        ) from exc
+    return b"".join(parts)
+
