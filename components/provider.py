@@ -12,6 +12,7 @@ its AWS client from the provider process's own environment.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Optional
 
 import pulumi
@@ -150,7 +151,9 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
         template_size=fetched.template.size,
         export_job_arn=description.arn or f"{inputs.aws_account_id}/{inputs.export_job_id}",
         resource_arns=list(description.resource_arns),
-        created_time=description.created_time.isoformat() if description.created_time else None,
+        created_time=(
+            description.created_time.astimezone(dt.timezone.utc).isoformat() if description.created_time else None
+        ),
         warnings=[w.describe() for w in description.warnings],
     )
     return {**inputs.model_dump(), **outputs.model_dump()}

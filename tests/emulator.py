@@ -1,0 +1,308 @@
+"""A loopback QuickSight emulator speaking the real REST-JSON API (and STS AssumeRole).
+
+A real boto3 client reaches it through ``AWS_ENDPOINT_URL_QUICKSIGHT`` (and ``AWS_ENDPOINT_URL_STS``),
+so signing, retries and error parsing are botocore's own. moto does not implement asset-bundle
+jobs. Job timelines are scripted per Describe call, so tests are deterministic without sleeping.
+
+What it serves:
+- ``GET  /accounts/{acct}/asset-bundle-export-jobs/{id}``   DescribeAssetBundleExportJob
+- ``POST /accounts/{acct}/asset-bundle-export-jobs/export``  StartAssetBundleExportJob
+- ``GET  /download/{token}``                                   the pre-signed download "S3" URL
+- ``POST /``  with ``Action=AssumeRole``                       STS AssumeRole (query protocol)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import re
+import threading
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional
+
+ACCOUNT = "111111111111"
+REGION = "us-east-1"
+ASSUMED_KEY_ID = "ASIAEMULATEDROLE0001"
+BASE_KEY_ID = "AKIAEMULATEDBASE0001"
+
+_JOB_PATH = re.compile(r"^/accounts/(?P<acct>[^/]+)/asset-bundle-export-jobs/(?P<job>[^/?]+)$")
+_CREDENTIAL = re.compile(r"Credential=(?P<key>[A-Z0-9]+)/")
+
+
+@dataclass
+class EmulatedJob:
+    """One scripted export job.
+
+    Attributes:
+        statuses: JobStatus answered by successive Describe calls; the last one repeats.
+        payload: Bytes served at the download URL once SUCCESSFUL.
+        expired_downloads: How many download URLs, in order of issue, answer 403 "Request has expired".
+        download_status: If set, every download answers this HTTP status instead of the payload.
+        download_url: If set, Describe returns this URL instead of the emulator's own.
+    """
+
+    job_id: str
+    account: str = ACCOUNT
+    export_format: str = "CLOUDFORMATION_JSON"
+    statuses: list[str] = field(default_factory=lambda: ["SUCCESSFUL"])
+    payload: bytes = b""
+    errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    resource_arns: list[str] = field(default_factory=list)
+    created_time: float = 1_780_000_000.0
+    expired_downloads: int = 0
+    download_status: Optional[int] = None
+    download_url: Optional[str] = None
+    describes: int = 0
+    downloads: int = 0
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:quicksight:{REGION}:{self.account}:asset-bundle-export-job/{self.job_id}"
+
+
+class QuickSightEmulator:
+    """Threaded HTTP server on 127.0.0.1 with scripted jobs. Use as a context manager."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[tuple[str, str], EmulatedJob] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.throttle_next = 0
+        self.account_error: Optional[tuple[int, str, str]] = None
+        self._tokens: dict[str, tuple[EmulatedJob, bool]] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def __enter__(self) -> "QuickSightEmulator":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment for a process whose boto3 clients should talk to this emulator."""
+        return {
+            "AWS_ENDPOINT_URL_QUICKSIGHT": self.url,
+            "AWS_ENDPOINT_URL_STS": self.url,
+            "AWS_ACCESS_KEY_ID": BASE_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": "emulated-secret",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+
+    # --- scripting ------------------------------------------------------------------------
+    def add_job(self, job_id: str, **kwargs: Any) -> EmulatedJob:
+        job = EmulatedJob(job_id=job_id, **kwargs)
+        with self._lock:
+            self.jobs[(job.account, job_id)] = job
+        return job
+
+    def throttle(self, count: int) -> None:
+        """Answer the next ``count`` QuickSight calls with 429 ThrottlingException."""
+        with self._lock:
+            self.throttle_next = count
+
+    def fail_account(self, status: int, code: str, message: str) -> None:
+        """Answer every QuickSight call with this error (edition, access denied...)."""
+        self.account_error = (status, code, message)
+
+    def calls(self, operation: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["operation"] == operation]
+
+    # --- behaviour ------------------------------------------------------------------------
+    def _new_download_url(self, job: EmulatedJob) -> str:
+        if job.download_url:
+            return job.download_url
+        token = uuid.uuid4().hex
+        issued = sum(1 for j, _ in self._tokens.values() if j is job)
+        self._tokens[token] = (job, issued < job.expired_downloads)
+        # The query string stands for the signature of a real pre-signed URL: a credential.
+        return f"{self.url}/download/{token}?X-Amz-Signature=SECRET{token}"
+
+    def describe(self, account: str, job_id: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            job = self.jobs.get((account, job_id))
+            if job is None:
+                return 404, _error(
+                    "ResourceNotFoundException",
+                    f"Asset bundle export job {job_id} for account {account} is not found.",
+                )
+            status = job.statuses[min(job.describes, len(job.statuses) - 1)]
+            job.describes += 1
+            body: dict[str, Any] = {
+                "AssetBundleExportJobId": job.job_id,
+                "AwsAccountId": job.account,
+                "Arn": job.arn,
+                "JobStatus": status,
+                "ExportFormat": job.export_format,
+                "CreatedTime": job.created_time,
+                "ResourceArns": job.resource_arns,
+                "IncludeAllDependencies": True,
+                "RequestId": str(uuid.uuid4()),
+            }
+            if status == "SUCCESSFUL":
+                body["DownloadUrl"] = self._new_download_url(job)
+            if status == "FAILED":
+                body["Errors"] = job.errors
+            if job.warnings:
+                body["Warnings"] = job.warnings
+            return 200, body
+
+    def start(self, account: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        job_id = request.get("AssetBundleExportJobId", "")
+        with self._lock:
+            existing = self.jobs.get((account, job_id))
+            if existing and existing.statuses[-1] not in ("SUCCESSFUL", "FAILED"):
+                return 409, _error("ConflictException", f"Job {job_id} is already running.")
+        job = self.add_job(
+            job_id,
+            account=account,
+            export_format=request.get("ExportFormat", "CLOUDFORMATION_JSON"),
+            resource_arns=list(request.get("ResourceArns", [])),
+            statuses=["IN_PROGRESS", "SUCCESSFUL"],
+        )
+        return 202, {"Arn": job.arn, "AssetBundleExportJobId": job_id, "RequestId": str(uuid.uuid4()), "Status": 202}
+
+    def download(self, token: str) -> tuple[int, bytes, str]:
+        with self._lock:
+            entry = self._tokens.get(token)
+            if entry is None:
+                return 403, _s3_error("AccessDenied", "Access Denied"), "application/xml"
+            job, expired = entry
+            job.downloads += 1
+            if expired:
+                return 403, _s3_error("AccessDenied", "Request has expired"), "application/xml"
+            if job.download_status:
+                return job.download_status, _s3_error("InternalError", "Scripted failure"), "application/xml"
+            return 200, job.payload, "application/json"
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"__type": code, "Message": message, "RequestId": str(uuid.uuid4())}
+
+
+def _s3_error(code: str, message: str) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message>'
+        f"<RequestId>{uuid.uuid4().hex[:16]}</RequestId></Error>"
+    ).encode()
+
+
+_request_ids = itertools.count(1)
+
+
+def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep test output quiet
+            pass
+
+        def _record(self, operation: str) -> None:
+            match = _CREDENTIAL.search(self.headers.get("Authorization", ""))
+            emulator.requests.append(
+                {
+                    "n": next(_request_ids),
+                    "operation": operation,
+                    "path": self.path.split("?", 1)[0],
+                    "access_key": match.group("key") if match else None,
+                    "user_agent": self.headers.get("User-Agent", ""),
+                }
+            )
+
+        def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, status: int, payload: dict[str, Any]) -> None:
+            headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+            if status >= 400:
+                headers["x-amzn-ErrorType"] = payload["__type"]
+            self._send(status, json.dumps(payload).encode(), "application/json", headers)
+
+        def _quicksight_gate(self) -> bool:
+            """Apply account-wide errors and throttling; True if the call was answered."""
+            if emulator.account_error:
+                status, code, message = emulator.account_error
+                self._json(status, _error(code, message))
+                return True
+            with emulator._lock:
+                throttled = emulator.throttle_next > 0
+                if throttled:
+                    emulator.throttle_next -= 1
+            if throttled:
+                self._json(429, _error("ThrottlingException", "Rate exceeded"))
+                return True
+            return False
+
+        def do_GET(self) -> None:  # noqa: N802
+            path = self.path.split("?", 1)[0]
+            if path.startswith("/download/"):
+                self._record("Download")
+                status, body, content_type = emulator.download(path[len("/download/") :])
+                self._send(status, body, content_type)
+                return
+            match = _JOB_PATH.match(path)
+            if not match:
+                self._json(404, _error("UnknownOperationException", f"no route for GET {path}"))
+                return
+            self._record("DescribeAssetBundleExportJob")
+            if self._quicksight_gate():
+                return
+            status, payload = emulator.describe(match["acct"], urllib.parse.unquote(match["job"]))
+            self._json(status, payload)
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length", "0"))
+            raw = self.rfile.read(length)
+            path = self.path.split("?", 1)[0]
+            if path == "/":
+                form = urllib.parse.parse_qs(raw.decode())
+                self._record(form.get("Action", ["?"])[0])
+                self._assume_role(form)
+                return
+            match = _JOB_PATH.match(path)
+            if not match or match["job"] != "export":
+                self._json(404, _error("UnknownOperationException", f"no route for POST {path}"))
+                return
+            self._record("StartAssetBundleExportJob")
+            if self._quicksight_gate():
+                return
+            status, payload = emulator.start(match["acct"], json.loads(raw or b"{}"))
+            self._json(status, payload)
+
+        def _assume_role(self, form: dict[str, list[str]]) -> None:
+            expiry = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            role = form.get("RoleArn", [""])[0]
+            name = form.get("RoleSessionName", [""])[0]
+            body = f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+<AssumeRoleResult><Credentials><AccessKeyId>{ASSUMED_KEY_ID}</AccessKeyId>
+<SecretAccessKey>assumed-secret</SecretAccessKey><SessionToken>assumed-token</SessionToken>
+<Expiration>{expiry}</Expiration></Credentials>
+<AssumedRoleUser><AssumedRoleId>AROAEMULATED:{name}</AssumedRoleId><Arn>{role}/{name}</Arn></AssumedRoleUser>
+</AssumeRoleResult><ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></AssumeRoleResponse>"""
+            self._send(200, body.encode(), "text/xml")
+
+    return Handler
