@@ -1,0 +1,103 @@
+"""Pure tests of the backoff schedule and the poll loop, on a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.core.polling import Backoff, poll_until
+from components.errors import QuickSightPromotionError, ThrottledError
+
+
+class FakeTime:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_delay_starts_quick_grows_with_time_waited_and_is_capped() -> None:
+    backoff = Backoff(first=1.0, proportion=0.15, cap=20.0, jitter=0.0)
+    assert backoff.delay(0.0, 0.5) == 1.0
+    assert backoff.delay(5.0, 0.5) == 1.0
+    assert backoff.delay(60.0, 0.5) == pytest.approx(9.0)
+    assert backoff.delay(3600.0, 0.5) == 20.0
+
+
+def test_jitter_only_shortens() -> None:
+    backoff = Backoff(first=1.0, proportion=0.15, cap=20.0, jitter=0.2)
+    assert backoff.delay(3600.0, 0.0) == 20.0
+    assert backoff.delay(3600.0, 0.999) == pytest.approx(16.0, abs=0.01)
+
+
+def test_poll_until_done_counts_polls_and_sleeps_with_backoff() -> None:
+    fake = FakeTime()
+    finish_at = 120.0
+    outcome = poll_until(
+        lambda: fake.now,
+        lambda now: now >= finish_at,
+        timeout=1800,
+        sleep=fake.sleep,
+        clock=fake.clock,
+        draw=lambda: 0.0,
+    )
+    assert outcome.done
+    assert outcome.polls == len(fake.sleeps) + 1
+    assert fake.sleeps[:3] == [1.0, 1.0, 1.0]
+    assert fake.sleeps == sorted(fake.sleeps)
+    # Detection lag stays a small fraction of the job's duration.
+    assert outcome.waited - finish_at <= 0.15 * finish_at
+
+
+def test_deadline_is_never_overslept_and_last_value_is_returned() -> None:
+    fake = FakeTime()
+    outcome = poll_until(
+        lambda: "IN_PROGRESS", lambda s: False, timeout=100, sleep=fake.sleep, clock=fake.clock, draw=lambda: 0.0
+    )
+    assert not outcome.done
+    assert outcome.value == "IN_PROGRESS"
+    assert fake.now == pytest.approx(100.0)
+    assert outcome.waited == pytest.approx(100.0)
+
+
+def test_throttled_polls_do_not_end_the_wait() -> None:
+    fake = FakeTime()
+    answers = iter([ThrottledError("slow down")] * 5 + ["SUCCESSFUL"])
+
+    def poll() -> str:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    outcome = poll_until(poll, lambda s: s == "SUCCESSFUL", timeout=600, sleep=fake.sleep, clock=fake.clock)
+    assert outcome.done and outcome.value == "SUCCESSFUL" and outcome.polls == 6
+
+
+def test_every_poll_throttled_times_out_with_no_value() -> None:
+    fake = FakeTime()
+
+    def poll() -> str:
+        raise ThrottledError("slow down")
+
+    outcome = poll_until(poll, lambda s: True, timeout=30, sleep=fake.sleep, clock=fake.clock)
+    assert not outcome.done and outcome.value is None
+
+
+def test_other_errors_propagate_at_once() -> None:
+    fake = FakeTime()
+
+    def poll() -> str:
+        raise QuickSightPromotionError("boom")
+
+    with pytest.raises(QuickSightPromotionError, match="boom"):
+        poll_until(poll, lambda s: True, timeout=30, sleep=fake.sleep, clock=fake.clock)
+    assert fake.sleeps == []
