@@ -31,7 +31,8 @@ from . import aws
 from .core.models import ExportInputs, ExportOutputs
 from .errors import InputError
 
-# The engine marks values that are not known yet (during preview) with this sentinel string.
+# The engine marks values that are not known yet (during preview) with this sentinel string;
+# the SDK hands them to Check and Diff as ``pulumi.output.Unknown`` objects.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 INPUT_NAMES = tuple(ExportInputs.model_fields)
@@ -42,9 +43,14 @@ UPDATE_ON = ("role_arn", "expected_sha256")
 # timeout_seconds only bounds a wait; changing it must not touch a deployed stack.
 
 
+def _is_unknown(value: Any) -> bool:
+    """Whether a value is not known yet (preview)."""
+    return isinstance(value, pulumi.output.Unknown) or (isinstance(value, str) and value == UNKNOWN)
+
+
 def _known(props: dict[str, Any]) -> dict[str, Any]:
-    """The inputs among ``props`` whose values are known (not the preview sentinel)."""
-    return {k: props[k] for k in INPUT_NAMES if k in props and props[k] is not None and props[k] != UNKNOWN}
+    """The inputs among ``props`` whose values are known (not None, not unknown)."""
+    return {k: props[k] for k in INPUT_NAMES if props.get(k) is not None and not _is_unknown(props[k])}
 
 
 def _problems(error: ValidationError) -> list[tuple[str, str]]:
@@ -98,7 +104,7 @@ class AssetBundleExportProvider(ResourceProvider):
         except ValidationError as exc:
             failures.extend(CheckFailure(name, reason) for name, reason in _problems(exc))
         sha = news.get("expected_sha256")
-        if isinstance(sha, str) and sha != UNKNOWN:
+        if isinstance(sha, str) and not _is_unknown(sha):
             # Normalised here so that diff compares like with like (outputs hold it lower-case).
             news = {**news, "expected_sha256": sha.lower()}
         return CheckResult(news, failures)
@@ -108,8 +114,8 @@ class AssetBundleExportProvider(ResourceProvider):
 
         Ignoring the serialised provider means upgrading this library does not touch users' stacks.
         """
-        replaces = [k for k in REPLACE_ON if news.get(k) == UNKNOWN or not _same(olds.get(k), news.get(k))]
-        updates = [k for k in UPDATE_ON if news.get(k) == UNKNOWN or not _same(olds.get(k), news.get(k))]
+        replaces = [k for k in REPLACE_ON if _is_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
+        updates = [k for k in UPDATE_ON if _is_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
         return DiffResult(
             changes=bool(replaces or updates),
             replaces=replaces,
