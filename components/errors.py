@@ -63,3 +63,14 @@ class IntegrityError(QuickSightPromotionError):
 
 class BundleFormatError(QuickSightPromotionError, ValueError):
     """The downloaded file is not a usable CloudFormation template (or zip holding one)."""
+
+
+class ParameterError(InputError):
+    """The stage's CloudFormation parameter values do not fit the export template's parameters.
+
+    The message lists every problem found, separated by ``"; "``; ``problems`` holds them one by one.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems)
