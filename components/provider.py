@@ -13,7 +13,7 @@ its AWS client from the provider process's own environment.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import pulumi
 from pulumi.dynamic import (
@@ -27,8 +27,9 @@ from pulumi.dynamic import (
 )
 from pydantic import ValidationError
 
-from . import aws
+from .core.catalog import CREDENTIAL_PROPERTIES, CatalogEntry, build_catalog, summarize_resources
 from .core.models import ExportInputs, ExportOutputs
+from .core.stage_values import resolve_parameters
 from .errors import InputError
 
 # The engine marks values that are not known yet (during preview) with this sentinel string;
@@ -39,7 +40,11 @@ INPUT_NAMES = tuple(ExportInputs.model_fields)
 # Inputs that identify the export: a change means another job, so another resource.
 REPLACE_ON = ("aws_account_id", "export_job_id", "region")
 # Inputs that change how the same job is fetched or verified: fetch again in place.
-UPDATE_ON = ("role_arn", "expected_sha256")
+REFETCH_ON = ("role_arn", "expected_sha256")
+# Inputs that only change the stage's values: re-resolve against the recorded catalog, no AWS call
+# (so a stage can still change a value after the job's description expired, 14 days on).
+REVALUE_ON = ("parameters", "allow_source_defaults")
+UPDATE_ON = REFETCH_ON + REVALUE_ON
 # timeout_seconds only bounds a wait; changing it must not touch a deployed stack.
 
 
@@ -129,9 +134,19 @@ class AssetBundleExportProvider(ResourceProvider):
         outs = _fetch(inputs)
         return CreateResult(outs["export_job_arn"], outs)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Fetch the same job again (a changed role or pinned sha256) and re-verify it."""
-        return UpdateResult(_fetch(parse_inputs(news)))
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Fetch the same job again (a changed role or pinned sha256), or re-check changed stage values.
+
+        When only ``parameters``/``allow_source_defaults`` changed, the recorded template is kept
+        and the values are checked against its recorded catalog: no AWS call is made.
+        """
+        inputs = parse_inputs(news)
+        if any(not _same(olds.get(k), news.get(k)) for k in REFETCH_ON) or "parameter_catalog" not in olds:
+            return UpdateResult(_fetch(inputs))
+        catalog = [CatalogEntry.model_validate(entry) for entry in olds["parameter_catalog"]]
+        _resolve(catalog, inputs)
+        kept = {name: olds[name] for name in ExportOutputs.model_fields if name in olds}
+        return UpdateResult({**kept, **inputs.model_dump()})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Keep the recorded state: ``pulumi refresh`` makes no AWS call.
@@ -148,9 +163,19 @@ class AssetBundleExportProvider(ResourceProvider):
         """
 
 
+def _resolve(catalog: list[CatalogEntry], inputs: ExportInputs) -> None:
+    """Check the stage values against the template's parameters (raises ParameterError)."""
+    resolve_parameters(catalog, inputs.parameters, allow_source_defaults=inputs.allow_source_defaults)
+
+
 def _fetch(inputs: ExportInputs) -> dict[str, Any]:
+    from . import aws  # noqa: PLC0415  (boto3 is imported by the provider process only when it works)
+
     fetched = aws.fetch_export(inputs)
     description = fetched.description
+    catalog = build_catalog(fetched.template.document)
+    # Checked before anything is deployed: an unknown key or a missing value fails this step.
+    _resolve(catalog, inputs)
     outputs = ExportOutputs(
         template_body=fetched.template.body,
         template_sha256=fetched.sha256,
@@ -161,8 +186,33 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
             description.created_time.astimezone(dt.timezone.utc).isoformat() if description.created_time else None
         ),
         warnings=[w.describe() for w in description.warnings],
+        parameter_catalog=[entry.model_dump(exclude_none=True) for entry in catalog],
+        assets=summarize_resources(fetched.template.document),
     )
     return {**inputs.model_dump(), **outputs.model_dump()}
+
+
+def _is_credential_key(key: str) -> bool:
+    """Whether a parameters key names a credential: ``Password``, ``...Username``, ``x.SecretArn``."""
+    return any(key.endswith(prop) for prop in CREDENTIAL_PROPERTIES)
+
+
+def protect_credentials(values: Any, resource: str, path: str = "") -> Any:
+    """Wrap every credential value of a stage's ``parameters`` as a Pulumi secret.
+
+    A credential given in plain text (not through ``pulumi config set --secret``) is still made
+    secret, and the user is warned, without the value, to store it as a secret.
+    """
+    if isinstance(values, Mapping):
+        return {key: protect_credentials(item, resource, f"{path}.{key}" if path else str(key)) for key, item in values.items()}
+    if path and _is_credential_key(path.rsplit(".", 1)[-1]) and values is not None:
+        if not isinstance(values, pulumi.Output):
+            pulumi.log.warn(
+                f"parameter {path!r} of {resource} is a credential given in plain text: it is kept secret, but "
+                f"store it encrypted with: pulumi config set --secret --path 'quicksight-promotion:parameters.{path}'"
+            )
+        return pulumi.Output.secret(values)
+    return values
 
 
 class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="AssetBundleExport"):
@@ -172,6 +222,11 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     right after the job succeeds, unpacks it (raw JSON, or a zip holding one template) and
     exposes it as outputs. The pre-signed download URL is never stored.
 
+    ``cfn_parameters`` (the stage's values resolved to CloudFormation parameter names, defaults
+    included) is computed in the program from the recorded catalog, never by the provider, so it
+    is a secret exactly when any value given for it is: a provider output under another name
+    than its input would be stored in plain text.
+
     Args:
         resource_name: The Pulumi resource name.
         aws_account_id: The source account (12 digits) that ran the export.
@@ -180,6 +235,9 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         role_arn: A role in the source account to assume before calling QuickSight.
         timeout_seconds: How long to wait for the job (default 1800).
         expected_sha256: Refuse a download whose bytes hash differently.
+        parameters: The stage's values for the template's parameters (friendly nested form, see
+            the README); credentials are made secret.
+        allow_source_defaults: Let data source connection properties keep the source's values.
         opts: Resource options.
     """
 
@@ -189,6 +247,8 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     role_arn: pulumi.Output[Optional[str]]
     timeout_seconds: pulumi.Output[int]
     expected_sha256: pulumi.Output[Optional[str]]
+    parameters: pulumi.Output[Optional[dict[str, Any]]]
+    allow_source_defaults: pulumi.Output[bool]
     template_body: pulumi.Output[str]
     template_sha256: pulumi.Output[str]
     template_size: pulumi.Output[int]
@@ -196,6 +256,9 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     resource_arns: pulumi.Output[list[str]]
     created_time: pulumi.Output[Optional[str]]
     warnings: pulumi.Output[list[str]]
+    parameter_catalog: pulumi.Output[list[dict[str, Any]]]
+    assets: pulumi.Output[dict[str, list[str]]]
+    cfn_parameters: pulumi.Output[dict[str, str]]
 
     def __init__(
         self,
@@ -207,8 +270,13 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         role_arn: Optional[pulumi.Input[str]] = None,
         timeout_seconds: Optional[pulumi.Input[int]] = None,
         expected_sha256: Optional[pulumi.Input[str]] = None,
+        parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None,
+        allow_source_defaults: Optional[pulumi.Input[bool]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
+        # A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps
+        # the whole `parameters` input and its echo in the outputs encrypted.
+        values = pulumi.Output.from_input(protect_credentials(parameters, f"AssetBundleExport {resource_name!r}"))
         props: dict[str, Any] = {
             "aws_account_id": aws_account_id,
             "export_job_id": export_job_id,
@@ -216,7 +284,25 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
             "role_arn": role_arn,
             "timeout_seconds": timeout_seconds,
             "expected_sha256": expected_sha256,
+            "parameters": values if parameters is not None else None,
+            "allow_source_defaults": allow_source_defaults,
         }
         # Output-only properties are declared as None so that they become attributes.
         props.update({name: None for name in ExportOutputs.model_fields})
         super().__init__(AssetBundleExportProvider(), resource_name, props, opts)
+        allow = pulumi.Output.from_input(allow_source_defaults if allow_source_defaults is not None else False)
+        # Output.all carries secrecy: the result is secret when any given value is.
+        self.cfn_parameters = pulumi.Output.all(self.parameter_catalog, values, allow).apply(
+            lambda v: resolve_catalog_values(v[0], v[1], bool(v[2]))
+        )
+
+
+def resolve_catalog_values(
+    catalog: Optional[list[dict[str, Any]]], values: Optional[Mapping[str, Any]], allow_source_defaults: bool
+) -> dict[str, str]:
+    """Every CloudFormation parameter value of a stage, defaults included (raises ParameterError).
+
+    Defaults are passed explicitly because the CloudFormation console shows non-ASCII defaults as ``?``.
+    """
+    entries = [CatalogEntry.model_validate(entry) for entry in catalog or []]
+    return resolve_parameters(entries, values, allow_source_defaults=allow_source_defaults).all_values()

@@ -81,11 +81,19 @@ class ExportInputs(BaseModel):
     # The engine sends numbers as doubles; pydantic accepts 1800.0 for an int.
     timeout_seconds: int = Field(default=1800, ge=1, le=24 * 3600)
     expected_sha256: Optional[str] = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    # The stage's values for the template parameters (see core.stage_values for the forms).
+    parameters: Optional[dict[str, Any]] = None
+    allow_source_defaults: bool = False
 
     @field_validator("expected_sha256")
     @classmethod
     def _lower(cls, value: Optional[str]) -> Optional[str]:
         return value.lower() if value else value
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _empty_mapping_is_none(cls, value: Any) -> Any:
+        return None if value == {} else value
 
     @field_validator("region", "role_arn", "expected_sha256", mode="before")
     @classmethod
@@ -105,3 +113,5 @@ class ExportOutputs(BaseModel):
     resource_arns: list[str]
     created_time: Optional[str]
     warnings: list[str]
+    parameter_catalog: list[dict[str, Any]]
+    assets: dict[str, list[str]]
