@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+import unicodedata
 from pathlib import Path
 from typing import IO, Sequence
 
 from .core.bundle import Template, unpack_bundle
+from .core.catalog import CatalogEntry, build_catalog, summarize_resources
+from .core.stage_values import stage_config_skeleton
 from .errors import QuickSightPromotionError
 
 INLINE_LIMIT = 51_200
@@ -28,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--region", help="the source region (else the AWS chain's)")
     inspect.add_argument("--role-arn", help="a role in the source account to assume")
     inspect.add_argument("--timeout", type=int, default=1800, help="seconds to wait for the job (default 1800)")
+    inspect.add_argument(
+        "--stage-config", metavar="NAME", help="write a commented Pulumi.NAME.yaml skeleton of every parameter"
+    )
+    inspect.add_argument("--out-dir", type=Path, default=Path("."), help="where to write the skeleton (default .)")
+    inspect.add_argument("--force", action="store_true", help="overwrite an existing Pulumi.NAME.yaml")
     return parser
 
 
@@ -42,14 +50,54 @@ def _size_lines(template: Template, downloaded: int) -> list[str]:
 
 
 def _resource_lines(template: Template) -> list[str]:
-    by_type: dict[str, list[str]] = {}
-    for logical_id, resource in template.document["Resources"].items():
-        kind = str(resource.get("Type", "?")) if isinstance(resource, dict) else "?"
-        by_type.setdefault(kind, []).append(logical_id)
-    lines = [f"Resources ({sum(len(v) for v in by_type.values())}):"]
-    for kind in sorted(by_type):
-        lines.append(f"  {kind} ({len(by_type[kind])}): {', '.join(by_type[kind])}")
+    assets = summarize_resources(template.document)
+    lines = [f"Resources ({sum(len(ids) for ids in assets.values())}):"]
+    for kind, ids in assets.items():
+        lines.append(f"  {kind} ({len(ids)}): {', '.join(ids)}")
     return lines
+
+
+def _width(text: str) -> int:
+    """Terminal columns of a text: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths)).rstrip() for row in rows
+    ]
+
+
+def _shown_default(entry: CatalogEntry) -> str:
+    if not entry.has_default:
+        return "(none)"
+    if entry.sensitive():
+        return "<hidden>"
+    text = entry.default if entry.default != "" else '""'
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _parameter_lines(catalog: list[CatalogEntry]) -> list[str]:
+    """The catalog as a table; the friendly key of a row is ASSET.PROPERTY (or the name alone)."""
+    if not catalog:
+        return ["Parameters: none (the export asked for no overrides)"]
+    rows = [["ASSET", "PROPERTY", "DEFAULT", "REQUIRED", "CREDENTIAL"]]
+    previous = None
+    for entry in catalog:
+        asset = entry.asset_key() or ("(global)" if entry.kind == "global" else "(unknown)")
+        required = "yes" if not entry.has_default else ("yes (connection)" if entry.connection else "no")
+        rows.append(
+            [
+                asset if asset != previous else "",
+                entry.property or entry.name,
+                _shown_default(entry),
+                required,
+                "yes" if entry.credential else "no",
+            ]
+        )
+        previous = asset
+    return [f"Parameters ({len(catalog)}; set each as ASSET.PROPERTY, or by its global name):", *_table(rows)]
 
 
 def _load_file(path: Path) -> tuple[Template, str, int]:
@@ -96,5 +144,19 @@ def run(argv: Sequence[str], out: IO[str] | None = None, err: IO[str] | None = N
     lines = [f"Bundle: {source} ({template.source}), sha256 {sha256}"]
     lines += _size_lines(template, downloaded)
     lines += _resource_lines(template)
+    try:
+        catalog = build_catalog(template.document)
+    except QuickSightPromotionError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    lines += _parameter_lines(catalog)
+    if args.stage_config:
+        target = args.out_dir / f"Pulumi.{args.stage_config}.yaml"
+        if target.exists() and not args.force:
+            print("\n".join(lines), file=out)
+            print(f"error: {target} exists: pass --force to overwrite it", file=err)
+            return 1
+        target.write_text(stage_config_skeleton(catalog, args.stage_config), encoding="utf-8")
+        lines.append(f"Wrote {target}: fill in the <required: ...> values, then run pulumi up --stack {args.stage_config}")
     print("\n".join(lines), file=out)
     return 0
