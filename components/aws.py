@@ -30,6 +30,7 @@ from .core.models import CLOUDFORMATION_JSON, ExportInputs, ExportJobDescription
 from .core.polling import DEFAULT_BACKOFF, Backoff, poll_until
 from .errors import (
     AwsAccessError,
+    BundleFormatError,
     DownloadError,
     DownloadRefusedError,
     DownloadUrlExpiredError,
@@ -46,10 +47,11 @@ from .errors import (
 USER_AGENT = "quicksight-promotion/0.1"
 
 # botocore's standard mode retries throttling and transient errors with capped exponential
-# backoff. Eight attempts ride out a burst of ~1 minute of 429s inside one poll; a longer burst
-# surfaces as ThrottledError, which the poll loop treats as a poll that learnt nothing.
+# backoff (base 2 s, cap 20 s). Eight attempts in all ride out most bursts of 429s inside one
+# poll; a longer burst surfaces as ThrottledError, which the poll loop treats as a poll that
+# learnt nothing.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 8},
+    retries={"mode": "standard", "total_max_attempts": 8},
     connect_timeout=10,
     read_timeout=30,
     user_agent_extra=USER_AGENT,
@@ -199,7 +201,10 @@ def describe_export_job(client: Any, ref: JobRef) -> ExportJobDescription:
                 "start a new export with ExportFormat=CLOUDFORMATION_JSON and set export_job_id to its id"
             ) from exc
         if code == "ThrottlingException":
-            raise ThrottledError(f"QuickSight throttled DescribeAssetBundleExportJob for {ref}: {message}") from exc
+            raise ThrottledError(
+                f"QuickSight throttled DescribeAssetBundleExportJob for {ref} ({message}) beyond botocore's retries: "
+                "wait a minute and re-run; fewer stacks polling the same account at once also helps"
+            ) from exc
         if code == "UnsupportedUserEditionException":
             raise AwsAccessError(
                 f"QuickSight in account {ref.account} refused {ref} ({code}: {message}): asset bundle export "
@@ -391,7 +396,14 @@ def fetch_export(
     last_error: DownloadError | None = None
     for attempt in range(1, download_limits.attempts + 1):
         if attempt > 1:
-            description = describe_export_job(client, ref)
+            # A short pause so that a failing S3 endpoint is not hammered; the fresh Describe
+            # then signs a new URL (each one is valid for 5 minutes).
+            sleep(backoff.first)
+            try:
+                description = describe_export_job(client, ref)
+            except ThrottledError as exc:
+                last_error = DownloadError(f"no fresh download URL ({exc})")
+                continue
         if description.download_url is None:
             raise ExportJobError(
                 f"{ref} is {description.status} but QuickSight gave no DownloadUrl: re-run, or start a new export"
@@ -419,7 +431,10 @@ def fetch_export(
                     "refusing bytes other than the pinned ones; export the same bundle again or update "
                     "expected_sha256"
                 )
-            template = unpack_bundle(spool, limits=bundle_limits)
+            try:
+                template = unpack_bundle(spool, limits=bundle_limits)
+            except BundleFormatError as exc:
+                raise BundleFormatError(f"the template of {ref}: {exc}") from exc
             return FetchedExport(description=description, template=template, sha256=sha256, downloaded_bytes=size)
     raise DownloadError(
         f"cannot download the template of {ref} after {download_limits.attempts} attempt(s): {last_error}; "

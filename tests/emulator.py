@@ -43,6 +43,12 @@ class EmulatedJob:
         expired_downloads: How many download URLs, in order of issue, answer 403 "Request has expired".
         download_status: If set, every download answers this HTTP status instead of the payload.
         download_url: If set, Describe returns this URL instead of the emulator's own.
+        download_faults: Faults for successive (unexpired) downloads, one consumed per download: an int
+            answers that HTTP status, ``"truncate"`` sends half the payload under the full Content-Length
+            and closes the connection. Once used up, downloads behave as configured otherwise.
+        send_content_length: If False, the payload is served without Content-Length (until close).
+        download_redirect: If set, downloads answer 302 with this Location instead of the payload.
+        omit_download_url: If True, a SUCCESSFUL Describe carries no DownloadUrl.
     """
 
     job_id: str
@@ -57,6 +63,10 @@ class EmulatedJob:
     expired_downloads: int = 0
     download_status: Optional[int] = None
     download_url: Optional[str] = None
+    download_faults: list[Any] = field(default_factory=list)
+    send_content_length: bool = True
+    download_redirect: Optional[str] = None
+    omit_download_url: bool = False
     describes: int = 0
     downloads: int = 0
 
@@ -73,11 +83,14 @@ class QuickSightEmulator:
         self.requests: list[dict[str, Any]] = []
         self.throttle_next = 0
         self.account_error: Optional[tuple[int, str, str]] = None
+        # (status, code, message) answered by STS AssumeRole instead of credentials.
+        self.assume_role_error: Optional[tuple[int, str, str]] = None
         self._tokens: dict[str, tuple[EmulatedJob, bool]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval keeps shutdown (every test's teardown) quick.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     # --- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> "QuickSightEmulator":
@@ -157,7 +170,7 @@ class QuickSightEmulator:
                 "IncludeAllDependencies": True,
                 "RequestId": str(uuid.uuid4()),
             }
-            if status == "SUCCESSFUL":
+            if status == "SUCCESSFUL" and not job.omit_download_url:
                 body["DownloadUrl"] = self._new_download_url(job)
             if status == "FAILED":
                 body["Errors"] = job.errors
@@ -181,17 +194,47 @@ class QuickSightEmulator:
         return 202, {"Arn": job.arn, "AssetBundleExportJobId": job_id, "RequestId": str(uuid.uuid4()), "Status": 202}
 
     def download(self, token: str) -> tuple[int, bytes, str]:
+        plan = self.download_plan(token)
+        return plan["status"], plan["body"], plan["content_type"]
+
+    def download_plan(self, token: str) -> dict[str, Any]:
+        """How to answer one download: status, body, content_type, headers, and the wire ``mode``
+        (``"normal"``, ``"truncate"`` or ``"no-length"``)."""
+        status, body, content_type, headers, mode = self._download(token)
+        return {"status": status, "body": body, "content_type": content_type, "headers": headers, "mode": mode}
+
+    def _download(self, token: str) -> tuple[int, bytes, str, dict[str, str], str]:
         with self._lock:
             entry = self._tokens.get(token)
-            if entry is None:
-                return 403, _s3_error("AccessDenied", "Access Denied"), "application/xml"
-            job, expired = entry
-            job.downloads += 1
-            if expired:
-                return 403, _s3_error("AccessDenied", "Request has expired"), "application/xml"
-            if job.download_status:
-                return job.download_status, _s3_error("InternalError", "Scripted failure"), "application/xml"
-            return 200, job.payload, "application/json"
+            if entry is None or entry[1]:
+                status, body, content_type = self._download_base(token)
+                return status, body, content_type, {}, "normal"
+            job = entry[0]
+            if job.download_faults:
+                job.downloads += 1
+                fault = job.download_faults.pop(0)
+                if fault == "truncate":
+                    return 200, job.payload, "application/json", {}, "truncate"
+                return int(fault), _s3_error("InternalError", "Scripted fault"), "application/xml", {}, "normal"
+            if job.download_redirect and not job.download_status:
+                job.downloads += 1
+                return 302, b"", "text/plain", {"Location": job.download_redirect}, "normal"
+            status, body, content_type = self._download_base(token)
+            mode = "normal" if job.send_content_length or status != 200 else "no-length"
+            return status, body, content_type, {}, mode
+
+    def _download_base(self, token: str) -> tuple[int, bytes, str]:
+        """The original download behaviour (unknown token, expiry, download_status); lock held."""
+        entry = self._tokens.get(token)
+        if entry is None:
+            return 403, _s3_error("AccessDenied", "Access Denied"), "application/xml"
+        job, expired = entry
+        job.downloads += 1
+        if expired:
+            return 403, _s3_error("AccessDenied", "Request has expired"), "application/xml"
+        if job.download_status:
+            return job.download_status, _s3_error("InternalError", "Scripted failure"), "application/xml"
+        return 200, job.payload, "application/json"
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -211,6 +254,9 @@ _request_ids = itertools.count(1)
 def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: without TCP_NODELAY every answer waits for
+        # the client's delayed ACK (~40 ms).
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: Any) -> None:  # keep test output quiet
             pass
@@ -227,14 +273,29 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
                 }
             )
 
-        def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            content_type: str,
+            headers: dict[str, str] | None = None,
+            mode: str = "normal",
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            if mode == "no-length":
+                self.send_header("Connection", "close")
+            else:
+                self.send_header("Content-Length", str(len(body)))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
+            if mode == "truncate":
+                body = body[: len(body) // 2]
             self.wfile.write(body)
+            if mode != "normal":
+                self.wfile.flush()
+                self.close_connection = True
 
         def _json(self, status: int, payload: dict[str, Any]) -> None:
             headers = {"x-amzn-RequestId": str(uuid.uuid4())}
@@ -261,8 +322,8 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             if path.startswith("/download/"):
                 self._record("Download")
-                status, body, content_type = emulator.download(path[len("/download/") :])
-                self._send(status, body, content_type)
+                plan = emulator.download_plan(path[len("/download/") :])
+                self._send(plan["status"], plan["body"], plan["content_type"], plan["headers"], plan["mode"])
                 return
             match = _JOB_PATH.match(path)
             if not match:
@@ -294,6 +355,15 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
             self._json(status, payload)
 
         def _assume_role(self, form: dict[str, list[str]]) -> None:
+            if emulator.assume_role_error:
+                status, code, message = emulator.assume_role_error
+                error = (
+                    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+                    f"<Code>{code}</Code><Message>{message}</Message></Error>"
+                    f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+                )
+                self._send(status, error.encode(), "text/xml")
+                return
             expiry = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
             role = form.get("RoleArn", [""])[0]
             name = form.get("RoleSessionName", [""])[0]
