@@ -43,7 +43,7 @@ REPLACE_ON = ("aws_account_id", "export_job_id", "region")
 REFETCH_ON = ("role_arn", "expected_sha256")
 # Inputs that only change the stage's values: re-resolve against the recorded catalog, no AWS call
 # (so a stage can still change a value after the job's description expired, 14 days on).
-REVALUE_ON = ("parameters", "allow_source_defaults")
+REVALUE_ON = ("parameters", "allow_source_defaults", "validate_template")
 UPDATE_ON = REFETCH_ON + REVALUE_ON
 # timeout_seconds only bounds a wait; changing it must not touch a deployed stack.
 
@@ -146,6 +146,8 @@ class AssetBundleExportProvider(ResourceProvider):
         catalog = [CatalogEntry.model_validate(entry) for entry in olds["parameter_catalog"]]
         _resolve(catalog, inputs)
         kept = {name: olds[name] for name in ExportOutputs.model_fields if name in olds}
+        if inputs.validate_template and kept.get("lint_findings") is None:
+            kept["lint_findings"] = _lint(olds["template_body"], inputs)
         return UpdateResult({**kept, **inputs.model_dump()})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -168,6 +170,13 @@ def _resolve(catalog: list[CatalogEntry], inputs: ExportInputs) -> None:
     resolve_parameters(catalog, inputs.parameters, allow_source_defaults=inputs.allow_source_defaults)
 
 
+def _lint(template_body: str, inputs: ExportInputs) -> list[dict[str, Any]]:
+    """cfn-lint findings of a template, once per template (they are kept in state)."""
+    from .validation import lint_template  # noqa: PLC0415  (cfn-lint is slow to import)
+
+    return [finding.model_dump() for finding in lint_template(template_body, inputs.region)]
+
+
 def _fetch(inputs: ExportInputs) -> dict[str, Any]:
     from . import aws  # noqa: PLC0415  (boto3 is imported by the provider process only when it works)
 
@@ -188,6 +197,7 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
         warnings=[w.describe() for w in description.warnings],
         parameter_catalog=[entry.model_dump(exclude_none=True) for entry in catalog],
         assets=summarize_resources(fetched.template.document),
+        lint_findings=_lint(fetched.template.body, inputs) if inputs.validate_template else None,
     )
     return {**inputs.model_dump(), **outputs.model_dump()}
 
@@ -238,6 +248,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         parameters: The stage's values for the template's parameters (friendly nested form, see
             the README); credentials are made secret.
         allow_source_defaults: Let data source connection properties keep the source's values.
+        validate_template: Run cfn-lint once on each new template and record ``lint_findings``.
         opts: Resource options.
     """
 
@@ -258,6 +269,8 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     warnings: pulumi.Output[list[str]]
     parameter_catalog: pulumi.Output[list[dict[str, Any]]]
     assets: pulumi.Output[dict[str, list[str]]]
+    validate_template: pulumi.Output[bool]
+    lint_findings: pulumi.Output[Optional[list[dict[str, Any]]]]
     cfn_parameters: pulumi.Output[dict[str, str]]
 
     def __init__(
@@ -272,6 +285,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         expected_sha256: Optional[pulumi.Input[str]] = None,
         parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None,
         allow_source_defaults: Optional[pulumi.Input[bool]] = None,
+        validate_template: Optional[pulumi.Input[bool]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         # A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps
@@ -286,6 +300,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
             "expected_sha256": expected_sha256,
             "parameters": values if parameters is not None else None,
             "allow_source_defaults": allow_source_defaults,
+            "validate_template": validate_template,
         }
         # Output-only properties are declared as None so that they become attributes.
         props.update({name: None for name in ExportOutputs.model_fields})

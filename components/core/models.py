@@ -84,6 +84,8 @@ class ExportInputs(BaseModel):
     # The stage's values for the template parameters (see core.stage_values for the forms).
     parameters: Optional[dict[str, Any]] = None
     allow_source_defaults: bool = False
+    # Run cfn-lint on each new template and record its findings (the component enforces them).
+    validate_template: bool = False
 
     @field_validator("expected_sha256")
     @classmethod
@@ -115,3 +117,4 @@ class ExportOutputs(BaseModel):
     warnings: list[str]
     parameter_catalog: list[dict[str, Any]]
     assets: dict[str, list[str]]
+    lint_findings: Optional[list[dict[str, Any]]] = None

@@ -1,0 +1,100 @@
+"""Offline template validation with cfn-lint, which ships CloudFormation's QuickSight schemas.
+
+Exported templates have failed CloudFormation's own schema validation when QuickSight's schema
+ran ahead of CloudFormation's (properties such as ``ControlTitleFormatText``). cfn-lint finds
+those before a deploy does. It is imported lazily: it costs about a second to import and is only
+needed when a new template arrives (the export provider validates once per template, in
+create/update, and keeps the findings in state).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import QuickSightPromotionError
+
+Level = Literal["error", "warning", "informational"]
+VALIDATION_MODES = ("error", "warning", "off")
+
+
+class Finding(BaseModel):
+    """One cfn-lint finding: which resource, where, which rule, what."""
+
+    model_config = ConfigDict(frozen=True)
+
+    resource: str
+    path: str
+    rule: str
+    level: str
+    message: str
+
+    def describe(self) -> str:
+        """One readable line: ``<resource> <path>: <rule> <message>``."""
+        return f"{self.resource} {self.path}: {self.rule} {self.message}"
+
+
+class TemplateValidationError(QuickSightPromotionError):
+    """cfn-lint found errors in the template and validation is set to stop the deploy."""
+
+
+def lint_template(template_body: str, region: str | None = None) -> list[Finding]:
+    """Run cfn-lint's rules on a template; return its findings (empty when it is clean).
+
+    Args:
+        template_body: The template as JSON text.
+        region: The region whose resource schemas apply (default us-east-1).
+    """
+    try:
+        from cfnlint.api import ManualArgs, lint  # noqa: PLC0415  (slow import, only when needed)
+    except ImportError as exc:
+        raise QuickSightPromotionError(
+            "template validation needs cfn-lint, which is not installed in the environment that runs pulumi: "
+            "pip install 'quicksight-promotion[validate]' (or cfn-lint), or set template validation to 'off'"
+        ) from exc
+
+    matches = lint(template_body, config=ManualArgs(regions=[region or "us-east-1"]))
+    findings = []
+    for match in matches:
+        path = [str(p) for p in (getattr(match, "path", None) or [])]
+        resource = path[1] if len(path) > 1 and path[0] == "Resources" else (path[0] if path else "template")
+        findings.append(
+            Finding(
+                resource=resource,
+                path="/".join(path[2:] if path[:1] == ["Resources"] else path) or "/",
+                rule=match.rule.id,
+                level=str(getattr(match.rule, "severity", "error")).lower(),
+                message=str(match.message),
+            )
+        )
+    return findings
+
+
+def enforce(findings: list[dict[str, Any]] | list[Finding], mode: str, subject: str) -> list[Finding]:
+    """Apply the validation setting to findings; return the ones to report as warnings.
+
+    Args:
+        findings: Findings (as models or plain dicts from state).
+        mode: ``"error"`` stops on error-level findings, ``"warning"`` reports them, ``"off"`` ignores all.
+        subject: Names the template in messages (e.g. the export job).
+
+    Raises:
+        TemplateValidationError: in ``error`` mode, listing every error-level finding.
+    """
+    if mode not in VALIDATION_MODES:
+        raise QuickSightPromotionError(
+            f"unknown template validation mode {mode!r} for {subject}: use one of {', '.join(VALIDATION_MODES)}"
+        )
+    if mode == "off":
+        return []
+    parsed = [f if isinstance(f, Finding) else Finding.model_validate(f) for f in findings]
+    errors = [f for f in parsed if f.level == "error"]
+    if mode == "error" and errors:
+        listed = "; ".join(f.describe() for f in errors)
+        raise TemplateValidationError(
+            f"cfn-lint found {len(errors)} error(s) in the template of {subject}: {listed}; fix the assets and "
+            "re-export, or set template validation to 'warning' to deploy anyway"
+        )
+    return parsed
+

@@ -1,0 +1,80 @@
+"""Pulumi mocks shared by the mocks tests: records resources and answers like the real providers.
+
+``pulumi.runtime.set_mocks`` is process-global, so every test installs a fresh ``RecordingMocks``
+(through a fixture) instead of relying on module import order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Optional
+
+import pulumi
+
+from components.core.catalog import build_catalog, summarize_resources
+from components.core.generator import generate_bundle
+
+TARGET_REGION = "eu-west-1"
+TARGET_ACCOUNT = "999999999999"
+
+
+def export_outputs(template: dict[str, Any], lint_findings: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
+    """The outputs the export provider would record for a template."""
+    body = json.dumps(template, ensure_ascii=False, separators=(",", ":"))
+    return {
+        "template_body": body,
+        "template_sha256": hashlib.sha256(body.encode()).hexdigest(),
+        "template_size": len(body.encode()),
+        "resource_arns": [],
+        "created_time": "2026-11-01T10:00:00+00:00",
+        "warnings": [],
+        "parameter_catalog": [e.model_dump(exclude_none=True) for e in build_catalog(template)],
+        "assets": summarize_resources(template),
+        "lint_findings": lint_findings if lint_findings is not None else [],
+    }
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every resource and invoke; answers with plausible outputs."""
+
+    def __init__(self, template: Optional[dict[str, Any]] = None, **export_overrides: Any) -> None:
+        self.template = template if template is not None else generate_bundle()
+        self.export_overrides = export_overrides
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.invokes: list[pulumi.runtime.MockCallArgs] = []
+
+    def by_type(self, suffix: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ.endswith(suffix)]
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        outputs = dict(args.inputs)
+        resource_id = f"{args.name}-id"
+        if args.typ.endswith("quicksight:AssetBundleExport"):
+            outputs.update(export_outputs(self.template))
+            outputs.update(self.export_overrides)
+            outputs["export_job_arn"] = (
+                f"arn:aws:quicksight:us-east-1:{args.inputs['aws_account_id']}:asset-bundle-export-job/"
+                f"{args.inputs['export_job_id']}"
+            )
+            resource_id = outputs["export_job_arn"]
+        elif args.typ == "aws:s3/bucket:Bucket":
+            outputs["bucket"] = f"{args.name}-1a2b3c"
+            resource_id = outputs["bucket"]
+        elif args.typ == "aws:cloudformation/stack:Stack":
+            outputs.setdefault("name", f"{args.name}-4d5e6f")
+            outputs["outputs"] = {}
+            resource_id = f"arn:aws:cloudformation:{TARGET_REGION}:{TARGET_ACCOUNT}:stack/{outputs['name']}/0001"
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        self.invokes.append(args)
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"region": TARGET_REGION, "name": TARGET_REGION, "id": TARGET_REGION, "endpoint": "", "description": ""}
+        return {}
+
+
+def install(mocks: RecordingMocks) -> RecordingMocks:
+    pulumi.runtime.set_mocks(mocks, project="quicksight-promotion", stack="test", preview=False)
+    return mocks
