@@ -1,0 +1,253 @@
+"""``QuickSightBundleStack``: deploy an exported bundle as a CloudFormation stack (thin Pulumi shell).
+
+Children (all ``parent=self``, so options such as the target account's ``aws.Provider`` flow down):
+
+- the ``AssetBundleExport`` of the source job (it fetches from the *source* account through the
+  provider process's AWS chain or ``role_arn``, not through the target's aws provider);
+- unless ``staging_bucket`` is given, a private, encrypted, public-access-blocked S3 bucket;
+- when the template is over CloudFormation's 51,200-byte ``TemplateBody`` limit, a
+  content-addressed S3 object (key from the template's sha256) that ``template_url`` points at;
+- the ``aws.cloudformation.Stack``.
+
+The S3 object exists only for a template over 51,200 bytes, which is known once the export has
+been read: on the very first preview of a stage it cannot be shown yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from .errors import QuickSightPromotionError
+from .provider import AssetBundleExport
+from .validation import VALIDATION_MODES, enforce
+
+INLINE_TEMPLATE_LIMIT = 51_200
+URL_TEMPLATE_LIMIT = 1_048_576
+ON_FAILURE_MODES = ("DELETE", "ROLLBACK", "DO_NOTHING")
+
+
+class TemplateTooLargeError(QuickSightPromotionError):
+    """The template is over what CloudFormation accepts even through S3."""
+
+
+@dataclass(frozen=True)
+class QuickSightBundleStackArgs:
+    """Arguments of ``QuickSightBundleStack``.
+
+    Attributes:
+        aws_account_id: The source account that ran the export.
+        export_job_id: The CLOUDFORMATION_JSON export job.
+        region: The source QuickSight region (else the AWS chain's).
+        role_arn: A role in the source account to assume for reading the export.
+        expected_sha256: Pin the template: refuse other bytes (e.g. another stage's
+            ``template_sha256`` output through a ``pulumi.StackReference``).
+        export_timeout_seconds: How long to wait for the export job.
+        parameters: The stage's values for the template parameters (see the README for the form).
+        allow_source_defaults: Let data source connection properties fall back to the source
+            account's values (off: a stage must set them, so prod never silently reads dev).
+        stack_name: The CloudFormation stack name (default: Pulumi's auto-name of the resource).
+        tags: Tags of the stack (CloudFormation propagates them to the QuickSight assets).
+        timeout_in_minutes: CloudFormation's create timeout.
+        on_failure: What CloudFormation does when the *first* create fails. ``DELETE`` (default)
+            removes the failed stack, so no ``ROLLBACK_COMPLETE`` stack blocks the next run;
+            updates always roll back.
+        iam_role_arn: The role CloudFormation assumes to create the assets.
+        notification_arns: SNS topics for stack events.
+        protect: Guard against deletion: Pulumi refuses to delete the stack (``pulumi destroy``
+            or a replacement) until this is turned off. Use it for production.
+        staging_bucket: An existing bucket for templates over 51,200 bytes; else one is created.
+        staging_prefix: Key prefix of staged templates.
+        template_validation: ``error`` (cfn-lint errors stop the deploy), ``warning`` (they are
+            reported) or ``off``.
+    """
+
+    aws_account_id: pulumi.Input[str]
+    export_job_id: pulumi.Input[str]
+    region: Optional[pulumi.Input[str]] = None
+    role_arn: Optional[pulumi.Input[str]] = None
+    expected_sha256: Optional[pulumi.Input[str]] = None
+    export_timeout_seconds: Optional[pulumi.Input[int]] = None
+    parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None
+    allow_source_defaults: bool = False
+    stack_name: Optional[pulumi.Input[str]] = None
+    tags: Optional[Mapping[str, pulumi.Input[str]]] = None
+    timeout_in_minutes: Optional[int] = None
+    on_failure: str = "DELETE"
+    iam_role_arn: Optional[pulumi.Input[str]] = None
+    notification_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    protect: bool = False
+    staging_bucket: Optional[pulumi.Input[str]] = None
+    staging_prefix: str = "quicksight-promotion/"
+    template_validation: str = "error"
+
+    def __post_init__(self) -> None:
+        if self.on_failure not in ON_FAILURE_MODES:
+            raise QuickSightPromotionError(
+                f"on_failure {self.on_failure!r} is not one of {', '.join(ON_FAILURE_MODES)}: use DELETE so that a "
+                "failed first create leaves no ROLLBACK_COMPLETE stack"
+            )
+        if self.template_validation not in VALIDATION_MODES:
+            raise QuickSightPromotionError(
+                f"template_validation {self.template_validation!r} is not one of {', '.join(VALIDATION_MODES)}"
+            )
+
+
+def _dashboard_url(region: str, dashboard_id: str) -> str:
+    return f"https://{region}.quicksight.aws.amazon.com/sn/dashboards/{dashboard_id}"
+
+
+def deployed_asset_ids(assets: Mapping[str, list[str]], prefix: str) -> dict[str, list[str]]:
+    """Asset ids as deployed: the id prefix applies to every asset id (a refresh schedule's data set id)."""
+    return {kind: [f"{prefix}{asset_id}" for asset_id in ids] for kind, ids in assets.items() if kind != "other"}
+
+
+class QuickSightBundleStack(pulumi.ComponentResource):
+    """Promote an exported QuickSight bundle into the target account as a CloudFormation stack.
+
+    Outputs: ``stack_id``, ``stack_name``, ``stack_outputs``, ``template_sha256``,
+    ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied) and ``dashboard_urls``.
+    """
+
+    stack_id: pulumi.Output[str]
+    stack_name: pulumi.Output[str]
+    stack_outputs: pulumi.Output[Mapping[str, Any]]
+    template_sha256: pulumi.Output[str]
+    parameter_catalog: pulumi.Output[list[dict[str, Any]]]
+    asset_ids: pulumi.Output[dict[str, list[str]]]
+    dashboard_urls: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: QuickSightBundleStackArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None:
+        super().__init__("quicksight-promotion:quicksight:BundleStack", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.export = AssetBundleExport(
+            f"{name}-export",
+            aws_account_id=args.aws_account_id,
+            export_job_id=args.export_job_id,
+            region=args.region,
+            role_arn=args.role_arn,
+            timeout_seconds=args.export_timeout_seconds,
+            expected_sha256=args.expected_sha256,
+            parameters=args.parameters,
+            allow_source_defaults=args.allow_source_defaults,
+            validate_template=args.template_validation != "off",
+            opts=child,
+        )
+        export = self.export
+        subject = pulumi.Output.concat("export job '", export.export_job_id, "' in account ", export.aws_account_id)
+
+        self.staging_bucket_name: pulumi.Output[str]
+        if args.staging_bucket is not None:
+            self.staging_bucket_name = pulumi.Output.from_input(args.staging_bucket)
+        else:
+            bucket = aws.s3.Bucket(f"{name}-staging", force_destroy=True, opts=child)
+            aws.s3.BucketPublicAccessBlock(
+                f"{name}-staging",
+                bucket=bucket.id,
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+                opts=child,
+            )
+            aws.s3.BucketServerSideEncryptionConfiguration(
+                f"{name}-staging",
+                bucket=bucket.id,
+                rules=[
+                    aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                        apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                            sse_algorithm="AES256"
+                        )
+                    )
+                ],
+                opts=child,
+            )
+            aws.s3.BucketOwnershipControls(
+                f"{name}-staging",
+                bucket=bucket.id,
+                rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+                opts=child,
+            )
+            self.staging_bucket_name = bucket.bucket
+
+        target_region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
+
+        def choose_template(values: list[Any]) -> dict[str, Optional[str]]:
+            body, size, sha256, findings, who = values
+            for finding in enforce(findings or [], args.template_validation, who):
+                pulumi.log.warn(f"cfn-lint: {finding.describe()}", resource=self)
+            if size > URL_TEMPLATE_LIMIT:
+                raise TemplateTooLargeError(
+                    f"the template of {who} is {size:,} bytes compact, over CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte "
+                    "limit for TemplateURL: nothing was deployed; split the ResourceArns across smaller export jobs "
+                    "and promote each bundle as its own stack"
+                )
+            if size <= INLINE_TEMPLATE_LIMIT:
+                return {"body": body, "url": None}
+            return {"body": None, "url": sha256}
+
+        choice = pulumi.Output.all(
+            export.template_body, export.template_size, export.template_sha256, export.lint_findings, subject
+        ).apply(choose_template)
+
+        def stage(values: list[Any]) -> Optional[pulumi.Output[str]]:
+            picked, bucket_name, region = values
+            if picked["url"] is None:
+                return None
+            key = f"{args.staging_prefix}{picked['url']}.json"
+            staged = aws.s3.BucketObjectv2(
+                f"{name}-template",
+                bucket=bucket_name,
+                key=key,
+                content=export.template_body,
+                content_type="application/json",
+                opts=child,
+            )
+            return pulumi.Output.concat("https://", staged.bucket, ".s3.", region, ".amazonaws.com/", staged.key)
+
+        template_url = pulumi.Output.all(choice, self.staging_bucket_name, target_region).apply(stage)
+        template_body = choice.apply(lambda picked: picked["body"])
+
+        self.stack = aws.cloudformation.Stack(
+            f"{name}-stack",
+            name=args.stack_name,
+            template_body=template_body,
+            template_url=template_url,
+            parameters=export.cfn_parameters,
+            on_failure=args.on_failure,
+            iam_role_arn=args.iam_role_arn,
+            notification_arns=list(args.notification_arns) or None,
+            tags=dict(args.tags) if args.tags else None,
+            timeout_in_minutes=args.timeout_in_minutes,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+
+        prefix = export.cfn_parameters.apply(lambda values: (values or {}).get("ResourceIdPrefixForAllResources", ""))
+        self.stack_id = self.stack.id
+        self.stack_name = self.stack.name
+        self.stack_outputs = self.stack.outputs
+        self.template_sha256 = export.template_sha256
+        self.parameter_catalog = export.parameter_catalog
+        self.asset_ids = pulumi.Output.all(export.assets, pulumi.Output.unsecret(prefix)).apply(
+            lambda v: deployed_asset_ids(v[0] or {}, v[1])
+        )
+        self.dashboard_urls = pulumi.Output.all(self.asset_ids, target_region).apply(
+            lambda v: [_dashboard_url(v[1], d) for d in v[0].get("dashboard", [])]
+        )
+        self.register_outputs(
+            {
+                "stack_id": self.stack_id,
+                "stack_name": self.stack_name,
+                "stack_outputs": self.stack_outputs,
+                "template_sha256": self.template_sha256,
+                "parameter_catalog": self.parameter_catalog,
+                "asset_ids": self.asset_ids,
+                "dashboard_urls": self.dashboard_urls,
+            }
+        )
+

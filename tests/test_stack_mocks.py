@@ -1,0 +1,377 @@
+"""QuickSightBundleStack and the program under Pulumi mocks: the resource graph `pulumi up` would build."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+import yaml
+
+from components.core.generator import generate_bundle
+from components.errors import InputError, ParameterError
+from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError
+from components.validation import TemplateValidationError
+from conftest import sample_template
+from mocks import TARGET_REGION, RecordingMocks, export_outputs, install
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+BIG = generate_bundle()
+REQUIRED = yaml.safe_load((ROOT / "examples" / "Pulumi.test.yaml").read_text(encoding="utf-8"))["config"][
+    "quicksight-promotion:parameters"
+]
+REDSHIFT = "datasource/e87a1613-e443-4f78-9558-867f5ba91faf"
+
+
+def stage_values(**credentials: Any) -> dict[str, Any]:
+    values = json.loads(json.dumps(REQUIRED))
+    values[REDSHIFT].update({"Username": "qs_reader", "Password": "hunter2-prod"} | credentials)
+    return values
+
+
+def args(**overrides: Any) -> QuickSightBundleStackArgs:
+    base: dict[str, Any] = {"aws_account_id": "111122223333", "export_job_id": "sales-release-42"}
+    return QuickSightBundleStackArgs(**(base | overrides))
+
+
+def run_failing(test: Callable[[], pulumi.Output]) -> BaseException:
+    """Run a mocks test that must fail, and return what it raised."""
+    with pytest.raises(Exception) as info:
+        pulumi.runtime.test(test)()
+    return info.value
+
+
+def stack_inputs(mocks: RecordingMocks) -> dict[str, Any]:
+    (stack,) = mocks.by_type("cloudformation/stack:Stack")
+    return stack.inputs
+
+
+def test_args_reject_unknown_modes() -> None:
+    with pytest.raises(Exception) as info:
+        args(on_failure="ROLLBACK_PLEASE")
+    assert "on_failure 'ROLLBACK_PLEASE' is not one of DELETE, ROLLBACK, DO_NOTHING" in str(info.value)
+    with pytest.raises(Exception) as info:
+        args(template_validation="strict")
+    assert "template_validation 'strict' is not one of error, warning, off" in str(info.value)
+
+
+@pulumi.runtime.test
+def test_small_template_goes_inline_and_children_are_parented() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=sample_template()))
+    component = QuickSightBundleStack("sales", args())
+
+    def check(values: list[Any]) -> None:
+        export_urn, stack_urn = values
+        inputs = stack_inputs(mocks)
+        assert json.loads(inputs["templateBody"]) == sample_template()
+        assert "templateUrl" not in inputs
+        assert mocks.by_type("BucketObjectv2") == []
+        assert inputs["onFailure"] == "DELETE"
+        # Children carry the component in their URN's type chain.
+        assert "quicksight-promotion:quicksight:BundleStack$pulumi-python:dynamic/quicksight:AssetBundleExport" in export_urn
+        assert "quicksight-promotion:quicksight:BundleStack$aws:cloudformation/stack:Stack" in stack_urn
+        assert inputs["parameters"] == {"salesdashboardAB12CDName": "Ventes 売上"}
+
+    return pulumi.Output.all(component.export.urn, component.stack.urn).apply(check)
+
+
+@pulumi.runtime.test
+def test_large_template_is_staged_in_s3_by_content_address() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=BIG))
+    component = QuickSightBundleStack("sales", args(parameters=stage_values()))
+    expected = export_outputs(BIG)
+
+    def check(url: str) -> None:
+        assert expected["template_size"] > 51_200
+        (staged,) = mocks.by_type("BucketObjectv2")
+        key = f"quicksight-promotion/{expected['template_sha256']}.json"
+        assert staged.inputs["key"] == key
+        assert staged.inputs["content"] == expected["template_body"]
+        assert staged.inputs["bucket"] == "sales-staging-1a2b3c"
+        inputs = stack_inputs(mocks)
+        assert "templateBody" not in inputs
+        assert inputs["templateUrl"] == url == f"https://sales-staging-1a2b3c.s3.{TARGET_REGION}.amazonaws.com/{key}"
+
+    return component.stack.template_url.apply(check)
+
+
+@pulumi.runtime.test
+def test_created_staging_bucket_is_private_and_encrypted() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=BIG))
+    component = QuickSightBundleStack("sales", args(parameters=stage_values()))
+
+    def check(_: Any) -> None:
+        (block,) = mocks.by_type("s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        assert all(block.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        (sse,) = mocks.by_type("BucketServerSideEncryptionConfiguration")
+        assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+        (owner,) = mocks.by_type("s3/bucketOwnershipControls:BucketOwnershipControls")
+        assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+
+    return component.stack.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_given_staging_bucket_is_used_and_none_created() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=BIG))
+    component = QuickSightBundleStack(
+        "sales", args(parameters=stage_values(), staging_bucket="team-artifacts", staging_prefix="qs/")
+    )
+
+    def check(url: str) -> None:
+        assert mocks.by_type("aws:s3/bucket:Bucket") == []
+        assert url.startswith(f"https://team-artifacts.s3.{TARGET_REGION}.amazonaws.com/qs/")
+
+    return component.stack.template_url.apply(check)
+
+
+def test_template_over_one_megabyte_fails_before_any_deploy() -> None:
+    mocks = install(RecordingMocks(template=BIG, template_size=1_300_000))
+
+    def program() -> pulumi.Output:
+        component = QuickSightBundleStack("sales", args(parameters=stage_values()))
+        return component.stack.urn
+
+    error = run_failing(program)
+    assert "is 1,300,000 bytes compact, over CloudFormation's 1,048,576-byte limit for TemplateURL" in str(error)
+    assert "nothing was deployed" in str(error)
+    assert mocks.by_type("BucketObjectv2") == []
+
+
+@pulumi.runtime.test
+def test_credentials_and_the_stack_parameters_stay_secret() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=BIG))
+    component = QuickSightBundleStack("sales", args(parameters=stage_values()))
+
+    def check(_: Any) -> None:
+        parameters = stack_inputs(mocks)["parameters"]
+        assert parameters[SECRET_SIG]  # the whole mapping travels as a secret
+        assert parameters["value"]
+        (export,) = mocks.by_type("quicksight:AssetBundleExport")
+        assert SECRET_SIG in export.inputs["parameters"]
+
+    return component.stack.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_stack_parameters_resolve_friendly_keys_with_defaults_passed_explicitly() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=BIG))
+    component = QuickSightBundleStack("sales", args(parameters=stage_values()))
+
+    def check(_: Any) -> None:
+        values = stack_inputs(mocks)["parameters"]["value"]
+        catalog = {e["key"]: e["name"] for e in export_outputs(BIG)["parameter_catalog"]}
+        assert values[catalog[f"{REDSHIFT}.Port"]] == "5439"
+        assert values[catalog["datasource/82e2e662-f728-44fa-8248-5e3a0a5d2f34.WorkGroup"]] == "analytics-test"
+        assert values["ResourceIdPrefixForAllResources"] == "test-"
+        # A name left to its default is still passed, so the console never shows "?".
+        assert values[catalog["dataset/42af9fc3-8577-4e9a-9d84-f39e71545a13.Name"]] == "Campaigns"
+        assert len(values) == len(catalog)
+
+    return component.stack.urn.apply(check)
+
+
+def test_unknown_stage_key_fails_with_did_you_mean() -> None:
+    install(RecordingMocks(template=BIG))
+    values = stage_values()
+    values[REDSHIFT]["Hots"] = values[REDSHIFT].pop("Host")
+
+    def program() -> pulumi.Output:
+        return QuickSightBundleStack("sales", args(parameters=values)).stack.urn
+
+    error = run_failing(program)
+    assert "unknown property 'Hots'" in str(error) and "did you mean 'Host'" in str(error)
+    assert "hunter2-prod" not in str(error)
+
+
+@pulumi.runtime.test
+def test_outputs_asset_ids_with_prefix_and_dashboard_urls() -> pulumi.Output:
+    install(RecordingMocks(template=BIG))
+    component = QuickSightBundleStack("sales", args(parameters=stage_values()))
+
+    def check(values: list[Any]) -> None:
+        asset_ids, urls, sha, stack_name = values
+        assert asset_ids["dashboard"] == ["test-sales-dashboard"]
+        assert "test-sales-analysis" in asset_ids["analysis"]
+        assert urls == [f"https://{TARGET_REGION}.quicksight.aws.amazon.com/sn/dashboards/test-sales-dashboard"]
+        assert sha == export_outputs(BIG)["template_sha256"]
+        assert stack_name == "sales-stack-4d5e6f"
+
+    return pulumi.Output.all(
+        component.asset_ids, component.dashboard_urls, component.template_sha256, component.stack_name
+    ).apply(check)
+
+
+@pulumi.runtime.test
+def test_target_provider_and_stack_settings_flow_to_children() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=sample_template()))
+    target = aws.Provider("prod-account", region="eu-west-1")
+    component = QuickSightBundleStack(
+        "sales",
+        args(
+            stack_name="quicksight-sales-prod",
+            tags={"stage": "prod"},
+            timeout_in_minutes=30,
+            iam_role_arn="arn:aws:iam::999999999999:role/cfn-quicksight",
+            notification_arns=("arn:aws:sns:eu-west-1:999999999999:stack-events",),
+            protect=True,
+            expected_sha256="AB" * 32,
+        ),
+        opts=pulumi.ResourceOptions(providers={"aws": target}),
+    )
+
+    def check(_: Any) -> None:
+        (stack,) = mocks.by_type("cloudformation/stack:Stack")
+        assert stack.provider and "prod-account" in stack.provider
+        assert stack.inputs["name"] == "quicksight-sales-prod"
+        assert stack.inputs["tags"] == {"stage": "prod"}
+        assert stack.inputs["timeoutInMinutes"] == 30
+        assert stack.inputs["iamRoleArn"] == "arn:aws:iam::999999999999:role/cfn-quicksight"
+        assert stack.inputs["notificationArns"] == ["arn:aws:sns:eu-west-1:999999999999:stack-events"]
+        assert component.stack._protect is True  # noqa: SLF001  (Pulumi keeps the option here)
+        (export,) = mocks.by_type("quicksight:AssetBundleExport")
+        assert export.inputs["expected_sha256"] == "AB" * 32
+        assert export.inputs["validate_template"] is True
+
+    return component.stack.urn.apply(check)
+
+
+def test_lint_errors_stop_the_deploy_in_error_mode() -> None:
+    finding = {"resource": "salesdashboardAB12CD", "path": "Definition/Bogus", "rule": "E3002", "level": "error", "message": "Additional properties are not allowed"}
+    mocks = install(RecordingMocks(template=sample_template(), lint_findings=[finding]))
+
+    def program() -> pulumi.Output:
+        return QuickSightBundleStack("sales", args()).stack.urn
+
+    error = run_failing(program)
+    assert "cfn-lint found 1 error(s) in the template of export job 'sales-release-42' in account 111122223333" in str(error)
+    assert "salesdashboardAB12CD Definition/Bogus: E3002 Additional properties are not allowed" in str(error)
+    assert "set template validation to 'warning'" in str(error)
+    assert mocks.by_type("BucketObjectv2") == []
+
+
+@pulumi.runtime.test
+def test_lint_errors_are_warnings_in_warning_mode(monkeypatch: pytest.MonkeyPatch) -> pulumi.Output:
+    finding = {"resource": "R", "path": "P", "rule": "E3002", "level": "error", "message": "boom"}
+    install(RecordingMocks(template=sample_template(), lint_findings=[finding]))
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warned.append(msg))
+    component = QuickSightBundleStack("sales", args(template_validation="warning"))
+    return component.stack.urn.apply(lambda _: assert_equal(warned, ["cfn-lint: R P: E3002 boom"]))
+
+
+@pulumi.runtime.test
+def test_validation_off_asks_the_export_not_to_lint() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=sample_template(), lint_findings=None))
+    component = QuickSightBundleStack("sales", args(template_validation="off"))
+
+    def check(_: Any) -> None:
+        (export,) = mocks.by_type("quicksight:AssetBundleExport")
+        assert export.inputs["validate_template"] is False
+
+    return component.stack.urn.apply(check)
+
+
+def assert_equal(actual: Any, expected: Any) -> None:
+    assert actual == expected
+
+
+# --- the program -----------------------------------------------------------------------------
+
+
+def load_stage(name: str, secrets: dict[str, Any] | None = None) -> None:
+    """Set the stack configuration from an example stage file, as `pulumi up --stack NAME` would."""
+    config = yaml.safe_load((ROOT / "examples" / f"Pulumi.{name}.yaml").read_text(encoding="utf-8"))["config"]
+    flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    secret_keys = []
+    if secrets:
+        parameters = config["quicksight-promotion:parameters"]
+        for asset, values in secrets.items():
+            parameters.setdefault(asset, {}).update(values)
+        flat["quicksight-promotion:parameters"] = json.dumps(parameters)
+        secret_keys.append("quicksight-promotion:parameters")
+    pulumi.runtime.set_all_config(flat, secret_keys)
+
+
+CREDENTIALS = {REDSHIFT: {"Username": "qs_reader", "Password": "hunter2-prod"}}
+
+
+@pulumi.runtime.test
+def test_program_runs_the_test_stage_example() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=BIG))
+    load_stage("test", CREDENTIALS)
+    program = runpy.run_path(str(ROOT / "__main__.py"))
+
+    def check(_: Any) -> None:
+        (export,) = mocks.by_type("quicksight:AssetBundleExport")
+        assert export.inputs["aws_account_id"] == "111122223333"
+        assert export.inputs["role_arn"] == "arn:aws:iam::111122223333:role/quicksight-promotion-export-reader"
+        assert SECRET_SIG in export.inputs["parameters"]
+        stack = stack_inputs(mocks)
+        assert stack["name"] == "quicksight-sales-test"
+        assert stack["tags"] == {"stage": "test", "owner": "analytics-platform"}
+        assert SECRET_SIG in stack["parameters"]
+
+    return program["bundle"].stack.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_program_prod_stage_pins_the_test_stage_template() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=BIG))
+    pinned = export_outputs(BIG)["template_sha256"]
+    original = mocks.new_resource
+
+    def with_stack_reference(mock_args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if mock_args.typ == "pulumi:pulumi:StackReference":
+            mocks.resources.append(mock_args)
+            return mock_args.name, {"name": mock_args.name, "outputs": {"template_sha256": pinned}}
+        return original(mock_args)
+
+    mocks.new_resource = with_stack_reference  # type: ignore[method-assign]
+    load_stage("prod", CREDENTIALS)
+    program = runpy.run_path(str(ROOT / "__main__.py"))
+
+    def check(_: Any) -> None:
+        (reference,) = mocks.by_type("pulumi:StackReference")
+        assert reference.name == "acme/quicksight-promotion/test"
+        (export,) = mocks.by_type("quicksight:AssetBundleExport")
+        assert export.inputs["expected_sha256"] == pinned
+        (stack,) = mocks.by_type("cloudformation/stack:Stack")
+        assert stack.inputs["name"] == "quicksight-sales-prod"
+
+    return program["bundle"].stack.urn.apply(check)
+
+
+def test_program_reports_every_bad_setting_in_one_message() -> None:
+    install(RecordingMocks(template=BIG))
+    pulumi.runtime.set_all_config(
+        {
+            "quicksight-promotion:sourceAccountId": "12345",
+            "quicksight-promotion:exportTimeoutSeconds": "soon",
+            "quicksight-promotion:onFailure": "EXPLODE",
+            "quicksight-promotion:stackNmae": "typo",
+        },
+        [],
+    )
+    from components.program import read_config
+
+    with pytest.raises(InputError) as info:
+        read_config(pulumi.Config("quicksight-promotion"))
+    message = str(info.value)
+    assert message.startswith("invalid stack configuration: ")
+    assert "quicksight-promotion:sourceAccountId: String should match pattern" in message
+    assert "quicksight-promotion:exportJobId is required (pulumi config set quicksight-promotion:exportJobId <value>)" in message
+    assert "quicksight-promotion:exportTimeoutSeconds: Input should be a valid integer" in message
+    assert "quicksight-promotion:onFailure" in message
+    assert "quicksight-promotion:stackNmae is not a setting of this program: did you mean stackName?" in message
+    assert "\n" not in message
+
+
+def test_parameter_errors_are_the_library_error_type() -> None:
+    assert issubclass(ParameterError, InputError)
+    assert issubclass(TemplateTooLargeError, Exception) and issubclass(TemplateValidationError, Exception)
