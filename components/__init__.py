@@ -6,9 +6,14 @@ it is the package ``quicksight_promotion``, so it cannot collide with a ``compon
 of the stack that uses it.
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .core.bundle import BundleLimits, Template, parse_template, unpack_bundle
+from .core.catalog import CatalogEntry, build_catalog
 from .core.models import ExportInputs, ExportOutputs
 from .core.polling import Backoff
+from .core.stage_values import Resolution, resolve_parameters, stage_config_skeleton
 from .errors import (
     AwsAccessError,
     BundleFormatError,
@@ -22,10 +27,35 @@ from .errors import (
     ExportTimeoutError,
     InputError,
     IntegrityError,
+    ParameterError,
     QuickSightPromotionError,
     ThrottledError,
 )
 from .provider import AssetBundleExport, AssetBundleExportProvider
+
+if TYPE_CHECKING:
+    from .stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError
+    from .validation import TemplateValidationError
+
+# The component pulls in pulumi_aws; it is imported on first use so that `import components`
+# (and every dynamic provider process, which imports this package) stays light.
+_LAZY = {
+    "QuickSightBundleStack": ".stack",
+    "QuickSightBundleStackArgs": ".stack",
+    "TemplateTooLargeError": ".stack",
+    "TemplateValidationError": ".validation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AssetBundleExport",
@@ -34,6 +64,7 @@ __all__ = [
     "Backoff",
     "BundleFormatError",
     "BundleLimits",
+    "CatalogEntry",
     "DownloadError",
     "DownloadRefusedError",
     "DownloadUrlExpiredError",
@@ -46,9 +77,18 @@ __all__ = [
     "ExportTimeoutError",
     "InputError",
     "IntegrityError",
+    "ParameterError",
+    "QuickSightBundleStack",
+    "QuickSightBundleStackArgs",
     "QuickSightPromotionError",
+    "Resolution",
     "Template",
+    "TemplateTooLargeError",
+    "TemplateValidationError",
     "ThrottledError",
+    "build_catalog",
     "parse_template",
+    "resolve_parameters",
+    "stage_config_skeleton",
     "unpack_bundle",
 ]
