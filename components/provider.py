@@ -167,7 +167,12 @@ class AssetBundleExportProvider(ResourceProvider):
 
 def _resolve(catalog: list[CatalogEntry], inputs: ExportInputs) -> None:
     """Check the stage values against the template's parameters (raises ParameterError)."""
-    resolve_parameters(catalog, inputs.parameters, allow_source_defaults=inputs.allow_source_defaults)
+    resolve_parameters(
+        catalog,
+        inputs.parameters,
+        allow_source_defaults=inputs.allow_source_defaults,
+        hide_values=inputs.parameters_secret,
+    )
 
 
 def _lint(template_body: str, inputs: ExportInputs) -> list[dict[str, Any]]:
@@ -207,16 +212,20 @@ def _is_credential_key(key: str) -> bool:
     return any(key.endswith(prop) for prop in CREDENTIAL_PROPERTIES)
 
 
-def protect_credentials(values: Any, resource: str, path: str = "") -> Any:
+def protect_credentials(values: Any, resource: str, path: str = "", warn: bool = True) -> Any:
     """Wrap every credential value of a stage's ``parameters`` as a Pulumi secret.
 
     A credential given in plain text (not through ``pulumi config set --secret``) is still made
-    secret, and the user is warned, without the value, to store it as a secret.
+    secret, and the user is warned (unless ``warn`` is off), without the value, to store it as a
+    secret.
     """
     if isinstance(values, Mapping):
-        return {key: protect_credentials(item, resource, f"{path}.{key}" if path else str(key)) for key, item in values.items()}
+        return {
+            key: protect_credentials(item, resource, f"{path}.{key}" if path else str(key), warn)
+            for key, item in values.items()
+        }
     if path and _is_credential_key(path.rsplit(".", 1)[-1]) and values is not None:
-        if not isinstance(values, pulumi.Output):
+        if warn and not isinstance(values, pulumi.Output):
             pulumi.log.warn(
                 f"parameter {path!r} of {resource} is a credential given in plain text: it is kept secret, but "
                 f"store it encrypted with: pulumi config set --secret --path 'quicksight-promotion:parameters.{path}'"
@@ -259,6 +268,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     timeout_seconds: pulumi.Output[int]
     expected_sha256: pulumi.Output[Optional[str]]
     parameters: pulumi.Output[Optional[dict[str, Any]]]
+    parameters_secret: pulumi.Output[bool]
     allow_source_defaults: pulumi.Output[bool]
     template_body: pulumi.Output[str]
     template_sha256: pulumi.Output[str]
@@ -290,7 +300,17 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     ) -> None:
         # A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps
         # the whole `parameters` input and its echo in the outputs encrypted.
-        values = pulumi.Output.from_input(protect_credentials(parameters, f"AssetBundleExport {resource_name!r}"))
+        label = f"AssetBundleExport {resource_name!r}"
+        if isinstance(parameters, pulumi.Output):
+            # Computed values: protect the credentials inside once they are known (no warning
+            # when the whole mapping is already a secret).
+            given = parameters
+            values = pulumi.Output.all(given, pulumi.Output.from_input(given.is_secret())).apply(
+                lambda v: pulumi.Output.from_input(protect_credentials(v[0], label, warn=not v[1]))
+            )
+        else:
+            values = pulumi.Output.from_input(protect_credentials(parameters, label))
+        secret = pulumi.Output.from_input(values.is_secret())
         props: dict[str, Any] = {
             "aws_account_id": aws_account_id,
             "export_job_id": export_job_id,
@@ -299,6 +319,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
             "timeout_seconds": timeout_seconds,
             "expected_sha256": expected_sha256,
             "parameters": values if parameters is not None else None,
+            "parameters_secret": secret,
             "allow_source_defaults": allow_source_defaults,
             "validate_template": validate_template,
         }
@@ -307,17 +328,23 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         super().__init__(AssetBundleExportProvider(), resource_name, props, opts)
         allow = pulumi.Output.from_input(allow_source_defaults if allow_source_defaults is not None else False)
         # Output.all carries secrecy: the result is secret when any given value is.
-        self.cfn_parameters = pulumi.Output.all(self.parameter_catalog, values, allow).apply(
-            lambda v: resolve_catalog_values(v[0], v[1], bool(v[2]))
+        self.cfn_parameters = pulumi.Output.all(self.parameter_catalog, values, allow, secret).apply(
+            lambda v: resolve_catalog_values(v[0], v[1], bool(v[2]), bool(v[3]))
         )
 
 
 def resolve_catalog_values(
-    catalog: Optional[list[dict[str, Any]]], values: Optional[Mapping[str, Any]], allow_source_defaults: bool
+    catalog: Optional[list[dict[str, Any]]],
+    values: Optional[Mapping[str, Any]],
+    allow_source_defaults: bool,
+    hide_values: bool = False,
 ) -> dict[str, str]:
     """Every CloudFormation parameter value of a stage, defaults included (raises ParameterError).
 
     Defaults are passed explicitly because the CloudFormation console shows non-ASCII defaults as ``?``.
     """
     entries = [CatalogEntry.model_validate(entry) for entry in catalog or []]
-    return resolve_parameters(entries, values, allow_source_defaults=allow_source_defaults).all_values()
+    resolution = resolve_parameters(
+        entries, values, allow_source_defaults=allow_source_defaults, hide_values=hide_values
+    )
+    return resolution.all_values()

@@ -84,6 +84,9 @@ class ExportInputs(BaseModel):
     # The stage's values for the template parameters (see core.stage_values for the forms).
     parameters: Optional[dict[str, Any]] = None
     allow_source_defaults: bool = False
+    # Whether `parameters` was a Pulumi secret in the program: the engine unwraps secrets before
+    # calling a dynamic provider, so this is how the provider knows to hide every value.
+    parameters_secret: bool = False
     # Run cfn-lint on each new template and record its findings (the component enforces them).
     validate_template: bool = False
 

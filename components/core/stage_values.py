@@ -148,6 +148,7 @@ def resolve_parameters(
     values: Optional[Mapping[str, Any]],
     *,
     allow_source_defaults: bool = False,
+    hide_values: bool = False,
 ) -> Resolution:
     """Turn a stage's configured values into CloudFormation parameter values and check them.
 
@@ -158,6 +159,8 @@ def resolve_parameters(
         allow_source_defaults: Let data source connection properties fall back to their source
             Default (the config ``allowSourceDefaults: true``). Off by default: a forgotten host or
             workgroup would silently point the stage at the source's data.
+        hide_values: Never show any given value in a message (the values were given as a Pulumi
+            secret); credential and NoEcho values are always hidden.
 
     Returns:
         The values to pass, the names left to their Default and which values are secret.
@@ -206,7 +209,7 @@ def resolve_parameters(
         for path, item in _flatten(index, asset, value):
             _give_property(index, problems, give, asset, path, item, f"under {key!r}")
 
-    return _resolve(catalog, given, problems, allow_source_defaults)
+    return _resolve(catalog, given, problems, allow_source_defaults, hide_values)
 
 
 def _resolve(
@@ -214,6 +217,7 @@ def _resolve(
     given: dict[str, tuple[Any, str]],
     problems: _Problems,
     allow_source_defaults: bool,
+    hide_values: bool = False,
 ) -> Resolution:
     values: dict[str, str] = {}
     defaults: dict[str, str] = {}
@@ -221,7 +225,7 @@ def _resolve(
     reused: list[str] = []
     for entry in catalog:
         if entry.name in given:
-            text = _check_value(entry, given[entry.name][0], problems)
+            text = _check_value(entry, given[entry.name][0], problems, hide_values)
             if text is not None:
                 values[entry.name] = text
         elif not entry.has_default:
@@ -363,7 +367,7 @@ def _path_segment(name: str) -> str:
     return "[" + json.dumps(name) + "]"
 
 
-def _check_value(entry: CatalogEntry, value: Any, problems: _Problems) -> Optional[str]:
+def _check_value(entry: CatalogEntry, value: Any, problems: _Problems, hide: bool = False) -> Optional[str]:
     """The value as CloudFormation receives it, or None after recording why it cannot be used."""
     label = entry.key
     if value is None:
@@ -392,13 +396,13 @@ def _check_value(entry: CatalogEntry, value: Any, problems: _Problems) -> Option
         problems.add(f"{label} got a non-finite number: give a finite number")
         return None
     before = len(problems.items)
-    _check_constraints(entry, text, is_list, problems)
+    _check_constraints(entry, text, is_list, problems, hide)
     return text if len(problems.items) == before else None
 
 
-def _check_constraints(entry: CatalogEntry, text: str, is_list: bool, problems: _Problems) -> None:
+def _check_constraints(entry: CatalogEntry, text: str, is_list: bool, problems: _Problems, hide: bool = False) -> None:
     """Apply the parameter's declared constraints the way CloudFormation does."""
-    label, shown = entry.key, (HIDDEN if entry.sensitive() else _show(text))
+    label, shown = entry.key, (HIDDEN if hide or entry.sensitive() else _show(text))
     why = f" ({entry.constraint_description})" if entry.constraint_description else ""
     if entry.type == "Number" or entry.type == "List<Number>":
         numbers = text.split(",") if is_list else [text]
