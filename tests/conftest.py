@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from emulator import ACCOUNT, QuickSightEmulator
+from engine import EngineHarness
 
 # Calculated fields hold literal ${...} text that must survive untouched.
 CALC_EXPRESSION = "ifelse(${Region} = 'EU', {sales} * 1.2, {sales})"
@@ -68,3 +69,38 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[QuickSightEmulator]:
 @pytest.fixture
 def account() -> str:
     return ACCOUNT
+
+
+def inputs(job_id: str, **extra: Any) -> dict[str, Any]:
+    """The export resource's inputs for a job of the emulator's account."""
+    return {"aws_account_id": ACCOUNT, "export_job_id": job_id, **extra}
+
+
+@pytest.fixture(scope="module")
+def qs() -> Iterator[QuickSightEmulator]:
+    """One emulator per test module (for the engine harness, whose process outlives a test)."""
+    with QuickSightEmulator() as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
+    """One provider process per test module, started as `pulumi up` starts it."""
+    with EngineHarness(env=qs.env()) as harness:
+        yield harness
+
+
+class FakeTime:
+    """A clock that only moves when the code under test sleeps; records every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0, f"negative sleep {seconds}"
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -52,7 +52,7 @@ from components.errors import (
     IntegrityError,
     ThrottledError,
 )
-from conftest import CALC_EXPRESSION, pretty_bytes, sample_template, zip_bytes
+from conftest import CALC_EXPRESSION, FakeTime, pretty_bytes, sample_template, zip_bytes
 from emulator import ACCOUNT, ASSUMED_KEY_ID, BASE_KEY_ID, REGION, QuickSightEmulator
 
 DESCRIBE = "DescribeAssetBundleExportJob"
@@ -62,21 +62,6 @@ SECRET_MARKERS = ("SECRET", "X-Amz-Signature", "/download/")
 
 # --- helpers -------------------------------------------------------------------------------
 
-
-class FakeTime:
-    """A clock that only moves when the code under test sleeps; records every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0, f"negative sleep {seconds}"
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

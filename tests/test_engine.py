@@ -19,7 +19,7 @@ import dill
 import grpc
 import pytest
 
-from conftest import CALC_EXPRESSION, pretty_bytes, sample_template
+from conftest import CALC_EXPRESSION, inputs, pretty_bytes, sample_template
 from emulator import ACCOUNT, ASSUMED_KEY_ID, BASE_KEY_ID, QuickSightEmulator
 from engine import (
     DIFF_NONE,
@@ -36,22 +36,6 @@ from engine import (
 
 ROLE = "arn:aws:iam::111111111111:role/quicksight-promotion-reader"
 LEAKS = ("X-Amz-Signature", "SECRET", "/download/")
-
-
-@pytest.fixture(scope="module")
-def qs() -> Iterator[QuickSightEmulator]:
-    with QuickSightEmulator() as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
-    with EngineHarness(env=qs.env()) as harness:
-        yield harness
-
-
-def inputs(job_id: str, **extra: Any) -> dict[str, Any]:
-    return {"aws_account_id": ACCOUNT, "export_job_id": job_id, **extra}
 
 
 def deploy(engine: EngineHarness, qs: QuickSightEmulator, job_id: str, template: Any = None, **extra: Any) -> StepResult:

@@ -16,7 +16,7 @@ import pytest
 
 from components.core.catalog import CatalogEntry, build_catalog, summarize_resources
 from components.core.generator import dump_bundle, generate_bundle
-from conftest import pretty_bytes
+from conftest import inputs, pretty_bytes
 from emulator import ACCOUNT, QuickSightEmulator
 from engine import DIFF_NONE, DIFF_SOME, UNKNOWN, EngineHarness, StepResult, error_text, user_error
 
@@ -79,22 +79,6 @@ def number_port_bundle() -> dict[str, Any]:
     (name,) = [e.name for e in CATALOG if e.asset_id == POSTGRES and e.property == "Port"]
     doc["Parameters"][name].update({"Type": "Number", "MinValue": 1, "MaxValue": 65535})
     return doc
-
-
-@pytest.fixture(scope="module")
-def qs() -> Iterator[QuickSightEmulator]:
-    with QuickSightEmulator() as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
-    with EngineHarness(env=qs.env()) as harness:
-        yield harness
-
-
-def inputs(job_id: str, **extra: Any) -> dict[str, Any]:
-    return {"aws_account_id": ACCOUNT, "export_job_id": job_id, **extra}
 
 
 def add_job(qs: QuickSightEmulator, job_id: str, doc: dict[str, Any] | None = None) -> bytes:

@@ -6,22 +6,7 @@ import pytest
 
 from components.core.polling import Backoff, poll_until
 from components.errors import QuickSightPromotionError, ThrottledError
-
-
-class FakeTime:
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
+from conftest import FakeTime
 
 
 def test_delay_starts_quick_grows_with_time_waited_and_is_capped() -> None:
