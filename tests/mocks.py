@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 import json
 from typing import Any, Optional
 
@@ -78,3 +79,46 @@ class RecordingMocks(pulumi.runtime.Mocks):
 def install(mocks: RecordingMocks) -> RecordingMocks:
     pulumi.runtime.set_mocks(mocks, project="quicksight-promotion", stack="test", preview=False)
     return mocks
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed mocks program raised: its message and the exception types along its cause chain."""
+
+    message: str
+    types: tuple[type, ...]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def run_failing_program(program: Any) -> Failure:
+    """Run a program under the installed mocks that must fail; return what it raised, as plain data.
+
+    The exception is not kept: its traceback holds the program's failed futures. Left to a later garbage
+    collection (the SDK drops its own references only when the next ``pulumi.runtime.test`` starts) each
+    logs "Future exception was never retrieved" from wherever it runs, and on CPython 3.11.7 a finaliser
+    running inside pytest's own ``ast.parse`` is an INTERNALERROR ("AST constructor recursion depth
+    mismatch"). So they are cleared and collected here, inside the test.
+    """
+    import gc  # noqa: PLC0415
+
+    import pulumi  # noqa: PLC0415
+    from pulumi.runtime.settings import SETTINGS  # noqa: PLC0415
+
+    try:
+        pulumi.runtime.test(program)()
+    except Exception as exc:  # noqa: BLE001  (any failure is the expected outcome)
+        chain: list[BaseException] = []
+        error: Optional[BaseException] = exc
+        while error is not None and error not in chain:
+            chain.append(error)
+            error = error.__cause__ or error.__context__
+        failure = Failure(str(exc), tuple(type(e) for e in chain))
+        del chain, error  # (``exc`` itself is unbound when the except block ends)
+    else:
+        raise AssertionError("the program was expected to fail, and did not")
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    gc.collect()
+    return failure

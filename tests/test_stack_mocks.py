@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import runpy
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -17,7 +17,7 @@ from components.errors import InputError, ParameterError
 from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError
 from components.validation import TemplateValidationError
 from conftest import sample_template
-from mocks import TARGET_REGION, RecordingMocks, export_outputs, install
+from mocks import TARGET_REGION, RecordingMocks, export_outputs, install, run_failing_program
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -37,13 +37,6 @@ def stage_values(**credentials: Any) -> dict[str, Any]:
 def args(**overrides: Any) -> QuickSightBundleStackArgs:
     base: dict[str, Any] = {"aws_account_id": "111122223333", "export_job_id": "sales-release-42"}
     return QuickSightBundleStackArgs(**(base | overrides))
-
-
-def run_failing(test: Callable[[], pulumi.Output]) -> BaseException:
-    """Run a mocks test that must fail, and return what it raised."""
-    with pytest.raises(Exception) as info:
-        pulumi.runtime.test(test)()
-    return info.value
 
 
 def stack_inputs(mocks: RecordingMocks) -> dict[str, Any]:
@@ -137,7 +130,7 @@ def test_template_over_one_megabyte_fails_before_any_deploy() -> None:
         component = QuickSightBundleStack("sales", args(parameters=stage_values()))
         return component.stack.urn
 
-    error = run_failing(program)
+    error = run_failing_program(program)
     assert "is 1,300,000 bytes compact, over CloudFormation's 1,048,576-byte limit for TemplateURL" in str(error)
     assert "nothing was deployed" in str(error)
     assert mocks.by_type("BucketObjectv2") == []
@@ -184,7 +177,7 @@ def test_unknown_stage_key_fails_with_did_you_mean() -> None:
     def program() -> pulumi.Output:
         return QuickSightBundleStack("sales", args(parameters=values)).stack.urn
 
-    error = run_failing(program)
+    error = run_failing_program(program)
     assert "unknown property 'Hots'" in str(error) and "did you mean 'Host'" in str(error)
     assert "hunter2-prod" not in str(error)
 
@@ -248,7 +241,7 @@ def test_lint_errors_stop_the_deploy_in_error_mode() -> None:
     def program() -> pulumi.Output:
         return QuickSightBundleStack("sales", args()).stack.urn
 
-    error = run_failing(program)
+    error = run_failing_program(program)
     assert "cfn-lint found 1 error(s) in the template of export job 'sales-release-42' in account 111122223333" in str(error)
     assert "salesdashboardAB12CD Definition/Bogus: E3002 Additional properties are not allowed" in str(error)
     assert "set template validation to 'warning'" in str(error)

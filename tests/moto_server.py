@@ -1,0 +1,295 @@
+"""moto's server on loopback, for tests that replay what a Pulumi program would send to AWS.
+
+One ``ThreadedMotoServer`` per test session (per xdist worker), on a free port of 127.0.0.1; the
+``moto`` fixture resets its state (``POST /moto-api/reset``) before every test and hands out boto3
+clients pointed at it with fake credentials in ``eu-west-1``. Nothing here reads or needs real
+AWS credentials: every client is built with explicit endpoint, keys and region, so the caller's
+``AWS_*`` environment is never consulted.
+
+Typical use (import both fixtures into the test module)::
+
+    from moto_server import MotoServer, moto, moto_server  # noqa: F401
+
+    def test_x(moto: MotoServer) -> None:
+        moto.s3.create_bucket(Bucket="my-bucket", CreateBucketConfiguration={"LocationConstraint": moto.region})
+        moto.cloudformation.create_stack(StackName="s", TemplateBody="{...}")
+
+``moto.account(id)`` gives clients acting in another account (through moto's STS AssumeRole), so
+a test can deploy two stages into two accounts of one server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Iterator, Mapping, Optional
+
+import boto3
+import pytest
+from botocore.config import Config
+
+REGION = "eu-west-1"
+# moto's default account: what fake long-term keys act as.
+DEFAULT_ACCOUNT = "123456789012"
+FAKE_KEY_ID = "AKIAMOTOFAKEKEY00001"
+FAKE_SECRET = "moto-fake-secret"
+
+_CONFIG = Config(
+    retries={"max_attempts": 1, "mode": "standard"},
+    s3={"addressing_style": "path"},  # 127.0.0.1 cannot be virtual-hosted
+    connect_timeout=5,
+    read_timeout=30,
+)
+
+
+@dataclass(frozen=True)
+class AccountClients:
+    """boto3 clients acting as one account of the moto server."""
+
+    endpoint: str
+    account_id: str
+    key_id: str
+    secret: str
+    token: str | None = None
+    region: str = REGION
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=self.key_id,
+            aws_secret_access_key=self.secret,
+            aws_session_token=self.token,
+            config=_CONFIG,
+        )
+
+    @cached_property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @cached_property
+    def cloudformation(self) -> Any:
+        return self.client("cloudformation")
+
+    @cached_property
+    def sns(self) -> Any:
+        return self.client("sns")
+
+
+class MotoServer:
+    """A running moto server on 127.0.0.1 (a free port) and clients for its default account."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415  (moto is heavy to import)
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint = ""
+        self.region = REGION
+        self._default: AccountClients | None = None
+
+    def start(self) -> "MotoServer":
+        # werkzeug logs every request on stderr: keep test output readable.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        self._default = AccountClients(self.endpoint, DEFAULT_ACCOUNT, FAKE_KEY_ID, FAKE_SECRET)
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def reset(self) -> None:
+        """Forget every bucket, object, stack, topic... (moto's own reset endpoint)."""
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  (loopback only)
+            assert response.status == 200, response.status
+
+    # --- clients -------------------------------------------------------------------------------
+    @property
+    def default(self) -> AccountClients:
+        assert self._default is not None, "the moto server is not started"
+        return self._default
+
+    @property
+    def s3(self) -> Any:
+        return self.default.s3
+
+    @property
+    def cloudformation(self) -> Any:
+        return self.default.cloudformation
+
+    @property
+    def sns(self) -> Any:
+        return self.default.sns
+
+    def client(self, service: str) -> Any:
+        return self.default.client(service)
+
+    def account(self, account_id: str) -> AccountClients:
+        """Clients acting in ``account_id``: moto maps the keys of an assumed role to the role's account."""
+        if account_id == DEFAULT_ACCOUNT:
+            return self.default
+        credentials = self.default.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/moto-test-deployer", RoleSessionName="moto-test"
+        )["Credentials"]
+        return AccountClients(
+            self.endpoint,
+            account_id,
+            credentials["AccessKeyId"],
+            credentials["SecretAccessKey"],
+            credentials["SessionToken"],
+        )
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One moto server for the session (each xdist worker has its own session, so its own port)."""
+    server = MotoServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto(moto_server: MotoServer) -> Iterator[MotoServer]:
+    """The session's moto server, reset to empty for this test."""
+    moto_server.reset()
+    with warnings.catch_warnings():
+        # moto's CloudFormation warns for every resource type it does not model (AWS::QuickSight::*).
+        warnings.filterwarnings("ignore", message=r"Tried to parse AWS::QuickSight::")
+        yield moto_server
+
+
+# --- replaying what pulumi-aws sends -----------------------------------------------------------------
+#
+# Under Pulumi mocks a resource's inputs are recorded with the provider's (camelCase) names and with
+# secrets as {SECRET_SIG: ..., "value": ...}. pulumi-aws's `aws.cloudformation.Stack` and
+# `aws.s3.BucketObjectv2` are the Terraform AWS provider's `aws_cloudformation_stack` and
+# `aws_s3_object` (internal/service/cloudformation/stack.go, internal/service/s3/object.go); the
+# functions below build the same API requests from those inputs.
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+# Stack inputs this replay translates; anything else makes the replay refuse (it would not be exact).
+STACK_INPUTS = {
+    "name": "StackName",
+    "templateBody": "TemplateBody",
+    "templateUrl": "TemplateURL",
+    "parameters": "Parameters",
+    "onFailure": "OnFailure",
+    "iamRoleArn": "RoleARN",
+    "notificationArns": "NotificationARNs",
+    "tags": "Tags",
+    "timeoutInMinutes": "TimeoutInMinutes",
+}
+# What UpdateStack takes (no OnFailure, no TimeoutInMinutes: those are ForceNew in the provider).
+UPDATE_FIELDS = ("StackName", "TemplateBody", "TemplateURL", "Parameters", "RoleARN", "NotificationARNs", "Tags")
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """Plain values of recorded mock inputs: every ``{SECRET_SIG: ..., "value": v}`` becomes ``v``."""
+    if isinstance(value, Mapping):
+        if SECRET_SIG in value:
+            return unwrap_secrets(value.get("value"))
+        return {key: unwrap_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(item) for item in value]
+    return value
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and SECRET_SIG in value
+
+
+def terraform_template_body(body: str) -> str:
+    """The ``TemplateBody`` the provider really sends for a JSON ``template_body``.
+
+    ``resourceStackCreate``/``Update`` pass it through ``verify.NormalizeJSONOrYAMLString``, i.e. Go's
+    ``json.Unmarshal`` into ``interface{}`` then ``json.Marshal``: compact, map keys sorted, non-ASCII
+    kept as UTF-8, and ``<``, ``>``, ``&``, U+2028, U+2029 escaped as ``\\u003c``... (Go's HTML-safe
+    escaping, six bytes for one). Integral numbers print the same in both languages; a float such as
+    ``1.0`` would print as ``1`` in Go (templates exported by QuickSight hold none that matter here).
+    """
+    text = json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def stack_request(inputs: Mapping[str, Any], *, stack_name: Optional[str] = None) -> dict[str, Any]:
+    """CreateStack's arguments for a recorded ``aws:cloudformation/stack:Stack``'s inputs.
+
+    Args:
+        inputs: ``mocks.by_type("cloudformation/stack:Stack")[0].inputs``.
+        stack_name: The name when the program left it to Pulumi's auto-naming (the mocks do not auto-name).
+    """
+    unknown = set(inputs) - set(STACK_INPUTS)
+    assert not unknown, f"the replay does not translate these Stack inputs: {sorted(unknown)}"
+    plain = unwrap_secrets(dict(inputs))
+    request: dict[str, Any] = {"StackName": plain.get("name") or stack_name}
+    assert request["StackName"], "no stack name: pass stack_name="
+    if plain.get("templateBody") is not None:
+        request["TemplateBody"] = terraform_template_body(plain["templateBody"])
+    if plain.get("templateUrl") is not None:
+        request["TemplateURL"] = plain["templateUrl"]
+    parameters = plain.get("parameters") or {}
+    if parameters:
+        # expandParameters: one {ParameterKey, ParameterValue} per map entry (a map of strings).
+        request["Parameters"] = [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()]
+    if plain.get("onFailure"):
+        request["OnFailure"] = plain["onFailure"]
+    if plain.get("iamRoleArn"):
+        request["RoleARN"] = plain["iamRoleArn"]
+    if plain.get("notificationArns"):
+        request["NotificationARNs"] = list(plain["notificationArns"])
+    if plain.get("tags"):
+        request["Tags"] = [{"Key": key, "Value": value} for key, value in plain["tags"].items()]
+    if plain.get("timeoutInMinutes") is not None:
+        minutes = plain["timeoutInMinutes"]
+        assert float(minutes).is_integer(), minutes
+        request["TimeoutInMinutes"] = int(minutes)
+    return request
+
+
+def update_request(inputs: Mapping[str, Any], *, stack_name: Optional[str] = None) -> dict[str, Any]:
+    """UpdateStack's arguments for the new inputs of a recorded Stack (parameters are always all sent)."""
+    request = stack_request(inputs, stack_name=stack_name)
+    return {key: value for key, value in request.items() if key in UPDATE_FIELDS}
+
+
+def put_staged_object(s3: Any, inputs: Mapping[str, Any]) -> None:
+    """PutObject for a recorded ``aws:s3/bucketObjectv2:BucketObjectv2`` (``content`` is uploaded as UTF-8)."""
+    plain = unwrap_secrets(dict(inputs))
+    extra = {"ContentType": plain["contentType"]} if plain.get("contentType") else {}
+    s3.put_object(Bucket=plain["bucket"], Key=plain["key"], Body=plain["content"].encode("utf-8"), **extra)
+
+
+def ensure_bucket(s3: Any, bucket: str, region: str = REGION) -> None:
+    """CreateBucket (in ``region``) unless this account already has it."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+
+
+def stack_description(cloudformation: Any, stack_name: str) -> dict[str, Any]:
+    (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    return stack
+
+
+def stack_parameters(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    """The parameters CloudFormation recorded for a stack, as a mapping."""
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stack_description(cloudformation, stack_name).get("Parameters", [])}
+
+
+def stack_template(cloudformation: Any, stack_name: str) -> Any:
+    """The template CloudFormation recorded for a stack, parsed."""
+    body = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
+    return json.loads(body) if isinstance(body, str) else json.loads(json.dumps(body))
