@@ -5,8 +5,9 @@ Children (all ``parent=self``, so options such as the target account's ``aws.Pro
 - the ``AssetBundleExport`` of the source job (it fetches from the *source* account through the
   provider process's AWS chain or ``role_arn``, not through the target's aws provider);
 - unless ``staging_bucket`` is given, a private, encrypted, public-access-blocked S3 bucket;
-- when the template is over CloudFormation's 51,200-byte ``TemplateBody`` limit, a
-  content-addressed S3 object (key from the template's sha256) that ``template_url`` points at;
+- when the template is over CloudFormation's 51,200-byte ``TemplateBody`` limit (measured as
+  pulumi-aws sends it), a content-addressed S3 object (key from the deployed template's sha256)
+  that ``template_url`` points at;
 - the ``aws.cloudformation.Stack``.
 
 The S3 object exists only for a template over 51,200 bytes, which is known once the export has
@@ -15,12 +16,14 @@ been read: on the very first preview of a stage it cannot be shown yet.
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
+from .core.transform import deployable
 from .errors import QuickSightPromotionError
 from .provider import AssetBundleExport
 from .validation import VALIDATION_MODES, enforce
@@ -178,37 +181,42 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         target_region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
 
         def choose_template(values: list[Any]) -> dict[str, Optional[str]]:
-            body, size, sha256, findings, who = values
+            body, catalog, findings, who = values
             for finding in enforce(findings or [], args.template_validation, who):
                 pulumi.log.warn(f"cfn-lint: {finding.describe()}", resource=self)
-            if size > URL_TEMPLATE_LIMIT:
+            template = deployable(body, catalog or [])
+            if template.size > URL_TEMPLATE_LIMIT:
                 raise TemplateTooLargeError(
-                    f"the template of {who} is {size:,} bytes compact, over CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte "
-                    "limit for TemplateURL: nothing was deployed; split the ResourceArns across smaller export jobs "
-                    "and promote each bundle as its own stack"
+                    f"the template of {who} is {template.size:,} bytes compact, over CloudFormation's "
+                    f"{URL_TEMPLATE_LIMIT:,}-byte limit for TemplateURL: nothing was deployed; split the ResourceArns "
+                    "across smaller export jobs and promote each bundle as its own stack"
                 )
-            if size <= INLINE_TEMPLATE_LIMIT:
-                return {"body": body, "url": None}
-            return {"body": None, "url": sha256}
+            if template.inline_size <= INLINE_TEMPLATE_LIMIT:
+                return {"body": template.body, "staged": None, "sha256": template.sha256}
+            return {"body": None, "staged": template.body, "sha256": template.sha256}
 
-        choice = pulumi.Output.all(
-            export.template_body, export.template_size, export.template_sha256, export.lint_findings, subject
-        ).apply(choose_template)
+        # The deployed template: the export's, with its credential parameters marked NoEcho.
+        choice = pulumi.Output.all(export.template_body, export.parameter_catalog, export.lint_findings, subject).apply(
+            choose_template
+        )
 
         def stage(values: list[Any]) -> Optional[pulumi.Output[str]]:
             picked, bucket_name, region = values
-            if picked["url"] is None:
+            if picked["staged"] is None:
                 return None
-            key = f"{args.staging_prefix}{picked['url']}.json"
             staged = aws.s3.BucketObjectv2(
                 f"{name}-template",
                 bucket=bucket_name,
-                key=key,
-                content=export.template_body,
+                # Content-addressed: a changed template is a new object, the old one stays valid
+                # for a stack update that rolls back.
+                key=f"{args.staging_prefix}{picked['sha256']}.json",
+                content=picked["staged"],
                 content_type="application/json",
                 opts=child,
             )
-            return pulumi.Output.concat("https://", staged.bucket, ".s3.", region, ".amazonaws.com/", staged.key)
+            key = staged.key.apply(lambda k: urllib.parse.quote(k, safe="/"))
+            # The bucket must be in the stack's region: CloudFormation reads it from there.
+            return pulumi.Output.concat("https://", staged.bucket, ".s3.", region, ".amazonaws.com/", key)
 
         template_url = pulumi.Output.all(choice, self.staging_bucket_name, target_region).apply(stage)
         template_body = choice.apply(lambda picked: picked["body"])

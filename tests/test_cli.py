@@ -29,7 +29,7 @@ def test_inspect_example_bundle_prints_resources_catalog_and_size() -> None:
     code, out, err = inspect(str(EXAMPLE))
     assert code == 0 and err == ""
     assert "(json), sha256 " in out
-    assert "Template size: 112,680 bytes compact (283,602 bytes as downloaded)" in out
+    assert "Template size: 112,254 bytes compact (282,913 bytes as downloaded)" in out
     assert "inline TemplateBody limit 51,200 B: too large: the template is staged in S3" in out
     assert "TemplateURL (S3) limit   1,048,576 B: fits" in out
     assert "dashboard (1): sales-dashboard" in out

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from components.core.generator import generate_bundle
+from components.core.transform import deployable
 from components.errors import InputError, ParameterError
 from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError
 from components.validation import TemplateValidationError
@@ -79,12 +80,15 @@ def test_large_template_is_staged_in_s3_by_content_address() -> pulumi.Output:
     component = QuickSightBundleStack("sales", args(parameters=stage_values()))
     expected = export_outputs(BIG)
 
+    deployed = deployable(expected["template_body"], expected["parameter_catalog"])
+
     def check(url: str) -> None:
-        assert expected["template_size"] > 51_200
+        assert deployed.inline_size > 51_200
         (staged,) = mocks.by_type("BucketObjectv2")
-        key = f"quicksight-promotion/{expected['template_sha256']}.json"
+        key = f"quicksight-promotion/{deployed.sha256}.json"
         assert staged.inputs["key"] == key
-        assert staged.inputs["content"] == expected["template_body"]
+        assert staged.inputs["content"] == deployed.body
+        assert json.loads(deployed.body)["Resources"] == BIG["Resources"]
         assert staged.inputs["bucket"] == "sales-staging-1a2b3c"
         inputs = stack_inputs(mocks)
         assert "templateBody" not in inputs
@@ -124,14 +128,16 @@ def test_given_staging_bucket_is_used_and_none_created() -> pulumi.Output:
 
 
 def test_template_over_one_megabyte_fails_before_any_deploy() -> None:
-    mocks = install(RecordingMocks(template=BIG, template_size=1_300_000))
+    huge = generate_bundle(scale=14)
+    mocks = install(RecordingMocks(template=huge))
 
     def program() -> pulumi.Output:
         component = QuickSightBundleStack("sales", args(parameters=stage_values()))
         return component.stack.urn
 
     error = run_failing_program(program)
-    assert "is 1,300,000 bytes compact, over CloudFormation's 1,048,576-byte limit for TemplateURL" in str(error)
+    size = deployable(export_outputs(huge)["template_body"], export_outputs(huge)["parameter_catalog"]).size
+    assert f"is {size:,} bytes compact, over CloudFormation's 1,048,576-byte limit for TemplateURL" in str(error)
     assert "nothing was deployed" in str(error)
     assert mocks.by_type("BucketObjectv2") == []
 

@@ -100,7 +100,6 @@ FOLDER_ACTIONS = [
     "quicksight:UpdateFolder",
     "quicksight:UpdateFolderPermissions",
 ]
-VPC_CONNECTION_ACTIONS = ["quicksight:DescribeVPCConnection", "quicksight:UpdateVPCConnection"]
 
 # (name, QuickSight input type, role in visuals)
 _ORDERS = [
@@ -214,7 +213,7 @@ class _Builder:
                 "SecurityGroupIds": ["sg-0a1b2c3d4e5f60718"],
                 "SubnetIds": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
                 "DnsResolvers": ["10.0.0.2"],
-                **self.permissions(VPC_CONNECTION_ACTIONS),
+                # CloudFormation's AWS::QuickSight::VPCConnection takes no Permissions.
             },
         }
         return lid
@@ -399,7 +398,7 @@ class _Builder:
                 "Schedule": {
                     "ScheduleId": schedule_id,
                     "RefreshType": "FULL_REFRESH",
-                    "ScheduleFrequency": {"Interval": "DAILY", "TimeOfTheDay": "17:06", "Timezone": "Asia/Tokyo"},
+                    "ScheduleFrequency": {"Interval": "DAILY", "TimeOfTheDay": "17:06", "TimeZone": "Asia/Tokyo"},
                     "StartAfterDateTime": self.override(
                         lid, "refresh-schedule", schedule_id, "StartAfterDateTime", "2024-05-15T08:06:00Z"
                     ),

@@ -1,0 +1,74 @@
+"""What is deployed: the export template made safe for CloudFormation, and its size as sent.
+
+Pure core: no I/O, no Pulumi. The template is changed only as parsed data, never by text
+substitution (calculated fields contain literal ``${...}``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .bundle import compact_json
+
+# pulumi-aws passes TemplateBody through Go's json.Marshal, which writes each of these as a
+# six-byte \uXXXX escape: the body CloudFormation receives is larger than ours.
+_GO_ESCAPED = "<>&\u2028\u2029"
+
+
+@dataclass(frozen=True)
+class DeployableTemplate:
+    """The template to deploy.
+
+    Attributes:
+        body: Compact JSON.
+        sha256: Of ``body`` encoded as UTF-8 (the staged S3 object's content address).
+        size: Bytes of ``body`` in UTF-8 (what an S3 object holds; TemplateURL's limit applies).
+        inline_size: Bytes CloudFormation receives when ``body`` is sent as TemplateBody.
+        hidden: Names of the parameters given ``NoEcho``.
+    """
+
+    body: str
+    sha256: str
+    size: int
+    inline_size: int
+    hidden: tuple[str, ...]
+
+
+def inline_size(body: str) -> int:
+    """Bytes of a TemplateBody as pulumi-aws sends it (UTF-8, with Go's JSON escapes)."""
+    return len(body.encode("utf-8")) + 5 * sum(body.count(ch) for ch in _GO_ESCAPED)
+
+
+def deployable(body: str, catalog: Sequence[Mapping[str, Any]]) -> DeployableTemplate:
+    """Mark the credential parameters ``NoEcho`` and measure the result.
+
+    QuickSight exports declare Password/Username/SecretArn parameters without ``NoEcho``, so
+    CloudFormation would show their values to anyone allowed to describe the stack. ``NoEcho``
+    makes it mask them; every stage applies the same change, so pinned stages still deploy
+    identical bytes.
+
+    Args:
+        body: The export template as JSON.
+        catalog: The parameter catalog (dicts with ``name`` and ``credential``).
+    """
+    credentials = {str(e["name"]) for e in catalog if e.get("credential")}
+    document = json.loads(body)
+    parameters = document.get("Parameters") or {}
+    hidden = tuple(
+        sorted(name for name in credentials if isinstance(parameters.get(name), dict) and not parameters[name].get("NoEcho"))
+    )
+    for name in hidden:
+        parameters[name]["NoEcho"] = True
+    out = compact_json(document) if hidden else body
+    encoded = out.encode("utf-8")
+    return DeployableTemplate(
+        body=out,
+        sha256=hashlib.sha256(encoded).hexdigest(),
+        size=len(encoded),
+        inline_size=inline_size(out),
+        hidden=hidden,
+    )

@@ -1,0 +1,54 @@
+"""Pure tests of the deployed template: NoEcho on credentials, and its size as pulumi-aws sends it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from components.core.bundle import compact_json
+from components.core.catalog import build_catalog
+from components.core.generator import generate_bundle
+from components.core.transform import deployable, inline_size
+from conftest import CALC_EXPRESSION, sample_template
+
+
+def catalog_of(template: dict) -> list[dict]:
+    return [entry.model_dump() for entry in build_catalog(template)]
+
+
+def test_inline_size_counts_gos_six_byte_escapes() -> None:
+    assert inline_size('{"a":"x"}') == 9
+    # Go's json.Marshal writes <, >, & (and U+2028/2029) as \u003c etc.: 5 more bytes each.
+    assert inline_size('{"a":"x < y && z > 1"}') == len('{"a":"x < y && z > 1"}') + 5 * 4
+    assert inline_size('{"a":"売"}') == len('{"a":"売"}'.encode("utf-8"))
+
+
+def test_credential_parameters_become_no_echo_and_nothing_else_changes() -> None:
+    template = generate_bundle()
+    body = compact_json(template)
+    catalog = catalog_of(template)
+    result = deployable(body, catalog)
+    deployed = json.loads(result.body)
+    credentials = sorted(e["name"] for e in catalog if e["credential"])
+    assert credentials and list(result.hidden) == credentials
+    for name, spec in deployed["Parameters"].items():
+        assert spec.get("NoEcho") is (True if name in credentials else None)
+        assert {k: v for k, v in spec.items() if k != "NoEcho"} == template["Parameters"][name]
+    assert deployed["Resources"] == template["Resources"]
+    assert result.sha256 == hashlib.sha256(result.body.encode("utf-8")).hexdigest()
+    assert result.size == len(result.body.encode("utf-8"))
+
+
+def test_a_template_without_credentials_is_deployed_byte_for_byte() -> None:
+    body = compact_json(sample_template())
+    result = deployable(body, catalog_of(sample_template()))
+    assert result.body is body and result.hidden == ()
+    assert CALC_EXPRESSION in result.body
+
+
+def test_no_echo_already_set_is_left_alone() -> None:
+    template = generate_bundle()
+    catalog = catalog_of(template)
+    once = deployable(compact_json(template), catalog)
+    again = deployable(once.body, catalog)
+    assert again.body == once.body and again.hidden == ()
