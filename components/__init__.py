@@ -9,11 +9,6 @@ of the stack that uses it.
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .core.bundle import BundleLimits, Template, parse_template, unpack_bundle
-from .core.catalog import CatalogEntry, build_catalog
-from .core.models import ExportInputs, ExportOutputs
-from .core.polling import Backoff
-from .core.stage_values import Resolution, resolve_parameters, stage_config_skeleton
 from .errors import (
     AwsAccessError,
     BundleFormatError,
@@ -31,15 +26,35 @@ from .errors import (
     QuickSightPromotionError,
     ThrottledError,
 )
-from .provider import AssetBundleExport, AssetBundleExportProvider
 
 if TYPE_CHECKING:
+    from .core.bundle import BundleLimits, Template, parse_template, unpack_bundle
+    from .core.catalog import CatalogEntry, build_catalog
+    from .core.models import ExportInputs, ExportOutputs
+    from .core.polling import Backoff
+    from .core.stage_values import Resolution, resolve_parameters, stage_config_skeleton
+    from .provider import AssetBundleExport, AssetBundleExportProvider
     from .stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError
     from .validation import TemplateValidationError
 
-# The component pulls in pulumi_aws; it is imported on first use so that `import components`
-# (and every dynamic provider process, which imports this package) stays light.
+# Everything but the errors is loaded on first use (PEP 562): `import components` stays as light
+# as the errors module, and a program pays for pydantic, pulumi and pulumi_aws only when it uses
+# the names that need them (bench/imports.py).
 _LAZY = {
+    "BundleLimits": ".core.bundle",
+    "Template": ".core.bundle",
+    "parse_template": ".core.bundle",
+    "unpack_bundle": ".core.bundle",
+    "CatalogEntry": ".core.catalog",
+    "build_catalog": ".core.catalog",
+    "ExportInputs": ".core.models",
+    "ExportOutputs": ".core.models",
+    "Backoff": ".core.polling",
+    "Resolution": ".core.stage_values",
+    "resolve_parameters": ".core.stage_values",
+    "stage_config_skeleton": ".core.stage_values",
+    "AssetBundleExport": ".provider",
+    "AssetBundleExportProvider": ".provider",
     "QuickSightBundleStack": ".stack",
     "QuickSightBundleStackArgs": ".stack",
     "TemplateTooLargeError": ".stack",

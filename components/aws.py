@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import random
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Callable
 
 import boto3
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
@@ -118,12 +120,34 @@ class JobRef:
 # --- clients -------------------------------------------------------------------------------
 
 
+_LOADER: botocore.loaders.Loader | None = None
+_LOADER_LOCK = threading.Lock()
+
+
+def _botocore_session() -> botocore.session.Session:
+    """A new botocore session (credentials and configuration resolved afresh, as for any call)
+    sharing one data loader per process.
+
+    A dynamic provider process serves every create and update of a `pulumi up`; without a shared
+    loader each new client parses the QuickSight service model and endpoint rules again, which
+    is most of a create's time (bench/overhead.py).
+    """
+    global _LOADER
+    core = botocore.session.get_session()
+    with _LOADER_LOCK:
+        if _LOADER is None:
+            _LOADER = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _LOADER)
+    return core
+
+
 def _session(region: str | None, role_arn: str | None, session_name: str) -> boto3.session.Session:
     """A boto3 session from the standard chain, optionally as an assumed role.
 
     The assumed-role credentials refresh themselves: a wait may outlive one STS session.
     """
-    base = boto3.session.Session(region_name=region)
+    base = boto3.session.Session(botocore_session=_botocore_session(), region_name=region)
     if not role_arn:
         return base
     sts = base.client("sts", config=CLIENT_CONFIG)
@@ -140,7 +164,7 @@ def _session(region: str | None, role_arn: str | None, session_name: str) -> bot
     credentials = RefreshableCredentials.create_from_metadata(
         metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
     )
-    core = botocore.session.get_session()
+    core = _botocore_session()
     # botocore has no public setter for a session's credentials; this is the documented-by-use
     # way to give a session refreshable credentials of our own.
     core._credentials = credentials  # noqa: SLF001
@@ -408,9 +432,9 @@ def fetch_export(
             raise ExportJobError(
                 f"{ref} is {description.status} but QuickSight gave no DownloadUrl: re-run, or start a new export"
             )
-        # Spool to memory, then to disk past 16 MiB: the file is held once, and a zip is
-        # opened from the spool rather than copied.
-        with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
+        # Spool to memory, then to disk past 2 MiB (a typical template, ~0.5 MB, stays in
+        # memory): the file is held once, and a zip is opened from the spool, never copied.
+        with tempfile.SpooledTemporaryFile(max_size=2 * 1024 * 1024) as spool:
             try:
                 sha256, size = download_to(
                     description.download_url.get_secret_value(), spool, limits=download_limits, clock=clock
