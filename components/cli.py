@@ -21,7 +21,7 @@ URL_LIMIT = 1_048_576
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m components",
-        description="Inspect a QuickSight CLOUDFORMATION_JSON asset bundle.",
+        description="Inspect (or generate) QuickSight CLOUDFORMATION_JSON asset bundles.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     inspect = commands.add_parser("inspect", help="show the resources, parameters and size of a bundle")
@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--out-dir", type=Path, default=Path("."), help="where to write the skeleton (default .)")
     inspect.add_argument("--force", action="store_true", help="overwrite an existing Pulumi.NAME.yaml")
+    generate = commands.add_parser("generate", help="write a realistic generated CLOUDFORMATION_JSON bundle")
+    generate.add_argument("--out", required=True, type=Path, help="file to write (a .json, or a .zip with --zip)")
+    generate.add_argument("--scale", type=int, default=1, help="multiplies visuals and calculated fields (default 1)")
+    generate.add_argument("--seed", type=int, default=0, help="seed of ids and hashes (default 0)")
+    generate.add_argument("--zip", action="store_true", help="write a zip holding the JSON template")
+    generate.add_argument("--compact", action="store_true", help="write compact JSON instead of pretty-printed")
+    generate.add_argument("--no-id-prefix", action="store_true", help="export without ResourceIdPrefixForAllResources")
+    generate.add_argument("--no-permissions", action="store_true", help="export without permissions and IdentityRegion")
     return parser
 
 
@@ -125,12 +133,34 @@ def _load_job(args: argparse.Namespace) -> tuple[Template, str, int]:
     return fetched.template, fetched.sha256, fetched.downloaded_bytes
 
 
+def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: IO[str]) -> int:
+    from .core.generator import dump_bundle, generate_bundle, zip_bundle  # noqa: PLC0415
+
+    try:
+        doc = generate_bundle(
+            seed=args.seed, scale=args.scale, id_prefix=not args.no_id_prefix, include_permissions=not args.no_permissions
+        )
+    except QuickSightPromotionError as exc:
+        parser.error(str(exc))
+    data = dump_bundle(doc, pretty=not args.compact).encode("utf-8")
+    if args.zip:
+        data = zip_bundle(data, f"assetbundle-seed{args.seed}-scale{args.scale}.json")
+    args.out.write_bytes(data)
+    print(
+        f"wrote {args.out}: {len(data):,} bytes, {len(doc['Resources'])} resources, {len(doc['Parameters'])} parameters",
+        file=out,
+    )
+    return 0
+
+
 def run(argv: Sequence[str], out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 fine, 2 usage, 1 a bad bundle or job)."""
     out = out or sys.stdout
     err = err or sys.stderr
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "generate":
+        return _generate(args, parser, out)
     if (args.bundle is None) == (args.job_id is None):
         parser.error("give either a bundle file or --account-id and --job-id")
     if args.job_id and not args.account_id:

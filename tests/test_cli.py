@@ -118,3 +118,11 @@ def test_python_dash_m_components_runs_the_cli() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Parameters (30;" in result.stdout
+
+
+def test_generate_refuses_a_bad_scale_with_usage_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        run(["generate", "--out", str(tmp_path / "b.json"), "--scale", "0"])
+    assert info.value.code == 2
+    assert "generator scale 0 is not an integer between 1 and 1000" in capsys.readouterr().err
+    assert not (tmp_path / "b.json").exists()

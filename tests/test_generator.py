@@ -12,7 +12,8 @@ import pytest
 
 from components.core.bundle import parse_template, unpack_bundle
 from components.core.catalog import build_catalog
-from components.core.generator import dump_bundle, generate_bundle, main
+from components.cli import run
+from components.core.generator import dump_bundle, generate_bundle
 from components.errors import InputError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sales-bundle.json"
@@ -209,13 +210,14 @@ def test_bad_scale_is_refused(scale: Any) -> None:
         generate_bundle(scale=scale)
 
 
-def test_main_writes_json_and_zip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_generate_command_writes_json_and_zip(tmp_path: Path) -> None:
     out = tmp_path / "bundle.json"
-    assert main(["--out", str(out), "--seed", "4"]) == 0
+    printed = io.StringIO()
+    assert run(["generate", "--out", str(out), "--seed", "4"], out=printed) == 0
     assert json.loads(out.read_text("utf-8")) == generate_bundle(seed=4)
-    assert "wrote" in capsys.readouterr().out
+    assert printed.getvalue().startswith(f"wrote {out}: ")
     zipped = tmp_path / "bundle.zip"
-    assert main(["--out", str(zipped), "--seed", "4", "--zip", "--compact"]) == 0
+    assert run(["generate", "--out", str(zipped), "--seed", "4", "--zip", "--compact"], out=io.StringIO()) == 0
     template = unpack_bundle(io.BytesIO(zipped.read_bytes()))
     assert template.source.startswith("zip:") and template.document == generate_bundle(seed=4)
 
@@ -225,4 +227,4 @@ def test_shipped_example_is_the_default_bundle() -> None:
     assert len(raw) < 1_000_000
     assert raw.decode("utf-8") == dump_bundle(
         generate_bundle()
-    ), "examples/sales-bundle.json is stale: run python -m components.core.generator --out examples/sales-bundle.json"
+    ), "examples/sales-bundle.json is stale: run python -m components generate --out examples/sales-bundle.json"

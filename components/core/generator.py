@@ -15,19 +15,17 @@ CloudFormation bundle notes):
 - Analyses and dashboards carry calculated fields with literal ``${Name}`` text (QuickSight
   parameter references, not CloudFormation substitutions) and ``ValidationStrategy: LENIENT``.
 
-Run ``python -m components.core.generator --out PATH [--scale N] [--seed N] [--zip]`` to write one.
+Run ``python -m components generate --out PATH [--scale N] [--seed N] [--zip]`` to write one.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import io
 import json
 import random
 import re
-import sys
 import uuid
 import zipfile
 from typing import Any, Optional, Sequence
@@ -1121,43 +1119,9 @@ def dump_bundle(doc: dict[str, Any], pretty: bool = True) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Write a generated bundle to a file: ``--out PATH [--scale N] [--seed N] [--zip]``.
-
-    Returns:
-        The process exit status.
-    """
-    parser = argparse.ArgumentParser(prog=f"python -m {__package__}.generator", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="file to write (a .json, or a .zip with --zip)")
-    parser.add_argument("--scale", type=int, default=1, help="multiplies visuals and calculated fields (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of ids and hashes (default 0)")
-    parser.add_argument("--zip", action="store_true", help="write a zip holding the JSON template")
-    parser.add_argument("--compact", action="store_true", help="write compact JSON instead of pretty-printed")
-    parser.add_argument("--no-id-prefix", action="store_true", help="export without ResourceIdPrefixForAllResources")
-    parser.add_argument("--no-permissions", action="store_true", help="export without permissions and IdentityRegion")
-    args = parser.parse_args(argv)
-    try:
-        doc = generate_bundle(
-            seed=args.seed,
-            scale=args.scale,
-            id_prefix=not args.no_id_prefix,
-            include_permissions=not args.no_permissions,
-        )
-    except InputError as exc:
-        parser.error(str(exc))
-    data = dump_bundle(doc, pretty=not args.compact).encode("utf-8")
-    if args.zip:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(f"assetbundle-seed{args.seed}-scale{args.scale}.json", data)
-        data = buffer.getvalue()
-    with open(args.out, "wb") as fh:
-        fh.write(data)
-    print(
-        f"wrote {args.out}: {len(data):,} bytes, {len(doc['Resources'])} resources, {len(doc['Parameters'])} parameters"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def zip_bundle(data: bytes, member: str) -> bytes:
+    """A zip (in memory) holding one template, as a zipped export would."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, data)
+    return buffer.getvalue()
