@@ -64,6 +64,8 @@ def _problems(error: ValidationError) -> list[tuple[str, str]]:
     for item in error.errors():
         name = str(item["loc"][0]) if item["loc"] else "inputs"
         value = item.get("input")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # the engine sends every number as a double
         shown = f" (got {value!r})" if isinstance(value, (str, int, float)) and name != "inputs" else ""
         found.append((name, f"{item['msg']}{shown}"))
     return found

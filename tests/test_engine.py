@@ -397,3 +397,15 @@ def test_role_arn_signs_quicksight_calls_with_the_assumed_role(engine: EngineHar
     assert describes and all(r["access_key"] == ASSUMED_KEY_ID for r in describes)
     assert assume[0]["n"] < describes[0]["n"]
     assert result.outputs["role_arn"] == ROLE
+
+
+def test_create_with_invalid_inputs_names_every_bad_input(engine: EngineHarness) -> None:
+    # Check would refuse these first; Create validates again, since it must not trust its caller.
+    with pytest.raises(grpc.RpcError) as info:
+        engine.create({"aws_account_id": "123", "export_job_id": "bad id!", "timeout_seconds": 0})
+    line = user_error(info.value)
+    assert line.startswith("components.errors.InputError: invalid AssetBundleExport inputs: ")
+    assert "aws_account_id: String should match pattern" in line and "(got '123')" in line
+    assert "export_job_id: String should match pattern" in line
+    assert "timeout_seconds: Input should be greater than or equal to 1 (got 0)" in line
+    assert line.endswith("; fix them in the Pulumi program")

@@ -374,3 +374,21 @@ def test_program_reports_every_bad_setting_in_one_message() -> None:
 def test_parameter_errors_are_the_library_error_type() -> None:
     assert issubclass(ParameterError, InputError)
     assert issubclass(TemplateTooLargeError, Exception) and issubclass(TemplateValidationError, Exception)
+
+
+def test_program_refuses_two_pins_at_once() -> None:
+    from components.program import parse_config
+
+    with pytest.raises(InputError) as info:
+        parse_config(
+            {
+                "sourceAccountId": "111122223333",
+                "exportJobId": "j",
+                "expectedSha256": "ab" * 32,
+                "pinFromStack": "acme/quicksight-promotion/test",
+            }
+        )
+    assert str(info.value) == (
+        "invalid stack configuration: set either quicksight-promotion:expectedSha256 or "
+        "quicksight-promotion:pinFromStack, not both"
+    )
