@@ -12,10 +12,9 @@ from typing import IO, Sequence
 from .core.bundle import Template, unpack_bundle
 from .core.catalog import CatalogEntry, build_catalog, summarize_resources
 from .core.stage_values import stage_config_skeleton
+from .core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, deployable
 from .errors import QuickSightPromotionError
 
-INLINE_LIMIT = 51_200
-URL_LIMIT = 1_048_576
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,13 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _size_lines(template: Template, downloaded: int) -> list[str]:
-    inline = "fits" if template.size <= INLINE_LIMIT else "too large: the template is staged in S3"
-    url = "fits" if template.size <= URL_LIMIT else "TOO LARGE: split the export into smaller bundles"
+def _size_lines(template: Template, catalog: list[CatalogEntry], downloaded: int) -> list[str]:
+    """Sizes against CloudFormation's limits, measured on what the component would deploy."""
+    deployed = deployable(template.body, [entry.model_dump() for entry in catalog])
+    inline = "fits" if deployed.inline else "too large: the template is staged in S3"
+    url = "fits" if deployed.deployable else "TOO LARGE: split the export into smaller bundles"
     return [
         f"Template size: {template.size:,} bytes compact ({downloaded:,} bytes as downloaded)",
-        f"  inline TemplateBody limit {INLINE_LIMIT:,} B: {inline}",
-        f"  TemplateURL (S3) limit   {URL_LIMIT:,} B: {url}",
+        f"  inline TemplateBody limit {INLINE_TEMPLATE_LIMIT:,} B: {inline} ({deployed.inline_size:,} B as sent)",
+        f"  TemplateURL (S3) limit   {URL_TEMPLATE_LIMIT:,} B: {url}",
     ]
 
 
@@ -167,18 +168,14 @@ def run(argv: Sequence[str], out: IO[str] | None = None, err: IO[str] | None = N
         parser.error("--job-id needs --account-id")
     try:
         template, sha256, downloaded = _load_job(args) if args.job_id else _load_file(args.bundle)
+        catalog = build_catalog(template.document)
     except QuickSightPromotionError as exc:
         print(f"error: {exc}", file=err)
         return 1
     source = args.bundle or f"export job {args.job_id} in account {args.account_id}"
     lines = [f"Bundle: {source} ({template.source}), sha256 {sha256}"]
-    lines += _size_lines(template, downloaded)
+    lines += _size_lines(template, catalog, downloaded)
     lines += _resource_lines(template)
-    try:
-        catalog = build_catalog(template.document)
-    except QuickSightPromotionError as exc:
-        print(f"error: {exc}", file=err)
-        return 1
     lines += _parameter_lines(catalog)
     if args.stage_config:
         target = args.out_dir / f"Pulumi.{args.stage_config}.yaml"

@@ -23,13 +23,11 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from .core.transform import deployable
+from .core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, deployable
 from .errors import QuickSightPromotionError
 from .provider import AssetBundleExport
 from .validation import VALIDATION_MODES, enforce
 
-INLINE_TEMPLATE_LIMIT = 51_200
-URL_TEMPLATE_LIMIT = 1_048_576
 ON_FAILURE_MODES = ("DELETE", "ROLLBACK", "DO_NOTHING")
 
 
@@ -185,13 +183,13 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             for finding in enforce(findings or [], args.template_validation, who):
                 pulumi.log.warn(f"cfn-lint: {finding.describe()}", resource=self)
             template = deployable(body, catalog or [])
-            if template.size > URL_TEMPLATE_LIMIT:
+            if not template.deployable:
                 raise TemplateTooLargeError(
                     f"the template of {who} is {template.size:,} bytes compact, over CloudFormation's "
                     f"{URL_TEMPLATE_LIMIT:,}-byte limit for TemplateURL: nothing was deployed; split the ResourceArns "
                     "across smaller export jobs and promote each bundle as its own stack"
                 )
-            if template.inline_size <= INLINE_TEMPLATE_LIMIT:
+            if template.inline:
                 return {"body": template.body, "staged": None, "sha256": template.sha256}
             return {"body": None, "staged": template.body, "sha256": template.sha256}
 

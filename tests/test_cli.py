@@ -126,3 +126,17 @@ def test_generate_refuses_a_bad_scale_with_usage_exit(tmp_path: Path, capsys: py
     assert info.value.code == 2
     assert "generator scale 0 is not an integer between 1 and 1000" in capsys.readouterr().err
     assert not (tmp_path / "b.json").exists()
+
+
+def test_inline_fit_is_judged_on_the_body_as_pulumi_aws_sends_it(tmp_path: Path) -> None:
+    template = sample_template()
+    template["Resources"]["salesdashboardAB12CD"]["Properties"]["Definition"]["CalculatedFields"][0][
+        "Expression"
+    ] = "a < b " * 7000  # 42,000 bytes here; each '<' is a six-byte escape once sent
+    bundle = tmp_path / "lt.json"
+    bundle.write_text(json.dumps(template))
+    code, out, _ = inspect(str(bundle))
+    assert code == 0
+    compact = int(out.split("Template size: ")[1].split(" bytes")[0].replace(",", ""))
+    assert compact <= 51_200
+    assert "inline TemplateBody limit 51,200 B: too large: the template is staged in S3" in out

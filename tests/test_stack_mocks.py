@@ -14,7 +14,7 @@ import yaml
 
 from components.core.generator import generate_bundle
 from components.core.transform import deployable
-from components.errors import InputError, ParameterError
+from components.errors import InputError, ParameterError, QuickSightPromotionError
 from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError
 from components.validation import TemplateValidationError
 from conftest import sample_template
@@ -373,7 +373,9 @@ def test_program_reports_every_bad_setting_in_one_message() -> None:
 
 def test_parameter_errors_are_the_library_error_type() -> None:
     assert issubclass(ParameterError, InputError)
-    assert issubclass(TemplateTooLargeError, Exception) and issubclass(TemplateValidationError, Exception)
+    # One base class: a caller can catch everything this library raises on purpose.
+    for error in (ParameterError, TemplateTooLargeError, TemplateValidationError):
+        assert issubclass(error, QuickSightPromotionError), error
 
 
 def test_program_refuses_two_pins_at_once() -> None:

@@ -52,3 +52,11 @@ def test_no_echo_already_set_is_left_alone() -> None:
     once = deployable(compact_json(template), catalog)
     again = deployable(once.body, catalog)
     assert again.body == once.body and again.hidden == ()
+
+
+def test_placement_follows_cloudformations_limits() -> None:
+    small = deployable(compact_json(sample_template()), catalog_of(sample_template()))
+    assert small.inline and small.deployable
+    big = generate_bundle(scale=14)
+    huge = deployable(compact_json(big), catalog_of(big))
+    assert not huge.inline and not huge.deployable and huge.size > 1_048_576

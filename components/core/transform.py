@@ -14,6 +14,10 @@ from typing import Any
 
 from .bundle import compact_json
 
+# CloudFormation's limits: a TemplateBody of at most 51,200 bytes, a TemplateURL object of at most 1 MB.
+INLINE_TEMPLATE_LIMIT = 51_200
+URL_TEMPLATE_LIMIT = 1_048_576
+
 # pulumi-aws passes TemplateBody through Go's json.Marshal, which writes each of these as a
 # six-byte \uXXXX escape: the body CloudFormation receives is larger than ours.
 _GO_ESCAPED = "<>&\u2028\u2029"
@@ -36,6 +40,16 @@ class DeployableTemplate:
     size: int
     inline_size: int
     hidden: tuple[str, ...]
+
+    @property
+    def inline(self) -> bool:
+        """Whether CloudFormation takes it as TemplateBody (else it is staged in S3)."""
+        return self.inline_size <= INLINE_TEMPLATE_LIMIT
+
+    @property
+    def deployable(self) -> bool:
+        """Whether CloudFormation takes it at all (through S3 when not inline)."""
+        return self.size <= URL_TEMPLATE_LIMIT
 
 
 def inline_size(body: str) -> int:
