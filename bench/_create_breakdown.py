@@ -36,7 +36,8 @@ def breakdown(props: dict[str, Any], rounds: int) -> dict[str, Any]:
     whose per-call cost would inflate the call-heavy stages), plus the time in garbage collection."""
     import gc
 
-    from components import aws, provider as provider_module
+    from components import provider as provider_module
+    from components.aws import quicksight as aws
 
     stages = [
         ("boto3 session + client (new per create)", aws, "quicksight_client"),

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components import aws  # noqa: E402
+from components.aws import quicksight as aws  # noqa: E402
 from components.core.models import ExportInputs  # noqa: E402
 
 SPOOLS: list[dict[str, object]] = []

@@ -1,4 +1,4 @@
-"""The AWS boundary (components/aws.py) against the loopback emulator, with a real boto3 client.
+"""The AWS boundary (components/aws/) against the loopback emulator, with a real boto3 client.
 
 Signing, retries, error parsing and the download are the real ones; only time is faked: every
 wait gets an injected ``sleep``/``clock`` pair (``FakeTime``) so nothing here really sleeps on

@@ -1,0 +1,34 @@
+"""The AWS boundary: the only package that creates boto3 clients or talks to AWS endpoints.
+
+- ``session``: client settings and sessions from the standard SDK chain (optionally an assumed role);
+- ``download``: the pre-signed download of an exported file;
+- ``quicksight``: describe, wait on, download and unpack an asset-bundle export job.
+
+Clients are created lazily, inside calls, never at import.
+"""
+
+from .download import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits, check_download_url, download_to
+from .quicksight import (
+    FetchedExport,
+    JobRef,
+    describe_export_job,
+    fetch_export,
+    quicksight_client,
+    wait_for_export_job,
+)
+from .session import CLIENT_CONFIG, USER_AGENT
+
+__all__ = [
+    "CLIENT_CONFIG",
+    "DEFAULT_DOWNLOAD_LIMITS",
+    "USER_AGENT",
+    "DownloadLimits",
+    "FetchedExport",
+    "JobRef",
+    "check_download_url",
+    "describe_export_job",
+    "download_to",
+    "fetch_export",
+    "quicksight_client",
+    "wait_for_export_job",
+]
