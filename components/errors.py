@@ -8,9 +8,57 @@ the pre-signed download URL or any secret value.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
+# The longest message an error carries. The engine shows a dynamic provider's message whole (the
+# Go engine accepts gRPC metadata up to 16 MiB), so an unbounded one (a FAILED job with thousands
+# of Errors) would bury the terminal; 8 KiB is far more than any useful message.
+MAX_MESSAGE_CHARS = 8192
+# Longest text quoted from an outside answer (an AWS message, a resource name) inside a message.
+MAX_QUOTED_CHARS = 500
+# How many entries of a list (errors, problems, findings) a message spells out before counting the rest.
+MAX_LISTED = 10
+
+# C0 and C1 control characters, DEL, and the Unicode line/paragraph separators and bidi controls:
+# in a terminal or a CI log they break lines, forge log lines or recolour text (ANSI escapes).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: object, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``text`` as one safe line: control characters escaped (``\\x1b``), at most ``limit`` characters.
+
+    Use it for every piece of outside text (AWS messages, names from a template) put into a message.
+    """
+    escaped = _CONTROL.sub(_escape, str(text))
+    if len(escaped) <= limit:
+        return escaped
+    return f"{escaped[: max(limit - 40, 0)]}... ({len(escaped) - max(limit - 40, 0):,} more characters)"
+
+
+def listing(items: Iterable[str], limit: int = MAX_LISTED, sep: str = "; ") -> str:
+    """The first ``limit`` items joined by ``sep``, each cleaned, then a count of the rest."""
+    items = list(items)
+    shown = [clean(item) for item in items[:limit]]
+    if len(items) > limit:
+        shown.append(f"and {len(items) - limit:,} more")
+    return sep.join(shown)
+
 
 class QuickSightPromotionError(Exception):
-    """Base class of every error this library raises on purpose."""
+    """Base class of every error this library raises on purpose.
+
+    Every message is made one bounded line here (control characters escaped, at most
+    ``MAX_MESSAGE_CHARS``), whoever built it: in a dynamic provider it is all the user sees.
+    """
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(clean(message, MAX_MESSAGE_CHARS))
 
 
 class InputError(QuickSightPromotionError, ValueError):
