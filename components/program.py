@@ -11,7 +11,7 @@ import difflib
 from typing import Any, Literal, Optional
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InputError
 from .stack import QuickSightBundleStack, QuickSightBundleStackArgs
@@ -65,6 +65,27 @@ class ProgramConfig(BaseModel):
     template_validation: Literal["error", "warning", "off"] = Field(default="error", alias="templateValidation")
     stack_tags: dict[str, str] = Field(default_factory=dict, alias="stackTags")
     notification_arns: list[str] = Field(default_factory=list, alias="notificationArns")
+
+    @field_validator(
+        "source_region",
+        "source_role_arn",
+        "expected_sha256",
+        "pin_from_stack",
+        "stack_name",
+        "cloudformation_role_arn",
+        "staging_bucket",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # Pulumi.yaml declares these optional settings with an empty default, because the CLI
+        # requires every declared key that has no default; the CLI then hands the default over.
+        return None if value == "" else value
+
+    @field_validator("stack_timeout_minutes", mode="before")
+    @classmethod
+    def _zero_is_unset(cls, value: Any) -> Any:
+        return None if value in ("", "0", 0) else value
 
 
 def parse_config(raw: dict[str, Any]) -> ProgramConfig:
