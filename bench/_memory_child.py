@@ -22,7 +22,6 @@ import json
 import re
 import resource
 import sys
-import tempfile
 import tracemalloc
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from components.core.models import ExportInputs  # noqa: E402
 SPOOLS: list[dict[str, object]] = []
 
 
-class WatchedSpool(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+class WatchedSpool(aws._Spool):  # noqa: SLF001
     """Records whether the download spool rolled over to disk, and at what threshold."""
 
     def _note(self) -> None:
@@ -51,7 +50,7 @@ class WatchedSpool(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
         super().__exit__(*exc)
 
 
-tempfile.SpooledTemporaryFile = WatchedSpool  # type: ignore[misc]
+aws._Spool = WatchedSpool  # type: ignore[misc]  # noqa: SLF001
 
 
 def _status(key: str) -> int:

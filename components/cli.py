@@ -112,9 +112,11 @@ def _parameter_lines(catalog: list[CatalogEntry]) -> list[str]:
 def _load_file(path: Path) -> tuple[Template, str, int]:
     try:
         with path.open("rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            digest = hashlib.sha256()
+            while chunk := fh.read(1024 * 1024):
+                digest.update(chunk)
             size = fh.tell()
-            return unpack_bundle(fh), digest, size
+            return unpack_bundle(fh), digest.hexdigest(), size
     except OSError as exc:
         raise QuickSightPromotionError(f"cannot read bundle file {str(path)!r}: {exc.strerror or exc}") from exc
 

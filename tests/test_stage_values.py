@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from components.core.catalog import CatalogEntry, build_catalog
 from components.core.generator import generate_bundle
-from components.core.stage_values import Resolution, resolve_parameters, stage_config_skeleton
+from components.core.stage_values import Resolution, given_parameters, resolve_parameters, stage_config_skeleton
 from components.errors import InputError, ParameterError
 
 SECRET = "s3cr3t-Pa55word"
@@ -400,7 +400,7 @@ def load_yaml(text: str) -> Any:
 
 def test_skeleton_is_valid_yaml_listing_every_parameter(catalog: list[CatalogEntry]) -> None:
     text = stage_config_skeleton(catalog, "prod")
-    assert text.startswith("# Pulumi.prod.yaml")
+    assert text.startswith("## Pulumi.prod.yaml")
     parameters = load_yaml(text)["config"]["quicksight-promotion:parameters"]
     for e in catalog:
         asset = e.asset_key()
@@ -412,7 +412,7 @@ def test_skeleton_is_valid_yaml_listing_every_parameter(catalog: list[CatalogEnt
     s3 = source_with(catalog, "ManifestFileLocation.Bucket")
     assert parameters[s3]["ManifestFileLocation"]["Key"] == f"<required: ManifestFileLocation.Key for {s3}>"
     # Source defaults of optional parameters are shown in comments, not set.
-    assert "dashboard/sales-dashboard" not in parameters
+    assert parameters["dashboard/sales-dashboard"] is None
     assert '# Name: "売上ダッシュボード"   # source default' in text
     assert '# IdentityRegion: "us-east-1"   # source default' in text
 
@@ -441,7 +441,7 @@ def test_skeleton_placeholders_are_refused_until_replaced(catalog: list[CatalogE
         for key, value in node.items():
             if isinstance(value, dict):
                 fill(value)
-            else:
+            elif value is not None:
                 node[key] = 5439 if key == "Port" else f"prod-{key}"
 
     fill(filled)
@@ -471,11 +471,19 @@ def test_skeleton_quotes_keys_and_keeps_unknown_parameters() -> None:
     assert "my-proj:allowSourceDefaults" in text
 
 
-def test_skeleton_with_nothing_to_set_is_an_empty_mapping() -> None:
-    catalog = [entry("Optional", default="d", has_default=True)]
-    parameters = load_yaml(stage_config_skeleton(catalog, "prod"))["config"]["quicksight-promotion:parameters"]
+def test_skeleton_with_nothing_to_set_stays_a_mapping() -> None:
+    # A null `parameters` is not the object Pulumi.yaml declares: the first default is written out.
+    catalog = [entry("Optional", default="d", has_default=True), entry("Other", default="e", has_default=True)]
+    text = stage_config_skeleton(catalog, "prod")
+    parameters = load_yaml(text)["config"]["quicksight-promotion:parameters"]
+    assert parameters == {"Optional": "d"}
+    assert '    # Other: "e"   # source default' in text
+    assert resolve_parameters(catalog, parameters).all_values() == {"Optional": "d", "Other": "e"}
+
+
+def test_skeleton_of_a_template_without_parameters_is_an_empty_mapping() -> None:
+    parameters = load_yaml(stage_config_skeleton([], "prod"))["config"]["quicksight-promotion:parameters"]
     assert parameters == {}
-    assert resolve_parameters(catalog, parameters).from_defaults == ["Optional"]
 
 
 def test_resolution_is_frozen(catalog: list[CatalogEntry]) -> None:
@@ -483,3 +491,62 @@ def test_resolution_is_frozen(catalog: list[CatalogEntry]) -> None:
     assert isinstance(result, Resolution)
     with pytest.raises(ValidationError):
         result.values = {}  # type: ignore[misc]
+
+
+def _commented_lines(text: str) -> list[int]:
+    return [i for i, line in enumerate(text.splitlines()) if line.lstrip().startswith("#")]
+
+
+def _uncommented(text: str, number: int) -> str:
+    lines = text.splitlines()
+    line = lines[number]
+    indent = len(line) - len(line.lstrip())
+    body = line[indent:]
+    lines[number] = line[:indent] + (body[2:] if body.startswith("# ") else body[1:])
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("with_unknown", [False, True])
+def test_skeleton_stays_valid_whichever_commented_line_is_uncommented(
+    catalog: list[CatalogEntry], with_unknown: bool
+) -> None:
+    from pulumi_cli import strict_yaml
+
+    if with_unknown:
+        catalog = [*catalog, entry("826Weird", default="w", has_default=True, note="no resource uses it")]
+    text = stage_config_skeleton(catalog, "prod", settings={"sourceAccountId": "111122223333", "exportJobId": "j"})
+
+    def given(document_text: str) -> dict[str, Any]:
+        parameters = strict_yaml(document_text, "Pulumi.prod.yaml")["config"]["quicksight-promotion:parameters"]
+        return given_parameters(catalog, parameters)
+
+    baseline = given(text)
+    by_name = {e.name: e for e in catalog}
+    parameter_lines = 0
+    for number in _commented_lines(text):
+        line = text.splitlines()[number]
+        now = given(_uncommented(text, number))  # parses as go-yaml would, and every key is known
+        added = {name: value for name, value in now.items() if name not in baseline}
+        assert {k: v for k, v in now.items() if k in baseline} == baseline, line
+        if line.lstrip().startswith("##"):
+            assert added == {}, line  # prose stays a comment
+            continue
+        parameter_lines += 1
+        # Exactly the parameter of that line, under its own asset, set to its source default.
+        assert len(added) == 1, line
+        ((name, value),) = added.items()
+        entry_ = by_name[name]
+        key = (entry_.property or entry_.name).split(".")[-1]
+        assert line.lstrip().startswith(f"# {key}:") or line.lstrip().startswith(f'# "{key}":'), line
+        assert str(value) == entry_.default, line
+    assert parameter_lines == sum(1 for e in catalog if e.has_default and not e.connection and not e.sensitive())
+
+
+def test_skeleton_writes_the_settings_it_was_given_and_placeholders_for_the_rest(catalog: list[CatalogEntry]) -> None:
+    config = load_yaml(stage_config_skeleton(catalog, "prod", settings={"exportJobId": "sales-42", "sourceRegion": "us-east-1"}))[
+        "config"
+    ]
+    assert config["quicksight-promotion:exportJobId"] == "sales-42"
+    assert config["quicksight-promotion:sourceRegion"] == "us-east-1"
+    assert config["quicksight-promotion:sourceAccountId"] == "<required: the account (12 digits) that ran the export>"
+    assert "quicksight-promotion:sourceRoleArn" not in config

@@ -31,6 +31,17 @@ from .download import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits, download_to
 from .session import CLIENT_CONFIG, error_code, is_access_error, session
 
 
+# The download is held in memory up to this size, then on disk (a typical template, ~0.5 MB, stays in memory).
+SPOOL_MEMORY_BYTES = 2 * 1024 * 1024
+
+
+class _Spool(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+    """A spooled temporary file that says it is seekable (Python 3.10's lacks ``seekable``, which zipfile needs)."""
+
+    def seekable(self) -> bool:
+        return True
+
+
 @dataclass(frozen=True)
 class FetchedExport:
     """A finished export job and its unpacked template."""
@@ -215,7 +226,7 @@ def fetch_export(
             )
         # Spool to memory, then to disk past 2 MiB (a typical template, ~0.5 MB, stays in
         # memory): the file is held once, and a zip is opened from the spool, never copied.
-        with tempfile.SpooledTemporaryFile(max_size=2 * 1024 * 1024) as spool:
+        with _Spool(max_size=SPOOL_MEMORY_BYTES) as spool:
             try:
                 sha256, size = download_to(
                     description.download_url.get_secret_value(), spool, limits=download_limits, clock=clock

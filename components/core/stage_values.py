@@ -170,8 +170,28 @@ def resolve_parameters(
             values, values CloudFormation would refuse, connection properties left to source
             defaults). Credential values are never part of the message.
     """
-    index = _Index(catalog)
     problems = _Problems()
+    given = _collect(catalog, values, problems)
+    return _resolve(catalog, given, problems, allow_source_defaults, hide_values)
+
+
+def given_parameters(catalog: Sequence[CatalogEntry], values: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+    """Which parameters a stage's ``parameters`` mapping sets, by CloudFormation name, values unchecked.
+
+    Raises:
+        ParameterError: a key names no parameter, or a parameter is given twice.
+    """
+    problems = _Problems()
+    given = _collect(catalog, values, problems)
+    problems.raise_if_any()
+    return {name: value for name, (value, _) in given.items()}
+
+
+def _collect(
+    catalog: Sequence[CatalogEntry], values: Optional[Mapping[str, Any]], problems: _Problems
+) -> dict[str, tuple[Any, str]]:
+    """Map every key of the stage's mapping to its parameter: name -> (value, how it was given)."""
+    index = _Index(catalog)
     given: dict[str, tuple[Any, str]] = {}
 
     def give(entry: CatalogEntry, value: Any, how: str) -> None:
@@ -208,8 +228,7 @@ def resolve_parameters(
             continue
         for path, item in _flatten(index, asset, value):
             _give_property(index, problems, give, asset, path, item, f"under {key!r}")
-
-    return _resolve(catalog, given, problems, allow_source_defaults, hide_values)
+    return given
 
 
 def _resolve(
@@ -452,54 +471,91 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def stage_config_skeleton(catalog: Sequence[CatalogEntry], stage: str, project: str = DEFAULT_PROJECT) -> str:
-    """Write a commented ``Pulumi.<stage>.yaml`` that lists every parameter of the template.
+# The program's settings a stage file needs, with the placeholder shown when the command line did not give them.
+SKELETON_SETTINGS: tuple[tuple[str, Optional[str]], ...] = (
+    ("sourceAccountId", "the account (12 digits) that ran the export"),
+    ("exportJobId", "the export job id"),
+    ("sourceRegion", None),
+    ("sourceRoleArn", None),
+)
 
-    Values the stage must set (no Default, or a data source connection property) get a
-    ``"<required: ...>"`` placeholder that ``resolve_parameters`` refuses until it is replaced.
-    Other parameters are commented out with their source Default. Credentials never get a line
-    of their own: the comment shows the ``pulumi config set --secret`` command to run instead.
+
+def stage_config_skeleton(
+    catalog: Sequence[CatalogEntry],
+    stage: str,
+    project: str = DEFAULT_PROJECT,
+    settings: Optional[Mapping[str, str]] = None,
+) -> str:
+    """Write a complete, commented ``Pulumi.<stage>.yaml`` that lists every parameter of the template.
+
+    The program's settings come first: those in ``settings`` (what the command line gave) are
+    filled in, the required rest (``sourceAccountId``, ``exportJobId``) get ``"<required: ...>"``
+    placeholders. Parameter values the stage must set (no Default, or a data source connection
+    property) get a ``"<required: ...>"`` placeholder that ``resolve_parameters`` refuses until it
+    is replaced. Other parameters are commented out with their source Default.
+
+    The file stays valid YAML whichever single commented line is uncommented: every parameter line
+    sits under its own asset, whose key is always present (an asset whose lines are all commented
+    is null, which means "nothing set"); prose is written ``## ...``, so that uncommenting it
+    leaves a comment. Credentials never get a line of their own: a prose comment shows the
+    ``pulumi config set --secret`` command to run instead.
 
     Args:
         catalog: The template's parameters, as ``build_catalog`` returns them.
         stage: The stack name, e.g. ``prod``.
         project: The Pulumi project name (the config namespace).
+        settings: Program settings to write (``sourceAccountId``, ``exportJobId``,
+            ``sourceRegion``, ``sourceRoleArn``); missing required ones become placeholders.
 
     Returns:
         YAML text.
     """
+    given = dict(settings or {})
     lines = [
-        f"# Pulumi.{stage}.yaml: CloudFormation parameter values for stage {stage!r} of {project}.",
-        "# Generated from the export template's parameters: edit the values, keep the keys.",
-        '# "<required: ...>" marks a value to set: it has no source default, or it is a data source',
-        "# connection property whose source default would silently point this stage at the source's data.",
-        "# A commented-out line shows the source default, which is used while the line stays commented.",
-        "# Credentials go in with pulumi config set --secret --path (shown below); that command stores",
-        "# values such as 0123 or true as numbers or booleans unless given --type string (recent CLIs).",
+        f"## Pulumi.{stage}.yaml: stage {stage!r} of {project}, generated from the export template's parameters.",
+        "## Edit the values, keep the keys. \"<required: ...>\" marks a value to set: it has no source default,",
+        "## or it is a data source connection property whose source default would silently point this stage",
+        "## at the source's data. A commented-out line shows the source default, which applies while it stays",
+        "## commented. Credentials go in with pulumi config set --secret --path (shown below); that command",
+        "## stores values such as 0123 or true as numbers or booleans unless given --type string (recent CLIs).",
         "config:",
-        f"  # {project}:allowSourceDefaults: true   # reuse source connection values (not recommended)",
-        f"  {project}:parameters:",
+        "  ## aws:region: the target region (or set it with: pulumi config set aws:region <region>)",
     ]
-    body: list[str] = []
+    for key, placeholder in SKELETON_SETTINGS:
+        if given.get(key):
+            lines.append(f"  {project}:{key}: {_yaml_text(given[key])}")
+        elif placeholder is not None:
+            lines.append(f"  {project}:{key}: {_yaml_text(f'{PLACEHOLDER_PREFIX}: {placeholder}>')}")
+    lines.append(f"  ## {project}:allowSourceDefaults: true   (reuse source connection values; not recommended)")
+    top: list[str] = []
     for entry in catalog:
         if entry.kind == GLOBAL:
-            body.extend(_skeleton_entry(entry, entry.name, "    ", project))
-    for asset, entries in iter_assets(catalog):
-        body.extend(_skeleton_asset(asset, entries, project))
+            top.extend(_skeleton_entry(entry, entry.name, "    ", project))
     unknown = [entry for entry in catalog if entry.kind == UNKNOWN]
     if unknown:
-        body.append("    # Parameters the catalog could not map to an asset property; set them by their raw name.")
+        top.append("    ## Parameters the catalog could not map to an asset property; set them by their raw name.")
         for entry in unknown:
-            body.append(f"    # {entry.name}: {_comment_text(entry.note or '')}")
-            body.extend(_skeleton_entry(entry, entry.name, "    ", project))
-    if not any(_is_active(line) for line in body):
-        # Every line is a comment: keep the mapping an explicit empty one rather than null.
-        lines[-1] += " {}"
-    return "\n".join(lines + body) + "\n"
+            top.append(f"    ## {entry.name}: {_comment_text(entry.note or '')}")
+            top.extend(_skeleton_entry(entry, entry.name, "    ", project))
+    assets: list[str] = []
+    for asset, entries in iter_assets(catalog):
+        assets.extend(_skeleton_asset(asset, entries, project))
+    if not assets and not any(_is_active(line) for line in top):
+        # `parameters:` must stay a mapping (Pulumi.yaml declares it an object, and a null would not
+        # be one): write the first source default as an explicit value.
+        for index, line in enumerate(top):
+            if _is_parameter_comment(line):
+                top[index] = _uncomment(line)
+                break
+    if not assets and not any(_is_active(line) for line in top):
+        lines.append(f"  {project}:parameters: {{}}")
+        return "\n".join(lines + top) + "\n"
+    lines.append(f"  {project}:parameters:")
+    return "\n".join(lines + top + assets) + "\n"
 
 
 def _skeleton_asset(asset: str, entries: list[CatalogEntry], project: str) -> list[str]:
-    lines: list[str] = []
+    lines: list[str] = [f"    {_yaml_key(asset)}:"]
     groups: dict[str, list[CatalogEntry]] = {}
     for entry in entries:
         groups.setdefault((entry.property or entry.name).split(".", 1)[0], []).append(entry)
@@ -507,13 +563,10 @@ def _skeleton_asset(asset: str, entries: list[CatalogEntry], project: str) -> li
         if len(members) == 1 and "." not in (members[0].property or ""):
             lines.extend(_skeleton_entry(members[0], parent, "      ", project))
             continue
-        children: list[str] = []
+        lines.append(f"      {_yaml_key(parent)}:")
         for entry in members:
-            children.extend(_skeleton_entry(entry, (entry.property or "").split(".", 1)[1], "        ", project))
-        lines.append(_maybe_commented(f"      {_yaml_key(parent)}:", children))
-        lines.extend(children)
-    header = _maybe_commented(f"    {_yaml_key(asset)}:", lines)
-    return [header, *lines]
+            lines.extend(_skeleton_entry(entry, (entry.property or "").split(".", 1)[1], "        ", project))
+    return lines
 
 
 def _skeleton_entry(entry: CatalogEntry, key: str, indent: str, project: str) -> list[str]:
@@ -523,14 +576,29 @@ def _skeleton_entry(entry: CatalogEntry, key: str, indent: str, project: str) ->
     if entry.sensitive():
         state = "no source default" if not entry.has_default else "source default not shown"
         return [
-            f"{indent}# {key}: credential ({state}); never write it here in plain text, run:",
-            f"{indent}#   pulumi config set --secret --path '{config_path(entry, project)}' <value>",
+            f"{indent}## {key}: credential ({state}); never write it here in plain text, run:",
+            f"{indent}##   pulumi config set --secret --path '{config_path(entry, project)}' <value>",
         ]
     if not entry.has_default or entry.connection:
         value = _yaml_text(f"{PLACEHOLDER_PREFIX}: {what}>")
         default = "" if not entry.has_default else f"   # source default: {_yaml_text(entry.default or '')}"
         return [f"{indent}{_yaml_key(key)}: {value}{default}{suffix}"]
     return [f"{indent}# {_yaml_key(key)}: {_yaml_text(entry.default or '')}   # source default{suffix}"]
+
+
+def _is_active(line: str) -> bool:
+    return not line.lstrip().startswith("#")
+
+
+def _is_parameter_comment(line: str) -> bool:
+    """A commented-out parameter line (``# Key: value``), not prose (``## ...``)."""
+    stripped = line.lstrip()
+    return stripped.startswith("# ") and not stripped.startswith("##")
+
+
+def _uncomment(line: str) -> str:
+    indent = len(line) - len(line.lstrip())
+    return line[:indent] + line[indent:].removeprefix("# ")
 
 
 def _hints(entry: CatalogEntry) -> list[str]:
@@ -542,17 +610,6 @@ def _hints(entry: CatalogEntry) -> list[str]:
     if entry.allowed_pattern is not None:
         hints.append(f"pattern: {entry.allowed_pattern}")
     return [_comment_text(h) for h in hints]
-
-
-def _maybe_commented(line: str, children: list[str]) -> str:
-    if any(_is_active(child) for child in children):
-        return line
-    indent = len(line) - len(line.lstrip())
-    return f"{line[:indent]}# {line[indent:]}"
-
-
-def _is_active(line: str) -> bool:
-    return not line.lstrip().startswith("#")
 
 
 def _yaml_key(key: str) -> str:
