@@ -2,9 +2,11 @@
 #   make test              set up .venv from the repo's requirements and run the whole test suite
 #   make inspect           the offline demo: inspect the example bundle (no AWS needed)
 # and, with AWS credentials and the Pulumi CLI: pulumi up --stack <stage>
+#
+# Another interpreter: make test PYTHON=python3.10 VENV=.venv-3.10 (CI runs every claimed version).
 
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -25,4 +27,4 @@ inspect: $(STAMP)
 	$(PY) -m components inspect examples/sales-bundle.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf .venv .venv-* .pytest_cache

@@ -105,3 +105,16 @@ def test_import_stays_light_for_the_provider_process() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_ci_runs_every_python_version_the_project_claims() -> None:
+    import re
+
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    claimed = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject)
+    (ci_list,) = re.findall(r'^PYTHONS="([^"]+)"$', (ROOT / ".ci" / "run").read_text(encoding="utf-8"), re.M)
+    assert ci_list.split() == claimed
+    low, high = re.search(r'requires-python = ">=(3\.\d+),<(3\.\d+)"', pyproject).groups()
+    minors = [int(v.split(".")[1]) for v in claimed]
+    assert minors == list(range(int(low.split(".")[1]), int(high.split(".")[1])))
+    assert sys.version_info[:2] in [(3, m) for m in minors]
