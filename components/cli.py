@@ -1,42 +1,154 @@
-"""``inspect``: show what an export bundle holds, offline (or fetched through the export path)."""
+"""The command line: ``inspect`` a bundle, ``preflight`` a stage offline, ``generate`` sample bundles.
+
+Exit codes: 0 fine, 1 the bundle, the job or the stage has a problem (one ``error: ...`` line, or
+one line per problem for ``preflight``), 2 a usage error (one line naming the flag).
+Progress (waiting on a job, running cfn-lint) goes to stderr; results to stdout.
+"""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import os
+import re
 import sys
 import unicodedata
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO, Any, Callable, NoReturn, Optional, Sequence
 
 from .core.bundle import Template, unpack_bundle
 from .core.catalog import CatalogEntry, build_catalog, summarize_resources
 from .core.stage_values import stage_config_skeleton
-from .core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, deployable
-from .errors import QuickSightPromotionError
+from .core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, DeployableTemplate, deployable
+from .errors import QuickSightPromotionError, clean
+
+VERSION = "0.1.0"
+
+# Inputs of the export resource as this command line names them, for messages written for the resource.
+_FLAG_FOR_INPUT = {
+    "timeout_seconds": "--timeout",
+    "role_arn": "--role-arn",
+    "aws_account_id": "--account-id",
+    "export_job_id": "--job-id",
+    "the resource's region input": "--region",
+}
+_INPUT_WORDS = re.compile(r"\b(" + "|".join(re.escape(word) for word in _FLAG_FOR_INPUT) + r")\b")
+# Pulumi stack names: letters, digits, '-', '_' and '.' (the file is Pulumi.<name>.yaml).
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
+class _UsageError(Exception):
+    """A usage error: ``run`` prints it on one line and returns 2."""
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m components",
-        description="Inspect (or generate) QuickSight CLOUDFORMATION_JSON asset bundles.",
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (and exit code 2) rather than a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+
+def _usage(args: argparse.Namespace, message: str) -> _UsageError:
+    """A usage error found after parsing, worded as argparse words its own."""
+    prog = f"{args.prog} {args.command}"
+    return _UsageError(f"{prog}: error: {message} (see {prog} --help)")
+
+
+def _prog() -> str:
+    """How the user ran us: ``quicksight-promotion`` (the console script) or ``python -m components``."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if not name or name in ("__main__.py", "-c") or name.endswith(".py"):
+        return f"python -m {__package__ or 'components'}"
+    return name
+
+
+def _export_field(name: str, flag: str) -> Callable[[str], Any]:
+    """An argparse type that checks a flag by the export resource's own rules for ``name``."""
+
+    def convert(text: str) -> Any:
+        from pydantic import ValidationError  # noqa: PLC0415
+
+        from .core.models import ExportInputs  # noqa: PLC0415
+
+        stand_ins = {"aws_account_id": "000000000000", "export_job_id": "x"}
+        try:
+            inputs = ExportInputs.model_validate({**stand_ins, name: text})
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"]
+            raise argparse.ArgumentTypeError(f"{reason} (got {clean(text, 80)!r})") from exc
+        return getattr(inputs, name)
+
+    convert.__name__ = flag
+    return convert
+
+
+def _stage_name(text: str) -> str:
+    if not _STACK_NAME.match(text):
+        raise argparse.ArgumentTypeError(
+            f"a stack name is letters, digits, '-', '_' and '.' (got {clean(text, 80)!r})"
+        )
+    return text
+
+
+def _directory(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an existing directory")
+    return path
+
+
+def _output_file(text: str) -> Path:
+    path = Path(text)
+    if path.is_dir() or not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a file in an existing directory")
+    return path
+
+
+def _input_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an existing file")
+    return path
+
+
+def _parser(prog: str) -> _Parser:
+    parser = _Parser(
+        prog=prog, description="Inspect, pre-flight or generate QuickSight CLOUDFORMATION_JSON asset bundles."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     inspect = commands.add_parser("inspect", help="show the resources, parameters and size of a bundle")
     inspect.add_argument("bundle", nargs="?", type=Path, help="a downloaded bundle (.json or .zip)")
-    inspect.add_argument("--account-id", help="fetch through the export path: the source account id")
-    inspect.add_argument("--job-id", help="fetch through the export path: the export job id")
-    inspect.add_argument("--region", help="the source region (else the AWS chain's)")
-    inspect.add_argument("--role-arn", help="a role in the source account to assume")
-    inspect.add_argument("--timeout", type=int, default=1800, help="seconds to wait for the job (default 1800)")
     inspect.add_argument(
-        "--stage-config", metavar="NAME", help="write a commented Pulumi.NAME.yaml skeleton of every parameter"
+        "--account-id", type=_export_field("aws_account_id", "--account-id"), help="the source account id (12 digits)"
     )
-    inspect.add_argument("--out-dir", type=Path, default=Path("."), help="where to write the skeleton (default .)")
+    inspect.add_argument("--job-id", type=_export_field("export_job_id", "--job-id"), help="the export job id")
+    inspect.add_argument("--region", type=_export_field("region", "--region"), help="the source region (else the AWS chain's)")
+    inspect.add_argument("--role-arn", type=_export_field("role_arn", "--role-arn"), help="a role in the source account to assume")
+    inspect.add_argument(
+        "--timeout",
+        type=_export_field("timeout_seconds", "--timeout"),
+        default=1800,
+        help="seconds to wait for the job (default 1800)",
+    )
+    inspect.add_argument(
+        "--stage-config", metavar="NAME", type=_stage_name, help="write a commented Pulumi.NAME.yaml for this bundle"
+    )
+    inspect.add_argument("--out-dir", type=_directory, default=Path("."), help="where to write it (default .)")
     inspect.add_argument("--force", action="store_true", help="overwrite an existing Pulumi.NAME.yaml")
+    inspect.add_argument("--json", action="store_true", help="print the sizes, resources and catalog as JSON")
+    preflight = commands.add_parser(
+        "preflight", help="check a stage file against a bundle offline, as pulumi up would (no AWS, no Pulumi)"
+    )
+    preflight.add_argument("bundle", type=_input_file, help="the bundle the stage deploys (.json or .zip)")
+    preflight.add_argument("--stage", required=True, type=_input_file, help="the stage file, Pulumi.<stage>.yaml")
+    preflight.add_argument(
+        "--project", type=_input_file, help="the project file (default: Pulumi.yaml beside the stage file)"
+    )
+    preflight.add_argument("--no-lint", action="store_true", help="skip cfn-lint (it takes about 10 s)")
     generate = commands.add_parser("generate", help="write a realistic generated CLOUDFORMATION_JSON bundle")
-    generate.add_argument("--out", required=True, type=Path, help="file to write (a .json, or a .zip with --zip)")
+    generate.add_argument("--out", required=True, type=_output_file, help="file to write (a .json, or a .zip with --zip)")
     generate.add_argument("--scale", type=int, default=1, help="multiplies visuals and calculated fields (default 1)")
     generate.add_argument("--seed", type=int, default=0, help="seed of ids and hashes (default 0)")
     generate.add_argument("--zip", action="store_true", help="write a zip holding the JSON template")
@@ -46,9 +158,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _size_lines(template: Template, catalog: list[CatalogEntry], downloaded: int) -> list[str]:
+# --- inspect -----------------------------------------------------------------------------------------
+
+
+def _size_lines(template: Template, deployed: DeployableTemplate, downloaded: int) -> list[str]:
     """Sizes against CloudFormation's limits, measured on what the component would deploy."""
-    deployed = deployable(template.body, [entry.model_dump() for entry in catalog])
     inline = "fits" if deployed.inline else "too large: the template is staged in S3"
     url = "fits" if deployed.deployable else "TOO LARGE: split the export into smaller bundles"
     return [
@@ -109,6 +223,34 @@ def _parameter_lines(catalog: list[CatalogEntry]) -> list[str]:
     return [f"Parameters ({len(catalog)}; set each as ASSET.PROPERTY, or by its global name):", *_table(rows)]
 
 
+def _json_report(
+    source: str, template: Template, sha256: str, downloaded: int, deployed: DeployableTemplate, catalog: list[CatalogEntry]
+) -> str:
+    def shown(entry: CatalogEntry) -> dict[str, Any]:
+        data = entry.model_dump(exclude_none=True)
+        if entry.sensitive() and "default" in data:
+            data["default"] = "<hidden>"
+        return data
+
+    report = {
+        "bundle": source,
+        "source": template.source,
+        "sha256": sha256,
+        "size": {
+            "compact": template.size,
+            "downloaded": downloaded,
+            "inline_as_sent": deployed.inline_size,
+            "inline_limit": INLINE_TEMPLATE_LIMIT,
+            "inline": deployed.inline,
+            "url_limit": URL_TEMPLATE_LIMIT,
+            "deployable": deployed.deployable,
+        },
+        "resources": summarize_resources(template.document),
+        "parameters": [shown(entry) for entry in catalog],
+    }
+    return json.dumps(report, ensure_ascii=False, indent=2)
+
+
 def _load_file(path: Path) -> tuple[Template, str, int]:
     try:
         with path.open("rb") as fh:
@@ -119,11 +261,22 @@ def _load_file(path: Path) -> tuple[Template, str, int]:
             return unpack_bundle(fh), digest.hexdigest(), size
     except OSError as exc:
         raise QuickSightPromotionError(f"cannot read bundle file {str(path)!r}: {exc.strerror or exc}") from exc
+    except QuickSightPromotionError as exc:
+        raise QuickSightPromotionError(f"bundle file {str(path)!r}: {_local(str(exc))}") from exc
 
 
-def _load_job(args: argparse.Namespace) -> tuple[Template, str, int]:
-    from .aws import fetch_export
-    from .core.models import ExportInputs
+def _local(message: str) -> str:
+    """A bundle message written for a download, reworded for a local file."""
+    message = message.replace("the downloaded file", "the file").replace("the downloaded zip", "the zip")
+    message = message.replace("the downloaded JSON template", "the JSON template")
+    message = message.replace("the download may be truncated; re-run to download it again or", "it may be truncated;")
+    message = message.replace("the download may be truncated; re-run, or", "it may be truncated;")
+    return message.replace("describe the export job again and re-run, or ", "")
+
+
+def _load_job(args: argparse.Namespace, err: IO[str]) -> tuple[Template, str, int]:
+    from .aws import fetch_export  # noqa: PLC0415
+    from .core.models import ExportInputs  # noqa: PLC0415
 
     inputs = ExportInputs(
         aws_account_id=args.account_id,
@@ -132,11 +285,64 @@ def _load_job(args: argparse.Namespace) -> tuple[Template, str, int]:
         role_arn=args.role_arn,
         timeout_seconds=args.timeout,
     )
-    fetched = fetch_export(inputs)
+    print(f"waiting for export job {args.job_id} in account {args.account_id} (up to {args.timeout} s)...", file=err)
+    try:
+        fetched = fetch_export(inputs)
+    except QuickSightPromotionError as exc:
+        raise QuickSightPromotionError(_INPUT_WORDS.sub(lambda m: _FLAG_FOR_INPUT[m.group()], str(exc))) from exc
+    print(f"downloaded {fetched.downloaded_bytes:,} bytes", file=err)
     return fetched.template, fetched.sha256, fetched.downloaded_bytes
 
 
-def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: IO[str]) -> int:
+def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    if (args.bundle is None) == (args.job_id is None):
+        raise _usage(args, "give either a bundle file or --account-id and --job-id")
+    if args.job_id and not args.account_id:
+        raise _usage(args, "--job-id needs --account-id")
+    try:
+        template, sha256, downloaded = _load_job(args, err) if args.job_id else _load_file(args.bundle)
+        catalog = build_catalog(template.document)
+    except QuickSightPromotionError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    deployed = deployable(template.body, [entry.model_dump() for entry in catalog])
+    source = str(args.bundle) if args.bundle else f"export job {args.job_id} in account {args.account_id}"
+    if args.json:
+        print(_json_report(source, template, sha256, downloaded, deployed, catalog), file=out)
+    else:
+        lines = [f"Bundle: {source} ({template.source}), sha256 {sha256}"]
+        lines += _size_lines(template, deployed, downloaded)
+        lines += _resource_lines(template)
+        lines += _parameter_lines(catalog)
+        print("\n".join(lines), file=out)
+    if args.stage_config:
+        target = args.out_dir / f"Pulumi.{args.stage_config}.yaml"
+        if target.exists() and not args.force:
+            print(f"error: {target} exists: pass --force to overwrite it", file=err)
+            return 1
+        settings = {
+            "sourceAccountId": args.account_id,
+            "exportJobId": args.job_id,
+            "sourceRegion": args.region,
+            "sourceRoleArn": args.role_arn,
+        }
+        skeleton = stage_config_skeleton(catalog, args.stage_config, settings={k: v for k, v in settings.items() if v})
+        target.write_text(skeleton, encoding="utf-8")
+        print(f"Wrote {target}: fill in the <required: ...> values, then run pulumi up --stack {args.stage_config}", file=out)
+    if not deployed.deployable:
+        print(
+            f"error: the template is {deployed.size:,} bytes, over CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte "
+            "TemplateURL limit: it cannot be deployed; split the export into smaller bundles",
+            file=err,
+        )
+        return 1
+    return 0
+
+
+# --- generate ------------------------------------------------------------------------------------------
+
+
+def _generate(args: argparse.Namespace, out: IO[str]) -> int:
     from .core.generator import dump_bundle, generate_bundle, zip_bundle  # noqa: PLC0415
 
     try:
@@ -144,7 +350,7 @@ def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: IO
             seed=args.seed, scale=args.scale, id_prefix=not args.no_id_prefix, include_permissions=not args.no_permissions
         )
     except QuickSightPromotionError as exc:
-        parser.error(str(exc))
+        raise _usage(args, str(exc)) from exc
     data = dump_bundle(doc, pretty=not args.compact).encode("utf-8")
     if args.zip:
         data = zip_bundle(data, f"assetbundle-seed{args.seed}-scale{args.scale}.json")
@@ -156,36 +362,27 @@ def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: IO
     return 0
 
 
-def run(argv: Sequence[str], out: IO[str] | None = None, err: IO[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 fine, 2 usage, 1 a bad bundle or job)."""
+# --- run -------------------------------------------------------------------------------------------------
+
+
+def run(argv: Sequence[str], out: Optional[IO[str]] = None, err: Optional[IO[str]] = None, prog: Optional[str] = None) -> int:
+    """Run the command line; returns the exit code (0 fine, 1 a problem found, 2 usage)."""
     out = out or sys.stdout
     err = err or sys.stderr
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command == "generate":
-        return _generate(args, parser, out)
-    if (args.bundle is None) == (args.job_id is None):
-        parser.error("give either a bundle file or --account-id and --job-id")
-    if args.job_id and not args.account_id:
-        parser.error("--job-id needs --account-id")
+    parser = _parser(prog or _prog())
     try:
-        template, sha256, downloaded = _load_job(args) if args.job_id else _load_file(args.bundle)
-        catalog = build_catalog(template.document)
-    except QuickSightPromotionError as exc:
-        print(f"error: {exc}", file=err)
-        return 1
-    source = args.bundle or f"export job {args.job_id} in account {args.account_id}"
-    lines = [f"Bundle: {source} ({template.source}), sha256 {sha256}"]
-    lines += _size_lines(template, catalog, downloaded)
-    lines += _resource_lines(template)
-    lines += _parameter_lines(catalog)
-    if args.stage_config:
-        target = args.out_dir / f"Pulumi.{args.stage_config}.yaml"
-        if target.exists() and not args.force:
-            print("\n".join(lines), file=out)
-            print(f"error: {target} exists: pass --force to overwrite it", file=err)
-            return 1
-        target.write_text(stage_config_skeleton(catalog, args.stage_config), encoding="utf-8")
-        lines.append(f"Wrote {target}: fill in the <required: ...> values, then run pulumi up --stack {args.stage_config}")
-    print("\n".join(lines), file=out)
-    return 0
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help and --version
+            return int(exc.code or 0)
+        args.prog = parser.prog
+        if args.command == "generate":
+            return _generate(args, out)
+        if args.command == "preflight":
+            from .preflight import preflight  # noqa: PLC0415
+
+            return preflight(args.bundle, args.stage, args.project, lint=not args.no_lint, out=out, err=err)
+        return _inspect(args, out, err)
+    except _UsageError as exc:
+        print(clean(str(exc), 1000), file=err)
+        return 2

@@ -53,9 +53,10 @@ def test_inspect_zip_and_small_template(tmp_path: Path) -> None:
 def test_inspect_too_large_for_cloudformation(tmp_path: Path) -> None:
     bundle = tmp_path / "big.json"
     bundle.write_text(json.dumps(generate_bundle(scale=20)))
-    code, out, _ = inspect(str(bundle))
-    assert code == 0
+    code, out, err = inspect(str(bundle))
+    assert code == 1
     assert "TOO LARGE: split the export into smaller bundles" in out
+    assert err.startswith("error: the template is ") and "TemplateURL limit: it cannot be deployed" in err
 
 
 @pytest.mark.parametrize(
@@ -67,7 +68,9 @@ def test_bad_bundle_exits_1_with_the_reason(tmp_path: Path, content: bytes, mess
     bundle.write_bytes(content)
     code, out, err = inspect(str(bundle))
     assert code == 1 and out == ""
-    assert err.startswith("error: ") and message in err
+    assert err.startswith(f"error: bundle file {str(bundle)!r}: ") and message in err
+    # A local file: nothing about downloads.
+    assert "download" not in err
 
 
 def test_missing_file_exits_1() -> None:
@@ -76,17 +79,80 @@ def test_missing_file_exits_1() -> None:
     assert "cannot read bundle file '/nonexistent/bundle.json': No such file or directory" in err
 
 
-def test_usage_errors_exit_2() -> None:
-    with pytest.raises(SystemExit) as info:
-        run(["inspect"], out=io.StringIO(), err=io.StringIO())
-    assert info.value.code == 2
+def _usage(*argv: str) -> tuple[int, str]:
+    err = io.StringIO()
+    code = run(list(argv), out=io.StringIO(), err=err, prog="quicksight-promotion")
+    return code, err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "reason"),
+    [
+        (["inspect", "--account-id", "123", "--job-id", "j"], "--account-id", "should match pattern '^[0-9]{12}$' (got '123')"),
+        (["inspect", "--account-id", "111111111111", "--job-id", "bad id"], "--job-id", "(got 'bad id')"),
+        (["inspect", "x.json", "--timeout", "soon"], "--timeout", "valid integer"),
+        (["inspect", "x.json", "--timeout", "0"], "--timeout", "greater than or equal to 1"),
+        (["inspect", "x.json", "--region", "Mars-1"], "--region", "(got 'Mars-1')"),
+        (["inspect", "x.json", "--role-arn", "arn:aws:iam::1:user/x"], "--role-arn", "should match pattern"),
+        (["inspect", "x.json", "--out-dir", "/nonexistent/dir"], "--out-dir", "is not an existing directory"),
+        (["inspect", "x.json", "--stage-config", "../prod"], "--stage-config", "a stack name is letters"),
+        (["generate", "--out", "/nonexistent/dir/b.json"], "--out", "is not a file in an existing directory"),
+        (["preflight", "/nonexistent.json", "--stage", "Pulumi.x.yaml"], "bundle", "is not an existing file"),
+        (["inspect"], "", "give either a bundle file or --account-id and --job-id"),
+        (["inspect", "--job-id", "j"], "--job-id", "--job-id needs --account-id"),
+        (["frobnicate"], "", "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line_naming_the_flag(argv: list[str], flag: str, reason: str) -> None:
+    code, err = _usage(*argv)
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("quicksight-promotion") and ": error: " in err
+    assert flag in err and reason in err
+    assert err.rstrip().endswith("--help)")
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"], prog="quicksight-promotion") == 0
+    assert capsys.readouterr().out.strip() == "quicksight-promotion 0.1.0"
+    assert run(["inspect", "--help"], prog="quicksight-promotion") == 0
+    assert capsys.readouterr().out.startswith("usage: quicksight-promotion inspect")
+
+
+def test_the_installed_console_script_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.cli import _prog
+
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/quicksight-promotion", "inspect"])
+    assert _prog() == "quicksight-promotion"
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "components" / "__main__.py")])
+    assert _prog() == "python -m components"
+
+
+def test_version_matches_the_package_metadata() -> None:
+    from components.cli import VERSION
+
+    assert f'version = "{VERSION}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_json_output_has_the_sizes_resources_and_catalog() -> None:
+    code, out, err = inspect(str(EXAMPLE), "--json")
+    assert code == 0 and err == ""
+    report = json.loads(out)
+    assert report["size"]["compact"] == 112_254 and report["size"]["inline"] is False and report["size"]["deployable"]
+    assert report["resources"]["dashboard"] == ["sales-dashboard"]
+    assert len(report["parameters"]) == 30
+    password = next(p for p in report["parameters"] if p.get("property") == "Password")
+    assert password["credential"] is True and "default" not in password
 
 
 def test_stage_config_skeleton_is_written_as_valid_yaml_and_not_overwritten(tmp_path: Path) -> None:
     code, out, _ = inspect(str(EXAMPLE), "--stage-config", "prod", "--out-dir", str(tmp_path))
     target = tmp_path / "Pulumi.prod.yaml"
     assert code == 0 and f"Wrote {target}" in out
-    config = yaml.safe_load(target.read_text(encoding="utf-8"))["config"]["quicksight-promotion:parameters"]
+    document = yaml.safe_load(target.read_text(encoding="utf-8"))["config"]
+    # From a file, the job is not known: the stage file says what to fill in.
+    assert document["quicksight-promotion:exportJobId"] == "<required: the export job id>"
+    config = document["quicksight-promotion:parameters"]
     assert any(str(v).startswith("<required:") for asset in config.values() if isinstance(asset, dict) for v in asset.values())
     assert "pulumi config set --secret --path" in target.read_text(encoding="utf-8")
     code, _, err = inspect(str(EXAMPLE), "--stage-config", "prod", "--out-dir", str(tmp_path))
@@ -100,6 +166,26 @@ def test_inspect_through_the_export_path(emulator, account: str) -> None:  # typ
     assert code == 0, err
     assert f"Bundle: export job cli-job in account {account} (json)" in out
     assert "SECRET" not in out
+    assert err.startswith(f"waiting for export job cli-job in account {account} (up to 1800 s)...\ndownloaded ")
+
+
+def test_the_stage_file_of_an_export_job_has_its_settings_filled_in(emulator, account: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    emulator.add_job("cli-job", payload=pretty_bytes(sample_template()))
+    argv = ["--account-id", account, "--job-id", "cli-job", "--region", "us-east-1", "--stage-config", "test"]
+    code, _, err = inspect(*argv, "--out-dir", str(tmp_path))
+    assert code == 0, err
+    config = yaml.safe_load((tmp_path / "Pulumi.test.yaml").read_text(encoding="utf-8"))["config"]
+    assert config["quicksight-promotion:sourceAccountId"] == account
+    assert config["quicksight-promotion:exportJobId"] == "cli-job"
+    assert config["quicksight-promotion:sourceRegion"] == "us-east-1"
+
+
+def test_job_errors_name_the_flags_not_the_resource_inputs(emulator, account: str) -> None:  # type: ignore[no-untyped-def]
+    emulator.add_job("slow-job", statuses=["IN_PROGRESS"])
+    code, out, err = inspect("--account-id", account, "--job-id", "slow-job", "--region", "us-east-1", "--timeout", "1")
+    assert code == 1 and out == ""
+    assert "did not finish within" in err and "raise --timeout" in err
+    assert "timeout_seconds" not in err
 
 
 def test_inspect_through_the_export_path_reports_job_errors(emulator, account: str) -> None:  # type: ignore[no-untyped-def]
@@ -120,11 +206,10 @@ def test_python_dash_m_components_runs_the_cli() -> None:
     assert "Parameters (30;" in result.stdout
 
 
-def test_generate_refuses_a_bad_scale_with_usage_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        run(["generate", "--out", str(tmp_path / "b.json"), "--scale", "0"])
-    assert info.value.code == 2
-    assert "generator scale 0 is not an integer between 1 and 1000" in capsys.readouterr().err
+def test_generate_refuses_a_bad_scale_with_usage_exit(tmp_path: Path) -> None:
+    code, err = _usage("generate", "--out", str(tmp_path / "b.json"), "--scale", "0")
+    assert code == 2
+    assert "generator scale 0 is not an integer between 1 and 1000" in err
     assert not (tmp_path / "b.json").exists()
 
 

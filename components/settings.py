@@ -1,0 +1,121 @@
+"""The program's settings: the stack configuration of one stage, validated in one message.
+
+Declared (with types, defaults and descriptions) in ``Pulumi.yaml``; validated here with pydantic,
+so a missing, mistyped or misspelt setting is one message naming every bad key. No Pulumi here:
+the offline ``preflight`` command uses the same validation.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .core.stage_values import PLACEHOLDER_PREFIX
+from .errors import InputError
+
+NAMESPACE = "quicksight-promotion"
+
+# Scalar settings (read as text, converted by pydantic) and structured ones (read as JSON);
+# `parameters` is read on its own (it may hold secrets).
+SCALAR_KEYS = (
+    "sourceAccountId",
+    "exportJobId",
+    "sourceRegion",
+    "sourceRoleArn",
+    "expectedSha256",
+    "pinFromStack",
+    "exportTimeoutSeconds",
+    "allowSourceDefaults",
+    "stackName",
+    "stackTimeoutMinutes",
+    "onFailure",
+    "cloudFormationRoleArn",
+    "protect",
+    "stagingBucket",
+    "stagingPrefix",
+    "templateValidation",
+)
+STRUCTURED_KEYS = ("stackTags", "notificationArns")
+KNOWN_KEYS = (*SCALAR_KEYS, *STRUCTURED_KEYS, "parameters")
+
+
+class ProgramConfig(BaseModel):
+    """The stack configuration of one stage (keys as in ``Pulumi.<stage>.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    source_account_id: str = Field(alias="sourceAccountId", pattern=r"^[0-9]{12}$")
+    export_job_id: str = Field(alias="exportJobId", min_length=1, max_length=512, pattern=r"^[\w\-]+$")
+    source_region: Optional[str] = Field(default=None, alias="sourceRegion")
+    source_role_arn: Optional[str] = Field(default=None, alias="sourceRoleArn")
+    expected_sha256: Optional[str] = Field(default=None, alias="expectedSha256", pattern=r"^[0-9a-fA-F]{64}$")
+    pin_from_stack: Optional[str] = Field(default=None, alias="pinFromStack")
+    export_timeout_seconds: int = Field(default=1800, alias="exportTimeoutSeconds", ge=1)
+    allow_source_defaults: bool = Field(default=False, alias="allowSourceDefaults")
+    stack_name: Optional[str] = Field(default=None, alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    stack_timeout_minutes: Optional[int] = Field(default=None, alias="stackTimeoutMinutes", ge=1)
+    on_failure: Literal["DELETE", "ROLLBACK", "DO_NOTHING"] = Field(default="DELETE", alias="onFailure")
+    cloudformation_role_arn: Optional[str] = Field(default=None, alias="cloudFormationRoleArn")
+    protect: bool = False
+    staging_bucket: Optional[str] = Field(default=None, alias="stagingBucket")
+    staging_prefix: str = Field(default="quicksight-promotion/", alias="stagingPrefix")
+    template_validation: Literal["error", "warning", "off"] = Field(default="error", alias="templateValidation")
+    stack_tags: dict[str, str] = Field(default_factory=dict, alias="stackTags")
+    notification_arns: list[str] = Field(default_factory=list, alias="notificationArns")
+
+    @field_validator(
+        "source_region",
+        "source_role_arn",
+        "expected_sha256",
+        "pin_from_stack",
+        "stack_name",
+        "cloudformation_role_arn",
+        "staging_bucket",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # Pulumi.yaml declares these optional settings with an empty default, because the CLI
+        # requires every declared key that has no default; the CLI then hands the default over.
+        return None if value == "" else value
+
+    @field_validator("stack_timeout_minutes", mode="before")
+    @classmethod
+    def _zero_is_unset(cls, value: Any) -> Any:
+        return None if value in ("", "0", 0) else value
+
+
+def parse_config(raw: dict[str, Any]) -> ProgramConfig:
+    """Validate raw configuration values, reporting every problem in one message.
+
+    Raises:
+        InputError: naming each bad or missing key and what it must be.
+    """
+    placeholders = [key for key, value in raw.items() if isinstance(value, str) and value.startswith(PLACEHOLDER_PREFIX)]
+    if placeholders:
+        listed = "; ".join(
+            f"{NAMESPACE}:{key} still holds the skeleton placeholder {raw[key]!r}: set the stage's value" for key in placeholders
+        )
+        raise InputError(f"invalid stack configuration: {listed}")
+    try:
+        config = ProgramConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for item in exc.errors():
+            key = ".".join(str(p) for p in item["loc"]) or "config"
+            if item["type"] == "missing":
+                problems.append(f"{NAMESPACE}:{key} is required (pulumi config set {NAMESPACE}:{key} <value>)")
+            elif item["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+                hint = f": did you mean {close[0]}?" if close else f" (settings: {', '.join(KNOWN_KEYS)})"
+                problems.append(f"{NAMESPACE}:{key} is not a setting of this program{hint}")
+            else:
+                problems.append(f"{NAMESPACE}:{key}: {item['msg']} (got {item.get('input')!r})")
+        raise InputError(f"invalid stack configuration: {'; '.join(problems)}") from exc
+    if config.expected_sha256 and config.pin_from_stack:
+        raise InputError(
+            f"invalid stack configuration: set either {NAMESPACE}:expectedSha256 or {NAMESPACE}:pinFromStack, not both"
+        )
+    return config
