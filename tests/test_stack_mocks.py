@@ -284,16 +284,24 @@ def assert_equal(actual: Any, expected: Any) -> None:
 
 
 def load_stage(name: str, secrets: dict[str, Any] | None = None) -> None:
-    """Set the stack configuration from an example stage file, as `pulumi up --stack NAME` would."""
-    config = yaml.safe_load((ROOT / "examples" / f"Pulumi.{name}.yaml").read_text(encoding="utf-8"))["config"]
-    flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-    secret_keys = []
+    """Set the stack configuration from an example stage file, as `pulumi up --stack NAME` would.
+
+    The CLI's rules apply first (tests/pulumi_cli.py): declared defaults are merged in, types checked.
+    ``secrets`` are added as `pulumi config set --secret --path` would add them (encrypted).
+    """
+    from pulumi_cli import Secure, load_project, load_stack_config, merge_config, program_config
+
+    project = load_project(ROOT / "Pulumi.yaml")
+    stack_config = load_stack_config(ROOT / "examples" / f"Pulumi.{name}.yaml", project["name"])
+    plain: dict[Secure, Any] = {}
     if secrets:
-        parameters = config["quicksight-promotion:parameters"]
+        parameters = stack_config["quicksight-promotion:parameters"]
         for asset, values in secrets.items():
-            parameters.setdefault(asset, {}).update(values)
-        flat["quicksight-promotion:parameters"] = json.dumps(parameters)
-        secret_keys.append("quicksight-promotion:parameters")
+            for key, value in values.items():
+                cipher = Secure(f"v1:{asset}.{key}")
+                plain[cipher] = value
+                parameters.setdefault(asset, {})[key] = cipher
+    flat, secret_keys = program_config(merge_config(project, name, stack_config), plain)
     pulumi.runtime.set_all_config(flat, secret_keys)
 
 
