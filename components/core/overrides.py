@@ -271,7 +271,7 @@ _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,512}$")
 _ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z\-]*):quicksight:(?P<region>[a-z0-9\-]*):(?P<account>[0-9]{12}|aws):"
-    r"(?P<kind>[a-z\-]+)/(?P<id>.+)$"
+    r"(?P<kind>[A-Za-z\-]+)/(?P<id>.+)$"
 )
 
 
