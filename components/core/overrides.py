@@ -328,5 +328,5 @@ def asset_arn(kind: str, value: str, *, account: str, region: str) -> str:
             )
         return value
     if not _ID.match(value):
-        raise InputError(f"{value!r} is neither a {kind} id (letters, digits, '_' and '-') nor a {kind} ARN")
+        raise InputError(f"{value!r} is neither an id (letters, digits, '_' and '-') nor an ARN of a {kind}")
     return f"arn:{partition_of(region)}:quicksight:{region}:{account}:{kind}/{value}"
