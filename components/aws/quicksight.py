@@ -54,11 +54,11 @@ class JobRef:
         return f"export job '{self.job_id}' in account {self.account}{where}"
 
 
-def quicksight_client(ref: JobRef, role_arn: str | None) -> Any:
+def quicksight_client(ref: JobRef, role_arn: str | None, config: Any = CLIENT_CONFIG) -> Any:
     """Create a QuickSight client for ``ref``'s region (or the chain's), assuming ``role_arn`` if given."""
     session_name = f"quicksight-promotion-{ref.job_id}"[:64]
     try:
-        return session(ref.region, role_arn, session_name).client("quicksight", config=CLIENT_CONFIG)
+        return session(ref.region, role_arn, session_name).client("quicksight", config=config)
     except NoRegionError as exc:
         raise InputError(
             f"no AWS region for {ref}: set the resource's region input, or AWS_REGION / a profile region "

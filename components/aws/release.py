@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ..core.bundle import DEFAULT_LIMITS, BundleLimits
@@ -58,12 +59,17 @@ from .quicksight import (
     quicksight_client,
     wait_for_export_job,
 )
-from .session import error_code, is_access_error
+from .session import CLIENT_CONFIG, error_code, is_access_error
 
 # StartAssetBundleExportJob answers these while the job id is still running (ConflictException)
 # or while the account already runs 5 export jobs (LimitExceededException): both clear on their
 # own as jobs finish, so they are waited out within the release's deadline.
 WAIT_OUT_CODES = frozenset({"ConflictException", "LimitExceededException"})
+
+# StartAssetBundleExportJob is called with botocore's retries off: botocore's standard mode counts
+# LimitExceededException as throttling and would retry it up to 8 times with real sleeps of up to
+# 20 s, past the release's deadline. The poll loop retries it (and throttling) within the deadline.
+START_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
 
 @dataclass(frozen=True)
@@ -415,7 +421,7 @@ def differences(recorded: ExportJobDescription, prepared: PreparedRelease) -> li
     return found
 
 
-def _start_once(client: Any, prepared: PreparedRelease) -> tuple[Optional[str], str]:
+def _start_once(client: Any, prepared: PreparedRelease, starter: Any) -> tuple[Optional[str], str]:
     """One attempt: (``"adopted"``/``"started"``, "") or (None, why it must wait)."""
     ref = prepared.ref
     try:
@@ -434,7 +440,7 @@ def _start_once(client: Any, prepared: PreparedRelease) -> tuple[Optional[str], 
             # finished): wait on it rather than export again.
             return "adopted", ""
     try:
-        client.start_asset_bundle_export_job(**prepared.body)
+        starter.start_asset_bundle_export_job(**prepared.body)
     except ClientError as exc:
         code, message = error_code(exc)
         if code in WAIT_OUT_CODES:
@@ -464,8 +470,12 @@ def start_release(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     draw: Callable[[], float] = random.random,
+    starter: Any = None,
 ) -> bool:
     """Start the release's job (or adopt the same one already there); True if this call started it.
+
+    ``starter`` is the client that calls StartAssetBundleExportJob (``START_CONFIG``: no botocore
+    retries); by default ``client``.
 
     A job id still running (ConflictException) or 5 exports already running in the account
     (LimitExceededException) are waited out with the export poll schedule: both clear as jobs
@@ -478,7 +488,7 @@ def start_release(
     reasons: list[str] = []
 
     def attempt() -> Optional[str]:
-        outcome, why = _start_once(client, prepared)
+        outcome, why = _start_once(client, prepared, starter or client)
         if why:
             reasons.append(why)
         return outcome
@@ -514,7 +524,10 @@ def cut_release(
     def remaining() -> float:
         return max(0.0, request.timeout_seconds - (clock() - started_at))
 
-    started = start_release(client, prepared, timeout=remaining(), backoff=backoff, sleep=sleep, clock=clock, draw=draw)
+    starter = quicksight_client(prepared.ref, request.role_arn, START_CONFIG)
+    started = start_release(
+        client, prepared, timeout=remaining(), backoff=backoff, sleep=sleep, clock=clock, draw=draw, starter=starter
+    )
     description = wait_for_export_job(
         client, prepared.ref, timeout=remaining(), backoff=backoff, sleep=sleep, clock=clock, draw=draw
     )

@@ -1,0 +1,195 @@
+"""The release's AWS boundary (aws.release) against the loopback emulator with real boto3.
+
+Pre-flight (each problem's message), the request sent to StartAssetBundleExportJob, the job id
+and its conflicts, and the waits for ConflictException / LimitExceededException on a fake clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conftest import FakeTime
+from emulator import ACCOUNT, QuickSightEmulator, arn_of
+from components.aws.release import ReleaseRequest, cut_release
+from components.core.catalog import build_catalog
+from components.errors import ExportTimeoutError, ReleaseConflictError, ReleasePreflightError
+
+
+def sales(emulator: QuickSightEmulator) -> None:
+    """Two data sources (PostgreSQL in a VPC, Athena), a SPICE data set with a schedule, a dashboard and an analysis."""
+    assets = emulator.assets
+    assets.add_data_source(
+        "pg", "POSTGRESQL", {"PostgreSqlParameters": {"Host": "dev-db", "Port": 5432, "Database": "sales"}},
+        vpc_connection_id="vpc-dev",
+    )  # fmt: skip
+    assets.add_data_source("ath", "ATHENA", {"AthenaParameters": {"WorkGroup": "analytics-dev"}})
+    assets.add_data_set("orders", ("pg",), import_mode="SPICE", schedule_ids=("nightly",))
+    assets.add_data_set("web", ("ath",), parent_set_ids=("orders",))
+    assets.add_dashboard("sales-dashboard", ("web",), theme_id="brand")
+    assets.add_analysis("sales-analysis", ("orders",))
+
+
+def request(**extra: Any) -> ReleaseRequest:
+    values: dict[str, Any] = {"account": ACCOUNT, "release_name": "sales-42", "dashboard_ids": ("sales-dashboard",),
+                              "timeout_seconds": 600}  # fmt: skip
+    values.update(extra)
+    return ReleaseRequest(**values)
+
+
+def cut(req: ReleaseRequest, time: FakeTime | None = None) -> Any:
+    time = time or FakeTime()
+    return cut_release(req, sleep=time.sleep, clock=time.clock, draw=lambda: 0.0)
+
+
+def test_a_release_starts_the_export_with_generated_overrides(emulator: QuickSightEmulator) -> None:
+    sales(emulator)
+    result = cut(request(analysis_ids=(arn_of("analysis", "sales-analysis"),), include_tags=True))
+
+    (body,) = emulator.assets.started
+    assert body["AssetBundleExportJobId"] == "release-sales-42" == result.prepared.ref.job_id
+    assert body["ResourceArns"] == [arn_of("dashboard", "sales-dashboard"), arn_of("analysis", "sales-analysis")]
+    assert body["IncludeAllDependencies"] is True and body["ExportFormat"] == "CLOUDFORMATION_JSON"
+    assert body["IncludeTags"] is True and body["IncludePermissions"] is False
+    assert body["ValidationStrategy"] == {"StrictModeForAllResources": True}
+    overrides = body["CloudFormationOverridePropertyConfiguration"]
+    assert overrides == result.prepared.overrides
+    sources = {e["Arn"]: e["Properties"] for e in overrides["DataSources"]}
+    assert sources == {
+        arn_of("datasource", "ath"): ["Name", "WorkGroup"],
+        arn_of("datasource", "pg"): ["Name", "Host", "Port", "Database", "Username", "Password"],
+    }
+    # The data set built on another one, the schedule of the SPICE one, the custom theme, the VPC connection.
+    assert {e["Arn"] for e in overrides["DataSets"]} == {arn_of("dataset", "orders"), arn_of("dataset", "web")}
+    assert overrides["RefreshSchedules"][0]["Arn"] == arn_of("dataset", "orders") + "/refresh-schedule/nightly"
+    assert overrides["Themes"] == [{"Arn": arn_of("theme", "brand"), "Properties": ["Name"]}]
+    assert overrides["VPCConnections"] == [{"Arn": arn_of("vpcConnection", "vpc-dev"), "Properties": ["Name", "RoleArn"]}]
+    assert overrides["ResourceIdOverrideConfiguration"] == {"PrefixForAllResources": True}
+    assert result.started is True
+    # The template came through the export path, and its parameters map back to the assets.
+    keys = {entry.key for entry in build_catalog(result.fetched.template.document)}
+    assert {"datasource/pg.Host", "datasource/ath.WorkGroup", "dashboard/sales-dashboard.Name",
+            "ResourceIdPrefixForAllResources"} <= keys  # fmt: skip
+    # Pre-flight ran before the job was started; the download came last.
+    operations = [r["operation"] for r in emulator.requests]
+    assert operations.index("StartAssetBundleExportJob") > operations.index("DescribeDataSource")
+    assert operations[-1] == "Download"
+
+
+def test_preflight_reports_every_problem_in_one_message_and_starts_nothing(emulator: QuickSightEmulator) -> None:
+    assets = emulator.assets
+    assets.add_data_source("sf", "SALESFORCE", {})
+    assets.add_data_set("crm", ("sf",))
+    assets.add_data_set("uploaded", file_upload=True)
+    assets.add_data_set("orphan", ("gone-source",))
+    assets.add_dashboard(
+        "broken",
+        ("crm", "uploaded", "orphan", "missing-set"),
+        errors=[{"Type": "COLUMN_TYPE_MISMATCH", "Message": "Column amount changed type",
+                 "ViolatedEntities": [{"Path": "sheet/1/visual/2"}]}],  # fmt: skip
+    )
+    with pytest.raises(ReleasePreflightError) as caught:
+        cut(request(dashboard_ids=("broken", "no-such-dashboard"), analysis_ids=("no-such-analysis",)))
+
+    message = str(caught.value)
+    assert "release 'sales-42' (release-sales-42) in account 111111111111 (us-east-1) cannot start" in message
+    assert "no export job was started" in message
+    expected = [
+        "dashboard 'broken' has 1 definition error(s): COLUMN_TYPE_MISMATCH: Column amount changed type (at sheet/1/visual/2)",
+        "dashboard 'no-such-dashboard' was not found in account 111111111111 (us-east-1)",
+        "analysis 'no-such-analysis' was not found",
+        "data source 'sf' is of type SALESFORCE, which asset bundle exports do not support",
+        "data set 'uploaded' reads an uploaded file",
+        "data source 'gone-source' (read by data set 'orphan') was not found",
+        "data set 'missing-set' (used by the release) was not found",
+    ]
+    for text in expected:
+        assert text in message, text
+    assert len(caught.value.problems) == len(expected)
+    assert emulator.calls("StartAssetBundleExportJob") == []
+
+
+def test_more_than_100_assets_are_refused_before_any_call(emulator: QuickSightEmulator) -> None:
+    ids = tuple(f"d{i}" for i in range(101))
+    with pytest.raises(ReleasePreflightError) as caught:
+        cut(request(dashboard_ids=ids))
+    assert "101 dashboards and analyses, more than the 100 ResourceArns one export takes" in str(caught.value)
+    assert emulator.requests == []
+
+
+def test_an_arn_of_another_account_is_a_preflight_problem(emulator: QuickSightEmulator) -> None:
+    sales(emulator)
+    other = "arn:aws:quicksight:us-east-1:222222222222:dashboard/sales-dashboard"
+    with pytest.raises(ReleasePreflightError) as caught:
+        cut(request(dashboard_ids=("sales-dashboard", other)))
+    assert f"dashboard ARN '{other}' is in account 222222222222" in str(caught.value)
+    assert emulator.calls("StartAssetBundleExportJob") == []
+
+
+def test_running_the_same_release_again_adopts_its_job(emulator: QuickSightEmulator) -> None:
+    sales(emulator)
+    first = cut(request())
+    again = cut(request())
+    assert first.started and not again.started
+    assert len(emulator.calls("StartAssetBundleExportJob")) == 1
+    assert again.fetched.sha256 == first.fetched.sha256
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"analysis_ids": ("sales-analysis",)}, "ResourceArns differ (the job lacks arn:aws:quicksight:us-east-1:111111111111:analysis/sales-analysis)"),
+        ({"include_permissions": True}, "IncludePermissions is False, the release asks True"),
+        ({"strict_validation": False}, "StrictModeForAllResources is True"),
+        ({"id_prefix": False}, "the override configuration differs"),
+    ],
+)
+def test_the_same_name_with_other_assets_or_options_is_refused(
+    emulator: QuickSightEmulator, change: dict[str, Any], said: str
+) -> None:
+    sales(emulator)
+    cut(request())
+    with pytest.raises(ReleaseConflictError) as caught:
+        cut(request(**change))
+    message = str(caught.value)
+    assert "export job 'release-sales-42' in account 111111111111" in message and said in message
+    assert "give this release a new release_name" in message
+    assert len(emulator.calls("StartAssetBundleExportJob")) == 1
+
+
+def test_a_failed_job_of_the_same_release_is_started_again(emulator: QuickSightEmulator) -> None:
+    sales(emulator)
+    emulator.assets.job_statuses = ["FAILED"]
+    with pytest.raises(Exception, match="FAILED"):
+        cut(request())
+    emulator.assets.job_statuses = ["IN_PROGRESS", "SUCCESSFUL"]
+    assert cut(request()).started
+    assert len(emulator.calls("StartAssetBundleExportJob")) == 2
+
+
+@pytest.mark.parametrize("code", ["ConflictException", "LimitExceededException"])
+def test_conflicts_and_the_concurrency_limit_are_waited_out(emulator: QuickSightEmulator, code: str) -> None:
+    sales(emulator)
+    if code == "ConflictException":
+        emulator.assets.conflict_next = 3
+    else:
+        emulator.assets.limit_next = 3
+    time = FakeTime()
+    result = cut(request(), time)
+    assert result.started
+    assert len(emulator.calls("StartAssetBundleExportJob")) == 4
+    assert len(time.sleeps) >= 3 and time.now < 600
+
+
+def test_the_limit_counts_running_exports_of_the_account(emulator: QuickSightEmulator) -> None:
+    sales(emulator)
+    for i in range(5):
+        emulator.add_job(f"busy-{i}", statuses=["IN_PROGRESS"])
+    time = FakeTime()
+    with pytest.raises(ExportTimeoutError) as caught:
+        cut(request(timeout_seconds=120), time)
+    message = str(caught.value)
+    assert "export job 'release-sales-42'" in message and "could not start within 120 s" in message
+    assert "LimitExceededException" in message and "raise timeout_seconds" in message
+    assert time.now <= 120
