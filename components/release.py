@@ -100,6 +100,12 @@ def _known(props: dict[str, Any]) -> dict[str, Any]:
     return {k: props[k] for k in INPUT_NAMES if props.get(k) is not None and not _is_unknown(props[k])}
 
 
+def _value(props: dict[str, Any], key: str) -> Any:
+    """An input as the provider sees it: an input not given has its default (``strict_validation`` true...)."""
+    value = props.get(key)
+    return ReleaseInputs.model_fields[key].get_default(call_default_factory=True) if value is None else value
+
+
 def parse_release_inputs(props: dict[str, Any]) -> ReleaseInputs:
     """Validate the inputs for create, reporting every problem in one message.
 
@@ -189,8 +195,11 @@ class AssetBundleReleaseProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Replace on what identifies the export; update on role_arn; nothing for timeout_seconds or ``__provider``."""
-        replaces = [k for k in REPLACE_ON if _is_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
-        updates = [k for k in UPDATE_ON if _is_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
+        def changed(key: str) -> bool:
+            return _is_unknown(news.get(key)) or not _same(_value(olds, key), _value(news, key))
+
+        replaces = [k for k in REPLACE_ON if changed(k)]
+        updates = [k for k in UPDATE_ON if changed(k)]
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, stables=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
