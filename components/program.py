@@ -37,8 +37,14 @@ SCALAR_KEYS = (
     "stagingBucket",
     "stagingPrefix",
     "templateValidation",
+    # The source-stage mode (issue 12): cut a release instead of deploying one.
+    "releaseName",
+    "releaseIncludePermissions",
+    "releaseIncludeTags",
+    "releaseStrictValidation",
+    "releaseIdPrefix",
 )
-STRUCTURED_KEYS = ("stackTags", "notificationArns")
+STRUCTURED_KEYS = ("stackTags", "notificationArns", "releaseDashboards", "releaseAnalyses")
 KNOWN_KEYS = (*SCALAR_KEYS, *STRUCTURED_KEYS, "parameters")
 
 
@@ -48,7 +54,8 @@ class ProgramConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     source_account_id: str = Field(alias="sourceAccountId", pattern=r"^[0-9]{12}$")
-    export_job_id: str = Field(alias="exportJobId", min_length=1, max_length=512, pattern=r"^[\w\-]+$")
+    # Required unless releaseName puts the program in the source-stage mode (checked in parse_config).
+    export_job_id: Optional[str] = Field(default=None, alias="exportJobId", min_length=1, max_length=512, pattern=r"^[\w\-]+$")
     source_region: Optional[str] = Field(default=None, alias="sourceRegion")
     source_role_arn: Optional[str] = Field(default=None, alias="sourceRoleArn")
     expected_sha256: Optional[str] = Field(default=None, alias="expectedSha256", pattern=r"^[0-9a-fA-F]{64}$")
@@ -65,6 +72,13 @@ class ProgramConfig(BaseModel):
     template_validation: Literal["error", "warning", "off"] = Field(default="error", alias="templateValidation")
     stack_tags: dict[str, str] = Field(default_factory=dict, alias="stackTags")
     notification_arns: list[str] = Field(default_factory=list, alias="notificationArns")
+    release_name: Optional[str] = Field(default=None, alias="releaseName", max_length=256)
+    release_dashboards: list[str] = Field(default_factory=list, alias="releaseDashboards")
+    release_analyses: list[str] = Field(default_factory=list, alias="releaseAnalyses")
+    release_include_permissions: bool = Field(default=False, alias="releaseIncludePermissions")
+    release_include_tags: bool = Field(default=False, alias="releaseIncludeTags")
+    release_strict_validation: bool = Field(default=True, alias="releaseStrictValidation")
+    release_id_prefix: bool = Field(default=True, alias="releaseIdPrefix")
 
 
 def parse_config(raw: dict[str, Any]) -> ProgramConfig:
@@ -73,10 +87,16 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
     Raises:
         InputError: naming each bad or missing key and what it must be.
     """
+    # exportJobId is required unless releaseName is set (the source-stage mode): reported with the
+    # other problems, in the same words as a missing required setting.
+    missing = [] if raw.get("releaseName") or raw.get("exportJobId") else [
+        f"{NAMESPACE}:exportJobId is required (pulumi config set {NAMESPACE}:exportJobId <value>), "
+        f"or {NAMESPACE}:releaseName for the source stage"
+    ]  # fmt: skip
     try:
         config = ProgramConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = []
+        problems = list(missing)
         for item in exc.errors():
             key = ".".join(str(p) for p in item["loc"]) or "config"
             if item["type"] == "missing":
@@ -88,6 +108,19 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
             else:
                 problems.append(f"{NAMESPACE}:{key}: {item['msg']} (got {item.get('input')!r})")
         raise InputError(f"invalid stack configuration: {'; '.join(problems)}") from exc
+    if missing:
+        raise InputError(f"invalid stack configuration: {'; '.join(missing)}")
+    if config.release_name and config.export_job_id:
+        raise InputError(
+            f"invalid stack configuration: set either {NAMESPACE}:releaseName (the source stage cuts a release) "
+            f"or {NAMESPACE}:exportJobId (a stage deploys one), not both"
+        )
+    if config.release_name and not (config.release_dashboards or config.release_analyses):
+        raise InputError(
+            f"invalid stack configuration: {NAMESPACE}:releaseName is set but neither {NAMESPACE}:releaseDashboards "
+            f"nor {NAMESPACE}:releaseAnalyses names an asset (pulumi config set --path "
+            f"'{NAMESPACE}:releaseDashboards[0]' <dashboard id>)"
+        )
     if config.expected_sha256 and config.pin_from_stack:
         raise InputError(
             f"invalid stack configuration: set either {NAMESPACE}:expectedSha256 or {NAMESPACE}:pinFromStack, not both"
@@ -142,7 +175,7 @@ def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBund
         expected = pulumi.StackReference(settings.pin_from_stack).require_output("template_sha256")
     args = QuickSightBundleStackArgs(
         aws_account_id=settings.source_account_id,
-        export_job_id=settings.export_job_id,
+        export_job_id=settings.export_job_id or "",
         region=settings.source_region,
         role_arn=settings.source_role_arn,
         expected_sha256=expected,
@@ -163,9 +196,41 @@ def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBund
     return QuickSightBundleStack(name, args)
 
 
-def run() -> QuickSightBundleStack:
-    """The program: read the stage's configuration, build the component, export its outputs."""
+def build_release(name: str, settings: ProgramConfig) -> Any:
+    """The source-stage mode: one ``AssetBundleRelease`` of the configured dashboards and analyses."""
+    from .release import AssetBundleRelease  # noqa: PLC0415
+
+    return AssetBundleRelease(
+        name,
+        aws_account_id=settings.source_account_id,
+        release_name=settings.release_name or "",
+        dashboard_ids=list(settings.release_dashboards),
+        analysis_ids=list(settings.release_analyses),
+        region=settings.source_region,
+        role_arn=settings.source_role_arn,
+        include_permissions=settings.release_include_permissions,
+        include_tags=settings.release_include_tags,
+        strict_validation=settings.release_strict_validation,
+        id_prefix=settings.release_id_prefix,
+        timeout_seconds=settings.export_timeout_seconds,
+    )
+
+
+def run() -> Any:
+    """The program: read the stage's configuration, build the component, export its outputs.
+
+    With ``releaseName`` set (the source stage), it cuts a release instead and exports its job id,
+    template_sha256 and override configuration: the next stage sets ``exportJobId`` to that job id.
+    """
     settings, parameters = read_config(pulumi.Config(NAMESPACE))
+    if settings.release_name:
+        release = build_release("release", settings)
+        pulumi.export("export_job_id", release.export_job_id)
+        pulumi.export("template_sha256", release.template_sha256)
+        pulumi.export("parameter_catalog", release.parameter_catalog)
+        pulumi.export("override_configuration", release.override_configuration)
+        pulumi.export("release_notes", release.notes)
+        return release
     bundle = build("quicksight", settings, parameters)
     pulumi.export("stack_id", bundle.stack_id)
     pulumi.export("stack_name", bundle.stack_name)
