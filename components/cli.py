@@ -35,6 +35,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--out-dir", type=Path, default=Path("."), help="where to write the skeleton (default .)")
     inspect.add_argument("--force", action="store_true", help="overwrite an existing Pulumi.NAME.yaml")
+    inspect.add_argument(
+        "--show-overrides",
+        action="store_true",
+        help="with --account-id and --dashboards/--analyses: run a release's pre-flight and show the override "
+        "configuration it would start the export with (nothing is started)",
+    )
+    inspect.add_argument("--dashboards", default="", help="comma-separated dashboard ids or ARNs (--show-overrides)")
+    inspect.add_argument("--analyses", default="", help="comma-separated analysis ids or ARNs (--show-overrides)")
+    inspect.add_argument("--release-name", default="preview", help="the release name, for its job id (--show-overrides)")
+    inspect.add_argument("--no-id-prefix", action="store_true", help="a release without the id prefix (--show-overrides)")
     generate = commands.add_parser("generate", help="write a realistic generated CLOUDFORMATION_JSON bundle")
     generate.add_argument("--out", required=True, type=Path, help="file to write (a .json, or a .zip with --zip)")
     generate.add_argument("--scale", type=int, default=1, help="multiplies visuals and calculated fields (default 1)")
@@ -154,6 +164,48 @@ def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser, out: IO
     return 0
 
 
+def _show_overrides(args: argparse.Namespace, parser: argparse.ArgumentParser, out: IO[str], err: IO[str]) -> int:
+    """``inspect --show-overrides``: a release's pre-flight and the override configuration it would use."""
+    import json  # noqa: PLC0415
+
+    from .aws.release import ReleaseRequest, preview_release  # noqa: PLC0415
+    from .core.overrides import describe_overrides  # noqa: PLC0415
+
+    dashboards = tuple(v.strip() for v in args.dashboards.split(",") if v.strip())
+    analyses = tuple(v.strip() for v in args.analyses.split(",") if v.strip())
+    if not args.account_id or not (dashboards or analyses):
+        parser.error("--show-overrides needs --account-id and --dashboards and/or --analyses")
+    request = ReleaseRequest(
+        account=args.account_id,
+        release_name=args.release_name,
+        dashboard_ids=dashboards,
+        analysis_ids=analyses,
+        region=args.region,
+        role_arn=args.role_arn,
+        id_prefix=not args.no_id_prefix,
+    )
+    try:
+        prepared = preview_release(request)
+    except QuickSightPromotionError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    contents = prepared.contents
+    lines = [
+        f"Release {args.release_name!r}: job id {prepared.ref.job_id} in account {prepared.ref.account} "
+        f"({prepared.ref.region}); pre-flight passed, nothing was started",
+        f"ResourceArns ({len(prepared.resource_arns)}): {', '.join(prepared.resource_arns)}",
+        f"Bundle: {len(contents.data_sets)} data set(s), {len(contents.data_sources)} data source(s), "
+        f"{len(contents.themes)} theme(s), {len(contents.vpc_connections)} VPC connection(s), "
+        f"{len(contents.refresh_schedules)} refresh schedule(s)",
+        "Overrides (CloudFormationOverridePropertyConfiguration):",
+        *(f"  {line}" for line in describe_overrides(prepared.overrides)),
+        *(f"Note: {note}" for note in contents.notes),
+        json.dumps(prepared.overrides, indent=2),
+    ]
+    print("\n".join(lines), file=out)
+    return 0
+
+
 def run(argv: Sequence[str], out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 fine, 2 usage, 1 a bad bundle or job)."""
     out = out or sys.stdout
@@ -162,6 +214,8 @@ def run(argv: Sequence[str], out: IO[str] | None = None, err: IO[str] | None = N
     args = parser.parse_args(argv)
     if args.command == "generate":
         return _generate(args, parser, out)
+    if args.show_overrides:
+        return _show_overrides(args, parser, out, err)
     if (args.bundle is None) == (args.job_id is None):
         parser.error("give either a bundle file or --account-id and --job-id")
     if args.job_id and not args.account_id:

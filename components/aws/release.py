@@ -504,6 +504,13 @@ def start_release(
     return outcome.value == "started"
 
 
+def preview_release(request: ReleaseRequest) -> PreparedRelease:
+    """Pre-flight only: what a release would export and with which overrides; starts nothing."""
+    named = JobRef(request.account, release_job_id(request.release_name), request.region)
+    client = quicksight_client(named, request.role_arn)
+    return prepare_release(client, request, client.meta.region_name)
+
+
 def cut_release(
     request: ReleaseRequest,
     *,
