@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
 
 from conftest import FakeTime
 from emulator import ACCOUNT, QuickSightEmulator, arn_of
-from components.aws.release import ReleaseRequest, cut_release
+from components.aws.release import ReleaseRequest, cut_release, prepare_release, start_release
 from components.core.catalog import build_catalog
-from components.errors import ExportTimeoutError, ReleaseConflictError, ReleasePreflightError
+from components.errors import (
+    AwsAccessError,
+    ExportTimeoutError,
+    InputError,
+    ReleaseConflictError,
+    ReleaseError,
+    ReleasePreflightError,
+    ThrottledError,
+)
 
 
 def sales(emulator: QuickSightEmulator) -> None:
@@ -193,3 +204,123 @@ def test_the_limit_counts_running_exports_of_the_account(emulator: QuickSightEmu
     assert "export job 'release-sales-42'" in message and "could not start within 120 s" in message
     assert "LimitExceededException" in message and "raise timeout_seconds" in message
     assert time.now <= 120
+
+
+# --- more paths: resuming, limits, call errors -----------------------------------------------------
+
+
+def test_an_interrupted_release_resumes_on_its_running_job(emulator: QuickSightEmulator) -> None:
+    sales(emulator)
+    emulator.assets.job_statuses = ["IN_PROGRESS"] * 6 + ["SUCCESSFUL"]
+    with pytest.raises(ExportTimeoutError, match="did not finish within"):
+        cut(request(timeout_seconds=3))
+    resumed = cut(request())
+    assert resumed.started is False
+    assert len(emulator.calls("StartAssetBundleExportJob")) == 1
+    assert resumed.fetched.description.status == "SUCCESSFUL"
+
+
+def test_an_analysis_with_definition_errors_is_named(emulator: QuickSightEmulator) -> None:
+    sales(emulator)
+    emulator.assets.add_analysis(
+        "draft", ("orders",), errors=[{"Type": "DATA_SET_NOT_FOUND", "Message": "Data set gone"}, {"Type": "PARAMETER_NOT_FOUND", "Message": "p"}]
+    )
+    with pytest.raises(ReleasePreflightError) as caught:
+        cut(request(analysis_ids=("draft",)))
+    assert caught.value.problems == (
+        "analysis 'draft' has 2 definition error(s): DATA_SET_NOT_FOUND: Data set gone, PARAMETER_NOT_FOUND: p: "
+        "fix them in QuickSight (exports fail on definition errors)",
+    )
+
+
+def test_more_than_50_data_sets_is_a_preflight_problem(emulator: QuickSightEmulator) -> None:
+    emulator.assets.add_data_source("ath", "ATHENA", {"AthenaParameters": {"WorkGroup": "w"}})
+    sets = tuple(f"s{i}" for i in range(51))
+    for set_id in sets:
+        emulator.assets.add_data_set(set_id, ("ath",))
+    emulator.assets.add_dashboard("wide", sets)
+    with pytest.raises(ReleasePreflightError) as caught:
+        cut(request(dashboard_ids=("wide",)))
+    assert "DataSets (51)" in str(caught.value) and "split the dashboards and analyses" in str(caught.value)
+    assert emulator.calls("StartAssetBundleExportJob") == []
+
+
+def test_a_release_of_nothing_is_refused(emulator: QuickSightEmulator) -> None:
+    with pytest.raises(InputError, match="release 'sales-42' names no dashboard or analysis"):
+        cut(request(dashboard_ids=()))
+
+
+def test_access_denied_names_the_call_and_the_asset(emulator: QuickSightEmulator) -> None:
+    sales(emulator)
+    emulator.fail_account(401, "AccessDeniedException", "User is not authorized")
+    with pytest.raises(AwsAccessError) as caught:
+        cut(request())
+    message = str(caught.value)
+    assert "AWS denied quicksight:DescribeDashboard on dashboard 'sales-dashboard'" in message
+    assert "AccessDeniedException: User is not authorized" in message and "role_arn" in message
+
+
+def stubbed() -> tuple[Any, Stubber]:
+    client = boto3.client(
+        "quicksight", region_name="us-east-1", aws_access_key_id="AKIA0", aws_secret_access_key="s",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )  # fmt: skip
+    return client, Stubber(client)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error", "said"),
+    [
+        ("ThrottlingException", 429, ThrottledError, "QuickSight throttled DescribeDashboard of dashboard 'd'"),
+        ("UnsupportedUserEditionException", 403, AwsAccessError, "asset bundle exports need QuickSight Enterprise edition"),
+        ("InternalFailureException", 500, ReleaseError, "DescribeDashboard of dashboard 'd' for export job 'release-sales-42'"),
+    ],
+)
+def test_describe_errors_are_translated(code: str, status: int, error: type, said: str) -> None:
+    client, stub = stubbed()
+    stub.add_client_error("describe_dashboard", service_error_code=code, service_message="nope", http_status_code=status)
+    with stub, pytest.raises(error) as caught:
+        prepare_release(client, request(dashboard_ids=("d",)), "us-east-1")
+    assert said in str(caught.value) and "nope" in str(caught.value)
+
+
+def prepared_for(emulator: QuickSightEmulator) -> Any:
+    sales(emulator)
+    client = boto3.client("quicksight", region_name="us-east-1")
+    return prepare_release(client, request(), "us-east-1")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error", "said"),
+    [
+        ("InvalidParameterValueException", 400, ReleaseError, "StartAssetBundleExportJob for export job 'release-sales-42'"),
+        ("AccessDeniedException", 401, AwsAccessError, "AWS denied quicksight:StartAssetBundleExportJob"),
+    ],
+)
+def test_start_errors_are_translated(emulator: QuickSightEmulator, code: str, status: int, error: type, said: str) -> None:
+    prepared = prepared_for(emulator)
+    describer = boto3.client("quicksight", region_name="us-east-1")
+    starter, stub = stubbed()
+    stub.add_client_error("start_asset_bundle_export_job", service_error_code=code, service_message="bad", http_status_code=status)
+    time = FakeTime()
+    with stub, pytest.raises(error) as caught:
+        start_release(describer, prepared, timeout=60, sleep=time.sleep, clock=time.clock, starter=starter)
+    assert said in str(caught.value) and "bad" in str(caught.value)
+
+
+def test_throttled_starts_are_retried_within_the_deadline(emulator: QuickSightEmulator) -> None:
+    prepared = prepared_for(emulator)
+    describer = boto3.client("quicksight", region_name="us-east-1")
+    starter, stub = stubbed()
+    stub.add_client_error("start_asset_bundle_export_job", service_error_code="ThrottlingException", http_status_code=429)
+    stub.add_response(
+        "start_asset_bundle_export_job",
+        {"Arn": "arn:aws:quicksight:us-east-1:111111111111:asset-bundle-export-job/release-sales-42",
+         "AssetBundleExportJobId": "release-sales-42", "RequestId": "r", "Status": 202},
+        prepared.body,
+    )  # fmt: skip
+    time = FakeTime()
+    with stub:
+        assert start_release(describer, prepared, timeout=60, sleep=time.sleep, clock=time.clock, starter=starter)
+    stub.assert_no_pending_responses()
+    assert len(time.sleeps) == 1 and time.now <= 60
