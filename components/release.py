@@ -230,7 +230,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
     the data sources' types (see ``core.overrides``), waits out a running job id or the account's
     5 concurrent exports, then waits for the job, downloads and unpacks the template.
 
-    The job id is ``release-<release_name>``. Running the same release again adopts its job (while
+    The job id is the release name (made safe if need be). Running the same release again adopts its job (while
     QuickSight keeps it, 14 days); the same name with other assets or options is refused.
 
     Args:

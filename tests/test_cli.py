@@ -154,7 +154,7 @@ def test_show_overrides_prints_the_release_configuration_and_starts_nothing(emul
         "--show-overrides", "--account-id", "111111111111", "--dashboards", "sales-dashboard", "--release-name", "r-1"
     )
     assert code == 0, err
-    assert "Release 'r-1': job id release-r-1 in account 111111111111 (us-east-1); pre-flight passed" in out
+    assert "Release 'r-1': job id r-1 in account 111111111111 (us-east-1); pre-flight passed" in out
     assert "ResourceIdOverrideConfiguration.PrefixForAllResources: true" in out
     assert "arn:aws:quicksight:us-east-1:111111111111:datasource/rs: Name, Database, ClusterId, Username, Password" in out
     config = json.loads(out[out.index("\n{") + 1 :])
@@ -165,7 +165,7 @@ def test_show_overrides_prints_the_release_configuration_and_starts_nothing(emul
 def test_show_overrides_reports_preflight_problems(emulator) -> None:  # type: ignore[no-untyped-def]
     code, out, err = inspect("--show-overrides", "--account-id", "111111111111", "--analyses", "gone")
     assert code == 1 and out == ""
-    assert err.startswith("error: release 'preview' (release-preview) in account 111111111111 (us-east-1) cannot start")
+    assert err.startswith("error: release 'preview' (preview) in account 111111111111 (us-east-1) cannot start")
     assert "analysis 'gone' was not found" in err
 
 

@@ -48,9 +48,9 @@ def test_up_cuts_the_release_and_records_the_template(release_engine: EngineHarn
 
     assert result.action == "create"
     out = result.outputs
-    job = qs.jobs[(ACCOUNT, "release-engine-first")]
+    job = qs.jobs[(ACCOUNT, "engine-first")]
     assert result.id == job.arn == out["export_job_arn"]
-    assert out["export_job_id"] == "release-engine-first"
+    assert out["export_job_id"] == "engine-first"
     assert out["template_sha256"] == hashlib.sha256(job.payload).hexdigest()
     assert json.loads(out["template_body"]) == json.loads(job.payload)
     assert out["resource_arns"] == [arn_of("dashboard", "sales-dashboard")]
@@ -95,11 +95,11 @@ def test_other_assets_preview_as_a_replacement_and_the_same_name_is_refused(
         release_engine.up(changed, first.state)
     line = user_error(caught.value)
     assert "ReleaseConflictError" in line
-    assert "export job 'release-engine-change'" in line and "ResourceArns differ" in line
+    assert "export job 'engine-change'" in line and "ResourceArns differ" in line
     assert "give this release a new release_name" in line
     renamed = release_engine.up(release("engine-change-2", analysis_ids=["sales-analysis"]), first.state)
     assert renamed.action == "replace" and renamed.deleted_id == first.id
-    assert renamed.outputs["export_job_id"] == "release-engine-change-2"
+    assert renamed.outputs["export_job_id"] == "engine-change-2"
 
 
 def test_preflight_problems_reach_the_user_in_one_line(release_engine: EngineHarness, qs: QuickSightEmulator) -> None:

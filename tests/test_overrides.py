@@ -162,10 +162,10 @@ JOB_ID = re.compile(r"^[A-Za-z0-9_\-]{1,512}$")
 
 
 def test_job_ids_derive_from_release_names() -> None:
-    assert release_job_id("sales-2026_12") == "release-sales-2026_12"
+    assert release_job_id("sales-2026_12") == "sales-2026_12"
     assert release_job_id("sales-2026_12") == release_job_id("sales-2026_12")
     odd = release_job_id("sales 2026/12 売上")
-    assert JOB_ID.match(odd) and odd.startswith("release-sales-2026-12-")
+    assert JOB_ID.match(odd) and odd.startswith("sales-2026-12-")
     assert release_job_id("a b") != release_job_id("a/b") != release_job_id("a-b")
     long = release_job_id("x" * 600)
     assert JOB_ID.match(long) and len(long) == 512

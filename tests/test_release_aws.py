@@ -59,7 +59,7 @@ def test_a_release_starts_the_export_with_generated_overrides(emulator: QuickSig
     result = cut(request(analysis_ids=(arn_of("analysis", "sales-analysis"),), include_tags=True))
 
     (body,) = emulator.assets.started
-    assert body["AssetBundleExportJobId"] == "release-sales-42" == result.prepared.ref.job_id
+    assert body["AssetBundleExportJobId"] == "sales-42" == result.prepared.ref.job_id
     assert body["ResourceArns"] == [arn_of("dashboard", "sales-dashboard"), arn_of("analysis", "sales-analysis")]
     assert body["IncludeAllDependencies"] is True and body["ExportFormat"] == "CLOUDFORMATION_JSON"
     assert body["IncludeTags"] is True and body["IncludePermissions"] is False
@@ -104,7 +104,7 @@ def test_preflight_reports_every_problem_in_one_message_and_starts_nothing(emula
         cut(request(dashboard_ids=("broken", "no-such-dashboard"), analysis_ids=("no-such-analysis",)))
 
     message = str(caught.value)
-    assert "release 'sales-42' (release-sales-42) in account 111111111111 (us-east-1) cannot start" in message
+    assert "release 'sales-42' (sales-42) in account 111111111111 (us-east-1) cannot start" in message
     assert "no export job was started" in message
     expected = [
         "dashboard 'broken' has 1 definition error(s): COLUMN_TYPE_MISMATCH: Column amount changed type (at sheet/1/visual/2)",
@@ -164,7 +164,7 @@ def test_the_same_name_with_other_assets_or_options_is_refused(
     with pytest.raises(ReleaseConflictError) as caught:
         cut(request(**change))
     message = str(caught.value)
-    assert "export job 'release-sales-42' in account 111111111111" in message and said in message
+    assert "export job 'sales-42' in account 111111111111" in message and said in message
     assert "give this release a new release_name" in message
     assert len(emulator.calls("StartAssetBundleExportJob")) == 1
 
@@ -201,7 +201,7 @@ def test_the_limit_counts_running_exports_of_the_account(emulator: QuickSightEmu
     with pytest.raises(ExportTimeoutError) as caught:
         cut(request(timeout_seconds=120), time)
     message = str(caught.value)
-    assert "export job 'release-sales-42'" in message and "could not start within 120 s" in message
+    assert "export job 'sales-42'" in message and "could not start within 120 s" in message
     assert "LimitExceededException" in message and "raise timeout_seconds" in message
     assert time.now <= 120
 
@@ -273,7 +273,7 @@ def stubbed() -> tuple[Any, Stubber]:
     [
         ("ThrottlingException", 429, ThrottledError, "QuickSight throttled DescribeDashboard of dashboard 'd'"),
         ("UnsupportedUserEditionException", 403, AwsAccessError, "asset bundle exports need QuickSight Enterprise edition"),
-        ("InternalFailureException", 500, ReleaseError, "DescribeDashboard of dashboard 'd' for export job 'release-sales-42'"),
+        ("InternalFailureException", 500, ReleaseError, "DescribeDashboard of dashboard 'd' for export job 'sales-42'"),
     ],
 )
 def test_describe_errors_are_translated(code: str, status: int, error: type, said: str) -> None:
@@ -293,7 +293,7 @@ def prepared_for(emulator: QuickSightEmulator) -> Any:
 @pytest.mark.parametrize(
     ("code", "status", "error", "said"),
     [
-        ("InvalidParameterValueException", 400, ReleaseError, "StartAssetBundleExportJob for export job 'release-sales-42'"),
+        ("InvalidParameterValueException", 400, ReleaseError, "StartAssetBundleExportJob for export job 'sales-42'"),
         ("AccessDeniedException", 401, AwsAccessError, "AWS denied quicksight:StartAssetBundleExportJob"),
     ],
 )
@@ -315,8 +315,8 @@ def test_throttled_starts_are_retried_within_the_deadline(emulator: QuickSightEm
     stub.add_client_error("start_asset_bundle_export_job", service_error_code="ThrottlingException", http_status_code=429)
     stub.add_response(
         "start_asset_bundle_export_job",
-        {"Arn": "arn:aws:quicksight:us-east-1:111111111111:asset-bundle-export-job/release-sales-42",
-         "AssetBundleExportJobId": "release-sales-42", "RequestId": "r", "Status": 202},
+        {"Arn": "arn:aws:quicksight:us-east-1:111111111111:asset-bundle-export-job/sales-42",
+         "AssetBundleExportJobId": "sales-42", "RequestId": "r", "Status": 202},
         prepared.body,
     )  # fmt: skip
     time = FakeTime()

@@ -50,7 +50,6 @@ MAX_OVERRIDE_ENTRIES = 50
 MAX_OVERRIDE_PROPERTIES = 10
 # AssetBundleExportJobId: ShortRestrictiveResourceId, [\w\-]+ (Java's \w: ASCII), 1-512 characters.
 MAX_JOB_ID = 512
-JOB_ID_PREFIX = "release-"
 
 # The Properties enum of AssetBundleExportJobDataSourceOverrideProperties.
 DATA_SOURCE_OVERRIDE_PROPERTIES: frozenset[str] = frozenset(
@@ -276,11 +275,12 @@ _ARN = re.compile(
 
 
 def release_job_id(release_name: str) -> str:
-    """The AssetBundleExportJobId of a release: ``release-<name>``, deterministic.
+    """The AssetBundleExportJobId of a release: the release name itself, deterministic.
 
     A name with characters the job id refuses (anything but ASCII letters, digits, ``_`` and
-    ``-``), or too long for 512 characters, is made safe and gets a hash of the exact name, so two
-    names never share a job id.
+    ``-``), or longer than 512 characters, is made safe and gets a hash of the exact name, so two
+    names never share a job id. A job of that id started by hand is adopted only if it exports
+    the same assets with the same options (``aws.release.differences``).
 
     Raises:
         InputError: the name is empty.
@@ -288,12 +288,10 @@ def release_job_id(release_name: str) -> str:
     if not release_name or not release_name.strip():
         raise InputError("release_name is empty: name the release (e.g. 'sales-2026-12-01')")
     safe = _JOB_ID_UNSAFE.sub("-", release_name)
-    job_id = f"{JOB_ID_PREFIX}{safe}"
-    if safe == release_name and len(job_id) <= MAX_JOB_ID:
-        return job_id
+    if safe == release_name and len(safe) <= MAX_JOB_ID:
+        return safe
     digest = hashlib.sha256(release_name.encode("utf-8")).hexdigest()[:12]
-    room = MAX_JOB_ID - len(JOB_ID_PREFIX) - len(digest) - 1
-    return f"{JOB_ID_PREFIX}{safe[:room]}-{digest}"
+    return f"{safe[: MAX_JOB_ID - len(digest) - 1]}-{digest}"
 
 
 def partition_of(region: str) -> str:
