@@ -55,7 +55,9 @@ class ProgramConfig(BaseModel):
 
     source_account_id: str = Field(alias="sourceAccountId", pattern=r"^[0-9]{12}$")
     # Required unless releaseName puts the program in the source-stage mode (checked in parse_config).
-    export_job_id: Optional[str] = Field(default=None, alias="exportJobId", min_length=1, max_length=512, pattern=r"^[\w\-]+$")
+    export_job_id: Optional[str] = Field(
+        default=None, alias="exportJobId", min_length=1, max_length=512, pattern=r"^[\w\-]+$"
+    )
     source_region: Optional[str] = Field(default=None, alias="sourceRegion")
     source_role_arn: Optional[str] = Field(default=None, alias="sourceRoleArn")
     expected_sha256: Optional[str] = Field(default=None, alias="expectedSha256", pattern=r"^[0-9a-fA-F]{64}$")

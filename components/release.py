@@ -17,7 +17,15 @@ import datetime as dt
 from typing import Any, Optional, Sequence
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .core.catalog import build_catalog, summarize_resources
@@ -119,7 +127,8 @@ def parse_release_inputs(props: dict[str, Any]) -> ReleaseInputs:
         raise InputError(f"invalid AssetBundleRelease inputs: {listed}; fix them in the Pulumi program") from exc
     if not inputs.dashboard_ids and not inputs.analysis_ids:
         raise InputError(
-            f"AssetBundleRelease '{inputs.release_name}' names no dashboard or analysis: set dashboard_ids and/or analysis_ids"
+            f"AssetBundleRelease '{inputs.release_name}' names no dashboard or analysis: set dashboard_ids "
+            "and/or analysis_ids"
         )
     return inputs
 
@@ -190,7 +199,9 @@ class AssetBundleReleaseProvider(ResourceProvider):
             failures.extend(CheckFailure(name, reason) for name, reason in _problems(exc))
         given = [news.get(k) for k in ("dashboard_ids", "analysis_ids")]
         if not any(_is_unknown(v) or v for v in given):
-            failures.append(CheckFailure("dashboard_ids", "name at least one dashboard (dashboard_ids) or analysis (analysis_ids)"))
+            failures.append(
+                CheckFailure("dashboard_ids", "name at least one dashboard (dashboard_ids) or analysis (analysis_ids)")
+            )
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import runpy
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from mocks import RecordingMocks, install
 from components.errors import InputError
 from components.program import parse_config
 
 SOURCE = {"sourceAccountId": "111122223333"}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pulumi.runtime.test
@@ -72,3 +76,22 @@ def test_the_modes_are_checked(raw: dict[str, Any], said: str) -> None:
 def test_a_release_needs_no_export_job_id() -> None:
     config = parse_config({**SOURCE, "releaseName": "r", "releaseAnalyses": ["a"]})
     assert config.release_name == "r" and config.export_job_id is None and config.release_strict_validation is True
+
+
+@pulumi.runtime.test
+def test_the_dev_stage_example_cuts_the_release_the_test_stage_deploys() -> pulumi.Output:
+    mocks = install(RecordingMocks())
+    config = yaml.safe_load((ROOT / "examples" / "Pulumi.dev.yaml").read_text(encoding="utf-8"))["config"]
+    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, [])
+    program = runpy.run_path(str(ROOT / "__main__.py"))
+    test_stage = yaml.safe_load((ROOT / "examples" / "Pulumi.test.yaml").read_text(encoding="utf-8"))["config"]
+
+    def check(_: Any) -> None:
+        (made,) = mocks.by_type("quicksight:AssetBundleRelease")
+        assert made.inputs["dashboard_ids"] == ["sales-dashboard"] and made.inputs["include_permissions"] is True
+        # The release's job id is its name: the one the test stage deploys.
+        from components.core.overrides import release_job_id
+
+        assert release_job_id(made.inputs["release_name"]) == test_stage["quicksight-promotion:exportJobId"]
+
+    return program["bundle"].urn.apply(check)

@@ -152,7 +152,9 @@ def _call(client: Any, operation: str, what: str, ref: JobRef, **kwargs: Any) ->
                 f"AWS denied quicksight:{api} on {what} for {ref} ({code}: {message}): grant the caller that "
                 "permission, or set role_arn to a role in the source account that has it"
             ) from exc
-        raise ReleaseError(f"{api} of {what} for {ref} failed ({code}: {message}): check the asset, then re-run") from exc
+        raise ReleaseError(
+            f"{api} of {what} for {ref} failed ({code}: {message}): check the asset, then re-run"
+        ) from exc
     except NoCredentialsError as exc:
         raise AwsAccessError(
             f"no AWS credentials to describe {what} for {ref}: configure credentials for the process that runs pulumi"
@@ -217,16 +219,17 @@ class _Walk:
         self.schedules: dict[str, None] = {}
         self.pending_sets: list[str] = []
 
+    def _ask(self, operation: str, noun: str, **ids: str) -> dict[str, Any]:
+        return _call(self.client, operation, noun, self.ref, AwsAccountId=self.ref.account, **ids)
+
     def root(self, kind: str, arn: str) -> None:
         """A dashboard or analysis: its status, definition errors, data sets and theme."""
         asset_id = _asset_id(arn)
         key = "DashboardId" if kind == "dashboard" else "AnalysisId"
         noun = f"{kind} '{asset_id}'"
         try:
-            described = _call(self.client, f"describe_{kind}", noun, self.ref, AwsAccountId=self.ref.account, **{key: asset_id})
-            definition = _call(
-                self.client, f"describe_{kind}_definition", noun, self.ref, AwsAccountId=self.ref.account, **{key: asset_id}
-            )
+            described = self._ask(f"describe_{kind}", noun, **{key: asset_id})
+            definition = self._ask(f"describe_{kind}_definition", noun, **{key: asset_id})
         except _NotFound:
             self.problems.append(f"{noun} was not found in account {self.ref.account} ({self.ref.region})")
             return
@@ -257,7 +260,7 @@ class _Walk:
         set_id = _asset_id(arn)
         noun = f"data set '{set_id}'"
         try:
-            answer = _call(self.client, "describe_data_set", noun, self.ref, AwsAccountId=self.ref.account, DataSetId=set_id)
+            answer = self._ask("describe_data_set", noun, DataSetId=set_id)
         except _NotFound:
             self.problems.append(f"{noun} (used by the release) was not found in account {self.ref.account}")
             return
@@ -282,9 +285,7 @@ class _Walk:
                 self._add_set(source["DataSetArn"])
         if data_set.get("ImportMode") == "SPICE":
             try:
-                listed = _call(
-                    self.client, "list_refresh_schedules", noun, self.ref, AwsAccountId=self.ref.account, DataSetId=set_id
-                )
+                listed = self._ask("list_refresh_schedules", noun, DataSetId=set_id)
             except _NotFound:
                 listed = {}
             for schedule in listed.get("RefreshSchedules") or []:
@@ -295,9 +296,7 @@ class _Walk:
         source_id = _asset_id(arn)
         noun = f"data source '{source_id}'"
         try:
-            answer = _call(
-                self.client, "describe_data_source", noun, self.ref, AwsAccountId=self.ref.account, DataSourceId=source_id
-            )
+            answer = self._ask("describe_data_source", noun, DataSourceId=source_id)
         except _NotFound:
             self.problems.append(f"{noun} (read by {user}) was not found in account {self.ref.account}")
             return
@@ -493,7 +492,9 @@ def start_release(
             reasons.append(why)
         return outcome
 
-    outcome = poll_until(attempt, lambda o: o is not None, timeout=timeout, backoff=backoff, sleep=sleep, clock=clock, draw=draw)
+    outcome = poll_until(
+        attempt, lambda o: o is not None, timeout=timeout, backoff=backoff, sleep=sleep, clock=clock, draw=draw
+    )
     if not outcome.done:
         last = reasons[-1] if reasons else "every call was throttled"
         raise ExportTimeoutError(

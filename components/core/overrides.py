@@ -246,7 +246,8 @@ def normalize_overrides(config: Optional[Mapping[str, Any]]) -> dict[str, Any]:
             entries = []
             for item in value:
                 if isinstance(item, Mapping):
-                    entries.append({"Arn": item.get("Arn"), "Properties": sorted(map(str, item.get("Properties") or []))})
+                    properties = sorted(map(str, item.get("Properties") or []))
+                    entries.append({"Arn": item.get("Arn"), "Properties": properties})
             normal[key] = sorted(entries, key=lambda e: str(e["Arn"]))
     return normal
 
@@ -318,7 +319,9 @@ def asset_arn(kind: str, value: str, *, account: str, region: str) -> str:
     if value.startswith("arn:"):
         parts = parse_arn(value)
         if parts is None or parts["kind"] != kind:
-            raise InputError(f"{value!r} is not a QuickSight {kind} ARN (arn:aws:quicksight:<region>:<account>:{kind}/<id>)")
+            raise InputError(
+                f"{value!r} is not a QuickSight {kind} ARN (arn:aws:quicksight:<region>:<account>:{kind}/<id>)"
+            )
         if parts["account"] != account or parts["region"] != region:
             raise InputError(
                 f"{kind} ARN {value!r} is in account {parts['account']} ({parts['region'] or 'no region'}), "
