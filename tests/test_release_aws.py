@@ -324,3 +324,24 @@ def test_throttled_starts_are_retried_within_the_deadline(emulator: QuickSightEm
         assert start_release(describer, prepared, timeout=60, sleep=time.sleep, clock=time.clock, starter=starter)
     stub.assert_no_pending_responses()
     assert len(time.sleeps) == 1 and time.now <= 60
+
+
+def test_a_malformed_answer_is_a_problem_naming_the_field(emulator: QuickSightEmulator) -> None:
+    sales(emulator)
+    emulator.assets.add_dashboard("odd", ("orders",), errors=[{"Type": 5, "Message": "typed wrong"}])
+    with pytest.raises(ReleasePreflightError) as caught:
+        cut(request(dashboard_ids=("odd",)))
+    (problem,) = caught.value.problems
+    assert problem.startswith("dashboard 'odd': QuickSight's description of it is malformed (Errors.0.Type: ")
+    assert emulator.calls("StartAssetBundleExportJob") == []
+
+
+def test_a_data_source_used_twice_is_described_once(emulator: QuickSightEmulator) -> None:
+    sales(emulator)
+    emulator.assets.add_data_set("orders-2", ("pg", "gone"))
+    emulator.assets.add_data_set("orders-3", ("pg", "gone"))
+    emulator.assets.add_dashboard("two", ("orders-2", "orders-3"))
+    with pytest.raises(ReleasePreflightError) as caught:
+        cut(request(dashboard_ids=("two",)))
+    assert caught.value.problems == ("data source 'gone' (read by data set 'orders-2') was not found in account 111111111111",)
+    assert len([r for r in emulator.calls("DescribeDataSource") if r["path"].endswith("/pg")]) == 1

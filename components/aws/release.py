@@ -22,13 +22,16 @@ from typing import Any, Callable, Optional
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from pydantic import ValidationError
 
 from ..core.bundle import DEFAULT_LIMITS, BundleLimits
 from ..core.models import CLOUDFORMATION_JSON, ExportJobDescription
 from ..core.overrides import (
     MAX_RESOURCE_ARNS,
     UNSUPPORTED_TYPES,
+    AssetSummary,
     BundleContents,
+    DataSetSummary,
     DataSourceInfo,
     asset_arn,
     build_overrides,
@@ -169,29 +172,6 @@ def _call(client: Any, operation: str, what: str, ref: JobRef, **kwargs: Any) ->
     return response
 
 
-def _errors_of(entries: Any) -> list[str]:
-    """``Type: Message (at Path, ...)`` for each definition error."""
-    found = []
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        paths = [e.get("Path") for e in entry.get("ViolatedEntities") or [] if isinstance(e, dict) and e.get("Path")]
-        where = f" (at {', '.join(map(str, paths[:3]))})" if paths else ""
-        found.append(f"{entry.get('Type') or 'ERROR'}: {clean(entry.get('Message') or '(no message)', 200)}{where}")
-    return found
-
-
-def _data_set_arns(definition: Any, summary: Any) -> list[str]:
-    arns = []
-    if isinstance(definition, dict):
-        for declaration in definition.get("DataSetIdentifierDeclarations") or []:
-            if isinstance(declaration, dict) and isinstance(declaration.get("DataSetArn"), str):
-                arns.append(declaration["DataSetArn"])
-    if isinstance(summary, dict):
-        arns.extend(a for a in summary.get("DataSetArns") or [] if isinstance(a, str))
-    return arns
-
-
 def _asset_id(arn: str) -> str:
     parts = parse_arn(arn)
     return parts["id"] if parts else arn
@@ -215,12 +195,26 @@ class _Walk:
         self.notes: list[str] = []
         self.data_sets: dict[str, None] = {}
         self.sources: dict[str, DataSourceInfo] = {}
+        self.seen_sources: set[str] = set()
         self.themes: dict[str, None] = {}
         self.schedules: dict[str, None] = {}
         self.pending_sets: list[str] = []
 
     def _ask(self, operation: str, noun: str, **ids: str) -> dict[str, Any]:
         return _call(self.client, operation, noun, self.ref, AwsAccountId=self.ref.account, **ids)
+
+    def _shape(self, model: Any, raw: Any, noun: str) -> Any:
+        """Validate an answer's part; a malformed one becomes a problem (None)."""
+        try:
+            return model.model_validate(raw if isinstance(raw, dict) else {})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "answer"
+            self.problems.append(
+                f"{noun}: QuickSight's description of it is malformed ({clean(where, 80)}: {first['msg']}); "
+                "re-run, and check the asset in QuickSight if it persists"
+            )
+            return None
 
     def root(self, kind: str, arn: str) -> None:
         """A dashboard or analysis: its status, definition errors, data sets and theme."""
@@ -229,31 +223,34 @@ class _Walk:
         noun = f"{kind} '{asset_id}'"
         try:
             described = self._ask(f"describe_{kind}", noun, **{key: asset_id})
-            definition = self._ask(f"describe_{kind}_definition", noun, **{key: asset_id})
+            defined = self._ask(f"describe_{kind}_definition", noun, **{key: asset_id})
         except _NotFound:
             self.problems.append(f"{noun} was not found in account {self.ref.account} ({self.ref.region})")
             return
-        summary = described.get("Dashboard" if kind == "dashboard" else "Analysis") or {}
-        version = (summary.get("Version") or {}) if kind == "dashboard" else summary
-        errors = _errors_of(definition.get("Errors")) or _errors_of(version.get("Errors"))
+        summary = described.get("Dashboard" if kind == "dashboard" else "Analysis")
+        if kind == "dashboard" and isinstance(summary, dict):
+            summary = summary.get("Version")  # a dashboard's status and errors are its published version's
+        # The ...Definition answers carry the HTTP status as an integer "Status": not the resource's.
+        definition = self._shape(AssetSummary, {k: v for k, v in defined.items() if k != "Status"}, noun)
+        version = self._shape(AssetSummary, summary, noun) if definition is not None else None
+        if version is None or definition is None:
+            return
+        errors = [e.describe() for e in definition.errors or version.errors]
         if errors:
             self.problems.append(
                 f"{noun} has {len(errors)} definition error(s): {listing(errors, 3, ', ')}: fix them in QuickSight "
                 "(exports fail on definition errors)"
             )
-        status = definition.get("ResourceStatus") or version.get("Status")
-        if isinstance(status, str) and status.endswith("_FAILED"):
-            self.problems.append(f"{noun} is {status}: fix or re-save it in QuickSight")
-        for theme in (definition.get("ThemeArn"), version.get("ThemeArn")):
+        status = definition.resource_status or version.status
+        if status and status.endswith("_FAILED"):
+            self.problems.append(f"{noun} is {clean(status, 40)}: fix or re-save it in QuickSight")
+        for theme in (definition.theme_arn, version.theme_arn):
             if (custom := _custom_theme(theme, self.ref.account)) is not None:
                 self.themes[custom] = None
-        for data_set in _data_set_arns(definition.get("Definition"), version):
-            self._add_set(data_set)
-
-    def _add_set(self, arn: str) -> None:
-        if arn not in self.data_sets:
-            self.data_sets[arn] = None
-            self.pending_sets.append(arn)
+        for data_set in [*definition.declared_data_sets, *version.declared_data_sets]:
+            if data_set not in self.data_sets:
+                self.data_sets[data_set] = None
+                self.pending_sets.append(data_set)
 
     def data_set(self, arn: str) -> None:
         """A data set: the data sources of its physical tables, data sets it builds on, refresh schedules."""
@@ -264,26 +261,24 @@ class _Walk:
         except _NotFound:
             self.problems.append(f"{noun} (used by the release) was not found in account {self.ref.account}")
             return
-        data_set = answer.get("DataSet") or {}
-        for table_id, table in sorted((data_set.get("PhysicalTableMap") or {}).items()):
-            if not isinstance(table, dict):
-                continue
-            if table.get("FileSource"):
-                self.problems.append(
-                    f"{noun} reads an uploaded file (physical table {clean(table_id, 80)}): exports do not support "
-                    "uploaded files; move the data to S3 or a database"
-                )
-            for variant, member in table.items():
-                if variant == "FileSource":
-                    continue
-                source = member.get("DataSourceArn") if isinstance(member, dict) else None
-                if isinstance(source, str) and source not in self.sources:
-                    self._data_source(source, noun)
-        for logical in (data_set.get("LogicalTableMap") or {}).values():
-            source = (logical or {}).get("Source") if isinstance(logical, dict) else None
-            if isinstance(source, dict) and isinstance(source.get("DataSetArn"), str):
-                self._add_set(source["DataSetArn"])
-        if data_set.get("ImportMode") == "SPICE":
+        data_set = self._shape(DataSetSummary, answer.get("DataSet"), noun)
+        if data_set is None:
+            return
+        for table_id in data_set.uploaded_tables:
+            self.problems.append(
+                f"{noun} reads an uploaded file (physical table {clean(table_id, 80)}): exports do not support "
+                "uploaded files; move the data to S3 or a database"
+            )
+        for source in data_set.data_source_arns:
+            if source not in self.seen_sources:
+                self.seen_sources.add(source)
+                self._data_source(source, noun)
+        for parent in data_set.parent_data_set_arns:
+            if parent not in self.data_sets:
+                self.data_sets[parent] = None
+                self.pending_sets.append(parent)
+        if data_set.import_mode == "SPICE":
+            # Only SPICE data sets are refreshed; their schedules are exported as RefreshSchedule resources.
             try:
                 listed = self._ask("list_refresh_schedules", noun, DataSetId=set_id)
             except _NotFound:
@@ -301,10 +296,8 @@ class _Walk:
             self.problems.append(f"{noun} (read by {user}) was not found in account {self.ref.account}")
             return
         raw = answer.get("DataSource")
-        try:
-            info = DataSourceInfo.model_validate({"Arn": arn, **(raw if isinstance(raw, dict) else {})})
-        except ValueError:
-            self.problems.append(f"{noun}: QuickSight's description of it is malformed")
+        info = self._shape(DataSourceInfo, {"Arn": arn, **(raw if isinstance(raw, dict) else {})}, noun)
+        if info is None:
             return
         self.sources[arn] = info
         if info.type in UNSUPPORTED_TYPES:

@@ -130,6 +130,85 @@ class DataSourceInfo(BaseModel):
         return arn if isinstance(arn, str) and arn else None
 
 
+class DefinitionError(BaseModel):
+    """One entry of ``Errors`` of a dashboard or analysis (DescribeDashboardDefinition, DescribeAnalysis...)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: Optional[str] = Field(default=None, alias="Type")
+    message: Optional[str] = Field(default=None, alias="Message")
+    violated_entities: list[dict[str, Any]] = Field(default_factory=list, alias="ViolatedEntities")
+
+    def describe(self) -> str:
+        """``TYPE: message (at path, ...)``, with at most three paths."""
+        paths = [str(e["Path"]) for e in self.violated_entities if e.get("Path")][:3]
+        where = f" (at {', '.join(paths)})" if paths else ""
+        return f"{self.type or 'ERROR'}: {self.message or '(no message)'}{where}"
+
+
+class AssetSummary(BaseModel):
+    """What pre-flight reads of a dashboard or analysis.
+
+    From DescribeDashboard's ``Dashboard.Version`` or DescribeAnalysis's ``Analysis`` (``Status``,
+    ``Errors``, ``DataSetArns``, ``ThemeArn``), or from a ...Definition answer (``ResourceStatus``,
+    ``Errors``, ``ThemeArn``, ``Definition.DataSetIdentifierDeclarations``).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status: Optional[str] = Field(default=None, alias="Status")
+    resource_status: Optional[str] = Field(default=None, alias="ResourceStatus")
+    errors: list[DefinitionError] = Field(default_factory=list, alias="Errors")
+    data_set_arns: list[str] = Field(default_factory=list, alias="DataSetArns")
+    theme_arn: Optional[str] = Field(default=None, alias="ThemeArn")
+    definition: dict[str, Any] = Field(default_factory=dict, alias="Definition")
+
+    @property
+    def declared_data_sets(self) -> list[str]:
+        """DataSetArns, then the definition's DataSetIdentifierDeclarations."""
+        declared = [
+            d["DataSetArn"]
+            for d in self.definition.get("DataSetIdentifierDeclarations") or []
+            if isinstance(d, dict) and isinstance(d.get("DataSetArn"), str)
+        ]
+        return [*self.data_set_arns, *declared]
+
+
+class DataSetSummary(BaseModel):
+    """What pre-flight reads of DescribeDataSet's ``DataSet``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    import_mode: Optional[str] = Field(default=None, alias="ImportMode")
+    physical_tables: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="PhysicalTableMap")
+    logical_tables: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="LogicalTableMap")
+
+    @property
+    def data_source_arns(self) -> list[str]:
+        """The data sources its physical tables read (RelationalTable, CustomSql, S3Source, SaaSTable)."""
+        found = []
+        for table in self.physical_tables.values():
+            for variant, member in table.items():
+                if variant != "FileSource" and isinstance(member, dict) and isinstance(member.get("DataSourceArn"), str):
+                    found.append(member["DataSourceArn"])
+        return found
+
+    @property
+    def uploaded_tables(self) -> list[str]:
+        """Ids of physical tables that read an uploaded file (FileSource)."""
+        return sorted(table_id for table_id, table in self.physical_tables.items() if table.get("FileSource"))
+
+    @property
+    def parent_data_set_arns(self) -> list[str]:
+        """Data sets it is built on (LogicalTableMap sources)."""
+        found = []
+        for logical in self.logical_tables.values():
+            source = logical.get("Source")
+            if isinstance(source, dict) and isinstance(source.get("DataSetArn"), str):
+                found.append(source["DataSetArn"])
+        return found
+
+
 @dataclass(frozen=True)
 class BundleContents:
     """What an export with ``IncludeAllDependencies`` will hold, as ARNs (data sources described).
