@@ -175,6 +175,8 @@ def _show_overrides(args: argparse.Namespace, parser: argparse.ArgumentParser, o
     analyses = tuple(v.strip() for v in args.analyses.split(",") if v.strip())
     if not args.account_id or not (dashboards or analyses):
         parser.error("--show-overrides needs --account-id and --dashboards and/or --analyses")
+    if not (args.account_id.isascii() and args.account_id.isdigit() and len(args.account_id) == 12):
+        parser.error(f"--account-id must be 12 digits, not {args.account_id!r}")
     request = ReleaseRequest(
         account=args.account_id,
         release_name=args.release_name,

@@ -169,7 +169,12 @@ def test_show_overrides_reports_preflight_problems(emulator) -> None:  # type: i
     assert "analysis 'gone' was not found" in err
 
 
-def test_show_overrides_needs_assets() -> None:
+def test_show_overrides_needs_assets_and_an_account(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         inspect("--show-overrides", "--account-id", "111111111111")
     assert caught.value.code == 2
+    assert "--show-overrides needs --account-id and --dashboards and/or --analyses" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:
+        inspect("--show-overrides", "--account-id", "1234", "--dashboards", "d")
+    assert caught.value.code == 2
+    assert "--account-id must be 12 digits, not '1234'" in capsys.readouterr().err
