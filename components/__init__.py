@@ -24,6 +24,9 @@ from .errors import (
     IntegrityError,
     ParameterError,
     QuickSightPromotionError,
+    ReleaseConflictError,
+    ReleaseError,
+    ReleasePreflightError,
     ThrottledError,
 )
 
@@ -31,9 +34,11 @@ if TYPE_CHECKING:
     from .core.bundle import BundleLimits, Template, parse_template, unpack_bundle
     from .core.catalog import CatalogEntry, build_catalog
     from .core.models import ExportInputs, ExportOutputs
+    from .core.overrides import build_overrides, release_job_id
     from .core.polling import Backoff
     from .core.stage_values import Resolution, resolve_parameters, stage_config_skeleton
     from .provider import AssetBundleExport, AssetBundleExportProvider
+    from .release import AssetBundleRelease, AssetBundleReleaseProvider
     from .stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError
     from .validation import TemplateValidationError
 
@@ -49,12 +54,16 @@ _LAZY = {
     "build_catalog": ".core.catalog",
     "ExportInputs": ".core.models",
     "ExportOutputs": ".core.models",
+    "build_overrides": ".core.overrides",
+    "release_job_id": ".core.overrides",
     "Backoff": ".core.polling",
     "Resolution": ".core.stage_values",
     "resolve_parameters": ".core.stage_values",
     "stage_config_skeleton": ".core.stage_values",
     "AssetBundleExport": ".provider",
     "AssetBundleExportProvider": ".provider",
+    "AssetBundleRelease": ".release",
+    "AssetBundleReleaseProvider": ".release",
     "QuickSightBundleStack": ".stack",
     "QuickSightBundleStackArgs": ".stack",
     "TemplateTooLargeError": ".stack",
@@ -75,6 +84,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "AssetBundleExport",
     "AssetBundleExportProvider",
+    "AssetBundleRelease",
+    "AssetBundleReleaseProvider",
     "AwsAccessError",
     "Backoff",
     "BundleFormatError",
@@ -96,13 +107,18 @@ __all__ = [
     "QuickSightBundleStack",
     "QuickSightBundleStackArgs",
     "QuickSightPromotionError",
+    "ReleaseConflictError",
+    "ReleaseError",
+    "ReleasePreflightError",
     "Resolution",
     "Template",
     "TemplateTooLargeError",
     "TemplateValidationError",
     "ThrottledError",
     "build_catalog",
+    "build_overrides",
     "parse_template",
+    "release_job_id",
     "resolve_parameters",
     "stage_config_skeleton",
     "unpack_bundle",

@@ -138,6 +138,16 @@ def _parser(prog: str) -> _Parser:
     inspect.add_argument("--out-dir", type=_directory, default=Path("."), help="where to write it (default .)")
     inspect.add_argument("--force", action="store_true", help="overwrite an existing Pulumi.NAME.yaml")
     inspect.add_argument("--json", action="store_true", help="print the sizes, resources and catalog as JSON")
+    inspect.add_argument(
+        "--show-overrides",
+        action="store_true",
+        help="with --account-id and --dashboards/--analyses: run a release's pre-flight and show the override "
+        "configuration it would start the export with (nothing is started)",
+    )
+    inspect.add_argument("--dashboards", default="", help="comma-separated dashboard ids or ARNs (--show-overrides)")
+    inspect.add_argument("--analyses", default="", help="comma-separated analysis ids or ARNs (--show-overrides)")
+    inspect.add_argument("--release-name", default="preview", help="the release name, for its job id (--show-overrides)")
+    inspect.add_argument("--no-id-prefix", action="store_true", help="a release without the id prefix (--show-overrides)")
     preflight = commands.add_parser(
         "preflight", help="check a stage file against a bundle offline, as pulumi up would (no AWS, no Pulumi)"
     )
@@ -294,7 +304,49 @@ def _load_job(args: argparse.Namespace, err: IO[str]) -> tuple[Template, str, in
     return fetched.template, fetched.sha256, fetched.downloaded_bytes
 
 
+def _show_overrides(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """``inspect --show-overrides``: a release's pre-flight and the override configuration it would use."""
+    from .aws.release import ReleaseRequest, preview_release  # noqa: PLC0415
+    from .core.overrides import describe_overrides  # noqa: PLC0415
+
+    dashboards = tuple(v.strip() for v in args.dashboards.split(",") if v.strip())
+    analyses = tuple(v.strip() for v in args.analyses.split(",") if v.strip())
+    if not args.account_id or not (dashboards or analyses):
+        raise _usage(args, "--show-overrides needs --account-id and --dashboards and/or --analyses")
+    request = ReleaseRequest(
+        account=args.account_id,
+        release_name=args.release_name,
+        dashboard_ids=dashboards,
+        analysis_ids=analyses,
+        region=args.region,
+        role_arn=args.role_arn,
+        id_prefix=not args.no_id_prefix,
+    )
+    try:
+        prepared = preview_release(request)
+    except QuickSightPromotionError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    contents = prepared.contents
+    lines = [
+        f"Release {args.release_name!r}: job id {prepared.ref.job_id} in account {prepared.ref.account} "
+        f"({prepared.ref.region}); pre-flight passed, nothing was started",
+        f"ResourceArns ({len(prepared.resource_arns)}): {', '.join(prepared.resource_arns)}",
+        f"Bundle: {len(contents.data_sets)} data set(s), {len(contents.data_sources)} data source(s), "
+        f"{len(contents.themes)} theme(s), {len(contents.vpc_connections)} VPC connection(s), "
+        f"{len(contents.refresh_schedules)} refresh schedule(s)",
+        "Overrides (CloudFormationOverridePropertyConfiguration):",
+        *(f"  {line}" for line in describe_overrides(prepared.overrides)),
+        *(f"Note: {note}" for note in contents.notes),
+        json.dumps(prepared.overrides, indent=2),
+    ]
+    print("\n".join(lines), file=out)
+    return 0
+
+
 def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    if args.show_overrides:
+        return _show_overrides(args, out, err)
     if (args.bundle is None) == (args.job_id is None):
         raise _usage(args, "give either a bundle file or --account-id and --job-id")
     if args.job_id and not args.account_id:

@@ -122,3 +122,22 @@ class ParameterError(InputError):
     def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.problems: tuple[str, ...] = tuple(problems)
+
+
+class ReleaseError(ExportJobError):
+    """A release (an export this library starts) cannot be cut."""
+
+
+class ReleasePreflightError(ReleaseError, InputError):
+    """Pre-flight found problems in the release's assets before any job started.
+
+    The message lists every problem, separated by ``"; "``; ``problems`` holds them one by one.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems)
+
+
+class ReleaseConflictError(ReleaseError, InputError):
+    """The release name's job exists with other assets or options: a release name is used once."""

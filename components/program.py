@@ -63,7 +63,7 @@ def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBund
         expected = pulumi.StackReference(settings.pin_from_stack).require_output("template_sha256")
     args = QuickSightBundleStackArgs(
         aws_account_id=settings.source_account_id,
-        export_job_id=settings.export_job_id,
+        export_job_id=settings.export_job_id or "",
         region=settings.source_region,
         role_arn=settings.source_role_arn,
         expected_sha256=expected,
@@ -84,9 +84,41 @@ def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBund
     return QuickSightBundleStack(name, args)
 
 
-def run() -> QuickSightBundleStack:
-    """The program: read the stage's configuration, build the component, export its outputs."""
+def build_release(name: str, settings: ProgramConfig) -> Any:
+    """The source-stage mode: one ``AssetBundleRelease`` of the configured dashboards and analyses."""
+    from .release import AssetBundleRelease  # noqa: PLC0415
+
+    return AssetBundleRelease(
+        name,
+        aws_account_id=settings.source_account_id,
+        release_name=settings.release_name or "",
+        dashboard_ids=list(settings.release_dashboards),
+        analysis_ids=list(settings.release_analyses),
+        region=settings.source_region,
+        role_arn=settings.source_role_arn,
+        include_permissions=settings.release_include_permissions,
+        include_tags=settings.release_include_tags,
+        strict_validation=settings.release_strict_validation,
+        id_prefix=settings.release_id_prefix,
+        timeout_seconds=settings.export_timeout_seconds,
+    )
+
+
+def run() -> Any:
+    """The program: read the stage's configuration, build the component, export its outputs.
+
+    With ``releaseName`` set (the source stage), it cuts a release instead and exports its job id,
+    template_sha256 and override configuration: the next stage sets ``exportJobId`` to that job id.
+    """
     settings, parameters = read_config(pulumi.Config(NAMESPACE))
+    if settings.release_name:
+        release = build_release("release", settings)
+        pulumi.export("export_job_id", release.export_job_id)
+        pulumi.export("template_sha256", release.template_sha256)
+        pulumi.export("parameter_catalog", release.parameter_catalog)
+        pulumi.export("override_configuration", release.override_configuration)
+        pulumi.export("release_notes", release.notes)
+        return release
     bundle = build("quicksight", settings, parameters)
     pulumi.export("stack_id", bundle.stack_id)
     pulumi.export("stack_name", bundle.stack_name)

@@ -36,8 +36,14 @@ SCALAR_KEYS = (
     "stagingBucket",
     "stagingPrefix",
     "templateValidation",
+    # The source-stage mode: cut a release instead of deploying one.
+    "releaseName",
+    "releaseIncludePermissions",
+    "releaseIncludeTags",
+    "releaseStrictValidation",
+    "releaseIdPrefix",
 )
-STRUCTURED_KEYS = ("stackTags", "notificationArns")
+STRUCTURED_KEYS = ("stackTags", "notificationArns", "releaseDashboards", "releaseAnalyses")
 KNOWN_KEYS = (*SCALAR_KEYS, *STRUCTURED_KEYS, "parameters")
 
 
@@ -47,7 +53,10 @@ class ProgramConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     source_account_id: str = Field(alias="sourceAccountId", pattern=r"^[0-9]{12}$")
-    export_job_id: str = Field(alias="exportJobId", min_length=1, max_length=512, pattern=r"^[\w\-]+$")
+    # Required unless releaseName puts the program in the source-stage mode (checked in parse_config).
+    export_job_id: Optional[str] = Field(
+        default=None, alias="exportJobId", min_length=1, max_length=512, pattern=r"^[\w\-]+$"
+    )
     source_region: Optional[str] = Field(default=None, alias="sourceRegion")
     source_role_arn: Optional[str] = Field(default=None, alias="sourceRoleArn")
     expected_sha256: Optional[str] = Field(default=None, alias="expectedSha256", pattern=r"^[0-9a-fA-F]{64}$")
@@ -64,8 +73,16 @@ class ProgramConfig(BaseModel):
     template_validation: Literal["error", "warning", "off"] = Field(default="error", alias="templateValidation")
     stack_tags: dict[str, str] = Field(default_factory=dict, alias="stackTags")
     notification_arns: list[str] = Field(default_factory=list, alias="notificationArns")
+    release_name: Optional[str] = Field(default=None, alias="releaseName", max_length=256)
+    release_dashboards: list[str] = Field(default_factory=list, alias="releaseDashboards")
+    release_analyses: list[str] = Field(default_factory=list, alias="releaseAnalyses")
+    release_include_permissions: bool = Field(default=False, alias="releaseIncludePermissions")
+    release_include_tags: bool = Field(default=False, alias="releaseIncludeTags")
+    release_strict_validation: bool = Field(default=True, alias="releaseStrictValidation")
+    release_id_prefix: bool = Field(default=True, alias="releaseIdPrefix")
 
     @field_validator(
+        "export_job_id",
         "source_region",
         "source_role_arn",
         "expected_sha256",
@@ -73,6 +90,7 @@ class ProgramConfig(BaseModel):
         "stack_name",
         "cloudformation_role_arn",
         "staging_bucket",
+        "release_name",
         mode="before",
     )
     @classmethod
@@ -99,10 +117,16 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
             f"{NAMESPACE}:{key} still holds the skeleton placeholder {raw[key]!r}: set the stage's value" for key in placeholders
         )
         raise InputError(f"invalid stack configuration: {listed}")
+    # exportJobId is required unless releaseName is set (the source-stage mode): reported with the
+    # other problems, in the same words as a missing required setting.
+    missing = [] if raw.get("releaseName") or raw.get("exportJobId") else [
+        f"{NAMESPACE}:exportJobId is required (pulumi config set {NAMESPACE}:exportJobId <value>), "
+        f"or {NAMESPACE}:releaseName for the source stage"
+    ]  # fmt: skip
     try:
         config = ProgramConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = []
+        problems = list(missing)
         for item in exc.errors():
             key = ".".join(str(p) for p in item["loc"]) or "config"
             if item["type"] == "missing":
@@ -114,6 +138,19 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
             else:
                 problems.append(f"{NAMESPACE}:{key}: {item['msg']} (got {item.get('input')!r})")
         raise InputError(f"invalid stack configuration: {'; '.join(problems)}") from exc
+    if missing:
+        raise InputError(f"invalid stack configuration: {'; '.join(missing)}")
+    if config.release_name and config.export_job_id:
+        raise InputError(
+            f"invalid stack configuration: set either {NAMESPACE}:releaseName (the source stage cuts a release) "
+            f"or {NAMESPACE}:exportJobId (a stage deploys one), not both"
+        )
+    if config.release_name and not (config.release_dashboards or config.release_analyses):
+        raise InputError(
+            f"invalid stack configuration: {NAMESPACE}:releaseName is set but neither {NAMESPACE}:releaseDashboards "
+            f"nor {NAMESPACE}:releaseAnalyses names an asset (pulumi config set --path "
+            f"'{NAMESPACE}:releaseDashboards[0]' <dashboard id>)"
+        )
     if config.expected_sha256 and config.pin_from_stack:
         raise InputError(
             f"invalid stack configuration: set either {NAMESPACE}:expectedSha256 or {NAMESPACE}:pinFromStack, not both"

@@ -9,6 +9,7 @@ What it serves:
 - ``POST /accounts/{acct}/asset-bundle-export-jobs/export``  StartAssetBundleExportJob
 - ``GET  /download/{token}``                                   the pre-signed download "S3" URL
 - ``POST /``  with ``Action=AssumeRole``                       STS AssumeRole (query protocol)
+- the release assets' Describe routes (``AssetRegistry``, at the end of this module)
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class QuickSightEmulator:
         self.assume_role_error: Optional[tuple[int, str, str]] = None
         self._tokens: dict[str, tuple[EmulatedJob, bool]] = {}
         self._lock = threading.Lock()
+        # Release assets and started exports (issue 12; see AssetRegistry at the end of this module).
+        self.assets = AssetRegistry(self)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         # A short poll interval keeps shutdown (every test's teardown) quick.
@@ -325,6 +328,13 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
                 plan = emulator.download_plan(path[len("/download/") :])
                 self._send(plan["status"], plan["body"], plan["content_type"], plan["headers"], plan["mode"])
                 return
+            routed = emulator.assets.route_get(path)
+            if routed is not None:
+                operation, status, payload = routed
+                self._record(operation)
+                if not self._quicksight_gate():
+                    self._json(status, payload)
+                return
             match = _JOB_PATH.match(path)
             if not match:
                 self._json(404, _error("UnknownOperationException", f"no route for GET {path}"))
@@ -333,7 +343,7 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
             if self._quicksight_gate():
                 return
             status, payload = emulator.describe(match["acct"], urllib.parse.unquote(match["job"]))
-            self._json(status, payload)
+            self._json(status, emulator.assets.decorate(match["acct"], urllib.parse.unquote(match["job"]), payload))
 
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length", "0"))
@@ -351,7 +361,7 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
             self._record("StartAssetBundleExportJob")
             if self._quicksight_gate():
                 return
-            status, payload = emulator.start(match["acct"], json.loads(raw or b"{}"))
+            status, payload = emulator.assets.start(match["acct"], json.loads(raw or b"{}"))
             self._json(status, payload)
 
         def _assume_role(self, form: dict[str, list[str]]) -> None:
@@ -376,3 +386,431 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
             self._send(200, body.encode(), "text/xml")
 
     return Handler
+
+
+# --- release assets (issue 12): dashboards, analyses, data sets, data sources, and started exports ---
+#
+# Kept apart from the job scripting above. ``QuickSightEmulator.assets`` is an ``AssetRegistry``;
+# its routes (real REST paths of botocore's quicksight model) are tried first by the handler:
+#   GET /accounts/{acct}/dashboards/{id}[/definition]      DescribeDashboard(Definition)
+#   GET /accounts/{acct}/analyses/{id}[/definition]        DescribeAnalysis(Definition)
+#   GET /accounts/{acct}/data-sets/{id}                    DescribeDataSet
+#   GET /accounts/{acct}/data-sets/{id}/refresh-schedules  ListRefreshSchedules
+#   GET /accounts/{acct}/data-sources/{id}                 DescribeDataSource
+# and StartAssetBundleExportJob is answered by ``AssetRegistry.start``: the job then runs
+# (QUEUED_FOR_IMMEDIATE_EXECUTION, IN_PROGRESS, SUCCESSFUL by default) and serves a template
+# generated from the registry with one parameter per override property asked for and present.
+
+_ASSET_PATH = re.compile(
+    r"^/accounts/(?P<acct>[^/]+)/(?P<kind>dashboards|analyses|data-sets|data-sources)/(?P<id>[^/]+)"
+    r"(?P<sub>/definition|/refresh-schedules)?$"
+)
+_TERMINAL = ("SUCCESSFUL", "FAILED")
+_RESOURCE_TYPES = {
+    "datasource": "AWS::QuickSight::DataSource",
+    "dataset": "AWS::QuickSight::DataSet",
+    "analysis": "AWS::QuickSight::Analysis",
+    "dashboard": "AWS::QuickSight::Dashboard",
+    "theme": "AWS::QuickSight::Theme",
+    "vpcconnection": "AWS::QuickSight::VPCConnection",
+}
+_ID_PROPERTIES = {
+    "datasource": "DataSourceId",
+    "dataset": "DataSetId",
+    "analysis": "AnalysisId",
+    "dashboard": "DashboardId",
+    "theme": "ThemeId",
+    "vpcconnection": "VPCConnectionId",
+}
+_LIST_KIND = {
+    "DataSources": "datasource",
+    "DataSets": "dataset",
+    "Analyses": "analysis",
+    "Dashboards": "dashboard",
+    "Themes": "theme",
+    "VPCConnections": "vpcconnection",
+}
+
+
+def arn_of(kind: str, asset_id: str, account: str = ACCOUNT) -> str:
+    """``arn:aws:quicksight:us-east-1:<account>:<kind>/<id>`` (kind as in ARNs: dashboard, dataset, ...)."""
+    return f"arn:aws:quicksight:{REGION}:{account}:{kind}/{asset_id}"
+
+
+def _logical_id(asset_id: str) -> str:
+    # The export's rule: alphanumerics of the id cut to 20, plus a 6-character uppercase hash.
+    import hashlib
+
+    return re.sub(r"[^A-Za-z0-9]", "", asset_id)[:20] + hashlib.sha256(asset_id.encode()).hexdigest()[:6].upper()
+
+
+class AssetRegistry:
+    """The emulated account's assets and the export jobs started on them.
+
+    Attributes:
+        conflict_next: Answer the next N StartAssetBundleExportJob calls with ConflictException.
+        limit_next: Answer the next N with LimitExceededException (as if 5 exports were running).
+        max_concurrent: Exports running at once before LimitExceededException (QuickSight: 5).
+        job_statuses: The JobStatus sequence of each started job (Describe by Describe).
+        started: The request bodies of the accepted StartAssetBundleExportJob calls.
+        options: The recorded request of each job id (echoed by DescribeAssetBundleExportJob).
+    """
+
+    def __init__(self, emulator: "QuickSightEmulator") -> None:
+        self.emulator = emulator
+        self.items: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.conflict_next = 0
+        self.limit_next = 0
+        self.max_concurrent = 5
+        self.job_statuses: list[str] = ["QUEUED_FOR_IMMEDIATE_EXECUTION", "IN_PROGRESS", "SUCCESSFUL"]
+        self.started: list[dict[str, Any]] = []
+        self.options: dict[tuple[str, str], dict[str, Any]] = {}
+
+    # --- scripting ------------------------------------------------------------------------------
+    def add_data_source(
+        self,
+        source_id: str,
+        source_type: str,
+        parameters: dict[str, Any],
+        *,
+        name: Optional[str] = None,
+        secret_arn: Optional[str] = None,
+        vpc_connection_id: Optional[str] = None,
+        account: str = ACCOUNT,
+    ) -> str:
+        """A data source; ``parameters`` is its DataSourceParameters (one variant). Returns its ARN."""
+        arn = arn_of("datasource", source_id, account)
+        body: dict[str, Any] = {
+            "Arn": arn,
+            "DataSourceId": source_id,
+            "Name": name or f"source {source_id}",
+            "Type": source_type,
+            "Status": "CREATION_SUCCESSFUL",
+            "CreatedTime": 1_780_000_000.0,
+            "DataSourceParameters": parameters,
+        }
+        if secret_arn:
+            body["SecretArn"] = secret_arn
+        if vpc_connection_id:
+            body["VpcConnectionProperties"] = {"VpcConnectionArn": arn_of("vpcConnection", vpc_connection_id, account)}
+        self.items[(account, "data-sources", source_id)] = body
+        return arn
+
+    def add_data_set(
+        self,
+        set_id: str,
+        source_ids: tuple[str, ...] = (),
+        *,
+        name: Optional[str] = None,
+        parent_set_ids: tuple[str, ...] = (),
+        import_mode: str = "DIRECT_QUERY",
+        schedule_ids: tuple[str, ...] = (),
+        file_upload: bool = False,
+        account: str = ACCOUNT,
+    ) -> str:
+        """A data set reading ``source_ids`` (one physical table each) and built on ``parent_set_ids``."""
+        arn = arn_of("dataset", set_id, account)
+        physical: dict[str, Any] = {
+            f"t{i}": {
+                "RelationalTable": {
+                    "DataSourceArn": arn_of("datasource", source, account),
+                    "Schema": "public",
+                    "Name": "sales",
+                    "InputColumns": [{"Name": "amount", "Type": "DECIMAL"}],
+                }
+            }
+            for i, source in enumerate(source_ids)
+        }
+        if file_upload:
+            physical["upload"] = {"FileSource": {"InputColumns": [{"Name": "amount", "Type": "DECIMAL"}]}}
+        logical = {
+            f"p{i}": {"Alias": parent, "Source": {"DataSetArn": arn_of("dataset", parent, account)}}
+            for i, parent in enumerate(parent_set_ids)
+        }
+        self.items[(account, "data-sets", set_id)] = {
+            "Arn": arn,
+            "DataSetId": set_id,
+            "Name": name or f"data set {set_id}",
+            "ImportMode": import_mode,
+            "PhysicalTableMap": physical,
+            "LogicalTableMap": logical,
+            "_schedules": list(schedule_ids),
+        }
+        return arn
+
+    def _add_root(
+        self, collection: str, kind: str, asset_id: str, set_ids: tuple[str, ...], name: Optional[str],
+        errors: list[dict[str, Any]], theme_id: Optional[str], status: str, account: str,
+    ) -> str:  # fmt: skip
+        arn = arn_of(kind, asset_id, account)
+        self.items[(account, collection, asset_id)] = {
+            "Arn": arn,
+            "Id": asset_id,
+            "Name": name or f"{kind} {asset_id}",
+            "DataSetArns": [arn_of("dataset", s, account) for s in set_ids],
+            "Errors": errors,
+            "Status": status,
+            "ThemeArn": arn_of("theme", theme_id, account) if theme_id else "arn:aws:quicksight::aws:theme/CLASSIC",
+        }
+        return arn
+
+    def add_dashboard(
+        self, dashboard_id: str, set_ids: tuple[str, ...] = (), *, name: Optional[str] = None,
+        errors: Optional[list[dict[str, Any]]] = None, theme_id: Optional[str] = None,
+        status: str = "CREATION_SUCCESSFUL", account: str = ACCOUNT,
+    ) -> str:  # fmt: skip
+        """A published dashboard using ``set_ids``; ``errors`` are its definition Errors."""
+        return self._add_root("dashboards", "dashboard", dashboard_id, set_ids, name, errors or [], theme_id, status, account)
+
+    def add_analysis(
+        self, analysis_id: str, set_ids: tuple[str, ...] = (), *, name: Optional[str] = None,
+        errors: Optional[list[dict[str, Any]]] = None, theme_id: Optional[str] = None,
+        status: str = "CREATION_SUCCESSFUL", account: str = ACCOUNT,
+    ) -> str:  # fmt: skip
+        """An analysis using ``set_ids``; ``errors`` are its definition Errors."""
+        return self._add_root("analyses", "analysis", analysis_id, set_ids, name, errors or [], theme_id, status, account)
+
+    # --- the API --------------------------------------------------------------------------------
+    def route_get(self, path: str) -> Optional[tuple[str, int, dict[str, Any]]]:
+        """(operation, status, body) for an asset route, None for other paths."""
+        match = _ASSET_PATH.match(path)
+        if not match:
+            return None
+        account, collection = match["acct"], match["kind"]
+        asset_id, sub = urllib.parse.unquote(match["id"]), match["sub"] or ""
+        operation = {
+            ("dashboards", ""): "DescribeDashboard",
+            ("dashboards", "/definition"): "DescribeDashboardDefinition",
+            ("analyses", ""): "DescribeAnalysis",
+            ("analyses", "/definition"): "DescribeAnalysisDefinition",
+            ("data-sets", ""): "DescribeDataSet",
+            ("data-sets", "/refresh-schedules"): "ListRefreshSchedules",
+            ("data-sources", ""): "DescribeDataSource",
+        }.get((collection, sub))
+        if operation is None:
+            return "Unknown", 404, _error("UnknownOperationException", f"no route for GET {path}")
+        with self.emulator._lock:
+            item = self.items.get((account, collection, asset_id))
+        if item is None:
+            noun = {"dashboards": "Dashboard", "analyses": "Analysis", "data-sets": "DataSet", "data-sources": "DataSource"}
+            return operation, 404, _error(
+                "ResourceNotFoundException", f"{noun[collection]} {asset_id} for account {account} is not found."
+            )
+        return operation, 200, self._answer(operation, account, item)
+
+    def _answer(self, operation: str, account: str, item: dict[str, Any]) -> dict[str, Any]:
+        request = {"RequestId": str(uuid.uuid4()), "Status": 200}
+        if operation in ("DescribeDataSource",):
+            return {"DataSource": item, **request}
+        if operation == "DescribeDataSet":
+            return {"DataSet": {k: v for k, v in item.items() if not k.startswith("_")}, **request}
+        if operation == "ListRefreshSchedules":
+            schedules = [
+                {
+                    "ScheduleId": sid,
+                    "Arn": f"{item['Arn']}/refresh-schedule/{sid}",
+                    "ScheduleFrequency": {"Interval": "DAILY", "TimeOfTheDay": "03:00"},
+                    "StartAfterDateTime": 1_780_000_000.0,
+                    "RefreshType": "FULL_REFRESH",
+                }
+                for sid in item["_schedules"]
+            ]
+            return {"RefreshSchedules": schedules, **request}
+        declarations = [
+            {"Identifier": f"ds{i}", "DataSetArn": arn} for i, arn in enumerate(item["DataSetArns"])
+        ]
+        if operation == "DescribeDashboard":
+            version = {
+                "VersionNumber": 1,
+                "Status": item["Status"],
+                "Errors": item["Errors"],
+                "Arn": f"{item['Arn']}/version/1",
+                "DataSetArns": item["DataSetArns"],
+                "ThemeArn": item["ThemeArn"],
+            }
+            return {"Dashboard": {"DashboardId": item["Id"], "Arn": item["Arn"], "Name": item["Name"], "Version": version}, **request}
+        if operation == "DescribeAnalysis":
+            analysis = {
+                "AnalysisId": item["Id"], "Arn": item["Arn"], "Name": item["Name"], "Status": item["Status"],
+                "Errors": item["Errors"], "DataSetArns": item["DataSetArns"], "ThemeArn": item["ThemeArn"],
+            }  # fmt: skip
+            return {"Analysis": analysis, **request}
+        key = "DashboardId" if operation == "DescribeDashboardDefinition" else "AnalysisId"
+        body = {
+            key: item["Id"],
+            "Name": item["Name"],
+            "ResourceStatus": item["Status"],
+            "ThemeArn": item["ThemeArn"],
+            "Definition": {"DataSetIdentifierDeclarations": declarations, "Sheets": []},
+            **request,
+        }
+        if item["Errors"]:
+            body["Errors"] = item["Errors"]
+        return body
+
+    def _running(self, account: str) -> int:
+        count = 0
+        for (acct, _), job in self.emulator.jobs.items():
+            current = job.statuses[min(job.describes, len(job.statuses) - 1)]
+            if acct == account and current not in _TERMINAL:
+                count += 1
+        return count
+
+    def start(self, account: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """StartAssetBundleExportJob: ConflictException, LimitExceededException, else a new running job."""
+        job_id = request.get("AssetBundleExportJobId", "")
+        with self.emulator._lock:
+            if self.conflict_next > 0:
+                self.conflict_next -= 1
+                return 409, _error("ConflictException", f"Asset bundle export job {job_id} is already running.")
+            existing = self.emulator.jobs.get((account, job_id))
+            if existing and existing.statuses[min(existing.describes, len(existing.statuses) - 1)] not in _TERMINAL:
+                return 409, _error("ConflictException", f"Asset bundle export job {job_id} is already running.")
+            if self.limit_next > 0 or self._running(account) >= self.max_concurrent:
+                self.limit_next = max(0, self.limit_next - 1)
+                return 409, _error(
+                    "LimitExceededException", "Too many asset bundle export jobs are running; the limit is 5."
+                )
+            self.started.append(json.loads(json.dumps(request)))
+            self.options[(account, job_id)] = request
+            payload = json.dumps(self.template_for(account, request), indent=2, ensure_ascii=False).encode()
+        job = self.emulator.add_job(
+            job_id,
+            account=account,
+            export_format=request.get("ExportFormat", "CLOUDFORMATION_JSON"),
+            resource_arns=list(request.get("ResourceArns", [])),
+            statuses=list(self.job_statuses),
+            payload=payload,
+        )
+        return 202, {"Arn": job.arn, "AssetBundleExportJobId": job_id, "RequestId": str(uuid.uuid4()), "Status": 202}
+
+    def decorate(self, account: str, job_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Add the options a job was started with to its Describe answer, as QuickSight echoes them."""
+        recorded = self.options.get((account, job_id))
+        if recorded is None or "JobStatus" not in body:
+            return body
+        for key in ("IncludeAllDependencies", "IncludePermissions", "IncludeTags", "ValidationStrategy",
+                    "CloudFormationOverridePropertyConfiguration"):  # fmt: skip
+            if key in recorded:
+                body[key] = recorded[key]
+        return body
+
+    # --- the generated template -----------------------------------------------------------------
+    def template_for(self, account: str, request: dict[str, Any]) -> dict[str, Any]:
+        """A CLOUDFORMATION_JSON template of the job's assets with the parameters its overrides ask for."""
+        config = request.get("CloudFormationOverridePropertyConfiguration") or {}
+        prefix = bool((config.get("ResourceIdOverrideConfiguration") or {}).get("PrefixForAllResources"))
+        asked: dict[str, list[str]] = {}
+        for key, entries in config.items():
+            if key in _LIST_KIND or key == "RefreshSchedules":
+                for entry in entries:
+                    asked[entry["Arn"]] = list(entry["Properties"])
+        parameters: dict[str, Any] = {}
+        resources: dict[str, Any] = {}
+        if prefix:
+            parameters["ResourceIdPrefixForAllResources"] = {"Type": "String", "Default": ""}
+        if request.get("IncludePermissions"):
+            parameters["IdentityRegion"] = {"Type": "String", "Default": REGION}
+
+        def param(lid: str, kind: str, asset_id: str, prop: str, default: Any) -> dict[str, str]:
+            spec: dict[str, Any] = {"Type": "String", "Description": f"{prop} for {kind}:{asset_id}"}
+            if default is not None:
+                spec["Default"] = str(default)
+            parameters[f"{lid}{prop}"] = spec
+            return {"Fn::Sub": "${" + f"{lid}{prop}" + "}"}
+
+        def ident(value: str) -> Any:
+            return {"Fn::Sub": "${ResourceIdPrefixForAllResources}" + value} if prefix else value
+
+        for arn in self._closure(account, request.get("ResourceArns") or []):
+            kind, asset_id = arn.split(":", 5)[5].split("/", 1)
+            kind = kind.lower()
+            if kind == "vpcconnection" or kind == "theme":
+                item: dict[str, Any] = {"Name": f"{kind} {asset_id}"}
+            else:
+                collection = {"datasource": "data-sources", "dataset": "data-sets", "analysis": "analyses",
+                              "dashboard": "dashboards"}[kind]  # fmt: skip
+                item = self.items[(account, collection, asset_id)]
+            lid = _logical_id(asset_id)
+            props: dict[str, Any] = {"AwsAccountId": {"Fn::Sub": "${AWS::AccountId}"}, _ID_PROPERTIES[kind]: ident(asset_id)}
+            wanted = asked.get(arn, [])
+            props["Name"] = param(lid, kind, asset_id, "Name", item["Name"]) if "Name" in wanted else item["Name"]
+            if kind == "datasource":
+                props["Type"] = item["Type"]
+                variant, values = next(iter(item["DataSourceParameters"].items()))
+                rendered = dict(values)
+                for prop in wanted:
+                    if prop == "ManifestFileLocation" and isinstance(values.get(prop), dict):
+                        rendered[prop] = {
+                            part: param(lid, kind, asset_id, f"ManifestFileLocation{part}", values[prop][part])
+                            for part in ("Bucket", "Key")
+                        }
+                    elif prop in values:
+                        rendered[prop] = param(lid, kind, asset_id, prop, values[prop])
+                props["DataSourceParameters"] = {variant: rendered}
+                if "SecretArn" in wanted:
+                    props["Credentials"] = {"SecretArn": param(lid, kind, asset_id, "SecretArn", None)}
+                elif "Username" in wanted:
+                    props["Credentials"] = {
+                        "CredentialPair": {
+                            "Username": param(lid, kind, asset_id, "Username", None),
+                            "Password": param(lid, kind, asset_id, "Password", None),
+                        }
+                    }
+            elif kind == "vpcconnection" and "RoleArn" in wanted:
+                props["RoleArn"] = param(lid, "vpcConnection", asset_id, "RoleArn", f"arn:aws:iam::{account}:role/qs-vpc")
+            resources[lid] = {"Type": _RESOURCE_TYPES[kind], "Properties": props}
+            if kind == "dataset":
+                for sid in item["_schedules"]:
+                    schedule_arn = f"{arn}/refresh-schedule/{sid}"
+                    schedule: dict[str, Any] = {"ScheduleId": sid, "ScheduleFrequency": {"Interval": "DAILY"}}
+                    schedule_lid = f"{lid}RS{_logical_id(sid)}"
+                    if "StartAfterDateTime" in asked.get(schedule_arn, []):
+                        schedule["StartAfterDateTime"] = param(
+                            schedule_lid, "refresh-schedule", f"{asset_id}/{sid}", "StartAfterDateTime", "2026-06-01T00:00:00Z"
+                        )
+                    resources[schedule_lid] = {
+                        "Type": "AWS::QuickSight::RefreshSchedule",
+                        "DependsOn": [lid],
+                        "Properties": {"AwsAccountId": {"Fn::Sub": "${AWS::AccountId}"}, "DataSetId": ident(asset_id), "Schedule": schedule},
+                    }
+        template: dict[str, Any] = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": f"Generated by AWS QuickSight for {account}",
+        }
+        if parameters:
+            template["Parameters"] = parameters
+        template["Resources"] = resources
+        return template
+
+    def _closure(self, account: str, roots: list[str]) -> list[str]:
+        """Every ARN IncludeAllDependencies exports for ``roots`` (dependencies first)."""
+        seen: dict[str, None] = {}
+
+        def visit(arn: str) -> None:
+            if arn in seen:
+                return
+            kind, asset_id = arn.split(":", 5)[5].split("/", 1)
+            collection = {"dashboard": "dashboards", "analysis": "analyses", "dataset": "data-sets",
+                          "datasource": "data-sources"}.get(kind)  # fmt: skip
+            item = self.items.get((account, collection, asset_id)) if collection else None
+            if item is not None:
+                for dep in item.get("DataSetArns", []):
+                    visit(dep)
+                theme = item.get("ThemeArn")
+                if isinstance(theme, str) and f":{account}:" in theme:
+                    visit(theme)
+                for table in item.get("PhysicalTableMap", {}).values():
+                    for member in table.values():
+                        if isinstance(member, dict) and member.get("DataSourceArn"):
+                            visit(member["DataSourceArn"])
+                for logical in item.get("LogicalTableMap", {}).values():
+                    visit(logical["Source"]["DataSetArn"])
+                vpc = (item.get("VpcConnectionProperties") or {}).get("VpcConnectionArn")
+                if vpc:
+                    visit(vpc)
+            seen[arn] = None
+
+        for root in roots:
+            visit(root)
+        return list(seen)

@@ -49,6 +49,7 @@ UNKNOWN = rpc.UNKNOWN
 PROJECT = "quicksight-promotion"
 STACK = "test"
 RESOURCE_TYPE = "pulumi-python:dynamic/quicksight:AssetBundleExport"
+RELEASE_RESOURCE_TYPE = "pulumi-python:dynamic/quicksight:AssetBundleRelease"
 
 DIFF_NONE = provider_pb2.DiffResponse.DIFF_NONE
 DIFF_SOME = provider_pb2.DiffResponse.DIFF_SOME
@@ -70,8 +71,8 @@ def serialized_provider(provider: Any = None) -> str:
     return text
 
 
-def urn(name: str = "bundle") -> str:
-    return f"urn:pulumi:{STACK}::{PROJECT}::{RESOURCE_TYPE}::{name}"
+def urn(name: str = "bundle", resource_type: str = RESOURCE_TYPE) -> str:
+    return f"urn:pulumi:{STACK}::{PROJECT}::{resource_type}::{name}"
 
 
 # --- property conversion -----------------------------------------------------------------------
@@ -211,6 +212,8 @@ class EngineHarness:
         provider: The provider object to serialise into ``__provider`` (default: a new
             ``AssetBundleExportProvider``).
         configure: Call Configure right after start, as the engine does.
+        name: The resource's name in its URN.
+        resource_type: The resource's type in its URN (e.g. ``RELEASE_RESOURCE_TYPE``).
     """
 
     def __init__(
@@ -223,13 +226,14 @@ class EngineHarness:
         provider: Any = None,
         configure: bool = True,
         name: str = "bundle",
+        resource_type: str = RESOURCE_TYPE,
     ) -> None:
         self.env = provider_env(env)
         self.cwd = Path(cwd)
         self.startup_timeout = startup_timeout
         self.call_timeout = call_timeout
         self.provider_string = serialized_provider(provider)
-        self.urn = urn(name)
+        self.urn = urn(name, resource_type)
         self._configure_on_start = configure
         self.process: Optional[subprocess.Popen[bytes]] = None
         self.port: Optional[int] = None

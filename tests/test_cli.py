@@ -225,3 +225,39 @@ def test_inline_fit_is_judged_on_the_body_as_pulumi_aws_sends_it(tmp_path: Path)
     compact = int(out.split("Template size: ")[1].split(" bytes")[0].replace(",", ""))
     assert compact <= 51_200
     assert "inline TemplateBody limit 51,200 B: too large: the template is staged in S3" in out
+
+
+# --- inspect --show-overrides (a release's pre-flight, nothing started) -------------------------
+
+
+def test_show_overrides_prints_the_release_configuration_and_starts_nothing(emulator) -> None:  # type: ignore[no-untyped-def]
+    assets = emulator.assets
+    assets.add_data_source("rs", "REDSHIFT", {"RedshiftParameters": {"ClusterId": "dev-cluster", "Database": "sales"}})
+    assets.add_data_set("orders", ("rs",))
+    assets.add_dashboard("sales-dashboard", ("orders",))
+    code, out, err = inspect(
+        "--show-overrides", "--account-id", "111111111111", "--dashboards", "sales-dashboard", "--release-name", "r-1"
+    )
+    assert code == 0, err
+    assert "Release 'r-1': job id r-1 in account 111111111111 (us-east-1); pre-flight passed" in out
+    assert "ResourceIdOverrideConfiguration.PrefixForAllResources: true" in out
+    assert "arn:aws:quicksight:us-east-1:111111111111:datasource/rs: Name, Database, ClusterId, Username, Password" in out
+    config = json.loads(out[out.index("\n{") + 1 :])
+    assert config["Dashboards"] == [{"Arn": "arn:aws:quicksight:us-east-1:111111111111:dashboard/sales-dashboard", "Properties": ["Name"]}]
+    assert emulator.calls("StartAssetBundleExportJob") == [] and emulator.calls("DescribeAssetBundleExportJob") == []
+
+
+def test_show_overrides_reports_preflight_problems(emulator) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = inspect("--show-overrides", "--account-id", "111111111111", "--analyses", "gone")
+    assert code == 1 and out == ""
+    assert err.startswith("error: release 'preview' (preview) in account 111111111111 (us-east-1) cannot start")
+    assert "analysis 'gone' was not found" in err
+
+
+def test_show_overrides_needs_assets_and_an_account() -> None:
+    code, err = _usage("inspect", "--show-overrides", "--account-id", "111111111111")
+    assert code == 2
+    assert "--show-overrides needs --account-id and --dashboards and/or --analyses" in err
+    code, err = _usage("inspect", "--show-overrides", "--account-id", "1234", "--dashboards", "d")
+    assert code == 2
+    assert "argument --account-id: String should match pattern '^[0-9]{12}$' (got '1234')" in err

@@ -75,10 +75,10 @@ config:
 
 
 def test_settings_refused_by_the_cli_are_reported_before_anything_else(tmp_path: Path) -> None:
-    stage = _stage(tmp_path, "prod", 'config:\n  quicksight-promotion:sourceAccountId: "111122223333"\n')
+    stage = _stage(tmp_path, "prod", "config:\n  quicksight-promotion:exportJobId: j\n")
     code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
     assert code == 1
-    assert "Stack 'prod' is missing configuration value 'exportJobId'" in out
+    assert "Stack 'prod' is missing configuration value 'sourceAccountId'" in out
 
 
 def test_skeleton_placeholders_and_bad_settings_are_problems(tmp_path: Path) -> None:

@@ -69,10 +69,11 @@ def test_the_schema_check_refuses_an_unknown_config_type(tmp_path: Path) -> None
         load_project(path, SCHEMA)
 
 
-def test_only_the_two_identifying_settings_are_required_by_the_cli() -> None:
+def test_only_the_source_account_is_required_by_the_cli() -> None:
+    # exportJobId (a stage deploys) or releaseName (the source stage cuts a release) is the program's rule.
     project = _project()
     required = sorted(k for k, d in project["config"].items() if d.get("default") is None and d.get("value") is None)
-    assert required == ["exportJobId", "sourceAccountId"]
+    assert required == ["sourceAccountId"]
 
 
 def test_declared_defaults_are_the_programs_defaults() -> None:
@@ -90,10 +91,24 @@ def test_declared_defaults_are_the_programs_defaults() -> None:
 
 
 def test_a_stage_without_a_required_setting_is_refused_as_the_cli_does(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'config:\n  quicksight-promotion:sourceAccountId: "111122223333"\n')
+    path = _write(tmp_path, "config:\n  quicksight-promotion:exportJobId: j\n")
     with pytest.raises(CliError) as info:
         merge_config(_project(), "test", load_stack_config(path, NAMESPACE))
-    assert str(info.value) == "Stack 'test' is missing configuration value 'exportJobId'"
+    assert str(info.value) == "Stack 'test' is missing configuration value 'sourceAccountId'"
+
+
+def test_a_stage_with_neither_a_job_nor_a_release_is_refused_by_the_program(tmp_path: Path) -> None:
+    from components.errors import InputError
+
+    path = _write(tmp_path, 'config:\n  quicksight-promotion:sourceAccountId: "111122223333"\n')
+    flat, secret_keys = program_config(merge_config(_project(), "test", load_stack_config(path, NAMESPACE)))
+    pulumi.runtime.set_all_config(flat, secret_keys)
+    with pytest.raises(InputError) as info:
+        read_config(pulumi.Config(NAMESPACE))
+    assert str(info.value) == (
+        "invalid stack configuration: quicksight-promotion:exportJobId is required (pulumi config set "
+        "quicksight-promotion:exportJobId <value>), or quicksight-promotion:releaseName for the source stage"
+    )
 
 
 def test_a_mistyped_setting_is_refused_as_the_cli_does(tmp_path: Path) -> None:
@@ -116,7 +131,8 @@ def test_every_example_stage_starts_under_the_cli_and_the_program(stage: Path | 
     pulumi.runtime.set_all_config(flat, secret_keys)
     settings, _ = read_config(pulumi.Config(NAMESPACE))
     assert settings.source_account_id == "111122223333"
-    assert settings.export_job_id == "sales-release-42"
+    # The source stage cuts the release that the other stages deploy.
+    assert (settings.release_name if name == "dev" else settings.export_job_id) == "sales-release-42"
 
 
 def test_credentials_set_with_secret_path_reach_the_program_as_a_secret(tmp_path: Path) -> None:

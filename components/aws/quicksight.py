@@ -65,11 +65,11 @@ class JobRef:
         return f"export job '{self.job_id}' in account {self.account}{where}"
 
 
-def quicksight_client(ref: JobRef, role_arn: str | None) -> Any:
+def quicksight_client(ref: JobRef, role_arn: str | None, config: Any = CLIENT_CONFIG) -> Any:
     """Create a QuickSight client for ``ref``'s region (or the chain's), assuming ``role_arn`` if given."""
     session_name = f"quicksight-promotion-{ref.job_id}"[:64]
     try:
-        return session(ref.region, role_arn, session_name).client("quicksight", config=CLIENT_CONFIG)
+        return session(ref.region, role_arn, session_name).client("quicksight", config=config)
     except NoRegionError as exc:
         raise InputError(
             f"no AWS region for {ref}: set the resource's region input, or AWS_REGION / a profile region "
@@ -209,6 +209,37 @@ def fetch_export(
     description = wait_for_export_job(
         client, ref, timeout=inputs.timeout_seconds, backoff=backoff, sleep=sleep, clock=clock, draw=draw
     )
+    return download_export(
+        client,
+        ref,
+        description,
+        expected_sha256=inputs.expected_sha256,
+        backoff=backoff,
+        sleep=sleep,
+        clock=clock,
+        bundle_limits=bundle_limits,
+        download_limits=download_limits,
+    )
+
+
+def download_export(
+    client: Any,
+    ref: JobRef,
+    description: ExportJobDescription,
+    *,
+    expected_sha256: str | None = None,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    bundle_limits: BundleLimits = DEFAULT_LIMITS,
+    download_limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS,
+) -> FetchedExport:
+    """Download and unpack the file of a SUCCESSFUL job (``description`` from ``wait_for_export_job``).
+
+    Shared by ``fetch_export`` and the release path (``aws.release``). A refused or broken download
+    is retried with a freshly described URL (each Describe signs a new one, valid 5 minutes), up
+    to ``download_limits.attempts`` times.
+    """
     last_error: DownloadError | None = None
     for attempt in range(1, download_limits.attempts + 1):
         if attempt > 1:
@@ -241,9 +272,9 @@ def fetch_export(
                 # Describe signs a new URL, so the next attempt starts clean.
                 last_error = exc
                 continue
-            if inputs.expected_sha256 and sha256 != inputs.expected_sha256:
+            if expected_sha256 and sha256 != expected_sha256:
                 raise IntegrityError(
-                    f"the template of {ref} hashes to sha256 {sha256}, not the expected {inputs.expected_sha256}: "
+                    f"the template of {ref} hashes to sha256 {sha256}, not the expected {expected_sha256}: "
                     "refusing bytes other than the pinned ones; export the same bundle again or update "
                     "expected_sha256"
                 )

@@ -60,6 +60,14 @@ class ExportJobDescription(BaseModel):
     resource_arns: list[str] = Field(default_factory=list, alias="ResourceArns")
     errors: list[JobErrorEntry] = Field(default_factory=list, alias="Errors")
     warnings: list[JobWarningEntry] = Field(default_factory=list, alias="Warnings")
+    # The options the job was started with (compared by a release that finds its job id taken).
+    include_all_dependencies: Optional[bool] = Field(default=None, alias="IncludeAllDependencies")
+    include_permissions: Optional[bool] = Field(default=None, alias="IncludePermissions")
+    include_tags: Optional[bool] = Field(default=None, alias="IncludeTags")
+    validation_strategy: Optional[dict[str, Any]] = Field(default=None, alias="ValidationStrategy")
+    override_configuration: Optional[dict[str, Any]] = Field(
+        default=None, alias="CloudFormationOverridePropertyConfiguration"
+    )
 
     @property
     def done(self) -> bool:
