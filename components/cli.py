@@ -11,8 +11,17 @@ from typing import IO, Sequence
 
 from .core.bundle import Template, unpack_bundle
 from .core.catalog import CatalogEntry, build_catalog, summarize_resources
+from .core.literals import literal_connection_values
+from .core.principals import find_principals
 from .core.stage_values import stage_config_skeleton
-from .core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, deployable
+from .core.transform import (
+    INLINE_TEMPLATE_LIMIT,
+    OUTPUT_LIMIT,
+    PARAMETER_LIMIT,
+    RESOURCE_LIMIT,
+    URL_TEMPLATE_LIMIT,
+    deployable,
+)
 from .errors import QuickSightPromotionError
 
 
@@ -55,6 +64,48 @@ def _size_lines(template: Template, catalog: list[CatalogEntry], downloaded: int
         f"Template size: {template.size:,} bytes compact ({downloaded:,} bytes as downloaded)",
         f"  inline TemplateBody limit {INLINE_TEMPLATE_LIMIT:,} B: {inline} ({deployed.inline_size:,} B as sent)",
         f"  TemplateURL (S3) limit   {URL_TEMPLATE_LIMIT:,} B: {url}",
+    ]
+
+
+def _principal_lines(template: Template) -> list[str]:
+    """The source principals (map each under ``principals``) and the assets each holds."""
+    principals = find_principals(template.document)
+    if not principals:
+        return ["Permission principals: none (the export carries no permissions: set grant, else nobody sees the assets)"]
+    lines = [f"Permission principals ({len(principals)}; map each under principals to a target user or group):"]
+    for principal in principals:
+        how = f"parameter {principal.parameter}" if principal.parameter else f"kept: {principal.kept_because}"
+        lines.append(f"  {principal.text}  ({how})")
+        lines.append(f"    held by ({len(principal.assets)}): {', '.join(principal.assets)}")
+    return lines
+
+
+def _literal_lines(template: Template) -> list[str]:
+    """Connection values written as literals: every stage would use the source's."""
+    literals = literal_connection_values(template.document)
+    if not literals:
+        return ["Literal connection values: none"]
+    lines = [
+        f"Literal connection values ({len(literals)}; every stage would use these source values: "
+        "re-export with CloudFormationOverridePropertyConfiguration for them):"
+    ]
+    rows = [["ASSET", "PROPERTY", "VALUE"], *([v.asset, v.property, v.value] for v in literals)]
+    return [*lines, *_table(rows)]
+
+
+def _limit_lines(template: Template, catalog: list[CatalogEntry]) -> list[str]:
+    """CloudFormation's per-template limits, counted on the template as deployed."""
+    deployed = deployable(template.body, [entry.model_dump() for entry in catalog])
+    exceeded = deployed.exceeded()
+    counts = (
+        f"{deployed.resources:,}/{RESOURCE_LIMIT} resources, {deployed.parameters:,}/{PARAMETER_LIMIT} parameters, "
+        f"{deployed.outputs:,}/{OUTPUT_LIMIT} outputs"
+    )
+    if not exceeded:
+        return [f"CloudFormation limits: fits ({counts})"]
+    return [
+        f"CloudFormation limits: EXCEEDED ({counts}): split the ResourceArns across smaller export jobs",
+        *(f"  {problem}" for problem in exceeded),
     ]
 
 
@@ -177,6 +228,9 @@ def run(argv: Sequence[str], out: IO[str] | None = None, err: IO[str] | None = N
     lines += _size_lines(template, catalog, downloaded)
     lines += _resource_lines(template)
     lines += _parameter_lines(catalog)
+    lines += _principal_lines(template)
+    lines += _literal_lines(template)
+    lines += _limit_lines(template, catalog)
     if args.stage_config:
         target = args.out_dir / f"Pulumi.{args.stage_config}.yaml"
         if target.exists() and not args.force:
