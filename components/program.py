@@ -8,7 +8,7 @@ setting is one clear message naming every bad key.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -38,7 +38,7 @@ SCALAR_KEYS = (
     "stagingPrefix",
     "templateValidation",
 )
-STRUCTURED_KEYS = ("stackTags", "notificationArns")
+STRUCTURED_KEYS = ("stackTags", "notificationArns", "principals", "grant")
 KNOWN_KEYS = (*SCALAR_KEYS, *STRUCTURED_KEYS, "parameters")
 
 
@@ -65,6 +65,10 @@ class ProgramConfig(BaseModel):
     template_validation: Literal["error", "warning", "off"] = Field(default="error", alias="templateValidation")
     stack_tags: dict[str, str] = Field(default_factory=dict, alias="stackTags")
     notification_arns: list[str] = Field(default_factory=list, alias="notificationArns")
+    # Source principal (as `inspect` lists it) -> the target principal that takes its permissions.
+    principals: dict[str, Union[str, list[str]]] = Field(default_factory=dict)
+    # For exports without permissions: [{principal: <target>, role: owner|viewer}].
+    grant: list[dict[str, str]] = Field(default_factory=list)
 
 
 def parse_config(raw: dict[str, Any]) -> ProgramConfig:
@@ -159,6 +163,8 @@ def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBund
         staging_bucket=settings.staging_bucket,
         staging_prefix=settings.staging_prefix,
         template_validation=settings.template_validation,
+        principals=settings.principals or None,
+        grant=settings.grant or None,
     )
     return QuickSightBundleStack(name, args)
 

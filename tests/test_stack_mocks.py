@@ -17,6 +17,7 @@ from components.core.transform import deployable
 from components.errors import InputError, ParameterError, QuickSightPromotionError
 from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError
 from components.validation import TemplateValidationError
+from components.core.principals import principalize
 from conftest import sample_template
 from mocks import TARGET_REGION, RecordingMocks, export_outputs, install, run_failing_program
 
@@ -27,6 +28,10 @@ REQUIRED = yaml.safe_load((ROOT / "examples" / "Pulumi.test.yaml").read_text(enc
     "quicksight-promotion:parameters"
 ]
 REDSHIFT = "datasource/e87a1613-e443-4f78-9558-867f5ba91faf"
+# The generated bundles grant their assets to two source users: the test stage maps them to groups.
+PRINCIPALS = yaml.safe_load((ROOT / "examples" / "Pulumi.test.yaml").read_text(encoding="utf-8"))["config"][
+    "quicksight-promotion:principals"
+]
 
 
 def stage_values(**credentials: Any) -> dict[str, Any]:
@@ -37,6 +42,9 @@ def stage_values(**credentials: Any) -> dict[str, Any]:
 
 def args(**overrides: Any) -> QuickSightBundleStackArgs:
     base: dict[str, Any] = {"aws_account_id": "111122223333", "export_job_id": "sales-release-42"}
+    if "parameters" in overrides:
+        # Stage values are those of the generated bundle (BIG), which grants its assets to two source users.
+        base["principals"] = PRINCIPALS
     return QuickSightBundleStackArgs(**(base | overrides))
 
 
@@ -88,7 +96,7 @@ def test_large_template_is_staged_in_s3_by_content_address() -> pulumi.Output:
         key = f"quicksight-promotion/{deployed.sha256}.json"
         assert staged.inputs["key"] == key
         assert staged.inputs["content"] == deployed.body
-        assert json.loads(deployed.body)["Resources"] == BIG["Resources"]
+        assert json.loads(deployed.body)["Resources"] == principalize(BIG).document["Resources"]
         assert staged.inputs["bucket"] == "sales-staging-1a2b3c"
         inputs = stack_inputs(mocks)
         assert "templateBody" not in inputs
@@ -137,7 +145,9 @@ def test_template_over_one_megabyte_fails_before_any_deploy() -> None:
 
     error = run_failing_program(program)
     size = deployable(export_outputs(huge)["template_body"], export_outputs(huge)["parameter_catalog"]).size
-    assert f"is {size:,} bytes compact, over CloudFormation's 1,048,576-byte limit for TemplateURL" in str(error)
+    assert f"is over CloudFormation's limits: {size:,} bytes compact, over the 1,000,000-byte limit for TemplateURL" in str(
+        error
+    )
     assert "nothing was deployed" in str(error)
     assert mocks.by_type("BucketObjectv2") == []
 
@@ -170,7 +180,12 @@ def test_stack_parameters_resolve_friendly_keys_with_defaults_passed_explicitly(
         assert values["ResourceIdPrefixForAllResources"] == "test-"
         # A name left to its default is still passed, so the console never shows "?".
         assert values[catalog["dataset/42af9fc3-8577-4e9a-9d84-f39e71545a13.Name"]] == "Campaigns"
-        assert len(values) == len(catalog)
+        # One more per source principal, mapped to the test stage's groups.
+        assert len(values) == len(catalog) + 2
+        assert {v for k, v in values.items() if k.startswith("Principal")} == {
+            "arn:aws:quicksight:eu-west-1:999999999999:group/default/bi-admins",
+            "arn:aws:quicksight:eu-west-1:999999999999:group/default/sales-analysts-test",
+        }
 
     return component.stack.urn.apply(check)
 

@@ -15,10 +15,12 @@ One permission entry names one principal, and a stage cannot change how many ent
 has without changing its bytes, so a source principal maps to exactly one target principal per
 stage. Several users are granted through a QuickSight group holding them (the target is the group).
 
-An export without any permissions gets two grant slots instead: the parameters
-``GrantOwnerPrincipal`` and ``GrantViewerPrincipal`` (Default ``""``, empty means unused) and, on
-every asset that takes permissions, entries for them under ``Fn::If`` conditions, with the owner or
-viewer actions of that resource type. Unused slots leave the asset's ``Permissions`` out, as before.
+An export without any permissions, deployed by a stage that sets ``grant``, gets two grant slots
+instead: the parameters ``GrantOwnerPrincipal`` and ``GrantViewerPrincipal`` (Default ``""``, empty
+means unused) and, on every asset that takes permissions, entries for them under ``Fn::If``
+conditions, with the owner or viewer actions of that resource type. Unused slots leave the asset's
+``Permissions`` out, as exported. Whether a stage grants is part of the template (to whom is not):
+set ``grant`` in every stage of a promotion, or in none.
 
 Principals that already name a template parameter (hand-edited exports: ``user/default/${AdminUser}``,
 ``{"Ref": "QuickUserArn"}``) are kept: the stage sets that parameter through ``parameters``. A
@@ -308,12 +310,15 @@ def find_principals(template: Mapping[str, Any]) -> tuple[SourcePrincipal, ...]:
     return principalize(template).principals
 
 
-def principalize(template: Mapping[str, Any], in_place: bool = False) -> PrincipalTransform:
+def principalize(template: Mapping[str, Any], in_place: bool = False, grant: bool = False) -> PrincipalTransform:
     """Turn each source principal into a parameter; add grant slots to an export without permissions.
 
     Args:
         template: The parsed CLOUDFORMATION_JSON template.
         in_place: Change ``template`` itself (a dict) instead of a copy (saves a copy of a large template).
+        grant: The stage uses ``grant``: add the grant slots when the export has no permissions.
+            Only whether a stage grants shapes the template, never to whom, so stages that all set
+            ``grant`` deploy the same bytes.
 
     Returns:
         The transformed copy, its source principals and the parameters added.
@@ -352,7 +357,7 @@ def principalize(template: Mapping[str, Any], in_place: bool = False) -> Princip
                 "AllowedPattern": _PARAMETER_PATTERN,
                 "ConstraintDescription": "must be the ARN of a QuickSight user or group of the target account",
             }
-    grant = any(site.kind in OWNER_ACTIONS for site in sites) and not any(site.has_permissions for site in sites)
+    grant = grant and any(site.kind in OWNER_ACTIONS for site in sites) and not any(s.has_permissions for s in sites)
     if grant:
         for role in GRANT_ROLES:
             added[_GRANT_PARAMETERS[role]] = {
@@ -527,7 +532,8 @@ def resolve_principals(
     for principal in transform.mapped():
         if principal.parameter not in mapped_to:
             problems.append(
-                f"source principal {clean(principal.text)!r} (held by {listing(principal.assets, sep=', ')}) has no "
+                f"source principal {clean(principal.text)!r} (held by {len(principal.assets)} asset(s): "
+                f"{listing(principal.assets, limit=3, sep=', ')}) has no "
                 "target: add it under principals, e.g. "
                 f"'{clean(principal.short)}': group/default/<group of the target account>"
             )
@@ -553,8 +559,8 @@ def resolve_principals(
             values[_GRANT_PARAMETERS[role]] = value
     if grant and not transform.grant_slots:
         problems.append(
-            f"grant is only for exports without permissions, and {subject} carries permissions: map each of its "
-            "source principals under principals instead"
+            f"grant is only for exports without permissions, and {subject} carries permissions (or no asset that "
+            "takes them): map each of its source principals under principals instead"
         )
     if transform.grant_slots:
         for role in GRANT_ROLES:

@@ -96,7 +96,7 @@ def _count(document: Mapping[str, Any], section: str) -> int:
     return len(value) if isinstance(value, Mapping) else 0
 
 
-def deployable(body: str, catalog: Sequence[Mapping[str, Any]]) -> DeployableTemplate:
+def deployable(body: str, catalog: Sequence[Mapping[str, Any]], grant: bool = False) -> DeployableTemplate:
     """Make the permission principals parameters, mark the credential parameters ``NoEcho``, measure.
 
     Each source principal becomes a ``Principal<hash10>`` parameter (and an export without
@@ -111,9 +111,10 @@ def deployable(body: str, catalog: Sequence[Mapping[str, Any]]) -> DeployableTem
     Args:
         body: The export template as JSON.
         catalog: The parameter catalog (dicts with ``name`` and ``credential``).
+        grant: The stage sets ``grant``: an export without permissions gets the grant slots.
     """
     credentials = {str(e["name"]) for e in catalog if e.get("credential")}
-    transform = principalize(json.loads(body), in_place=True)
+    transform = principalize(json.loads(body), in_place=True, grant=grant)
     document = transform.document
     parameters = document.get("Parameters") or {}
     hidden = tuple(
