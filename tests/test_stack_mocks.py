@@ -203,6 +203,38 @@ def test_unknown_stage_key_fails_with_did_you_mean() -> None:
     assert "hunter2-prod" not in str(error)
 
 
+def test_an_unmapped_source_principal_fails_before_any_deploy_naming_it_and_its_assets() -> None:
+    mocks = install(RecordingMocks(template=BIG))
+
+    def program() -> pulumi.Output:
+        only_admin = {"user/default/QuickSightAdmin": "group/default/bi-admins"}
+        return QuickSightBundleStack("sales", args(parameters=stage_values(), principals=only_admin)).stack.urn
+
+    error = run_failing_program(program)
+    assert "user/default/sales-analyst' (held by 12 asset(s): analysis/sales-analysis" in error.message
+    assert "has no target: add it under principals" in error.message
+    assert "hunter2-prod" not in error.message
+    assert not [r for r in mocks.by_type("cloudformation/stack:Stack") if r.inputs.get("parameters")]
+
+
+@pulumi.runtime.test
+def test_grant_on_an_export_without_permissions_adds_the_owner_slot() -> pulumi.Output:
+    template = generate_bundle(include_permissions=False)
+    mocks = install(RecordingMocks(template=template))
+    grant = [{"principal": "arn:aws:quicksight:eu-west-1:999999999999:group/default/bi-admins", "role": "owner"}]
+    values = stage_values()
+    del values["IdentityRegion"]  # exported with IncludePermissions only
+    component = QuickSightBundleStack("sales", args(parameters=values, principals=None, grant=grant))
+
+    def check(_: Any) -> None:
+        values = stack_inputs(mocks)["parameters"]["value"]
+        assert values["GrantOwnerPrincipal"] == grant[0]["principal"] and values["GrantViewerPrincipal"] == ""
+        # Every target is an ARN: the target account was not looked up.
+        assert not [i for i in mocks.invokes if "getCallerIdentity" in i.token]
+
+    return component.stack.urn.apply(check)
+
+
 @pulumi.runtime.test
 def test_outputs_asset_ids_with_prefix_and_dashboard_urls() -> pulumi.Output:
     install(RecordingMocks(template=BIG))

@@ -353,7 +353,10 @@ def principalize(template: Mapping[str, Any], in_place: bool = False, grant: boo
             container[key] = {"Ref": principal.parameter}
             added[principal.parameter] = {
                 "Type": "String",
-                "Description": clean(f"Target principal (QuickSight user or group ARN) for {principal.text}", 4000),
+                # "${" in a Description reads as a substitution to cfn-lint (E1029): written "{" here.
+                "Description": clean(
+                    f"Target principal (QuickSight user or group ARN) for {principal.text.replace('${', '{')}", 4000
+                ),
                 "AllowedPattern": _PARAMETER_PATTERN,
                 "ConstraintDescription": "must be the ARN of a QuickSight user or group of the target account",
             }
