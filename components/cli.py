@@ -12,7 +12,7 @@ from typing import IO, Sequence
 from .core.bundle import Template, unpack_bundle
 from .core.catalog import CatalogEntry, build_catalog, summarize_resources
 from .core.literals import literal_connection_values
-from .core.principals import find_principals
+from .core.principals import find_principals, principalize, principals_skeleton
 from .core.stage_values import stage_config_skeleton
 from .core.transform import (
     INLINE_TEMPLATE_LIMIT,
@@ -91,6 +91,11 @@ def _literal_lines(template: Template) -> list[str]:
     ]
     rows = [["ASSET", "PROPERTY", "VALUE"], *([v.asset, v.property, v.value] for v in literals)]
     return [*lines, *_table(rows)]
+
+
+def _principal_skeleton(template: Template) -> str:
+    """The stage file's ``principals`` section (or a commented ``grant`` example), appended to the skeleton."""
+    return principals_skeleton(principalize(template.document))
 
 
 def _limit_lines(template: Template, catalog: list[CatalogEntry]) -> list[str]:
@@ -237,7 +242,9 @@ def run(argv: Sequence[str], out: IO[str] | None = None, err: IO[str] | None = N
             print("\n".join(lines), file=out)
             print(f"error: {target} exists: pass --force to overwrite it", file=err)
             return 1
-        target.write_text(stage_config_skeleton(catalog, args.stage_config), encoding="utf-8")
+        target.write_text(
+            stage_config_skeleton(catalog, args.stage_config) + _principal_skeleton(template), encoding="utf-8"
+        )
         lines.append(f"Wrote {target}: fill in the <required: ...> values, then run pulumi up --stack {args.stage_config}")
     print("\n".join(lines), file=out)
     return 0

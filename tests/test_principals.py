@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.core.bundle import compact_json
 from components.core.catalog import build_catalog
@@ -24,6 +25,7 @@ from components.core.principals import (
     duplicate_targets,
     principal_parameter,
     principalize,
+    principals_skeleton,
     resolve_principals,
 )
 from components.core.transform import PARAMETER_LIMIT, RESOURCE_LIMIT, deployable
@@ -157,6 +159,19 @@ def test_principals_that_name_template_parameters_are_kept() -> None:
     with pytest.raises(PrincipalError) as info:
         resolve_principals(transform, {"${OwnerArn}": "group/default/x"}, None, CONTEXT)
     assert "is kept as exported" in str(info.value)
+
+
+def test_the_stage_skeleton_asks_for_each_target_and_its_placeholder_is_refused() -> None:
+    transform = principalize(generate_bundle())
+    text = principals_skeleton(transform)
+    mapping = yaml.safe_load("config:\n" + text)["config"]["quicksight-promotion:principals"]
+    assert list(mapping) == ["user/default/QuickSightAdmin", "user/default/sales-analyst"]
+    assert "# held by 12 asset(s): analysis/sales-analysis, dashboard/sales-dashboard" in text
+    with pytest.raises(PrincipalError) as info:
+        resolve_principals(transform, mapping, None, CONTEXT)
+    assert len(info.value.problems) == 2 and "still maps to the placeholder" in str(info.value)
+    # Without permissions the skeleton shows a commented grant example instead.
+    assert "# quicksight-promotion:grant:" in principals_skeleton(principalize(generate_bundle(include_permissions=False)))
 
 
 # --- grant slots ----------------------------------------------------------------------------------

@@ -362,6 +362,12 @@ def test_program_runs_the_test_stage_example() -> pulumi.Output:
         assert stack["name"] == "quicksight-sales-test"
         assert stack["tags"] == {"stage": "test", "owner": "analytics-platform"}
         assert SECRET_SIG in stack["parameters"]
+        # The stage's principals setting reached the stack as one parameter per source principal.
+        principals = {k: v for k, v in stack["parameters"]["value"].items() if k.startswith("Principal")}
+        assert sorted(principals.values()) == [
+            "arn:aws:quicksight:eu-west-1:999999999999:group/default/bi-admins",
+            "arn:aws:quicksight:eu-west-1:999999999999:group/default/sales-analysts-test",
+        ]
 
     return program["bundle"].stack.urn.apply(check)
 
@@ -416,6 +422,22 @@ def test_program_reports_every_bad_setting_in_one_message() -> None:
     assert "quicksight-promotion:onFailure" in message
     assert "quicksight-promotion:stackNmae is not a setting of this program: did you mean stackName?" in message
     assert "\n" not in message
+
+
+def test_program_checks_the_principals_and_grant_settings() -> None:
+    from components.program import KNOWN_KEYS, parse_config
+
+    assert {"principals", "grant"} <= set(KNOWN_KEYS)
+    base = {"sourceAccountId": "111122223333", "exportJobId": "j"}
+    config = parse_config(
+        {**base, "principals": {"user/default/a": "group/default/b"}, "grant": [{"principal": "group/default/b", "role": "viewer"}]}
+    )
+    assert config.principals == {"user/default/a": "group/default/b"} and config.grant[0]["role"] == "viewer"
+    with pytest.raises(InputError) as info:
+        parse_config({**base, "principals": ["user/default/a"], "grant": {"principal": "x"}})
+    message = str(info.value)
+    assert "quicksight-promotion:principals: Input should be a valid dictionary" in message
+    assert "quicksight-promotion:grant: Input should be a valid list" in message
 
 
 def test_parameter_errors_are_the_library_error_type() -> None:

@@ -170,6 +170,8 @@ _TARGET_NAME = re.compile(r"^(user|group)/[A-Za-z0-9._-]+/\S.*$|^namespace/[A-Za
 _NAMESPACE_PRINCIPAL = re.compile(r":namespace/[A-Za-z0-9._-]+$")
 # Target ARNs end up in a CloudFormation parameter whose AllowedPattern refuses anything else.
 _PARAMETER_PATTERN = r"^arn:\S+$"
+# What the stage skeleton writes for a target still to choose (refused until it is replaced).
+PLACEHOLDER = "<required"
 
 
 class PrincipalError(InputError):
@@ -496,6 +498,9 @@ def resolve_principals(
                 "group/<namespace>/<group name>"
             )
             return None
+        if isinstance(target, str) and target.startswith(PLACEHOLDER):
+            problems.append(f"{where} still maps to the placeholder {clean(target)!r}: set a user or group of the target account")
+            return None
         if not isinstance(target, str) or not target.strip():
             problems.append(f"{where} must map to a principal (a string), got {type(target).__name__}")
             return None
@@ -589,3 +594,37 @@ def duplicate_targets(transform: PrincipalTransform, values: Mapping[str, str]) 
             if len(texts) > 1
         )
     return found
+
+
+def principals_skeleton(transform: PrincipalTransform, project: str = "quicksight-promotion") -> str:
+    """Lines of a ``Pulumi.<stage>.yaml`` (inside ``config:``) asking for a target per source principal.
+
+    Args:
+        transform: ``principalize`` of the export template.
+        project: The config namespace.
+
+    Returns:
+        YAML text (possibly empty): a ``principals`` mapping with ``"<required: ...>"`` placeholders,
+        or, for an export without permissions, a commented ``grant`` example.
+    """
+    mapped = transform.mapped()
+    if not transform.principals:
+        return (
+            "  # The export carries no permissions: without grant, nobody can see the deployed assets.\n"
+            f"  # {project}:grant:\n"
+            "  #   - {principal: group/default/<admins of this account>, role: owner}\n"
+        )
+    if not mapped:
+        return ""
+    shorts = [p.short for p in mapped]
+    lines = [
+        "  # The export grants its assets to these source-account users: map each to a user or group of this",
+        "  # account (group/<namespace>/<name>, user/<namespace>/<name> or an ARN); a group for several users.",
+        f"  {project}:principals:",
+    ]
+    for principal in mapped:
+        key = principal.short if shorts.count(principal.short) == 1 else principal.text
+        shown = clean(", ".join(principal.assets[:3]) + (", ..." if len(principal.assets) > 3 else ""))
+        lines.append(f"    # held by {len(principal.assets)} asset(s): {shown}")
+        lines.append(f'    {json.dumps(key, ensure_ascii=False)}: "{PLACEHOLDER}: a user or group of this account>"')
+    return "\n".join(lines) + "\n"
