@@ -23,6 +23,7 @@ from .errors import (
     InputError,
     IntegrityError,
     ParameterError,
+    PrincipalError,
     QuickSightPromotionError,
     ThrottledError,
 )
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
     from .core.bundle import BundleLimits, Template, parse_template, unpack_bundle
     from .core.catalog import CatalogEntry, build_catalog
     from .core.models import ExportInputs, ExportOutputs
+    from .core.literals import LiteralValue, literal_connection_values
     from .core.polling import Backoff
+    from .core.principals import SourcePrincipal, find_principals, principalize
     from .core.stage_values import Resolution, resolve_parameters, stage_config_skeleton
     from .provider import AssetBundleExport, AssetBundleExportProvider
     from .stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError
@@ -50,6 +53,11 @@ _LAZY = {
     "ExportInputs": ".core.models",
     "ExportOutputs": ".core.models",
     "Backoff": ".core.polling",
+    "LiteralValue": ".core.literals",
+    "literal_connection_values": ".core.literals",
+    "SourcePrincipal": ".core.principals",
+    "find_principals": ".core.principals",
+    "principalize": ".core.principals",
     "Resolution": ".core.stage_values",
     "resolve_parameters": ".core.stage_values",
     "stage_config_skeleton": ".core.stage_values",
@@ -92,17 +100,23 @@ __all__ = [
     "ExportTimeoutError",
     "InputError",
     "IntegrityError",
+    "LiteralValue",
     "ParameterError",
+    "PrincipalError",
     "QuickSightBundleStack",
     "QuickSightBundleStackArgs",
     "QuickSightPromotionError",
     "Resolution",
+    "SourcePrincipal",
     "Template",
     "TemplateTooLargeError",
     "TemplateValidationError",
     "ThrottledError",
     "build_catalog",
+    "find_principals",
+    "literal_connection_values",
     "parse_template",
+    "principalize",
     "resolve_parameters",
     "stage_config_skeleton",
     "unpack_bundle",

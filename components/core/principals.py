@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..errors import InputError, clean, listing
+from ..errors import InputError, PrincipalError, clean, listing
 from .catalog import (
     IDENTITY_REGION_PARAMETER,
     KIND_BY_RESOURCE_TYPE,
@@ -172,17 +172,6 @@ _NAMESPACE_PRINCIPAL = re.compile(r":namespace/[A-Za-z0-9._-]+$")
 _PARAMETER_PATTERN = r"^arn:\S+$"
 # What the stage skeleton writes for a target still to choose (refused until it is replaced).
 PLACEHOLDER = "<required"
-
-
-class PrincipalError(InputError):
-    """The stage's principals or grant do not fit the template's permission principals.
-
-    The message lists every problem found, separated by ``"; "``; ``problems`` holds them one by one.
-    """
-
-    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.problems: tuple[str, ...] = tuple(problems)
 
 
 @dataclass(frozen=True)
