@@ -29,6 +29,7 @@ from components.core.principals import (
     resolve_principals,
 )
 from components.core.transform import PARAMETER_LIMIT, RESOURCE_LIMIT, deployable
+from components.errors import BundleFormatError
 from conftest import sample_template
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-exports"
@@ -172,6 +173,42 @@ def test_the_stage_skeleton_asks_for_each_target_and_its_placeholder_is_refused(
     assert len(info.value.problems) == 2 and "still maps to the placeholder" in str(info.value)
     # Without permissions the skeleton shows a commented grant example instead.
     assert "# quicksight-promotion:grant:" in principals_skeleton(principalize(generate_bundle(include_permissions=False)))
+
+
+def test_column_level_principals_and_link_sharing_namespaces() -> None:
+    template = sample_template()
+    dashboard = template["Resources"]["salesdashboardAB12CD"]["Properties"]
+    namespace = {"Fn::Sub": "arn:${AWS::Partition}:quicksight:${IdentityRegion}:${AWS::AccountId}:namespace/default"}
+    dashboard["LinkSharingConfiguration"] = {"Permissions": [{"Principal": namespace, "Actions": ["quicksight:QueryDashboard"]}]}
+    template["Resources"]["ds"] = {
+        "Type": "AWS::QuickSight::DataSet",
+        "Properties": {
+            "DataSetId": "orders",
+            "ColumnLevelPermissionRules": [{"ColumnNames": ["margin"], "Principals": ["arn:aws:quicksight:us-east-1:111122223333:group/default/finance"]}],
+        },
+    }
+    transform = principalize(template)
+    kept, finance = sorted(transform.principals, key=lambda p: p.parameter is not None)
+    assert kept.parameter is None and "same in every stage" in (kept.kept_because or "")
+    assert finance.assets == ("dataset/orders",) and finance.short == "group/default/finance"
+    rules = transform.document["Resources"]["ds"]["Properties"]["ColumnLevelPermissionRules"]
+    assert rules[0]["Principals"] == [{"Ref": finance.parameter}]
+    # A name may hold spaces (QuickSight user names allow them).
+    values = resolve_principals(transform, {finance.short: "group/default/Finance Team"}, None, CONTEXT)
+    assert values[finance.parameter] == "arn:aws:quicksight:eu-west-1:999999999999:group/default/Finance Team"
+
+
+def test_a_template_that_already_uses_the_names_is_refused() -> None:
+    bundle = generate_bundle()
+    bundle["Parameters"][principal_parameter(ADMIN)] = {"Type": "String"}
+    with pytest.raises(BundleFormatError) as info:
+        principalize(bundle)
+    assert f"already declares parameter(s) {principal_parameter(ADMIN)}" in str(info.value)
+    bare = generate_bundle(include_permissions=False)
+    bare["Conditions"] = {"QuickSightPromotionGrantOwner": {"Fn::Equals": ["a", "a"]}}
+    with pytest.raises(BundleFormatError) as info:
+        principalize(bare, grant=True)
+    assert "Conditions clash with the grant slots" in str(info.value)
 
 
 # --- grant slots ----------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..errors import InputError, PrincipalError, clean, listing
+from ..errors import BundleFormatError, PrincipalError, clean, listing
 from .catalog import (
     IDENTITY_REGION_PARAMETER,
     KIND_BY_RESOURCE_TYPE,
@@ -165,11 +165,11 @@ PERMISSION_KINDS: tuple[str, ...] = tuple(OWNER_ACTIONS)
 # What a target principal may be: an ARN (QuickSight user, group or namespace, or an account root
 # for cross-account sharing), or the QuickSight resource part with its namespace spelt out
 # (user names such as "Admin/jane" contain "/", so "user/Admin/jane" would be ambiguous).
-_TARGET_ARN = re.compile(r"^arn:[a-z][a-z0-9-]*:(quicksight|iam):[a-z0-9-]*:(\d{12})?:\S+$")
+_TARGET_ARN = re.compile(r"^arn:[a-z][a-z0-9-]*:(quicksight|iam):[a-z0-9-]*:(\d{12})?:\S.*$")
 _TARGET_NAME = re.compile(r"^(user|group)/[A-Za-z0-9._-]+/\S.*$|^namespace/[A-Za-z0-9._-]+$")
 _NAMESPACE_PRINCIPAL = re.compile(r":namespace/[A-Za-z0-9._-]+$")
 # Target ARNs end up in a CloudFormation parameter whose AllowedPattern refuses anything else.
-_PARAMETER_PATTERN = r"^arn:\S+$"
+_PARAMETER_PATTERN = r"^arn:\S.*$"
 # What the stage skeleton writes for a target still to choose (refused until it is replaced).
 PLACEHOLDER = "<required"
 
@@ -203,7 +203,7 @@ class PrincipalTransform:
     """The template with its principals as parameters.
 
     Attributes:
-        document: The transformed template (a new object; the input is not changed).
+        document: The transformed template (a copy unless ``principalize`` was asked to work in place).
         principals: Every distinct source principal, sorted by text.
         grant_slots: Whether the grant parameters were added (the export has no permissions).
         parameters: Names of the parameters added, sorted.
@@ -293,12 +293,34 @@ def find_principals(template: Mapping[str, Any]) -> tuple[SourcePrincipal, ...]:
     """Every distinct permission principal of a template, with the assets granting it.
 
     Args:
-        template: The parsed CLOUDFORMATION_JSON template.
+        template: The parsed CLOUDFORMATION_JSON template (only read).
 
     Returns:
         The source principals sorted by text.
     """
-    return principalize(template).principals
+    resources = template.get("Resources") if isinstance(template, Mapping) else None
+    parameters = template.get("Parameters") if isinstance(template, Mapping) else None
+    return _collect(
+        _sites(resources if isinstance(resources, Mapping) else {}),
+        parameters if isinstance(parameters, Mapping) else {},
+    )
+
+
+def _collect(sites: list[_Site], declared: Mapping[str, Any]) -> tuple[SourcePrincipal, ...]:
+    holders: dict[str, set[str]] = {}
+    values: dict[str, Any] = {}
+    for site in sites:
+        for container, key in site.slots:
+            text = principal_text(container[key])
+            holders.setdefault(text, set()).add(site.asset)
+            values.setdefault(text, container[key])
+    principals = []
+    for text in sorted(holders):
+        kept = _kept_because(values[text], text, declared)
+        principals.append(
+            SourcePrincipal(text, None if kept else principal_parameter(text), tuple(sorted(holders[text])), kept)
+        )
+    return tuple(principals)
 
 
 def principalize(template: Mapping[str, Any], in_place: bool = False, grant: bool = False) -> PrincipalTransform:
@@ -315,25 +337,14 @@ def principalize(template: Mapping[str, Any], in_place: bool = False, grant: boo
         The transformed copy, its source principals and the parameters added.
 
     Raises:
-        InputError: a parameter or condition name the transform needs is already taken by the template.
+        BundleFormatError: a parameter or condition name the transform needs is already taken by the
+            template.
     """
     document: dict[str, Any] = template if in_place and isinstance(template, dict) else copy.deepcopy(dict(template))
     resources = document.get("Resources") if isinstance(document.get("Resources"), Mapping) else {}
     declared = document.get("Parameters") if isinstance(document.get("Parameters"), Mapping) else {}
     sites = _sites(resources)
-    holders: dict[str, set[str]] = {}
-    values: dict[str, Any] = {}
-    for site in sites:
-        for container, key in site.slots:
-            text = principal_text(container[key])
-            holders.setdefault(text, set()).add(site.asset)
-            values.setdefault(text, container[key])
-    principals = []
-    for text in sorted(holders):
-        kept = _kept_because(values[text], text, declared)
-        principals.append(
-            SourcePrincipal(text, None if kept else principal_parameter(text), tuple(sorted(holders[text])), kept)
-        )
+    principals = _collect(sites, declared)
     added: dict[str, dict[str, Any]] = {}
     by_text = {p.text: p for p in principals}
     for site in sites:
@@ -361,7 +372,7 @@ def principalize(template: Mapping[str, Any], in_place: bool = False, grant: boo
             }
     clash = sorted(name for name in added if name in declared)
     if clash:
-        raise InputError(
+        raise BundleFormatError(
             f"the template already declares parameter(s) {listing(clash, sep=', ')}, which the permission "
             "transform adds: the template is not a QuickSight export as produced; re-export the bundle"
         )
@@ -369,7 +380,7 @@ def principalize(template: Mapping[str, Any], in_place: bool = False, grant: boo
         document["Parameters"] = {**declared, **dict(sorted(added.items()))}
     if grant:
         _add_grant_slots(document, resources)
-    return PrincipalTransform(document, tuple(principals), grant, tuple(sorted(added)))
+    return PrincipalTransform(document, principals, grant, tuple(sorted(added)))
 
 
 def _add_grant_slots(document: dict[str, Any], resources: Mapping[str, Any]) -> None:
@@ -377,7 +388,7 @@ def _add_grant_slots(document: dict[str, Any], resources: Mapping[str, Any]) -> 
     if conditions is None:
         conditions = {}
     if not isinstance(conditions, Mapping) or any(n in conditions for n in (*_GRANT_CONDITIONS.values(), _GRANT_ANY_CONDITION)):
-        raise InputError(
+        raise BundleFormatError(
             "the template's Conditions clash with the grant slots the permission transform adds: the template is "
             "not a QuickSight export as produced; re-export the bundle"
         )
