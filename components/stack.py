@@ -25,7 +25,13 @@ import pulumi
 import pulumi_aws as aws
 
 from .core.literals import literal_connection_values
-from .core.principals import PrincipalContext, duplicate_targets, needs_context, resolve_principals
+from .core.principals import (
+    PrincipalContext,
+    duplicate_targets,
+    needs_context,
+    principals_left_to_defaults,
+    resolve_principals,
+)
 from .core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, deployable
 from .errors import QuickSightPromotionError
 from .provider import AssetBundleExport
@@ -251,7 +257,9 @@ class QuickSightBundleStack(pulumi.ComponentResource):
 
         template_url = pulumi.Output.all(choice, self.staging_bucket_name, target_region).apply(stage)
         template_body = choice.apply(lambda picked: picked["body"])
-        stack_parameters = self._with_principals(args, choice, export.cfn_parameters, target_region, subject)
+        stack_parameters = self._with_principals(
+            args, choice, export.cfn_parameters, export.parameter_catalog, target_region, subject
+        )
 
         self.stack = aws.cloudformation.Stack(
             f"{name}-stack",
@@ -296,6 +304,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         args: QuickSightBundleStackArgs,
         choice: pulumi.Output[Any],
         cfn_parameters: pulumi.Output[dict[str, str]],
+        catalog: pulumi.Output[list[dict[str, Any]]],
         target_region: pulumi.Output[str],
         subject: pulumi.Output[str],
     ) -> pulumi.Output[dict[str, str]]:
@@ -320,5 +329,12 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         principals = pulumi.Output.all(choice, account, partition, identity, target_region, subject).apply(
             principal_values
         )
+        def merged(values: list[Any]) -> dict[str, str]:
+            stage_values, principal_values_, picked, entries, who = values
+            stage_values = stage_values or {}
+            for problem in principals_left_to_defaults(picked["template"].principals, entries or [], stage_values):
+                pulumi.log.warn(f"{who}: {problem}", resource=self)
+            return {**stage_values, **principal_values_}
+
         # Output.all carries secrecy: the parameters stay secret when any stage value is.
-        return pulumi.Output.all(cfn_parameters, principals).apply(lambda v: {**(v[0] or {}), **v[1]})
+        return pulumi.Output.all(cfn_parameters, principals, choice, catalog, subject).apply(merged)

@@ -25,6 +25,7 @@ from components.core.principals import (
     duplicate_targets,
     principal_parameter,
     principalize,
+    principals_left_to_defaults,
     principals_skeleton,
     resolve_principals,
 )
@@ -304,6 +305,16 @@ def test_real_export_principals() -> None:
         assert principalize(real(name)).mapped() == ()
     # An export without permissions: nothing to map.
     assert principalize(real("joshtam_vpc_excerpt.json")).principals == ()
+
+
+@needs_real
+def test_real_export_admin_user_left_to_its_placeholder_default_is_reported() -> None:
+    export = real("cid_govcloud_co_dashboard.json")
+    catalog = catalog_of(export)
+    defaults = {e["name"]: e["default"] for e in catalog if e["has_default"]}
+    (line,) = principals_left_to_defaults(principalize(export).principals, catalog, defaults)
+    assert line.startswith("parameter AdminUser is left to its source default 'quicksight/username'")
+    assert principals_left_to_defaults(principalize(export).principals, catalog, {**defaults, "AdminUser": "x"}) == []
 
 
 @needs_real

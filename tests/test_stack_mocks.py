@@ -311,6 +311,45 @@ def test_lint_errors_are_warnings_in_warning_mode(monkeypatch: pytest.MonkeyPatc
     return component.stack.urn.apply(lambda _: assert_equal(warned, ["cfn-lint: R P: E3002 boom"]))
 
 
+def admin_user_template() -> dict[str, Any]:
+    """A hand-edited export whose principal names a parameter, as cid_govcloud_* of the real exports do."""
+    template = sample_template()
+    template["Parameters"]["AdminUser"] = {"Type": "String", "Default": "quicksight/username"}
+    principal = {"Fn::Sub": "arn:${AWS::Partition}:quicksight:${IdentityRegion}:${AWS::AccountId}:user/default/${AdminUser}"}
+    dashboard = template["Resources"]["salesdashboardAB12CD"]["Properties"]
+    dashboard["Permissions"] = [{"Principal": principal, "Actions": ["quicksight:DescribeDashboard"]}]
+    return template
+
+
+@pulumi.runtime.test
+def test_a_principal_parameter_left_to_its_source_default_is_warned_about(monkeypatch: pytest.MonkeyPatch) -> pulumi.Output:
+    install(RecordingMocks(template=admin_user_template()))
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warned.append(msg))
+    component = QuickSightBundleStack("sales", args(template_validation="off"))
+
+    def check(_: Any) -> None:
+        (line,) = warned
+        assert "parameter AdminUser is left to its source default 'quicksight/username'" in line
+        assert "names the permission principal" in line and "set it for this stage under parameters" in line
+
+    return component.stack.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_a_principal_parameter_set_for_the_stage_is_not_warned_about(monkeypatch: pytest.MonkeyPatch) -> pulumi.Output:
+    mocks = install(RecordingMocks(template=admin_user_template()))
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warned.append(msg))
+    component = QuickSightBundleStack("sales", args(template_validation="off", parameters={"AdminUser": "bi/admin"}, principals=None))
+
+    def check(_: Any) -> None:
+        assert warned == []
+        assert stack_inputs(mocks)["parameters"]["AdminUser"] == "bi/admin"
+
+    return component.stack.urn.apply(check)
+
+
 @pulumi.runtime.test
 def test_validation_off_asks_the_export_not_to_lint() -> pulumi.Output:
     mocks = install(RecordingMocks(template=sample_template(), lint_findings=None))

@@ -185,12 +185,14 @@ class SourcePrincipal:
         assets: ``<kind>/<asset id>`` (or the logical id) of each asset granting it, sorted.
         kept_because: Why it is not turned into a parameter (it names template parameters, or it is
             an account-relative namespace); None when it is.
+        named_parameters: The template parameters a kept principal names (set per stage).
     """
 
     text: str
     parameter: Optional[str]
     assets: tuple[str, ...]
     kept_because: Optional[str] = None
+    named_parameters: tuple[str, ...] = ()
 
     @property
     def short(self) -> str:
@@ -280,8 +282,12 @@ def _sites(resources: Mapping[str, Any]) -> list[_Site]:
     return sites
 
 
+def _named(value: Any, parameters: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted(n for n in _referenced_parameters(value) if n != IDENTITY_REGION_PARAMETER and n in parameters))
+
+
 def _kept_because(value: Any, text: str, parameters: Mapping[str, Any]) -> Optional[str]:
-    named = sorted(n for n in _referenced_parameters(value) if n != IDENTITY_REGION_PARAMETER and n in parameters)
+    named = _named(value, parameters)
     if named:
         return f"it names the template parameter(s) {', '.join(named)}: set them through parameters"
     if _NAMESPACE_PRINCIPAL.search(text) and "${AWS::AccountId}" in text:
@@ -318,7 +324,13 @@ def _collect(sites: list[_Site], declared: Mapping[str, Any]) -> tuple[SourcePri
     for text in sorted(holders):
         kept = _kept_because(values[text], text, declared)
         principals.append(
-            SourcePrincipal(text, None if kept else principal_parameter(text), tuple(sorted(holders[text])), kept)
+            SourcePrincipal(
+                text,
+                None if kept else principal_parameter(text),
+                tuple(sorted(holders[text])),
+                kept,
+                _named(values[text], declared) if kept else (),
+            )
         )
     return tuple(principals)
 
@@ -628,3 +640,33 @@ def principals_skeleton(transform: PrincipalTransform, project: str = "quicksigh
         lines.append(f"    # held by {len(principal.assets)} asset(s): {shown}")
         lines.append(f'    {json.dumps(key, ensure_ascii=False)}: "{PLACEHOLDER}: a user or group of this account>"')
     return "\n".join(lines) + "\n"
+
+
+def principals_left_to_defaults(
+    principals: Sequence[SourcePrincipal], catalog: Sequence[Mapping[str, Any]], values: Mapping[str, str]
+) -> list[str]:
+    """Template parameters that kept principals name and that the stage left to their source Default.
+
+    A hand-edited export's ``user/default/${AdminUser}`` with AdminUser's Default (dev's user, or a
+    placeholder) grants the same name in every stage: worth a warning.
+
+    Args:
+        principals: The source principals (``find_principals``).
+        catalog: The parameter catalog (dicts with ``name``, ``default``, ``has_default``).
+        values: The stage's parameter values (defaults included).
+
+    Returns:
+        One line per such parameter, naming it, its Default and the principal.
+    """
+    entries = {str(e.get("name")): e for e in catalog}
+    found = []
+    for principal in principals:
+        for name in principal.named_parameters:
+            entry = entries.get(name)
+            if entry and entry.get("has_default") and values.get(name) == entry.get("default"):
+                found.append(
+                    f"parameter {name} is left to its source default {clean(entry.get('default'))!r} and names the "
+                    f"permission principal {clean(principal.text)!r} of {len(principal.assets)} asset(s): set it for "
+                    "this stage under parameters"
+                )
+    return found
