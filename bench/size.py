@@ -2,7 +2,7 @@
 
 Generated bundles (``generate_bundle``) pretty-printed as QuickSight serves them are parsed by
 ``parse_template`` exactly as the provider does; ``Template.size`` (compact UTF-8 bytes) is what
-``QuickSightBundleStack`` checks against CloudFormation's limits (51,200 bytes inline, 1,048,576
+``QuickSightBundleStack`` checks against CloudFormation's limits (51,200 bytes inline, 1,000,000
 bytes through S3). The largest deployable bundle is found by a binary search over ``scale``.
 
 Run alone: ``python bench/size.py [--quick]``.
@@ -17,9 +17,10 @@ from _common import Row, table
 
 from components.core.bundle import parse_template
 from components.core.generator import MAX_SCALE, dump_bundle, generate_bundle
+from components.core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 
-URL_LIMIT = 1_048_576
-INLINE_LIMIT = 51_200
+URL_LIMIT = URL_TEMPLATE_LIMIT
+INLINE_LIMIT = INLINE_TEMPLATE_LIMIT
 SCALES = [1, 2, 4, 8, 16, 32]
 
 

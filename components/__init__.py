@@ -23,6 +23,7 @@ from .errors import (
     InputError,
     IntegrityError,
     ParameterError,
+    PrincipalError,
     QuickSightPromotionError,
     ReleaseConflictError,
     ReleaseError,
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
     from .core.catalog import CatalogEntry, build_catalog
     from .core.models import ExportInputs, ExportOutputs
     from .core.overrides import build_overrides, release_job_id
+    from .core.literals import LiteralValue, literal_connection_values
     from .core.polling import Backoff
+    from .core.principals import SourcePrincipal, find_principals, principalize
     from .core.stage_values import Resolution, resolve_parameters, stage_config_skeleton
     from .provider import AssetBundleExport, AssetBundleExportProvider
     from .release import AssetBundleRelease, AssetBundleReleaseProvider
@@ -57,6 +60,11 @@ _LAZY = {
     "build_overrides": ".core.overrides",
     "release_job_id": ".core.overrides",
     "Backoff": ".core.polling",
+    "LiteralValue": ".core.literals",
+    "literal_connection_values": ".core.literals",
+    "SourcePrincipal": ".core.principals",
+    "find_principals": ".core.principals",
+    "principalize": ".core.principals",
     "Resolution": ".core.stage_values",
     "resolve_parameters": ".core.stage_values",
     "stage_config_skeleton": ".core.stage_values",
@@ -103,7 +111,9 @@ __all__ = [
     "ExportTimeoutError",
     "InputError",
     "IntegrityError",
+    "LiteralValue",
     "ParameterError",
+    "PrincipalError",
     "QuickSightBundleStack",
     "QuickSightBundleStackArgs",
     "QuickSightPromotionError",
@@ -111,13 +121,17 @@ __all__ = [
     "ReleaseError",
     "ReleasePreflightError",
     "Resolution",
+    "SourcePrincipal",
     "Template",
     "TemplateTooLargeError",
     "TemplateValidationError",
     "ThrottledError",
     "build_catalog",
     "build_overrides",
+    "find_principals",
+    "literal_connection_values",
     "parse_template",
+    "principalize",
     "release_job_id",
     "resolve_parameters",
     "stage_config_skeleton",

@@ -19,8 +19,18 @@ from typing import IO, Any, Callable, NoReturn, Optional, Sequence
 
 from .core.bundle import Template, unpack_bundle
 from .core.catalog import CatalogEntry, build_catalog, summarize_resources
+from .core.literals import literal_connection_values
+from .core.principals import find_principals, principalize, principals_skeleton
 from .core.stage_values import stage_config_skeleton
-from .core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, DeployableTemplate, deployable
+from .core.transform import (
+    INLINE_TEMPLATE_LIMIT,
+    OUTPUT_LIMIT,
+    PARAMETER_LIMIT,
+    RESOURCE_LIMIT,
+    URL_TEMPLATE_LIMIT,
+    DeployableTemplate,
+    deployable,
+)
 from .errors import QuickSightPromotionError, clean
 
 VERSION = "0.1.0"
@@ -179,6 +189,47 @@ def _size_lines(template: Template, deployed: DeployableTemplate, downloaded: in
         f"Template size: {template.size:,} bytes compact ({downloaded:,} bytes as downloaded)",
         f"  inline TemplateBody limit {INLINE_TEMPLATE_LIMIT:,} B: {inline} ({deployed.inline_size:,} B as sent)",
         f"  TemplateURL (S3) limit   {URL_TEMPLATE_LIMIT:,} B: {url}",
+    ]
+
+
+def _principal_lines(template: Template) -> list[str]:
+    """The source principals (map each under ``principals``) and the assets each holds."""
+    principals = find_principals(template.document)
+    if not principals:
+        return ["Permission principals: none (the export carries no permissions: set grant, else nobody sees the assets)"]
+    lines = [f"Permission principals ({len(principals)}; map each under principals to a target user or group):"]
+    for principal in principals:
+        how = f"parameter {principal.parameter}" if principal.parameter else f"kept: {principal.kept_because}"
+        lines.append(f"  {principal.text}  ({how})")
+        lines.append(f"    held by ({len(principal.assets)}): {', '.join(principal.assets)}")
+    return lines
+
+
+def _literal_lines(template: Template) -> list[str]:
+    """Connection values written as literals: every stage would use the source's."""
+    literals = literal_connection_values(template.document)
+    if not literals:
+        return ["Literal connection values: none"]
+    lines = [
+        f"Literal connection values ({len(literals)}; every stage would use these source values: "
+        "re-export with CloudFormationOverridePropertyConfiguration for them):"
+    ]
+    rows = [["ASSET", "PROPERTY", "VALUE"], *([v.asset, v.property, v.value] for v in literals)]
+    return [*lines, *_table(rows)]
+
+
+def _limit_lines(deployed: DeployableTemplate) -> list[str]:
+    """CloudFormation's per-template limits, counted on the template as deployed."""
+    exceeded = deployed.exceeded()
+    counts = (
+        f"{deployed.resources:,}/{RESOURCE_LIMIT} resources, {deployed.parameters:,}/{PARAMETER_LIMIT} parameters, "
+        f"{deployed.outputs:,}/{OUTPUT_LIMIT} outputs"
+    )
+    if not exceeded:
+        return [f"CloudFormation limits: fits ({counts})"]
+    return [
+        f"CloudFormation limits: EXCEEDED ({counts}): split the ResourceArns across smaller export jobs",
+        *(f"  {problem}" for problem in exceeded),
     ]
 
 
@@ -366,6 +417,9 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         lines += _size_lines(template, deployed, downloaded)
         lines += _resource_lines(template)
         lines += _parameter_lines(catalog)
+        lines += _principal_lines(template)
+        lines += _literal_lines(template)
+        lines += _limit_lines(deployed)
         print("\n".join(lines), file=out)
     if args.stage_config:
         target = args.out_dir / f"Pulumi.{args.stage_config}.yaml"
@@ -379,6 +433,7 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             "sourceRoleArn": args.role_arn,
         }
         skeleton = stage_config_skeleton(catalog, args.stage_config, settings={k: v for k, v in settings.items() if v})
+        skeleton += principals_skeleton(principalize(template.document))
         target.write_text(skeleton, encoding="utf-8")
         print(f"Wrote {target}: fill in the <required: ...> values, then run pulumi up --stack {args.stage_config}", file=out)
     if not deployed.deployable:

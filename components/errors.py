@@ -141,3 +141,14 @@ class ReleasePreflightError(ReleaseError, InputError):
 
 class ReleaseConflictError(ReleaseError, InputError):
     """The release name's job exists with other assets or options: a release name is used once."""
+
+
+class PrincipalError(InputError):
+    """The stage's ``principals`` or ``grant`` do not fit the export's permission principals.
+
+    The message lists every problem found, separated by ``"; "``; ``problems`` holds them one by one.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems)

@@ -80,6 +80,8 @@ def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBund
         staging_bucket=settings.staging_bucket,
         staging_prefix=settings.staging_prefix,
         template_validation=settings.template_validation,
+        principals=settings.principals or None,
+        grant=settings.grant or None,
     )
     return QuickSightBundleStack(name, args)
 

@@ -8,7 +8,7 @@ the offline ``preflight`` command uses the same validation.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -43,7 +43,7 @@ SCALAR_KEYS = (
     "releaseStrictValidation",
     "releaseIdPrefix",
 )
-STRUCTURED_KEYS = ("stackTags", "notificationArns", "releaseDashboards", "releaseAnalyses")
+STRUCTURED_KEYS = ("stackTags", "notificationArns", "principals", "grant", "releaseDashboards", "releaseAnalyses")
 KNOWN_KEYS = (*SCALAR_KEYS, *STRUCTURED_KEYS, "parameters")
 
 
@@ -73,6 +73,10 @@ class ProgramConfig(BaseModel):
     template_validation: Literal["error", "warning", "off"] = Field(default="error", alias="templateValidation")
     stack_tags: dict[str, str] = Field(default_factory=dict, alias="stackTags")
     notification_arns: list[str] = Field(default_factory=list, alias="notificationArns")
+    # Source principal (as `inspect` lists it) -> the target principal that takes its permissions.
+    principals: dict[str, Union[str, list[str]]] = Field(default_factory=dict)
+    # For exports without permissions: [{principal: <target>, role: owner|viewer}].
+    grant: list[dict[str, str]] = Field(default_factory=list)
     release_name: Optional[str] = Field(default=None, alias="releaseName", max_length=256)
     release_dashboards: list[str] = Field(default_factory=list, alias="releaseDashboards")
     release_analyses: list[str] = Field(default_factory=list, alias="releaseAnalyses")

@@ -16,6 +16,7 @@ been read: on the very first preview of a stage it cannot be shown yet.
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
@@ -23,6 +24,14 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from .core.literals import literal_connection_values
+from .core.principals import (
+    PrincipalContext,
+    duplicate_targets,
+    needs_context,
+    principals_left_to_defaults,
+    resolve_principals,
+)
 from .core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, deployable
 from .errors import QuickSightPromotionError
 from .provider import AssetBundleExport
@@ -64,6 +73,11 @@ class QuickSightBundleStackArgs:
         staging_prefix: Key prefix of staged templates.
         template_validation: ``error`` (cfn-lint errors stop the deploy), ``warning`` (they are
             reported) or ``off``.
+        principals: Source principal (as ``inspect`` lists it) -> the target principal that takes
+            its permissions in this stage: an ARN, or ``user/<namespace>/<name>`` /
+            ``group/<namespace>/<name>`` of the target account (see ``core.principals``).
+        grant: For an export without permissions: ``[{"principal": <target>, "role": "owner"|"viewer"}]``,
+            at most one per role, made owner or viewer of every asset.
     """
 
     aws_account_id: pulumi.Input[str]
@@ -84,6 +98,8 @@ class QuickSightBundleStackArgs:
     staging_bucket: Optional[pulumi.Input[str]] = None
     staging_prefix: str = "quicksight-promotion/"
     template_validation: str = "error"
+    principals: Optional[Mapping[str, Any]] = None
+    grant: Optional[Sequence[Mapping[str, Any]]] = None
 
     def __post_init__(self) -> None:
         if self.on_failure not in ON_FAILURE_MODES:
@@ -95,6 +111,18 @@ class QuickSightBundleStackArgs:
             raise QuickSightPromotionError(
                 f"template_validation {self.template_validation!r} is not one of {', '.join(VALIDATION_MODES)}"
             )
+
+
+def _principal_values(
+    args: QuickSightBundleStackArgs, picked: Mapping[str, Any], context: Optional[PrincipalContext], who: str
+) -> dict[str, str]:
+    """The principal and grant parameter values of the stage (raises PrincipalError before any deploy)."""
+    template = picked["template"]
+    transform = template.principal_transform()
+    values = resolve_principals(transform, args.principals, args.grant, context, who)
+    for problem in duplicate_targets(transform, values):
+        pulumi.log.warn(f"{who}: {problem}: QuickSight may refuse a principal granted twice; map them apart")
+    return values
 
 
 def _dashboard_url(region: str, dashboard_id: str) -> str:
@@ -182,16 +210,27 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             body, catalog, findings, who = values
             for finding in enforce(findings or [], args.template_validation, who):
                 pulumi.log.warn(f"cfn-lint: {finding.describe()}", resource=self)
-            template = deployable(body, catalog or [])
+            template = deployable(body, catalog or [], grant=bool(args.grant))
             if not template.deployable:
                 raise TemplateTooLargeError(
-                    f"the template of {who} is {template.size:,} bytes compact, over CloudFormation's "
-                    f"{URL_TEMPLATE_LIMIT:,}-byte limit for TemplateURL: nothing was deployed; split the ResourceArns "
-                    "across smaller export jobs and promote each bundle as its own stack"
+                    f"the template of {who} is over CloudFormation's limits: {'; '.join(template.exceeded())}: nothing "
+                    "was deployed; split the ResourceArns across smaller export jobs and promote each bundle as its "
+                    "own stack"
                 )
+            warn_about_template(template.body, who)
+            picked: dict[str, Any] = {"sha256": template.sha256, "template": template}
             if template.inline:
-                return {"body": template.body, "staged": None, "sha256": template.sha256}
-            return {"body": None, "staged": template.body, "sha256": template.sha256}
+                return {**picked, "body": template.body, "staged": None}
+            return {**picked, "body": None, "staged": template.body}
+
+        def warn_about_template(body: str, who: str) -> None:
+            # Literal connection values would make every stage use the source's (dev's) data.
+            for literal in literal_connection_values(json.loads(body)):
+                pulumi.log.warn(
+                    f"{who}: {literal.describe()} is a literal, not a parameter: every stage uses this source value; "
+                    "re-export with CloudFormationOverridePropertyConfiguration for it",
+                    resource=self,
+                )
 
         # The deployed template: the export's, with its credential parameters marked NoEcho.
         choice = pulumi.Output.all(export.template_body, export.parameter_catalog, export.lint_findings, subject).apply(
@@ -218,13 +257,16 @@ class QuickSightBundleStack(pulumi.ComponentResource):
 
         template_url = pulumi.Output.all(choice, self.staging_bucket_name, target_region).apply(stage)
         template_body = choice.apply(lambda picked: picked["body"])
+        stack_parameters = self._with_principals(
+            args, choice, export.cfn_parameters, export.parameter_catalog, target_region, subject
+        )
 
         self.stack = aws.cloudformation.Stack(
             f"{name}-stack",
             name=args.stack_name,
             template_body=template_body,
             template_url=template_url,
-            parameters=export.cfn_parameters,
+            parameters=stack_parameters,
             on_failure=args.on_failure,
             iam_role_arn=args.iam_role_arn,
             notification_arns=list(args.notification_arns) or None,
@@ -257,3 +299,42 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             }
         )
 
+    def _with_principals(
+        self,
+        args: QuickSightBundleStackArgs,
+        choice: pulumi.Output[Any],
+        cfn_parameters: pulumi.Output[dict[str, str]],
+        catalog: pulumi.Output[list[dict[str, Any]]],
+        target_region: pulumi.Output[str],
+        subject: pulumi.Output[str],
+    ) -> pulumi.Output[dict[str, str]]:
+        """The stack's parameters: the stage's values plus one per principal and grant slot."""
+        if needs_context(args.principals, args.grant):
+            # Targets given by name are principals of the deploying (target) account, in its
+            # QuickSight identity region: the stage's IdentityRegion, else the stack's region.
+            invoke = pulumi.InvokeOptions(parent=self)
+            account: pulumi.Output[Any] = aws.get_caller_identity_output(opts=invoke).account_id
+            partition: pulumi.Output[Any] = aws.get_partition_output(opts=invoke).partition
+        else:
+            account = partition = pulumi.Output.from_input(None)
+        identity = pulumi.Output.unsecret(cfn_parameters.apply(lambda v: (v or {}).get("IdentityRegion")))
+
+        def principal_values(values: list[Any]) -> dict[str, str]:
+            picked, account_id, part, identity_region, region, who = values
+            context = None
+            if account_id and part:
+                context = PrincipalContext(part, account_id, identity_region or region)
+            return _principal_values(args, picked, context, who)
+
+        principals = pulumi.Output.all(choice, account, partition, identity, target_region, subject).apply(
+            principal_values
+        )
+        def merged(values: list[Any]) -> dict[str, str]:
+            stage_values, principal_values_, picked, entries, who = values
+            stage_values = stage_values or {}
+            for problem in principals_left_to_defaults(picked["template"].principals, entries or [], stage_values):
+                pulumi.log.warn(f"{who}: {problem}", resource=self)
+            return {**stage_values, **principal_values_}
+
+        # Output.all carries secrecy: the parameters stay secret when any stage value is.
+        return pulumi.Output.all(cfn_parameters, principals, choice, catalog, subject).apply(merged)

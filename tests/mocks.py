@@ -73,6 +73,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.invokes.append(args)
         if args.token == "aws:index/getRegion:getRegion":
             return {"region": TARGET_REGION, "name": TARGET_REGION, "id": TARGET_REGION, "endpoint": "", "description": ""}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": TARGET_ACCOUNT, "arn": f"arn:aws:iam::{TARGET_ACCOUNT}:user/deployer", "id": TARGET_ACCOUNT, "userId": "AIDA"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
         return {}
 
 

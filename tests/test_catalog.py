@@ -101,8 +101,11 @@ def test_credentials_and_connections_are_flagged(catalog: list[CatalogEntry]) ->
     assert {e.property for e in sources if not e.connection} == {"Name"}
     password = next(e for e in sources if e.property == "Password")
     assert password.default is None and not password.has_default
-    # Properties of other kinds are never connection properties, not even a VPC connection's RoleArn.
-    assert not any(e.connection or e.credential for e in catalog if e.kind != "datasource")
+    # Only a VPC connection's RoleArn/subnets/security groups are connection properties of other kinds.
+    assert not any(e.credential for e in catalog if e.kind != "datasource")
+    assert {(e.kind, e.property) for e in catalog if e.connection and e.kind != "datasource"} == {
+        ("vpc-connection", "RoleArn")
+    }
 
 
 def test_kind_tokens_and_refresh_schedule_ids(bundle: dict[str, Any], catalog: list[CatalogEntry]) -> None:

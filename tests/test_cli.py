@@ -31,7 +31,7 @@ def test_inspect_example_bundle_prints_resources_catalog_and_size() -> None:
     assert "(json), sha256 " in out
     assert "Template size: 112,254 bytes compact (282,913 bytes as downloaded)" in out
     assert "inline TemplateBody limit 51,200 B: too large: the template is staged in S3" in out
-    assert "TemplateURL (S3) limit   1,048,576 B: fits" in out
+    assert "TemplateURL (S3) limit   1,000,000 B: fits" in out
     assert "dashboard (1): sales-dashboard" in out
     assert "refresh-schedule (1):" in out
     assert "Parameters (30; set each as ASSET.PROPERTY" in out

@@ -32,6 +32,7 @@ import yaml
 from botocore.exceptions import ClientError
 
 from components.core.generator import generate_bundle
+from components.core.principals import find_principals, principalize
 from components.core.transform import deployable
 from components.errors import ParameterError
 from components.stack import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, QuickSightBundleStack, QuickSightBundleStackArgs
@@ -75,6 +76,13 @@ def stage_values(**redshift: Any) -> dict[str, Any]:
     return values
 
 
+def with_principals(template: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The test stage's principals mapping when the template grants to source users (BIG does)."""
+    if "principals" in overrides or not any(p.parameter for p in find_principals(template)):
+        return overrides
+    return {**overrides, "principals": TEST_STAGE["quicksight-promotion:principals"]}
+
+
 def args(**overrides: Any) -> QuickSightBundleStackArgs:
     base: dict[str, Any] = {
         "aws_account_id": "111122223333",
@@ -105,7 +113,7 @@ def record(template: dict[str, Any], **overrides: Any) -> Recorded:
     outputs: dict[str, Any] = {}
 
     def program() -> pulumi.Output:
-        component = QuickSightBundleStack("sales", args(**overrides))
+        component = QuickSightBundleStack("sales", args(**with_principals(template, overrides)))
         return pulumi.Output.all(component.stack.urn, component.template_sha256).apply(
             lambda v: outputs.update(urn=v[0], template_sha256=v[1])
         )
@@ -122,7 +130,7 @@ def refused(template: dict[str, Any], **overrides: Any) -> tuple[Failure, Record
     mocks = install(RecordingMocks(template=template))
 
     def program() -> pulumi.Output:
-        return QuickSightBundleStack("sales", args(**overrides)).stack.urn
+        return QuickSightBundleStack("sales", args(**with_principals(template, overrides))).stack.urn
 
     return run_failing_program(program), mocks
 
@@ -211,16 +219,17 @@ def test_large_template_is_created_from_the_staged_object_at_the_components_url(
     body = staged["Body"].read()
     assert body == deployed.body.encode("utf-8")
     assert staged["ContentType"] == "application/json"
-    assert json.loads(body)["Resources"] == BIG["Resources"]
+    assert json.loads(body)["Resources"] == principalize(BIG).document["Resources"]
 
     stack = stack_description(moto.cloudformation, STACK)
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert stack_parameters(moto.cloudformation, STACK) == recorded.parameters
-    assert set(recorded.parameters) == set(BIG["Parameters"]), "every template parameter, and only those"
+    expected = set(principalize(BIG).document["Parameters"])
+    assert set(recorded.parameters) == expected, "every template parameter, the principal ones included, and only those"
     assert recorded.parameters[PARAMETER[f"{ATHENA}.WorkGroup"]] == "analytics-test"
     assert recorded.parameters["ResourceIdPrefixForAllResources"] == "test-"
     deployed = stack_template(moto.cloudformation, STACK)
-    assert deployed["Resources"] == BIG["Resources"]
+    assert deployed["Resources"] == principalize(BIG).document["Resources"]
     assert deployed["Parameters"][PARAMETER[f"{REDSHIFT}.Password"]]["NoEcho"] is True
 
 
@@ -309,7 +318,7 @@ def test_template_over_one_megabyte_is_never_sent() -> None:
 
     error, mocks = refused(template)
 
-    assert f"over CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte limit for TemplateURL" in str(error)
+    assert f"over the {URL_TEMPLATE_LIMIT:,}-byte limit for TemplateURL" in str(error)
     assert mocks.by_type("BucketObjectv2") == [] and mocks.by_type("cloudformation/stack:Stack") == []
 
 

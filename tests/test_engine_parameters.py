@@ -226,8 +226,10 @@ def test_allow_source_defaults_lets_connection_properties_fall_back(
 
     refused = failed_up(engine, inputs("params-defaults", parameters=credentials_only))
     line = user_error(refused)
-    # Every data source connection property with a source default: 2 + 1 + 4 + 4 of them.
-    assert line.startswith(PARAMETER_ERROR + "11 problems "), line
+    # Every data source connection property with a source default (2 + 1 + 4 + 4), and the VPC
+    # connection's RoleArn.
+    assert line.startswith(PARAMETER_ERROR + "12 problems "), line
+    assert "vpc-connection/vpc-conn-orders-db.RoleArn is not set" in line
     assert f'datasource/{ATHENA}.WorkGroup is not set and would reuse the source\'s value "analytics-dev"' in line
     assert f"datasource/{S3}.ManifestFileLocation.Bucket is not set" in line
     assert f"datasource/{REDSHIFT}.ClusterId is not set" in line

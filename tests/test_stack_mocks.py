@@ -17,6 +17,7 @@ from components.core.transform import deployable
 from components.errors import InputError, ParameterError, QuickSightPromotionError
 from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError
 from components.validation import TemplateValidationError
+from components.core.principals import principalize
 from conftest import sample_template
 from mocks import TARGET_REGION, RecordingMocks, export_outputs, install, run_failing_program
 
@@ -27,6 +28,10 @@ REQUIRED = yaml.safe_load((ROOT / "examples" / "Pulumi.test.yaml").read_text(enc
     "quicksight-promotion:parameters"
 ]
 REDSHIFT = "datasource/e87a1613-e443-4f78-9558-867f5ba91faf"
+# The generated bundles grant their assets to two source users: the test stage maps them to groups.
+PRINCIPALS = yaml.safe_load((ROOT / "examples" / "Pulumi.test.yaml").read_text(encoding="utf-8"))["config"][
+    "quicksight-promotion:principals"
+]
 
 
 def stage_values(**credentials: Any) -> dict[str, Any]:
@@ -37,6 +42,9 @@ def stage_values(**credentials: Any) -> dict[str, Any]:
 
 def args(**overrides: Any) -> QuickSightBundleStackArgs:
     base: dict[str, Any] = {"aws_account_id": "111122223333", "export_job_id": "sales-release-42"}
+    if "parameters" in overrides:
+        # Stage values are those of the generated bundle (BIG), which grants its assets to two source users.
+        base["principals"] = PRINCIPALS
     return QuickSightBundleStackArgs(**(base | overrides))
 
 
@@ -88,7 +96,7 @@ def test_large_template_is_staged_in_s3_by_content_address() -> pulumi.Output:
         key = f"quicksight-promotion/{deployed.sha256}.json"
         assert staged.inputs["key"] == key
         assert staged.inputs["content"] == deployed.body
-        assert json.loads(deployed.body)["Resources"] == BIG["Resources"]
+        assert json.loads(deployed.body)["Resources"] == principalize(BIG).document["Resources"]
         assert staged.inputs["bucket"] == "sales-staging-1a2b3c"
         inputs = stack_inputs(mocks)
         assert "templateBody" not in inputs
@@ -137,7 +145,9 @@ def test_template_over_one_megabyte_fails_before_any_deploy() -> None:
 
     error = run_failing_program(program)
     size = deployable(export_outputs(huge)["template_body"], export_outputs(huge)["parameter_catalog"]).size
-    assert f"is {size:,} bytes compact, over CloudFormation's 1,048,576-byte limit for TemplateURL" in str(error)
+    assert f"is over CloudFormation's limits: {size:,} bytes compact, over the 1,000,000-byte limit for TemplateURL" in str(
+        error
+    )
     assert "nothing was deployed" in str(error)
     assert mocks.by_type("BucketObjectv2") == []
 
@@ -170,7 +180,12 @@ def test_stack_parameters_resolve_friendly_keys_with_defaults_passed_explicitly(
         assert values["ResourceIdPrefixForAllResources"] == "test-"
         # A name left to its default is still passed, so the console never shows "?".
         assert values[catalog["dataset/42af9fc3-8577-4e9a-9d84-f39e71545a13.Name"]] == "Campaigns"
-        assert len(values) == len(catalog)
+        # One more per source principal, mapped to the test stage's groups.
+        assert len(values) == len(catalog) + 2
+        assert {v for k, v in values.items() if k.startswith("Principal")} == {
+            "arn:aws:quicksight:eu-west-1:999999999999:group/default/bi-admins",
+            "arn:aws:quicksight:eu-west-1:999999999999:group/default/sales-analysts-test",
+        }
 
     return component.stack.urn.apply(check)
 
@@ -186,6 +201,38 @@ def test_unknown_stage_key_fails_with_did_you_mean() -> None:
     error = run_failing_program(program)
     assert "unknown property 'Hots'" in str(error) and "did you mean 'Host'" in str(error)
     assert "hunter2-prod" not in str(error)
+
+
+def test_an_unmapped_source_principal_fails_before_any_deploy_naming_it_and_its_assets() -> None:
+    mocks = install(RecordingMocks(template=BIG))
+
+    def program() -> pulumi.Output:
+        only_admin = {"user/default/QuickSightAdmin": "group/default/bi-admins"}
+        return QuickSightBundleStack("sales", args(parameters=stage_values(), principals=only_admin)).stack.urn
+
+    error = run_failing_program(program)
+    assert "user/default/sales-analyst' (held by 12 asset(s): analysis/sales-analysis" in error.message
+    assert "has no target: add it under principals" in error.message
+    assert "hunter2-prod" not in error.message
+    assert not [r for r in mocks.by_type("cloudformation/stack:Stack") if r.inputs.get("parameters")]
+
+
+@pulumi.runtime.test
+def test_grant_on_an_export_without_permissions_adds_the_owner_slot() -> pulumi.Output:
+    template = generate_bundle(include_permissions=False)
+    mocks = install(RecordingMocks(template=template))
+    grant = [{"principal": "arn:aws:quicksight:eu-west-1:999999999999:group/default/bi-admins", "role": "owner"}]
+    values = stage_values()
+    del values["IdentityRegion"]  # exported with IncludePermissions only
+    component = QuickSightBundleStack("sales", args(parameters=values, principals=None, grant=grant))
+
+    def check(_: Any) -> None:
+        values = stack_inputs(mocks)["parameters"]["value"]
+        assert values["GrantOwnerPrincipal"] == grant[0]["principal"] and values["GrantViewerPrincipal"] == ""
+        # Every target is an ARN: the target account was not looked up.
+        assert not [i for i in mocks.invokes if "getCallerIdentity" in i.token]
+
+    return component.stack.urn.apply(check)
 
 
 @pulumi.runtime.test
@@ -264,6 +311,45 @@ def test_lint_errors_are_warnings_in_warning_mode(monkeypatch: pytest.MonkeyPatc
     return component.stack.urn.apply(lambda _: assert_equal(warned, ["cfn-lint: R P: E3002 boom"]))
 
 
+def admin_user_template() -> dict[str, Any]:
+    """A hand-edited export whose principal names a parameter, as cid_govcloud_* of the real exports do."""
+    template = sample_template()
+    template["Parameters"]["AdminUser"] = {"Type": "String", "Default": "quicksight/username"}
+    principal = {"Fn::Sub": "arn:${AWS::Partition}:quicksight:${IdentityRegion}:${AWS::AccountId}:user/default/${AdminUser}"}
+    dashboard = template["Resources"]["salesdashboardAB12CD"]["Properties"]
+    dashboard["Permissions"] = [{"Principal": principal, "Actions": ["quicksight:DescribeDashboard"]}]
+    return template
+
+
+@pulumi.runtime.test
+def test_a_principal_parameter_left_to_its_source_default_is_warned_about(monkeypatch: pytest.MonkeyPatch) -> pulumi.Output:
+    install(RecordingMocks(template=admin_user_template()))
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warned.append(msg))
+    component = QuickSightBundleStack("sales", args(template_validation="off"))
+
+    def check(_: Any) -> None:
+        (line,) = warned
+        assert "parameter AdminUser is left to its source default 'quicksight/username'" in line
+        assert "names the permission principal" in line and "set it for this stage under parameters" in line
+
+    return component.stack.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_a_principal_parameter_set_for_the_stage_is_not_warned_about(monkeypatch: pytest.MonkeyPatch) -> pulumi.Output:
+    mocks = install(RecordingMocks(template=admin_user_template()))
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warned.append(msg))
+    component = QuickSightBundleStack("sales", args(template_validation="off", parameters={"AdminUser": "bi/admin"}, principals=None))
+
+    def check(_: Any) -> None:
+        assert warned == []
+        assert stack_inputs(mocks)["parameters"]["AdminUser"] == "bi/admin"
+
+    return component.stack.urn.apply(check)
+
+
 @pulumi.runtime.test
 def test_validation_off_asks_the_export_not_to_lint() -> pulumi.Output:
     mocks = install(RecordingMocks(template=sample_template(), lint_findings=None))
@@ -323,6 +409,12 @@ def test_program_runs_the_test_stage_example() -> pulumi.Output:
         assert stack["name"] == "quicksight-sales-test"
         assert stack["tags"] == {"stage": "test", "owner": "analytics-platform"}
         assert SECRET_SIG in stack["parameters"]
+        # The stage's principals setting reached the stack as one parameter per source principal.
+        principals = {k: v for k, v in stack["parameters"]["value"].items() if k.startswith("Principal")}
+        assert sorted(principals.values()) == [
+            "arn:aws:quicksight:eu-west-1:999999999999:group/default/bi-admins",
+            "arn:aws:quicksight:eu-west-1:999999999999:group/default/sales-analysts-test",
+        ]
 
     return program["bundle"].stack.urn.apply(check)
 
@@ -377,6 +469,22 @@ def test_program_reports_every_bad_setting_in_one_message() -> None:
     assert "quicksight-promotion:onFailure" in message
     assert "quicksight-promotion:stackNmae is not a setting of this program: did you mean stackName?" in message
     assert "\n" not in message
+
+
+def test_program_checks_the_principals_and_grant_settings() -> None:
+    from components.program import KNOWN_KEYS, parse_config
+
+    assert {"principals", "grant"} <= set(KNOWN_KEYS)
+    base = {"sourceAccountId": "111122223333", "exportJobId": "j"}
+    config = parse_config(
+        {**base, "principals": {"user/default/a": "group/default/b"}, "grant": [{"principal": "group/default/b", "role": "viewer"}]}
+    )
+    assert config.principals == {"user/default/a": "group/default/b"} and config.grant[0]["role"] == "viewer"
+    with pytest.raises(InputError) as info:
+        parse_config({**base, "principals": ["user/default/a"], "grant": {"principal": "x"}})
+    message = str(info.value)
+    assert "quicksight-promotion:principals: Input should be a valid dictionary" in message
+    assert "quicksight-promotion:grant: Input should be a valid list" in message
 
 
 def test_parameter_errors_are_the_library_error_type() -> None:

@@ -38,7 +38,7 @@ def complete(catalog: list[CatalogEntry]) -> dict[str, Any]:
     """Nested values for every data source connection property and every parameter without a Default."""
     values: dict[str, Any] = {}
     for e in catalog:
-        if e.kind == "datasource" and (e.connection or not e.has_default):
+        if e.kind in ("datasource", "vpc-connection") and (e.connection or not e.has_default):
             value: Any = (
                 5439 if e.property == "Port" else (SECRET if e.property == "Password" else f"prod-{e.property}")
             )
@@ -124,6 +124,7 @@ def test_raw_flat_and_arn_forms(catalog: list[CatalogEntry]) -> None:
     values[host] = "db.prod.internal"  # the raw parameter name
     values[f"{postgres}.Port"] = 6543.0  # a flat friendly key; YAML/engine floats lose ".0"
     values[f"{ARN_PREFIX}datasource/{source_id}.Database"] = "sales"  # a flat ARN key
+    del values["vpc-connection/vpc-conn-orders-db"]
     values["vpcConnection/vpc-conn-orders-db"] = {"RoleArn": "arn:aws:iam::444455556666:role/qs-vpc"}
     result = resolve_parameters(catalog, values)
     assert (result.values[host], result.values[port], result.values[database]) == ("db.prod.internal", "6543", "sales")

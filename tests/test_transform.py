@@ -8,7 +8,8 @@ import json
 from components.core.bundle import compact_json
 from components.core.catalog import build_catalog
 from components.core.generator import generate_bundle
-from components.core.transform import deployable, inline_size
+from components.core.principals import principalize
+from components.core.transform import URL_TEMPLATE_LIMIT, deployable, inline_size
 from conftest import CALC_EXPRESSION, sample_template
 
 
@@ -29,19 +30,27 @@ def test_credential_parameters_become_no_echo_and_nothing_else_changes() -> None
     catalog = catalog_of(template)
     result = deployable(body, catalog)
     deployed = json.loads(result.body)
+    # Besides NoEcho, the deployed template is the export with its principals made parameters.
+    expected = principalize(template).document
     credentials = sorted(e["name"] for e in catalog if e["credential"])
     assert credentials and list(result.hidden) == credentials
+    assert list(deployed["Parameters"]) == list(expected["Parameters"])
     for name, spec in deployed["Parameters"].items():
         assert spec.get("NoEcho") is (True if name in credentials else None)
-        assert {k: v for k, v in spec.items() if k != "NoEcho"} == template["Parameters"][name]
-    assert deployed["Resources"] == template["Resources"]
+        assert {k: v for k, v in spec.items() if k != "NoEcho"} == expected["Parameters"][name]
+    assert deployed["Resources"] == expected["Resources"]
     assert result.sha256 == hashlib.sha256(result.body.encode("utf-8")).hexdigest()
     assert result.size == len(result.body.encode("utf-8"))
 
 
-def test_a_template_without_credentials_is_deployed_byte_for_byte() -> None:
-    body = compact_json(sample_template())
-    result = deployable(body, catalog_of(sample_template()))
+def test_a_template_without_credentials_or_source_principals_is_deployed_byte_for_byte() -> None:
+    template = sample_template()
+    # A principal that already is a template parameter is kept as exported.
+    template["Parameters"]["OwnerArn"] = {"Type": "String"}
+    dashboard = template["Resources"]["salesdashboardAB12CD"]["Properties"]
+    dashboard["Permissions"] = [{"Principal": {"Ref": "OwnerArn"}, "Actions": ["quicksight:DescribeDashboard"]}]
+    body = compact_json(template)
+    result = deployable(body, catalog_of(template))
     assert result.body is body and result.hidden == ()
     assert CALC_EXPRESSION in result.body
 
@@ -59,4 +68,5 @@ def test_placement_follows_cloudformations_limits() -> None:
     assert small.inline and small.deployable
     big = generate_bundle(scale=14)
     huge = deployable(compact_json(big), catalog_of(big))
-    assert not huge.inline and not huge.deployable and huge.size > 1_048_576
+    assert not huge.inline and not huge.deployable and huge.size > URL_TEMPLATE_LIMIT == 1_000_000
+    assert huge.exceeded() == [f"{huge.size:,} bytes compact, over the 1,000,000-byte limit for TemplateURL"]

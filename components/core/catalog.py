@@ -104,6 +104,11 @@ CONNECTION_PROPERTIES: frozenset[str] = frozenset(
     }
 )
 
+# A VPC connection's network placement and role are the source account's: a stage must set them
+# (QuickSight exports SubnetIds/SecurityGroupIds as one parameter per item, SubnetId0, SubnetId1...).
+VPC_CONNECTION = "vpc-connection"
+_VPC_CONNECTION_PROPERTY = re.compile(r"^(RoleArn|SubnetIds|SecurityGroupIds|SubnetId\d+|SecurityGroupId\d+)$")
+
 _DESCRIPTION = re.compile(r"^\s*(?P<property>[A-Za-z][\w.]*)\s+for\s+(?P<kind>[A-Za-z][\w-]*):(?P<id>\S+)\s*$")
 # ${Name} in an Fn::Sub string; ${!Literal} is CloudFormation's escape for a literal "${Literal}".
 _SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]*)\}")
@@ -237,6 +242,7 @@ def build_catalog(template: Mapping[str, Any]) -> list[CatalogEntry]:
     for asset, properties in assets:
         for name in _referenced_parameters(properties):
             users.setdefault(name, []).append(asset)
+    placed = _placements(assets)
     entries = []
     for name, spec in parameters.items():
         if not isinstance(spec, Mapping):
@@ -244,8 +250,102 @@ def build_catalog(template: Mapping[str, Any]) -> list[CatalogEntry]:
                 f"template parameter {name!r} is a JSON {type(spec).__name__}, not an object: "
                 "the template is not a QuickSight export as produced; re-export the bundle"
             )
-        entries.append(_entry(str(name), spec, users.get(name, [])))
+        entries.append(_entry(str(name), spec, users.get(name, []), placed.get(str(name))))
     return sorted(entries, key=_order)
+
+
+def connection_sites(kind: str, properties: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The connection properties a data source or VPC connection sets, as (property, value).
+
+    Data sources: ``DataSourceParameters.<Type>Parameters.<P>`` and its alternates for each ``P`` of
+    ``CONNECTION_PROPERTIES`` (``ManifestFileLocation.Bucket``/``Key`` for S3), ``Credentials.SecretArn``,
+    ``Credentials.CredentialPair.Username``/``Password``, ``SslProperties.DisableSsl`` and
+    ``VpcConnectionProperties.VpcConnectionArn``. VPC connections: ``RoleArn`` and each item of
+    ``SubnetIds`` and ``SecurityGroupIds``. Other kinds have none.
+    """
+    if kind == VPC_CONNECTION:
+        if "RoleArn" in properties:
+            yield "RoleArn", properties["RoleArn"]
+        for key in ("SubnetIds", "SecurityGroupIds"):
+            items = properties.get(key)
+            if isinstance(items, list):
+                for item in items:
+                    yield key, item
+        return
+    if kind != DATASOURCE:
+        return
+    groups = [properties.get("DataSourceParameters")]
+    alternates = properties.get("AlternateDataSourceParameters")
+    if isinstance(alternates, list):
+        groups.extend(alternates)
+    for group in groups:
+        if not isinstance(group, Mapping):
+            continue
+        for typed in group.values():
+            if not isinstance(typed, Mapping):
+                continue
+            for key, value in typed.items():
+                if key in CONNECTION_PROPERTIES:
+                    yield key, value
+                elif isinstance(value, Mapping) and key in ("ManifestFileLocation",):
+                    for part in ("Bucket", "Key"):
+                        if part in value:
+                            yield f"{key}.{part}", value[part]
+    credentials = properties.get("Credentials")
+    if isinstance(credentials, Mapping):
+        if "SecretArn" in credentials:
+            yield "SecretArn", credentials["SecretArn"]
+        pair = credentials.get("CredentialPair")
+        if isinstance(pair, Mapping):
+            for key in ("Username", "Password"):
+                if key in pair:
+                    yield key, pair[key]
+    ssl = properties.get("SslProperties")
+    if isinstance(ssl, Mapping) and "DisableSsl" in ssl:
+        yield "DisableSsl", ssl["DisableSsl"]
+    vpc = properties.get("VpcConnectionProperties")
+    if isinstance(vpc, Mapping) and "VpcConnectionArn" in vpc:
+        yield "VpcConnectionArn", vpc["VpcConnectionArn"]
+
+
+def _placements(assets: list[tuple[_Asset, Mapping[str, Any]]]) -> dict[str, tuple[_Asset, str]]:
+    """Parameters used at exactly one connection property of one asset, and nowhere else."""
+    uses: dict[str, int] = {}
+    for _asset, properties in assets:
+        for name, count in _use_counts(properties).items():
+            uses[name] = uses.get(name, 0) + count
+    sites: dict[str, list[tuple[_Asset, str]]] = {}
+    for asset, properties in assets:
+        if asset.asset_id is None:
+            continue
+        for prop, value in connection_sites(asset.kind, properties):
+            for name, count in _use_counts(value).items():
+                sites.setdefault(name, []).extend([(asset, prop)] * count)
+    return {name: found[0] for name, found in sites.items() if len(found) == 1 and uses.get(name) == 1}
+
+
+def _use_counts(node: Any) -> dict[str, int]:
+    """How many ``Ref``/``Fn::Sub`` uses of each parameter there are under ``node``."""
+    counts: dict[str, int] = {}
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if len(item) == 1:
+                ((function, argument),) = item.items()
+                if function == "Ref" and isinstance(argument, str):
+                    counts[argument] = counts.get(argument, 0) + 1
+                    continue
+                if function == "Fn::Sub":
+                    for name in _sub_names(argument):
+                        counts[name] = counts.get(name, 0) + 1
+                    if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], Mapping):
+                        stack.extend(argument[1].values())
+                    continue
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return counts
 
 
 def summarize_resources(template: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -433,7 +533,9 @@ def _description_agrees(description: _Description, asset: _Asset, prop: str) -> 
     return said == prop.replace(".", "") or said == prop.split(".", 1)[0]
 
 
-def _entry(name: str, spec: Mapping[str, Any], users: list[_Asset]) -> CatalogEntry:
+def _entry(
+    name: str, spec: Mapping[str, Any], users: list[_Asset], placed: Optional[tuple[_Asset, str]] = None
+) -> CatalogEntry:
     common = _constraints(name, spec)
     if name in GLOBAL_PARAMETERS:
         return CatalogEntry(name=name, kind=GLOBAL, property=name, key=name, **common)
@@ -455,6 +557,10 @@ def _entry(name: str, spec: Mapping[str, Any], users: list[_Asset]) -> CatalogEn
             note = f"its description names {said} but the resources using it say {seen}"
     elif len(readable) == 1:
         return _asset_entry(name, *readable[0], common)
+    elif placed is not None:
+        # A hand-written parameter (free-text description, any name) used at exactly one connection
+        # property of one asset is that property: it must be set per stage like the generated ones.
+        return _asset_entry(name, *placed, common)
     elif not users:
         note = "no generated description and no resource uses it"
     else:
@@ -464,6 +570,9 @@ def _entry(name: str, spec: Mapping[str, Any], users: list[_Asset]) -> CatalogEn
 
 def _asset_entry(name: str, asset: _Asset, prop: str, common: dict[str, Any]) -> CatalogEntry:
     is_source = asset.kind == DATASOURCE
+    connection = (is_source and prop in CONNECTION_PROPERTIES) or (
+        asset.kind == VPC_CONNECTION and _VPC_CONNECTION_PROPERTY.match(prop) is not None
+    )
     return CatalogEntry(
         name=name,
         kind=asset.kind,
@@ -472,7 +581,7 @@ def _asset_entry(name: str, asset: _Asset, prop: str, common: dict[str, Any]) ->
         property=prop,
         key=f"{asset.kind}/{asset.asset_id}.{prop}",
         credential=is_source and prop in CREDENTIAL_PROPERTIES,
-        connection=is_source and prop in CONNECTION_PROPERTIES,
+        connection=connection,
         **common,
     )
 

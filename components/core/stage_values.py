@@ -257,8 +257,8 @@ def _resolve(
                 else "set it explicitly"
             )
             problems.add(
-                f"{entry.key} is not set and would reuse the source's value {shown}: it is a data source "
-                f"connection property, so the stage would silently use the source's data; {how}, "
+                f"{entry.key} is not set and would reuse the source's value {shown}: it is a "
+                f"{'VPC connection' if entry.kind == 'vpc-connection' else 'data source'} connection property, so the stage would silently use the source's data; {how}, "
                 f"or pass allow_source_defaults=True (config '{DEFAULT_PROJECT}:allowSourceDefaults: true') to reuse it"
             )
         else:

@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from .bundle import compact_json
+from .principals import PrincipalTransform, SourcePrincipal, principalize
 
-# CloudFormation's limits: a TemplateBody of at most 51,200 bytes, a TemplateURL object of at most 1 MB.
+# CloudFormation's limits: a TemplateBody of at most 51,200 bytes, a TemplateURL object of at most
+# "1 MB", which CloudFormation (and cfn-lint, which encodes its limits) counts as 1,000,000 bytes.
 INLINE_TEMPLATE_LIMIT = 51_200
-URL_TEMPLATE_LIMIT = 1_048_576
+URL_TEMPLATE_LIMIT = 1_000_000
+# CloudFormation's per-template quotas (cfn-lint E1001/E2010/E6010 encode the same numbers).
+RESOURCE_LIMIT = 500
+PARAMETER_LIMIT = 200
+OUTPUT_LIMIT = 200
 
 # pulumi-aws passes TemplateBody through Go's json.Marshal, which writes each of these as a
 # six-byte \uXXXX escape: the body CloudFormation receives is larger than ours.
@@ -33,6 +39,11 @@ class DeployableTemplate:
         size: Bytes of ``body`` in UTF-8 (what an S3 object holds; TemplateURL's limit applies).
         inline_size: Bytes CloudFormation receives when ``body`` is sent as TemplateBody.
         hidden: Names of the parameters given ``NoEcho``.
+        principals: The export's permission principals (see ``core.principals``).
+        grant_slots: Whether the grant parameters were added (an export without permissions).
+        resources: How many resources the template declares.
+        parameters: How many parameters it declares, those the principal transform adds included.
+        outputs: How many outputs it declares.
     """
 
     body: str
@@ -40,6 +51,11 @@ class DeployableTemplate:
     size: int
     inline_size: int
     hidden: tuple[str, ...]
+    principals: tuple[SourcePrincipal, ...] = ()
+    grant_slots: bool = False
+    resources: int = 0
+    parameters: int = 0
+    outputs: int = 0
 
     @property
     def inline(self) -> bool:
@@ -48,8 +64,26 @@ class DeployableTemplate:
 
     @property
     def deployable(self) -> bool:
-        """Whether CloudFormation takes it at all (through S3 when not inline)."""
-        return self.size <= URL_TEMPLATE_LIMIT
+        """Whether CloudFormation takes it at all (through S3 when not inline): no limit is exceeded."""
+        return not self.exceeded()
+
+    def exceeded(self) -> list[str]:
+        """Each CloudFormation limit the template exceeds, with the numbers (empty when it fits)."""
+        found = []
+        if self.size > URL_TEMPLATE_LIMIT:
+            found.append(f"{self.size:,} bytes compact, over the {URL_TEMPLATE_LIMIT:,}-byte limit for TemplateURL")
+        for count, limit, what in (
+            (self.resources, RESOURCE_LIMIT, "resources"),
+            (self.parameters, PARAMETER_LIMIT, "parameters (the principal parameters included)"),
+            (self.outputs, OUTPUT_LIMIT, "outputs"),
+        ):
+            if count > limit:
+                found.append(f"{count:,} {what}, over the limit of {limit:,} per template")
+        return found
+
+    def principal_transform(self) -> PrincipalTransform:
+        """The principal transform's result without the document (for ``resolve_principals``)."""
+        return PrincipalTransform({}, self.principals, self.grant_slots)
 
 
 def inline_size(body: str) -> int:
@@ -57,8 +91,17 @@ def inline_size(body: str) -> int:
     return len(body.encode("utf-8")) + 5 * sum(body.count(ch) for ch in _GO_ESCAPED)
 
 
-def deployable(body: str, catalog: Sequence[Mapping[str, Any]]) -> DeployableTemplate:
-    """Mark the credential parameters ``NoEcho`` and measure the result.
+def _count(document: Mapping[str, Any], section: str) -> int:
+    value = document.get(section)
+    return len(value) if isinstance(value, Mapping) else 0
+
+
+def deployable(body: str, catalog: Sequence[Mapping[str, Any]], grant: bool = False) -> DeployableTemplate:
+    """Make the permission principals parameters, mark the credential parameters ``NoEcho``, measure.
+
+    Each source principal becomes a ``Principal<hash10>`` parameter (and an export without
+    permissions gets the grant slots): see ``core.principals``. The transform depends on the
+    template only, so every stage deploys the same bytes.
 
     QuickSight exports declare Password/Username/SecretArn parameters without ``NoEcho``, so
     CloudFormation would show their values to anyone allowed to describe the stack. ``NoEcho``
@@ -68,16 +111,18 @@ def deployable(body: str, catalog: Sequence[Mapping[str, Any]]) -> DeployableTem
     Args:
         body: The export template as JSON.
         catalog: The parameter catalog (dicts with ``name`` and ``credential``).
+        grant: The stage sets ``grant``: an export without permissions gets the grant slots.
     """
     credentials = {str(e["name"]) for e in catalog if e.get("credential")}
-    document = json.loads(body)
+    transform = principalize(json.loads(body), in_place=True, grant=grant)
+    document = transform.document
     parameters = document.get("Parameters") or {}
     hidden = tuple(
         sorted(name for name in credentials if isinstance(parameters.get(name), dict) and not parameters[name].get("NoEcho"))
     )
     for name in hidden:
         parameters[name]["NoEcho"] = True
-    out = compact_json(document) if hidden else body
+    out = compact_json(document) if hidden or transform.parameters else body
     encoded = out.encode("utf-8")
     return DeployableTemplate(
         body=out,
@@ -85,4 +130,9 @@ def deployable(body: str, catalog: Sequence[Mapping[str, Any]]) -> DeployableTem
         size=len(encoded),
         inline_size=inline_size(out),
         hidden=hidden,
+        principals=transform.principals,
+        grant_slots=transform.grant_slots,
+        resources=_count(document, "Resources"),
+        parameters=_count(document, "Parameters"),
+        outputs=_count(document, "Outputs"),
     )
