@@ -2,8 +2,9 @@
 
 No Pulumi engine and no AWS: the stage file is read with the Pulumi CLI's own rules
 (``stage_file``), the settings with the program's (``settings``), the parameter values with the
-export resource's (``core.stage_values``), the size against CloudFormation's limits
-(``core.transform``), and the template with cfn-lint (``validation``). Every problem is listed,
+export resource's (``core.stage_values``), the ``principals`` and ``grant`` settings
+(``core.principals``), the template as deployed against CloudFormation's limits
+(``core.transform``), and it with cfn-lint (``validation``). Every problem is listed,
 one per line; the exit code is 1 when there is any.
 
 Encrypted values (``secure:``) cannot be read without the stack's secrets provider: they count as
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 from .core.catalog import CatalogEntry, build_catalog
+from .core.principals import PrincipalContext, resolve_principals
 from .core.stage_values import given_parameters, resolve_parameters
-from .core.transform import URL_TEMPLATE_LIMIT, deployable
-from .errors import ParameterError, QuickSightPromotionError, clean, listing
+from .core.transform import deployable
+from .errors import ParameterError, PrincipalError, QuickSightPromotionError, clean, listing
 from .settings import NAMESPACE, parse_config
 from .stage_file import CliError, Secure, load_project, load_stack_config, merge_config, program_config
 
@@ -106,12 +108,17 @@ def check_stage(
         )
     if settings and settings.pin_from_stack:
         warnings.append(f"{NAMESPACE}:pinFromStack ({settings.pin_from_stack}) is checked by pulumi up, not offline")
-    deployed = deployable(template.body, [entry.model_dump() for entry in catalog])
-    if not deployed.deployable:
-        problems.append(
-            f"the template is {deployed.size:,} bytes, over CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte TemplateURL "
-            "limit: split the export into smaller bundles"
-        )
+    grant = settings.grant if settings else []
+    deployed = deployable(template.body, [entry.model_dump() for entry in catalog], grant=bool(grant))
+    for exceeded in deployed.exceeded():
+        problems.append(f"the template as deployed is {exceeded}: split the export into smaller bundles")
+    # Targets given by name become ARNs of the deploying account, unknown offline: a stand-in
+    # account and region are enough to find unmapped, unknown or malformed principals.
+    stand_in = PrincipalContext("aws", "000000000000", "us-east-1")
+    try:
+        resolve_principals(deployed.principal_transform(), settings.principals if settings else {}, grant, stand_in)
+    except PrincipalError as exc:
+        problems.extend(exc.problems or (str(exc),))
     mode = settings.template_validation if settings else "error"
     if lint and mode != "off":
         from .validation import lint_template  # noqa: PLC0415

@@ -261,3 +261,20 @@ def test_show_overrides_needs_assets_and_an_account() -> None:
     code, err = _usage("inspect", "--show-overrides", "--account-id", "1234", "--dashboards", "d")
     assert code == 2
     assert "argument --account-id: String should match pattern '^[0-9]{12}$' (got '1234')" in err
+
+def test_the_written_stage_file_stays_valid_whichever_commented_line_is_uncommented(tmp_path: Path) -> None:
+    # The principals section included: every `# ...` line is a value to uncomment, prose is `## ...`.
+    from pulumi_cli import strict_yaml
+
+    assert inspect(str(EXAMPLE), "--stage-config", "prod", "--out-dir", str(tmp_path))[0] == 0
+    lines = (tmp_path / "Pulumi.prod.yaml").read_text(encoding="utf-8").splitlines()
+    baseline = strict_yaml("\n".join(lines), "Pulumi.prod.yaml")["config"]
+    assert "quicksight-promotion:principals" in baseline
+    for number, line in enumerate(lines):
+        body = line.lstrip()
+        if not body.startswith("#"):
+            continue
+        indent = line[: len(line) - len(body)]
+        changed = [*lines[:number], indent + (body[2:] if body.startswith("# ") else body[1:]), *lines[number + 1 :]]
+        config = strict_yaml("\n".join(changed), "Pulumi.prod.yaml")["config"]
+        assert set(config) == set(baseline), line

@@ -111,3 +111,15 @@ def test_a_bad_bundle_is_a_problem_named_by_its_file(tmp_path: Path) -> None:
     assert code == 1
     assert f"bundle file {str(bundle)!r}: the file is not valid JSON" in out
     assert "download" not in out
+
+
+def test_unmapped_permission_principals_are_problems_naming_them(tmp_path: Path) -> None:
+    text = _example_with_credentials(tmp_path).read_text(encoding="utf-8")
+    start = text.index("  quicksight-promotion:principals:")
+    end = text.index("\n  quicksight-promotion:", start + 1) + 1
+    stage = _stage(tmp_path, "test", text[:start] + text[end:])
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
+    assert code == 1
+    assert "2 problems" in out
+    assert "  - source principal 'arn:${AWS::Partition}:quicksight:${IdentityRegion}:${AWS::AccountId}:user/default/QuickSightAdmin' (held by 12 asset(s): " in out
+    assert "has no target: add it under principals" in out
