@@ -9,14 +9,21 @@ Throttling is retried by botocore's ``standard`` retry mode; nothing here retrie
 from __future__ import annotations
 
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectionError as BotoConnectionError,
+    HTTPClientError,
+    ResponseStreamingError,
+)
 
 USER_AGENT = "quicksight-promotion/0.1"
 
@@ -44,6 +51,131 @@ ACCESS_CODES = frozenset(
     }
 )
 
+# Error codes that mean "try again later" whatever their HTTP status (most come with a 5xx,
+# which is transient by itself): botocore's standard mode retries these too, so a caller that
+# sees one has already spent botocore's attempts on it.
+TRANSIENT_CODES = frozenset(
+    {
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerException",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+
+# The largest delay botocore's standard mode sleeps between two attempts (its backoff is
+# random(0, 1) * min(2 ** attempt, 20) seconds).
+_BOTOCORE_MAX_BACKOFF = 20.0
+
+
+@dataclass(frozen=True)
+class CallBudget:
+    """Timeouts and attempts of one API call, fitted to the time left before a deadline.
+
+    botocore's timeouts are per socket operation and per attempt, and its retries sleep between
+    attempts: with 8 attempts of a 30 s read timeout one hanging call lasts over 4 minutes,
+    whatever deadline the caller had. ``fit`` shrinks the timeouts to the time left and keeps only
+    as many attempts as fit in it in the worst case (every attempt hanging to its timeouts, every
+    backoff at its maximum), so one call never outlives the deadline by more than one short
+    request timeout (``min_timeout``, when less than that is left). Faults that outlast the
+    attempts surface as transient errors, which the poll loop retries until the deadline.
+
+    Attributes:
+        connect_timeout: Longest TCP/TLS connect, seconds, with time to spare.
+        read_timeout: Longest wait for a response's bytes, seconds, with time to spare. QuickSight
+            answers Describe in well under a second; 30 s is botocore's own default cap here.
+        max_attempts: Attempts (first try + retries) when time allows: eight ride out most bursts
+            of throttling inside one poll.
+        min_timeout: Shortest timeout ever used, seconds: below it even a healthy call would fail.
+    """
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_attempts: int = 8
+    min_timeout: float = 1.0
+
+    def fit(self, remaining: float | None) -> tuple[float, float, int]:
+        """(connect timeout, read timeout, attempts) for a call with ``remaining`` seconds left (None: no deadline)."""
+        if remaining is None:
+            return self.connect_timeout, self.read_timeout, self.max_attempts
+        left = max(remaining, self.min_timeout)
+        # A third of the time for connecting: a dropped SYN must not eat the whole budget.
+        connect = min(self.connect_timeout, max(self.min_timeout, left / 3))
+        read = min(self.read_timeout, max(self.min_timeout, left - connect))
+        attempts = 1
+        while attempts < self.max_attempts and self.worst_case(connect, read, attempts + 1) <= left:
+            attempts += 1
+        return round(connect, 2), round(read, 2), attempts
+
+    @staticmethod
+    def worst_case(connect: float, read: float, attempts: int) -> float:
+        """Longest time ``attempts`` attempts may take: each hangs to its timeouts, each backoff is maximal."""
+        backoff = sum(min(2.0**i, _BOTOCORE_MAX_BACKOFF) for i in range(attempts - 1))
+        return attempts * (connect + read) + backoff
+
+    def config(self, remaining: float | None) -> Config:
+        """A client ``Config`` (CLIENT_CONFIG's settings) for a call with ``remaining`` seconds left."""
+        connect, read, attempts = self.fit(remaining)
+        return CLIENT_CONFIG.merge(
+            Config(
+                connect_timeout=connect,
+                read_timeout=read,
+                retries={"mode": "standard", "total_max_attempts": attempts},
+            )
+        )
+
+
+DEFAULT_CALL_BUDGET = CallBudget()
+
+
+class BudgetedClients:
+    """Clients of one service whose timeouts and retries fit the time left: ``within(remaining)``.
+
+    A client's timeouts are fixed when it is made, so each call asks for a client fitted to its
+    own remaining time. Clients are cheap once the data loader is shared (~3 ms); the last one is
+    reused while the fit does not change, which keeps its connection pool.
+
+    Args:
+        make: Builds a client from a ``Config`` (e.g. ``session.client("quicksight", config=...)``).
+        budget: How timeouts and attempts are fitted.
+    """
+
+    def __init__(self, make: Callable[[Config], Any], budget: CallBudget = DEFAULT_CALL_BUDGET) -> None:
+        self._make = make
+        self.budget = budget
+        self._last: tuple[tuple[float, float, int], Any] | None = None
+
+    def within(self, remaining: float | None) -> Any:
+        """A client whose calls end within ``remaining`` seconds (plus at most one ``min_timeout``)."""
+        key = self.budget.fit(remaining)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._make(self.budget.config(remaining)))
+        return self._last[1]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a botocore error may pass on its own: throttling, 5xx, resets, timeouts, broken answers."""
+    if isinstance(exc, ClientError):
+        code, _ = error_code(exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return (
+            code in TRANSIENT_CODES
+            or code in THROTTLING_CODES
+            or status == 429
+            or (isinstance(status, int) and status >= 500)
+        )
+    # EndpointConnectionError, ConnectTimeoutError and ProxyConnectionError are ConnectionErrors;
+    # ReadTimeoutError is an HTTPClientError; a body cut mid-way is a ResponseStreamingError.
+    return isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionClosedError, ResponseStreamingError))
+
 
 _LOADER: botocore.loaders.Loader | None = None
 _LOADER_LOCK = threading.Lock()
@@ -67,15 +199,24 @@ def _botocore_session() -> botocore.session.Session:
     return core
 
 
-def session(region: str | None, role_arn: str | None, session_name: str) -> boto3.session.Session:
+def session(
+    region: str | None, role_arn: str | None, session_name: str, *, sts_config: Config | None = None
+) -> boto3.session.Session:
     """A boto3 session from the standard chain, optionally as an assumed role.
 
     The assumed-role credentials refresh themselves: a wait may outlive one STS session.
+
+    Args:
+        region: The region, or None for the chain's.
+        role_arn: A role to assume, or None.
+        session_name: The STS role session name.
+        sts_config: The STS client's config (default CLIENT_CONFIG); pass ``CallBudget.config(...)``
+            so that AssumeRole fits a deadline.
     """
     base = boto3.session.Session(botocore_session=_botocore_session(), region_name=region)
     if not role_arn:
         return base
-    sts = base.client("sts", config=CLIENT_CONFIG)
+    sts = base.client("sts", config=sts_config or CLIENT_CONFIG)
 
     def fetch() -> dict[str, Any]:
         creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
