@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import random
 import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import urllib3.exceptions
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from pydantic import ValidationError
 
@@ -40,7 +42,10 @@ from .session import (
     THROTTLING_CODES,
     BudgetedClients,
     CallBudget,
+    CallTimeout,
+    call_within,
     error_code,
+    harden,
     is_access_error,
     is_transient,
     session,
@@ -82,7 +87,7 @@ def quicksight_client(ref: JobRef, role_arn: str | None) -> Any:
     """Create a QuickSight client for ``ref``'s region (or the chain's), assuming ``role_arn`` if given."""
     session_name = f"quicksight-promotion-{ref.job_id}"[:64]
     return _translating_client_errors(
-        ref, role_arn, lambda: session(ref.region, role_arn, session_name).client("quicksight", config=CLIENT_CONFIG)
+        ref, role_arn, lambda: harden(session(ref.region, role_arn, session_name).client("quicksight", config=CLIENT_CONFIG))
     )
 
 
@@ -152,12 +157,17 @@ def _access_error(exc: ClientError, action: str, ref: JobRef) -> AwsAccessError:
     )
 
 
-def describe_export_job(client: Any, ref: JobRef) -> ExportJobDescription:
+def describe_export_job(client: Any, ref: JobRef, *, within: float | None = None) -> ExportJobDescription:
     """Call DescribeAssetBundleExportJob once and translate its errors.
 
     Transient faults (throttling, 5xx, resets, timeouts, a body cut mid-way) that outlast
     botocore's attempts raise a ``TransientError``, which the poll loop retries until its
     deadline; anything else fails at once with its own advice.
+
+    Args:
+        client: A QuickSight client.
+        ref: The job.
+        within: Wall-time bound of the call, seconds (None: the client's own timeouts only).
 
     Raises:
         ExportJobNotFoundError, AwsAccessError, ExportJobError: permanent faults.
@@ -165,9 +175,15 @@ def describe_export_job(client: Any, ref: JobRef) -> ExportJobDescription:
         MalformedAnswerError: the answer is not of the documented shape.
     """
     try:
-        response = client.describe_asset_bundle_export_job(
-            AwsAccountId=ref.account, AssetBundleExportJobId=ref.job_id
+        response = call_within(
+            lambda: client.describe_asset_bundle_export_job(AwsAccountId=ref.account, AssetBundleExportJobId=ref.job_id),
+            within,
         )
+    except CallTimeout as exc:
+        raise ServiceUnavailableError(
+            f"QuickSight did not answer {DESCRIBE} for {ref} within {exc.seconds:.0f} s (an answer that hangs or "
+            "trickles): check the network and proxies between this machine and QuickSight"
+        ) from None
     except ClientError as exc:
         code, message = error_code(exc)
         message = clean(message)
@@ -213,7 +229,14 @@ def describe_export_job(client: Any, ref: JobRef) -> ExportJobDescription:
             f"cannot reach QuickSight to describe {ref} ({type(exc).__name__}: {clean(exc)}): check the network "
             "and region, then re-run"
         ) from exc
-    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+        # botocore reads the body of an answer outside its own error handling: a connection cut
+        # or timed out mid-body surfaces as urllib3's or http.client's own exception.
+        raise ServiceUnavailableError(
+            f"the connection to QuickSight broke while reading its answer to {DESCRIBE} for {ref} "
+            f"({type(exc).__name__}): check the network and proxies, then re-run"
+        ) from exc
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RuntimeError) as exc:
         # botocore parses the body into the API's shapes: a list where an object belongs, a bad
         # timestamp or an absurd number fails inside its parser with these.
         raise MalformedAnswerError(
@@ -274,6 +297,13 @@ def _client_for(client: Any, deadline: Deadline | None) -> Any:
     return client
 
 
+def _within(client: Any, deadline: Deadline) -> float | None:
+    """Wall-time bound of one call: the time left plus one short request timeout (None for a plain client)."""
+    if not isinstance(client, BudgetedClients):
+        return None
+    return max(deadline.remaining(), 0.0) + client.budget.min_timeout
+
+
 def wait_for_export_job(
     client: Any,
     ref: JobRef,
@@ -300,7 +330,7 @@ def wait_for_export_job(
     deadline = deadline or Deadline.after(timeout, clock)
 
     def poll() -> ExportJobDescription:
-        description = describe_export_job(_client_for(client, deadline), ref)
+        description = describe_export_job(_client_for(client, deadline), ref, within=_within(client, deadline))
         _check_format(description, ref)
         return description
 
@@ -358,6 +388,9 @@ def fetch_export(
         clients, ref, timeout=inputs.timeout_seconds, backoff=backoff, sleep=sleep, clock=clock, draw=draw,
         deadline=deadline,
     )
+    # A job seen SUCCESSFUL at the very end of the wait still gets one short request timeout to
+    # be downloaded: its URL is fresh now, and only now.
+    deadline = Deadline(max(deadline.at, clock() + call_budget.min_timeout), deadline.seconds, clock)
     last_error: DownloadError | TransientError | None = None
     for attempt in range(1, download_limits.attempts + 1):
         if attempt > 1:
@@ -367,7 +400,9 @@ def fetch_export(
             if deadline.passed:
                 break
             try:
-                description = describe_export_job(_client_for(clients, deadline), ref)
+                description = describe_export_job(
+                    _client_for(clients, deadline), ref, within=_within(clients, deadline)
+                )
             except TransientError as exc:
                 last_error = exc
                 continue

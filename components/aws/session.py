@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import boto3
 import botocore.loaders
@@ -26,6 +26,8 @@ from botocore.exceptions import (
 )
 
 USER_AGENT = "quicksight-promotion/0.1"
+
+T = TypeVar("T")
 
 # botocore's standard mode retries throttling and transient errors with capped exponential
 # backoff (base 2 s, cap 20 s). Eight attempts in all ride out most bursts of 429s inside one
@@ -157,8 +159,68 @@ class BudgetedClients:
         """A client whose calls end within ``remaining`` seconds (plus at most one ``min_timeout``)."""
         key = self.budget.fit(remaining)
         if self._last is None or self._last[0] != key:
-            self._last = (key, self._make(self.budget.config(remaining)))
+            self._last = (key, harden(self._make(self.budget.config(remaining))))
         return self._last[1]
+
+
+class CallTimeout(Exception):
+    """A call did not return within its wall-time bound (``call_within``); the caller makes it one of ours."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within {seconds:.1f} s")
+        self.seconds = seconds
+
+
+def call_within(call: Callable[[], T], seconds: float | None) -> T:
+    """``call()``, but give up after ``seconds`` of wall time (None: wait as long as it takes).
+
+    botocore's timeouts bound each socket operation, not a call: an answer trickled a byte at a
+    time renews the read timeout forever. The call runs in a daemon thread; past ``seconds`` it is
+    abandoned (its socket times out or its answer ends on its own; a boto3 client may be used from
+    several threads) and ``CallTimeout`` is raised.
+
+    Raises:
+        CallTimeout: the call did not return in time.
+        Whatever ``call`` raised.
+    """
+    if seconds is None:
+        return call()
+    outcome: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001  (handed to the caller as is)
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name="quicksight-promotion-call", daemon=True).start()
+    if not finished.wait(max(seconds, 0.0)):
+        raise CallTimeout(seconds)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _complete_body(response_dict: dict[str, Any], **_kwargs: Any) -> None:
+    """Refuse an answer whose body is shorter than its Content-Length (botocore does not check).
+
+    botocore reads answers with ``enforce_content_length=False``, so a connection cut mid-answer
+    is parsed as if complete: a truncated JSON object reads as an empty answer. A short body is a
+    broken connection, hence transient (``ResponseStreamingError``).
+    """
+    body = response_dict.get("body")
+    declared = (response_dict.get("headers") or {}).get("content-length")
+    if isinstance(body, (bytes, bytearray)) and declared and str(declared).isdigit() and int(declared) != len(body):
+        raise ResponseStreamingError(error=f"the answer ended after {len(body):,} of {int(declared):,} bytes")
+
+
+def harden(client: Any) -> Any:
+    """Make a botocore client refuse truncated answers (see ``_complete_body``); returns it."""
+    client.meta.events.register("before-parse", _complete_body, unique_id="quicksight-promotion-complete-body")
+    return client
 
 
 def is_transient(exc: BaseException) -> bool:
