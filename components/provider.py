@@ -88,7 +88,8 @@ def parse_inputs(props: dict[str, Any]) -> ExportInputs:
         return ExportInputs.model_validate(_known(props))
     except ValidationError as exc:
         listed = "; ".join(f"{name}: {reason}" for name, reason in _problems(exc))
-        raise InputError(f"invalid AssetBundleExport inputs: {listed}; fix them in the Pulumi program") from exc
+        # Not chained: pydantic's own text quotes every input value, secrets included.
+        raise InputError(f"invalid AssetBundleExport inputs: {listed}; fix them in the Pulumi program") from None
 
 
 def _same(old: Any, new: Any) -> bool:

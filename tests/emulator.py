@@ -315,6 +315,7 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
                     "path": self.path.split("?", 1)[0],
                     "access_key": match.group("key") if match else None,
                     "user_agent": self.headers.get("User-Agent", ""),
+                    "accept_encoding": self.headers.get("Accept-Encoding", ""),
                 }
             )
 
