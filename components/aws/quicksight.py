@@ -105,12 +105,21 @@ def quicksight_clients(
     session_name = f"quicksight-promotion-{ref.job_id}"[:64]
 
     def make() -> BudgetedClients:
+        # With role_arn, session() calls AssumeRole at once: its client is fitted to the time
+        # left, and the whole step is bounded in wall time like any call.
         base = session(ref.region, role_arn, session_name, sts_config=budget.config(deadline.remaining()))
         clients = BudgetedClients(lambda config: base.client("quicksight", config=config), budget)
         clients.within(deadline.remaining())  # resolves the region now, so that a missing one fails here
         return clients
 
-    return _translating_client_errors(ref, role_arn, make)
+    within = max(deadline.remaining(), 0.0) + budget.min_timeout
+    try:
+        return _translating_client_errors(ref, role_arn, lambda: call_within(make, within))
+    except CallTimeout:
+        raise ServiceUnavailableError(
+            f"STS did not answer AssumeRole of {role_arn} for {ref} within {within:.0f} s: check the network and "
+            "proxies between this machine and STS, then re-run"
+        ) from None
 
 
 def _translating_client_errors(ref: JobRef, role_arn: str | None, make: Callable[[], Any]) -> Any:
@@ -383,7 +392,7 @@ def fetch_export(
     deadline = Deadline.after(inputs.timeout_seconds, clock)
     ref = JobRef(inputs.aws_account_id, inputs.export_job_id, inputs.region)
     clients = quicksight_clients(ref, inputs.role_arn, deadline, call_budget)
-    ref = JobRef(ref.account, ref.job_id, clients.within(None).meta.region_name)
+    ref = JobRef(ref.account, ref.job_id, clients.within(deadline.remaining()).meta.region_name)
     description = wait_for_export_job(
         clients, ref, timeout=inputs.timeout_seconds, backoff=backoff, sleep=sleep, clock=clock, draw=draw,
         deadline=deadline,
