@@ -209,12 +209,25 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
         created_time=(
             description.created_time.astimezone(dt.timezone.utc).isoformat() if description.created_time else None
         ),
-        warnings=[w.describe() for w in description.warnings],
+        warnings=_warnings(description.warnings),
         parameter_catalog=[entry.model_dump(exclude_none=True) for entry in catalog],
         assets=summarize_resources(fetched.template.document),
         lint_findings=_lint(fetched.template.body, inputs) if inputs.validate_template else None,
     )
     return {**inputs.model_dump(), **outputs.model_dump()}
+
+
+# Warnings kept in outputs (state, `pulumi stack output`): lenient exports of big bundles can carry
+# many, and each is outside text that a terminal would interpret.
+MAX_WARNINGS = 100
+
+
+def _warnings(entries: list[Any]) -> list[str]:
+    """The job's warnings as outputs: each one clean line, the first ``MAX_WARNINGS`` and a count of the rest."""
+    shown = [clean(entry.describe()) for entry in entries[:MAX_WARNINGS]]
+    if len(entries) > MAX_WARNINGS:
+        shown.append(f"... and {len(entries) - MAX_WARNINGS:,} more warnings")
+    return shown
 
 
 def _is_credential_key(key: str) -> bool:

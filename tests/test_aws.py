@@ -1181,3 +1181,34 @@ def test_a_download_url_that_cannot_be_parsed_is_never_quoted() -> None:
         check_download_url(url)
     assert "cannot be parsed" in str(caught.value)
     assert_secret_free(caught.value)
+
+
+def test_assume_role_5xx_is_retried_until_it_answers(
+    emulator: QuickSightEmulator, fake: FakeTime, instant_botocore_retries: list[float]
+) -> None:
+    emulator.add_job("role-flaky", payload=pretty_bytes(sample_template()))
+    emulator.assume_role_error = (503, "ServiceUnavailable", "Try again")
+    answered: list[int] = []
+
+    def recover(seconds: float) -> None:
+        fake.sleep(seconds)
+        emulator.assume_role_error = None
+        answered.append(len(emulator.calls("AssumeRole")))
+
+    result = fetch_export(inputs("role-flaky", role_arn=ROLE_ARN), sleep=recover, clock=fake.clock, draw=lambda: 0.0)
+    assert result.description.status == "SUCCESSFUL"
+    assert answered and answered[0] >= 2, "botocore retried the 503 itself before the poll schedule did"
+    assert fake.sleeps[0] == 1.0
+
+
+def test_assume_role_5xx_until_the_deadline_is_a_timeout_naming_the_fault(
+    emulator: QuickSightEmulator, fake: FakeTime, instant_botocore_retries: list[float]
+) -> None:
+    emulator.add_job("role-down")
+    emulator.assume_role_error = (503, "ServiceUnavailable", "Try again")
+    with pytest.raises(ExportTimeoutError) as caught:
+        fetch(fake, "role-down", role_arn=ROLE_ARN, timeout_seconds=5)
+    message = str(caught.value)
+    assert_names_job(message, "role-down")
+    assert "no QuickSight client" in message and "ServiceUnavailable: Try again" in message
+    assert fake.now == pytest.approx(5.0)

@@ -392,3 +392,13 @@ def test_the_harness_accepts_error_metadata_as_large_as_the_engine_does(qs: Quic
             loud.create({"anything": 1})
     line = user_error(caught.value)
     assert line.endswith(" END-OF-MESSAGE") and line.count("x") >= LOUD_CHARS, line[-200:]
+
+
+def test_many_hostile_warnings_are_kept_bounded_and_escaped(engine: EngineHarness, qs: QuickSightEmulator) -> None:
+    warnings = [{"Arn": f"arn:aws:quicksight:us-east-1:111111111111:dataset/w{i}", "Message": "\x1b[2Jgone"} for i in range(250)]
+    job(qs, "noisy-warnings", warnings=warnings)
+    result = engine.up(inputs("noisy-warnings"))
+    kept = result.outputs["warnings"]
+    assert len(kept) == 101 and kept[-1] == "... and 150 more warnings"
+    assert kept[0] == "arn:aws:quicksight:us-east-1:111111111111:dataset/w0: \\x1b[2Jgone"
+    assert not any("\x1b" in entry for entry in kept)

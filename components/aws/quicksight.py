@@ -282,7 +282,7 @@ def _check_format(description: ExportJobDescription, ref: JobRef) -> None:
         )
     if description.export_format != CLOUDFORMATION_JSON:
         raise ExportFormatError(
-            f"{ref} was exported as {description.export_format}, not {CLOUDFORMATION_JSON}: start a new "
+            f"{ref} was exported as {clean(description.export_format, 100)}, not {CLOUDFORMATION_JSON}: start a new "
             f"StartAssetBundleExportJob with ExportFormat={CLOUDFORMATION_JSON} for the same ResourceArns "
             "and set export_job_id to it"
         )
@@ -349,7 +349,7 @@ def wait_for_export_job(
     description = outcome.value
     if not outcome.done or description is None:
         if description:
-            last = description.status
+            last = clean(description.status, 100)
         elif isinstance(outcome.last_error, ThrottledError):
             last = "unknown (every Describe call was throttled)"
         else:
@@ -391,7 +391,24 @@ def fetch_export(
     """
     deadline = Deadline.after(inputs.timeout_seconds, clock)
     ref = JobRef(inputs.aws_account_id, inputs.export_job_id, inputs.region)
-    clients = quicksight_clients(ref, inputs.role_arn, deadline, call_budget)
+    # AssumeRole (with role_arn) is a call like any other: its transient faults are retried on
+    # the poll schedule until the deadline.
+    made = poll_until(
+        lambda: quicksight_clients(ref, inputs.role_arn, deadline, call_budget),
+        lambda _clients: True,
+        timeout=max(deadline.remaining(), 0.0),
+        backoff=backoff,
+        sleep=sleep,
+        clock=clock,
+        draw=draw,
+    )
+    if not made.done or made.value is None:
+        raise ExportTimeoutError(
+            f"no QuickSight client for {ref} within timeout_seconds ({deadline.seconds:.0f} s) "
+            f"({made.polls} attempts; last fault: {clean(made.last_error, 400)}): raise timeout_seconds, or check "
+            "network access to STS"
+        )
+    clients = made.value
     ref = JobRef(ref.account, ref.job_id, clients.within(deadline.remaining()).meta.region_name)
     description = wait_for_export_job(
         clients, ref, timeout=inputs.timeout_seconds, backoff=backoff, sleep=sleep, clock=clock, draw=draw,
