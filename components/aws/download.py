@@ -251,10 +251,9 @@ def _download(
 ) -> tuple[str, int]:
     took_too_long = f"the download did not finish within {budget:.0f} s"
     opener = urllib.request.build_opener(_HTTP(sockets), _HTTPS(sockets), _CheckedRedirects())
-    request = urllib.request.Request(
-        url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    )
     try:
+        # Inside the try: Request() itself quotes the whole URL in the ValueError it raises.
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         response = opener.open(request, timeout=max(0.01, min(limits.read_timeout, _left(clock, end))))
     except urllib.error.HTTPError as exc:
         exc.close()
