@@ -3,7 +3,10 @@
 Clients are created lazily, inside calls, from the standard SDK chain of the process that runs
 them (for a dynamic provider: the ``python -m pulumi.dynamic`` process the engine starts):
 environment variables (including ``AWS_ENDPOINT_URL_<SERVICE>``), profiles and shared config.
-Throttling is retried by botocore's ``standard`` retry mode; nothing here retries it again.
+Throttling and transient faults are retried by botocore's ``standard`` retry mode within one
+call; a caller with a deadline fits each call's timeouts and attempts to the time left
+(``CallBudget``, ``BudgetedClients``), bounds it in wall time (``call_within``) and lets the poll
+loop (``core.polling.poll_until``) retry what outlasts botocore's attempts (``is_transient``).
 """
 
 from __future__ import annotations
