@@ -1212,3 +1212,24 @@ def test_assume_role_5xx_until_the_deadline_is_a_timeout_naming_the_fault(
     assert_names_job(message, "role-down")
     assert "no QuickSight client" in message and "ServiceUnavailable: Try again" in message
     assert fake.now == pytest.approx(5.0)
+
+
+def test_a_multi_member_gzip_encoding_is_decoded_whole(emulator: QuickSightEmulator) -> None:
+    import gzip
+
+    payload = pretty_bytes(sample_template())
+    job = emulator.add_job("two-members", payload=b"", download_faults=[("encoding", "gzip")])
+    job.payload = gzip.compress(payload[:100]) + gzip.compress(payload[100:])
+    sink = io.BytesIO()
+    digest, size = download_to(minted_download_url(emulator, "two-members"), sink)
+    assert sink.getvalue() == payload and size == len(payload)
+    assert digest == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_truncated_gzip_encoding_is_a_download_error(emulator: QuickSightEmulator) -> None:
+    import gzip
+
+    job = emulator.add_job("cut-gzip", payload=b"", download_faults=[("encoding", "gzip")])
+    job.payload = gzip.compress(pretty_bytes(sample_template()))[:-12]
+    with pytest.raises(DownloadError, match="ended before its end marker"):
+        download_to(minted_download_url(emulator, "cut-gzip"), io.BytesIO())

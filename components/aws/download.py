@@ -171,27 +171,44 @@ def _failure(exc: BaseException) -> str:
 
 
 class _Decoder:
-    """Undo a gzip Content-Encoding, bounded: never inflate more than ``limit`` + 1 bytes."""
+    """Undo a gzip Content-Encoding, bounded: never inflate more than ``limit`` + 1 bytes.
+
+    A gzip stream may hold several members one after the other (RFC 1952); each is inflated in turn.
+    """
 
     def __init__(self, encoding: str, limit: int) -> None:
         self.gzip = encoding in _GZIP
-        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.gzip else None
+        self._inflate = self._member() if self.gzip else None
         self.limit = limit
         self.produced = 0
+
+    @staticmethod
+    def _member() -> Any:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
 
     def feed(self, chunk: bytes) -> bytes:
         if self._inflate is None:
             self.produced += len(chunk)
             return chunk
-        try:
-            out = self._inflate.decompress(chunk, self.limit + 1 - self.produced)
-        except zlib.error:
-            raise DownloadError("the download's gzip Content-Encoding is corrupt") from None
+        out = bytearray()
+        data = chunk
+        while data:
+            room = self.limit + 1 - self.produced - len(out)
+            if room <= 0:  # (a max_length of 0 would mean "no limit" to zlib)
+                break
+            try:
+                out += self._inflate.decompress(data, room)
+            except zlib.error:
+                raise DownloadError("the download's gzip Content-Encoding is corrupt") from None
+            if self._inflate.unconsumed_tail:
+                # Output stopped at `room` with input left: the decoded file is over the limit
+                # (produced is now limit + 1, and the caller refuses the download).
+                break
+            data = self._inflate.unused_data if self._inflate.eof else b""
+            if data:
+                self._inflate = self._member()
         self.produced += len(out)
-        if self._inflate.unconsumed_tail:
-            # Output was cut at the limit with input left: the decoded file is over the limit.
-            self.produced = self.limit + 1
-        return out
+        return bytes(out)
 
     def finish(self) -> None:
         if self._inflate is not None and not self._inflate.eof:
