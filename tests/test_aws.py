@@ -1233,3 +1233,29 @@ def test_a_truncated_gzip_encoding_is_a_download_error(emulator: QuickSightEmula
     job.payload = gzip.compress(pretty_bytes(sample_template()))[:-12]
     with pytest.raises(DownloadError, match="ended before its end marker"):
         download_to(minted_download_url(emulator, "cut-gzip"), io.BytesIO())
+
+
+@pytest.mark.parametrize(("errno", "transient"), [(socket.EAI_NONAME, False), (socket.EAI_AGAIN, True)])
+def test_a_host_that_does_not_exist_fails_at_once_a_dns_hiccup_is_retried(
+    emulator: QuickSightEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    instant_botocore_retries: list[float],
+    errno: int,
+    transient: bool,
+) -> None:
+    # A region without QuickSight, or a mistyped endpoint, is a host DNS says does not exist.
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "quicksight.nowhere.example":
+            raise socket.gaierror(errno, "scripted resolver answer")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_QUICKSIGHT", "http://quicksight.nowhere.example")
+    client = quicksight_client(ref("nowhere"), None)
+    with pytest.raises(ExportJobError) as caught:
+        describe_export_job(client, ref("nowhere"))
+    assert isinstance(caught.value, TransientError) is transient
+    assert "cannot reach QuickSight" in str(caught.value) and "check the network and region" in str(caught.value)
+    assert ("host does not exist (QuickSight is not offered in every region)" in str(caught.value)) is not transient

@@ -48,6 +48,7 @@ from .session import (
     harden,
     is_access_error,
     is_transient,
+    is_unknown_host,
     session,
 )
 
@@ -234,9 +235,12 @@ def describe_export_job(client: Any, ref: JobRef, *, within: float | None = None
                 f"cannot reach QuickSight to describe {ref} ({type(exc).__name__}: {clean(exc)}): check the "
                 "network and region, then re-run"
             ) from exc
+        unknown = (
+            "the endpoint's host does not exist (QuickSight is not offered in every region); " if is_unknown_host(exc) else ""
+        )
         raise ExportJobError(
-            f"cannot reach QuickSight to describe {ref} ({type(exc).__name__}: {clean(exc)}): check the network "
-            "and region, then re-run"
+            f"cannot reach QuickSight to describe {ref} ({type(exc).__name__}: {clean(exc)}): {unknown}check the "
+            "network and region, then re-run"
         ) from exc
     except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
         # botocore reads the body of an answer outside its own error handling: a connection cut

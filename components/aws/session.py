@@ -11,6 +11,7 @@ loop (``core.polling.poll_until``) retry what outlasts botocore's attempts (``is
 
 from __future__ import annotations
 
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
@@ -237,9 +238,28 @@ def is_transient(exc: BaseException) -> bool:
             or status == 429
             or (isinstance(status, int) and status >= 500)
         )
+    if is_unknown_host(exc):
+        return False
     # EndpointConnectionError, ConnectTimeoutError and ProxyConnectionError are ConnectionErrors;
     # ReadTimeoutError is an HTTPClientError; a body cut mid-way is a ResponseStreamingError.
     return isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionClosedError, ResponseStreamingError))
+
+
+def is_unknown_host(exc: BaseException) -> bool:
+    """Whether DNS answered that the endpoint's host does not exist (EAI_NONAME).
+
+    That is a region without the service, or a mistyped endpoint override: waiting cannot help.
+    A DNS server that cannot answer now (EAI_AGAIN) stays transient.
+    """
+    kwargs = getattr(exc, "kwargs", None)
+    error = kwargs.get("error") if isinstance(kwargs, dict) else None
+    seen = 0
+    while isinstance(error, BaseException) and seen < 5:
+        if isinstance(error, socket.gaierror):
+            return error.errno == socket.EAI_NONAME
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
 
 
 _LOADER: botocore.loaders.Loader | None = None
