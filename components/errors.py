@@ -89,8 +89,24 @@ class AwsAccessError(QuickSightPromotionError):
     """AWS refused the call: credentials, permissions, edition or endpoint problems."""
 
 
-class ThrottledError(QuickSightPromotionError):
+class TransientError(QuickSightPromotionError):
+    """A fault that may pass on its own (throttling, 5xx answers, resets, timeouts).
+
+    The poll loop (``core.polling.poll_until``) counts one as a poll that learnt nothing and keeps
+    its schedule, so such faults are retried until the deadline instead of ending a wait.
+    """
+
+
+class ThrottledError(TransientError):
     """QuickSight kept throttling after botocore's own retries were spent."""
+
+
+class ServiceUnavailableError(TransientError, ExportJobError):
+    """QuickSight could not be reached or answered 5xx after botocore's retries (retried until the deadline)."""
+
+
+class MalformedAnswerError(ExportJobError):
+    """An AWS answer was not of the documented shape (not JSON, a missing field, a wrong type)."""
 
 
 class DownloadError(QuickSightPromotionError):

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from .core.catalog import CREDENTIAL_PROPERTIES, CatalogEntry, build_catalog, summarize_resources
 from .core.models import ExportInputs, ExportOutputs
 from .core.stage_values import resolve_parameters
-from .errors import InputError
+from .errors import InputError, clean
 
 # The engine marks values that are not known yet (during preview) with this sentinel string;
 # the SDK hands them to Check and Diff as ``pulumi.output.Unknown`` objects.
@@ -58,15 +58,22 @@ def _known(props: dict[str, Any]) -> dict[str, Any]:
     return {k: props[k] for k in INPUT_NAMES if props.get(k) is not None and not _is_unknown(props[k])}
 
 
+# Inputs whose given value may be quoted back in a message: identifiers and numbers, never a
+# secret. `parameters` is never quoted: it may be a secret (the engine unwraps secrets before
+# calling a dynamic provider, so the provider cannot tell), and so may anything unexpected.
+_QUOTABLE = frozenset({"aws_account_id", "export_job_id", "region", "role_arn", "timeout_seconds", "expected_sha256"})
+
+
 def _problems(error: ValidationError) -> list[tuple[str, str]]:
-    """(input name, reason) for each validation error."""
+    """(input name, reason) for each validation error; only non-secret inputs' values are quoted."""
     found = []
     for item in error.errors():
         name = str(item["loc"][0]) if item["loc"] else "inputs"
         value = item.get("input")
         if isinstance(value, float) and value.is_integer():
             value = int(value)  # the engine sends every number as a double
-        shown = f" (got {value!r})" if isinstance(value, (str, int, float)) and name != "inputs" else ""
+        quotable = name in _QUOTABLE and len(item["loc"]) == 1 and isinstance(value, (str, int, float))
+        shown = f" (got {clean(repr(value), 200)})" if quotable else ""
         found.append((name, f"{item['msg']}{shown}"))
     return found
 
@@ -81,7 +88,8 @@ def parse_inputs(props: dict[str, Any]) -> ExportInputs:
         return ExportInputs.model_validate(_known(props))
     except ValidationError as exc:
         listed = "; ".join(f"{name}: {reason}" for name, reason in _problems(exc))
-        raise InputError(f"invalid AssetBundleExport inputs: {listed}; fix them in the Pulumi program") from exc
+        # Not chained: pydantic's own text quotes every input value, secrets included.
+        raise InputError(f"invalid AssetBundleExport inputs: {listed}; fix them in the Pulumi program") from None
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -201,12 +209,25 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
         created_time=(
             description.created_time.astimezone(dt.timezone.utc).isoformat() if description.created_time else None
         ),
-        warnings=[w.describe() for w in description.warnings],
+        warnings=_warnings(description.warnings),
         parameter_catalog=[entry.model_dump(exclude_none=True) for entry in catalog],
         assets=summarize_resources(fetched.template.document),
         lint_findings=_lint(fetched.template.body, inputs) if inputs.validate_template else None,
     )
     return {**inputs.model_dump(), **outputs.model_dump()}
+
+
+# Warnings kept in outputs (state, `pulumi stack output`): lenient exports of big bundles can carry
+# many, and each is outside text that a terminal would interpret.
+MAX_WARNINGS = 100
+
+
+def _warnings(entries: list[Any]) -> list[str]:
+    """The job's warnings as outputs: each one clean line, the first ``MAX_WARNINGS`` and a count of the rest."""
+    shown = [clean(entry.describe()) for entry in entries[:MAX_WARNINGS]]
+    if len(entries) > MAX_WARNINGS:
+        shown.append(f"... and {len(entries) - MAX_WARNINGS:,} more warnings")
+    return shown
 
 
 def _is_credential_key(key: str) -> bool:

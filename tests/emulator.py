@@ -10,15 +10,25 @@ What it serves:
 - ``GET  /download/{token}``                                   the pre-signed download "S3" URL
 - ``POST /``  with ``Action=AssumeRole``                       STS AssumeRole (query protocol)
 - the release assets' Describe routes (``AssetRegistry``, at the end of this module)
+
+Misbehaving on command (fault injection): ``misbehave(*faults)`` makes the next QuickSight calls
+answer with a fault each (5xx, reset, hang, non-HTTP line, truncated or arbitrary bodies); a
+job's ``describe_overrides`` bend its Describe answers out of shape (``DROP`` removes a key);
+its ``download_faults`` also take ``"trickle"``, ``"slowheaders"``, ``"hang"``, ``"reset"``, ``"badstatus"``,
+``"midchunk"``, ``"gzip"`` and ``("encoding", name)``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import itertools
 import json
 import re
+import socket
+import struct
 import threading
+import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
@@ -29,6 +39,13 @@ ACCOUNT = "111111111111"
 REGION = "us-east-1"
 ASSUMED_KEY_ID = "ASIAEMULATEDROLE0001"
 BASE_KEY_ID = "AKIAEMULATEDBASE0001"
+
+# In a job's describe_overrides: remove this key from the answer.
+DROP = object()
+# Faults a download or a QuickSight call can be told to commit on the wire (see the handler).
+WIRE_FAULTS = ("trickle", "slowheaders", "hang", "reset", "badstatus", "midchunk", "gzip", "truncated")
+# How long a "hang" holds a connection open at most (a test's client gives up well before).
+HANG_SECONDS = 30.0
 
 _JOB_PATH = re.compile(r"^/accounts/(?P<acct>[^/]+)/asset-bundle-export-jobs/(?P<job>[^/?]+)$")
 _CREDENTIAL = re.compile(r"Credential=(?P<key>[A-Z0-9]+)/")
@@ -50,6 +67,8 @@ class EmulatedJob:
         send_content_length: If False, the payload is served without Content-Length (until close).
         download_redirect: If set, downloads answer 302 with this Location instead of the payload.
         omit_download_url: If True, a SUCCESSFUL Describe carries no DownloadUrl.
+        describe_overrides: Changes to successive Describe answers, one consumed per Describe: keys
+            set to a value replace or add it, keys set to ``DROP`` are removed.
     """
 
     job_id: str
@@ -68,6 +87,7 @@ class EmulatedJob:
     send_content_length: bool = True
     download_redirect: Optional[str] = None
     omit_download_url: bool = False
+    describe_overrides: list[dict[str, Any]] = field(default_factory=list)
     describes: int = 0
     downloads: int = 0
 
@@ -86,6 +106,9 @@ class QuickSightEmulator:
         self.account_error: Optional[tuple[int, str, str]] = None
         # (status, code, message) answered by STS AssumeRole instead of credentials.
         self.assume_role_error: Optional[tuple[int, str, str]] = None
+        # Faults for the next QuickSight calls, one consumed per call (see misbehave()).
+        self.call_faults: list[Any] = []
+        self.stopping = threading.Event()
         self._tokens: dict[str, tuple[EmulatedJob, bool]] = {}
         self._lock = threading.Lock()
         # Release assets and started exports (issue 12; see AssetRegistry at the end of this module).
@@ -101,6 +124,7 @@ class QuickSightEmulator:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -134,6 +158,17 @@ class QuickSightEmulator:
         """Answer the next ``count`` QuickSight calls with 429 ThrottlingException."""
         with self._lock:
             self.throttle_next = count
+
+    def misbehave(self, *faults: Any) -> None:
+        """Answer the next QuickSight calls with these faults, one per call, before throttling applies.
+
+        A fault is an int (that HTTP status with an ``InternalFailure`` JSON error), ``"reset"``
+        (a TCP reset instead of an answer), ``"hang"`` (no answer, up to ``HANG_SECONDS``),
+        ``"badstatus"`` (a non-HTTP status line), ``"truncated"`` (half of a valid answer under its
+        full Content-Length) or ``("body", status, content_type, bytes)`` (that answer verbatim).
+        """
+        with self._lock:
+            self.call_faults.extend(faults)
 
     def fail_account(self, status: int, code: str, message: str) -> None:
         """Answer every QuickSight call with this error (edition, access denied...)."""
@@ -179,6 +214,12 @@ class QuickSightEmulator:
                 body["Errors"] = job.errors
             if job.warnings:
                 body["Warnings"] = job.warnings
+            if job.describe_overrides:
+                for key, value in job.describe_overrides.pop(0).items():
+                    if value is DROP:
+                        body.pop(key, None)
+                    else:
+                        body[key] = value
             return 200, body
 
     def start(self, account: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -218,6 +259,10 @@ class QuickSightEmulator:
                 fault = job.download_faults.pop(0)
                 if fault == "truncate":
                     return 200, job.payload, "application/json", {}, "truncate"
+                if fault in WIRE_FAULTS:
+                    return 200, job.payload, "application/json", {}, fault
+                if isinstance(fault, tuple) and fault[0] == "encoding":
+                    return 200, job.payload, "application/json", {"Content-Encoding": fault[1]}, "normal"
                 return int(fault), _s3_error("InternalError", "Scripted fault"), "application/xml", {}, "normal"
             if job.download_redirect and not job.download_status:
                 job.downloads += 1
@@ -273,6 +318,7 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
                     "path": self.path.split("?", 1)[0],
                     "access_key": match.group("key") if match else None,
                     "user_agent": self.headers.get("User-Agent", ""),
+                    "accept_encoding": self.headers.get("Accept-Encoding", ""),
                 }
             )
 
@@ -284,6 +330,9 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
             headers: dict[str, str] | None = None,
             mode: str = "normal",
         ) -> None:
+            if mode in WIRE_FAULTS:
+                self._misbehave(mode, status, body, content_type)
+                return
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             if mode == "no-length":
@@ -299,6 +348,67 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
             if mode != "normal":
                 self.wfile.flush()
                 self.close_connection = True
+
+        def _misbehave(self, fault: str, status: int, body: bytes, content_type: str) -> None:
+            """Commit one wire fault instead of a proper answer, then drop the connection."""
+            self.close_connection = True
+            if fault == "reset":
+                # SO_LINGER 0: close() sends a TCP RST, as a crashed proxy or load balancer does.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                return
+            if fault == "hang":
+                emulator.stopping.wait(HANG_SECONDS)
+                return
+            if fault == "badstatus":
+                self.wfile.write(b"SSH-2.0-OpenSSH_9.6 not an HTTP server\r\n\r\n")
+                self.wfile.flush()
+                return
+            if fault == "slowheaders":
+                # A status line, then one header byte every 0.2 s: each byte renews a socket timeout.
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Padding: ")
+                while not emulator.stopping.wait(0.2):
+                    try:
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                return
+            if fault == "gzip":
+                encoded = gzip.compress(body)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(encoded)))
+                self.end_headers()
+                self.wfile.write(encoded)
+                self.wfile.flush()
+                self.close_connection = False
+                return
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            if fault == "midchunk":
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                # One chunk announced as 4 KiB, then the connection ends inside it.
+                self.wfile.write(b"1000\r\n" + body[:100])
+                self.wfile.flush()
+                return
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if fault == "truncated":
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                return
+            # "trickle": one byte every 0.2 s, until the client gives up or the payload ends.
+            for index in range(len(body)):
+                if emulator.stopping.wait(0.2):
+                    return
+                try:
+                    self.wfile.write(body[index : index + 1])
+                    self.wfile.flush()
+                except OSError:
+                    return
 
         def _json(self, status: int, payload: dict[str, Any]) -> None:
             headers = {"x-amzn-RequestId": str(uuid.uuid4())}
@@ -319,7 +429,19 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
             if throttled:
                 self._json(429, _error("ThrottlingException", "Rate exceeded"))
                 return True
-            return False
+            with emulator._lock:
+                fault = emulator.call_faults.pop(0) if emulator.call_faults else None
+            if fault is None:
+                return False
+            if isinstance(fault, int):
+                self._json(fault, _error("InternalFailure", f"Scripted fault {fault}"))
+            elif isinstance(fault, tuple) and fault[0] == "body":
+                _, status, content_type, raw = fault
+                self._send(status, raw, content_type)
+            else:
+                payload = json.dumps(_error("InternalFailure", "x" * 200)).encode()
+                self._misbehave(fault, 200, payload, "application/json")
+            return True
 
         def do_GET(self) -> None:  # noqa: N802
             path = self.path.split("?", 1)[0]

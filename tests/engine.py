@@ -46,6 +46,19 @@ PROVIDER_KEY = "__provider"
 # The string the engine puts in place of a value not known yet (preview).
 UNKNOWN = rpc.UNKNOWN
 
+# The engine's gRPC client (pulumi/pulumi sdk/go/common/util/rpcutil: GrpcChannelOptions) raises
+# the receive limit to 400 MiB and leaves grpc-go's metadata limit at its default, 16 MiB
+# (defaultClientMaxHeaderListSize = 16 << 20): a provider's error travels as a status message in
+# the trailers, so this harness accepts metadata as large as the engine does (grpcio's own
+# default, 8 KiB, would cut long messages that a user still sees in full).
+ENGINE_MAX_METADATA_BYTES = 16 * 1024 * 1024
+ENGINE_MAX_MESSAGE_BYTES = 400 * 1024 * 1024
+ENGINE_CHANNEL_OPTIONS = [
+    *[option for option in _GRPC_CHANNEL_OPTIONS if option[0] != "grpc.max_receive_message_length"],
+    ("grpc.max_receive_message_length", ENGINE_MAX_MESSAGE_BYTES),
+    ("grpc.max_metadata_size", ENGINE_MAX_METADATA_BYTES),
+]
+
 PROJECT = "quicksight-promotion"
 STACK = "test"
 RESOURCE_TYPE = "pulumi-python:dynamic/quicksight:AssetBundleExport"
@@ -275,7 +288,7 @@ class EngineHarness:
                     f"the provider's first stdout line is not a port: {first!r}; stderr:\n{self.stderr_text()}"
                 )
             self.port = int(first.strip())
-            self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}", options=_GRPC_CHANNEL_OPTIONS)
+            self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}", options=ENGINE_CHANNEL_OPTIONS)
             grpc.channel_ready_future(self.channel).result(timeout=max(0.1, deadline - time.monotonic()))
             self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
             if self._configure_on_start:

@@ -25,6 +25,8 @@ import pytest
 
 from components.aws import (
     CLIENT_CONFIG,
+    CallBudget,
+    CallTimeout,
     DownloadLimits,
     FetchedExport,
     JobRef,
@@ -32,12 +34,14 @@ from components.aws import (
     describe_export_job,
     download_to,
     fetch_export,
+    call_within,
     quicksight_client,
+    quicksight_clients,
     wait_for_export_job,
 )
 from components.core.bundle import compact_json
 from components.core.models import ExportInputs
-from components.core.polling import DEFAULT_BACKOFF, Backoff, poll_until
+from components.core.polling import DEFAULT_BACKOFF, Backoff, Deadline, poll_until
 from components.errors import (
     AwsAccessError,
     BundleFormatError,
@@ -50,7 +54,9 @@ from components.errors import (
     ExportTimeoutError,
     InputError,
     IntegrityError,
+    ServiceUnavailableError,
     ThrottledError,
+    TransientError,
 )
 from conftest import CALC_EXPRESSION, FakeTime, pretty_bytes, sample_template, zip_bytes
 from emulator import ACCOUNT, ASSUMED_KEY_ID, BASE_KEY_ID, REGION, QuickSightEmulator
@@ -996,3 +1002,260 @@ def test_region_comes_from_the_environment_when_not_given(emulator: QuickSightEm
     client = quicksight_client(ref("env-region", region=None), None)
     assert client.meta.region_name == REGION
 
+
+
+# --- deadlines: every call fitted to the time left ----------------------------------------------
+
+
+@pytest.mark.parametrize("remaining", [0.2, 1, 2, 3, 5, 10, 30, 60, 100, 300, 1800, 86400])
+def test_a_fitted_call_cannot_outlive_the_time_left(remaining: float) -> None:
+    budget = CallBudget()
+    connect, read, attempts = budget.fit(remaining)
+    worst = CallBudget.worst_case(connect, read, attempts)
+    # Every attempt hanging to both timeouts, every botocore backoff at its maximum: still within
+    # the time left, or within two of the shortest timeouts when less than that is left.
+    assert worst <= max(remaining, 2 * budget.min_timeout) + 1e-6, (connect, read, attempts)
+    assert 1 <= attempts <= budget.max_attempts
+    assert connect <= budget.connect_timeout and read <= budget.read_timeout
+
+
+def test_no_deadline_keeps_the_full_client_config() -> None:
+    assert CallBudget().fit(None) == (10.0, 30.0, 8)
+    assert CallBudget().fit(1800) == (10.0, 30.0, 8)
+
+
+def test_clients_are_fitted_to_the_deadline(emulator: QuickSightEmulator) -> None:
+    fake = FakeTime()
+    deadline = Deadline.after(1800, fake.clock)
+    clients = quicksight_clients(ref("fitted"), None, deadline)
+    long_wait = clients.within(deadline.remaining())
+    assert long_wait.meta.config.retries["total_max_attempts"] == 8
+    assert clients.within(deadline.remaining()) is long_wait, "an unchanged fit reuses the client"
+    fake.now = 1797.0
+    short = clients.within(deadline.remaining())
+    assert short is not long_wait
+    assert short.meta.config.retries["total_max_attempts"] == 1
+    assert short.meta.config.connect_timeout + short.meta.config.read_timeout <= 3
+
+
+def test_call_within_returns_raises_or_gives_up() -> None:
+    assert call_within(lambda: 42, 1.0) == 42
+    assert call_within(lambda: 43, None) == 43
+    with pytest.raises(KeyError):
+        call_within(lambda: {}["missing"], 1.0)
+    started = time.monotonic()
+    with pytest.raises(CallTimeout) as caught:
+        call_within(lambda: time.sleep(5), 0.2)
+    assert time.monotonic() - started < 2 and caught.value.seconds == 0.2
+
+
+def test_poll_until_retries_transient_faults_and_reports_the_last() -> None:
+    fake = FakeTime()
+    answers: list[Any] = [ServiceUnavailableError("HTTP 500"), ThrottledError("slow"), "IN_PROGRESS"]
+
+    def poll() -> str:
+        answer = answers.pop(0) if answers else ServiceUnavailableError("reset")
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    outcome = poll_until(poll, lambda s: False, timeout=5, sleep=fake.sleep, clock=fake.clock, draw=lambda: 0.0)
+    assert not outcome.done and outcome.value == "IN_PROGRESS"
+    assert isinstance(outcome.last_error, ServiceUnavailableError) and str(outcome.last_error) == "reset"
+
+
+def test_poll_until_lets_a_permanent_fault_through_at_once() -> None:
+    fake = FakeTime()
+
+    def poll() -> str:
+        raise ExportJobError("permanent")
+
+    with pytest.raises(ExportJobError, match="permanent"):
+        poll_until(poll, lambda s: False, timeout=60, sleep=fake.sleep, clock=fake.clock)
+    assert fake.sleeps == []
+
+
+# --- transient and permanent faults of Describe ---------------------------------------------------
+
+
+def test_5xx_beyond_botocore_is_a_transient_error_naming_the_status(
+    emulator: QuickSightEmulator, instant_botocore_retries: list[float]
+) -> None:
+    emulator.add_job("five-hundred")
+    client = quicksight_client(ref("five-hundred"), None)
+    emulator.misbehave(*[503] * botocore_attempts())
+    with pytest.raises(ServiceUnavailableError) as caught:
+        describe_export_job(client, ref("five-hundred"))
+    assert isinstance(caught.value, TransientError) and isinstance(caught.value, ExportJobError)
+    message = str(caught.value)
+    assert_names_job(message, "five-hundred")
+    assert "HTTP 503 (InternalFailure: Scripted fault 503)" in message and "re-run later" in message
+    assert len(instant_botocore_retries) == botocore_attempts() - 1, "botocore retries 5xx itself first"
+
+
+def test_a_5xx_burst_longer_than_one_poll_costs_polls_not_the_wait(
+    emulator: QuickSightEmulator, fake: FakeTime, instant_botocore_retries: list[float]
+) -> None:
+    job = emulator.add_job("flaky-quicksight", payload=pretty_bytes(sample_template()))
+    emulator.misbehave(*[500] * (botocore_attempts() + 2))
+    result = fetch(fake, "flaky-quicksight")
+    assert result.description.status == "SUCCESSFUL"
+    assert fake.sleeps == [1.0]
+    assert describes(emulator) == botocore_attempts() + 3 and job.describes == 1
+
+
+def test_a_reset_mid_answer_is_transient(emulator: QuickSightEmulator, instant_botocore_retries: list[float]) -> None:
+    emulator.add_job("reset")
+    client = quicksight_client(ref("reset"), None)
+    emulator.misbehave(*["reset"] * botocore_attempts())
+    with pytest.raises(ServiceUnavailableError) as caught:
+        describe_export_job(client, ref("reset"))
+    assert "cannot reach QuickSight" in str(caught.value)
+
+
+def test_a_truncated_answer_is_transient_not_empty(emulator: QuickSightEmulator, instant_botocore_retries: list[float]) -> None:
+    emulator.add_job("cut-answer")
+    client = quicksight_client(ref("cut-answer"), None)
+    emulator.misbehave("truncated")
+    # botocore reads answers without checking Content-Length (it would parse half an object as an
+    # empty answer); the hardened client refuses it as a broken connection, which polls retry.
+    with pytest.raises(ServiceUnavailableError) as caught:
+        describe_export_job(client, ref("cut-answer"))
+    assert "the answer ended after" in str(caught.value) and "bytes" in str(caught.value)
+    assert describes(emulator) == 1
+    assert describe_export_job(client, ref("cut-answer")).status == "SUCCESSFUL"
+
+
+def test_a_trickled_answer_is_cut_by_the_wall_time_bound(emulator: QuickSightEmulator) -> None:
+    emulator.add_job("trickled-answer")
+    client = quicksight_client(ref("trickled-answer"), None)
+    emulator.misbehave("trickle")
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailableError) as caught:
+        describe_export_job(client, ref("trickled-answer"), within=1.0)
+    assert time.monotonic() - started < 3
+    assert "did not answer DescribeAssetBundleExportJob" in str(caught.value) and "within 1 s" in str(caught.value)
+
+
+# --- downloads: deadlines, encodings, URLs --------------------------------------------------------
+
+
+def test_a_trickling_download_ends_at_its_time_limit(emulator: QuickSightEmulator) -> None:
+    emulator.add_job("trickled", payload=pretty_bytes(sample_template()), download_faults=["trickle"])
+    started = time.monotonic()
+    with pytest.raises(DownloadRefusedError) as caught:
+        download_to(minted_download_url(emulator, "trickled"), io.BytesIO(), limits=DownloadLimits(timeout=1.0))
+    assert time.monotonic() - started < 3
+    assert "did not finish within 1 s" in str(caught.value) and "bytes received" in str(caught.value)
+    assert_secret_free(caught.value)
+
+
+def test_no_time_left_downloads_nothing(emulator: QuickSightEmulator) -> None:
+    fake = FakeTime()
+    emulator.add_job("late", payload=b"{}")
+    deadline = Deadline.after(5, fake.clock)
+    fake.now = 6.0
+    with pytest.raises(DownloadRefusedError, match="no time was left"):
+        download_to(minted_download_url(emulator, "late"), io.BytesIO(), clock=fake.clock, deadline=deadline)
+    assert emulator.calls("Download") == []
+
+
+def test_gzip_decoding_is_bounded_by_max_bytes(emulator: QuickSightEmulator) -> None:
+    bomb = b"{" + b" " * 5_000_000 + b"}"
+    emulator.add_job("gzip-bomb", payload=bomb, download_faults=["gzip"])
+    sink = io.BytesIO()
+    with pytest.raises(DownloadRefusedError, match="larger than the 100,000 bytes accepted"):
+        download_to(minted_download_url(emulator, "gzip-bomb"), sink, limits=DownloadLimits(max_bytes=100_000))
+    assert len(sink.getvalue()) <= 100_001
+
+
+def test_a_corrupt_gzip_encoding_is_a_download_error(emulator: QuickSightEmulator) -> None:
+    emulator.add_job("bad-gzip", payload=b"this is not gzip at all", download_faults=[("encoding", "gzip")])
+    with pytest.raises(DownloadError, match="gzip Content-Encoding is corrupt"):
+        download_to(minted_download_url(emulator, "bad-gzip"), io.BytesIO())
+
+
+def test_a_download_url_that_cannot_be_parsed_is_never_quoted() -> None:
+    url = "http://[::1/x?X-Amz-Signature=" + "SEC" + "RETipv6"  # not literal: the traceback shows this line
+    with pytest.raises(DownloadError) as caught:
+        check_download_url(url)
+    assert "cannot be parsed" in str(caught.value)
+    assert_secret_free(caught.value)
+
+
+def test_assume_role_5xx_is_retried_until_it_answers(
+    emulator: QuickSightEmulator, fake: FakeTime, instant_botocore_retries: list[float]
+) -> None:
+    emulator.add_job("role-flaky", payload=pretty_bytes(sample_template()))
+    emulator.assume_role_error = (503, "ServiceUnavailable", "Try again")
+    answered: list[int] = []
+
+    def recover(seconds: float) -> None:
+        fake.sleep(seconds)
+        emulator.assume_role_error = None
+        answered.append(len(emulator.calls("AssumeRole")))
+
+    result = fetch_export(inputs("role-flaky", role_arn=ROLE_ARN), sleep=recover, clock=fake.clock, draw=lambda: 0.0)
+    assert result.description.status == "SUCCESSFUL"
+    assert answered and answered[0] >= 2, "botocore retried the 503 itself before the poll schedule did"
+    assert fake.sleeps[0] == 1.0
+
+
+def test_assume_role_5xx_until_the_deadline_is_a_timeout_naming_the_fault(
+    emulator: QuickSightEmulator, fake: FakeTime, instant_botocore_retries: list[float]
+) -> None:
+    emulator.add_job("role-down")
+    emulator.assume_role_error = (503, "ServiceUnavailable", "Try again")
+    with pytest.raises(ExportTimeoutError) as caught:
+        fetch(fake, "role-down", role_arn=ROLE_ARN, timeout_seconds=5)
+    message = str(caught.value)
+    assert_names_job(message, "role-down")
+    assert "no QuickSight client" in message and "ServiceUnavailable: Try again" in message
+    assert fake.now == pytest.approx(5.0)
+
+
+def test_a_multi_member_gzip_encoding_is_decoded_whole(emulator: QuickSightEmulator) -> None:
+    import gzip
+
+    payload = pretty_bytes(sample_template())
+    job = emulator.add_job("two-members", payload=b"", download_faults=[("encoding", "gzip")])
+    job.payload = gzip.compress(payload[:100]) + gzip.compress(payload[100:])
+    sink = io.BytesIO()
+    digest, size = download_to(minted_download_url(emulator, "two-members"), sink)
+    assert sink.getvalue() == payload and size == len(payload)
+    assert digest == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_truncated_gzip_encoding_is_a_download_error(emulator: QuickSightEmulator) -> None:
+    import gzip
+
+    job = emulator.add_job("cut-gzip", payload=b"", download_faults=[("encoding", "gzip")])
+    job.payload = gzip.compress(pretty_bytes(sample_template()))[:-12]
+    with pytest.raises(DownloadError, match="ended before its end marker"):
+        download_to(minted_download_url(emulator, "cut-gzip"), io.BytesIO())
+
+
+@pytest.mark.parametrize(("errno", "transient"), [(socket.EAI_NONAME, False), (socket.EAI_AGAIN, True)])
+def test_a_host_that_does_not_exist_fails_at_once_a_dns_hiccup_is_retried(
+    emulator: QuickSightEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    instant_botocore_retries: list[float],
+    errno: int,
+    transient: bool,
+) -> None:
+    # A region without QuickSight, or a mistyped endpoint, is a host DNS says does not exist.
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "quicksight.nowhere.example":
+            raise socket.gaierror(errno, "scripted resolver answer")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_QUICKSIGHT", "http://quicksight.nowhere.example")
+    client = quicksight_client(ref("nowhere"), None)
+    with pytest.raises(ExportJobError) as caught:
+        describe_export_job(client, ref("nowhere"))
+    assert isinstance(caught.value, TransientError) is transient
+    assert "cannot reach QuickSight" in str(caught.value) and "check the network and region" in str(caught.value)
+    assert ("host does not exist (QuickSight is not offered in every region)" in str(caught.value)) is not transient

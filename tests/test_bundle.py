@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import zipfile
 
 import pytest
@@ -163,3 +164,111 @@ def test_parse_template_reports_zip_member_name() -> None:
     with pytest.raises(BundleFormatError) as info:
         parse_template(b"nope", source="zip:t.json")
     assert str(info.value).startswith("zip member 't.json' is not valid JSON")
+
+
+# --- the template is never changed silently ----------------------------------------------------
+
+
+def resources(inner: bytes) -> bytes:
+    return b'{"Resources": {"A": {"Type": "AWS::QuickSight::Dashboard", "Properties": ' + inner + b"}}}"
+
+
+@pytest.mark.parametrize(
+    ("inner", "expected"),
+    [
+        (b'{"Name": "a", "Name": "b"}', "the key 'Name' appears twice in one object"),
+        (b'{"N": NaN}', "holds NaN, which is not JSON"),
+        (b'{"N": Infinity}', "holds Infinity, which is not JSON"),
+        (b'{"N": -Infinity}', "holds -Infinity, which is not JSON"),
+        (b'{"N": 1e400}', "holds the number 1e400, too large for a double"),
+        (b'{"N": -1.5e309}', "too large for a double"),
+        (b'{"N": ' + b"1" * 101 + b"}", "an integer of 101 digits"),
+        (b'{"N": 0.' + b"1" * 200 + b"}", "a number of 202 characters"),
+    ],
+)
+def test_values_json_loads_would_change_are_refused(inner: bytes, expected: str) -> None:
+    with pytest.raises(BundleFormatError) as info:
+        parse_template(resources(inner))
+    message = str(info.value)
+    assert message.startswith("the downloaded file is refused: "), message
+    assert expected in message and "never changed silently" in message and "re-export" in message
+
+
+def test_a_duplicate_key_is_refused_at_any_depth_and_in_a_zip() -> None:
+    data = zip_bytes({"t.json": resources(b'{"Definition": {"Sheets": [{"Id": 1, "Id": 1}]}}')})
+    with pytest.raises(BundleFormatError) as info:
+        unpack(data)
+    assert str(info.value).startswith("zip member 't.json' is refused: the key 'Id' appears twice")
+
+
+def test_ordinary_numbers_still_parse_exactly() -> None:
+    template = parse_template(resources(b'{"Port": 5432, "Ratio": 0.25, "Big": 9223372036854775807, "Neg": -1e-300}'))
+    assert template.document["Resources"]["A"]["Properties"] == {
+        "Port": 5432, "Ratio": 0.25, "Big": 9223372036854775807, "Neg": -1e-300,
+    }
+
+
+@pytest.mark.parametrize("depth", [201, 900, 100_000])
+def test_absurd_nesting_is_refused(depth: int) -> None:
+    with pytest.raises(BundleFormatError) as info:
+        parse_template(resources(b"[" * depth + b"]" * depth))
+    assert "nests objects or arrays deeper than 200 levels" in str(info.value)
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    # Resources (1) > A (2) > Properties (3) > the arrays: 197 arrays make 200 levels.
+    template = parse_template(resources(b"[" * 197 + b"]" * 197))
+    assert template.body.count("[") == 197
+    with pytest.raises(BundleFormatError):
+        unpack(resources(b"[" * 197 + b"]" * 197), max_depth=199)
+
+
+# --- a zip's directory is measured before zipfile reads it ---------------------------------------
+
+
+def with_end_record(data: bytes, entries: int, directory_bytes: int) -> bytes:
+    """``data`` (a zip) with its end-of-central-directory record claiming other counts."""
+    raw = bytearray(data)
+    at = raw.rfind(b"PK\x05\x06")
+    struct.pack_into("<HHL", raw, at + 8, entries, entries, directory_bytes)
+    return bytes(raw)
+
+
+def test_a_claimed_huge_directory_is_refused_before_zipfile_parses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_parsing(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("zipfile.ZipFile must not be reached")
+
+    data = with_end_record(zip_bytes({"t.json": b"{}"}), 65_000, 3_000_000)
+    monkeypatch.setattr(zipfile, "ZipFile", no_parsing)
+    with pytest.raises(BundleFormatError) as info:
+        unpack(data)
+    message = str(info.value)
+    assert "lists 65,000 members, more than the 1,000 accepted" in message
+    assert "read from its end record, before parsing the directory" in message
+
+
+def test_a_directory_over_its_byte_limit_is_refused() -> None:
+    data = zip_bytes({f"pad{i}.bin": b"" for i in range(40)} | {"t.json": b"{}"})
+    with pytest.raises(BundleFormatError) as info:
+        unpack(data, max_central_directory_bytes=1000)
+    assert "-byte directory, more than the 1,000 bytes accepted" in str(info.value)
+
+
+def test_a_zip64_end_record_is_read_too() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", allowZip64=True) as archive:
+        for i in range(3):
+            archive.writestr(f"pad{i}.bin", b"")
+        archive.writestr("t.json", json.dumps(sample_template()).encode())
+    data = bytearray(buffer.getvalue())
+    # Force zip64 end records: rewrite the archive's end as zipfile does past 65,535 entries.
+    assert b"PK\x06\x06" not in data
+    eocd = data.rfind(b"PK\x05\x06")
+    _sig, _d, _cd, _here, total, size, offset, _comment = struct.unpack_from("<4s4H2LH", data, eocd)
+    zip64 = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 500_000, 500_000, size, offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, eocd, 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, size, offset, 0)
+    forged = bytes(data[:eocd]) + zip64 + locator + end
+    with pytest.raises(BundleFormatError) as info:
+        unpack(forged)
+    assert "lists 500,000 members" in str(info.value)

@@ -15,22 +15,41 @@ from .quicksight import (
     download_export,
     fetch_export,
     quicksight_client,
+    quicksight_clients,
     wait_for_export_job,
 )
-from .session import CLIENT_CONFIG, USER_AGENT
+from .session import (
+    CLIENT_CONFIG,
+    DEFAULT_CALL_BUDGET,
+    USER_AGENT,
+    BudgetedClients,
+    CallBudget,
+    CallTimeout,
+    call_within,
+    harden,
+    is_transient,
+)
 
 __all__ = [
     "CLIENT_CONFIG",
+    "DEFAULT_CALL_BUDGET",
     "DEFAULT_DOWNLOAD_LIMITS",
     "USER_AGENT",
+    "BudgetedClients",
+    "CallBudget",
+    "CallTimeout",
     "DownloadLimits",
     "FetchedExport",
     "JobRef",
+    "call_within",
     "check_download_url",
     "describe_export_job",
     "download_export",
     "download_to",
     "fetch_export",
+    "harden",
+    "is_transient",
     "quicksight_client",
+    "quicksight_clients",
     "wait_for_export_job",
 ]

@@ -40,7 +40,7 @@ from ..core.overrides import (
     parse_arn,
     release_job_id,
 )
-from ..core.polling import DEFAULT_BACKOFF, Backoff, poll_until
+from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline, poll_until
 from ..errors import (
     AwsAccessError,
     ExportJobNotFoundError,
@@ -536,6 +536,7 @@ def cut_release(
         client,
         prepared.ref,
         description,
+        deadline=Deadline.after(remaining(), clock),
         backoff=backoff,
         sleep=sleep,
         clock=clock,

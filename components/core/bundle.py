@@ -15,7 +15,9 @@ The template text is never searched and replaced: QuickSight calculated fields c
 from __future__ import annotations
 
 import json
+import math
 import re
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -40,10 +42,17 @@ class BundleLimits:
             a few analyses are ~0.5 MB pretty-printed; CloudFormation deploys at most 1 MB through
             S3, so 64 MiB leaves room for compaction while refusing absurd files.
         max_zip_members: Most members a zip may list. A CLOUDFORMATION_JSON zip holds one.
+        max_central_directory_bytes: Largest zip central directory accepted, read from the
+            end-of-central-directory record *before* ``zipfile`` parses (and holds) it: 1 MiB is
+            thousands of entries.
+        max_depth: Deepest nesting of objects and arrays accepted in the template. QuickSight
+            definitions nest ~20 levels; CloudFormation itself refuses absurd depths.
     """
 
     max_template_bytes: int = 64 * 1024 * 1024
     max_zip_members: int = 1000
+    max_central_directory_bytes: int = 1024 * 1024
+    max_depth: int = 200
 
 
 DEFAULT_LIMITS = BundleLimits()
@@ -98,7 +107,63 @@ def parse_template(raw: bytes, *, source: str = "json") -> Template:
     return _parse(lambda: raw, source)
 
 
-def _parse(read: Callable[[], bytes | bytearray], source: str) -> Template:
+# Longest number literal accepted: a 64-bit integer has 20 digits, a double needs 17
+# significant digits; anything far longer is not a value CloudFormation or QuickSight can hold
+# (and converting a 100,000-digit integer is quadratic on Python 3.10).
+MAX_NUMBER_CHARS = 100
+
+
+class _Refused(ValueError):
+    """Raised from inside json.loads by the guards below; turned into a BundleFormatError."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of duplicate keys without a word; CloudFormation refuses such
+    # templates, and deploying a silently changed one would be worse.
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(f"the key {key!r} appears twice in one object")
+            seen.add(key)
+    return document
+
+
+def _constant(name: str) -> Any:
+    raise _Refused(f"it holds {name}, which is not JSON (a re-serialised template would not be JSON either)")
+
+
+def _integer(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"it holds an integer of {len(text):,} digits")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"it holds a number of {len(text):,} characters")
+    value = float(text)
+    if math.isinf(value):
+        raise _Refused(f"it holds the number {text[:40]}, too large for a double")
+    return value
+
+
+def _too_deep(document: Any, limit: int) -> bool:
+    """Whether objects/arrays nest deeper than ``limit`` (iterative: no recursion on hostile input)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values() if isinstance(item, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value if isinstance(item, (dict, list)))
+    return False
+
+
+def _parse(read: Callable[[], bytes | bytearray], source: str, max_depth: int = 200) -> Template:
     """Parse the bytes ``read()`` returns, holding as little at once as the stdlib allows.
 
     ``read`` hands the bytes over without the caller keeping a reference (``unpack_bundle``
@@ -109,12 +174,26 @@ def _parse(read: Callable[[], bytes | bytearray], source: str) -> Template:
     where = "the downloaded file" if source == "json" else f"zip member {source[4:]!r}"
     text = _decode(read(), where)
     try:
-        document = json.loads(text)
+        document = json.loads(
+            text, object_pairs_hook=_object, parse_constant=_constant, parse_int=_integer, parse_float=_float
+        )
     except json.JSONDecodeError as exc:
         raise BundleFormatError(
             f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
             "the download may be truncated; re-run to download it again or re-export the bundle"
         ) from exc
+    except _Refused as exc:
+        raise BundleFormatError(
+            f"{where} is refused: {exc}; the template is never changed silently: re-export the bundle from QuickSight"
+        ) from None
+    except RecursionError:
+        raise BundleFormatError(
+            f"{where} nests objects or arrays deeper than {max_depth} levels: refusing it; re-export the bundle"
+        ) from None
+    if _too_deep(document, max_depth):
+        raise BundleFormatError(
+            f"{where} nests objects or arrays deeper than {max_depth} levels: refusing it; re-export the bundle"
+        )
     # The text is the largest object here (2 or 4 bytes a character once any character is
     # beyond Latin-1): drop it before the compact body is built.
     del text
@@ -164,7 +243,9 @@ def unpack_bundle(stream: IO[bytes], *, limits: BundleLimits = DEFAULT_LIMITS) -
         )
     if head in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
         return _unpack_zip(stream, limits)
-    return _parse(lambda: _read_bounded(stream, limits.max_template_bytes, "the downloaded JSON template"), "json")
+    return _parse(
+        lambda: _read_bounded(stream, limits.max_template_bytes, "the downloaded JSON template"), "json", limits.max_depth
+    )
 
 
 def _read_bounded(stream: IO[bytes], limit: int, what: str) -> bytes:
@@ -191,10 +272,60 @@ def _unsafe_member_reason(name: str) -> str | None:
     return None
 
 
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record (22 bytes + comment)
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # zip64 end of central directory locator (20 bytes)
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")  # zip64 end of central directory record (56 bytes)
+_MAX_COMMENT = 0xFFFF
+
+
+def _central_directory(stream: IO[bytes]) -> tuple[int, int] | None:
+    """(entries, bytes) of a zip's central directory, read from its end records; None if there are none.
+
+    ``zipfile.ZipFile`` reads and parses the whole directory before anyone can look at it (a
+    13 MB file listing hundreds of thousands of entries costs ~90 MB), so its size is read first.
+    """
+    stream.seek(0, 2)
+    size = stream.tell()
+    tail_start = max(0, size - _EOCD.size - _MAX_COMMENT)
+    stream.seek(tail_start)
+    tail = stream.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        return None
+    _sig, _disk, _cd_disk, _here, entries, cd_bytes, _offset, _comment = _EOCD.unpack_from(tail, at)
+    locator_at = at - _ZIP64_LOCATOR.size
+    if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
+        _sig, _disk, record_offset, _disks = _ZIP64_LOCATOR.unpack_from(tail, locator_at)
+        if 0 <= record_offset <= size - _ZIP64_EOCD.size:
+            stream.seek(record_offset)
+            record = stream.read(_ZIP64_EOCD.size)
+            if record[:4] == b"PK\x06\x06":
+                fields = _ZIP64_EOCD.unpack(record)
+                entries, cd_bytes = max(entries, fields[7]), max(cd_bytes, fields[8])
+    return entries, cd_bytes
+
+
 def _unpack_zip(stream: IO[bytes], limits: BundleLimits) -> Template:
+    directory = _central_directory(stream)
+    stream.seek(0)
+    if directory is not None:
+        entries, cd_bytes = directory
+        if entries > limits.max_zip_members:
+            found = f"lists {entries:,} members, more than the {limits.max_zip_members:,} accepted"
+        elif cd_bytes > limits.max_central_directory_bytes:
+            found = (
+                f"has a {cd_bytes:,}-byte directory, more than the {limits.max_central_directory_bytes:,} bytes accepted"
+            )
+        else:
+            found = ""
+        if found:
+            raise BundleFormatError(
+                f"the downloaded zip {found} (read from its end record, before parsing the directory): "
+                "a CLOUDFORMATION_JSON export holds one template; re-export with ExportFormat=CLOUDFORMATION_JSON"
+            )
     try:
         archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError) as exc:
         raise BundleFormatError(
             f"the downloaded file starts like a zip but cannot be read as one ({exc}): "
             "the download may be truncated; re-run, or re-export the bundle"
@@ -228,7 +359,9 @@ def _unpack_zip(stream: IO[bytes], limits: BundleLimits) -> Template:
                 f"{limits.max_template_bytes:,} accepted: refusing it as a decompression bomb; "
                 "export fewer assets per bundle"
             )
-        return _parse(lambda: _read_member(archive, member, limits.max_template_bytes), f"zip:{member.filename}")
+        return _parse(
+            lambda: _read_member(archive, member, limits.max_template_bytes), f"zip:{member.filename}", limits.max_depth
+        )
 
 
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bytearray:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
-from ..errors import ThrottledError
+from ..errors import TransientError
 
 T = TypeVar("T")
 
@@ -58,20 +58,55 @@ DEFAULT_BACKOFF = Backoff()
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """An absolute point in time on an injectable clock: the one bound of a whole operation.
+
+    A wait is made of many steps (polls, re-describes, a download); each step asks how much time
+    is left and fits its own timeouts to it, so that no single step can carry the operation past
+    its bound (a request timeout renewed per attempt or per received byte would).
+
+    Attributes:
+        at: The deadline, in ``clock()`` seconds.
+        seconds: The whole budget the deadline was made with (for messages).
+        clock: The clock ``at`` is measured on.
+    """
+
+    at: float
+    seconds: float
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> "Deadline":
+        """The deadline ``seconds`` from now on ``clock``."""
+        return cls(clock() + seconds, seconds, clock)
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.at - self.clock()
+
+    @property
+    def passed(self) -> bool:
+        """Whether the deadline is reached."""
+        return self.remaining() <= 0
+
+
+@dataclass(frozen=True)
 class PollOutcome(Generic[T]):
     """What the loop ended with.
 
     Attributes:
-        value: The last value ``poll`` returned (None if every poll was throttled).
+        value: The last value ``poll`` returned (None if every poll met a transient fault).
         done: Whether ``value`` satisfied ``is_done``.
         waited: Seconds between the first poll and the end.
         polls: Calls made to ``poll``.
+        last_error: The last transient fault a poll met (None if none did), for the timeout message.
     """
 
     value: T | None
     done: bool
     waited: float
     polls: int
+    last_error: TransientError | None = None
 
 
 def poll_until(
@@ -86,25 +121,28 @@ def poll_until(
 ) -> PollOutcome[T]:
     """Call ``poll`` until ``is_done`` holds or ``timeout`` seconds have passed.
 
-    A ``ThrottledError`` from ``poll`` (botocore's own throttling retries were spent) counts as
-    a poll that learnt nothing: the loop keeps its schedule, so a burst of throttling never ends
-    the wait early. Any other exception propagates. The last poll is made at the deadline, never
-    after it, and a sleep never runs past the deadline.
+    A ``TransientError`` from ``poll`` (throttling, 5xx answers, resets or timeouts that
+    botocore's own retries did not absorb) counts as a poll that learnt nothing: the loop keeps
+    its schedule, so a burst of faults never ends the wait early, and the last one is reported in
+    the outcome. Any other exception propagates (a permanent fault fails at once). The last poll is
+    made at the deadline, never after it, and a sleep never runs past the deadline; ``poll`` itself
+    must bound its calls by the time left (see ``Deadline``).
     """
     start = clock()
     deadline = start + timeout
     value: T | None = None
+    last_error: TransientError | None = None
     polls = 0
     while True:
         polls += 1
         try:
             value = poll()
-        except ThrottledError:
-            pass
+        except TransientError as exc:
+            last_error = exc
         else:
             if is_done(value):
-                return PollOutcome(value, True, clock() - start, polls)
+                return PollOutcome(value, True, clock() - start, polls, last_error)
         now = clock()
         if now >= deadline:
-            return PollOutcome(value, False, now - start, polls)
+            return PollOutcome(value, False, now - start, polls, last_error)
         sleep(min(backoff.delay(now - start, draw()), deadline - now))
