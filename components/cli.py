@@ -319,20 +319,11 @@ def _load_file(path: Path) -> tuple[Template, str, int]:
             while chunk := fh.read(1024 * 1024):
                 digest.update(chunk)
             size = fh.tell()
-            return unpack_bundle(fh), digest.hexdigest(), size
+            return unpack_bundle(fh, local=True), digest.hexdigest(), size
     except OSError as exc:
         raise QuickSightPromotionError(f"cannot read bundle file {str(path)!r}: {exc.strerror or exc}") from exc
     except QuickSightPromotionError as exc:
-        raise QuickSightPromotionError(f"bundle file {str(path)!r}: {_local(str(exc))}") from exc
-
-
-def _local(message: str) -> str:
-    """A bundle message written for a download, reworded for a local file."""
-    message = message.replace("the downloaded file", "the file").replace("the downloaded zip", "the zip")
-    message = message.replace("the downloaded JSON template", "the JSON template")
-    message = message.replace("the download may be truncated; re-run to download it again or", "it may be truncated;")
-    message = message.replace("the download may be truncated; re-run, or", "it may be truncated;")
-    return message.replace("describe the export job again and re-run, or ", "")
+        raise QuickSightPromotionError(f"bundle file {str(path)!r}: {exc}") from exc
 
 
 def _load_job(args: argparse.Namespace, err: IO[str]) -> tuple[Template, str, int]:
@@ -348,7 +339,7 @@ def _load_job(args: argparse.Namespace, err: IO[str]) -> tuple[Template, str, in
     )
     print(f"waiting for export job {args.job_id} in account {args.account_id} (up to {args.timeout} s)...", file=err)
     try:
-        fetched = fetch_export(inputs)
+        fetched = fetch_export(inputs, progress=lambda status: print(f"  job status {status}", file=err))
     except QuickSightPromotionError as exc:
         raise QuickSightPromotionError(_INPUT_WORDS.sub(lambda m: _FLAG_FOR_INPUT[m.group()], str(exc))) from exc
     print(f"downloaded {fetched.downloaded_bytes:,} bytes", file=err)

@@ -166,7 +166,7 @@ def test_inspect_through_the_export_path(emulator, account: str) -> None:  # typ
     assert code == 0, err
     assert f"Bundle: export job cli-job in account {account} (json)" in out
     assert "SECRET" not in out
-    assert err.startswith(f"waiting for export job cli-job in account {account} (up to 1800 s)...\ndownloaded ")
+    assert err.startswith(f"waiting for export job cli-job in account {account} (up to 1800 s)...\n  job status SUCCESSFUL after 0 s\ndownloaded ")
 
 
 def test_the_stage_file_of_an_export_job_has_its_settings_filled_in(emulator, account: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -186,6 +186,8 @@ def test_job_errors_name_the_flags_not_the_resource_inputs(emulator, account: st
     assert code == 1 and out == ""
     assert "did not finish within" in err and "raise --timeout" in err
     assert "timeout_seconds" not in err
+    # Each status seen while waiting is shown on stderr.
+    assert "\n  job status IN_PROGRESS after 0 s\n" in err
 
 
 def test_inspect_through_the_export_path_reports_job_errors(emulator, account: str) -> None:  # type: ignore[no-untyped-def]
@@ -278,3 +280,19 @@ def test_the_written_stage_file_stays_valid_whichever_commented_line_is_uncommen
         changed = [*lines[:number], indent + (body[2:] if body.startswith("# ") else body[1:]), *lines[number + 1 :]]
         config = strict_yaml("\n".join(changed), "Pulumi.prod.yaml")["config"]
         assert set(config) == set(baseline), line
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty: re-export the bundle"),
+        (b"PK\x03\x04broken", "the file starts like a zip but cannot be read as one"),
+        (b'{"Resources": {"a": 1}, "Resources": {}}', "the file is refused: "),
+    ],
+)
+def test_local_file_messages_name_the_file_not_a_download(tmp_path: Path, content: bytes, message: str) -> None:
+    bundle = tmp_path / "local.json"
+    bundle.write_bytes(content)
+    code, _, err = inspect(str(bundle))
+    assert code == 1
+    assert message in err and "download" not in err

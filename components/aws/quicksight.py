@@ -338,6 +338,7 @@ def wait_for_export_job(
     clock: Callable[[], float] = time.monotonic,
     draw: Callable[[], float] = random.random,
     deadline: Deadline | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ExportJobDescription:
     """Poll until the job is SUCCESSFUL; refuse other formats as soon as they are seen.
 
@@ -347,15 +348,19 @@ def wait_for_export_job(
         timeout: Seconds to wait (ignored when ``deadline`` is given).
         backoff, sleep, clock, draw: The poll schedule and its injectable time.
         deadline: The bound of the whole operation this wait is part of.
+        progress: Told each status seen (``"IN_PROGRESS after 12 s"``), e.g. to show it on stderr.
 
     Raises:
         ExportFormatError, ExportJobFailedError, ExportTimeoutError and describe's permanent errors.
     """
     deadline = deadline or Deadline.after(timeout, clock)
+    started = clock()
 
     def poll() -> ExportJobDescription:
         description = describe_export_job(_client_for(client, deadline), ref, within=_within(client, deadline))
         _check_format(description, ref)
+        if progress is not None:
+            progress(f"{clean(description.status, 100)} after {clock() - started:.0f} s")
         return description
 
     outcome = poll_until(
@@ -388,8 +393,11 @@ def fetch_export(
     bundle_limits: BundleLimits = DEFAULT_LIMITS,
     download_limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS,
     call_budget: CallBudget = DEFAULT_CALL_BUDGET,
+    progress: Callable[[str], None] | None = None,
 ) -> FetchedExport:
     """Wait for an export job, download its file right away and unpack the template.
+
+    ``progress``, if given, is told each job status seen while waiting.
 
     ``inputs.timeout_seconds`` bounds the whole fetch (AssumeRole, the wait, the re-describes and
     the downloads): every call and every socket read is fitted to the time left, so the fetch
@@ -427,7 +435,7 @@ def fetch_export(
     ref = JobRef(ref.account, ref.job_id, clients.within(deadline.remaining()).meta.region_name)
     description = wait_for_export_job(
         clients, ref, timeout=inputs.timeout_seconds, backoff=backoff, sleep=sleep, clock=clock, draw=draw,
-        deadline=deadline,
+        deadline=deadline, progress=progress,
     )
     return download_export(
         clients,

@@ -149,6 +149,33 @@ def _float(text: str) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class _Words:
+    """How messages name the file: a download (the export path) or a local file (the command line)."""
+
+    file: str
+    zip: str
+    json: str
+    truncated: str
+    empty: str
+
+
+_DOWNLOADED = _Words(
+    file="the downloaded file",
+    zip="the downloaded zip",
+    json="the downloaded JSON template",
+    truncated="the download may be truncated; re-run to download it again or re-export the bundle",
+    empty="describe the export job again and re-run, or re-export the bundle",
+)
+_LOCAL = _Words(
+    file="the file",
+    zip="the zip",
+    json="the JSON template",
+    truncated="the file may be truncated or not an export; check it, or re-export the bundle",
+    empty="re-export the bundle",
+)
+
+
 def _too_deep(document: Any, limit: int) -> bool:
     """Whether objects/arrays nest deeper than ``limit`` (iterative: no recursion on hostile input)."""
     stack: list[tuple[Any, int]] = [(document, 1)]
@@ -163,7 +190,9 @@ def _too_deep(document: Any, limit: int) -> bool:
     return False
 
 
-def _parse(read: Callable[[], bytes | bytearray], source: str, max_depth: int = 200) -> Template:
+def _parse(
+    read: Callable[[], bytes | bytearray], source: str, max_depth: int = 200, words: _Words = _DOWNLOADED
+) -> Template:
     """Parse the bytes ``read()`` returns, holding as little at once as the stdlib allows.
 
     ``read`` hands the bytes over without the caller keeping a reference (``unpack_bundle``
@@ -171,7 +200,7 @@ def _parse(read: Callable[[], bytes | bytearray], source: str, max_depth: int = 
     it: bytes -> text (the bytes freed) -> document (the text freed) -> compact body. Peak memory
     is then the largest pair of neighbours, not their sum (see bench/memory.py).
     """
-    where = "the downloaded file" if source == "json" else f"zip member {source[4:]!r}"
+    where = words.file if source == "json" else f"zip member {source[4:]!r}"
     text = _decode(read(), where)
     try:
         document = json.loads(
@@ -179,8 +208,7 @@ def _parse(read: Callable[[], bytes | bytearray], source: str, max_depth: int = 
         )
     except json.JSONDecodeError as exc:
         raise BundleFormatError(
-            f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
-            "the download may be truncated; re-run to download it again or re-export the bundle"
+            f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): {words.truncated}"
         ) from exc
     except _Refused as exc:
         raise BundleFormatError(
@@ -228,33 +256,37 @@ def _utf8_size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
-def unpack_bundle(stream: IO[bytes], *, limits: BundleLimits = DEFAULT_LIMITS) -> Template:
+def unpack_bundle(stream: IO[bytes], *, limits: BundleLimits = DEFAULT_LIMITS, local: bool = False) -> Template:
     """Read an export file from a seekable stream: raw JSON, or a zip holding one JSON template.
+
+    Args:
+        stream: The file, seekable.
+        limits: Bounds of unpacking.
+        local: The stream is a local file (messages then speak of the file, not of a download).
 
     Raises:
         BundleFormatError: with what was wrong (empty file, unsafe or ambiguous zip, bomb, bad JSON).
     """
+    words = _LOCAL if local else _DOWNLOADED
     stream.seek(0)
     head = stream.read(4)
     stream.seek(0)
     if not head:
-        raise BundleFormatError(
-            "the downloaded file is empty: describe the export job again and re-run, or re-export the bundle"
-        )
+        raise BundleFormatError(f"{words.file} is empty: {words.empty}")
     if head in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
-        return _unpack_zip(stream, limits)
-    return _parse(
-        lambda: _read_bounded(stream, limits.max_template_bytes, "the downloaded JSON template"), "json", limits.max_depth
-    )
+        return _unpack_zip(stream, limits, words)
+    return _parse(lambda: _read_bounded(stream, limits.max_template_bytes, words.json), "json", limits.max_depth, words)
 
 
 def _read_bounded(stream: IO[bytes], limit: int, what: str) -> bytes:
     """Read a whole stream but refuse more than ``limit`` bytes, without reading past it."""
+    from .transform import URL_TEMPLATE_LIMIT  # noqa: PLC0415  (transform imports this module)
+
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise BundleFormatError(
             f"{what} is larger than {limit:,} bytes: refusing it (CloudFormation deploys at most "
-            "1,048,576 bytes); export fewer assets per bundle"
+            f"{URL_TEMPLATE_LIMIT:,} bytes); export fewer assets per bundle"
         )
     return data
 
@@ -305,7 +337,7 @@ def _central_directory(stream: IO[bytes]) -> tuple[int, int] | None:
     return entries, cd_bytes
 
 
-def _unpack_zip(stream: IO[bytes], limits: BundleLimits) -> Template:
+def _unpack_zip(stream: IO[bytes], limits: BundleLimits, words: _Words = _DOWNLOADED) -> Template:
     directory = _central_directory(stream)
     stream.seek(0)
     if directory is not None:
@@ -320,21 +352,20 @@ def _unpack_zip(stream: IO[bytes], limits: BundleLimits) -> Template:
             found = ""
         if found:
             raise BundleFormatError(
-                f"the downloaded zip {found} (read from its end record, before parsing the directory): "
+                f"{words.zip} {found} (read from its end record, before parsing the directory): "
                 "a CLOUDFORMATION_JSON export holds one template; re-export with ExportFormat=CLOUDFORMATION_JSON"
             )
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError) as exc:
         raise BundleFormatError(
-            f"the downloaded file starts like a zip but cannot be read as one ({exc}): "
-            "the download may be truncated; re-run, or re-export the bundle"
+            f"{words.file} starts like a zip but cannot be read as one ({exc}): {words.truncated}"
         ) from exc
     with archive:
         members = archive.infolist()
         if len(members) > limits.max_zip_members:
             raise BundleFormatError(
-                f"the downloaded zip lists {len(members):,} members, more than the {limits.max_zip_members:,} "
+                f"{words.zip} lists {len(members):,} members, more than the {limits.max_zip_members:,} "
                 "accepted: a CLOUDFORMATION_JSON export holds one template; re-export with "
                 "ExportFormat=CLOUDFORMATION_JSON"
             )
@@ -342,14 +373,14 @@ def _unpack_zip(stream: IO[bytes], limits: BundleLimits) -> Template:
             reason = _unsafe_member_reason(info.filename)
             if reason:
                 raise BundleFormatError(
-                    f"the downloaded zip has an unsafe member name {info.filename!r} that {reason}: "
+                    f"{words.zip} has an unsafe member name {info.filename!r} that {reason}: "
                     "refusing the archive; re-export the bundle from QuickSight"
                 )
         templates = [m for m in members if not m.is_dir() and m.filename.lower().endswith(".json")]
         if len(templates) != 1:
             listed = ", ".join(m.filename for m in members if not m.is_dir()) or "no files"
             raise BundleFormatError(
-                f"the downloaded zip must hold exactly one .json CloudFormation template, found "
+                f"{words.zip} must hold exactly one .json CloudFormation template, found "
                 f"{len(templates)} (members: {listed}); re-export with ExportFormat=CLOUDFORMATION_JSON"
             )
         member = templates[0]
@@ -360,7 +391,10 @@ def _unpack_zip(stream: IO[bytes], limits: BundleLimits) -> Template:
                 "export fewer assets per bundle"
             )
         return _parse(
-            lambda: _read_member(archive, member, limits.max_template_bytes), f"zip:{member.filename}", limits.max_depth
+            lambda: _read_member(archive, member, limits.max_template_bytes),
+            f"zip:{member.filename}",
+            limits.max_depth,
+            words,
         )
 
 
