@@ -30,7 +30,17 @@ from .errors import (
 if TYPE_CHECKING:
     from .core.bundle import BundleLimits, Template, parse_template, unpack_bundle
     from .core.catalog import CatalogEntry, build_catalog
+    from .core.deployment import (
+        AccountMismatchError,
+        ChangeSetFailedError,
+        DeploymentError,
+        DeploymentInputs,
+        DeploymentTimeoutError,
+        StackOperationFailedError,
+        StackStateError,
+    )
     from .core.models import ExportInputs, ExportOutputs
+    from .deployment import CloudFormationDeployment, CloudFormationDeploymentProvider
     from .core.polling import Backoff
     from .core.stage_values import Resolution, resolve_parameters, stage_config_skeleton
     from .provider import AssetBundleExport, AssetBundleExportProvider
@@ -47,6 +57,15 @@ _LAZY = {
     "unpack_bundle": ".core.bundle",
     "CatalogEntry": ".core.catalog",
     "build_catalog": ".core.catalog",
+    "AccountMismatchError": ".core.deployment",
+    "ChangeSetFailedError": ".core.deployment",
+    "DeploymentError": ".core.deployment",
+    "DeploymentInputs": ".core.deployment",
+    "DeploymentTimeoutError": ".core.deployment",
+    "StackOperationFailedError": ".core.deployment",
+    "StackStateError": ".core.deployment",
+    "CloudFormationDeployment": ".deployment",
+    "CloudFormationDeploymentProvider": ".deployment",
     "ExportInputs": ".core.models",
     "ExportOutputs": ".core.models",
     "Backoff": ".core.polling",
@@ -73,6 +92,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AccountMismatchError",
     "AssetBundleExport",
     "AssetBundleExportProvider",
     "AwsAccessError",
@@ -80,6 +100,12 @@ __all__ = [
     "BundleFormatError",
     "BundleLimits",
     "CatalogEntry",
+    "ChangeSetFailedError",
+    "CloudFormationDeployment",
+    "CloudFormationDeploymentProvider",
+    "DeploymentError",
+    "DeploymentInputs",
+    "DeploymentTimeoutError",
     "DownloadError",
     "DownloadRefusedError",
     "DownloadUrlExpiredError",
@@ -97,6 +123,8 @@ __all__ = [
     "QuickSightBundleStackArgs",
     "QuickSightPromotionError",
     "Resolution",
+    "StackOperationFailedError",
+    "StackStateError",
     "Template",
     "TemplateTooLargeError",
     "TemplateValidationError",

@@ -23,14 +23,17 @@ def test_inline_size_counts_gos_six_byte_escapes() -> None:
     assert inline_size('{"a":"売"}') == len('{"a":"売"}'.encode("utf-8"))
 
 
-def test_credential_parameters_become_no_echo_and_nothing_else_changes() -> None:
+def test_password_and_username_become_no_echo_and_nothing_else_changes() -> None:
     template = generate_bundle()
     body = compact_json(template)
     catalog = catalog_of(template)
     result = deployable(body, catalog)
     deployed = json.loads(result.body)
-    credentials = sorted(e["name"] for e in catalog if e["credential"])
+    credentials = sorted(e["name"] for e in catalog if e["credential"] and e["property"] in ("Password", "Username"))
     assert credentials and list(result.hidden) == credentials
+    # A SecretArn is an ARN, no secret: it stays visible.
+    secret_arns = [e["name"] for e in catalog if e.get("property") == "SecretArn"]
+    assert secret_arns and all("NoEcho" not in deployed["Parameters"][name] for name in secret_arns)
     for name, spec in deployed["Parameters"].items():
         assert spec.get("NoEcho") is (True if name in credentials else None)
         assert {k: v for k, v in spec.items() if k != "NoEcho"} == template["Parameters"][name]

@@ -18,6 +18,10 @@ from .bundle import compact_json
 INLINE_TEMPLATE_LIMIT = 51_200
 URL_TEMPLATE_LIMIT = 1_048_576
 
+# Credential properties whose parameters are marked NoEcho: the secrets. A SecretArn names a
+# Secrets Manager secret (an ARN is no secret), so it is deployed as is and shown by DescribeStacks.
+NO_ECHO_PROPERTIES: frozenset[str] = frozenset({"Password", "Username"})
+
 # pulumi-aws passes TemplateBody through Go's json.Marshal, which writes each of these as a
 # six-byte \uXXXX escape: the body CloudFormation receives is larger than ours.
 _GO_ESCAPED = "<>&\u2028\u2029"
@@ -58,9 +62,9 @@ def inline_size(body: str) -> int:
 
 
 def deployable(body: str, catalog: Sequence[Mapping[str, Any]]) -> DeployableTemplate:
-    """Mark the credential parameters ``NoEcho`` and measure the result.
+    """Mark the credential parameters (Password, Username) ``NoEcho`` and measure the result.
 
-    QuickSight exports declare Password/Username/SecretArn parameters without ``NoEcho``, so
+    QuickSight exports declare Password/Username parameters without ``NoEcho``, so
     CloudFormation would show their values to anyone allowed to describe the stack. ``NoEcho``
     makes it mask them; every stage applies the same change, so pinned stages still deploy
     identical bytes.
@@ -69,7 +73,7 @@ def deployable(body: str, catalog: Sequence[Mapping[str, Any]]) -> DeployableTem
         body: The export template as JSON.
         catalog: The parameter catalog (dicts with ``name`` and ``credential``).
     """
-    credentials = {str(e["name"]) for e in catalog if e.get("credential")}
+    credentials = {str(e["name"]) for e in catalog if e.get("credential") and e.get("property") in NO_ECHO_PROPERTIES}
     document = json.loads(body)
     parameters = document.get("Parameters") or {}
     hidden = tuple(
