@@ -78,6 +78,7 @@ SETTINGS = (
     "adopt",
     "staging_bucket",
     "staging_prefix",
+    "on_failure",
 )
 OUTPUT_NAMES = (
     "stack_id",
@@ -327,6 +328,7 @@ class CloudFormationDeploymentProvider(ResourceProvider):
             staging_bucket=inputs.staging_bucket,
             staging_prefix=inputs.staging_prefix,
             assets={**dict((olds or {}).get("assets") or {}), **assets},
+            on_failure=inputs.on_failure,
         )
         result = cfn.Deployer(target).deploy(request)
         # What the stack holds: the new values once executed (or when nothing needed to change),
@@ -374,6 +376,8 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         timeout_seconds: How long to wait (default 3600); CloudFormation goes on past it.
         execute: False: create the change set and stop, for review (``change_set_id``, ``change_summary``).
         adopt: Take over an existing stack this library did not create.
+        on_failure: What CloudFormation does when the first create fails (``ROLLBACK``, ``DELETE``,
+            ``DO_NOTHING``); either way the next ``up`` creates the stack again.
         opts: Resource options (``digest_salt`` is always a secret output).
     """
 
@@ -411,6 +415,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         timeout_seconds: Optional[pulumi.Input[int]] = None,
         execute: Optional[pulumi.Input[bool]] = None,
         adopt: Optional[pulumi.Input[bool]] = None,
+        on_failure: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -432,6 +437,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             "timeout_seconds": timeout_seconds,
             "execute": execute,
             "adopt": adopt,
+            "on_failure": on_failure,
         }
         props.update({name: None for name in OUTPUT_NAMES})
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))

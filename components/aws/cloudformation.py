@@ -139,6 +139,8 @@ class DeployRequest:
         timeout_seconds: Deadline of the whole operation.
         staging_bucket, staging_prefix: Where a template over 51,200 bytes is staged.
         assets: Logical id -> {"kind", "id"} (of this and the previous template), for messages.
+        on_failure: OnStackFailure of a CREATE change set (ROLLBACK, DELETE, DO_NOTHING); None:
+            CloudFormation's default (ROLLBACK: the next deploy deletes the empty stack and creates it again).
     """
 
     stack_name: str
@@ -156,6 +158,7 @@ class DeployRequest:
     staging_bucket: Optional[str] = None
     staging_prefix: str = "quicksight-promotion/"
     assets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    on_failure: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -362,6 +365,8 @@ class Deployer:
         }
         if request.iam_role_arn:
             arguments["RoleARN"] = request.iam_role_arn
+        if change_set_type == "CREATE" and request.on_failure:
+            arguments["OnStackFailure"] = request.on_failure
         try:
             self.calls.append("CreateChangeSet")
             created = self.cfn.create_change_set(**arguments)
@@ -416,7 +421,7 @@ class Deployer:
                 "without us. Run pulumi up again later: it waits for the stack and carries on (raise timeout_seconds "
                 "for large bundles)"
             )
-        final = found.get("StackStatus") if found else "DELETE_COMPLETE"
+        final = found.get("StackStatus") if found else None
         if final != core.SUCCESS[change_set_type]:
             raise self._failed(stack_id, name, final, change_set_type, token, since, request.assets, found)
         return self._finish(name, found, summary, None, True, change_set_type, request, template_url, deadline)
@@ -566,7 +571,9 @@ class Deployer:
             if cause is not None
             else f"CloudFormation gave no failed resource event ({clean((stack or {}).get('StackStatusReason') or 'no reason')})"
         )
-        if change_set_type == "CREATE":
+        if change_set_type == "CREATE" and status is None:
+            after = "CloudFormation deleted the failed stack (on_failure DELETE); the next pulumi up creates it again"
+        elif change_set_type == "CREATE":
             after = (
                 "the stack was rolled back and is kept empty for its events; the next pulumi up deletes it and creates it "
                 "again"
@@ -581,7 +588,8 @@ class Deployer:
                 "cause is fixed"
             )
         return core.StackOperationFailedError(
-            f"CloudFormation stack {name!r}: the {change_set_type.lower()} failed ({clean(status)}); {because}; {after}. "
+            f"CloudFormation stack {name!r}: the {change_set_type.lower()} failed ({clean(status or 'DELETE_COMPLETE')}); "
+            f"{because}; {after}. "
             "Fix the cause, then run pulumi up again"
         )
 

@@ -362,6 +362,7 @@ class DeploymentInputs(BaseModel):
     timeout_seconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=86_400)
     execute: bool = True
     adopt: bool = False
+    on_failure: Optional[Literal["ROLLBACK", "DELETE", "DO_NOTHING"]] = None
 
     @field_validator("parameters", mode="before")
     @classmethod
@@ -408,6 +409,7 @@ def parameter_string(value: Any) -> Any:
 
 # Settings that reach CloudFormation: a change is an update (a change set, maybe empty).
 UPDATE_SETTINGS = ("capabilities", "tags", "iam_role_arn", "notification_arns", "termination_protection", "execute")
+# on_failure only applies to a first create (CreateChangeSet's OnStackFailure): no diff on it.
 # What identifies the stack: a change would be another stack (a replacement), which is refused.
 IDENTITY = ("stack_name", "region", "expected_account_id")
 
