@@ -293,3 +293,34 @@ def stack_template(cloudformation: Any, stack_name: str) -> Any:
     """The template CloudFormation recorded for a stack, parsed."""
     body = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
     return json.loads(body) if isinstance(body, str) else json.loads(json.dumps(body))
+
+
+# --- running the real deployment provider against moto -------------------------------------------------
+
+
+def aws_env(clients: AccountClients) -> dict[str, str]:
+    """AWS_* environment that points the standard SDK chain at the moto server, acting as ``clients``' account.
+
+    The CloudFormationDeployment provider builds its own clients from the chain (as in the provider
+    process): one ``AWS_ENDPOINT_URL`` sends STS, CloudFormation and S3 to moto.
+    """
+    env = {
+        "AWS_ENDPOINT_URL": clients.endpoint,
+        "AWS_ACCESS_KEY_ID": clients.key_id,
+        "AWS_SECRET_ACCESS_KEY": clients.secret,
+        "AWS_DEFAULT_REGION": clients.region,
+        "AWS_REGION": clients.region,
+    }
+    if clients.token:
+        env["AWS_SESSION_TOKEN"] = clients.token
+    return env
+
+
+@pytest.fixture
+def moto_env(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The reset moto server, with this process's AWS chain pointed at its default account."""
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    for key, value in aws_env(moto.default).items():
+        monkeypatch.setenv(key, value)
+    return moto
