@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from ..core import deployment as core
 from ..core.polling import Backoff, poll_until
@@ -36,6 +37,9 @@ THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimit
 # on a bundle of hundreds of assets writes a few events per resource.
 MAX_EVENT_PAGES = 20
 SESSION_NAME = "quicksight-promotion-deploy"
+# Failures below the API: no answer, or one that is not the service's (a proxy's HTML page, a 500
+# of an emulator). botocore's parser error is not a BotoCoreError.
+TRANSPORT_ERRORS = (BotoCoreError, ResponseParserError)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def connect(
         account = caller_account(boto_session)
     except ClientError as exc:
         raise _translate(exc, "sts:GetCallerIdentity", stack_name) from exc
-    except BotoCoreError as exc:  # includes ProfileNotFound, NoCredentialsError
+    except TRANSPORT_ERRORS as exc:  # includes ProfileNotFound, NoCredentialsError
         raise core.DeploymentError(
             f"CloudFormation stack {stack_name!r}: could not ask STS who the credentials are: {clean(exc)}; check the "
             "AWS credentials and network of the process that runs pulumi"
@@ -225,7 +229,7 @@ class Deployer:
             return method(**kwargs)
         except ClientError as exc:
             raise _translate(exc, f"cloudformation:{operation}", stack_name) from exc
-        except BotoCoreError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise core.DeploymentError(
                 f"cloudformation:{operation} for stack {stack_name!r} failed: {clean(exc)}; check the network and "
                 "endpoint of the process that runs pulumi, then run pulumi up again"
@@ -247,7 +251,7 @@ class Deployer:
             if code == "ValidationError" and "does not exist" in message:
                 return None
             raise _translate(exc, "cloudformation:DescribeStacks", stack) from exc
-        except BotoCoreError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise core.DeploymentError(f"cloudformation:DescribeStacks for stack {stack!r} failed: {clean(exc)}") from exc
         if not stacks or not isinstance(stacks[0], dict):
             return None
@@ -375,7 +379,7 @@ class Deployer:
             if code == "ValidationError" and core.is_empty_change_set(message):
                 return self._finish(name, stack, [], None, False, change_set_type, request, template_url, deadline)
             raise _translate(exc, "cloudformation:CreateChangeSet", name) from exc
-        except BotoCoreError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise core.DeploymentError(f"cloudformation:CreateChangeSet for stack {name!r} failed: {clean(exc)}") from exc
         change_set_id = str(created.get("Id") or change_set_name)
         stack_id = str(created.get("StackId") or name)
@@ -502,7 +506,7 @@ class Deployer:
                 )
             except ClientError as put_exc:
                 raise _translate(put_exc, f"s3:PutObject to s3://{request.staging_bucket}/{key}", name) from put_exc
-        except BotoCoreError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise core.DeploymentError(f"staging the template of stack {name!r} in S3 failed: {clean(exc)}") from exc
         # The bucket must be in the stack's region: CloudFormation reads it through this URL.
         return core.template_url(request.staging_bucket, self.target.region, key)
