@@ -49,6 +49,7 @@ UNKNOWN = rpc.UNKNOWN
 PROJECT = "quicksight-promotion"
 STACK = "test"
 RESOURCE_TYPE = "pulumi-python:dynamic/quicksight:AssetBundleExport"
+DEPLOYMENT_TYPE = "pulumi-python:dynamic/quicksight:CloudFormationDeployment"
 
 DIFF_NONE = provider_pb2.DiffResponse.DIFF_NONE
 DIFF_SOME = provider_pb2.DiffResponse.DIFF_SOME
@@ -70,8 +71,8 @@ def serialized_provider(provider: Any = None) -> str:
     return text
 
 
-def urn(name: str = "bundle") -> str:
-    return f"urn:pulumi:{STACK}::{PROJECT}::{RESOURCE_TYPE}::{name}"
+def urn(name: str = "bundle", resource_type: str = RESOURCE_TYPE) -> str:
+    return f"urn:pulumi:{STACK}::{PROJECT}::{resource_type}::{name}"
 
 
 # --- property conversion -----------------------------------------------------------------------
@@ -211,6 +212,9 @@ class EngineHarness:
         provider: The provider object to serialise into ``__provider`` (default: a new
             ``AssetBundleExportProvider``).
         configure: Call Configure right after start, as the engine does.
+        name: The resource's name in its URN.
+        resource_type: The resource's type token in its URN (``DEPLOYMENT_TYPE`` for the deployment).
+        config: The ``args`` of that first Configure call (stack configuration keys, e.g. ``aws:region``).
     """
 
     def __init__(
@@ -223,14 +227,17 @@ class EngineHarness:
         provider: Any = None,
         configure: bool = True,
         name: str = "bundle",
+        resource_type: str = RESOURCE_TYPE,
+        config: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.env = provider_env(env)
         self.cwd = Path(cwd)
         self.startup_timeout = startup_timeout
         self.call_timeout = call_timeout
         self.provider_string = serialized_provider(provider)
-        self.urn = urn(name)
+        self.urn = urn(name, resource_type)
         self._configure_on_start = configure
+        self._config = dict(config or {})
         self.process: Optional[subprocess.Popen[bytes]] = None
         self.port: Optional[int] = None
         self.channel: Optional[grpc.Channel] = None
@@ -275,7 +282,7 @@ class EngineHarness:
             grpc.channel_ready_future(self.channel).result(timeout=max(0.1, deadline - time.monotonic()))
             self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
             if self._configure_on_start:
-                self.configure()
+                self.configure(self._config)
         except BaseException:
             self.close()
             raise
