@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -321,7 +320,15 @@ def template_sha256(body: str) -> str:
 
 def template_url(bucket: str, region: str, key: str) -> str:
     """The virtual-hosted S3 URL CloudFormation reads a staged template from (bucket in ``region``)."""
-    return f"https://{bucket}.s3.{region}.amazonaws.com/{urllib.parse.quote(key, safe='/')}"
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{_quote(key)}"
+
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
+def _quote(key: str) -> str:
+    """Percent-encode an S3 key for a URL path (RFC 3986 unreserved characters and ``/`` kept)."""
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in key.encode("utf-8"))
 
 
 def staged_key(prefix: str, sha256: str) -> str:
