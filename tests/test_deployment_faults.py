@@ -549,3 +549,104 @@ def test_throttling_during_a_wait_does_not_end_it(cfn: Scripted) -> None:
 
     cfn.done()
     assert result.stack_status == "UPDATE_COMPLETE" and result.executed
+
+
+# --- the remaining error paths -------------------------------------------------------------------------
+
+
+def test_a_change_set_still_evaluating_at_the_deadline(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set(*(["CREATE_IN_PROGRESS"] * 40))
+    with pytest.raises(DeploymentTimeoutError) as info:
+        cfn.deployer.deploy(cfn.request(timeout_seconds=30))
+    assert str(info.value) == (
+        "the change set for CloudFormation stack 'qsp-faults' was still CREATE_IN_PROGRESS after timeout_seconds "
+        "(30 s): nothing was executed; CloudFormation goes on evaluating it. Run pulumi up again (raise timeout_seconds)"
+    )
+    assert cfn.time.now <= 30
+    # Change sets are polled after 1 s, then a quarter of the time waited, at most 5 s apart.
+    assert cfn.time.sleeps[:3] == [1.0, 1.0, 1.0] and max(cfn.time.sleeps) <= 5.0
+
+
+def test_a_change_set_deleted_while_evaluated(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("DELETE_COMPLETE")
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    cfn.done()
+    assert "was deleted while it was evaluated (DELETE_COMPLETE): nothing was executed" in str(info.value)
+
+
+def test_a_template_over_the_url_limit_is_never_sent(cfn: Scripted) -> None:
+    cfn.stack(None)
+    huge = TEMPLATE[:-1] + ',"Description":"' + "x" * 1_048_576 + '"}'
+    with pytest.raises(DeploymentError) as info:
+        cfn.deployer.deploy(cfn.request(template_body=huge, staging_bucket="stage"))
+    assert "over CloudFormation's 1,048,576-byte TemplateURL limit: nothing was deployed; split the bundle" in str(info.value)
+    assert "CreateChangeSet" not in cfn.deployer.calls
+
+
+def test_a_refused_upload_names_the_object(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404)
+    cfn.s3_stub.add_client_error("put_object", "AccessDenied", "Access Denied", 403)
+    with pytest.raises(AwsAccessError) as info:
+        cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
+    assert str(info.value).startswith("AWS refused s3:PutObject to s3://stage/qs/")
+    assert "give the deploying credentials (or role_arn) this permission in the target account" in str(info.value)
+
+
+def test_a_failed_update_whose_rollback_failed_says_what_to_run(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_ROLLBACK_FAILED", ref=STACK_ID, reason="The following resource(s) failed to update: [salesds]")
+    cfn.events()
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    cfn.done()
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults': the update failed (UPDATE_ROLLBACK_FAILED); CloudFormation gave no failed "
+        "resource event (The following resource(s) failed to update: [salesds]); the rollback failed too: run aws "
+        "cloudformation continue-update-rollback --stack-name qsp-faults once the cause is fixed. Fix the cause, then "
+        "run pulumi up again"
+    )
+
+
+def test_a_delete_past_the_deadline_says_cloudformation_goes_on(cfn: Scripted) -> None:
+    cfn.stack("CREATE_COMPLETE", ref=STACK_ID)
+    cfn.stub.add_response("delete_stack", {}, None)
+    for _ in range(30):
+        cfn.stack("DELETE_IN_PROGRESS", ref=STACK_ID)
+    with pytest.raises(DeploymentTimeoutError) as info:
+        cfn.deployer.delete(STACK_ID, NAME, 60)
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' is still DELETE_IN_PROGRESS after timeout_seconds (60 s); CloudFormation "
+        "goes on deleting it without us. Run the command again later"
+    )
+
+
+def test_a_stack_that_disappears_during_the_deployment(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stack(None, ref=STACK_ID)
+    with pytest.raises(DeploymentError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert "disappeared during the deployment (deleted by someone else?); run pulumi up again to create it" in str(info.value)
+
+
+def test_an_unreadable_answer_is_one_of_our_errors(cfn: Scripted) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    def broken(**_: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://cloudformation.eu-west-1.amazonaws.com/")
+
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_response("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID}, None)
+    cfn.cfn.describe_change_set = broken  # type: ignore[method-assign]
+    with pytest.raises(DeploymentError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert str(info.value).startswith("cloudformation:DescribeChangeSet for stack 'qsp-faults' failed: Could not connect")
+    assert "check the network and endpoint of the process that runs pulumi" in str(info.value)

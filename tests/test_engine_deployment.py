@@ -240,3 +240,45 @@ def test_configure_hands_the_stack_configuration_to_the_provider(moto: MotoServe
         with pytest.raises(grpc.RpcError) as info:
             bare.up({**without_region, "stack_name": "qsp-no-region"})
     assert "no AWS region: set the resource's region input, AWS_REGION, or aws:region" in user_error(info.value)
+
+
+def test_unreachable_aws_is_one_clear_error() -> None:
+    with harness(NOWHERE) as offline:
+        with pytest.raises(grpc.RpcError) as info:
+            offline.up(inputs())
+    line = user_error(info.value)
+    assert line.startswith(
+        "components.core.deployment.DeploymentError: CloudFormation stack 'qsp-engine': could not ask STS who the "
+        "credentials are: Could not connect to the endpoint URL"
+    ), line
+    assert "check the AWS credentials and network of the process that runs pulumi" in line
+
+
+def test_invalid_inputs_at_create_are_one_message(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        CloudFormationDeploymentProvider().create(
+            inputs(template_body='{"NoResources":{}}', timeout_seconds=-1, parameters={"DbPassword": PASSWORD})
+        )
+    message = str(info.value)
+    assert message.startswith("invalid CloudFormationDeployment inputs for stack 'qsp-engine': template_body: ")
+    assert "is not a CloudFormation template (a JSON object with Resources)" in message
+    assert "timeout_seconds: Input should be greater than or equal to 1 (got -1)" in message
+    assert PASSWORD not in message
+
+
+def test_a_region_or_account_moved_by_the_aws_chain_is_refused(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in aws_env(moto.default).items():
+        monkeypatch.setenv(key, value)
+    provider = CloudFormationDeploymentProvider()
+    unguarded = {k: v for k, v in inputs().items() if k not in ("expected_account_id", "region")}
+    created = provider.create(unguarded).outs
+    recorded_elsewhere = {**created, "account_id": "210987654321"}
+
+    with pytest.raises(Exception) as info:
+        provider.update(created["stack_id"], recorded_elsewhere, unguarded)
+
+    assert type(info.value).__name__ == "StackStateError"
+    assert f"changing account 210987654321 -> {DEFAULT_ACCOUNT} would replace the deployment" in str(info.value)
+    assert stack_description(moto.cloudformation, STACK)["StackStatus"] == "CREATE_COMPLETE"
