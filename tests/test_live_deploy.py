@@ -65,14 +65,9 @@ def test_the_template_url_limit_is_1048576_bytes() -> None:
     s3 = target.s3()
     outcomes = {}
     for size in (URL_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT + 1):
-        base = json.loads(TEMPLATE)
-        base["Description"] = ""
-        filler = size - len(json.dumps(base, separators=(",", ":")).encode())
-        base["Description"] = "x" * min(filler, 1024)
-        base["Metadata"] = {"Padding": "x" * (filler - len(base["Description"]))}
-        body = json.dumps(base, separators=(",", ":"))
-        padding = size - len(body.encode())
-        base["Metadata"]["Padding"] += "x" * padding
+        base = {**json.loads(TEMPLATE), "Metadata": {"Padding": ""}}
+        missing = size - len(json.dumps(base, separators=(",", ":")).encode())
+        base["Metadata"]["Padding"] = "x" * missing
         body = json.dumps(base, separators=(",", ":"))
         assert len(body.encode()) == size
         key = staged_key("qsp-live/", template_sha256(body))
