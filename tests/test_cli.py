@@ -128,15 +128,15 @@ def test_generate_refuses_a_bad_scale_with_usage_exit(tmp_path: Path, capsys: py
     assert not (tmp_path / "b.json").exists()
 
 
-def test_inline_fit_is_judged_on_the_body_as_pulumi_aws_sends_it(tmp_path: Path) -> None:
+def test_inline_fit_is_judged_on_the_utf8_body_the_deployment_sends(tmp_path: Path) -> None:
     template = sample_template()
     template["Resources"]["salesdashboardAB12CD"]["Properties"]["Definition"]["CalculatedFields"][0][
         "Expression"
-    ] = "a < b " * 7000  # 42,000 bytes here; each '<' is a six-byte escape once sent
+    ] = "a < b " * 7000  # 42,000 bytes; boto3 sends '<' as one byte (pulumi-aws sent six)
     bundle = tmp_path / "lt.json"
     bundle.write_text(json.dumps(template))
     code, out, _ = inspect(str(bundle))
     assert code == 0
     compact = int(out.split("Template size: ")[1].split(" bytes")[0].replace(",", ""))
     assert compact <= 51_200
-    assert "inline TemplateBody limit 51,200 B: too large: the template is staged in S3" in out
+    assert f"inline TemplateBody limit 51,200 B: fits ({compact:,} B as sent)" in out

@@ -16,11 +16,11 @@ def catalog_of(template: dict) -> list[dict]:
     return [entry.model_dump() for entry in build_catalog(template)]
 
 
-def test_inline_size_counts_gos_six_byte_escapes() -> None:
+def test_inline_size_is_the_utf8_bytes_boto3_sends() -> None:
     assert inline_size('{"a":"x"}') == 9
-    # Go's json.Marshal writes <, >, & (and U+2028/2029) as \u003c etc.: 5 more bytes each.
-    assert inline_size('{"a":"x < y && z > 1"}') == len('{"a":"x < y && z > 1"}') + 5 * 4
-    assert inline_size('{"a":"売"}') == len('{"a":"売"}'.encode("utf-8"))
+    # No Go escapes any more: the deployment sends the body through boto3 unchanged.
+    assert inline_size('{"a":"x < y && z > 1"}') == len('{"a":"x < y && z > 1"}')
+    assert inline_size('{"a":"売"}') == len('{"a":"売"}'.encode("utf-8")) == 11
 
 
 def test_password_and_username_become_no_echo_and_nothing_else_changes() -> None:

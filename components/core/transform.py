@@ -22,11 +22,6 @@ URL_TEMPLATE_LIMIT = 1_048_576
 # Secrets Manager secret (an ARN is no secret), so it is deployed as is and shown by DescribeStacks.
 NO_ECHO_PROPERTIES: frozenset[str] = frozenset({"Password", "Username"})
 
-# pulumi-aws passes TemplateBody through Go's json.Marshal, which writes each of these as a
-# six-byte \uXXXX escape: the body CloudFormation receives is larger than ours.
-_GO_ESCAPED = "<>&\u2028\u2029"
-
-
 @dataclass(frozen=True)
 class DeployableTemplate:
     """The template to deploy.
@@ -57,8 +52,10 @@ class DeployableTemplate:
 
 
 def inline_size(body: str) -> int:
-    """Bytes of a TemplateBody as pulumi-aws sends it (UTF-8, with Go's JSON escapes)."""
-    return len(body.encode("utf-8")) + 5 * sum(body.count(ch) for ch in _GO_ESCAPED)
+    """Bytes of a TemplateBody as the deployment sends it: boto3 form-encodes the body unchanged,
+    so CloudFormation receives its UTF-8 bytes (pulumi-aws, no longer used to deploy, re-encoded
+    it with Go's six-byte escapes for ``<``, ``>`` and ``&``)."""
+    return len(body.encode("utf-8"))
 
 
 def deployable(body: str, catalog: Sequence[Mapping[str, Any]]) -> DeployableTemplate:
