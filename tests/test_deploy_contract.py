@@ -27,7 +27,6 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from botocore.exceptions import ClientError
 
 from components.core.deployment import OWNERSHIP_TAG, template_sha256
 from components.core.generator import generate_bundle
@@ -42,7 +41,6 @@ from moto_server import (  # noqa: F401  (fixtures)
     REGION,
     MotoServer,
     ensure_bucket,
-    is_secret,
     moto,
     moto_env,
     moto_server,
