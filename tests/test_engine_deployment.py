@@ -282,3 +282,25 @@ def test_a_region_or_account_moved_by_the_aws_chain_is_refused(moto: MotoServer,
     assert type(info.value).__name__ == "StackStateError"
     assert f"changing account 210987654321 -> {DEFAULT_ACCOUNT} would replace the deployment" in str(info.value)
     assert stack_description(moto.cloudformation, STACK)["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_configure_aws_profile_is_used_when_handed_over(moto: MotoServer, tmp_path: Any) -> None:
+    (tmp_path / "config").write_text(f"[profile stage-target]\nregion = {REGION}\n", encoding="utf-8")
+    (tmp_path / "credentials").write_text(
+        "[stage-target]\naws_access_key_id = AKIAPROFILEKEY000001\naws_secret_access_key = profile-secret\n",
+        encoding="utf-8",
+    )
+    env = {
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+    }
+    without_region = {k: v for k, v in inputs().items() if k != "region"}
+    with harness(env, config={"aws:profile": "stage-target"}) as configured:
+        created = configured.up(without_region)
+    assert created.outputs["region"] == REGION and created.outputs["stack_status"] == "CREATE_COMPLETE"
+    # The same process environment without the profile has no credentials and no region at all.
+    with harness(env) as bare:
+        with pytest.raises(grpc.RpcError) as info:
+            bare.up({**without_region, "stack_name": "qsp-no-profile"})
+    assert "no AWS region" in user_error(info.value)
