@@ -17,19 +17,21 @@ chain (environment, ``AWS_PROFILE``, SSO...), then ``role_arn`` if given. ``expe
 account than the program meant; ``QuickSightBundleStack`` sets it from
 ``aws.get_caller_identity_output()`` of its own aws provider.
 
-**What the engine hands to ``configure()``.** The SDK's servicer (``pulumi/dynamic/__main__.py``)
-passes the ``args`` of the engine's Configure call, unwrapped of secrets, as
-``ConfigureRequest.config``; ``Config.get("key")`` prefixes keys without a namespace with the
-project name, i.e. the keys are namespaced stack configuration keys. What the engine puts there
-is engine behaviour that no test here can run (there is no Pulumi CLI on the test machines):
-since pulumi/pulumi#17673 (SDK 3.139) the engine sends dynamic providers the stack's whole
-configuration with namespaces kept, so ``aws:region`` and ``aws:profile`` arrive when the stack
-sets them; with older engines only ``pulumi-python:*`` keys (none in practice) arrive. So the
-provider uses ``aws:region`` (when the ``region`` input is not set) and ``aws:profile`` only if
-they are in the config it is handed, and nothing changes when they are not;
-``tests/test_engine_deployment.py`` proves the SDK side through the gRPC servicer. Both are the
-stack's *default* aws provider settings, not those of an explicit ``aws.Provider(...)``: the
-account guard is what makes either case safe.
+**What the engine hands to ``configure()``.** The engine configures the default provider of the
+``pulumi-python`` package (every Python dynamic resource uses it) with
+``Target.GetPackageConfig("pulumi-python")`` (pulumi/pulumi ``pkg/resource/deploy/target.go``): for
+the two dynamic provider packages it passes the stack's *whole* configuration, namespaces kept
+(``aws:region``, ``aws:profile``, ``quicksight-promotion:...``), every value a string, secrets
+marked secret; for any other package only its own keys, namespace stripped (pulumi/pulumi#17673,
+November 2024; older engines sent a dynamic provider nothing useful). The SDK's servicer
+(``pulumi/dynamic/__main__.py``) turns the Configure ``args`` into ``ConfigureRequest.config``,
+secrets unwrapped. So ``aws:region`` and ``aws:profile`` arrive when the stack sets them, and
+the provider uses them: ``aws:region`` when the ``region`` input is not set, ``aws:profile`` as
+the shared-config profile to start from; without them the standard AWS chain decides. The engine
+side cannot run on the test machines (no Pulumi CLI); ``tests/test_engine_deployment.py``
+proves the SDK side through the gRPC servicer, with the arguments the engine would send. Both
+keys are the stack's *default* aws provider settings, not those of an explicit
+``aws.Provider(...)``: the account guard is what makes either case safe.
 
 **Secrets.** ``parameters`` is always a secret input. The provider records only HMAC-SHA256
 digests of the values, keyed per resource by a key derived from the stack name and a random salt
