@@ -42,13 +42,12 @@ digests, so an unchanged ``up`` makes no AWS call at all.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
@@ -59,6 +58,10 @@ from pydantic import ValidationError
 
 from .core import deployment as core
 from .errors import InputError
+
+if TYPE_CHECKING:
+    # pulumi >= 3.139 only (requirements allow 3.130): an older SDK never calls configure().
+    from pulumi.dynamic import ConfigureRequest
 
 # The engine marks values that are not known yet (during preview) with this sentinel string.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
