@@ -60,7 +60,7 @@ from .core import deployment as core
 from .errors import InputError
 
 if TYPE_CHECKING:
-    # pulumi >= 3.139 only (requirements allow 3.130): an older SDK never calls configure().
+    # Only SDKs since pulumi/pulumi#17673 have it (requirements allow 3.130); an older SDK never calls configure().
     from pulumi.dynamic import ConfigureRequest
 
 # The engine marks values that are not known yet (during preview) with this sentinel string.
