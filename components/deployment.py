@@ -22,8 +22,8 @@ account than the program meant; ``QuickSightBundleStack`` sets it from
 ``Target.GetPackageConfig("pulumi-python")`` (pulumi/pulumi ``pkg/resource/deploy/target.go``): for
 the two dynamic provider packages it passes the stack's *whole* configuration, namespaces kept
 (``aws:region``, ``aws:profile``, ``quicksight-promotion:...``), every value a string, secrets
-marked secret; for any other package only its own keys, namespace stripped (pulumi/pulumi#17673,
-November 2024; older engines sent a dynamic provider nothing useful). The SDK's servicer
+marked secret; for any other package only its own keys, namespace stripped (pulumi/pulumi#17229 and #17673,
+autumn 2024; older engines sent a dynamic provider nothing useful). The SDK's servicer
 (``pulumi/dynamic/__main__.py``) turns the Configure ``args`` into ``ConfigureRequest.config``,
 secrets unwrapped. So ``aws:region`` and ``aws:profile`` arrive when the stack sets them, and
 the provider uses them: ``aws:region`` when the ``region`` input is not set, ``aws:profile`` as
