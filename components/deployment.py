@@ -334,6 +334,7 @@ class CloudFormationDeploymentProvider(ResourceProvider):
             staging_prefix=inputs.staging_prefix,
             assets={**dict((olds or {}).get("assets") or {}), **assets},
             on_failure=inputs.on_failure,
+            stale_change_set=(olds or {}).get("change_set_id"),
         )
         result = cfn.Deployer(target).deploy(request)
         # What the stack holds: the new values once executed (or when nothing needed to change),

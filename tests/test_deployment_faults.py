@@ -441,6 +441,13 @@ def test_execute_false_leaves_the_change_set_for_review(cfn: Scripted) -> None:
     ]
     assert "ExecuteChangeSet" not in cfn.deployer.calls
 
+    # The next run deletes the reviewed change set before making (and executing) a fresh one.
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+    cfn.deployer.deploy(cfn.request(stale_change_set=CHANGE_SET_ID))
+    cfn.done()
+
 
 # --- termination protection and delete ---------------------------------------------------------------
 

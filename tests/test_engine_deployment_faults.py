@@ -143,3 +143,22 @@ def test_termination_protection_blocks_the_delete_until_turned_off(cfn: CloudFor
     assert off.action == "update" and not cfn.stack(name).protected
     engine.delete(off.id, off.outputs)
     assert [s.status for s in cfn.stacks if s.name == name] == ["DELETE_COMPLETE"]
+
+
+def test_execute_false_leaves_a_change_set_for_review_then_executes(cfn: CloudFormationEmulator, engine: EngineHarness) -> None:
+    name = "qsp-review"
+    review = engine.up(inputs(stack_name=name, execute=False))
+    assert review.action == "create"
+    assert review.outputs["stack_status"] == "REVIEW_IN_PROGRESS" and review.outputs["executed"] is False
+    pending = review.outputs["change_set_id"]
+    assert pending in cfn.change_sets
+    assert [(c["logical_id"], c["action"]) for c in review.outputs["change_summary"]] == [("salesdash", "Add"), ("salesds", "Add")]
+    # Reviewed, unchanged: nothing to do.
+    assert engine.up(inputs(stack_name=name, execute=False), review.state).action == "same"
+
+    executed = engine.up(inputs(stack_name=name), review.state)
+
+    assert executed.action == "update" and executed.outputs["stack_status"] == "CREATE_COMPLETE"
+    assert executed.id == review.id, "the REVIEW_IN_PROGRESS stack is the one created"
+    assert pending not in cfn.change_sets and cfn.change_sets == {}
+    assert cfn.stack(name).parameters["DbPassword"] == PASSWORD

@@ -145,6 +145,8 @@ class DeployRequest:
         assets: Logical id -> {"kind", "id"} (of this and the previous template), for messages.
         on_failure: OnStackFailure of a CREATE change set (ROLLBACK, DELETE, DO_NOTHING); None:
             CloudFormation's default (ROLLBACK: the next deploy deletes the empty stack and creates it again).
+        stale_change_set: The change set a previous ``execute=False`` run left for review: deleted
+            first, so reviews never pile up (the new one is computed from the current inputs).
     """
 
     stack_name: str
@@ -163,6 +165,7 @@ class DeployRequest:
     staging_prefix: str = "quicksight-promotion/"
     assets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     on_failure: Optional[str] = None
+    stale_change_set: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -330,6 +333,9 @@ class Deployer:
                 "nothing was changed. Resolve it in CloudFormation (see the stack's events; a DELETE_FAILED stack must "
                 "be deleted again, retaining what cannot be deleted), then run pulumi up again"
             )
+
+        if request.stale_change_set:
+            self._delete_change_set(request.stale_change_set, name)
 
         template_url = None
         source: dict[str, Any]
