@@ -30,7 +30,7 @@ from ..core import deployment as core
 from ..core.polling import Backoff, poll_until
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 from ..errors import AwsAccessError, ThrottledError, clean
-from .session import account_mismatch, caller_account, error_code, is_access_error, session
+from .session import CLIENT_CONFIG, account_mismatch, caller_account, error_code, is_access_error, session
 
 THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"})
 # How many pages of DescribeStackEvents (100 events each) are read for one failure: an operation
@@ -100,8 +100,6 @@ def connect(
             "credentials of the process that runs pulumi (environment, AWS_PROFILE, or role_arn), not with the "
             "program's aws provider: give it credentials for the target account, or set role_arn to a role there"
         )
-    from .session import CLIENT_CONFIG  # noqa: PLC0415
-
     region_name = str(boto_session.region_name)
     return Target(
         cloudformation=boto_session.client("cloudformation", config=CLIENT_CONFIG),
