@@ -304,3 +304,13 @@ def test_configure_aws_profile_is_used_when_handed_over(moto: MotoServer, tmp_pa
         with pytest.raises(grpc.RpcError) as info:
             bare.up({**without_region, "stack_name": "qsp-no-profile"})
     assert "no AWS region" in user_error(info.value)
+
+
+def test_the_provider_pickles_to_its_public_class_path_and_holds_nothing() -> None:
+    import base64
+
+    from engine import serialized_provider
+
+    raw = base64.b64decode(serialized_provider(CloudFormationDeploymentProvider()))
+    assert b"components.deployment" in raw and b"CloudFormationDeploymentProvider" in raw
+    assert len(raw) < 200, "a class reference, no client, session or credential"
