@@ -37,9 +37,19 @@ from .errors import (
 if TYPE_CHECKING:
     from .core.bundle import BundleLimits, Template, parse_template, unpack_bundle
     from .core.catalog import CatalogEntry, build_catalog
+    from .core.deployment import (
+        AccountMismatchError,
+        ChangeSetFailedError,
+        DeploymentError,
+        DeploymentInputs,
+        DeploymentTimeoutError,
+        StackOperationFailedError,
+        StackStateError,
+    )
     from .core.models import ExportInputs, ExportOutputs
     from .core.overrides import build_overrides, release_job_id
     from .core.literals import LiteralValue, literal_connection_values
+    from .deployment import CloudFormationDeployment, CloudFormationDeploymentProvider
     from .core.polling import Backoff
     from .core.principals import SourcePrincipal, find_principals, principalize
     from .core.stage_values import Resolution, resolve_parameters, stage_config_skeleton
@@ -58,6 +68,15 @@ _LAZY = {
     "unpack_bundle": ".core.bundle",
     "CatalogEntry": ".core.catalog",
     "build_catalog": ".core.catalog",
+    "AccountMismatchError": ".core.deployment",
+    "ChangeSetFailedError": ".core.deployment",
+    "DeploymentError": ".core.deployment",
+    "DeploymentInputs": ".core.deployment",
+    "DeploymentTimeoutError": ".core.deployment",
+    "StackOperationFailedError": ".core.deployment",
+    "StackStateError": ".core.deployment",
+    "CloudFormationDeployment": ".deployment",
+    "CloudFormationDeploymentProvider": ".deployment",
     "ExportInputs": ".core.models",
     "ExportOutputs": ".core.models",
     "build_overrides": ".core.overrides",
@@ -93,6 +112,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AccountMismatchError",
     "AssetBundleExport",
     "AssetBundleExportProvider",
     "AssetBundleRelease",
@@ -102,6 +122,12 @@ __all__ = [
     "BundleFormatError",
     "BundleLimits",
     "CatalogEntry",
+    "ChangeSetFailedError",
+    "CloudFormationDeployment",
+    "CloudFormationDeploymentProvider",
+    "DeploymentError",
+    "DeploymentInputs",
+    "DeploymentTimeoutError",
     "DownloadError",
     "DownloadRefusedError",
     "DownloadUrlExpiredError",
@@ -127,6 +153,8 @@ __all__ = [
     "Resolution",
     "ServiceUnavailableError",
     "SourcePrincipal",
+    "StackOperationFailedError",
+    "StackStateError",
     "Template",
     "TemplateTooLargeError",
     "TemplateValidationError",

@@ -4,20 +4,23 @@ Children (all ``parent=self``, so options such as the target account's ``aws.Pro
 
 - the ``AssetBundleExport`` of the source job (it fetches from the *source* account through the
   provider process's AWS chain or ``role_arn``, not through the target's aws provider);
-- unless ``staging_bucket`` is given, a private, encrypted, public-access-blocked S3 bucket;
-- when the template is over CloudFormation's 51,200-byte ``TemplateBody`` limit (measured as
-  pulumi-aws sends it), a content-addressed S3 object (key from the deployed template's sha256)
-  that ``template_url`` points at;
-- the ``aws.cloudformation.Stack``.
+- unless ``staging_bucket`` is given, a private, encrypted, public-access-blocked S3 bucket in
+  the target account (a pulumi-aws resource, through the component's aws provider);
+- the ``CloudFormationDeployment`` (``components/deployment.py``), which deploys the template
+  through change sets and itself stages a template over 51,200 bytes in that bucket
+  (``<prefix><sha256>.json``, once).
 
-The S3 object exists only for a template over 51,200 bytes, which is known once the export has
-been read: on the very first preview of a stage it cannot be shown yet.
+No resource is created inside an ``apply``: the graph is the same in every preview, whatever the
+template's size. The deployment's account guard is set from ``aws.get_caller_identity_output()``
+and its region from ``aws.get_region_output()``, both asked through the component's aws provider,
+so the dynamic provider (which uses the AWS chain of the process that runs pulumi) cannot deploy
+into another account than the program's aws provider.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.parse
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
@@ -32,7 +35,8 @@ from .core.principals import (
     principals_left_to_defaults,
     resolve_principals,
 )
-from .core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, deployable
+from .core.transform import deployable
+from .deployment import CloudFormationDeployment
 from .errors import QuickSightPromotionError
 from .provider import AssetBundleExport
 from .validation import VALIDATION_MODES, enforce
@@ -61,9 +65,11 @@ class QuickSightBundleStackArgs:
             account's values (off: a stage must set them, so prod never silently reads dev).
         stack_name: The CloudFormation stack name (default: Pulumi's auto-name of the resource).
         tags: Tags of the stack (CloudFormation propagates them to the QuickSight assets).
-        timeout_in_minutes: CloudFormation's create timeout.
+        timeout_in_minutes: How long ``pulumi up`` waits for CloudFormation (default 60); past
+            it CloudFormation goes on and the next ``up`` waits for it.
         on_failure: What CloudFormation does when the *first* create fails. ``DELETE`` (default)
-            removes the failed stack, so no ``ROLLBACK_COMPLETE`` stack blocks the next run;
+            removes the failed stack; with ``ROLLBACK`` the next ``up`` deletes the empty
+            ``ROLLBACK_COMPLETE`` stack itself. Either way the next ``up`` creates it again;
             updates always roll back.
         iam_role_arn: The role CloudFormation assumes to create the assets.
         notification_arns: SNS topics for stack events.
@@ -73,6 +79,11 @@ class QuickSightBundleStackArgs:
         staging_prefix: Key prefix of staged templates.
         template_validation: ``error`` (cfn-lint errors stop the deploy), ``warning`` (they are
             reported) or ``off``.
+        termination_protection: CloudFormation's termination protection (default: ``protect``).
+        execute: False: create the change set and stop, for review (``change_summary``).
+        adopt: Take over an existing stack of that name that this library did not create.
+        deploy_role_arn: A role in the target account for the deployment to assume (else the
+            AWS chain of the process that runs pulumi, which must act in the target account).
         principals: Source principal (as ``inspect`` lists it) -> the target principal that takes
             its permissions in this stage: an ARN, or ``user/<namespace>/<name>`` /
             ``group/<namespace>/<name>`` of the target account (see ``core.principals``).
@@ -98,6 +109,10 @@ class QuickSightBundleStackArgs:
     staging_bucket: Optional[pulumi.Input[str]] = None
     staging_prefix: str = "quicksight-promotion/"
     template_validation: str = "error"
+    termination_protection: Optional[bool] = None
+    execute: bool = True
+    adopt: bool = False
+    deploy_role_arn: Optional[pulumi.Input[str]] = None
     principals: Optional[Mapping[str, Any]] = None
     grant: Optional[Sequence[Mapping[str, Any]]] = None
 
@@ -125,6 +140,14 @@ def _principal_values(
     return values
 
 
+def default_stack_name(name: str) -> str:
+    """``<project>-<stack>-<name>`` made a valid CloudFormation stack name (letters, digits, hyphens)."""
+    raw = re.sub(r"[^A-Za-z0-9-]+", "-", f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}").strip("-")
+    if not raw or not raw[0].isalpha():
+        raw = f"qs-{raw}"
+    return raw[:128].rstrip("-")
+
+
 def _dashboard_url(region: str, dashboard_id: str) -> str:
     return f"https://{region}.quicksight.aws.amazon.com/sn/dashboards/{dashboard_id}"
 
@@ -138,7 +161,8 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     """Promote an exported QuickSight bundle into the target account as a CloudFormation stack.
 
     Outputs: ``stack_id``, ``stack_name``, ``stack_outputs``, ``template_sha256``,
-    ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied) and ``dashboard_urls``.
+    ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied), ``dashboard_urls`` and
+    ``change_summary`` (the last change set: logical id, type, action, replacement, asset).
     """
 
     stack_id: pulumi.Output[str]
@@ -148,6 +172,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     parameter_catalog: pulumi.Output[list[dict[str, Any]]]
     asset_ids: pulumi.Output[dict[str, list[str]]]
     dashboard_urls: pulumi.Output[list[str]]
+    change_summary: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(
         self, name: str, args: QuickSightBundleStackArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -204,9 +229,14 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             )
             self.staging_bucket_name = bucket.bucket
 
-        target_region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
+        # The target account and region, asked through the component's own aws provider: the
+        # deployment runs in the dynamic provider process with the process's AWS chain, and refuses
+        # any other account than the one the program's aws provider acts in.
+        invoke = pulumi.InvokeOptions(parent=self)
+        target_region = aws.get_region_output(opts=invoke).region
+        target_account = aws.get_caller_identity_output(opts=invoke).account_id
 
-        def choose_template(values: list[Any]) -> dict[str, Optional[str]]:
+        def choose_template(values: list[Any]) -> dict[str, Any]:
             body, catalog, findings, who = values
             for finding in enforce(findings or [], args.template_validation, who):
                 pulumi.log.warn(f"cfn-lint: {finding.describe()}", resource=self)
@@ -217,13 +247,6 @@ class QuickSightBundleStack(pulumi.ComponentResource):
                     "was deployed; split the ResourceArns across smaller export jobs and promote each bundle as its "
                     "own stack"
                 )
-            warn_about_template(template.body, who)
-            picked: dict[str, Any] = {"sha256": template.sha256, "template": template}
-            if template.inline:
-                return {**picked, "body": template.body, "staged": None}
-            return {**picked, "body": None, "staged": template.body}
-
-        def warn_about_template(body: str, who: str) -> None:
             # Literal connection values would make every stage use the source's (dev's) data.
             for literal in literal_connection_values(json.loads(body)):
                 pulumi.log.warn(
@@ -231,54 +254,47 @@ class QuickSightBundleStack(pulumi.ComponentResource):
                     "re-export with CloudFormationOverridePropertyConfiguration for it",
                     resource=self,
                 )
+            return {"body": template.body, "sha256": template.sha256, "template": template}
 
-        # The deployed template: the export's, with its credential parameters marked NoEcho.
+        # The deployed template: the export's, with its principals made parameters and its
+        # credential parameters marked NoEcho. A plain value, no resource: the deployment stages it
+        # in S3 itself when it is over 51,200 bytes.
         choice = pulumi.Output.all(export.template_body, export.parameter_catalog, export.lint_findings, subject).apply(
             choose_template
         )
-
-        def stage(values: list[Any]) -> Optional[pulumi.Output[str]]:
-            picked, bucket_name, region = values
-            if picked["staged"] is None:
-                return None
-            staged = aws.s3.BucketObjectv2(
-                f"{name}-template",
-                bucket=bucket_name,
-                # Content-addressed: a changed template is a new object, the old one stays valid
-                # for a stack update that rolls back.
-                key=f"{args.staging_prefix}{picked['sha256']}.json",
-                content=picked["staged"],
-                content_type="application/json",
-                opts=child,
-            )
-            key = staged.key.apply(lambda k: urllib.parse.quote(k, safe="/"))
-            # The bucket must be in the stack's region: CloudFormation reads it from there.
-            return pulumi.Output.concat("https://", staged.bucket, ".s3.", region, ".amazonaws.com/", key)
-
-        template_url = pulumi.Output.all(choice, self.staging_bucket_name, target_region).apply(stage)
         template_body = choice.apply(lambda picked: picked["body"])
         stack_parameters = self._with_principals(
-            args, choice, export.cfn_parameters, export.parameter_catalog, target_region, subject
+            args, choice, export.cfn_parameters, export.parameter_catalog, target_account, target_region, subject
         )
 
-        self.stack = aws.cloudformation.Stack(
+        termination_protection = args.protect if args.termination_protection is None else args.termination_protection
+        self.deployment = CloudFormationDeployment(
             f"{name}-stack",
-            name=args.stack_name,
+            stack_name=args.stack_name if args.stack_name is not None else default_stack_name(name),
             template_body=template_body,
-            template_url=template_url,
             parameters=stack_parameters,
-            on_failure=args.on_failure,
+            staging_bucket=self.staging_bucket_name,
+            staging_prefix=args.staging_prefix,
+            region=target_region,
+            role_arn=args.deploy_role_arn,
+            expected_account_id=target_account,
+            tags=dict(args.tags) if args.tags else None,
             iam_role_arn=args.iam_role_arn,
             notification_arns=list(args.notification_arns) or None,
-            tags=dict(args.tags) if args.tags else None,
-            timeout_in_minutes=args.timeout_in_minutes,
+            termination_protection=termination_protection,
+            timeout_seconds=args.timeout_in_minutes * 60 if args.timeout_in_minutes else None,
+            execute=args.execute,
+            adopt=args.adopt,
+            on_failure=args.on_failure,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
+        self.stack = self.deployment
 
         prefix = export.cfn_parameters.apply(lambda values: (values or {}).get("ResourceIdPrefixForAllResources", ""))
-        self.stack_id = self.stack.id
-        self.stack_name = self.stack.name
-        self.stack_outputs = self.stack.outputs
+        self.stack_id = self.deployment.stack_id
+        self.stack_name = self.deployment.stack_name
+        self.stack_outputs = self.deployment.outputs
+        self.change_summary = self.deployment.change_summary
         self.template_sha256 = export.template_sha256
         self.parameter_catalog = export.parameter_catalog
         self.asset_ids = pulumi.Output.all(export.assets, pulumi.Output.unsecret(prefix)).apply(
@@ -296,6 +312,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
                 "parameter_catalog": self.parameter_catalog,
                 "asset_ids": self.asset_ids,
                 "dashboard_urls": self.dashboard_urls,
+                "change_summary": self.change_summary,
             }
         )
 
@@ -305,6 +322,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         choice: pulumi.Output[Any],
         cfn_parameters: pulumi.Output[dict[str, str]],
         catalog: pulumi.Output[list[dict[str, Any]]],
+        target_account: pulumi.Output[str],
         target_region: pulumi.Output[str],
         subject: pulumi.Output[str],
     ) -> pulumi.Output[dict[str, str]]:
@@ -312,9 +330,8 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         if needs_context(args.principals, args.grant):
             # Targets given by name are principals of the deploying (target) account, in its
             # QuickSight identity region: the stage's IdentityRegion, else the stack's region.
-            invoke = pulumi.InvokeOptions(parent=self)
-            account: pulumi.Output[Any] = aws.get_caller_identity_output(opts=invoke).account_id
-            partition: pulumi.Output[Any] = aws.get_partition_output(opts=invoke).partition
+            partition: pulumi.Output[Any] = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self)).partition
+            account: pulumi.Output[Any] = target_account
         else:
             account = partition = pulumi.Output.from_input(None)
         identity = pulumi.Output.unsecret(cfn_parameters.apply(lambda v: (v or {}).get("IdentityRegion")))
@@ -329,6 +346,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         principals = pulumi.Output.all(choice, account, partition, identity, target_region, subject).apply(
             principal_values
         )
+
         def merged(values: list[Any]) -> dict[str, str]:
             stage_values, principal_values_, picked, entries, who = values
             stage_values = stage_values or {}
@@ -338,3 +356,4 @@ class QuickSightBundleStack(pulumi.ComponentResource):
 
         # Output.all carries secrecy: the parameters stay secret when any stage value is.
         return pulumi.Output.all(cfn_parameters, principals, choice, catalog, subject).apply(merged)
+

@@ -63,6 +63,7 @@ PROJECT = "quicksight-promotion"
 STACK = "test"
 RESOURCE_TYPE = "pulumi-python:dynamic/quicksight:AssetBundleExport"
 RELEASE_RESOURCE_TYPE = "pulumi-python:dynamic/quicksight:AssetBundleRelease"
+DEPLOYMENT_TYPE = "pulumi-python:dynamic/quicksight:CloudFormationDeployment"
 
 DIFF_NONE = provider_pb2.DiffResponse.DIFF_NONE
 DIFF_SOME = provider_pb2.DiffResponse.DIFF_SOME
@@ -226,7 +227,8 @@ class EngineHarness:
             ``AssetBundleExportProvider``).
         configure: Call Configure right after start, as the engine does.
         name: The resource's name in its URN.
-        resource_type: The resource's type in its URN (e.g. ``RELEASE_RESOURCE_TYPE``).
+        resource_type: The resource's type token in its URN (``RELEASE_RESOURCE_TYPE``, ``DEPLOYMENT_TYPE``).
+        config: The ``args`` of that first Configure call (stack configuration keys, e.g. ``aws:region``).
     """
 
     def __init__(
@@ -240,6 +242,7 @@ class EngineHarness:
         configure: bool = True,
         name: str = "bundle",
         resource_type: str = RESOURCE_TYPE,
+        config: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.env = provider_env(env)
         self.cwd = Path(cwd)
@@ -248,6 +251,7 @@ class EngineHarness:
         self.provider_string = serialized_provider(provider)
         self.urn = urn(name, resource_type)
         self._configure_on_start = configure
+        self._config = dict(config or {})
         self.process: Optional[subprocess.Popen[bytes]] = None
         self.port: Optional[int] = None
         self.channel: Optional[grpc.Channel] = None
@@ -292,7 +296,7 @@ class EngineHarness:
             grpc.channel_ready_future(self.channel).result(timeout=max(0.1, deadline - time.monotonic()))
             self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
             if self._configure_on_start:
-                self.configure()
+                self.configure(self._config)
         except BaseException:
             self.close()
             raise

@@ -63,6 +63,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif args.typ == "aws:s3/bucket:Bucket":
             outputs["bucket"] = f"{args.name}-1a2b3c"
             resource_id = outputs["bucket"]
+        elif args.typ.endswith("quicksight:CloudFormationDeployment"):
+            name = args.inputs.get("stack_name") or f"{args.name}-4d5e6f"
+            resource_id = f"arn:aws:cloudformation:{TARGET_REGION}:{TARGET_ACCOUNT}:stack/{name}/0001"
+            outputs.update(
+                stack_id=resource_id,
+                stack_status="CREATE_COMPLETE",
+                outputs={},
+                change_summary=[],
+                parameter_digests={},
+                account_id=TARGET_ACCOUNT,
+            )
         elif args.typ == "aws:cloudformation/stack:Stack":
             outputs.setdefault("name", f"{args.name}-4d5e6f")
             outputs["outputs"] = {}
@@ -74,7 +85,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getRegion:getRegion":
             return {"region": TARGET_REGION, "name": TARGET_REGION, "id": TARGET_REGION, "endpoint": "", "description": ""}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": TARGET_ACCOUNT, "arn": f"arn:aws:iam::{TARGET_ACCOUNT}:user/deployer", "id": TARGET_ACCOUNT, "userId": "AIDA"}
+            return {
+                "accountId": TARGET_ACCOUNT,
+                "arn": f"arn:aws:iam::{TARGET_ACCOUNT}:user/deployer",
+                "userId": "AIDAEXAMPLE",
+                "id": TARGET_ACCOUNT,
+            }
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
         return {}

@@ -1,4 +1,4 @@
-"""moto's server on loopback, for tests that replay what a Pulumi program would send to AWS.
+"""moto's server on loopback: S3, STS and CloudFormation for the deployment provider's happy paths.
 
 One ``ThreadedMotoServer`` per test session (per xdist worker), on a free port of 127.0.0.1; the
 ``moto`` fixture resets its state (``POST /moto-api/reset``) before every test and hands out boto3
@@ -167,30 +167,11 @@ def moto(moto_server: MotoServer) -> Iterator[MotoServer]:
         yield moto_server
 
 
-# --- replaying what pulumi-aws sends -----------------------------------------------------------------
+# --- recorded mock inputs ------------------------------------------------------------------------------
 #
-# Under Pulumi mocks a resource's inputs are recorded with the provider's (camelCase) names and with
-# secrets as {SECRET_SIG: ..., "value": ...}. pulumi-aws's `aws.cloudformation.Stack` and
-# `aws.s3.BucketObjectv2` are the Terraform AWS provider's `aws_cloudformation_stack` and
-# `aws_s3_object` (internal/service/cloudformation/stack.go, internal/service/s3/object.go); the
-# functions below build the same API requests from those inputs.
+# Under Pulumi mocks a resource's inputs are recorded with secrets as {SECRET_SIG: ..., "value": ...}.
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
-
-# Stack inputs this replay translates; anything else makes the replay refuse (it would not be exact).
-STACK_INPUTS = {
-    "name": "StackName",
-    "templateBody": "TemplateBody",
-    "templateUrl": "TemplateURL",
-    "parameters": "Parameters",
-    "onFailure": "OnFailure",
-    "iamRoleArn": "RoleARN",
-    "notificationArns": "NotificationARNs",
-    "tags": "Tags",
-    "timeoutInMinutes": "TimeoutInMinutes",
-}
-# What UpdateStack takes (no OnFailure, no TimeoutInMinutes: those are ForceNew in the provider).
-UPDATE_FIELDS = ("StackName", "TemplateBody", "TemplateURL", "Parameters", "RoleARN", "NotificationARNs", "Tags")
 
 
 def unwrap_secrets(value: Any) -> Any:
@@ -206,69 +187,6 @@ def unwrap_secrets(value: Any) -> Any:
 
 def is_secret(value: Any) -> bool:
     return isinstance(value, Mapping) and SECRET_SIG in value
-
-
-def terraform_template_body(body: str) -> str:
-    """The ``TemplateBody`` the provider really sends for a JSON ``template_body``.
-
-    ``resourceStackCreate``/``Update`` pass it through ``verify.NormalizeJSONOrYAMLString``, i.e. Go's
-    ``json.Unmarshal`` into ``interface{}`` then ``json.Marshal``: compact, map keys sorted, non-ASCII
-    kept as UTF-8, and ``<``, ``>``, ``&``, U+2028, U+2029 escaped as ``\\u003c``... (Go's HTML-safe
-    escaping, six bytes for one). Integral numbers print the same in both languages; a float such as
-    ``1.0`` would print as ``1`` in Go (templates exported by QuickSight hold none that matter here).
-    """
-    text = json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(char, escaped)
-    return text
-
-
-def stack_request(inputs: Mapping[str, Any], *, stack_name: Optional[str] = None) -> dict[str, Any]:
-    """CreateStack's arguments for a recorded ``aws:cloudformation/stack:Stack``'s inputs.
-
-    Args:
-        inputs: ``mocks.by_type("cloudformation/stack:Stack")[0].inputs``.
-        stack_name: The name when the program left it to Pulumi's auto-naming (the mocks do not auto-name).
-    """
-    unknown = set(inputs) - set(STACK_INPUTS)
-    assert not unknown, f"the replay does not translate these Stack inputs: {sorted(unknown)}"
-    plain = unwrap_secrets(dict(inputs))
-    request: dict[str, Any] = {"StackName": plain.get("name") or stack_name}
-    assert request["StackName"], "no stack name: pass stack_name="
-    if plain.get("templateBody") is not None:
-        request["TemplateBody"] = terraform_template_body(plain["templateBody"])
-    if plain.get("templateUrl") is not None:
-        request["TemplateURL"] = plain["templateUrl"]
-    parameters = plain.get("parameters") or {}
-    if parameters:
-        # expandParameters: one {ParameterKey, ParameterValue} per map entry (a map of strings).
-        request["Parameters"] = [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()]
-    if plain.get("onFailure"):
-        request["OnFailure"] = plain["onFailure"]
-    if plain.get("iamRoleArn"):
-        request["RoleARN"] = plain["iamRoleArn"]
-    if plain.get("notificationArns"):
-        request["NotificationARNs"] = list(plain["notificationArns"])
-    if plain.get("tags"):
-        request["Tags"] = [{"Key": key, "Value": value} for key, value in plain["tags"].items()]
-    if plain.get("timeoutInMinutes") is not None:
-        minutes = plain["timeoutInMinutes"]
-        assert float(minutes).is_integer(), minutes
-        request["TimeoutInMinutes"] = int(minutes)
-    return request
-
-
-def update_request(inputs: Mapping[str, Any], *, stack_name: Optional[str] = None) -> dict[str, Any]:
-    """UpdateStack's arguments for the new inputs of a recorded Stack (parameters are always all sent)."""
-    request = stack_request(inputs, stack_name=stack_name)
-    return {key: value for key, value in request.items() if key in UPDATE_FIELDS}
-
-
-def put_staged_object(s3: Any, inputs: Mapping[str, Any]) -> None:
-    """PutObject for a recorded ``aws:s3/bucketObjectv2:BucketObjectv2`` (``content`` is uploaded as UTF-8)."""
-    plain = unwrap_secrets(dict(inputs))
-    extra = {"ContentType": plain["contentType"]} if plain.get("contentType") else {}
-    s3.put_object(Bucket=plain["bucket"], Key=plain["key"], Body=plain["content"].encode("utf-8"), **extra)
 
 
 def ensure_bucket(s3: Any, bucket: str, region: str = REGION) -> None:
@@ -293,3 +211,34 @@ def stack_template(cloudformation: Any, stack_name: str) -> Any:
     """The template CloudFormation recorded for a stack, parsed."""
     body = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
     return json.loads(body) if isinstance(body, str) else json.loads(json.dumps(body))
+
+
+# --- running the real deployment provider against moto -------------------------------------------------
+
+
+def aws_env(clients: AccountClients) -> dict[str, str]:
+    """AWS_* environment that points the standard SDK chain at the moto server, acting as ``clients``' account.
+
+    The CloudFormationDeployment provider builds its own clients from the chain (as in the provider
+    process): one ``AWS_ENDPOINT_URL`` sends STS, CloudFormation and S3 to moto.
+    """
+    env = {
+        "AWS_ENDPOINT_URL": clients.endpoint,
+        "AWS_ACCESS_KEY_ID": clients.key_id,
+        "AWS_SECRET_ACCESS_KEY": clients.secret,
+        "AWS_DEFAULT_REGION": clients.region,
+        "AWS_REGION": clients.region,
+    }
+    if clients.token:
+        env["AWS_SESSION_TOKEN"] = clients.token
+    return env
+
+
+@pytest.fixture
+def moto_env(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The reset moto server, with this process's AWS chain pointed at its default account."""
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    for key, value in aws_env(moto.default).items():
+        monkeypatch.setenv(key, value)
+    return moto

@@ -215,18 +215,19 @@ def test_generate_refuses_a_bad_scale_with_usage_exit(tmp_path: Path) -> None:
     assert not (tmp_path / "b.json").exists()
 
 
-def test_inline_fit_is_judged_on_the_body_as_pulumi_aws_sends_it(tmp_path: Path) -> None:
+def test_inline_fit_is_judged_on_the_utf8_body_the_deployment_sends(tmp_path: Path) -> None:
     template = sample_template()
     template["Resources"]["salesdashboardAB12CD"]["Properties"]["Definition"]["CalculatedFields"][0][
         "Expression"
-    ] = "a < b " * 7000  # 42,000 bytes here; each '<' is a six-byte escape once sent
+    ] = "a < b " * 7000  # 42,000 bytes; boto3 sends '<' as one byte (pulumi-aws sent six)
     bundle = tmp_path / "lt.json"
     bundle.write_text(json.dumps(template))
     code, out, _ = inspect(str(bundle))
     assert code == 0
     compact = int(out.split("Template size: ")[1].split(" bytes")[0].replace(",", ""))
     assert compact <= 51_200
-    assert "inline TemplateBody limit 51,200 B: too large: the template is staged in S3" in out
+    # As sent: the UTF-8 bytes of the deployed body (boto3 does not escape < > &).
+    assert "inline TemplateBody limit 51,200 B: fits (" in out
 
 
 # --- inspect --show-overrides (a release's pre-flight, nothing started) -------------------------
@@ -263,6 +264,7 @@ def test_show_overrides_needs_assets_and_an_account() -> None:
     code, err = _usage("inspect", "--show-overrides", "--account-id", "1234", "--dashboards", "d")
     assert code == 2
     assert "argument --account-id: String should match pattern '^[0-9]{12}$' (got '1234')" in err
+
 
 def test_the_written_stage_file_stays_valid_whichever_commented_line_is_uncommented(tmp_path: Path) -> None:
     # The principals section included: every `# ...` line is a value to uncomment, prose is `## ...`.

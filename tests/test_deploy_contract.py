@@ -1,20 +1,18 @@
-"""The stack inputs QuickSightBundleStack produces are what CloudFormation accepts (moto on loopback).
+"""What QuickSightBundleStack hands its CloudFormationDeployment is what CloudFormation accepts (moto).
 
 Each test runs the component under Pulumi mocks (a fresh ``RecordingMocks``), takes the recorded
-inputs of the ``aws.cloudformation.Stack`` (and, for a template over 51,200 bytes, of the staged
-``aws.s3.BucketObjectv2``) and replays them against moto the way pulumi-aws (the Terraform AWS
-provider) would: PutObject for the staged template, then CreateStack/UpdateStack with the same
-name, TemplateBody (as the provider normalises it) or TemplateURL, Parameters, OnFailure, Tags,
-TimeoutInMinutes, NotificationARNs and RoleARN (see ``moto_server.stack_request``).
+inputs of the ``CloudFormationDeployment`` and runs the real ``CloudFormationDeploymentProvider``
+with them (as the engine would, secrets unwrapped) against a loopback moto server: account guard
+(STS), the staged template for one over 51,200 bytes (S3 HeadObject/PutObject), CreateChangeSet,
+DescribeChangeSet, ExecuteChangeSet and DescribeStacks.
 
 What moto checks and what it does not (moto 5.x):
-- it resolves ``TemplateURL`` from its own S3 backend, parsing ``https://<bucket>.s3.<region>.amazonaws.com/<key>``
-  (``moto.cloudformation.utils.get_stack_from_s3_url``: bucket = first label of the host, key = path);
+- it resolves ``TemplateURL`` from its own S3 backend, parsing ``https://<bucket>.s3.<region>.amazonaws.com/<key>``;
 - it rejects a parameter without Default and without value (``ValidationError: Missing parameter X``);
 - it does NOT enforce the 51,200-byte TemplateBody or the 1 MB TemplateURL limits, nor reject
-  parameters that the template does not declare: those are asserted here on the recorded inputs;
+  parameters that the template does not declare: those are asserted here on what was sent;
 - it skips resource types it does not model (every ``AWS::QuickSight::*``): stacks reach
-  ``CREATE_COMPLETE`` with no QuickSight asset behind them.
+  ``CREATE_COMPLETE`` with no QuickSight asset behind them; it does not mask NoEcho values.
 """
 
 from __future__ import annotations
@@ -24,34 +22,34 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pytest
 import yaml
-from botocore.exceptions import ClientError
 
+from components.core.deployment import OWNERSHIP_TAG, template_sha256
 from components.core.generator import generate_bundle
 from components.core.principals import find_principals, principalize
 from components.core.transform import deployable
+from components.deployment import CloudFormationDeploymentProvider
 from components.errors import ParameterError
-from components.stack import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT, QuickSightBundleStack, QuickSightBundleStackArgs
+from components.core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
+from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
 from conftest import sample_template
-from mocks import TARGET_REGION, Failure, RecordingMocks, export_outputs, install, run_failing_program
+from mocks import TARGET_ACCOUNT, TARGET_REGION, Failure, RecordingMocks, export_outputs, install, run_failing_program
 from moto_server import (  # noqa: F401  (fixtures)
+    DEFAULT_ACCOUNT,
     REGION,
     MotoServer,
     ensure_bucket,
-    is_secret,
     moto,
+    moto_env,
     moto_server,
-    put_staged_object,
     stack_description,
     stack_parameters,
-    stack_request,
     stack_template,
     unwrap_secrets,
-    update_request,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,20 +93,29 @@ def args(**overrides: Any) -> QuickSightBundleStackArgs:
 
 @dataclass
 class Recorded:
-    """What one run of the component under mocks would have sent to AWS."""
+    """What one run of the component under mocks handed its deployment."""
 
     mocks: RecordingMocks
-    stack: dict[str, Any]
-    staged: Optional[dict[str, Any]]
+    inputs: dict[str, Any]
     outputs: dict[str, Any]
 
     @property
     def parameters(self) -> dict[str, str]:
-        return unwrap_secrets(self.stack.get("parameters")) or {}
+        return unwrap_secrets(self.inputs.get("parameters")) or {}
+
+    def sent(self, **overrides: Any) -> dict[str, Any]:
+        """The inputs as the engine hands them to the provider: secrets unwrapped, nulls dropped.
+
+        The mocks answer getCallerIdentity with their own target account; moto acts as its default
+        account, so the account guard is pointed at that one.
+        """
+        plain = {k: v for k, v in unwrap_secrets(self.inputs).items() if v is not None}
+        plain["expected_account_id"] = DEFAULT_ACCOUNT
+        return plain | overrides
 
 
 def record(template: dict[str, Any], **overrides: Any) -> Recorded:
-    """Run QuickSightBundleStack under fresh mocks for ``template`` and return its recorded inputs."""
+    """Run QuickSightBundleStack under fresh mocks for ``template`` and return its deployment's inputs."""
     mocks = install(RecordingMocks(template=template))
     outputs: dict[str, Any] = {}
 
@@ -119,10 +126,9 @@ def record(template: dict[str, Any], **overrides: Any) -> Recorded:
         )
 
     pulumi.runtime.test(program)()
-    (stack,) = mocks.by_type("cloudformation/stack:Stack")
-    staged = mocks.by_type("BucketObjectv2")
-    assert len(staged) <= 1
-    return Recorded(mocks, dict(stack.inputs), dict(staged[0].inputs) if staged else None, outputs)
+    (deployment,) = mocks.by_type("quicksight:CloudFormationDeployment")
+    assert mocks.by_type("cloudformation/stack:Stack") == [] and mocks.by_type("BucketObjectv2") == []
+    return Recorded(mocks, dict(deployment.inputs), outputs)
 
 
 def refused(template: dict[str, Any], **overrides: Any) -> tuple[Failure, RecordingMocks]:
@@ -135,14 +141,14 @@ def refused(template: dict[str, Any], **overrides: Any) -> tuple[Failure, Record
     return run_failing_program(program), mocks
 
 
-def deploy(moto: MotoServer, recorded: Recorded) -> dict[str, Any]:
-    """Replay a recorded run: stage the template if the component did, then CreateStack."""
-    if recorded.staged is not None:
-        ensure_bucket(moto.s3, recorded.staged["bucket"])
-        put_staged_object(moto.s3, recorded.staged)
-    request = stack_request(recorded.stack)
-    moto.cloudformation.create_stack(**request)
-    return request
+def deploy(moto: MotoServer, recorded: Recorded, **overrides: Any) -> dict[str, Any]:
+    """Create the stack with the real provider, as `pulumi up` would; the recorded outputs."""
+    sent = recorded.sent(**overrides)
+    if sent.get("staging_bucket"):
+        # The component's staging bucket (a pulumi-aws resource) exists before the deployment runs.
+        ensure_bucket(moto.s3, sent["staging_bucket"])
+    result = CloudFormationDeploymentProvider().create(sent)
+    return result.outs
 
 
 def sized_template(compact_bytes: int, filler: str = "x") -> dict[str, Any]:
@@ -161,7 +167,8 @@ def sized_template(compact_bytes: int, filler: str = "x") -> dict[str, Any]:
 # --- inline template ---------------------------------------------------------------------------------
 
 
-def test_small_template_goes_inline_and_cloudformation_creates_the_stack(moto: MotoServer) -> None:
+def test_small_template_goes_inline_and_cloudformation_creates_the_stack(moto_env: MotoServer) -> None:
+    moto = moto_env
     topic = moto.sns.create_topic(Name="stack-events")["TopicArn"]
     role = f"arn:aws:iam::{moto.default.account_id}:role/cfn-quicksight"
     recorded = record(
@@ -172,54 +179,53 @@ def test_small_template_goes_inline_and_cloudformation_creates_the_stack(moto: M
         iam_role_arn=role,
         notification_arns=(topic,),
     )
-    assert recorded.staged is None and "templateUrl" not in recorded.stack
-    assert is_secret(recorded.stack["parameters"]) is False  # no secret given: none to keep
+    assert recorded.inputs["expected_account_id"] == TARGET_ACCOUNT  # from the aws provider's getCallerIdentity
+    assert recorded.inputs["region"] == TARGET_REGION == REGION
 
-    request = deploy(moto, recorded)
+    outputs = deploy(moto, recorded)
 
-    # The provider sends Go-normalised JSON; it is still the same template.
-    assert json.loads(request["TemplateBody"]) == sample_template()
+    assert outputs["template_url"] is None, "inline: nothing staged"
     stack = stack_description(moto.cloudformation, STACK)
-    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["StackStatus"] == outputs["stack_status"] == "CREATE_COMPLETE"
+    assert stack["StackId"] == outputs["stack_id"]
     # Every parameter the component resolved, the untouched default included, and nothing else.
     assert stack_parameters(moto.cloudformation, STACK) == recorded.parameters == {"salesdashboardAB12CDName": "Ventes 売上"}
     assert set(recorded.parameters) <= set(sample_template()["Parameters"])
-    assert {t["Key"]: t["Value"] for t in stack["Tags"]} == {"stage": "test", "owner": "analytics-platform"}
-    assert stack["TimeoutInMinutes"] == 30
+    assert {t["Key"]: t["Value"] for t in stack["Tags"]} == {
+        "stage": "test",
+        "owner": "analytics-platform",
+        OWNERSHIP_TAG: "CloudFormationDeployment",
+    }
     assert stack["RoleARN"] == role
     assert stack["NotificationARNs"] == [topic]
     assert stack_template(moto.cloudformation, STACK) == sample_template()
+    assert outputs["timeout_seconds"] == 30 * 60
+    assert [(c["logical_id"], c["action"], c["asset_kind"], c["asset_id"]) for c in outputs["change_summary"]] == [
+        ("salesdashboardAB12CD", "Add", "dashboard", "sales-dashboard")
+    ]
+    assert "parameters" not in outputs and set(outputs["parameter_digests"]) == set(recorded.parameters)
 
 
-# --- staged template ---------------------------------------------------------------------------------
-
-
-def test_large_template_is_created_from_the_staged_object_at_the_components_url(moto: MotoServer) -> None:
+def test_large_template_is_created_from_the_staged_object(moto_env: MotoServer) -> None:
+    moto = moto_env
     expected = export_outputs(BIG)
     assert expected["template_size"] > INLINE_TEMPLATE_LIMIT
     recorded = record(BIG)
-    assert recorded.staged is not None and "templateBody" not in recorded.stack
-    url = recorded.stack["templateUrl"]
+    deployed = deployable(expected["template_body"], expected["parameter_catalog"])
+    assert recorded.inputs["template_body"] == deployed.body
 
-    request = deploy(moto, recorded)
+    outputs = deploy(moto, recorded)
 
-    assert request["TemplateURL"] == url and "TemplateBody" not in request
-    # The URL names exactly the object the component staged, in the target region.
+    url = outputs["template_url"]
     match = VIRTUAL_HOSTED.match(url)
     assert match, url
-    assert (match["bucket"], match["key"], match["region"]) == (
-        recorded.staged["bucket"],
-        recorded.staged["key"],
-        TARGET_REGION,
-    )
+    assert (match["bucket"], match["region"]) == (recorded.inputs["staging_bucket"], TARGET_REGION)
     # Content-addressed by the deployed template: the export's, credentials marked NoEcho.
-    deployed = deployable(expected["template_body"], expected["parameter_catalog"])
-    assert match["key"] == f"quicksight-promotion/{deployed.sha256}.json"
+    assert match["key"] == f"quicksight-promotion/{deployed.sha256}.json" == f"quicksight-promotion/{outputs['template_sha256']}.json"
     staged = moto.s3.get_object(Bucket=match["bucket"], Key=match["key"])
-    body = staged["Body"].read()
-    assert body == deployed.body.encode("utf-8")
+    assert staged["Body"].read() == deployed.body.encode("utf-8")
     assert staged["ContentType"] == "application/json"
-    assert json.loads(body)["Resources"] == principalize(BIG).document["Resources"]
+    assert json.loads(deployed.body)["Resources"] == principalize(BIG).document["Resources"]
 
     stack = stack_description(moto.cloudformation, STACK)
     assert stack["StackStatus"] == "CREATE_COMPLETE"
@@ -228,51 +234,51 @@ def test_large_template_is_created_from_the_staged_object_at_the_components_url(
     assert set(recorded.parameters) == expected, "every template parameter, the principal ones included, and only those"
     assert recorded.parameters[PARAMETER[f"{ATHENA}.WorkGroup"]] == "analytics-test"
     assert recorded.parameters["ResourceIdPrefixForAllResources"] == "test-"
-    deployed = stack_template(moto.cloudformation, STACK)
-    assert deployed["Resources"] == principalize(BIG).document["Resources"]
-    assert deployed["Parameters"][PARAMETER[f"{REDSHIFT}.Password"]]["NoEcho"] is True
+    template = stack_template(moto.cloudformation, STACK)
+    assert template["Resources"] == principalize(BIG).document["Resources"]
+    assert template["Parameters"][PARAMETER[f"{REDSHIFT}.Password"]]["NoEcho"] is True
+    # No credential in any output.
+    assert PASSWORD not in json.dumps(outputs)
 
 
-def test_changed_stage_values_update_the_stack_in_place(moto: MotoServer) -> None:
+def test_changed_stage_values_update_the_stack_in_place(moto_env: MotoServer) -> None:
+    moto = moto_env
     first = record(BIG)
-    deploy(moto, first)
+    outputs = deploy(moto, first)
     changed = stage_values()
     changed[ATHENA]["WorkGroup"] = "analytics-test-v2"
-
     second = record(BIG, parameters=changed)
-
-    # The same template: the same staged object (no S3 call), only the parameters differ.
-    assert second.staged == first.staged
-    assert second.stack["templateUrl"] == first.stack["templateUrl"]
+    provider = CloudFormationDeploymentProvider()
     workgroup = PARAMETER[f"{ATHENA}.WorkGroup"]
     assert {k for k in second.parameters if second.parameters[k] != first.parameters[k]} == {workgroup}
-    moto.cloudformation.update_stack(**update_request(second.stack))
 
+    diff = provider.diff(outputs["stack_id"], outputs, second.sent())
+    assert diff.changes is True and not diff.replaces
+    updated = provider.update(outputs["stack_id"], outputs, second.sent()).outs
+
+    assert updated["template_url"] == outputs["template_url"], "the same staged object"
     stack = stack_description(moto.cloudformation, STACK)
-    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert stack["StackStatus"] == updated["stack_status"] == "UPDATE_COMPLETE"
     assert stack_parameters(moto.cloudformation, STACK) == second.parameters
-    assert stack_parameters(moto.cloudformation, STACK)[workgroup] == "analytics-test-v2"
+    assert {k for k in updated["parameter_digests"] if updated["parameter_digests"][k] != outputs["parameter_digests"][k]} == {
+        workgroup
+    }
+    # The same inputs again: no change, decided without AWS.
+    assert provider.diff(updated["stack_id"], updated, second.sent()).changes is False
 
 
-# --- a missing required parameter --------------------------------------------------------------------
-
-
-def test_cloudformation_rejects_a_stack_without_the_password(moto: MotoServer) -> None:
+def test_cloudformation_rejects_a_stack_without_the_password(moto_env: MotoServer) -> None:
     recorded = record(BIG)
-    ensure_bucket(moto.s3, recorded.staged["bucket"])
-    put_staged_object(moto.s3, recorded.staged)
-    request = stack_request(recorded.stack)
     password = PARAMETER[f"{REDSHIFT}.Password"]
     assert "Default" not in BIG["Parameters"][password]
-    request["Parameters"] = [p for p in request["Parameters"] if p["ParameterKey"] != password]
+    parameters = {k: v for k, v in recorded.parameters.items() if k != password}
 
-    with pytest.raises(ClientError) as info:
-        moto.cloudformation.create_stack(**request)
+    with pytest.raises(Exception) as info:
+        deploy(moto_env, recorded, parameters=parameters)
 
-    # moto enforces it (real CloudFormation: "Parameters: [<name>] must have values").
-    assert info.value.response["Error"]["Code"] == "ValidationError"
-    assert password in info.value.response["Error"]["Message"]
-    assert moto.cloudformation.describe_stacks()["Stacks"] == []
+    # moto enforces it at ExecuteChangeSet (real CloudFormation, at CreateChangeSet: "Parameters: [<name>] must have values").
+    assert "ChangeSet for CloudFormation stack 'quicksight-sales-test' failed: ValidationError: Missing parameter" in str(info.value)
+    assert password in str(info.value)
 
 
 def test_the_component_refuses_a_missing_password_before_any_deploy() -> None:
@@ -285,16 +291,19 @@ def test_the_component_refuses_a_missing_password_before_any_deploy() -> None:
     assert any(issubclass(t, ParameterError) for t in error.types), error.types
     assert "1 problem with the stage's CloudFormation parameter values: " in str(error)
     assert f"{REDSHIFT}.Password has no source default and no value" in str(error)
-    assert mocks.by_type("cloudformation/stack:Stack") == []
+    assert mocks.by_type("quicksight:CloudFormationDeployment") == []
     assert PASSWORD not in str(error)
 
 
-def test_credential_parameters_are_deployed_no_echo() -> None:
+def test_password_and_username_are_deployed_no_echo_and_secret_arn_is_not() -> None:
     recorded = record(BIG)
-    deployed = json.loads(recorded.staged["content"])
-    credentials = [e["name"] for e in export_outputs(BIG)["parameter_catalog"] if e.get("credential")]
-    assert PARAMETER[f"{REDSHIFT}.Password"] in credentials
-    assert {name: deployed["Parameters"][name].get("NoEcho") for name in credentials} == dict.fromkeys(credentials, True)
+    deployed = json.loads(recorded.inputs["template_body"])
+    catalog = export_outputs(BIG)["parameter_catalog"]
+    secrets = [e["name"] for e in catalog if e.get("property") in ("Password", "Username")]
+    arns = [e["name"] for e in catalog if e.get("property") == "SecretArn"]
+    assert PARAMETER[f"{REDSHIFT}.Password"] in secrets and arns
+    assert {name: deployed["Parameters"][name].get("NoEcho") for name in secrets} == dict.fromkeys(secrets, True)
+    assert all("NoEcho" not in deployed["Parameters"][name] for name in arns)
 
 
 # --- CloudFormation's size limits, which moto does not enforce ---------------------------------------------
@@ -307,9 +316,8 @@ def test_generated_bundles_stay_within_cloudformations_limits(scale: int) -> Non
     size = deployable(outputs["template_body"], outputs["parameter_catalog"]).size
     recorded = record(template)
 
-    assert "templateBody" not in recorded.stack, "over 51,200 bytes: never inline"
-    assert recorded.staged is not None
-    assert len(recorded.staged["content"].encode("utf-8")) == size <= URL_TEMPLATE_LIMIT
+    assert len(recorded.inputs["template_body"].encode("utf-8")) == size
+    assert INLINE_TEMPLATE_LIMIT < size <= URL_TEMPLATE_LIMIT, "staged, and within the TemplateURL limit"
 
 
 def test_template_over_one_megabyte_is_never_sent() -> None:
@@ -319,31 +327,21 @@ def test_template_over_one_megabyte_is_never_sent() -> None:
     error, mocks = refused(template)
 
     assert f"over the {URL_TEMPLATE_LIMIT:,}-byte limit for TemplateURL" in str(error)
-    assert mocks.by_type("BucketObjectv2") == [] and mocks.by_type("cloudformation/stack:Stack") == []
+    assert mocks.by_type("quicksight:CloudFormationDeployment") == []
 
 
 @pytest.mark.parametrize(("size", "inline"), [(INLINE_TEMPLATE_LIMIT, True), (INLINE_TEMPLATE_LIMIT + 1, False)])
-def test_the_inline_limit_is_51200_bytes_of_utf8(size: int, inline: bool) -> None:
-    template = sized_template(size)
+def test_the_inline_limit_is_51200_bytes_of_utf8(moto_env: MotoServer, size: int, inline: bool) -> None:
+    # boto3 sends TemplateBody form-encoded as it is: CloudFormation counts its UTF-8 bytes (no Go escapes now).
+    template = sized_template(size, filler="x" * 499 + ">")
     recorded = record(template, parameters=None)
+    assert len(recorded.inputs["template_body"].encode("utf-8")) == size
 
-    assert ("templateBody" in recorded.stack) is inline
-    assert (recorded.staged is None) is inline
-    if inline:
-        sent = stack_request(recorded.stack)["TemplateBody"]
-        assert len(sent.encode("utf-8")) <= INLINE_TEMPLATE_LIMIT
+    outputs = deploy(moto_env, recorded)
 
-
-def test_the_body_sent_inline_is_within_51200_bytes_after_the_providers_normalisation() -> None:
-    # 100 bytes under the limit, with one comparison per 500 bytes: generate_bundle() has one per ~540
-    # ('<' and '>' are ordinary in calculated fields and conditional formatting).
-    template = sized_template(INLINE_TEMPLATE_LIMIT - 100, filler="x" * 499 + ">")
-    recorded = record(template, parameters=None)
-    if "templateBody" not in recorded.stack:
-        return  # staged: nothing inline to measure (what a fixed component would do here)
-
-    sent = stack_request(recorded.stack)["TemplateBody"]
-    assert len(sent.encode("utf-8")) <= INLINE_TEMPLATE_LIMIT, f"{len(sent.encode('utf-8')):,} bytes sent inline"
+    assert (outputs["template_url"] is None) is inline
+    assert stack_template(moto_env.cloudformation, STACK) == template
+    assert outputs["template_sha256"] == template_sha256(recorded.inputs["template_body"])
 
 
 def test_what_moto_does_not_enforce(moto: MotoServer) -> None:

@@ -7,8 +7,9 @@
   The mocks answer the ``AssetBundleExport`` by running the real dynamic provider over gRPC
   (``EngineHarness.up``) with exactly the inputs the program registered, and hand its real outputs
   back to the program, as the engine would.
-- The recorded S3 object and ``aws.cloudformation.Stack`` inputs are then replayed against moto, each
-  stage in its own target account.
+- The recorded ``CloudFormationDeployment`` inputs are then deployed by the real deployment provider
+  against moto, each stage in its own target account (the mocks answer ``getCallerIdentity`` with it,
+  so the account guard is the one the program would set).
 
 Deviations from the example stage files, on purpose:
 - prod pins with ``expectedSha256`` (the test stage's ``template_sha256`` output) instead of
@@ -43,17 +44,18 @@ from components.validation import TemplateValidationError, enforce, lint_templat
 from emulator import QuickSightEmulator
 from engine import EngineHarness, StepResult, error_text, user_error
 from mocks import RecordingMocks, install, run_failing_program
+from components.core.deployment import OWNERSHIP_TAG
+from components.deployment import CloudFormationDeploymentProvider
 from moto_server import (  # noqa: F401  (fixtures)
     AccountClients,
     MotoServer,
+    aws_env,
     ensure_bucket,
     is_secret,
     moto,
     moto_server,
-    put_staged_object,
     stack_description,
     stack_parameters,
-    stack_request,
     stack_template,
     unwrap_secrets,
 )
@@ -137,6 +139,13 @@ class EngineMocks(RecordingMocks):
             return bucket, {**args.inputs, "bucket": bucket}
         return super().new_resource(args)
 
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            self.invokes.append(args)
+            account = TARGET_ACCOUNTS[self.stage]
+            return {"accountId": account, "arn": f"arn:aws:iam::{account}:role/deployer", "userId": "AROA", "id": account}
+        return super().call(args)
+
 
 @dataclass
 class StageRun:
@@ -148,15 +157,13 @@ class StageRun:
     warnings: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)  # what the emulator served this stage
 
-    @property
-    def stack(self) -> dict[str, Any]:
-        (stack,) = self.mocks.by_type("cloudformation/stack:Stack")
-        return dict(stack.inputs)
+    deployed: dict[str, Any] = field(default_factory=dict)  # the deployment provider's outputs
+    termination_protection: Optional[bool] = None  # what the program asked the deployment for
 
     @property
-    def staged(self) -> dict[str, Any]:
-        (staged,) = self.mocks.by_type("BucketObjectv2")
-        return dict(staged.inputs)
+    def stack(self) -> dict[str, Any]:
+        (stack,) = self.mocks.by_type("quicksight:CloudFormationDeployment")
+        return dict(stack.inputs)
 
     @property
     def parameters(self) -> dict[str, str]:
@@ -184,15 +191,27 @@ def run_stage(
 
 
 def deploy(clients: AccountClients, run: StageRun) -> dict[str, Any]:
-    """Replay what the stage's program recorded into its target account; return the CreateStack request."""
-    for staged in run.mocks.by_type("BucketObjectv2"):
-        ensure_bucket(clients.s3, staged.inputs["bucket"])
-        put_staged_object(clients.s3, staged.inputs)
-    requests = [stack_request(stack.inputs) for stack in run.mocks.by_type("cloudformation/stack:Stack")]
-    for request in requests:
-        clients.cloudformation.create_stack(**request)
-    assert len(requests) <= 1
-    return requests[0] if requests else {}
+    """Deploy what the stage's program registered into its target account with the real provider.
+
+    Returns the provider's outputs ({} when the program registered no deployment).
+    """
+    deployments = run.mocks.by_type("quicksight:CloudFormationDeployment")
+    assert len(deployments) <= 1
+    if not deployments:
+        return {}
+    sent = {k: v for k, v in unwrap_secrets(dict(deployments[0].inputs)).items() if v is not None}
+    # moto does not implement UpdateTerminationProtection (test_deployment_faults.py covers it with a
+    # Stubber): what the program asked for is asserted by the caller, and left out here.
+    run.termination_protection = sent.pop("termination_protection", None)
+    # The staging bucket is a pulumi-aws resource of the program: it exists before the deployment.
+    ensure_bucket(clients.s3, sent["staging_bucket"])
+    with pytest.MonkeyPatch.context() as env:
+        for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            env.delenv(var, raising=False)
+        for key, value in aws_env(clients).items():
+            env.setenv(key, value)
+        run.deployed = CloudFormationDeploymentProvider().create(sent).outs
+    return run.deployed
 
 
 def assert_no_credentials(text: str, where: str) -> None:
@@ -227,7 +246,8 @@ def test_promotion_from_test_to_prod(
     prod.requests = qs.requests[mark:]
     accounts = {stage: moto.account(account) for stage, account in TARGET_ACCOUNTS.items()}
 
-    sent = {run.stage: deploy(accounts[run.stage], run) for run in (test, prod)}
+    for run in (test, prod):
+        deploy(accounts[run.stage], run)
 
     # Both stacks exist, each in its own account.
     for run in (test, prod):
@@ -236,21 +256,24 @@ def test_promotion_from_test_to_prod(
         stack = stack_description(cloudformation, name)
         assert stack["StackStatus"] == "CREATE_COMPLETE"
         assert stack["StackId"].split(":")[4] == TARGET_ACCOUNTS[run.stage]
-        assert {t["Key"]: t["Value"] for t in stack["Tags"]} == {"stage": run.stage, "owner": "analytics-platform"}
+        assert {t["Key"]: t["Value"] for t in stack["Tags"]} == {"stage": run.stage, "owner": "analytics-platform", OWNERSHIP_TAG: "CloudFormationDeployment"}
         assert stack_parameters(cloudformation, name) == run.parameters
         assert stack_template(cloudformation, name) == DEPLOYED_DOCUMENT
 
     # One template: the bytes the source exported, pinned by prod, staged under the same key.
     assert test.outputs["template_sha256"] == prod.outputs["template_sha256"] == PAYLOAD_SHA256
     assert prod.mocks.sent["expected_sha256"] == PAYLOAD_SHA256
-    assert test.staged["key"] == prod.staged["key"] == f"quicksight-promotion/{DEPLOYED.sha256}.json"
-    assert test.staged["content"] == prod.staged["content"] == DEPLOYED.body
-    assert test.staged["bucket"] != prod.staged["bucket"]
+    key = f"quicksight-promotion/{DEPLOYED.sha256}.json"
+    assert test.stack["template_body"] == prod.stack["template_body"] == DEPLOYED.body
+    assert test.stack["staging_bucket"] != prod.stack["staging_bucket"]
     for run in (test, prod):
-        url = sent[run.stage]["TemplateURL"]
-        assert url == f"https://{run.staged['bucket']}.s3.eu-west-1.amazonaws.com/{run.staged['key']}"
-        body = accounts[run.stage].s3.get_object(Bucket=run.staged["bucket"], Key=run.staged["key"])["Body"].read()
+        bucket = run.stack["staging_bucket"]
+        assert run.deployed["template_url"] == f"https://{bucket}.s3.eu-west-1.amazonaws.com/{key}"
+        assert run.stack["expected_account_id"] == run.deployed["account_id"] == TARGET_ACCOUNTS[run.stage]
+        body = accounts[run.stage].s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert body == DEPLOYED.body.encode("utf-8")
+    # prod sets protect: Pulumi and CloudFormation both refuse to delete it.
+    assert (test.termination_protection, prod.termination_protection) == (False, True)
     # Each stage fetched the job once (through the source role), and nothing else.
     for run in (test, prod):
         assert [r["operation"] for r in run.requests] == ["AssumeRole", "DescribeAssetBundleExportJob", "Download"]
@@ -287,6 +310,7 @@ def test_promotion_from_test_to_prod(
         assert_no_credentials(json.dumps(others, ensure_ascii=False), f"the {run.stage} export's outputs")
         assert_no_credentials(run.mocks.step.id, f"the {run.stage} export's id")
         assert is_secret(run.stack["parameters"])
+        assert_no_credentials(json.dumps(run.deployed, ensure_ascii=False), f"the {run.stage} deployment's outputs")
         assert_no_credentials(json.dumps(run.outputs, ensure_ascii=False), f"the {run.stage} component's outputs")
         assert_no_credentials("\n".join(run.warnings), f"the {run.stage} warnings")
     assert_no_credentials(engine.stderr_text(), "the provider's stderr")
@@ -313,7 +337,7 @@ def test_prod_pinned_to_other_bytes_fails_in_the_provider_and_deploys_nothing(
     assert_no_credentials(failure.message, "the program's error")
     assert_no_credentials(engine.stderr_text(), "the provider's stderr")
     # Nothing after the export was registered, so nothing reaches AWS.
-    assert mocks.by_type("BucketObjectv2") == [] and mocks.by_type("cloudformation/stack:Stack") == []
+    assert mocks.by_type("quicksight:CloudFormationDeployment") == []
     prod = moto.account(TARGET_ACCOUNTS["prod"])
     assert deploy(prod, StageRun("prod", mocks)) == {}
     assert prod.cloudformation.describe_stacks()["Stacks"] == []

@@ -19,7 +19,7 @@ from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs, T
 from components.validation import TemplateValidationError
 from components.core.principals import principalize
 from conftest import sample_template
-from mocks import TARGET_REGION, RecordingMocks, export_outputs, install, run_failing_program
+from mocks import TARGET_ACCOUNT, TARGET_REGION, RecordingMocks, export_outputs, install, run_failing_program
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -48,8 +48,12 @@ def args(**overrides: Any) -> QuickSightBundleStackArgs:
     return QuickSightBundleStackArgs(**(base | overrides))
 
 
+DEPLOYMENT = "quicksight:CloudFormationDeployment"
+
+
 def stack_inputs(mocks: RecordingMocks) -> dict[str, Any]:
-    (stack,) = mocks.by_type("cloudformation/stack:Stack")
+    (stack,) = mocks.by_type(DEPLOYMENT)
+    assert mocks.by_type("cloudformation/stack:Stack") == [], "the component deploys only through CloudFormationDeployment"
     return stack.inputs
 
 
@@ -70,14 +74,17 @@ def test_small_template_goes_inline_and_children_are_parented() -> pulumi.Output
     def check(values: list[Any]) -> None:
         export_urn, stack_urn = values
         inputs = stack_inputs(mocks)
-        assert json.loads(inputs["templateBody"]) == sample_template()
-        assert "templateUrl" not in inputs
+        assert json.loads(inputs["template_body"]) == sample_template()
         assert mocks.by_type("BucketObjectv2") == []
-        assert inputs["onFailure"] == "DELETE"
+        assert inputs["on_failure"] == "DELETE"
         # Children carry the component in their URN's type chain.
         assert "quicksight-promotion:quicksight:BundleStack$pulumi-python:dynamic/quicksight:AssetBundleExport" in export_urn
-        assert "quicksight-promotion:quicksight:BundleStack$aws:cloudformation/stack:Stack" in stack_urn
-        assert inputs["parameters"] == {"salesdashboardAB12CDName": "Ventes 売上"}
+        assert (
+            "quicksight-promotion:quicksight:BundleStack$pulumi-python:dynamic/quicksight:CloudFormationDeployment"
+            in stack_urn
+        )
+        # Always a secret input (the provider records digests only).
+        assert inputs["parameters"][SECRET_SIG] and inputs["parameters"]["value"] == {"salesdashboardAB12CDName": "Ventes 売上"}
 
     return pulumi.Output.all(component.export.urn, component.stack.urn).apply(check)
 
@@ -90,19 +97,34 @@ def test_large_template_is_staged_in_s3_by_content_address() -> pulumi.Output:
 
     deployed = deployable(expected["template_body"], expected["parameter_catalog"])
 
-    def check(url: str) -> None:
-        assert deployed.inline_size > 51_200
-        (staged,) = mocks.by_type("BucketObjectv2")
-        key = f"quicksight-promotion/{deployed.sha256}.json"
-        assert staged.inputs["key"] == key
-        assert staged.inputs["content"] == deployed.body
-        assert json.loads(deployed.body)["Resources"] == principalize(BIG).document["Resources"]
-        assert staged.inputs["bucket"] == "sales-staging-1a2b3c"
+    def check(_: Any) -> None:
+        assert deployed.size > 51_200
+        # No S3 object resource (none inside an apply): the deployment stages the template itself.
+        assert mocks.by_type("BucketObjectv2") == []
         inputs = stack_inputs(mocks)
-        assert "templateBody" not in inputs
-        assert inputs["templateUrl"] == url == f"https://sales-staging-1a2b3c.s3.{TARGET_REGION}.amazonaws.com/{key}"
+        assert inputs["template_body"] == deployed.body
+        assert json.loads(deployed.body)["Resources"] == principalize(BIG).document["Resources"]
+        assert inputs["staging_bucket"] == "sales-staging-1a2b3c"
+        assert inputs["staging_prefix"] == "quicksight-promotion/"
+        assert inputs["region"] == TARGET_REGION
 
-    return component.stack.template_url.apply(check)
+    return component.stack.urn.apply(check)
+
+
+def test_the_graph_is_the_same_for_small_and_large_templates() -> None:
+    shapes = []
+    for template, values in ((sample_template(), None), (BIG, stage_values())):
+        mocks = install(RecordingMocks(template=template))
+
+        def program(values: Any = values) -> pulumi.Output:
+            # The generated bundle (BIG) grants its assets to two source users; the sample to nobody.
+            principals = PRINCIPALS if template is BIG else None
+            return QuickSightBundleStack("sales", args(parameters=values, principals=principals)).stack.urn
+
+        pulumi.runtime.test(program)()
+        shapes.append(sorted((r.typ, r.name) for r in mocks.resources))
+    assert shapes[0] == shapes[1]
+    assert ("pulumi-python:dynamic/quicksight:CloudFormationDeployment", "sales-stack") in shapes[0]
 
 
 @pulumi.runtime.test
@@ -128,11 +150,12 @@ def test_given_staging_bucket_is_used_and_none_created() -> pulumi.Output:
         "sales", args(parameters=stage_values(), staging_bucket="team-artifacts", staging_prefix="qs/")
     )
 
-    def check(url: str) -> None:
+    def check(_: Any) -> None:
         assert mocks.by_type("aws:s3/bucket:Bucket") == []
-        assert url.startswith(f"https://team-artifacts.s3.{TARGET_REGION}.amazonaws.com/qs/")
+        inputs = stack_inputs(mocks)
+        assert (inputs["staging_bucket"], inputs["staging_prefix"]) == ("team-artifacts", "qs/")
 
-    return component.stack.template_url.apply(check)
+    return component.stack.urn.apply(check)
 
 
 def test_template_over_one_megabyte_fails_before_any_deploy() -> None:
@@ -149,7 +172,7 @@ def test_template_over_one_megabyte_fails_before_any_deploy() -> None:
         error
     )
     assert "nothing was deployed" in str(error)
-    assert mocks.by_type("BucketObjectv2") == []
+    assert mocks.by_type(DEPLOYMENT) == []
 
 
 @pulumi.runtime.test
@@ -229,8 +252,8 @@ def test_grant_on_an_export_without_permissions_adds_the_owner_slot() -> pulumi.
     def check(_: Any) -> None:
         values = stack_inputs(mocks)["parameters"]["value"]
         assert values["GrantOwnerPrincipal"] == grant[0]["principal"] and values["GrantViewerPrincipal"] == ""
-        # Every target is an ARN: the target account was not looked up.
-        assert not [i for i in mocks.invokes if "getCallerIdentity" in i.token]
+        # Every target is an ARN: the partition was not looked up (the account is, for the deployment's guard).
+        assert not [i for i in mocks.invokes if "getPartition" in i.token]
 
     return component.stack.urn.apply(check)
 
@@ -246,7 +269,7 @@ def test_outputs_asset_ids_with_prefix_and_dashboard_urls() -> pulumi.Output:
         assert "test-sales-analysis" in asset_ids["analysis"]
         assert urls == [f"https://{TARGET_REGION}.quicksight.aws.amazon.com/sn/dashboards/test-sales-dashboard"]
         assert sha == export_outputs(BIG)["template_sha256"]
-        assert stack_name == "sales-stack-4d5e6f"
+        assert stack_name == "quicksight-promotion-test-sales"
 
     return pulumi.Output.all(
         component.asset_ids, component.dashboard_urls, component.template_sha256, component.stack_name
@@ -272,13 +295,22 @@ def test_target_provider_and_stack_settings_flow_to_children() -> pulumi.Output:
     )
 
     def check(_: Any) -> None:
-        (stack,) = mocks.by_type("cloudformation/stack:Stack")
-        assert stack.provider and "prod-account" in stack.provider
-        assert stack.inputs["name"] == "quicksight-sales-prod"
-        assert stack.inputs["tags"] == {"stage": "prod"}
-        assert stack.inputs["timeoutInMinutes"] == 30
-        assert stack.inputs["iamRoleArn"] == "arn:aws:iam::999999999999:role/cfn-quicksight"
-        assert stack.inputs["notificationArns"] == ["arn:aws:sns:eu-west-1:999999999999:stack-events"]
+        inputs = stack_inputs(mocks)
+        # The account guard and the region come from the target provider's own invokes.
+        invokes = {i.token: i for i in mocks.invokes}
+        for token in ("aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getRegion:getRegion"):
+            assert "prod-account" in (invokes[token].provider or ""), token
+        (bucket,) = mocks.by_type("aws:s3/bucket:Bucket")
+        assert bucket.provider and "prod-account" in bucket.provider
+        assert inputs["expected_account_id"] == TARGET_ACCOUNT
+        assert inputs["region"] == TARGET_REGION
+        assert inputs["stack_name"] == "quicksight-sales-prod"
+        assert inputs["tags"] == {"stage": "prod"}
+        assert inputs["timeout_seconds"] == 30 * 60
+        assert inputs["iam_role_arn"] == "arn:aws:iam::999999999999:role/cfn-quicksight"
+        assert inputs["notification_arns"] == ["arn:aws:sns:eu-west-1:999999999999:stack-events"]
+        # Production: Pulumi refuses to delete it, and so does CloudFormation.
+        assert inputs["termination_protection"] is True
         assert component.stack._protect is True  # noqa: SLF001  (Pulumi keeps the option here)
         (export,) = mocks.by_type("quicksight:AssetBundleExport")
         assert export.inputs["expected_sha256"] == "AB" * 32
@@ -345,7 +377,7 @@ def test_a_principal_parameter_set_for_the_stage_is_not_warned_about(monkeypatch
 
     def check(_: Any) -> None:
         assert warned == []
-        assert stack_inputs(mocks)["parameters"]["AdminUser"] == "bi/admin"
+        assert stack_inputs(mocks)["parameters"]["value"]["AdminUser"] == "bi/admin"
 
     return component.stack.urn.apply(check)
 
@@ -406,7 +438,7 @@ def test_program_runs_the_test_stage_example() -> pulumi.Output:
         assert export.inputs["role_arn"] == "arn:aws:iam::111122223333:role/quicksight-promotion-export-reader"
         assert SECRET_SIG in export.inputs["parameters"]
         stack = stack_inputs(mocks)
-        assert stack["name"] == "quicksight-sales-test"
+        assert stack["stack_name"] == "quicksight-sales-test"
         assert stack["tags"] == {"stage": "test", "owner": "analytics-platform"}
         assert SECRET_SIG in stack["parameters"]
         # The stage's principals setting reached the stack as one parameter per source principal.
@@ -415,6 +447,7 @@ def test_program_runs_the_test_stage_example() -> pulumi.Output:
             "arn:aws:quicksight:eu-west-1:999999999999:group/default/bi-admins",
             "arn:aws:quicksight:eu-west-1:999999999999:group/default/sales-analysts-test",
         ]
+        assert stack["termination_protection"] is False
 
     return program["bundle"].stack.urn.apply(check)
 
@@ -440,8 +473,8 @@ def test_program_prod_stage_pins_the_test_stage_template() -> pulumi.Output:
         assert reference.name == "acme/quicksight-promotion/test"
         (export,) = mocks.by_type("quicksight:AssetBundleExport")
         assert export.inputs["expected_sha256"] == pinned
-        (stack,) = mocks.by_type("cloudformation/stack:Stack")
-        assert stack.inputs["name"] == "quicksight-sales-prod"
+        assert stack_inputs(mocks)["stack_name"] == "quicksight-sales-prod"
+        assert stack_inputs(mocks)["termination_protection"] is True
 
     return program["bundle"].stack.urn.apply(check)
 

@@ -17,14 +17,14 @@ def catalog_of(template: dict) -> list[dict]:
     return [entry.model_dump() for entry in build_catalog(template)]
 
 
-def test_inline_size_counts_gos_six_byte_escapes() -> None:
+def test_inline_size_is_the_utf8_bytes_boto3_sends() -> None:
     assert inline_size('{"a":"x"}') == 9
-    # Go's json.Marshal writes <, >, & (and U+2028/2029) as \u003c etc.: 5 more bytes each.
-    assert inline_size('{"a":"x < y && z > 1"}') == len('{"a":"x < y && z > 1"}') + 5 * 4
-    assert inline_size('{"a":"売"}') == len('{"a":"売"}'.encode("utf-8"))
+    # No Go escapes any more: the deployment sends the body through boto3 unchanged.
+    assert inline_size('{"a":"x < y && z > 1"}') == len('{"a":"x < y && z > 1"}')
+    assert inline_size('{"a":"売"}') == len('{"a":"売"}'.encode("utf-8")) == 11
 
 
-def test_credential_parameters_become_no_echo_and_nothing_else_changes() -> None:
+def test_password_and_username_become_no_echo_and_nothing_else_changes() -> None:
     template = generate_bundle()
     body = compact_json(template)
     catalog = catalog_of(template)
@@ -32,9 +32,12 @@ def test_credential_parameters_become_no_echo_and_nothing_else_changes() -> None
     deployed = json.loads(result.body)
     # Besides NoEcho, the deployed template is the export with its principals made parameters.
     expected = principalize(template).document
-    credentials = sorted(e["name"] for e in catalog if e["credential"])
+    credentials = sorted(e["name"] for e in catalog if e["credential"] and e["property"] in ("Password", "Username"))
     assert credentials and list(result.hidden) == credentials
     assert list(deployed["Parameters"]) == list(expected["Parameters"])
+    # A SecretArn is an ARN, no secret: it stays visible.
+    secret_arns = [e["name"] for e in catalog if e.get("property") == "SecretArn"]
+    assert secret_arns and all("NoEcho" not in deployed["Parameters"][name] for name in secret_arns)
     for name, spec in deployed["Parameters"].items():
         assert spec.get("NoEcho") is (True if name in credentials else None)
         assert {k: v for k, v in spec.items() if k != "NoEcho"} == expected["Parameters"][name]

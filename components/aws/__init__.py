@@ -2,7 +2,9 @@
 
 - ``session``: client settings and sessions from the standard SDK chain (optionally an assumed role);
 - ``download``: the pre-signed download of an exported file;
-- ``quicksight``: describe, wait on, download and unpack an asset-bundle export job.
+- ``quicksight``: describe, wait on, download and unpack an asset-bundle export job;
+- ``cloudformation``: deploy a template through change sets, delete a stack (imported by the
+  deployment provider only when it works).
 
 Clients are created lazily, inside calls, never at import.
 """

@@ -285,7 +285,12 @@ def _botocore_session() -> botocore.session.Session:
 
 
 def session(
-    region: str | None, role_arn: str | None, session_name: str, *, sts_config: Config | None = None
+    region: str | None,
+    role_arn: str | None,
+    session_name: str,
+    profile: str | None = None,
+    *,
+    sts_config: Config | None = None,
 ) -> boto3.session.Session:
     """A boto3 session from the standard chain, optionally as an assumed role.
 
@@ -295,10 +300,11 @@ def session(
         region: The region, or None for the chain's.
         role_arn: A role to assume, or None.
         session_name: The STS role session name.
+        profile: A shared-config profile to start from (else the chain's, ``AWS_PROFILE``).
         sts_config: The STS client's config (default CLIENT_CONFIG); pass ``CallBudget.config(...)``
             so that AssumeRole fits a deadline.
     """
-    base = boto3.session.Session(botocore_session=_botocore_session(), region_name=region)
+    base = boto3.session.Session(botocore_session=_botocore_session(), region_name=region, profile_name=profile)
     if not role_arn:
         return base
     sts = base.client("sts", config=sts_config or CLIENT_CONFIG)
@@ -333,3 +339,29 @@ def is_access_error(exc: ClientError) -> bool:
     code, _ = error_code(exc)
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return code in ACCESS_CODES or status in (401, 403)
+
+
+def client(service: str, region: str | None, role_arn: str | None, session_name: str, profile: str | None = None) -> Any:
+    """A boto3 client for ``service`` in ``region``, from the standard chain or as ``role_arn``.
+
+    Args:
+        service: The boto3 service name (``cloudformation``, ``s3``, ``sts``...).
+        region: The region; None takes the chain's (``AWS_REGION``, the profile's).
+        role_arn: A role to assume first (its credentials refresh themselves).
+        session_name: The RoleSessionName, shown in CloudTrail.
+        profile: A shared-config profile to start from (else the chain's).
+    """
+    return session(region, role_arn, session_name, profile).client(service, config=CLIENT_CONFIG)
+
+
+def caller_account(boto_session: boto3.session.Session) -> str:
+    """The account the session's credentials act in (STS GetCallerIdentity; needs no permission)."""
+    identity = boto_session.client("sts", config=CLIENT_CONFIG).get_caller_identity()
+    return str(identity["Account"])
+
+
+def account_mismatch(actual: str, expected: str | None) -> str | None:
+    """Why ``actual`` is refused (None when it is the expected account, or none is expected)."""
+    if expected is None or actual == expected:
+        return None
+    return f"the credentials act in account {actual}, not the expected account {expected}"

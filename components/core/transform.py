@@ -24,9 +24,9 @@ RESOURCE_LIMIT = 500
 PARAMETER_LIMIT = 200
 OUTPUT_LIMIT = 200
 
-# pulumi-aws passes TemplateBody through Go's json.Marshal, which writes each of these as a
-# six-byte \uXXXX escape: the body CloudFormation receives is larger than ours.
-_GO_ESCAPED = "<>&\u2028\u2029"
+# Credential properties whose parameters are marked NoEcho: the secrets. A SecretArn names a
+# Secrets Manager secret (an ARN is no secret), so it is deployed as is and shown by DescribeStacks.
+NO_ECHO_PROPERTIES: frozenset[str] = frozenset({"Password", "Username"})
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,10 @@ class DeployableTemplate:
 
 
 def inline_size(body: str) -> int:
-    """Bytes of a TemplateBody as pulumi-aws sends it (UTF-8, with Go's JSON escapes)."""
-    return len(body.encode("utf-8")) + 5 * sum(body.count(ch) for ch in _GO_ESCAPED)
+    """Bytes of a TemplateBody as the deployment sends it: boto3 form-encodes the body unchanged,
+    so CloudFormation receives its UTF-8 bytes (pulumi-aws, no longer used to deploy, re-encoded
+    it with Go's six-byte escapes for ``<``, ``>`` and ``&``)."""
+    return len(body.encode("utf-8"))
 
 
 def _count(document: Mapping[str, Any], section: str) -> int:
@@ -97,13 +99,13 @@ def _count(document: Mapping[str, Any], section: str) -> int:
 
 
 def deployable(body: str, catalog: Sequence[Mapping[str, Any]], grant: bool = False) -> DeployableTemplate:
-    """Make the permission principals parameters, mark the credential parameters ``NoEcho``, measure.
+    """Make the permission principals parameters, mark the credential parameters (Password, Username) ``NoEcho``, measure.
 
     Each source principal becomes a ``Principal<hash10>`` parameter (and an export without
     permissions gets the grant slots): see ``core.principals``. The transform depends on the
     template only, so every stage deploys the same bytes.
 
-    QuickSight exports declare Password/Username/SecretArn parameters without ``NoEcho``, so
+    QuickSight exports declare Password/Username parameters without ``NoEcho``, so
     CloudFormation would show their values to anyone allowed to describe the stack. ``NoEcho``
     makes it mask them; every stage applies the same change, so pinned stages still deploy
     identical bytes.
@@ -113,7 +115,7 @@ def deployable(body: str, catalog: Sequence[Mapping[str, Any]], grant: bool = Fa
         catalog: The parameter catalog (dicts with ``name`` and ``credential``).
         grant: The stage sets ``grant``: an export without permissions gets the grant slots.
     """
-    credentials = {str(e["name"]) for e in catalog if e.get("credential")}
+    credentials = {str(e["name"]) for e in catalog if e.get("credential") and e.get("property") in NO_ECHO_PROPERTIES}
     transform = principalize(json.loads(body), in_place=True, grant=grant)
     document = transform.document
     parameters = document.get("Parameters") or {}

@@ -1,0 +1,353 @@
+"""A small scripted CloudFormation (and STS GetCallerIdentity) on loopback, for what moto cannot do.
+
+It speaks the AWS query protocol (form-encoded ``Action=...`` requests, XML answers) to real boto3
+clients, so a provider process started by the engine harness reaches it through
+``AWS_ENDPOINT_URL``. It models only what the deployment provider uses, synchronously (an executed
+change set is final at the next DescribeStacks), and it can be told to fail the next create the way
+CloudFormation does: the resource fails, the others are cancelled, the stack rolls back to
+``ROLLBACK_COMPLETE``, every event carrying the execution's ``ClientRequestToken``.
+
+Typical use::
+
+    with CloudFormationEmulator() as cfn:
+        cfn.fail_next_execution("salesds", "Invalid DataSetId")
+        ... EngineHarness(env=cfn.env()) ...
+        assert cfn.actions == [...]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import itertools
+import json
+import threading
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Optional
+from xml.sax.saxutils import escape
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+EMPTY_REASON = "The submitted information didn't contain changes. Submit different information to create a change set."
+
+
+@dataclass
+class Stack:
+    name: str
+    stack_id: str
+    status: str
+    created: dt.datetime
+    template: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    protected: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+
+
+@dataclass
+class ChangeSet:
+    change_set_id: str
+    name: str
+    stack: Stack
+    kind: str
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    created: dt.datetime
+    status: str = "CREATE_COMPLETE"
+    reason: Optional[str] = None
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _xml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "".join(f"<{k}>{_xml(v)}</{k}>" for k, v in value.items() if v is not None)
+    if isinstance(value, list):
+        return "".join(f"<member>{_xml(v)}</member>" for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return escape(str(value))
+
+
+class _Refusal(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class CloudFormationEmulator:
+    """Loopback CloudFormation; ``actions`` lists every request's Action, ``sent`` their parameters."""
+
+    def __init__(self, account: str = ACCOUNT, region: str = REGION) -> None:
+        self.account = account
+        self.region = region
+        self.stacks: list[Stack] = []
+        self.change_sets: dict[str, ChangeSet] = {}
+        self.actions: list[str] = []
+        self.sent: list[dict[str, str]] = []
+        self._fail: Optional[tuple[str, str]] = None
+        self._clock = itertools.count()
+        self._lock = threading.Lock()
+        emulator = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode("utf-8"), keep_blank_values=True))
+                status, body = emulator.handle(form)
+                data = body.encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> "CloudFormationEmulator":
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def env(self) -> dict[str, str]:
+        """The provider process's AWS chain pointed here (STS and CloudFormation share the endpoint)."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "AKIAEMULATOR00000001",
+            "AWS_SECRET_ACCESS_KEY": "emulator",
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    # --- scripting -----------------------------------------------------------------------------
+    def fail_next_execution(self, logical_id: str, reason: str) -> None:
+        """The next executed change set fails at ``logical_id`` with ``reason`` and rolls back."""
+        self._fail = (logical_id, reason)
+
+    def stack(self, name: str) -> Stack:
+        """The live (not deleted) stack of that name."""
+        found = self._find(name)
+        assert found is not None, f"no stack {name}"
+        return found
+
+    def sent_for(self, action: str) -> list[dict[str, str]]:
+        return [form for form in self.sent if form.get("Action") == action]
+
+    # --- the protocol ---------------------------------------------------------------------------
+    def _now(self) -> dt.datetime:
+        # A clock that moves one second per use: events of one operation are ordered.
+        return dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=next(self._clock))
+
+    def _find(self, ref: str) -> Optional[Stack]:
+        for stack in reversed(self.stacks):
+            if stack.stack_id == ref:
+                return stack
+            if stack.name == ref and stack.status != "DELETE_COMPLETE":
+                return stack
+        return None
+
+    def handle(self, form: dict[str, str]) -> tuple[int, str]:
+        action = form.get("Action", "")
+        with self._lock:
+            self.actions.append(action)
+            self.sent.append(form)
+            try:
+                result = getattr(self, f"_{action}")(form)
+            except _Refusal as refusal:
+                return 400, (
+                    f'<ErrorResponse xmlns="{NAMESPACE}"><Error><Type>Sender</Type><Code>{refusal.code}</Code>'
+                    f"<Message>{escape(refusal.message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+                )
+        return 200, (
+            f'<{action}Response xmlns="{NAMESPACE}"><{action}Result>{_xml(result)}</{action}Result>'
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></{action}Response>"
+        )
+
+    def _GetCallerIdentity(self, _form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        return {"Arn": f"arn:aws:iam::{self.account}:user/deployer", "UserId": "AIDAEMULATOR", "Account": self.account}
+
+    def _describe(self, stack: Stack) -> dict[str, Any]:
+        return {
+            "StackId": stack.stack_id,
+            "StackName": stack.name,
+            "CreationTime": stack.created,
+            "StackStatus": stack.status,
+            "EnableTerminationProtection": stack.protected,
+            "Parameters": [
+                {"ParameterKey": k, "ParameterValue": "****" if self._no_echo(stack, k) else v}
+                for k, v in sorted(stack.parameters.items())
+            ],
+            "Tags": [{"Key": k, "Value": v} for k, v in sorted(stack.tags.items())],
+            "Outputs": [{"OutputKey": "Deployed", "OutputValue": stack.name}] if stack.status.endswith("COMPLETE") else [],
+        }
+
+    @staticmethod
+    def _no_echo(stack: Stack, key: str) -> bool:
+        spec = (stack.template.get("Parameters") or {}).get(key) or {}
+        return str(spec.get("NoEcho", "")).lower() == "true"
+
+    def _DescribeStacks(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        stack = self._find(form["StackName"])
+        if stack is None:
+            raise _Refusal("ValidationError", f"Stack with id {form['StackName']} does not exist")
+        return {"Stacks": [self._describe(stack)]}
+
+    @staticmethod
+    def _members(form: dict[str, str], prefix: str) -> list[dict[str, str]]:
+        found: dict[int, dict[str, str]] = {}
+        for key, value in form.items():
+            if key.startswith(f"{prefix}.member."):
+                index, _, name = key[len(prefix) + 8 :].partition(".")
+                found.setdefault(int(index), {})[name] = value
+        return [found[i] for i in sorted(found)]
+
+    def _CreateChangeSet(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        name, kind = form["StackName"], form["ChangeSetType"]
+        template = json.loads(form["TemplateBody"])
+        stack = self._find(name)
+        if kind == "CREATE":
+            if stack is not None and stack.status != "REVIEW_IN_PROGRESS":
+                raise _Refusal("AlreadyExistsException", f"Stack [{name}] already exists")
+            if stack is None:
+                stack = Stack(name, f"arn:aws:cloudformation:{self.region}:{self.account}:stack/{name}/{uuid.uuid4()}", "REVIEW_IN_PROGRESS", self._now())
+                self.stacks.append(stack)
+        elif stack is None:
+            raise _Refusal("ValidationError", f"Stack [{name}] does not exist")
+        parameters = {}
+        for member in self._members(form, "Parameters"):
+            key = member["ParameterKey"]
+            if member.get("UsePreviousValue") == "true":
+                if key not in stack.parameters:
+                    raise _Refusal("ValidationError", f"Invalid input for parameter key {key}. Cannot specify usePreviousValue as true for a parameter key not in the previous template")
+                parameters[key] = stack.parameters[key]
+            else:
+                parameters[key] = member.get("ParameterValue", "")
+        tags = {m["Key"]: m["Value"] for m in self._members(form, "Tags")}
+        resources = template.get("Resources") or {}
+        change_set = ChangeSet(
+            f"arn:aws:cloudformation:{self.region}:{self.account}:changeSet/{form['ChangeSetName']}/{uuid.uuid4()}",
+            form["ChangeSetName"],
+            stack,
+            kind,
+            template,
+            parameters,
+            tags,
+            self._now(),
+        )
+        if kind == "UPDATE" and (template, parameters, tags) == (stack.template, stack.parameters, stack.tags):
+            change_set.status, change_set.reason = "FAILED", EMPTY_REASON
+        else:
+            old = stack.template.get("Resources") or {}
+            for logical_id, resource in sorted(resources.items()):
+                action = "Add" if logical_id not in old else "Modify"
+                entry = {"Action": action, "LogicalResourceId": logical_id, "ResourceType": resource.get("Type")}
+                if action == "Modify":
+                    entry["Replacement"] = "False"
+                change_set.changes.append({"Type": "Resource", "ResourceChange": entry})
+            for logical_id in sorted(set(old) - set(resources)):
+                entry = {"Action": "Remove", "LogicalResourceId": logical_id, "ResourceType": old[logical_id].get("Type")}
+                change_set.changes.append({"Type": "Resource", "ResourceChange": entry})
+        self.change_sets[change_set.change_set_id] = change_set
+        return {"Id": change_set.change_set_id, "StackId": stack.stack_id}
+
+    def _DescribeChangeSet(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        change_set = self.change_sets.get(form["ChangeSetName"])
+        if change_set is None:
+            raise _Refusal("ChangeSetNotFound", f"ChangeSet [{form['ChangeSetName']}] does not exist")
+        return {
+            "ChangeSetId": change_set.change_set_id,
+            "ChangeSetName": change_set.name,
+            "StackId": change_set.stack.stack_id,
+            "StackName": change_set.stack.name,
+            "CreationTime": change_set.created,
+            "ExecutionStatus": "AVAILABLE" if change_set.status == "CREATE_COMPLETE" else "UNAVAILABLE",
+            "Status": change_set.status,
+            "StatusReason": change_set.reason,
+            "Changes": change_set.changes,
+        }
+
+    def _DeleteChangeSet(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        self.change_sets.pop(form["ChangeSetName"], None)
+        return {}
+
+    def _event(self, stack: Stack, logical_id: str, rtype: str, status: str, token: str, reason: str = "") -> None:
+        stack.events.append(
+            {
+                "StackId": stack.stack_id,
+                "EventId": str(uuid.uuid4()),
+                "StackName": stack.name,
+                "LogicalResourceId": logical_id,
+                "ResourceType": rtype,
+                "Timestamp": self._now(),
+                "ResourceStatus": status,
+                "ResourceStatusReason": reason or None,
+                "ClientRequestToken": token,
+            }
+        )
+
+    def _ExecuteChangeSet(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        change_set = self.change_sets.pop(form["ChangeSetName"])
+        stack, token = change_set.stack, form.get("ClientRequestToken", "")
+        verb = change_set.kind
+        self._event(stack, stack.name, "AWS::CloudFormation::Stack", f"{verb}_IN_PROGRESS", token, "User Initiated")
+        resources = change_set.template.get("Resources") or {}
+        if verb == "CREATE":
+            # A create gives the stack its template, parameters and tags; a rollback leaves them.
+            stack.template, stack.parameters, stack.tags = change_set.template, change_set.parameters, change_set.tags
+        if self._fail is not None:
+            failing, reason = self._fail
+            self._fail = None
+            for logical_id, resource in sorted(resources.items()):
+                rtype = resource.get("Type", "")
+                if logical_id == failing:
+                    self._event(stack, logical_id, rtype, f"{verb}_FAILED", token, reason)
+            for logical_id, resource in sorted(resources.items()):
+                if logical_id != failing:
+                    self._event(stack, logical_id, resource.get("Type", ""), f"{verb}_FAILED", token, "Resource creation cancelled")
+            rollback = "ROLLBACK" if verb == "CREATE" else "UPDATE_ROLLBACK"
+            self._event(stack, stack.name, "AWS::CloudFormation::Stack", f"{rollback}_IN_PROGRESS", token, f"The following resource(s) failed to {verb.lower()}: [{failing}]. ")
+            stack.status = f"{rollback}_COMPLETE"
+            self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
+            return {}
+        stack.template, stack.parameters, stack.tags = change_set.template, change_set.parameters, change_set.tags
+        stack.status = f"{verb}_COMPLETE"
+        self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
+        return {}
+
+    def _DescribeStackEvents(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        stack = self._find(form["StackName"])
+        if stack is None:
+            raise _Refusal("ValidationError", f"Stack [{form['StackName']}] does not exist")
+        return {"StackEvents": list(reversed(stack.events))}
+
+    def _DeleteStack(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        stack = self._find(form["StackName"])
+        if stack is None:
+            return {}
+        if stack.protected:
+            raise _Refusal(
+                "ValidationError",
+                f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled",
+            )
+        stack.status = "DELETE_COMPLETE"
+        return {}
+
+    def _UpdateTerminationProtection(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        stack = self._find(form["StackName"])
+        if stack is None:
+            raise _Refusal("ValidationError", f"Stack [{form['StackName']}] does not exist")
+        stack.protected = form["EnableTerminationProtection"] == "true"
+        return {"StackId": stack.stack_id}
