@@ -33,6 +33,9 @@ SCALAR_KEYS = (
     "onFailure",
     "cloudFormationRoleArn",
     "protect",
+    "deployRoleArn",
+    "adoptStack",
+    "executeChangeSet",
     "stagingBucket",
     "stagingPrefix",
     "templateValidation",
@@ -64,10 +67,13 @@ class ProgramConfig(BaseModel):
     export_timeout_seconds: int = Field(default=1800, alias="exportTimeoutSeconds", ge=1)
     allow_source_defaults: bool = Field(default=False, alias="allowSourceDefaults")
     stack_name: Optional[str] = Field(default=None, alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-    stack_timeout_minutes: Optional[int] = Field(default=None, alias="stackTimeoutMinutes", ge=1)
+    stack_timeout_minutes: int = Field(default=60, alias="stackTimeoutMinutes", ge=1)
     on_failure: Literal["DELETE", "ROLLBACK", "DO_NOTHING"] = Field(default="DELETE", alias="onFailure")
     cloudformation_role_arn: Optional[str] = Field(default=None, alias="cloudFormationRoleArn")
     protect: bool = False
+    deploy_role_arn: Optional[str] = Field(default=None, alias="deployRoleArn")
+    adopt_stack: bool = Field(default=False, alias="adoptStack")
+    execute_change_set: bool = Field(default=True, alias="executeChangeSet")
     staging_bucket: Optional[str] = Field(default=None, alias="stagingBucket")
     staging_prefix: str = Field(default="quicksight-promotion/", alias="stagingPrefix")
     template_validation: Literal["error", "warning", "off"] = Field(default="error", alias="templateValidation")
@@ -93,6 +99,7 @@ class ProgramConfig(BaseModel):
         "pin_from_stack",
         "stack_name",
         "cloudformation_role_arn",
+        "deploy_role_arn",
         "staging_bucket",
         "release_name",
         mode="before",
@@ -103,10 +110,6 @@ class ProgramConfig(BaseModel):
         # requires every declared key that has no default; the CLI then hands the default over.
         return None if value == "" else value
 
-    @field_validator("stack_timeout_minutes", mode="before")
-    @classmethod
-    def _zero_is_unset(cls, value: Any) -> Any:
-        return None if value in ("", "0", 0) else value
 
 
 def parse_config(raw: dict[str, Any]) -> ProgramConfig:

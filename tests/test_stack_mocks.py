@@ -543,3 +543,30 @@ def test_program_refuses_two_pins_at_once() -> None:
         "invalid stack configuration: set either quicksight-promotion:expectedSha256 or "
         "quicksight-promotion:pinFromStack, not both"
     )
+
+
+@pulumi.runtime.test
+def test_program_passes_the_deployment_settings_to_the_deployment() -> pulumi.Output:
+    from pulumi_cli import load_project, merge_config, program_config
+
+    mocks = install(RecordingMocks(template=sample_template()))
+    stage = {
+        "quicksight-promotion:sourceAccountId": "111122223333",
+        "quicksight-promotion:exportJobId": "sales-release-42",
+        "quicksight-promotion:templateValidation": "off",
+        "quicksight-promotion:adoptStack": True,
+        "quicksight-promotion:executeChangeSet": False,
+        "quicksight-promotion:deployRoleArn": "arn:aws:iam::999999999999:role/deployer",
+        "quicksight-promotion:stackTimeoutMinutes": 15,
+    }
+    flat, secret_keys = program_config(merge_config(load_project(ROOT / "Pulumi.yaml"), "test", stage))
+    pulumi.runtime.set_all_config(flat, secret_keys)
+    program = runpy.run_path(str(ROOT / "__main__.py"))
+
+    def check(_: Any) -> None:
+        inputs = stack_inputs(mocks)
+        assert inputs["adopt"] is True and inputs["execute"] is False
+        assert inputs["role_arn"] == "arn:aws:iam::999999999999:role/deployer"
+        assert inputs["timeout_seconds"] == 15 * 60
+
+    return program["bundle"].stack.urn.apply(check)
