@@ -28,7 +28,7 @@ from typing import Any
 import _common
 from _common import REPO, Row, table
 
-from components.core.generator import dump_bundle, generate_bundle
+from tools.generator import dump_bundle, generate_bundle
 from emulator import QuickSightEmulator
 
 CHILD = str(REPO / "bench" / "_memory_child.py")

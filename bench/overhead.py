@@ -40,7 +40,7 @@ from typing import Any, Callable
 import _common
 from _common import Row, median, provider_props, table
 
-from components.core.generator import dump_bundle, generate_bundle
+from tools.generator import dump_bundle, generate_bundle
 from emulator import QuickSightEmulator
 from engine import EngineHarness
 

@@ -15,7 +15,7 @@ import sys
 import _common
 from _common import Row, table
 
-from components.core.generator import dump_bundle, generate_bundle
+from tools.generator import dump_bundle, generate_bundle
 from emulator import QuickSightEmulator
 from engine import EngineHarness
 

@@ -16,7 +16,7 @@ import _common
 from _common import Row, table
 
 from components.core.bundle import parse_template
-from components.core.generator import MAX_SCALE, dump_bundle, generate_bundle
+from tools.generator import MAX_SCALE, dump_bundle, generate_bundle
 from components.core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 
 URL_LIMIT = URL_TEMPLATE_LIMIT

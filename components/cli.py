@@ -1,4 +1,4 @@
-"""The command line: ``inspect`` a bundle, ``preflight`` a stage offline, ``generate`` sample bundles.
+"""The command line: ``inspect`` a bundle, ``preflight`` a stage offline.
 
 Exit codes: 0 fine, 1 the bundle, the job or the stage has a problem (one ``error: ...`` line, or
 one line per problem for ``preflight``), 2 a usage error (one line naming the flag).
@@ -108,13 +108,6 @@ def _directory(text: str) -> Path:
     return path
 
 
-def _output_file(text: str) -> Path:
-    path = Path(text)
-    if path.is_dir() or not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a file in an existing directory")
-    return path
-
-
 def _input_file(text: str) -> Path:
     path = Path(text)
     if not path.is_file():
@@ -124,7 +117,7 @@ def _input_file(text: str) -> Path:
 
 def _parser(prog: str) -> _Parser:
     parser = _Parser(
-        prog=prog, description="Inspect, pre-flight or generate QuickSight CLOUDFORMATION_JSON asset bundles."
+        prog=prog, description="Inspect or pre-flight QuickSight CLOUDFORMATION_JSON asset bundles."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -167,14 +160,6 @@ def _parser(prog: str) -> _Parser:
         "--project", type=_input_file, help="the project file (default: Pulumi.yaml beside the stage file)"
     )
     preflight.add_argument("--no-lint", action="store_true", help="skip cfn-lint (it takes about 10 s)")
-    generate = commands.add_parser("generate", help="write a realistic generated CLOUDFORMATION_JSON bundle")
-    generate.add_argument("--out", required=True, type=_output_file, help="file to write (a .json, or a .zip with --zip)")
-    generate.add_argument("--scale", type=int, default=1, help="multiplies visuals and calculated fields (default 1)")
-    generate.add_argument("--seed", type=int, default=0, help="seed of ids and hashes (default 0)")
-    generate.add_argument("--zip", action="store_true", help="write a zip holding the JSON template")
-    generate.add_argument("--compact", action="store_true", help="write compact JSON instead of pretty-printed")
-    generate.add_argument("--no-id-prefix", action="store_true", help="export without ResourceIdPrefixForAllResources")
-    generate.add_argument("--no-permissions", action="store_true", help="export without permissions and IdentityRegion")
     return parser
 
 
@@ -437,29 +422,6 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return 0
 
 
-# --- generate ------------------------------------------------------------------------------------------
-
-
-def _generate(args: argparse.Namespace, out: IO[str]) -> int:
-    from .core.generator import dump_bundle, generate_bundle, zip_bundle  # noqa: PLC0415
-
-    try:
-        doc = generate_bundle(
-            seed=args.seed, scale=args.scale, id_prefix=not args.no_id_prefix, include_permissions=not args.no_permissions
-        )
-    except QuickSightPromotionError as exc:
-        raise _usage(args, str(exc)) from exc
-    data = dump_bundle(doc, pretty=not args.compact).encode("utf-8")
-    if args.zip:
-        data = zip_bundle(data, f"assetbundle-seed{args.seed}-scale{args.scale}.json")
-    args.out.write_bytes(data)
-    print(
-        f"wrote {args.out}: {len(data):,} bytes, {len(doc['Resources'])} resources, {len(doc['Parameters'])} parameters",
-        file=out,
-    )
-    return 0
-
-
 # --- run -------------------------------------------------------------------------------------------------
 
 
@@ -474,8 +436,6 @@ def run(argv: Sequence[str], out: Optional[IO[str]] = None, err: Optional[IO[str
         except SystemExit as exc:  # --help and --version
             return int(exc.code or 0)
         args.prog = parser.prog
-        if args.command == "generate":
-            return _generate(args, out)
         if args.command == "preflight":
             from .preflight import preflight  # noqa: PLC0415
 

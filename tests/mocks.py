@@ -14,7 +14,7 @@ from typing import Any, Optional
 import pulumi
 
 from components.core.catalog import build_catalog, summarize_resources
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 
 TARGET_REGION = "eu-west-1"
 TARGET_ACCOUNT = "999999999999"

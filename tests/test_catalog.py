@@ -15,7 +15,7 @@ from components.core.catalog import (
     summarize_resources,
     to_parameter_string,
 )
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 from components.errors import BundleFormatError
 
 DS_ID = "826ec139-04c9-4a4f-a09d-979551d5dc38"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from components.cli import run
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 from conftest import pretty_bytes, sample_template, zip_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,6 @@ def _usage(*argv: str) -> tuple[int, str]:
         (["inspect", "x.json", "--role-arn", "arn:aws:iam::1:user/x"], "--role-arn", "should match pattern"),
         (["inspect", "x.json", "--out-dir", "/nonexistent/dir"], "--out-dir", "is not an existing directory"),
         (["inspect", "x.json", "--stage-config", "../prod"], "--stage-config", "a stack name is letters"),
-        (["generate", "--out", "/nonexistent/dir/b.json"], "--out", "is not a file in an existing directory"),
         (["preflight", "/nonexistent.json", "--stage", "Pulumi.x.yaml"], "bundle", "is not an existing file"),
         (["inspect"], "", "give either a bundle file or --account-id and --job-id"),
         (["inspect", "--job-id", "j"], "--job-id", "--job-id needs --account-id"),
@@ -206,13 +205,6 @@ def test_python_dash_m_components_runs_the_cli() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Parameters (30;" in result.stdout
-
-
-def test_generate_refuses_a_bad_scale_with_usage_exit(tmp_path: Path) -> None:
-    code, err = _usage("generate", "--out", str(tmp_path / "b.json"), "--scale", "0")
-    assert code == 2
-    assert "generator scale 0 is not an integer between 1 and 1000" in err
-    assert not (tmp_path / "b.json").exists()
 
 
 def test_inline_fit_is_judged_on_the_utf8_body_the_deployment_sends(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from components.core import deployment as core
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 
 T0 = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
 

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from components.core.deployment import OWNERSHIP_TAG, template_sha256
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 from components.core.principals import find_principals, principalize
 from components.core.transform import deployable
 from components.deployment import CloudFormationDeploymentProvider

@@ -35,7 +35,7 @@ import yaml
 
 from components.core.bundle import compact_json
 from components.core.catalog import build_catalog
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 from components.core.models import ExportOutputs
 from components.core.transform import deployable
 from components.errors import IntegrityError

@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from components.core.catalog import CatalogEntry, build_catalog, summarize_resources
-from components.core.generator import dump_bundle, generate_bundle
+from tools.generator import dump_bundle, generate_bundle
 from conftest import inputs, pretty_bytes
 from emulator import ACCOUNT, QuickSightEmulator
 from engine import DIFF_NONE, DIFF_SOME, UNKNOWN, EngineHarness, StepResult, error_text, user_error

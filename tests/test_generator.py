@@ -12,8 +12,8 @@ import pytest
 
 from components.core.bundle import parse_template, unpack_bundle
 from components.core.catalog import build_catalog
-from components.cli import run
-from components.core.generator import dump_bundle, generate_bundle
+from tools.generate import main as run
+from tools.generator import dump_bundle, generate_bundle
 from components.errors import InputError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sales-bundle.json"
@@ -213,11 +213,11 @@ def test_bad_scale_is_refused(scale: Any) -> None:
 def test_generate_command_writes_json_and_zip(tmp_path: Path) -> None:
     out = tmp_path / "bundle.json"
     printed = io.StringIO()
-    assert run(["generate", "--out", str(out), "--seed", "4"], out=printed) == 0
+    assert run(["--out", str(out), "--seed", "4"], out=printed) == 0
     assert json.loads(out.read_text("utf-8")) == generate_bundle(seed=4)
     assert printed.getvalue().startswith(f"wrote {out}: ")
     zipped = tmp_path / "bundle.zip"
-    assert run(["generate", "--out", str(zipped), "--seed", "4", "--zip", "--compact"], out=io.StringIO()) == 0
+    assert run(["--out", str(zipped), "--seed", "4", "--zip", "--compact"], out=io.StringIO()) == 0
     template = unpack_bundle(io.BytesIO(zipped.read_bytes()))
     assert template.source.startswith("zip:") and template.document == generate_bundle(seed=4)
 
@@ -227,4 +227,16 @@ def test_shipped_example_is_the_default_bundle() -> None:
     assert len(raw) < 1_000_000
     assert raw.decode("utf-8") == dump_bundle(
         generate_bundle()
-    ), "examples/sales-bundle.json is stale: run python -m components generate --out examples/sales-bundle.json"
+    ), "examples/sales-bundle.json is stale: run python -m tools.generate --out examples/sales-bundle.json"
+
+
+def test_generate_refuses_a_bad_scale_or_output_with_usage_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        run(["--out", str(tmp_path / "b.json"), "--scale", "0"])
+    assert info.value.code == 2
+    assert "generator scale 0 is not an integer between 1 and 1000" in capsys.readouterr().err
+    assert not (tmp_path / "b.json").exists()
+    with pytest.raises(SystemExit) as info:
+        run(["--out", "/nonexistent/dir/b.json"])
+    assert info.value.code == 2
+    assert "argument --out: '/nonexistent/dir/b.json' is not a file in an existing directory" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from pulumi.runtime.settings import get_engine, get_monitor, get_organization, g
 
 from components.core.bundle import compact_json
 from components.core.catalog import build_catalog, summarize_resources
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 
 ACCOUNT = "111111111111"
 RESOURCE_TYPE = "pulumi-python:dynamic/quicksight:AssetBundleExport"

@@ -118,3 +118,16 @@ def test_ci_runs_every_python_version_the_project_claims() -> None:
     minors = [int(v.split(".")[1]) for v in claimed]
     assert minors == list(range(int(low.split(".")[1]), int(high.split(".")[1])))
     assert sys.version_info[:2] in [(3, m) for m in minors]
+
+
+def test_the_product_does_not_import_the_tooling() -> None:
+    # Sample generators are tooling (tools/), kept apart from the product's path and not installed.
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module or ""]
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno}" for m in modules if m.split(".")[0] in ("tools", "tests")]
+    assert offenders == []
+    assert not (PACKAGE / "core" / "generator.py").exists()

@@ -13,7 +13,7 @@ import yaml
 
 from components.core.bundle import compact_json
 from components.core.catalog import build_catalog
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 from components.core.literals import literal_connection_values
 from components.core.principals import (
     GRANT_OWNER_PARAMETER,

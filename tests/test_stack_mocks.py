@@ -12,7 +12,7 @@ import pulumi_aws as aws
 import pytest
 import yaml
 
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 from components.core.transform import deployable
 from components.errors import InputError, ParameterError, QuickSightPromotionError
 from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs, TemplateTooLargeError

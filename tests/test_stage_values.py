@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from components.core.catalog import CatalogEntry, build_catalog
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 from components.core.stage_values import Resolution, given_parameters, resolve_parameters, stage_config_skeleton
 from components.errors import InputError, ParameterError
 

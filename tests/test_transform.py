@@ -7,7 +7,7 @@ import json
 
 from components.core.bundle import compact_json
 from components.core.catalog import build_catalog
-from components.core.generator import generate_bundle
+from tools.generator import generate_bundle
 from components.core.principals import principalize
 from components.core.transform import URL_TEMPLATE_LIMIT, deployable, inline_size
 from conftest import CALC_EXPRESSION, sample_template

@@ -1,6 +1,6 @@
 """A generator of realistic CLOUDFORMATION_JSON asset-bundle exports, for tests, demos and benchmarks.
 
-Pure core, except ``main``: ``generate_bundle`` builds the template in memory, deterministically
+Tooling, not product: it lives beside the library (``tools/``) and is not installed with it. Pure: ``generate_bundle`` builds the template in memory, deterministically
 for a seed. The output follows what real exports look like (see the project's QuickSight
 CloudFormation bundle notes):
 
@@ -15,7 +15,7 @@ CloudFormation bundle notes):
 - Analyses and dashboards carry calculated fields with literal ``${Name}`` text (QuickSight
   parameter references, not CloudFormation substitutions) and ``ValidationStrategy: LENIENT``.
 
-Run ``python -m components generate --out PATH [--scale N] [--seed N] [--zip]`` to write one.
+Run ``python -m tools.generate --out PATH [--scale N] [--seed N] [--zip]`` to write one.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import uuid
 import zipfile
 from typing import Any, Optional, Sequence
 
-from ..errors import InputError
-from .bundle import compact_json
+from components.core.bundle import compact_json
+from components.errors import InputError
 
 PREFIX = "ResourceIdPrefixForAllResources"
 IDENTITY_REGION = "IdentityRegion"

@@ -1,0 +1,1 @@
+"""Tooling beside the product: sample bundle generation (not installed with the library)."""
