@@ -290,3 +290,12 @@ def test_local_file_messages_name_the_file_not_a_download(tmp_path: Path, conten
     code, _, err = inspect(str(bundle))
     assert code == 1
     assert message in err and "download" not in err
+
+
+def test_the_readme_shows_what_inspect_prints_for_the_example() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```text\nBundle: examples/sales-bundle.json", 1)[1].split("```", 1)[0]
+    first_lines = ("Bundle: examples/sales-bundle.json" + shown).splitlines()[:4]
+    code, out, _ = inspect(str(EXAMPLE))
+    assert code == 0
+    assert out.replace(str(EXAMPLE), "examples/sales-bundle.json").splitlines()[:4] == first_lines
