@@ -129,23 +129,8 @@ class BundleFormatError(QuickSightPromotionError, ValueError):
     """The downloaded file is not a usable CloudFormation template (or zip holding one)."""
 
 
-class ParameterError(InputError):
-    """The stage's CloudFormation parameter values do not fit the export template's parameters.
-
-    The message lists every problem found, separated by ``"; "``; ``problems`` holds them one by one.
-    """
-
-    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.problems: tuple[str, ...] = tuple(problems)
-
-
-class ReleaseError(ExportJobError):
-    """A release (an export this library starts) cannot be cut."""
-
-
-class ReleasePreflightError(ReleaseError, InputError):
-    """Pre-flight found problems in the release's assets before any job started.
+class ProblemsError(InputError):
+    """Several problems found at once, so that the user fixes them all in one round.
 
     The message lists every problem, separated by ``"; "``; ``problems`` holds them one by one.
     """
@@ -155,16 +140,21 @@ class ReleasePreflightError(ReleaseError, InputError):
         self.problems: tuple[str, ...] = tuple(problems)
 
 
+class ParameterError(ProblemsError):
+    """The stage's CloudFormation parameter values do not fit the export template's parameters."""
+
+
+class ReleaseError(ExportJobError):
+    """A release (an export this library starts) cannot be cut."""
+
+
+class ReleasePreflightError(ReleaseError, ProblemsError):
+    """Pre-flight found problems in the release's assets before any job started."""
+
+
 class ReleaseConflictError(ReleaseError, InputError):
     """The release name's job exists with other assets or options: a release name is used once."""
 
 
-class PrincipalError(InputError):
-    """The stage's ``principals`` or ``grant`` do not fit the export's permission principals.
-
-    The message lists every problem found, separated by ``"; "``; ``problems`` holds them one by one.
-    """
-
-    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.problems: tuple[str, ...] = tuple(problems)
+class PrincipalError(ProblemsError):
+    """The stage's ``principals`` or ``grant`` do not fit the export's permission principals."""

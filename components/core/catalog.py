@@ -460,25 +460,7 @@ def _literal_id(value: Any) -> Optional[str]:
 
 def _referenced_parameters(node: Any) -> set[str]:
     """Names used through ``Ref`` or ``Fn::Sub`` anywhere under ``node`` (plain strings do not count)."""
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Mapping):
-            if len(item) == 1:
-                ((function, argument),) = item.items()
-                if function == "Ref" and isinstance(argument, str):
-                    found.add(argument)
-                    continue
-                if function == "Fn::Sub":
-                    found.update(_sub_names(argument))
-                    if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], Mapping):
-                        stack.extend(argument[1].values())
-                    continue
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
+    return set(_use_counts(node))
 
 
 def _sub_names(argument: Any) -> set[str]:
