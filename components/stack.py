@@ -63,7 +63,7 @@ class QuickSightBundleStackArgs:
         parameters: The stage's values for the template parameters (see the README for the form).
         allow_source_defaults: Let data source connection properties fall back to the source
             account's values (off: a stage must set them, so prod never silently reads dev).
-        stack_name: The CloudFormation stack name (default: Pulumi's auto-name of the resource).
+        stack_name: The CloudFormation stack name (default: ``<project>-<stack>-<name>``).
         tags: Tags of the stack (CloudFormation propagates them to the QuickSight assets).
         timeout_in_minutes: How long ``pulumi up`` waits for CloudFormation (default 60); past
             it CloudFormation goes on and the next ``up`` waits for it.
