@@ -370,17 +370,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     ) -> None:
         # A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps
         # the whole `parameters` input and its echo in the outputs encrypted.
-        label = f"AssetBundleExport {resource_name!r}"
-        if isinstance(parameters, pulumi.Output):
-            # Computed values: protect the credentials inside once they are known (no warning
-            # when the whole mapping is already a secret).
-            given = parameters
-            values = pulumi.Output.all(given, pulumi.Output.from_input(given.is_secret())).apply(
-                lambda v: pulumi.Output.from_input(protect_credentials(v[0], label, warn=not v[1]))
-            )
-        else:
-            values = pulumi.Output.from_input(protect_credentials(parameters, label))
-        secret = pulumi.Output.from_input(values.is_secret())
+        values, secret = protected_values(parameters, f"AssetBundleExport {resource_name!r}")
         props: dict[str, Any] = {
             "aws_account_id": aws_account_id,
             "export_job_id": export_job_id,
@@ -403,6 +393,24 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         self.cfn_parameters = pulumi.Output.all(self.parameter_catalog, values, allow, secret).apply(
             lambda v: resolve_catalog_values(v[0], v[1], bool(v[2]), bool(v[3]))
         )
+
+
+def protected_values(parameters: Any, label: str) -> tuple[pulumi.Output[Any], pulumi.Output[bool]]:
+    """The stage's ``parameters`` with every credential a secret, and whether the result is secret.
+
+    A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps it
+    encrypted wherever it goes.
+    """
+    if isinstance(parameters, pulumi.Output):
+        # Computed values: protect the credentials inside once they are known (no warning when
+        # the whole mapping is already a secret).
+        given = parameters
+        values = pulumi.Output.all(given, pulumi.Output.from_input(given.is_secret())).apply(
+            lambda v: pulumi.Output.from_input(protect_credentials(v[0], label, warn=not v[1]))
+        )
+    else:
+        values = pulumi.Output.from_input(protect_credentials(parameters, label))
+    return values, pulumi.Output.from_input(values.is_secret())
 
 
 def resolve_catalog_values(
