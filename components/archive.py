@@ -75,11 +75,12 @@ class ReleaseArchive(pulumi.ComponentResource):
             and ``templates/*`` (a bucket policy; none: only the bucket's account reads).
         opts: Resource options.
 
-    Outputs: ``bucket_name``, ``bucket_arn``.
+    Outputs: ``bucket_name``, ``bucket_arn``, ``region`` (the bucket's, for the writer).
     """
 
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
+    region: pulumi.Output[str]
 
     def __init__(
         self, name: str, reader_arns: Sequence[str] = (), opts: Optional[pulumi.ResourceOptions] = None
@@ -130,7 +131,10 @@ class ReleaseArchive(pulumi.ComponentResource):
             )
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
-        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+        # The writer runs in the provider process, whose AWS chain may name another region than
+        # the program's aws provider: it is handed the bucket's own.
+        self.region = bucket.bucket_region
+        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn, "region": self.region})
 
 
 @dataclass(frozen=True)

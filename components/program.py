@@ -122,16 +122,23 @@ def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBund
     return QuickSightBundleStack(name, args)
 
 
-def build_archive(settings: ProgramConfig) -> pulumi.Output[str]:
-    """The source stage's archive bucket: ``archiveBucket``, or a ``ReleaseArchive`` it creates."""
+def build_archive(settings: ProgramConfig) -> tuple[pulumi.Output[str], pulumi.Output[Optional[str]]]:
+    """The source stage's archive bucket and region: ``archiveBucket``, or a ``ReleaseArchive`` it creates."""
     if settings.archive_bucket:
-        return pulumi.Output.from_input(settings.archive_bucket)
+        return pulumi.Output.from_input(settings.archive_bucket), pulumi.Output.from_input(settings.archive_region)
     from .archive import ReleaseArchive  # noqa: PLC0415
 
-    return ReleaseArchive("release-archive", reader_arns=tuple(settings.archive_readers)).bucket_name
+    archive = ReleaseArchive("release-archive", reader_arns=tuple(settings.archive_readers))
+    region = archive.region.apply(lambda created: settings.archive_region or created or None)
+    return archive.bucket_name, region
 
 
-def build_release(name: str, settings: ProgramConfig, archive_bucket: Optional[pulumi.Input[str]] = None) -> Any:
+def build_release(
+    name: str,
+    settings: ProgramConfig,
+    archive_bucket: Optional[pulumi.Input[str]] = None,
+    archive_region: Optional[pulumi.Input[str]] = None,
+) -> Any:
     """The source-stage mode: one ``AssetBundleRelease`` of the configured dashboards and analyses."""
     from .release import AssetBundleRelease  # noqa: PLC0415
 
@@ -149,7 +156,7 @@ def build_release(name: str, settings: ProgramConfig, archive_bucket: Optional[p
         id_prefix=settings.release_id_prefix,
         timeout_seconds=settings.export_timeout_seconds,
         archive_bucket=archive_bucket,
-        archive_region=settings.archive_region if archive_bucket is not None else None,
+        archive_region=archive_region if archive_region is not None else settings.archive_region,
         archive_role_arn=settings.archive_role_arn if archive_bucket is not None else None,
     )
 
@@ -164,8 +171,8 @@ def run() -> Any:
     """
     settings, parameters = read_config(pulumi.Config(NAMESPACE))
     if settings.release_name:
-        archive_bucket = build_archive(settings)
-        release = build_release("release", settings, archive_bucket)
+        archive_bucket, archive_region = build_archive(settings)
+        release = build_release("release", settings, archive_bucket, archive_region)
         pulumi.export("archive_bucket", archive_bucket)
         pulumi.export("release_name", release.export_job_id)
         pulumi.export("archive_manifest_key", release.archive_manifest_key)

@@ -18,7 +18,7 @@ from components.core.archive import resource_digests
 from components.core.transform import deployable
 from components.errors import InputError
 from components.program import build, build_archive, build_release, parse_config
-from mocks import RecordingMocks, archive_release, install, run_failing_program
+from mocks import TARGET_REGION, RecordingMocks, archive_release, install, run_failing_program
 from test_stack_mocks import BIG, PRINCIPALS, stage_values
 
 BUCKET = "qs-release-archive"
@@ -190,7 +190,7 @@ def test_the_source_stage_creates_a_private_versioned_archive_and_archives_into_
     )
 
     def run() -> None:
-        build_release("release", config, build_archive(config))
+        build_release("release", config, *build_archive(config))
 
     # Checked once the whole program has run (the policy waits for the bucket's name).
     pulumi.runtime.test(run)()
@@ -213,3 +213,5 @@ def test_the_source_stage_creates_a_private_versioned_archive_and_archives_into_
     ]
     (cut,) = mocks.by_type("quicksight:AssetBundleRelease")
     assert cut.inputs["archive_bucket"] == "release-archive-1a2b3c"
+    # The writer is told the bucket's region (its own AWS chain may name another).
+    assert cut.inputs["archive_region"] == TARGET_REGION
