@@ -3,7 +3,11 @@
 Children (all ``parent=self``, so options such as the target account's ``aws.Provider`` flow down):
 
 - the ``AssetBundleExport`` of the source job (it fetches from the *source* account through the
-  provider process's AWS chain or ``role_arn``, not through the target's aws provider);
+  provider process's AWS chain or ``role_arn``, not through the target's aws provider), unless
+  ``archived`` gives a release read from the release archive (``components/archive.py``: pulumi-aws
+  ``getObject`` invokes, known at preview; its stage values are then checked in the program and
+  cfn-lint runs in the program on every preview and up, there being no export resource to keep
+  findings in);
 - unless ``staging_bucket`` is given, a private, encrypted, public-access-blocked S3 bucket in
   the target account (a pulumi-aws resource, through the component's aws provider);
 - the ``CloudFormationDeployment`` (``components/deployment.py``), which deploys the template
@@ -193,8 +197,10 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     """Promote an exported QuickSight bundle into the target account as a CloudFormation stack.
 
     Outputs: ``stack_id``, ``stack_name``, ``stack_outputs``, ``template_sha256``,
-    ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied), ``dashboard_urls`` and
-    ``change_summary`` (the last change set: logical id, type, action, replacement, asset).
+    ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied), ``dashboard_urls``,
+    ``change_summary`` (the last change set: logical id, type, action, replacement, asset),
+    ``resource_digests`` (``<kind>/<asset id>`` -> sha256, what preview --diff compares) and
+    ``release_name`` (the archived release deployed, else None).
     """
 
     stack_id: pulumi.Output[str]
@@ -205,6 +211,8 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     asset_ids: pulumi.Output[dict[str, list[str]]]
     dashboard_urls: pulumi.Output[list[str]]
     change_summary: pulumi.Output[list[dict[str, Any]]]
+    resource_digests: pulumi.Output[dict[str, str]]
+    release_name: pulumi.Output[Optional[str]]
 
     def __init__(
         self, name: str, args: QuickSightBundleStackArgs, opts: Optional[pulumi.ResourceOptions] = None

@@ -215,3 +215,27 @@ def test_the_source_stage_creates_a_private_versioned_archive_and_archives_into_
     assert cut.inputs["archive_bucket"] == "release-archive-1a2b3c"
     # The writer is told the bucket's region (its own AWS chain may name another).
     assert cut.inputs["archive_region"] == TARGET_REGION
+
+
+def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
+    from components.archive import read_archived_release
+    from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
+    from conftest import sample_template
+
+    broken = sample_template()
+    broken["Resources"]["salesdashboardAB12CD"]["Properties"]["NoSuchProperty"] = 1
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "lint-1", broken)
+
+    def run() -> None:
+        archived = read_archived_release(BUCKET, release="lint-1")
+        QuickSightBundleStack(
+            "linted",
+            QuickSightBundleStackArgs(
+                aws_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
+            ),
+        )
+
+    failure = run_failing_program(run)
+    assert "NoSuchProperty" in failure.message and "release 'lint-1'" in failure.message
+    assert mocks.by_type("quicksight:CloudFormationDeployment") == []
