@@ -239,3 +239,21 @@ def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
     failure = run_failing_program(run)
     assert "NoSuchProperty" in failure.message and "release 'lint-1'" in failure.message
     assert mocks.by_type("quicksight:CloudFormationDeployment") == []
+
+
+def test_archive_role_arn_reads_through_a_provider_that_assumes_it() -> None:
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    role = "arn:aws:iam::111122223333:role/quicksight-archive-reader"
+
+    pulumi.runtime.test(program(settings(archiveRoleArn=role, archiveRegion="us-east-1"), {}))()
+
+    (reader,) = mocks.by_type("pulumi:providers:aws")
+    assert reader.name == "archive-reader"
+    # A provider's nested inputs travel JSON-encoded (as the engine hands them to the aws plugin).
+    assume = reader.inputs["assumeRoles"]
+    assume = json.loads(assume) if isinstance(assume, str) else assume
+    assert assume[0]["roleArn"] == role and reader.inputs["region"] == "us-east-1"
+    reads = [i for i in mocks.invokes if i.token == GET_OBJECT]
+    assert len(reads) == 2 and all("archive-reader" in (i.provider or "") for i in reads)
+    assert all(i.args.get("region") == "us-east-1" for i in reads)
