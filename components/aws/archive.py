@@ -110,7 +110,7 @@ class _Archive:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code == "PreconditionFailed" or status == 412:
                 return None
-            if code in ("NoSuchKey", "404") and operation == "get_object":
+            if code in ("NoSuchKey", "404", "NotFound") and operation in ("get_object", "head_object"):
                 return None
             detail = f"{code}: {clean(message, 300)}" if message else code
             if is_access_error(exc):
@@ -137,9 +137,20 @@ class _Archive:
             ) from None
 
     def put_once(self, key: str, body: bytes) -> bool:
-        """PutObject with IfNoneMatch="*": True when written, False when the key existed."""
-        answer = self.call("put_object", key, Body=body, ContentType=CONTENT_TYPE, IfNoneMatch="*")
-        return answer is not None
+        """PutObject with IfNoneMatch="*": True when written, False when the key existed.
+
+        botocore learnt ``IfNoneMatch`` for PutObject in 1.35 (August 2024); this library's floor
+        is older. With an older botocore the key is looked up first (HeadObject) and written only
+        if absent: two writers racing between the two calls could both write, the later one
+        winning. The bucket is versioned, so both versions remain, and a manifest of another
+        template would still be reported by the next archive run. Upgrade boto3 to close it.
+        """
+        if _conditional_writes(self.clients.within(self.deadline.remaining())):
+            answer = self.call("put_object", key, Body=body, ContentType=CONTENT_TYPE, IfNoneMatch="*")
+            return answer is not None
+        if self.call("head_object", key) is not None:
+            return False
+        return self.call("put_object", key, Body=body, ContentType=CONTENT_TYPE) is not None
 
     def read(self, key: str) -> Optional[str]:
         answer = self.call("get_object", key)
@@ -161,6 +172,14 @@ class _Archive:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             raise ArchiveError(f"{self.where(key)} is not UTF-8 text: it is not a release manifest") from None
+
+
+def _conditional_writes(client: Any) -> bool:
+    """Whether this botocore sends PutObject's ``IfNoneMatch`` (S3 conditional writes)."""
+    try:
+        return "IfNoneMatch" in client.meta.service_model.operation_model("PutObject").input_shape.members
+    except Exception:  # noqa: BLE001  (a client without a service model: a test double)
+        return True
 
 
 def _camel(operation: str) -> str:
