@@ -63,6 +63,14 @@ if TYPE_CHECKING:
 # as the errors module, and a program pays for pydantic, pulumi and pulumi_aws only when it uses
 # the names that need them (bench/imports.py).
 _LAZY = {
+    "ArchivedTemplate": ".archive",
+    "ReleaseArchive": ".archive",
+    "read_archived_release": ".archive",
+    "ArchiveConflictError": ".core.archive",
+    "ArchiveError": ".core.archive",
+    "ReleaseManifest": ".core.archive",
+    "resource_digests": ".core.archive",
+    "ReleasePinError": ".stack",
     "BundleLimits": ".core.bundle",
     "Template": ".core.bundle",
     "parse_template": ".core.bundle",
@@ -114,6 +122,9 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AccountMismatchError",
+    "ArchiveConflictError",
+    "ArchiveError",
+    "ArchivedTemplate",
     "AssetBundleExport",
     "AssetBundleExportProvider",
     "AssetBundleRelease",
@@ -149,8 +160,11 @@ __all__ = [
     "QuickSightBundleStack",
     "QuickSightBundleStackArgs",
     "QuickSightPromotionError",
+    "ReleaseArchive",
     "ReleaseConflictError",
     "ReleaseError",
+    "ReleaseManifest",
+    "ReleasePinError",
     "ReleasePreflightError",
     "Resolution",
     "ServiceUnavailableError",
@@ -168,8 +182,10 @@ __all__ = [
     "literal_connection_values",
     "parse_template",
     "principalize",
+    "read_archived_release",
     "release_job_id",
     "resolve_parameters",
+    "resource_digests",
     "stage_config_skeleton",
     "unpack_bundle",
 ]

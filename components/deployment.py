@@ -84,6 +84,7 @@ SETTINGS = (
     "staging_bucket",
     "staging_prefix",
     "on_failure",
+    "resource_digests",
 )
 OUTPUT_NAMES = (
     "stack_id",
@@ -228,6 +229,8 @@ class CloudFormationDeploymentProvider(ResourceProvider):
             values or {}, str(olds.get("stack_name")), str(olds["digest_salt"])
         ) != (olds.get("parameter_digests") or {}):
             changed.append("parameters")
+        if self._digests_changed(olds, news):
+            changed.append("resource_digests")
         for name in core.UPDATE_SETTINGS:
             if _is_unknown(news.get(name)) or _normal(name, news.get(name)) != _normal(name, olds.get(name)):
                 changed.append(name)
@@ -235,6 +238,22 @@ class CloudFormationDeploymentProvider(ResourceProvider):
             if _is_unknown(news.get(name)):
                 changed.append(name)
         return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=False)
+
+    @staticmethod
+    def _digests_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+        """Whether the per-resource digests changed: no AWS call, consistent with the template's sha256.
+
+        They derive from ``template_body``, so they change exactly when its sha256 does; a state
+        recorded before they existed has none, and then only the template comparison decides (no
+        update on upgrading this library).
+        """
+        digests = news.get("resource_digests")
+        if _is_unknown(digests) or (isinstance(digests, Mapping) and any(_is_unknown(v) for v in digests.values())):
+            return True
+        recorded = olds.get("resource_digests")
+        if recorded is None:
+            return False
+        return dict(digests or {}) != dict(recorded)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Deploy a new stack (or repair a failed first create of ours); the id is the stack's ARN."""
@@ -384,6 +403,9 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         adopt: Take over an existing stack this library did not create.
         on_failure: What CloudFormation does when the first create fails (``ROLLBACK``, ``DELETE``,
             ``DO_NOTHING``); either way the next ``up`` creates the stack again.
+        resource_digests: ``<kind>/<asset id>`` -> sha256 of that resource's JSON in ``template_body``
+            (``core.archive.resource_digests``): known at preview when the template is, it makes
+            ``pulumi preview --diff`` list the assets added, changed or removed. No AWS call.
         opts: Resource options (``digest_salt`` is always a secret output).
     """
 
@@ -400,6 +422,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
     executed: pulumi.Output[bool]
     template_url: pulumi.Output[Optional[str]]
     termination_protection: pulumi.Output[bool]
+    resource_digests: pulumi.Output[dict[str, str]]
 
     def __init__(
         self,
@@ -422,6 +445,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         execute: Optional[pulumi.Input[bool]] = None,
         adopt: Optional[pulumi.Input[bool]] = None,
         on_failure: Optional[pulumi.Input[str]] = None,
+        resource_digests: Optional[pulumi.Input[Mapping[str, str]]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -444,6 +468,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             "execute": execute,
             "adopt": adopt,
             "on_failure": on_failure,
+            "resource_digests": resource_digests,
         }
         props.update({name: None for name in OUTPUT_NAMES})
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))

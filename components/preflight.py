@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Optional
 
+from .core.archive import sha256_text
 from .core.catalog import CatalogEntry, build_catalog
 from .core.principals import PrincipalContext, resolve_principals
 from .core.stage_values import given_parameters, resolve_parameters
@@ -101,7 +102,16 @@ def check_stage(
     catalog = build_catalog(template.document)
     allow = bool(settings.allow_source_defaults) if settings else False
     problems += _parameter_problems(catalog, parameters, allow)
-    if settings and settings.expected_sha256 and settings.expected_sha256.lower() != sha256:
+    # An archived release (README, the release archive) is pinned by the sha256 of its archived,
+    # compact template too: templates/<sha256>.json, downloaded, preflights like any bundle.
+    archived_sha256 = sha256_text(template.body)
+    if settings and settings.release_sha256 and settings.release_sha256.lower() != archived_sha256:
+        problems.append(
+            f"{NAMESPACE}:releaseSha256 is {settings.release_sha256} but the bundle's template is archived as "
+            f"{archived_sha256}: preflight the archived template (templates/{settings.release_sha256.lower()}.json)"
+        )
+    pins = {sha256, archived_sha256} if settings and (settings.release or settings.release_sha256) else {sha256}
+    if settings and settings.expected_sha256 and settings.expected_sha256.lower() not in pins:
         problems.append(
             f"{NAMESPACE}:expectedSha256 is {settings.expected_sha256} but the bundle hashes to {sha256}: "
             "pulumi up would refuse it; deploy the pinned bundle or update expectedSha256"

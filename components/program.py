@@ -55,12 +55,41 @@ def read_config(config: pulumi.Config) -> tuple[ProgramConfig, Any]:
     return parse_config(raw), parameters
 
 
+def archive_invoke_options(settings: ProgramConfig) -> Optional[pulumi.InvokeOptions]:
+    """How the archive is read: the default aws provider, or one that assumes ``archiveRoleArn``."""
+    if not settings.archive_role_arn:
+        return None
+    import pulumi_aws as aws  # noqa: PLC0415
+
+    reader = aws.Provider(
+        "archive-reader",
+        assume_roles=[aws.ProviderAssumeRoleArgs(role_arn=settings.archive_role_arn, session_name="quicksight-promotion-archive")],
+        region=settings.archive_region,
+    )
+    return pulumi.InvokeOptions(provider=reader)
+
+
+def read_release(settings: ProgramConfig) -> Any:
+    """The archived release a stage deploys (``release``/``releaseSha256``), read with invokes (known at preview)."""
+    from .archive import read_archived_release  # noqa: PLC0415
+
+    return read_archived_release(
+        settings.archive_bucket or "",
+        release=settings.release,
+        sha256=settings.release_sha256,
+        region=settings.archive_region,
+        opts=archive_invoke_options(settings),
+    )
+
+
 def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBundleStack:
     """Create the promotion component for one stage."""
     expected: Optional[pulumi.Input[str]] = settings.expected_sha256
     if settings.pin_from_stack:
-        # Deploy exactly the bytes another stage tested: its template_sha256 output.
+        # Deploy exactly the bytes another stage tested: its template_sha256 output. With an
+        # archived release the check is made at preview: the release must be that template.
         expected = pulumi.StackReference(settings.pin_from_stack).require_output("template_sha256")
+    archived = read_release(settings) if (settings.release or settings.release_sha256) else None
     args = QuickSightBundleStackArgs(
         aws_account_id=settings.source_account_id,
         export_job_id=settings.export_job_id or "",
@@ -85,11 +114,31 @@ def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBund
         template_validation=settings.template_validation,
         principals=settings.principals or None,
         grant=settings.grant or None,
+        archived=archived,
+        archive_bucket=settings.archive_bucket if archived is None else None,
+        archive_region=settings.archive_region if archived is None else None,
+        archive_role_arn=settings.archive_role_arn if archived is None else None,
     )
     return QuickSightBundleStack(name, args)
 
 
-def build_release(name: str, settings: ProgramConfig) -> Any:
+def build_archive(settings: ProgramConfig) -> tuple[pulumi.Output[str], pulumi.Output[Optional[str]]]:
+    """The source stage's archive bucket and region: ``archiveBucket``, or a ``ReleaseArchive`` it creates."""
+    if settings.archive_bucket:
+        return pulumi.Output.from_input(settings.archive_bucket), pulumi.Output.from_input(settings.archive_region)
+    from .archive import ReleaseArchive  # noqa: PLC0415
+
+    archive = ReleaseArchive("release-archive", reader_arns=tuple(settings.archive_readers))
+    region = archive.region.apply(lambda created: settings.archive_region or created or None)
+    return archive.bucket_name, region
+
+
+def build_release(
+    name: str,
+    settings: ProgramConfig,
+    archive_bucket: Optional[pulumi.Input[str]] = None,
+    archive_region: Optional[pulumi.Input[str]] = None,
+) -> Any:
     """The source-stage mode: one ``AssetBundleRelease`` of the configured dashboards and analyses."""
     from .release import AssetBundleRelease  # noqa: PLC0415
 
@@ -106,18 +155,28 @@ def build_release(name: str, settings: ProgramConfig) -> Any:
         strict_validation=settings.release_strict_validation,
         id_prefix=settings.release_id_prefix,
         timeout_seconds=settings.export_timeout_seconds,
+        archive_bucket=archive_bucket,
+        archive_region=archive_region if archive_region is not None else settings.archive_region,
+        archive_role_arn=settings.archive_role_arn if archive_bucket is not None else None,
     )
 
 
 def run() -> Any:
     """The program: read the stage's configuration, build the component, export its outputs.
 
-    With ``releaseName`` set (the source stage), it cuts a release instead and exports its job id,
-    template_sha256 and override configuration: the next stage sets ``exportJobId`` to that job id.
+    With ``releaseName`` set (the source stage), it cuts a release instead, archives it (in
+    ``archiveBucket``, or a ``ReleaseArchive`` bucket it creates) and exports its name, job id,
+    template_sha256 and override configuration: the next stage sets ``release`` to that name (or
+    ``exportJobId`` to the job id while QuickSight keeps the job, 14 days).
     """
     settings, parameters = read_config(pulumi.Config(NAMESPACE))
     if settings.release_name:
-        release = build_release("release", settings)
+        archive_bucket, archive_region = build_archive(settings)
+        release = build_release("release", settings, archive_bucket, archive_region)
+        pulumi.export("archive_bucket", archive_bucket)
+        pulumi.export("release_name", release.export_job_id)
+        pulumi.export("archive_manifest_key", release.archive_manifest_key)
+        pulumi.export("archive_sha256", release.archive_sha256)
         pulumi.export("export_job_id", release.export_job_id)
         pulumi.export("template_sha256", release.template_sha256)
         pulumi.export("parameter_catalog", release.parameter_catalog)
@@ -132,4 +191,7 @@ def run() -> Any:
     pulumi.export("parameter_catalog", bundle.parameter_catalog)
     pulumi.export("asset_ids", bundle.asset_ids)
     pulumi.export("dashboard_urls", bundle.dashboard_urls)
+    pulumi.export("resource_digests", bundle.resource_digests)
+    if settings.release or settings.release_sha256:
+        pulumi.export("release_name", bundle.release_name)
     return bundle

@@ -44,7 +44,10 @@ REFETCH_ON = ("role_arn", "expected_sha256")
 # Inputs that only change the stage's values: re-resolve against the recorded catalog, no AWS call
 # (so a stage can still change a value after the job's description expired, 14 days on).
 REVALUE_ON = ("parameters", "allow_source_defaults", "validate_template")
-UPDATE_ON = REFETCH_ON + REVALUE_ON
+# Inputs that say where the fetched template is archived: archive the recorded template (no
+# QuickSight call, so a release can be archived after its job expired).
+ARCHIVE_ON = ("archive_bucket", "archive_region", "archive_role_arn")
+UPDATE_ON = REFETCH_ON + REVALUE_ON + ARCHIVE_ON
 # timeout_seconds only bounds a wait; changing it must not touch a deployed stack.
 
 
@@ -61,7 +64,19 @@ def _known(props: dict[str, Any]) -> dict[str, Any]:
 # Inputs whose given value may be quoted back in a message: identifiers and numbers, never a
 # secret. `parameters` is never quoted: it may be a secret (the engine unwraps secrets before
 # calling a dynamic provider, so the provider cannot tell), and so may anything unexpected.
-_QUOTABLE = frozenset({"aws_account_id", "export_job_id", "region", "role_arn", "timeout_seconds", "expected_sha256"})
+_QUOTABLE = frozenset(
+    {
+        "aws_account_id",
+        "export_job_id",
+        "region",
+        "role_arn",
+        "timeout_seconds",
+        "expected_sha256",
+        "archive_bucket",
+        "archive_region",
+        "archive_role_arn",
+    }
+)
 
 
 def _problems(error: ValidationError) -> list[tuple[str, str]]:
@@ -158,6 +173,8 @@ class AssetBundleExportProvider(ResourceProvider):
         kept = {name: olds[name] for name in ExportOutputs.model_fields if name in olds}
         if inputs.validate_template and kept.get("lint_findings") is None:
             kept["lint_findings"] = _lint(olds["template_body"], inputs)
+        if any(not _same(olds.get(k), news.get(k)) for k in ARCHIVE_ON):
+            kept.update(_archive(inputs, kept))
         return UpdateResult({**kept, **inputs.model_dump()})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -214,7 +231,27 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
         assets=summarize_resources(fetched.template.document),
         lint_findings=_lint(fetched.template.body, inputs) if inputs.validate_template else None,
     )
-    return {**inputs.model_dump(), **outputs.model_dump()}
+    recorded = outputs.model_dump()
+    recorded.update(_archive(inputs, recorded))
+    return {**inputs.model_dump(), **recorded}
+
+
+def _archive(inputs: ExportInputs, outputs: dict[str, Any]) -> dict[str, Any]:
+    """Archive the fetched template and its manifest when ``archive_bucket`` is set (once; see aws/archive.py)."""
+    if not inputs.archive_bucket:
+        return {"archive_manifest_key": None, "archive_sha256": None}
+    from .aws.archive import archive_outputs  # noqa: PLC0415
+
+    return archive_outputs(
+        bucket=inputs.archive_bucket,
+        region=inputs.archive_region,
+        role_arn=inputs.archive_role_arn,
+        name=inputs.export_job_id,
+        outputs=outputs,
+        source_account_id=inputs.aws_account_id,
+        source_region=inputs.region,
+        archived_by="AssetBundleExport",
+    )
 
 
 # Warnings kept in outputs (state, `pulumi stack output`): lenient exports of big bundles can carry
@@ -281,6 +318,10 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
             the README); credentials are made secret.
         allow_source_defaults: Let data source connection properties keep the source's values.
         validate_template: Run cfn-lint once on each new template and record ``lint_findings``.
+        archive_bucket: Archive the template and its manifest in this release archive bucket
+            (``templates/<sha256>.json``, ``releases/<export_job_id>.json``, written once).
+        archive_region: The archive bucket's region (else the AWS chain's).
+        archive_role_arn: A role to assume for writing the archive.
         opts: Resource options.
     """
 
@@ -304,6 +345,9 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     assets: pulumi.Output[dict[str, list[str]]]
     validate_template: pulumi.Output[bool]
     lint_findings: pulumi.Output[Optional[list[dict[str, Any]]]]
+    archive_bucket: pulumi.Output[Optional[str]]
+    archive_manifest_key: pulumi.Output[Optional[str]]
+    archive_sha256: pulumi.Output[Optional[str]]
     cfn_parameters: pulumi.Output[dict[str, str]]
 
     def __init__(
@@ -319,21 +363,14 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None,
         allow_source_defaults: Optional[pulumi.Input[bool]] = None,
         validate_template: Optional[pulumi.Input[bool]] = None,
+        archive_bucket: Optional[pulumi.Input[str]] = None,
+        archive_region: Optional[pulumi.Input[str]] = None,
+        archive_role_arn: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         # A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps
         # the whole `parameters` input and its echo in the outputs encrypted.
-        label = f"AssetBundleExport {resource_name!r}"
-        if isinstance(parameters, pulumi.Output):
-            # Computed values: protect the credentials inside once they are known (no warning
-            # when the whole mapping is already a secret).
-            given = parameters
-            values = pulumi.Output.all(given, pulumi.Output.from_input(given.is_secret())).apply(
-                lambda v: pulumi.Output.from_input(protect_credentials(v[0], label, warn=not v[1]))
-            )
-        else:
-            values = pulumi.Output.from_input(protect_credentials(parameters, label))
-        secret = pulumi.Output.from_input(values.is_secret())
+        values, secret = protected_values(parameters, f"AssetBundleExport {resource_name!r}")
         props: dict[str, Any] = {
             "aws_account_id": aws_account_id,
             "export_job_id": export_job_id,
@@ -346,6 +383,8 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
             "allow_source_defaults": allow_source_defaults,
             "validate_template": validate_template,
         }
+        # None is not sent: a stack recorded before the archive existed sees no new input.
+        props.update(archive_bucket=archive_bucket, archive_region=archive_region, archive_role_arn=archive_role_arn)
         # Output-only properties are declared as None so that they become attributes.
         props.update({name: None for name in ExportOutputs.model_fields})
         super().__init__(AssetBundleExportProvider(), resource_name, props, opts)
@@ -354,6 +393,24 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         self.cfn_parameters = pulumi.Output.all(self.parameter_catalog, values, allow, secret).apply(
             lambda v: resolve_catalog_values(v[0], v[1], bool(v[2]), bool(v[3]))
         )
+
+
+def protected_values(parameters: Any, label: str) -> tuple[pulumi.Output[Any], pulumi.Output[bool]]:
+    """The stage's ``parameters`` with every credential a secret, and whether the result is secret.
+
+    A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps it
+    encrypted wherever it goes.
+    """
+    if isinstance(parameters, pulumi.Output):
+        # Computed values: protect the credentials inside once they are known (no warning when
+        # the whole mapping is already a secret).
+        given = parameters
+        values = pulumi.Output.all(given, pulumi.Output.from_input(given.is_secret())).apply(
+            lambda v: pulumi.Output.from_input(protect_credentials(v[0], label, warn=not v[1]))
+        )
+    else:
+        values = pulumi.Output.from_input(protect_credentials(parameters, label))
+    return values, pulumi.Output.from_input(values.is_secret())
 
 
 def resolve_catalog_values(

@@ -54,6 +54,17 @@ class ReleaseInputs(BaseModel):
     strict_validation: bool = True
     id_prefix: bool = True
     timeout_seconds: int = Field(default=1800, ge=1, le=24 * 3600)
+    # The release archive (components/aws/archive.py): archive the release there, once.
+    archive_bucket: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    archive_region: Optional[str] = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    archive_role_arn: Optional[str] = Field(
+        default=None, max_length=2048, pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]+$"
+    )
+
+    @field_validator("archive_bucket", "archive_region", "archive_role_arn", mode="before")
+    @classmethod
+    def _empty_archive_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @field_validator("region", "role_arn", mode="before")
     @classmethod
@@ -84,6 +95,9 @@ class ReleaseOutputs(BaseModel):
     assets: dict[str, list[str]]
     override_configuration: dict[str, Any]
     started: bool
+    # Set when archive_bucket is: releases/<export job id>.json and the archived template's sha256.
+    archive_manifest_key: Optional[str] = None
+    archive_sha256: Optional[str] = None
 
 
 INPUT_NAMES = tuple(ReleaseInputs.model_fields)
@@ -102,6 +116,8 @@ REPLACE_ON = (
 )
 # role_arn only changes who calls QuickSight: the recorded release stays. timeout_seconds bounds a wait.
 UPDATE_ON = ("role_arn",)
+# Where the release is archived: archive the recorded release (no QuickSight call).
+ARCHIVE_ON = ("archive_bucket", "archive_region", "archive_role_arn")
 
 
 def _known(props: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +191,27 @@ def _cut(inputs: ReleaseInputs) -> dict[str, Any]:
         override_configuration=prepared.overrides,
         started=cut.started,
     )
-    return {**inputs.model_dump(), **outputs.model_dump()}
+    recorded = outputs.model_dump()
+    recorded.update(_archive(inputs, recorded))
+    return {**inputs.model_dump(), **recorded}
+
+
+def _archive(inputs: ReleaseInputs, outputs: dict[str, Any]) -> dict[str, Any]:
+    """Archive the release under its export job id when ``archive_bucket`` is set (once; see aws/archive.py)."""
+    if not inputs.archive_bucket:
+        return {"archive_manifest_key": None, "archive_sha256": None}
+    from .aws.archive import archive_outputs  # noqa: PLC0415
+
+    return archive_outputs(
+        bucket=inputs.archive_bucket,
+        region=inputs.archive_region,
+        role_arn=inputs.archive_role_arn,
+        name=str(outputs["export_job_id"]),
+        outputs=outputs,
+        source_account_id=inputs.aws_account_id,
+        source_region=inputs.region,
+        archived_by="AssetBundleRelease",
+    )
 
 
 class AssetBundleReleaseProvider(ResourceProvider):
@@ -210,7 +246,7 @@ class AssetBundleReleaseProvider(ResourceProvider):
             return _is_unknown(news.get(key)) or not _same(_value(olds, key), _value(news, key))
 
         replaces = [k for k in REPLACE_ON if changed(k)]
-        updates = [k for k in UPDATE_ON if changed(k)]
+        updates = [k for k in UPDATE_ON + ARCHIVE_ON if changed(k)]
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, stables=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -222,6 +258,8 @@ class AssetBundleReleaseProvider(ResourceProvider):
         """Keep the recorded release (only role_arn or timeout_seconds changed): no AWS call."""
         inputs = parse_release_inputs(news)
         kept = {name: olds[name] for name in ReleaseOutputs.model_fields if name in olds}
+        if any(not _same(_value(olds, k), _value(news, k)) for k in ARCHIVE_ON) and "template_body" in kept:
+            kept.update(_archive(inputs, kept))
         return UpdateResult({**kept, **inputs.model_dump()})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -257,6 +295,10 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
         strict_validation: ``ValidationStrategy.StrictModeForAllResources`` (default true).
         id_prefix: Parameterise every asset id with ``ResourceIdPrefixForAllResources`` (default true).
         timeout_seconds: Bounds the whole release (default 1800).
+        archive_bucket: Archive the release in this release archive bucket (``templates/<sha256>.json``
+            and ``releases/<export job id>.json``, written once, never overwritten).
+        archive_region: The archive bucket's region (else the AWS chain's).
+        archive_role_arn: A role to assume for writing the archive.
         opts: Resource options.
     """
 
@@ -284,6 +326,9 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
     assets: pulumi.Output[dict[str, list[str]]]
     override_configuration: pulumi.Output[dict[str, Any]]
     started: pulumi.Output[bool]
+    archive_bucket: pulumi.Output[Optional[str]]
+    archive_manifest_key: pulumi.Output[Optional[str]]
+    archive_sha256: pulumi.Output[Optional[str]]
 
     def __init__(
         self,
@@ -300,6 +345,9 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
         strict_validation: Optional[pulumi.Input[bool]] = None,
         id_prefix: Optional[pulumi.Input[bool]] = None,
         timeout_seconds: Optional[pulumi.Input[int]] = None,
+        archive_bucket: Optional[pulumi.Input[str]] = None,
+        archive_region: Optional[pulumi.Input[str]] = None,
+        archive_role_arn: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -314,6 +362,9 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
             "strict_validation": strict_validation,
             "id_prefix": id_prefix,
             "timeout_seconds": timeout_seconds,
+            "archive_bucket": archive_bucket,
+            "archive_region": archive_region,
+            "archive_role_arn": archive_role_arn,
         }
         props.update({name: None for name in ReleaseOutputs.model_fields})
         super().__init__(AssetBundleReleaseProvider(), resource_name, props, opts)

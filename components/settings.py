@@ -45,8 +45,22 @@ SCALAR_KEYS = (
     "releaseIncludeTags",
     "releaseStrictValidation",
     "releaseIdPrefix",
+    # The release archive: where releases are archived, and which one a stage deploys.
+    "archiveBucket",
+    "archiveRegion",
+    "archiveRoleArn",
+    "release",
+    "releaseSha256",
 )
-STRUCTURED_KEYS = ("stackTags", "notificationArns", "principals", "grant", "releaseDashboards", "releaseAnalyses")
+STRUCTURED_KEYS = (
+    "stackTags",
+    "notificationArns",
+    "principals",
+    "grant",
+    "releaseDashboards",
+    "releaseAnalyses",
+    "archiveReaders",
+)
 KNOWN_KEYS = (*SCALAR_KEYS, *STRUCTURED_KEYS, "parameters")
 
 
@@ -90,6 +104,18 @@ class ProgramConfig(BaseModel):
     release_include_tags: bool = Field(default=False, alias="releaseIncludeTags")
     release_strict_validation: bool = Field(default=True, alias="releaseStrictValidation")
     release_id_prefix: bool = Field(default=True, alias="releaseIdPrefix")
+    # The release archive (README, the release archive). The source stage creates the bucket when
+    # archiveBucket is empty; a stage deploying `release` reads it.
+    archive_bucket: Optional[str] = Field(
+        default=None, alias="archiveBucket", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+    )
+    archive_region: Optional[str] = Field(default=None, alias="archiveRegion", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    archive_role_arn: Optional[str] = Field(
+        default=None, alias="archiveRoleArn", pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]+$"
+    )
+    archive_readers: list[str] = Field(default_factory=list, alias="archiveReaders")
+    release: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,511}$")
+    release_sha256: Optional[str] = Field(default=None, alias="releaseSha256", pattern=r"^[0-9a-fA-F]{64}$")
 
     @field_validator(
         "export_job_id",
@@ -102,6 +128,11 @@ class ProgramConfig(BaseModel):
         "deploy_role_arn",
         "staging_bucket",
         "release_name",
+        "archive_bucket",
+        "archive_region",
+        "archive_role_arn",
+        "release",
+        "release_sha256",
         mode="before",
     )
     @classmethod
@@ -126,7 +157,8 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
         raise InputError(f"invalid stack configuration: {listed}")
     # exportJobId is required unless releaseName is set (the source-stage mode): reported with the
     # other problems, in the same words as a missing required setting.
-    missing = [] if raw.get("releaseName") or raw.get("exportJobId") else [
+    chosen = ("releaseName", "exportJobId", "release", "releaseSha256")
+    missing = [] if any(raw.get(key) for key in chosen) else [
         f"{NAMESPACE}:exportJobId is required (pulumi config set {NAMESPACE}:exportJobId <value>), "
         f"or {NAMESPACE}:releaseName for the source stage"
     ]  # fmt: skip
@@ -151,6 +183,25 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
         raise InputError(
             f"invalid stack configuration: set either {NAMESPACE}:releaseName (the source stage cuts a release) "
             f"or {NAMESPACE}:exportJobId (a stage deploys one), not both"
+        )
+    archived = config.release or config.release_sha256
+    if archived and (config.release_name or config.export_job_id):
+        raise InputError(
+            f"invalid stack configuration: {NAMESPACE}:release/{NAMESPACE}:releaseSha256 (deploy an archived release) "
+            f"cannot be set with {NAMESPACE}:{'releaseName' if config.release_name else 'exportJobId'}: a stage "
+            "deploys one release, from the archive or from an export job"
+        )
+    if archived and not config.archive_bucket:
+        raise InputError(
+            f"invalid stack configuration: {NAMESPACE}:{'release' if config.release else 'releaseSha256'} is set but "
+            f"{NAMESPACE}:archiveBucket is not: name the release archive bucket (the source stage's archive_bucket "
+            f"output): pulumi config set {NAMESPACE}:archiveBucket <bucket>"
+        )
+    if config.archive_readers and (not config.release_name or config.archive_bucket):
+        raise InputError(
+            f"invalid stack configuration: {NAMESPACE}:archiveReaders is only for the source stage "
+            f"({NAMESPACE}:releaseName) when it creates the archive bucket ({NAMESPACE}:archiveBucket empty): grant "
+            "the readers of an existing bucket with its own bucket policy (see README, the release archive)"
         )
     if config.release_name and not (config.release_dashboards or config.release_analyses):
         raise InputError(

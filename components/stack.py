@@ -3,7 +3,11 @@
 Children (all ``parent=self``, so options such as the target account's ``aws.Provider`` flow down):
 
 - the ``AssetBundleExport`` of the source job (it fetches from the *source* account through the
-  provider process's AWS chain or ``role_arn``, not through the target's aws provider);
+  provider process's AWS chain or ``role_arn``, not through the target's aws provider), unless
+  ``archived`` gives a release read from the release archive (``components/archive.py``: pulumi-aws
+  ``getObject`` invokes, known at preview; its stage values are then checked in the program and
+  cfn-lint runs in the program on every preview and up, there being no export resource to keep
+  findings in);
 - unless ``staging_bucket`` is given, a private, encrypted, public-access-blocked S3 bucket in
   the target account (a pulumi-aws resource, through the component's aws provider);
 - the ``CloudFormationDeployment`` (``components/deployment.py``), which deploys the template
@@ -38,7 +42,9 @@ from .core.principals import (
 from .core.transform import deployable
 from .deployment import CloudFormationDeployment
 from .errors import QuickSightPromotionError
-from .provider import AssetBundleExport
+from .archive import ArchivedTemplate
+from .core.archive import resource_digests, sha256_text
+from .provider import AssetBundleExport, protected_values, resolve_catalog_values
 from .validation import VALIDATION_MODES, enforce
 
 ON_FAILURE_MODES = ("DELETE", "ROLLBACK", "DO_NOTHING")
@@ -89,6 +95,13 @@ class QuickSightBundleStackArgs:
             ``group/<namespace>/<name>`` of the target account (see ``core.principals``).
         grant: For an export without permissions: ``[{"principal": <target>, "role": "owner"|"viewer"}]``,
             at most one per role, made owner or viewer of every asset.
+        archived: Deploy this archived release (``archive.read_archived_release``) instead of an
+            export job: no ``AssetBundleExport`` is created (``aws_account_id``/``export_job_id``
+            are then unused), the template is known at preview, and ``expected_sha256`` must be
+            the release's archived or exported sha256.
+        archive_bucket: With an export job: archive the fetched release in this bucket.
+        archive_region: The archive bucket's region.
+        archive_role_arn: A role to assume for writing the archive.
     """
 
     aws_account_id: pulumi.Input[str]
@@ -115,6 +128,10 @@ class QuickSightBundleStackArgs:
     deploy_role_arn: Optional[pulumi.Input[str]] = None
     principals: Optional[Mapping[str, Any]] = None
     grant: Optional[Sequence[Mapping[str, Any]]] = None
+    archived: Optional[ArchivedTemplate] = None
+    archive_bucket: Optional[pulumi.Input[str]] = None
+    archive_region: Optional[pulumi.Input[str]] = None
+    archive_role_arn: Optional[pulumi.Input[str]] = None
 
     def __post_init__(self) -> None:
         if self.on_failure not in ON_FAILURE_MODES:
@@ -126,6 +143,25 @@ class QuickSightBundleStackArgs:
             raise QuickSightPromotionError(
                 f"template_validation {self.template_validation!r} is not one of {', '.join(VALIDATION_MODES)}"
             )
+
+
+class ReleasePinError(QuickSightPromotionError):
+    """An archived release is not the one the stage is pinned to."""
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The template a stack deploys, from an export job or the release archive (same Outputs either way)."""
+
+    export: Optional[AssetBundleExport]
+    template_body: pulumi.Output[str]
+    catalog: pulumi.Output[list[dict[str, Any]]]
+    lint_findings: pulumi.Output[Any]
+    cfn_parameters: pulumi.Output[dict[str, str]]
+    assets: pulumi.Output[dict[str, list[str]]]
+    sha256: pulumi.Output[str]
+    subject: pulumi.Output[str]
+    release_name: Optional[str]
 
 
 def _principal_values(
@@ -161,8 +197,10 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     """Promote an exported QuickSight bundle into the target account as a CloudFormation stack.
 
     Outputs: ``stack_id``, ``stack_name``, ``stack_outputs``, ``template_sha256``,
-    ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied), ``dashboard_urls`` and
-    ``change_summary`` (the last change set: logical id, type, action, replacement, asset).
+    ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied), ``dashboard_urls``,
+    ``change_summary`` (the last change set: logical id, type, action, replacement, asset),
+    ``resource_digests`` (``<kind>/<asset id>`` -> sha256, what preview --diff compares) and
+    ``release_name`` (the archived release deployed, else None).
     """
 
     stack_id: pulumi.Output[str]
@@ -173,27 +211,17 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     asset_ids: pulumi.Output[dict[str, list[str]]]
     dashboard_urls: pulumi.Output[list[str]]
     change_summary: pulumi.Output[list[dict[str, Any]]]
+    resource_digests: pulumi.Output[dict[str, str]]
+    release_name: pulumi.Output[Optional[str]]
 
     def __init__(
         self, name: str, args: QuickSightBundleStackArgs, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
         super().__init__("quicksight-promotion:quicksight:BundleStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.export = AssetBundleExport(
-            f"{name}-export",
-            aws_account_id=args.aws_account_id,
-            export_job_id=args.export_job_id,
-            region=args.region,
-            role_arn=args.role_arn,
-            timeout_seconds=args.export_timeout_seconds,
-            expected_sha256=args.expected_sha256,
-            parameters=args.parameters,
-            allow_source_defaults=args.allow_source_defaults,
-            validate_template=args.template_validation != "off",
-            opts=child,
-        )
-        export = self.export
-        subject = pulumi.Output.concat("export job '", export.export_job_id, "' in account ", export.aws_account_id)
+        source = self._template_source(name, args, child)
+        self.export = source.export
+        subject = source.subject
 
         self.staging_bucket_name: pulumi.Output[str]
         if args.staging_bucket is not None:
@@ -259,12 +287,16 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         # The deployed template: the export's, with its principals made parameters and its
         # credential parameters marked NoEcho. A plain value, no resource: the deployment stages it
         # in S3 itself when it is over 51,200 bytes.
-        choice = pulumi.Output.all(export.template_body, export.parameter_catalog, export.lint_findings, subject).apply(
+        choice = pulumi.Output.all(source.template_body, source.catalog, source.lint_findings, subject).apply(
             choose_template
         )
         template_body = choice.apply(lambda picked: picked["body"])
+        # One digest per QuickSight resource of the deployed template: known at preview whenever
+        # the template is (always for an archived release), so `pulumi preview --diff` lists the
+        # assets that change.
+        digests = template_body.apply(lambda body: resource_digests(json.loads(body)))
         stack_parameters = self._with_principals(
-            args, choice, export.cfn_parameters, export.parameter_catalog, target_account, target_region, subject
+            args, choice, source.cfn_parameters, source.catalog, target_account, target_region, subject
         )
 
         termination_protection = args.protect if args.termination_protection is None else args.termination_protection
@@ -286,18 +318,21 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             execute=args.execute,
             adopt=args.adopt,
             on_failure=args.on_failure,
+            resource_digests=digests,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         self.stack = self.deployment
 
-        prefix = export.cfn_parameters.apply(lambda values: (values or {}).get("ResourceIdPrefixForAllResources", ""))
+        prefix = source.cfn_parameters.apply(lambda values: (values or {}).get("ResourceIdPrefixForAllResources", ""))
         self.stack_id = self.deployment.stack_id
         self.stack_name = self.deployment.stack_name
         self.stack_outputs = self.deployment.outputs
         self.change_summary = self.deployment.change_summary
-        self.template_sha256 = export.template_sha256
-        self.parameter_catalog = export.parameter_catalog
-        self.asset_ids = pulumi.Output.all(export.assets, pulumi.Output.unsecret(prefix)).apply(
+        self.template_sha256 = source.sha256
+        self.parameter_catalog = source.catalog
+        self.resource_digests = digests
+        self.release_name = pulumi.Output.from_input(source.release_name)
+        self.asset_ids = pulumi.Output.all(source.assets, pulumi.Output.unsecret(prefix)).apply(
             lambda v: deployed_asset_ids(v[0] or {}, v[1])
         )
         self.dashboard_urls = pulumi.Output.all(self.asset_ids, target_region).apply(
@@ -313,7 +348,93 @@ class QuickSightBundleStack(pulumi.ComponentResource):
                 "asset_ids": self.asset_ids,
                 "dashboard_urls": self.dashboard_urls,
                 "change_summary": self.change_summary,
+                "resource_digests": self.resource_digests,
+                "release_name": self.release_name,
             }
+        )
+
+    def _template_source(self, name: str, args: QuickSightBundleStackArgs, child: pulumi.ResourceOptions) -> "_Source":
+        """Where the template comes from: the export job (``AssetBundleExport``), or an archived release.
+
+        Both give the same Outputs; an archived release's are known at preview (pulumi-aws invokes),
+        so its stage values, principals and limits are checked, and its digests shown, before ``up``.
+        """
+        if args.archived is None:
+            export = AssetBundleExport(
+                f"{name}-export",
+                aws_account_id=args.aws_account_id,
+                export_job_id=args.export_job_id,
+                region=args.region,
+                role_arn=args.role_arn,
+                timeout_seconds=args.export_timeout_seconds,
+                expected_sha256=args.expected_sha256,
+                parameters=args.parameters,
+                allow_source_defaults=args.allow_source_defaults,
+                validate_template=args.template_validation != "off",
+                archive_bucket=args.archive_bucket,
+                archive_region=args.archive_region,
+                archive_role_arn=args.archive_role_arn,
+                opts=child,
+            )
+            return _Source(
+                export=export,
+                template_body=export.template_body,
+                catalog=export.parameter_catalog,
+                lint_findings=export.lint_findings,
+                cfn_parameters=export.cfn_parameters,
+                assets=export.assets,
+                sha256=export.template_sha256,
+                subject=pulumi.Output.concat(
+                    "export job '", export.export_job_id, "' in account ", export.aws_account_id
+                ),
+                release_name=None,
+            )
+        archived = args.archived
+        subject = pulumi.Output.from_input(archived.subject)
+        expected = args.expected_sha256
+
+        def pinned(values: list[Any]) -> str:
+            body, manifest, pin = values
+            if pin:
+                names = manifest or {"sha256": sha256_text(body), "export_sha256": None}
+                if str(pin).lower() not in (names.get("sha256"), names.get("export_sha256")):
+                    raise ReleasePinError(
+                        f"{archived.subject} is template sha256 {names.get('sha256')}"
+                        f"{' (exported as ' + str(names.get('export_sha256')) + ')' if names.get('export_sha256') else ''}, "
+                        f"not the pinned {str(pin).lower()}: this stage deploys only what the pinned stage deployed; "
+                        "name that release, or promote this one through the pinned stage first"
+                    )
+            return body
+
+        body = pulumi.Output.all(archived.template_body, archived.manifest, expected).apply(pinned)
+        if args.template_validation != "off":
+            region = args.region
+
+            def lint(text: str) -> list[dict[str, Any]]:
+                from .validation import lint_template  # noqa: PLC0415  (cfn-lint is slow to import)
+
+                return [finding.model_dump() for finding in lint_template(text, region if isinstance(region, str) else None)]
+
+            findings: pulumi.Output[Any] = body.apply(lint)
+        else:
+            findings = pulumi.Output.from_input([])
+        values, secret = protected_values(args.parameters, f"QuickSightBundleStack {name!r}")
+        allow = bool(args.allow_source_defaults)
+        # Output.all carries secrecy: the result is secret when any given value is. The values are
+        # checked against the catalog here, at preview: no provider sees them first.
+        cfn_parameters = pulumi.Output.all(archived.catalog, values, secret).apply(
+            lambda v: resolve_catalog_values(v[0], v[1], allow, bool(v[2]))
+        )
+        return _Source(
+            export=None,
+            template_body=body,
+            catalog=archived.catalog,
+            lint_findings=findings,
+            cfn_parameters=cfn_parameters,
+            assets=archived.assets,
+            sha256=archived.sha256,
+            subject=subject,
+            release_name=archived.name,
         )
 
     def _with_principals(

@@ -123,3 +123,27 @@ def test_unmapped_permission_principals_are_problems_naming_them(tmp_path: Path)
     assert "2 problems" in out
     assert "  - source principal 'arn:${AWS::Partition}:quicksight:${IdentityRegion}:${AWS::AccountId}:user/default/QuickSightAdmin' (held by 12 asset(s): " in out
     assert "has no target: add it under principals" in out
+
+
+def test_a_stage_deploying_an_archived_release_preflights_its_archived_template(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from components.core.bundle import compact_json
+
+    # templates/<sha256>.json as the archive holds it: the compact template.
+    archived = tmp_path / "archived.json"
+    body = compact_json(json.loads(EXAMPLE.read_text(encoding="utf-8")))
+    archived.write_text(body, encoding="utf-8")
+    sha = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    text = _example_with_credentials(tmp_path).read_text(encoding="utf-8")
+    release = "  quicksight-promotion:release: sales-release-42\n  quicksight-promotion:archiveBucket: qs-archive\n"
+    text = text.replace("  quicksight-promotion:exportJobId: sales-release-42\n", release)
+    stage = _stage(tmp_path, "test", text.replace(release, release + f"  quicksight-promotion:expectedSha256: '{sha}'\n"))
+    code, out, _ = preflight(str(archived), "--stage", str(stage), "--no-lint")
+    assert code == 0, out
+
+    wrong = _stage(tmp_path, "test", text.replace(release, release + f"  quicksight-promotion:releaseSha256: '{'0' * 64}'\n"))
+    code, out, _ = preflight(str(archived), "--stage", str(wrong), "--no-lint")
+    assert code == 1
+    assert f"quicksight-promotion:releaseSha256 is {'0' * 64} but the bundle's template is archived as {sha}" in out

@@ -215,6 +215,9 @@ def _complete_body(response_dict: dict[str, Any], **_kwargs: Any) -> None:
     is parsed as if complete: a truncated JSON object reads as an empty answer. A short body is a
     broken connection, hence transient (``ResponseStreamingError``).
     """
+    operation = _kwargs.get("operation_model")
+    if getattr(operation, "http", {}).get("method") == "HEAD":
+        return  # a HEAD answer declares the length of a body it never sends (S3 HeadObject)
     body = response_dict.get("body")
     declared = (response_dict.get("headers") or {}).get("content-length")
     if isinstance(body, (bytes, bytearray)) and declared and str(declared).isdigit() and int(declared) != len(body):

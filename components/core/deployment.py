@@ -370,6 +370,9 @@ class DeploymentInputs(BaseModel):
     execute: bool = True
     adopt: bool = False
     on_failure: Optional[Literal["ROLLBACK", "DELETE", "DO_NOTHING"]] = None
+    # One sha256 per QuickSight resource of the template (core.archive.resource_digests): derived
+    # from template_body, given so that `pulumi preview --diff` names the assets that change.
+    resource_digests: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("parameters", mode="before")
     @classmethod

@@ -97,6 +97,12 @@ class ExportInputs(BaseModel):
     parameters_secret: bool = False
     # Run cfn-lint on each new template and record its findings (the component enforces them).
     validate_template: bool = False
+    # The release archive (components/aws/archive.py): archive the fetched template there, once.
+    archive_bucket: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    archive_region: Optional[str] = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    archive_role_arn: Optional[str] = Field(
+        default=None, max_length=2048, pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]+$"
+    )
 
     @field_validator("expected_sha256")
     @classmethod
@@ -108,7 +114,9 @@ class ExportInputs(BaseModel):
     def _empty_mapping_is_none(cls, value: Any) -> Any:
         return None if value == {} else value
 
-    @field_validator("region", "role_arn", "expected_sha256", mode="before")
+    @field_validator(
+        "region", "role_arn", "expected_sha256", "archive_bucket", "archive_region", "archive_role_arn", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -129,3 +137,6 @@ class ExportOutputs(BaseModel):
     parameter_catalog: list[dict[str, Any]]
     assets: dict[str, list[str]]
     lint_findings: Optional[list[dict[str, Any]]] = None
+    # Set when archive_bucket is: releases/<name>.json and the archived template's sha256.
+    archive_manifest_key: Optional[str] = None
+    archive_sha256: Optional[str] = None
