@@ -196,11 +196,26 @@ def _cut(inputs: ReleaseInputs) -> dict[str, Any]:
     return {**inputs.model_dump(), **recorded}
 
 
+def _lint_once(template_body: str, region: Optional[str]) -> Optional[list[dict[str, Any]]]:
+    """cfn-lint findings of the release's template, or None where cfn-lint is not installed."""
+    from .errors import QuickSightPromotionError  # noqa: PLC0415
+    from .validation import lint_template  # noqa: PLC0415  (cfn-lint is slow to import)
+
+    try:
+        return [finding.model_dump() for finding in lint_template(template_body, region)]
+    except QuickSightPromotionError:
+        return None  # not installed: stages then lint the template themselves
+
+
 def _archive(inputs: ReleaseInputs, outputs: dict[str, Any]) -> dict[str, Any]:
     """Archive the release under its export job id when ``archive_bucket`` is set (once; see aws/archive.py)."""
     if not inputs.archive_bucket:
         return {"archive_manifest_key": None, "archive_sha256": None}
     from .aws.archive import archive_outputs  # noqa: PLC0415
+
+    if outputs.get("lint_findings") is None:
+        # Recorded in the manifest once, so that stages deploying the release never lint it again.
+        outputs = {**outputs, "lint_findings": _lint_once(outputs["template_body"], inputs.region)}
 
     return archive_outputs(
         bucket=inputs.archive_bucket,

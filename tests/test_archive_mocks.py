@@ -241,6 +241,36 @@ def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
     assert mocks.by_type("quicksight:CloudFormationDeployment") == []
 
 
+def test_findings_recorded_in_the_manifest_are_enforced_without_running_cfn_lint(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The archiving resource linted the template once; a stage deploying it never lints it again.
+    from components import validation
+    from components.archive import read_archived_release
+    from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
+    from conftest import sample_template
+
+    def no_lint(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("cfn-lint must not run for a release whose manifest records its findings")
+
+    monkeypatch.setattr(validation, "lint_template", no_lint)
+    finding = {"resource": "salesdashboardAB12CD", "path": "NoSuchProperty", "rule": "E3002", "level": "error",
+               "message": "Additional properties are not allowed"}
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "lint-2", sample_template(), lint_findings=[finding])
+
+    def run() -> None:
+        archived = read_archived_release(BUCKET, release="lint-2")
+        QuickSightBundleStack(
+            "linted",
+            QuickSightBundleStackArgs(
+                aws_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
+            ),
+        )
+
+    failure = run_failing_program(run)
+    assert "salesdashboardAB12CD NoSuchProperty: E3002 Additional properties are not allowed" in failure.message
+    assert "release 'lint-2'" in failure.message
+
+
 def test_archive_role_arn_reads_through_a_provider_that_assumes_it() -> None:
     mocks = install(RecordingMocks())
     archive_release(mocks.archive, BUCKET, "sales-42", BIG)

@@ -114,6 +114,9 @@ def test_the_release_provider_archives_a_recorded_release_without_exporting_agai
         later = engine.up({**release, **ARCHIVE}, first.state)
         assert later.action == "update" and source.requests[mark:] == []
         assert later.outputs["archive_manifest_key"] == "releases/archive-rel.json"
-        assert archived(bucket, "releases/archive-rel.json").archived_by == "AssetBundleRelease"
+        manifest = archived(bucket, "releases/archive-rel.json")
+        assert manifest.archived_by == "AssetBundleRelease"
+        # Linted once here, so that stages deploying the release never run cfn-lint for it.
+        assert isinstance(manifest.lint_findings, list)
         # Unchanged afterwards: nothing to do.
         assert engine.up({**release, **ARCHIVE}, later.state).action == "same"

@@ -274,6 +274,7 @@ def archive_outputs(
         catalog=list(outputs.get("parameter_catalog") or []),
         assets=dict(outputs.get("assets") or {}),
         archived_by=archived_by,
+        lint_findings=outputs.get("lint_findings"),
     )
     archived = archive_release(ArchiveTarget(bucket, region, role_arn), manifest, outputs["template_body"])
     return {"archive_manifest_key": archived.manifest_key, "archive_sha256": archived.manifest.sha256}

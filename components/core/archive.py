@@ -58,6 +58,8 @@ class ReleaseManifest(BaseModel):
         resource_arns: The ARNs the job exported.
         catalog: The template's parameter catalog (``core.catalog.build_catalog``, as dumped).
         assets: Asset ids by kind (``core.catalog.summarize_resources``).
+        lint_findings: cfn-lint's findings of the template when it was archived (as dumped), so
+            that stages deploying it never lint it again; None when it was not validated.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -76,6 +78,7 @@ class ReleaseManifest(BaseModel):
     resource_arns: list[str] = Field(default_factory=list)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     assets: dict[str, list[str]] = Field(default_factory=dict)
+    lint_findings: Optional[list[dict[str, Any]]] = None
 
     def text(self) -> str:
         """The manifest as written to S3 (compact, keys sorted: the same release gives the same bytes)."""
@@ -131,6 +134,7 @@ def build_manifest(
     catalog: list[dict[str, Any]],
     assets: Mapping[str, list[str]],
     archived_by: str,
+    lint_findings: Optional[list[dict[str, Any]]] = None,
 ) -> ReleaseManifest:
     """The manifest of a fetched release (the template itself is archived under ``template_key``)."""
     sha = sha256_text(template_body)
@@ -148,6 +152,7 @@ def build_manifest(
         resource_arns=list(resource_arns),
         catalog=list(catalog),
         assets={k: list(v) for k, v in assets.items()},
+        lint_findings=list(lint_findings) if lint_findings is not None else None,
     )
 
 
