@@ -644,16 +644,25 @@ def test_a_stack_that_disappears_during_the_deployment(cfn: Scripted) -> None:
     assert "disappeared during the deployment (deleted by someone else?); run pulumi up again to create it" in str(info.value)
 
 
-def test_an_unreadable_answer_is_one_of_our_errors(cfn: Scripted) -> None:
+def test_an_unreachable_endpoint_is_retried_until_the_deadline_and_named(cfn: Scripted) -> None:
     from botocore.exceptions import EndpointConnectionError
 
+    calls = []
+
     def broken(**_: Any) -> Any:
+        calls.append(1)
         raise EndpointConnectionError(endpoint_url="https://cloudformation.eu-west-1.amazonaws.com/")
 
     cfn.stack("UPDATE_COMPLETE")
     cfn.stub.add_response("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID}, None)
     cfn.cfn.describe_change_set = broken  # type: ignore[method-assign]
-    with pytest.raises(DeploymentError) as info:
-        cfn.deployer.deploy(cfn.request())
-    assert str(info.value).startswith("cloudformation:DescribeChangeSet for stack 'qsp-faults' failed: Could not connect")
-    assert "check the network and endpoint of the process that runs pulumi" in str(info.value)
+    with pytest.raises(DeploymentTimeoutError) as info:
+        cfn.deployer.deploy(cfn.request(timeout_seconds=60))
+    message = str(info.value)
+    assert message.startswith(
+        "the change set for CloudFormation stack 'qsp-faults' was still being created after timeout_seconds (60 s); "
+        "last fault: cloudformation:DescribeChangeSet for stack 'qsp-faults' failed: Could not connect"
+    ), message
+    assert "check the network and endpoint of the process that runs pulumi" in message
+    assert "nothing was executed" in message
+    assert len(calls) > 5 and cfn.time.now <= 60, "retried on the change set schedule, within the deadline"
