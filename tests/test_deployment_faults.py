@@ -666,3 +666,64 @@ def test_an_unreachable_endpoint_is_retried_until_the_deadline_and_named(cfn: Sc
     assert "check the network and endpoint of the process that runs pulumi" in message
     assert "nothing was executed" in message
     assert len(calls) > 5 and cfn.time.now <= 60, "retried on the change set schedule, within the deadline"
+
+
+# --- bounded, escaped messages; malformed answers (issue 10) ----------------------------------------------
+
+
+def test_thousands_of_failed_events_give_the_root_cause_a_few_others_and_a_count(cfn: Scripted) -> None:
+    cfn.stack(None)
+    cfn.change_set("CREATE_COMPLETE")
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("ROLLBACK_COMPLETE", ref=STACK_ID)
+    failed = [event(f"asset{i:04d}", "CREATE_FAILED", 7 + i / 10_000, f"definition error {i} " + "x" * 300) for i in range(3000)]
+    cfn.events(*reversed(failed))
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    message = str(info.value)
+    assert "root cause: asset0000 (AWS::QuickSight::DataSet) CREATE_FAILED: definition error 0 " in message
+    assert "(other resources failed too: asset0001 (AWS::QuickSight::DataSet), asset0002" in message
+    assert "and 2,994 more)" in message
+    assert len(message) < 3000, len(message)
+
+
+def test_terminal_escapes_in_cloudformation_text_are_escaped(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("FAILED", reason="bad\x1b[2K\r\x1b[32mINFO all good\x1b[0m\nnext line")
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    message = str(info.value)
+    assert "bad\\x1b[2K\\x0d\\x1b[32mINFO all good\\x1b[0m\\x0anext line; nothing was changed" in message
+    assert "\x1b" not in message and "\n" not in message and "\r" not in message
+
+
+def test_a_change_set_answer_without_a_status_fails_at_once(cfn: Scripted) -> None:
+    from components.core.deployment import MalformedStackAnswerError
+
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_response("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID}, None)
+    cfn.stub.add_response("describe_change_set", {"ChangeSetId": CHANGE_SET_ID, "Changes": []}, None)
+    with pytest.raises(MalformedStackAnswerError) as info:
+        cfn.deployer.deploy(cfn.request())
+    cfn.done()
+    assert str(info.value).startswith(
+        "CloudFormation's answer to DescribeChangeSet for stack 'qsp-faults' is not of the documented shape (Status is "
+        "missing): this is not the documented answer"
+    )
+    assert cfn.time.now == 0, "not waited on"
+
+
+def test_a_refusal_quoting_the_password_is_redacted_and_its_chain_cut(cfn: Scripted) -> None:
+    import traceback
+
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "Parameter value s3cr3t-Pw for parameter name Pw is bad", 400)
+    with pytest.raises(DeploymentError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert str(info.value) == (
+        "cloudformation:CreateChangeSet for CloudFormation stack 'qsp-faults' failed: ValidationError: Parameter value "
+        "<value of parameter Pw> for parameter name Pw is bad"
+    )
+    shown = "".join(traceback.format_exception(info.value))
+    assert "s3cr3t-Pw" not in shown
