@@ -248,6 +248,17 @@ def _custom_theme(arn: Any, account: str) -> Optional[str]:
     return arn if parts and parts["kind"] == "theme" and parts["account"] == account else None
 
 
+# The member every answer of these calls has (botocore reads a body that is not JSON as {}).
+_REQUIRED = {
+    "describe_dashboard": "Dashboard",
+    "describe_analysis": "Analysis",
+    "describe_dashboard_definition": "Definition",
+    "describe_analysis_definition": "Definition",
+    "describe_data_set": "DataSet",
+    "describe_data_source": "DataSource",
+}
+
+
 @dataclass(frozen=True)
 class _Retry:
     """Retries a call's transient faults on the poll schedule until the release's deadline."""
@@ -298,12 +309,21 @@ class _Walk:
 
     def _ask(self, operation: str, noun: str, **ids: str) -> dict[str, Any]:
         if self.retry is None:
-            return _call(self.client, operation, noun, self.ref, AwsAccountId=self.ref.account, **ids)
-        deadline = self.retry.deadline
-        return self.retry.run(
-            lambda: _call(self.client, operation, noun, self.ref, deadline=deadline, AwsAccountId=self.ref.account, **ids),
-            f"pre-flight of release {self.ref} could not describe {noun}",
-        )
+            answer = _call(self.client, operation, noun, self.ref, AwsAccountId=self.ref.account, **ids)
+        else:
+            deadline = self.retry.deadline
+            answer = self.retry.run(
+                lambda: _call(self.client, operation, noun, self.ref, deadline=deadline, AwsAccountId=self.ref.account, **ids),
+                f"pre-flight of release {self.ref} could not describe {noun}",
+            )
+        required = _REQUIRED.get(operation)
+        if required is not None and not isinstance(answer.get(required), dict):
+            # botocore reads a body that is not JSON (a proxy's HTML page) as an empty answer.
+            api = "".join(part.capitalize() for part in operation.split("_"))
+            raise MalformedAnswerError(
+                f"QuickSight's answer to {api} of {noun} for {self.ref} has no {required} object: {_MALFORMED_ADVICE}"
+            )
+        return answer
 
     def _shape(self, model: Any, raw: Any, noun: str) -> Any:
         """Validate an answer's part; a malformed one becomes a problem (None)."""
