@@ -231,3 +231,31 @@ def test_check_never_quotes_a_parameter_value(engine: EngineHarness) -> None:
         failures = caught.value.failures
         assert {prop.split(".")[0] for prop, _ in failures} == {"parameters", "stack_name"}, failures
         assert MARKER not in json.dumps(failures), failures
+
+
+def test_refresh_and_delete_retry_transient_faults_and_end_at_the_deadline(
+    cfn: CloudFormationEmulator, engine: EngineHarness
+) -> None:
+    name = "qsp-refresh-delete"
+    created = engine.up(inputs(name))
+    cfn.misbehave(500, "reset", action="DescribeStacks")
+    refreshed_id, refreshed = engine.read(created.id, created.outputs)
+    assert refreshed_id == created.id and refreshed["stack_status"] == "CREATE_COMPLETE"
+
+    # A delete whose DescribeStacks hangs ends at the (short) deadline, naming the call and the stack.
+    cfn.misbehave(*["hang"] * 40, action="DescribeStacks")
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as caught:
+        engine.delete(created.id, {**created.outputs, "timeout_seconds": DEADLINE})
+    assert time.monotonic() - started < BOUND
+    line = user_error(caught.value)
+    assert line.startswith(
+        f"components.core.deployment.DeploymentTimeoutError: cloudformation:DescribeStacks for CloudFormation stack '{name}' "
+        f"got no usable answer within timeout_seconds ({DEADLINE} s)"
+    ), line
+    assert cfn.stack(name).status == "CREATE_COMPLETE"
+
+    cfn.faults.clear()
+    cfn.misbehave(503, "reset", action="DeleteStack")
+    engine.delete(created.id, created.outputs)
+    assert [s.status for s in cfn.stacks if s.name == name] == ["DELETE_COMPLETE"]
