@@ -727,3 +727,33 @@ def test_a_refusal_quoting_the_password_is_redacted_and_its_chain_cut(cfn: Scrip
     )
     shown = "".join(traceback.format_exception(info.value))
     assert "s3cr3t-Pw" not in shown
+
+
+class _Answers:
+    """A CloudFormation stand-in answering DescribeStacks with a fixed (malformed) object: shapes botocore's parser never makes."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def describe_stacks(self, **_: Any) -> Any:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"Stacks": "not a list"}, "Stacks is not a list"),
+        ({"Stacks": ["text"]}, "Stacks[0] is not an object"),
+        ({"Stacks": [{"StackName": NAME, "StackStatus": "CREATE_COMPLETE", "Tags": 7}]}, "Stacks[0].Tags is not a list"),
+        ("<html>", "is not an object"),
+    ],
+)
+def test_a_describe_stacks_answer_of_the_wrong_shape_fails_at_once(answer: Any, said: str) -> None:
+    from components.core.deployment import MalformedStackAnswerError
+
+    time = FakeTime()
+    deployer = Deployer(Target(_Answers(answer), lambda: None, ACCOUNT, REGION), sleep=time.sleep, clock=time.clock)
+    with pytest.raises(MalformedStackAnswerError) as info:
+        deployer.deploy(DeployRequest(stack_name=NAME, template_body=TEMPLATE, parameters={"Pw": "s3cr3t-Pw"}))
+    assert said in str(info.value) and f"'{NAME}'" in str(info.value) and "check AWS_ENDPOINT_URL" in str(info.value)
+    assert time.sleeps == [], "a malformed answer is not retried"

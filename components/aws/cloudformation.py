@@ -846,6 +846,8 @@ class Deployer:
         for _ in range(MAX_CHANGE_PAGES):
             if not isinstance(token, str) or not token or token in seen:
                 break  # no more pages (a token seen before would loop for ever)
+            if (self._left() or 0.0) < 0.0:
+                break  # past the deadline: the summary of the pages read (each page would cost a request timeout)
             seen.add(token)
             page = self._retried(
                 "cloudformation:DescribeChangeSet",
@@ -935,6 +937,8 @@ class Deployer:
             kwargs: dict[str, Any] = {"StackName": stack_id}
             if next_token:
                 kwargs["NextToken"] = next_token
+                if (self._left() or 0.0) < 0.0:
+                    break  # past the deadline: the cause among the pages read (each page would cost a request timeout)
             try:
                 page = self._retried(
                     "cloudformation:DescribeStackEvents", name, lambda: self._call("DescribeStackEvents", name, **kwargs)
