@@ -10,7 +10,10 @@ ExecuteChangeSet, wait for the stack. On top of it:
   ``adopt``, UPDATE_ROLLBACK_FAILED is refused with what to do);
 - templates over 51,200 bytes staged once in S3 (HeadObject first) and deployed by TemplateURL;
 - a failure names its root cause, read from this operation's stack events;
-- one deadline for the whole operation, every wait on ``core.polling.poll_until``.
+- one deadline for the whole operation, every wait on ``core.polling.poll_until``; every STS,
+  CloudFormation and S3 call fitted to the time left (``session.BudgetedClients``) and cut at it
+  (``session.call_within``), transient faults retried until it, malformed answers refused
+  (``MalformedStackAnswerError``), parameter values never quoted (``core.deployment.redact``).
 
 Clients come from ``session.py`` (lazily, inside calls); tests hand in their own.
 """
