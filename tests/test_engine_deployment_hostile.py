@@ -259,3 +259,16 @@ def test_refresh_and_delete_retry_transient_faults_and_end_at_the_deadline(
     cfn.misbehave(503, "reset", action="DeleteStack")
     engine.delete(created.id, created.outputs)
     assert [s.status for s in cfn.stacks if s.name == name] == ["DELETE_COMPLETE"]
+
+
+def test_create_refuses_bad_inputs_without_quoting_a_value() -> None:
+    from components.errors import InputError
+
+    provider = CloudFormationDeploymentProvider()
+    with pytest.raises(InputError) as caught:
+        provider.create(inputs("qsp-create-check", parameters={"DbPassword": {"v": PASSWORD}}, tags={"team": [HOST]}, timeout_seconds=0))
+    message = str(caught.value)
+    assert message.startswith("invalid CloudFormationDeployment inputs for stack 'qsp-create-check': ")
+    assert "parameters.DbPassword: Input should be a valid string" in message
+    assert "timeout_seconds: Input should be greater than or equal to 1 (got 0)" in message
+    assert MARKER not in message
