@@ -757,3 +757,41 @@ def test_a_describe_stacks_answer_of_the_wrong_shape_fails_at_once(answer: Any, 
         deployer.deploy(DeployRequest(stack_name=NAME, template_body=TEMPLATE, parameters={"Pw": "s3cr3t-Pw"}))
     assert said in str(info.value) and f"'{NAME}'" in str(info.value) and "check AWS_ENDPOINT_URL" in str(info.value)
     assert time.sleeps == [], "a malformed answer is not retried"
+
+
+def test_a_hanging_s3_ends_the_staging_at_the_deadline() -> None:
+    """A real S3 client fitted to the deadline (BudgetedClients) against a loopback socket that never answers."""
+    import socket
+    import time as wall
+
+    from botocore.config import Config as BotoConfig
+
+    from components.aws.session import BudgetedClients
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections complete in the backlog; nothing is ever read or answered
+    try:
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        session = boto3.session.Session(aws_access_key_id="AKIASTUB", aws_secret_access_key="stub", region_name=REGION)
+        s3 = BudgetedClients(lambda config: session.client("s3", endpoint_url=endpoint, config=config.merge(BotoConfig(s3={"addressing_style": "path"}))))
+        cfn = client("cloudformation")
+        stub = Stubber(cfn)
+        stub.add_response(
+            "describe_stacks",
+            {"Stacks": [{"StackId": STACK_ID, "StackName": NAME, "CreationTime": T0, "StackStatus": "UPDATE_COMPLETE", "Tags": OURS}]},
+            {"StackName": NAME},
+        )
+        deployer = Deployer(Target(cfn, lambda: s3, ACCOUNT, REGION))
+        started = wall.monotonic()
+        with stub, pytest.raises(DeploymentTimeoutError) as info:
+            deployer.deploy(
+                DeployRequest(stack_name=NAME, template_body=BIG_TEMPLATE, parameters={"Pw": "s3cr3t-Pw"}, timeout_seconds=2, staging_bucket="stage")
+            )
+        took = wall.monotonic() - started
+    finally:
+        silent.close()
+    message = str(info.value)
+    assert message.startswith(f"s3:HeadObject on s3://stage/quicksight-promotion/") and "got no usable answer within timeout_seconds (2 s)" in message
+    assert "nothing was deployed" in message and "s3cr3t-Pw" not in message
+    assert took < 2 + 1 + 3, f"a 2 s deadline took {took:.1f} s"
