@@ -97,7 +97,7 @@ def test_transient_faults_of_every_call_are_retried_within_the_deadline(
 ) -> None:
     name = f"qsp-transient-{fault}"
     for action in ("GetCallerIdentity", "DescribeStacks", "CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet"):
-        cfn.misbehave(fault, fault, action=action)
+        cfn.misbehave(fault, action=action)
     created = engine.up(inputs(name))
     assert created.action == "create" and created.outputs["stack_status"] == "CREATE_COMPLETE"
     assert cfn.faults == [], "every scripted fault was met"
