@@ -57,7 +57,8 @@ from pulumi.dynamic import (
 from pydantic import ValidationError
 
 from .core import deployment as core
-from .errors import InputError
+from .core.polling import Deadline
+from .errors import InputError, clean
 
 if TYPE_CHECKING:
     # Only SDKs since pulumi/pulumi#17673 have it (requirements allow 3.130); an older SDK never calls configure().
@@ -119,21 +120,40 @@ def _known(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k: props[k] for k in INPUT_NAMES if props.get(k) is not None and not _is_unknown(props[k])}
 
 
+# Inputs whose given value may be quoted back in a message: identifiers, names and numbers. Never
+# `parameters` (credentials: the engine unwraps secrets before a dynamic provider sees them, so the
+# provider cannot tell which were secret), `tags`, `template_body` (large), or anything unexpected.
+_QUOTABLE = frozenset(
+    {
+        "stack_name",
+        "region",
+        "role_arn",
+        "expected_account_id",
+        "capabilities",
+        "iam_role_arn",
+        "notification_arns",
+        "timeout_seconds",
+        "staging_bucket",
+        "staging_prefix",
+        "on_failure",
+        "termination_protection",
+        "execute",
+        "adopt",
+    }
+)
+
+
 def _problems(error: ValidationError) -> list[tuple[str, str]]:
     found = []
     for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"]) if item["loc"] else "inputs"
+        name = clean(".".join(str(part) for part in item["loc"]), 200) if item["loc"] else "inputs"
         top = str(item["loc"][0]) if item["loc"] else "inputs"
         value = item.get("input")
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         # Never quote a parameter value (a credential) or a template (large) back.
-        shown = (
-            f" (got {value!r})"
-            if isinstance(value, (str, int, float)) and top not in ("parameters", "template_body", "inputs")
-            else ""
-        )
-        found.append((name, f"{item['msg']}{shown}"))
+        shown = f" (got {clean(repr(value), 200)})" if isinstance(value, (str, int, float)) and top in _QUOTABLE else ""
+        found.append((name, f"{clean(item['msg'], 300)}{shown}"))
     return found
 
 
@@ -283,8 +303,9 @@ class CloudFormationDeploymentProvider(ResourceProvider):
         from .aws import cloudformation as cfn  # noqa: PLC0415  (boto3 only in the provider process)
 
         name = str(props.get("stack_name") or id_)
-        target = self._connect(props, name, expected=props.get("expected_account_id") or props.get("account_id"))
-        found = cfn.Deployer(target).describe(id_ or name)
+        deadline = Deadline.after(float(props.get("timeout_seconds") or core.DEFAULT_TIMEOUT_SECONDS))
+        target = self._connect(props, name, props.get("expected_account_id") or props.get("account_id"), deadline)
+        found = cfn.Deployer(target, deadline=deadline).describe_within_deadline(id_ or name, name)
         if found is None:
             return ReadResult("", {})
         refreshed = {
@@ -301,12 +322,14 @@ class CloudFormationDeploymentProvider(ResourceProvider):
         from .aws import cloudformation as cfn  # noqa: PLC0415
 
         name = str(props.get("stack_name") or id_)
-        target = self._connect(props, name, expected=props.get("expected_account_id") or props.get("account_id"))
         timeout = float(props.get("timeout_seconds") or core.DEFAULT_TIMEOUT_SECONDS)
-        cfn.Deployer(target).delete(id_ or name, name, timeout, props.get("assets") or {})
+        # One deadline from before connecting: AssumeRole and the account guard count too.
+        deadline = Deadline.after(timeout)
+        target = self._connect(props, name, props.get("expected_account_id") or props.get("account_id"), deadline)
+        cfn.Deployer(target, deadline=deadline).delete(id_ or name, name, timeout, props.get("assets") or {})
 
     # --- the work ---------------------------------------------------------------------------------
-    def _connect(self, props: Mapping[str, Any], name: str, expected: Any) -> Any:
+    def _connect(self, props: Mapping[str, Any], name: str, expected: Any, deadline: Deadline) -> Any:
         from .aws import cloudformation as cfn  # noqa: PLC0415
 
         return cfn.connect(
@@ -315,13 +338,16 @@ class CloudFormationDeploymentProvider(ResourceProvider):
             str(expected) if expected else None,
             name,
             self._config_profile,
+            deadline=deadline,
         )
 
     def _deploy(self, inputs: core.DeploymentInputs, salt: str, olds: Optional[Mapping[str, Any]]) -> dict[str, Any]:
         from .aws import cloudformation as cfn  # noqa: PLC0415
 
         name = inputs.stack_name
-        target = self._connect(inputs.model_dump(), name, inputs.expected_account_id)
+        # One deadline from before connecting: AssumeRole and the account guard count too.
+        deadline = Deadline.after(inputs.timeout_seconds)
+        target = self._connect(inputs.model_dump(), name, inputs.expected_account_id, deadline)
         if olds:
             # The chain (not an input) chose the region or account: a change there is another stack too.
             moved = [
@@ -355,7 +381,7 @@ class CloudFormationDeploymentProvider(ResourceProvider):
             on_failure=inputs.on_failure,
             stale_change_set=(olds or {}).get("change_set_id"),
         )
-        result = cfn.Deployer(target).deploy(request)
+        result = cfn.Deployer(target, deadline=deadline).deploy(request)
         # What the stack holds: the new values once executed (or when nothing needed to change),
         # the previous ones while a change set waits for review.
         applied = result.executed or result.change_set_id is None

@@ -21,6 +21,8 @@ import datetime as dt
 import http.server
 import itertools
 import json
+import socket
+import struct
 import threading
 import urllib.parse
 import uuid
@@ -92,6 +94,10 @@ class CloudFormationEmulator:
         self.actions: list[str] = []
         self.sent: list[dict[str, str]] = []
         self._fail: Optional[tuple[str, str]] = None
+        self._fail_change_set: Optional[str] = None
+        # (Action or None for any, fault) for the next requests, one consumed per matching request.
+        self.faults: list[tuple[Optional[str], Any]] = []
+        self.stopping = threading.Event()
         self._clock = itertools.count()
         self._lock = threading.Lock()
         emulator = self
@@ -100,10 +106,53 @@ class CloudFormationEmulator:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode("utf-8"), keep_blank_values=True))
+                fault = emulator.take_fault(form.get("Action", ""))
+                if fault is not None and fault != "trickle":
+                    with emulator._lock:
+                        emulator.actions.append(form.get("Action", ""))
+                    self._misbehave(fault)
+                    return
                 status, body = emulator.handle(form)
                 data = body.encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if fault == "trickle":
+                    # One byte every 0.2 s: each byte renews the client's read timeout.
+                    for index in range(len(data)):
+                        if emulator.stopping.wait(0.2):
+                            return
+                        try:
+                            self.wfile.write(data[index : index + 1])
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                    return
+                self.wfile.write(data)
+
+            def _misbehave(self, fault: Any) -> None:
+                self.close_connection = True
+                if fault == "reset":
+                    # SO_LINGER 0: close() sends a TCP RST, as a crashed proxy or load balancer does.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    return
+                if fault == "hang":
+                    emulator.stopping.wait(30)
+                    return
+                if isinstance(fault, int):
+                    status, content_type = fault, "text/xml"
+                    data = (
+                        f'<ErrorResponse xmlns="{NAMESPACE}"><Error><Type>Receiver</Type><Code>InternalFailure</Code>'
+                        f"<Message>Scripted fault {fault}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+                    ).encode()
+                elif fault == "html":
+                    status, content_type, data = 200, "text/html", b"<html><body><h1>Proxy login</h1></body></html>"
+                else:
+                    _, status, content_type, data = fault
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -120,6 +169,7 @@ class CloudFormationEmulator:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -136,6 +186,40 @@ class CloudFormationEmulator:
     def fail_next_execution(self, logical_id: str, reason: str) -> None:
         """The next executed change set fails at ``logical_id`` with ``reason`` and rolls back."""
         self._fail = (logical_id, reason)
+
+    def fail_next_change_set(self, reason: str) -> None:
+        """The next created change set is FAILED with ``reason`` (as for a template or parameter error)."""
+        self._fail_change_set = reason
+
+    def misbehave(self, *faults: Any, action: Optional[str] = None) -> None:
+        """Answer the next requests (of ``action`` only, if given) with these faults, one per request.
+
+        A fault is an int (that HTTP status with an InternalFailure error), ``"reset"`` (a TCP reset),
+        ``"hang"`` (no answer, up to 30 s), ``"trickle"`` (the real answer, one byte every 0.2 s),
+        ``"html"`` (a proxy's HTML page with 200) or ``("body", status, content_type, bytes)``.
+        """
+        with self._lock:
+            self.faults.extend((action, fault) for fault in faults)
+
+    def take_fault(self, action: str) -> Any:
+        with self._lock:
+            for index, (wanted, fault) in enumerate(self.faults):
+                if wanted is None or wanted == action:
+                    del self.faults[index]
+                    return fault
+        return None
+
+    def body(self, action: str, result_xml: str) -> tuple[str, int, str, bytes]:
+        """A 200 answer of ``action`` whose Result element holds ``result_xml`` verbatim (for malformed answers)."""
+        return (
+            "body",
+            200,
+            "text/xml",
+            (
+                f'<{action}Response xmlns="{NAMESPACE}"><{action}Result>{result_xml}</{action}Result>'
+                f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></{action}Response>"
+            ).encode(),
+        )
 
     def stack(self, name: str) -> Stack:
         """The live (not deleted) stack of that name."""
@@ -247,7 +331,10 @@ class CloudFormationEmulator:
             tags,
             self._now(),
         )
-        if kind == "UPDATE" and (template, parameters, tags) == (stack.template, stack.parameters, stack.tags):
+        if self._fail_change_set is not None:
+            change_set.status, change_set.reason = "FAILED", self._fail_change_set
+            self._fail_change_set = None
+        elif kind == "UPDATE" and (template, parameters, tags) == (stack.template, stack.parameters, stack.tags):
             change_set.status, change_set.reason = "FAILED", EMPTY_REASON
         else:
             old = stack.template.get("Resources") or {}

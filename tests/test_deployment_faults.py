@@ -644,16 +644,154 @@ def test_a_stack_that_disappears_during_the_deployment(cfn: Scripted) -> None:
     assert "disappeared during the deployment (deleted by someone else?); run pulumi up again to create it" in str(info.value)
 
 
-def test_an_unreadable_answer_is_one_of_our_errors(cfn: Scripted) -> None:
+def test_an_unreachable_endpoint_is_retried_until_the_deadline_and_named(cfn: Scripted) -> None:
     from botocore.exceptions import EndpointConnectionError
 
+    calls = []
+
     def broken(**_: Any) -> Any:
+        calls.append(1)
         raise EndpointConnectionError(endpoint_url="https://cloudformation.eu-west-1.amazonaws.com/")
 
     cfn.stack("UPDATE_COMPLETE")
     cfn.stub.add_response("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID}, None)
     cfn.cfn.describe_change_set = broken  # type: ignore[method-assign]
+    with pytest.raises(DeploymentTimeoutError) as info:
+        cfn.deployer.deploy(cfn.request(timeout_seconds=60))
+    message = str(info.value)
+    assert message.startswith(
+        "the change set for CloudFormation stack 'qsp-faults' was still being created after timeout_seconds (60 s); "
+        "last fault: cloudformation:DescribeChangeSet for stack 'qsp-faults' failed: Could not connect"
+    ), message
+    assert "check the network and endpoint of the process that runs pulumi" in message
+    assert "nothing was executed" in message
+    assert len(calls) > 5 and cfn.time.now <= 60, "retried on the change set schedule, within the deadline"
+
+
+# --- bounded, escaped messages; malformed answers (issue 10) ----------------------------------------------
+
+
+def test_thousands_of_failed_events_give_the_root_cause_a_few_others_and_a_count(cfn: Scripted) -> None:
+    cfn.stack(None)
+    cfn.change_set("CREATE_COMPLETE")
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("ROLLBACK_COMPLETE", ref=STACK_ID)
+    failed = [event(f"asset{i:04d}", "CREATE_FAILED", 7 + i / 10_000, f"definition error {i} " + "x" * 300) for i in range(3000)]
+    cfn.events(*reversed(failed))
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    message = str(info.value)
+    assert "root cause: asset0000 (AWS::QuickSight::DataSet) CREATE_FAILED: definition error 0 " in message
+    assert "(other resources failed too: asset0001 (AWS::QuickSight::DataSet), asset0002" in message
+    assert "and 2,994 more)" in message
+    assert len(message) < 3000, len(message)
+
+
+def test_terminal_escapes_in_cloudformation_text_are_escaped(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("FAILED", reason="bad\x1b[2K\r\x1b[32mINFO all good\x1b[0m\nnext line")
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    message = str(info.value)
+    assert "bad\\x1b[2K\\x0d\\x1b[32mINFO all good\\x1b[0m\\x0anext line; nothing was changed" in message
+    assert "\x1b" not in message and "\n" not in message and "\r" not in message
+
+
+def test_a_change_set_answer_without_a_status_fails_at_once(cfn: Scripted) -> None:
+    from components.core.deployment import MalformedStackAnswerError
+
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_response("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID}, None)
+    cfn.stub.add_response("describe_change_set", {"ChangeSetId": CHANGE_SET_ID, "Changes": []}, None)
+    with pytest.raises(MalformedStackAnswerError) as info:
+        cfn.deployer.deploy(cfn.request())
+    cfn.done()
+    assert str(info.value).startswith(
+        "CloudFormation's answer to DescribeChangeSet for stack 'qsp-faults' is not of the documented shape (Status is "
+        "missing): this is not the documented answer"
+    )
+    assert cfn.time.now == 0, "not waited on"
+
+
+def test_a_refusal_quoting_the_password_is_redacted_and_its_chain_cut(cfn: Scripted) -> None:
+    import traceback
+
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "Parameter value s3cr3t-Pw for parameter name Pw is bad", 400)
     with pytest.raises(DeploymentError) as info:
         cfn.deployer.deploy(cfn.request())
-    assert str(info.value).startswith("cloudformation:DescribeChangeSet for stack 'qsp-faults' failed: Could not connect")
-    assert "check the network and endpoint of the process that runs pulumi" in str(info.value)
+    assert str(info.value) == (
+        "cloudformation:CreateChangeSet for CloudFormation stack 'qsp-faults' failed: ValidationError: Parameter value "
+        "<value of parameter Pw> for parameter name Pw is bad"
+    )
+    shown = "".join(traceback.format_exception(info.value))
+    assert "s3cr3t-Pw" not in shown
+
+
+class _Answers:
+    """A CloudFormation stand-in answering DescribeStacks with a fixed (malformed) object: shapes botocore's parser never makes."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def describe_stacks(self, **_: Any) -> Any:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"Stacks": "not a list"}, "Stacks is not a list"),
+        ({"Stacks": ["text"]}, "Stacks[0] is not an object"),
+        ({"Stacks": [{"StackName": NAME, "StackStatus": "CREATE_COMPLETE", "Tags": 7}]}, "Stacks[0].Tags is not a list"),
+        ("<html>", "is not an object"),
+    ],
+)
+def test_a_describe_stacks_answer_of_the_wrong_shape_fails_at_once(answer: Any, said: str) -> None:
+    from components.core.deployment import MalformedStackAnswerError
+
+    time = FakeTime()
+    deployer = Deployer(Target(_Answers(answer), lambda: None, ACCOUNT, REGION), sleep=time.sleep, clock=time.clock)
+    with pytest.raises(MalformedStackAnswerError) as info:
+        deployer.deploy(DeployRequest(stack_name=NAME, template_body=TEMPLATE, parameters={"Pw": "s3cr3t-Pw"}))
+    assert said in str(info.value) and f"'{NAME}'" in str(info.value) and "check AWS_ENDPOINT_URL" in str(info.value)
+    assert time.sleeps == [], "a malformed answer is not retried"
+
+
+def test_a_hanging_s3_ends_the_staging_at_the_deadline() -> None:
+    """A real S3 client fitted to the deadline (BudgetedClients) against a loopback socket that never answers."""
+    import socket
+    import time as wall
+
+    from botocore.config import Config as BotoConfig
+
+    from components.aws.session import BudgetedClients
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections complete in the backlog; nothing is ever read or answered
+    try:
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        session = boto3.session.Session(aws_access_key_id="AKIASTUB", aws_secret_access_key="stub", region_name=REGION)
+        s3 = BudgetedClients(lambda config: session.client("s3", endpoint_url=endpoint, config=config.merge(BotoConfig(s3={"addressing_style": "path"}))))
+        cfn = client("cloudformation")
+        stub = Stubber(cfn)
+        stub.add_response(
+            "describe_stacks",
+            {"Stacks": [{"StackId": STACK_ID, "StackName": NAME, "CreationTime": T0, "StackStatus": "UPDATE_COMPLETE", "Tags": OURS}]},
+            {"StackName": NAME},
+        )
+        deployer = Deployer(Target(cfn, lambda: s3, ACCOUNT, REGION))
+        started = wall.monotonic()
+        with stub, pytest.raises(DeploymentTimeoutError) as info:
+            deployer.deploy(
+                DeployRequest(stack_name=NAME, template_body=BIG_TEMPLATE, parameters={"Pw": "s3cr3t-Pw"}, timeout_seconds=2, staging_bucket="stage")
+            )
+        took = wall.monotonic() - started
+    finally:
+        silent.close()
+    message = str(info.value)
+    assert message.startswith(f"s3:HeadObject on s3://stage/quicksight-promotion/") and "got no usable answer within timeout_seconds (2 s)" in message
+    assert "nothing was deployed" in message and "s3cr3t-Pw" not in message
+    assert took < 2 + 1 + 3, f"a 2 s deadline took {took:.1f} s"

@@ -242,16 +242,22 @@ def test_configure_hands_the_stack_configuration_to_the_provider(moto: MotoServe
     assert "no AWS region: set the resource's region input, AWS_REGION, or aws:region" in user_error(info.value)
 
 
-def test_unreachable_aws_is_one_clear_error() -> None:
+def test_unreachable_aws_is_retried_until_the_deadline_then_one_clear_error() -> None:
+    import time
+
     with harness(NOWHERE) as offline:
+        started = time.monotonic()
         with pytest.raises(grpc.RpcError) as info:
-            offline.up(inputs())
+            offline.up(inputs(timeout_seconds=3))
+        took = time.monotonic() - started
     line = user_error(info.value)
     assert line.startswith(
-        "components.core.deployment.DeploymentError: CloudFormation stack 'qsp-engine': could not ask STS who the "
-        "credentials are: Could not connect to the endpoint URL"
+        "components.core.deployment.DeploymentTimeoutError: CloudFormation stack 'qsp-engine': STS gave no answer "
+        "within timeout_seconds (3 s) ("
     ), line
-    assert "check the AWS credentials and network of the process that runs pulumi" in line
+    assert "last fault: CloudFormation stack 'qsp-engine': could not ask STS who the credentials are: Could not connect to the endpoint URL" in line
+    assert "nothing was deployed; check the AWS credentials and network of the process that runs pulumi" in line
+    assert took < 3 + 1 + 5, f"a 3 s deadline took {took:.1f} s"
 
 
 def test_invalid_inputs_at_create_are_one_message(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:

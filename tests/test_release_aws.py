@@ -24,6 +24,7 @@ from components.errors import (
     ReleaseConflictError,
     ReleaseError,
     ReleasePreflightError,
+    ServiceUnavailableError,
     ThrottledError,
 )
 
@@ -273,7 +274,9 @@ def stubbed() -> tuple[Any, Stubber]:
     [
         ("ThrottlingException", 429, ThrottledError, "QuickSight throttled DescribeDashboard of dashboard 'd'"),
         ("UnsupportedUserEditionException", 403, AwsAccessError, "asset bundle exports need QuickSight Enterprise edition"),
-        ("InternalFailureException", 500, ReleaseError, "DescribeDashboard of dashboard 'd' for export job 'sales-42'"),
+        # A 5xx is transient: raised as such (the release retries it until its deadline, see test_release_faults).
+        ("InternalFailureException", 500, ServiceUnavailableError, "DescribeDashboard of dashboard 'd' for release export job 'sales-42'"),
+        ("InvalidParameterValueException", 400, ReleaseError, "DescribeDashboard of dashboard 'd' for export job 'sales-42'"),
     ],
 )
 def test_describe_errors_are_translated(code: str, status: int, error: type, said: str) -> None:

@@ -15,11 +15,13 @@ would only fail minutes later, one cause at a time.
 
 from __future__ import annotations
 
+import http.client
 import random
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+import urllib3.exceptions
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pydantic import ValidationError
@@ -46,23 +48,41 @@ from ..errors import (
     ExportJobNotFoundError,
     ExportTimeoutError,
     InputError,
+    MalformedAnswerError,
     ReleaseConflictError,
     ReleaseError,
     ReleasePreflightError,
+    ServiceUnavailableError,
     ThrottledError,
     clean,
     listing,
 )
 from .download import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits
 from .quicksight import (
+    _MALFORMED_ADVICE,
     FetchedExport,
     JobRef,
+    _client_for,
+    _within,
     describe_export_job,
     download_export,
-    quicksight_client,
+    quicksight_client,  # noqa: F401  (kept for callers that make a plain client)
+    quicksight_clients,
     wait_for_export_job,
 )
-from .session import CLIENT_CONFIG, error_code, is_access_error
+from .session import (
+    CLIENT_CONFIG,
+    DEFAULT_CALL_BUDGET,
+    THROTTLING_CODES,
+    BudgetedClients,
+    CallBudget,
+    CallTimeout,
+    call_within,
+    error_code,
+    is_access_error,
+    is_transient,
+    is_unknown_host,
+)
 
 # StartAssetBundleExportJob answers these while the job id is still running (ConflictException)
 # or while the account already runs 5 export jobs (LimitExceededException): both clear on their
@@ -73,6 +93,8 @@ WAIT_OUT_CODES = frozenset({"ConflictException", "LimitExceededException"})
 # LimitExceededException as throttling and would retry it up to 8 times with real sleeps of up to
 # 20 s, past the release's deadline. The poll loop retries it (and throttling) within the deadline.
 START_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+# The same for clients fitted to the release's deadline: one attempt, timeouts fitted to the time left.
+START_BUDGET = CallBudget(max_attempts=1)
 
 
 @dataclass(frozen=True)
@@ -131,19 +153,43 @@ class _NotFound(Exception):
     """ResourceNotFoundException from a Describe call (collected as a pre-flight problem)."""
 
 
-def _call(client: Any, operation: str, what: str, ref: JobRef, **kwargs: Any) -> dict[str, Any]:
-    """One QuickSight call, its errors translated (ResourceNotFoundException becomes ``_NotFound``)."""
+def _call(
+    client: Any, operation: str, what: str, ref: JobRef, *, deadline: Optional[Deadline] = None, **kwargs: Any
+) -> dict[str, Any]:
+    """One QuickSight call, its errors translated (ResourceNotFoundException becomes ``_NotFound``).
+
+    With ``BudgetedClients`` and a ``deadline`` the call fits the time left and is bounded in wall time.
+
+    Raises:
+        ThrottledError, ServiceUnavailableError: transient faults (``TransientError``: retried by the caller).
+        AwsAccessError, ReleaseError: permanent faults.
+        MalformedAnswerError: the answer cannot be parsed, or is not an object.
+    """
+    api = "".join(part.capitalize() for part in operation.split("_"))
+    within = _within(client, deadline) if deadline is not None else None
     try:
-        response = getattr(client, operation)(**kwargs)
+        target = _client_for(client, deadline)
+        response = call_within(lambda: getattr(target, operation)(**kwargs), within)
+    except CallTimeout as exc:
+        raise ServiceUnavailableError(
+            f"QuickSight did not answer {api} of {what} for release {ref} within {exc.seconds:.0f} s (an answer that "
+            "hangs or trickles): check the network and proxies between this machine and QuickSight"
+        ) from None
     except ClientError as exc:
         code, message = error_code(exc)
+        message = clean(message)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code == "ResourceNotFoundException":
             raise _NotFound(message) from exc
-        api = "".join(part.capitalize() for part in operation.split("_"))
-        if code == "ThrottlingException":
+        if code in THROTTLING_CODES or status == 429:
             raise ThrottledError(
                 f"QuickSight throttled {api} of {what} for release {ref} ({message}) beyond botocore's retries: "
                 "wait a minute and re-run"
+            ) from exc
+        if is_transient(exc):
+            raise ServiceUnavailableError(
+                f"QuickSight answered {api} of {what} for release {ref} with HTTP {status} ({clean(code, 100)}: "
+                f"{message}) beyond botocore's retries: a QuickSight-side fault; re-run later"
             ) from exc
         if code == "UnsupportedUserEditionException":
             raise AwsAccessError(
@@ -152,23 +198,40 @@ def _call(client: Any, operation: str, what: str, ref: JobRef, **kwargs: Any) ->
             ) from exc
         if is_access_error(exc):
             raise AwsAccessError(
-                f"AWS denied quicksight:{api} on {what} for {ref} ({code}: {message}): grant the caller that "
+                f"AWS denied quicksight:{api} on {what} for {ref} ({clean(code, 100)}: {message}): grant the caller that "
                 "permission, or set role_arn to a role in the source account that has it"
             ) from exc
         raise ReleaseError(
-            f"{api} of {what} for {ref} failed ({code}: {message}): check the asset, then re-run"
+            f"{api} of {what} for {ref} failed ({clean(code, 100)}: {message}): check the asset, then re-run"
         ) from exc
     except NoCredentialsError as exc:
         raise AwsAccessError(
             f"no AWS credentials to describe {what} for {ref}: configure credentials for the process that runs pulumi"
         ) from exc
     except BotoCoreError as exc:
+        if is_transient(exc):
+            raise ServiceUnavailableError(
+                f"cannot reach QuickSight to describe {what} for {ref} ({type(exc).__name__}: {clean(exc)}): check the "
+                "network and region, then re-run"
+            ) from exc
+        unknown = "the endpoint's host does not exist (QuickSight is not offered in every region); " if is_unknown_host(exc) else ""
         raise ReleaseError(
-            f"cannot reach QuickSight to describe {what} for {ref} ({type(exc).__name__}: {exc}): check the "
-            "network and region, then re-run"
+            f"cannot reach QuickSight to describe {what} for {ref} ({type(exc).__name__}: {clean(exc)}): {unknown}check "
+            "the network and region, then re-run"
         ) from exc
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+        raise ServiceUnavailableError(
+            f"the connection to QuickSight broke while reading its answer to {api} of {what} for {ref} "
+            f"({type(exc).__name__}): check the network and proxies, then re-run"
+        ) from exc
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RuntimeError) as exc:
+        # botocore's parser fails with these on a body of the wrong shape (HTML, a bad timestamp).
+        raise MalformedAnswerError(
+            f"QuickSight's answer to {api} of {what} for {ref} cannot be parsed ({type(exc).__name__}: "
+            f"{clean(exc, 200)}): {_MALFORMED_ADVICE}"
+        ) from None
     if not isinstance(response, dict):
-        raise ReleaseError(f"QuickSight answered {operation} of {what} with no object")
+        raise MalformedAnswerError(f"QuickSight's answer to {api} of {what} for {ref} is not an object: {_MALFORMED_ADVICE}")
     return response
 
 
@@ -185,12 +248,56 @@ def _custom_theme(arn: Any, account: str) -> Optional[str]:
     return arn if parts and parts["kind"] == "theme" and parts["account"] == account else None
 
 
+# The member every answer of these calls has (botocore reads a body that is not JSON as {}).
+_REQUIRED = {
+    "describe_dashboard": "Dashboard",
+    "describe_analysis": "Analysis",
+    "describe_dashboard_definition": "Definition",
+    "describe_analysis_definition": "Definition",
+    "describe_data_set": "DataSet",
+    "describe_data_source": "DataSource",
+}
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """Retries a call's transient faults on the poll schedule until the release's deadline."""
+
+    deadline: Deadline
+    backoff: Backoff = DEFAULT_BACKOFF
+    sleep: Callable[[float], None] = time.sleep
+    draw: Callable[[], float] = random.random
+
+    def run(self, call: Callable[[], Any], what: str) -> Any:
+        """``call()``, transient faults retried until the deadline.
+
+        Raises:
+            ExportTimeoutError: only transient faults until the deadline (the last one named).
+        """
+        outcome = poll_until(
+            call,
+            lambda _value: True,
+            timeout=max(self.deadline.remaining(), 0.0),
+            backoff=self.backoff,
+            sleep=self.sleep,
+            clock=self.deadline.clock,
+            draw=self.draw,
+        )
+        if not outcome.done:
+            raise ExportTimeoutError(
+                f"{what} within timeout_seconds ({self.deadline.seconds:.0f} s) ({outcome.polls} attempt(s); last "
+                f"fault: {clean(outcome.last_error, 600)}): raise timeout_seconds, or check network access to QuickSight"
+            )
+        return outcome.value
+
+
 class _Walk:
     """Collects the bundle's contents and every problem found on the way."""
 
-    def __init__(self, client: Any, ref: JobRef) -> None:
+    def __init__(self, client: Any, ref: JobRef, retry: Optional["_Retry"] = None) -> None:
         self.client = client
         self.ref = ref
+        self.retry = retry
         self.problems: list[str] = []
         self.notes: list[str] = []
         self.data_sets: dict[str, None] = {}
@@ -201,7 +308,22 @@ class _Walk:
         self.pending_sets: list[str] = []
 
     def _ask(self, operation: str, noun: str, **ids: str) -> dict[str, Any]:
-        return _call(self.client, operation, noun, self.ref, AwsAccountId=self.ref.account, **ids)
+        if self.retry is None:
+            answer = _call(self.client, operation, noun, self.ref, AwsAccountId=self.ref.account, **ids)
+        else:
+            deadline = self.retry.deadline
+            answer = self.retry.run(
+                lambda: _call(self.client, operation, noun, self.ref, deadline=deadline, AwsAccountId=self.ref.account, **ids),
+                f"pre-flight of release {self.ref} could not describe {noun}",
+            )
+        required = _REQUIRED.get(operation)
+        if required is not None and not isinstance(answer.get(required), dict):
+            # botocore reads a body that is not JSON (a proxy's HTML page) as an empty answer.
+            api = "".join(part.capitalize() for part in operation.split("_"))
+            raise MalformedAnswerError(
+                f"QuickSight's answer to {api} of {noun} for {self.ref} has no {required} object: {_MALFORMED_ADVICE}"
+            )
+        return answer
 
     def _shape(self, model: Any, raw: Any, noun: str) -> Any:
         """Validate an answer's part; a malformed one becomes a problem (None)."""
@@ -238,7 +360,7 @@ class _Walk:
         errors = [e.describe() for e in definition.errors or version.errors]
         if errors:
             self.problems.append(
-                f"{noun} has {len(errors)} definition error(s): {listing(errors, 3, ', ')}: fix them in QuickSight "
+                f"{noun} has {len(errors):,} definition error(s): {listing(errors, 3, ', ')}: fix them in QuickSight "
                 "(exports fail on definition errors)"
             )
         status = definition.resource_status or version.status
@@ -309,8 +431,20 @@ class _Walk:
             self.notes.append(gap)
 
 
-def prepare_release(client: Any, request: ReleaseRequest, region: str) -> PreparedRelease:
+def prepare_release(
+    client: Any,
+    request: ReleaseRequest,
+    region: str,
+    *,
+    deadline: Optional[Deadline] = None,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    sleep: Callable[[float], None] = time.sleep,
+    draw: Callable[[], float] = random.random,
+) -> PreparedRelease:
     """Pre-flight: resolve the assets, walk their dependencies, build the overrides and the request.
+
+    With a ``deadline`` every Describe call fits the time left (``BudgetedClients``) and its
+    transient faults are retried until it; without one each call is made once.
 
     Raises:
         ReleasePreflightError: every problem found, in one message.
@@ -337,7 +471,7 @@ def prepare_release(client: Any, request: ReleaseRequest, region: str) -> Prepar
             f"{len(arns)} dashboards and analyses, more than the {MAX_RESOURCE_ARNS} ResourceArns one export "
             "takes: split them into several releases"
         )
-    walk = _Walk(client, ref)
+    walk = _Walk(client, ref, _Retry(deadline, backoff, sleep, draw) if deadline is not None else None)
     if len(arns) <= MAX_RESOURCE_ARNS:
         for kind, arn in dict.fromkeys(roots):
             walk.root(kind, arn)
@@ -413,11 +547,19 @@ def differences(recorded: ExportJobDescription, prepared: PreparedRelease) -> li
     return found
 
 
-def _start_once(client: Any, prepared: PreparedRelease, starter: Any) -> tuple[Optional[str], str]:
-    """One attempt: (``"adopted"``/``"started"``, "") or (None, why it must wait)."""
+def _start_once(
+    client: Any, prepared: PreparedRelease, starter: Any, deadline: Optional[Deadline] = None
+) -> tuple[Optional[str], str]:
+    """One attempt: (``"adopted"``/``"started"``, "") or (None, why it must wait).
+
+    Raises:
+        ThrottledError, ServiceUnavailableError: transient faults (retried by ``start_release``).
+    """
     ref = prepared.ref
     try:
-        recorded: Optional[ExportJobDescription] = describe_export_job(client, ref)
+        recorded: Optional[ExportJobDescription] = describe_export_job(
+            _client_for(client, deadline), ref, within=_within(client, deadline) if deadline else None
+        )
     except ExportJobNotFoundError:
         recorded = None
     if recorded is not None:
@@ -432,13 +574,30 @@ def _start_once(client: Any, prepared: PreparedRelease, starter: Any) -> tuple[O
             # finished): wait on it rather than export again.
             return "adopted", ""
     try:
-        starter.start_asset_bundle_export_job(**prepared.body)
+        target = _client_for(starter, deadline)
+        call_within(
+            lambda: target.start_asset_bundle_export_job(**prepared.body),
+            _within(starter, deadline) if deadline else None,
+        )
+    except CallTimeout as exc:
+        # The job may have started: the next attempt's Describe adopts it (the job id is the release's).
+        raise ServiceUnavailableError(
+            f"QuickSight did not answer StartAssetBundleExportJob for {ref} within {exc.seconds:.0f} s: check the "
+            "network and proxies between this machine and QuickSight"
+        ) from None
     except ClientError as exc:
         code, message = error_code(exc)
+        message = clean(message)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code in WAIT_OUT_CODES:
             return None, f"{code}: {clean(message, 200)}"
-        if code == "ThrottlingException":
+        if code in THROTTLING_CODES or status == 429:
             raise ThrottledError(f"QuickSight throttled StartAssetBundleExportJob for {ref} ({message})") from exc
+        if is_transient(exc):
+            raise ServiceUnavailableError(
+                f"QuickSight answered StartAssetBundleExportJob for {ref} with HTTP {status} ({clean(code, 100)}: "
+                f"{message}): a QuickSight-side fault; re-run later"
+            ) from exc
         if is_access_error(exc) or code == "UnsupportedUserEditionException":
             raise AwsAccessError(
                 f"AWS denied quicksight:StartAssetBundleExportJob for {ref} ({code}: {message}): grant the caller "
@@ -449,7 +608,21 @@ def _start_once(client: Any, prepared: PreparedRelease, starter: Any) -> tuple[O
             "and options, then re-run"
         ) from exc
     except BotoCoreError as exc:
-        raise ReleaseError(f"cannot reach QuickSight to start {ref} ({type(exc).__name__}: {exc}): re-run") from exc
+        if is_transient(exc):
+            raise ServiceUnavailableError(
+                f"cannot reach QuickSight to start {ref} ({type(exc).__name__}: {clean(exc)}): check the network"
+            ) from exc
+        raise ReleaseError(f"cannot reach QuickSight to start {ref} ({type(exc).__name__}: {clean(exc)}): re-run") from exc
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+        raise ServiceUnavailableError(
+            f"the connection to QuickSight broke while reading its answer to StartAssetBundleExportJob for {ref} "
+            f"({type(exc).__name__}): check the network and proxies"
+        ) from exc
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RuntimeError) as exc:
+        raise MalformedAnswerError(
+            f"QuickSight's answer to StartAssetBundleExportJob for {ref} cannot be parsed ({type(exc).__name__}): "
+            f"{_MALFORMED_ADVICE}"
+        ) from None
     return "started", ""
 
 
@@ -463,11 +636,13 @@ def start_release(
     clock: Callable[[], float] = time.monotonic,
     draw: Callable[[], float] = random.random,
     starter: Any = None,
+    deadline: Optional[Deadline] = None,
 ) -> bool:
     """Start the release's job (or adopt the same one already there); True if this call started it.
 
-    ``starter`` is the client that calls StartAssetBundleExportJob (``START_CONFIG``: no botocore
-    retries); by default ``client``.
+    ``starter`` is the client that calls StartAssetBundleExportJob (``START_CONFIG`` or
+    ``START_BUDGET``: no botocore retries); by default ``client``. With ``deadline`` (and
+    ``BudgetedClients``) every call fits the time left; transient faults are retried until ``timeout``.
 
     A job id still running (ConflictException) or 5 exports already running in the account
     (LimitExceededException) are waited out with the export poll schedule: both clear as jobs
@@ -480,7 +655,7 @@ def start_release(
     reasons: list[str] = []
 
     def attempt() -> Optional[str]:
-        outcome, why = _start_once(client, prepared, starter or client)
+        outcome, why = _start_once(client, prepared, starter or client, deadline)
         if why:
             reasons.append(why)
         return outcome
@@ -489,7 +664,7 @@ def start_release(
         attempt, lambda o: o is not None, timeout=timeout, backoff=backoff, sleep=sleep, clock=clock, draw=draw
     )
     if not outcome.done:
-        last = reasons[-1] if reasons else "every call was throttled"
+        last = reasons[-1] if reasons else f"none usable; last fault: {clean(outcome.last_error, 400)}"
         raise ExportTimeoutError(
             f"{prepared.ref} could not start within {outcome.waited:.0f} s ({outcome.polls} attempts, last answer "
             f"{last}): the job id is still running or the account runs 5 exports at once; raise timeout_seconds "
@@ -498,11 +673,31 @@ def start_release(
     return outcome.value == "started"
 
 
-def preview_release(request: ReleaseRequest) -> PreparedRelease:
-    """Pre-flight only: what a release would export and with which overrides; starts nothing."""
+def _release_clients(
+    ref: JobRef,
+    role_arn: Optional[str],
+    deadline: Deadline,
+    budget: CallBudget,
+    retry: _Retry,
+) -> BudgetedClients:
+    """QuickSight clients fitted to ``deadline`` (AssumeRole included), its transient faults retried until it."""
+    return retry.run(
+        lambda: quicksight_clients(ref, role_arn, deadline, budget),
+        f"no QuickSight client for release {ref}",
+    )
+
+
+def preview_release(request: ReleaseRequest, *, call_budget: CallBudget = DEFAULT_CALL_BUDGET) -> PreparedRelease:
+    """Pre-flight only: what a release would export and with which overrides; starts nothing.
+
+    Bounded by ``request.timeout_seconds`` like a release; transient faults are retried within it.
+    """
+    deadline = Deadline.after(request.timeout_seconds)
+    retry = _Retry(deadline)
     named = JobRef(request.account, release_job_id(request.release_name), request.region)
-    client = quicksight_client(named, request.role_arn)
-    return prepare_release(client, request, client.meta.region_name)
+    clients = _release_clients(named, request.role_arn, deadline, call_budget, retry)
+    region = clients.within(deadline.remaining()).meta.region_name
+    return prepare_release(clients, request, region, deadline=deadline)
 
 
 def cut_release(
@@ -514,33 +709,58 @@ def cut_release(
     draw: Callable[[], float] = random.random,
     bundle_limits: BundleLimits = DEFAULT_LIMITS,
     download_limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS,
+    call_budget: CallBudget = DEFAULT_CALL_BUDGET,
 ) -> CutRelease:
-    """Pre-flight, start (or adopt), wait, download and unpack a release, all within ``timeout_seconds``."""
-    started_at = clock()
+    """Pre-flight, start (or adopt), wait, download and unpack a release, all within ``timeout_seconds``.
+
+    One deadline bounds it all: AssumeRole, every pre-flight Describe, the start (waiting out a
+    running job id or the account's 5 exports), the wait and the download. Every call fits the time
+    left (``BudgetedClients``) and is bounded in wall time, so the release ends within
+    ``timeout_seconds`` plus at most one short request timeout (``call_budget.min_timeout``);
+    transient faults (throttling, 5xx, resets, timeouts) are retried until the deadline.
+
+    Raises:
+        ReleasePreflightError, ReleaseConflictError, ExportTimeoutError, MalformedAnswerError and the
+        errors of ``quicksight.wait_for_export_job`` and ``quicksight.download_export``.
+    """
+    deadline = Deadline.after(request.timeout_seconds, clock)
+    retry = _Retry(deadline, backoff, sleep, draw)
     named = JobRef(request.account, release_job_id(request.release_name), request.region)
-    client = quicksight_client(named, request.role_arn)
-    region = client.meta.region_name
-    prepared = prepare_release(client, request, region)
-
-    def remaining() -> float:
-        return max(0.0, request.timeout_seconds - (clock() - started_at))
-
-    starter = quicksight_client(prepared.ref, request.role_arn, START_CONFIG)
+    clients = _release_clients(named, request.role_arn, deadline, call_budget, retry)
+    region = clients.within(deadline.remaining()).meta.region_name
+    prepared = prepare_release(clients, request, region, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw)
+    start_budget = CallBudget(
+        connect_timeout=call_budget.connect_timeout,
+        read_timeout=call_budget.read_timeout,
+        max_attempts=START_BUDGET.max_attempts,
+        min_timeout=call_budget.min_timeout,
+    )
+    starter = _release_clients(prepared.ref, request.role_arn, deadline, start_budget, retry)
     started = start_release(
-        client, prepared, timeout=remaining(), backoff=backoff, sleep=sleep, clock=clock, draw=draw, starter=starter
+        clients,
+        prepared,
+        timeout=max(deadline.remaining(), 0.0),
+        backoff=backoff,
+        sleep=sleep,
+        clock=clock,
+        draw=draw,
+        starter=starter,
+        deadline=deadline,
     )
     description = wait_for_export_job(
-        client, prepared.ref, timeout=remaining(), backoff=backoff, sleep=sleep, clock=clock, draw=draw
-    )
+        clients, prepared.ref, timeout=max(deadline.remaining(), 0.0), backoff=backoff, sleep=sleep, clock=clock,
+        draw=draw, deadline=deadline,
+    )  # fmt: skip
     fetched = download_export(
-        client,
+        clients,
         prepared.ref,
         description,
-        deadline=Deadline.after(remaining(), clock),
+        deadline=deadline,
         backoff=backoff,
         sleep=sleep,
         clock=clock,
         bundle_limits=bundle_limits,
         download_limits=download_limits,
+        grace=call_budget.min_timeout,
     )
     return CutRelease(prepared=prepared, fetched=fetched, started=started)

@@ -208,15 +208,16 @@ def call_within(call: Callable[[], T], seconds: float | None) -> T:
     return outcome["value"]
 
 
-def _complete_body(response_dict: dict[str, Any], **_kwargs: Any) -> None:
+def _complete_body(response_dict: dict[str, Any], operation_model: Any = None, **_kwargs: Any) -> None:
     """Refuse an answer whose body is shorter than its Content-Length (botocore does not check).
 
     botocore reads answers with ``enforce_content_length=False``, so a connection cut mid-answer
     is parsed as if complete: a truncated JSON object reads as an empty answer. A short body is a
-    broken connection, hence transient (``ResponseStreamingError``).
+    broken connection, hence transient (``ResponseStreamingError``). The answer to a HEAD request
+    (S3 HeadObject) has no body by definition: its Content-Length is the object's.
     """
-    operation = _kwargs.get("operation_model")
-    if getattr(operation, "http", {}).get("method") == "HEAD":
+    http = getattr(operation_model, "http", None)
+    if isinstance(http, dict) and str(http.get("method", "")).upper() == "HEAD":
         return  # a HEAD answer declares the length of a body it never sends (S3 HeadObject)
     body = response_dict.get("body")
     declared = (response_dict.get("headers") or {}).get("content-length")

@@ -19,7 +19,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import QuickSightPromotionError, clean, listing
+from ..errors import QuickSightPromotionError, TransientError, clean, listing
 from .catalog import ID_PROPERTY, KIND_BY_RESOURCE_TYPE
 from .polling import Backoff
 from .transform import NO_ECHO_PROPERTIES  # noqa: F401  (re-exported: the secrets among credentials)
@@ -68,6 +68,59 @@ class DeploymentTimeoutError(DeploymentError):
 
 class AccountMismatchError(DeploymentError):
     """The credentials act in another account than ``expected_account_id``."""
+
+
+class DeploymentUnavailableError(TransientError, DeploymentError):
+    """CloudFormation, S3 or STS could not be reached, did not answer in time or answered 5xx.
+
+    A ``TransientError``: the deployment retries it until its deadline (``core.polling.poll_until``).
+    """
+
+
+class MalformedStackAnswerError(DeploymentError):
+    """A CloudFormation, S3 or STS answer was not of the documented shape (HTML, a missing field, a bad timestamp)."""
+
+
+# Parameter values shorter than this are not searched for in outside text: a 1-3 character value
+# ("1", "true") would garble every message it occurs in, and is no credential.
+MIN_HIDDEN_NO_ECHO = 4
+# Values of parameters without NoEcho are searched for from this length on: long enough not to
+# match ordinary words of CloudFormation's messages, short enough for hosts, ARNs and tokens.
+MIN_HIDDEN_VALUE = 8
+
+
+def hidden_values(parameters: Mapping[str, Any], no_echo: Iterable[str] = ()) -> dict[str, str]:
+    """Value -> parameter name, for every value that must never be quoted from outside text.
+
+    ``parameters`` is a secret input as a whole; CloudFormation's own messages (a failed change
+    set's StatusReason, a resource event, a refused CreateChangeSet) may echo a value, e.g.
+    "Parameter value ... for parameter name ... does not exist". Every NoEcho value (the
+    credentials) of at least ``MIN_HIDDEN_NO_ECHO`` characters and every other value of at least
+    ``MIN_HIDDEN_VALUE`` characters is hidden.
+    """
+    secret_names = set(no_echo)
+    found: dict[str, str] = {}
+    for name, value in parameters.items():
+        text = str(value)
+        floor = MIN_HIDDEN_NO_ECHO if name in secret_names else MIN_HIDDEN_VALUE
+        if len(text) >= floor:
+            found.setdefault(text, str(name))
+    return found
+
+
+def redact(text: str, hidden: Mapping[str, str]) -> str:
+    """``text`` with every hidden value replaced by ``<value of parameter NAME>`` (longest values first).
+
+    Each value is also looked for as ``clean`` writes it (control characters escaped), so that
+    text cleaned before it is redacted holds no value either.
+    """
+    for value in sorted(hidden, key=len, reverse=True):
+        mark = f"<value of parameter {hidden[value]}>"
+        text = text.replace(value, mark)
+        escaped = clean(value, len(value) * 6 + 10)
+        if escaped != value:
+            text = text.replace(escaped, mark)
+    return text
 
 
 class Phase(str, Enum):
