@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/run.py                 # every figure (about 70 s on 2 cores)
+    python bench/run.py                 # every figure (30-70 s on 2 cores)
     python bench/run.py wait memory     # some figures
     python bench/run.py --quick         # fewer repeats, for a smoke run
 
