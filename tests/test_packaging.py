@@ -31,7 +31,29 @@ def test_wheel_ships_the_library_as_quicksight_promotion_only(wheel: Path) -> No
     names = zipfile.ZipFile(wheel).namelist()
     assert "quicksight_promotion/provider.py" in names
     assert "quicksight_promotion/core/bundle.py" in names
-    assert not any(n.startswith(("components/", "tests/", "__main__.py")) for n in names)
+    assert not any(n.startswith(("components/", "tests/", "tools/", "__main__.py")) for n in names)
+
+
+def test_the_installed_console_script_names_itself(wheel: Path, tmp_path: Path) -> None:
+    # What `pip install` puts on PATH: a `quicksight-promotion` script calling quicksight_promotion.__main__:main.
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    script = target / "bin" / "quicksight-promotion"
+    assert script.exists()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    run = lambda *argv: subprocess.run(  # noqa: E731
+        [sys.executable, str(script), *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.strip() == "quicksight-promotion 0.1.0"
+    usage = run("inspect", "--account-id", "123", "--job-id", "j")
+    assert usage.returncode == 2
+    assert usage.stderr.startswith("quicksight-promotion inspect: error: argument --account-id: ")
 
 
 def test_installed_package_pickles_the_provider_under_its_installed_name(wheel: Path, tmp_path: Path) -> None:
