@@ -21,14 +21,12 @@ Clients come from ``session.py`` (lazily, inside calls); tests hand in their own
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import json
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
 
-import urllib3.exceptions
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
@@ -37,7 +35,8 @@ from ..core.polling import Backoff, Deadline, poll_until
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 from ..errors import AwsAccessError, QuickSightPromotionError, ThrottledError, TransientError, clean, listing
 from .session import (
-    CLIENT_CONFIG,
+    BROKEN_ANSWER_ERRORS,
+    MALFORMED_ANSWER_ERRORS,
     DEFAULT_CALL_BUDGET,
     BudgetedClients,
     CallBudget,
@@ -73,7 +72,6 @@ _MALFORMED_ADVICE = (
 )
 # botocore's parser fails with these on an answer of the wrong shape (an HTML page parsed as XML
 # is a KeyError, a bad timestamp a ValueError).
-_PARSE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, OverflowError, RuntimeError)
 # Retries of one call (a busy stack's DescribeStacks, CreateChangeSet, ...) meeting transient
 # faults: 1 s, then a quarter of the time waited, at most 5 s apart (the change set schedule):
 # quick for a blip, and at most 12 calls a minute for a long outage.
@@ -167,12 +165,12 @@ def connect(
                 f"CloudFormation stack {stack_name!r}: could not ask STS who the credentials are: {clean(exc)}; {unknown}"
                 "check the AWS credentials and network of the process that runs pulumi"
             ) from exc
-        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+        except BROKEN_ANSWER_ERRORS as exc:
             raise core.DeploymentUnavailableError(
                 f"CloudFormation stack {stack_name!r}: the connection to STS broke while reading its answer "
                 f"({type(exc).__name__})"
             ) from exc
-        except _PARSE_ERRORS as exc:
+        except MALFORMED_ANSWER_ERRORS as exc:
             raise core.MalformedStackAnswerError(
                 f"CloudFormation stack {stack_name!r}: STS's answer cannot be read ({type(exc).__name__}): {_MALFORMED_ADVICE}"
             ) from None
@@ -403,14 +401,12 @@ class Deployer:
                 f"{what} for stack {stack_name!r} failed: {clean(self.hide(exc))}; {unknown}check the network and endpoint "
                 "of the process that runs pulumi, then run pulumi up again"
             ) from None
-        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-            # botocore reads a body outside its own error handling: a connection cut or timed out
-            # mid-body surfaces as urllib3's or http.client's own exception.
+        except BROKEN_ANSWER_ERRORS as exc:
             raise core.DeploymentUnavailableError(
                 f"the connection broke while reading the answer to {what} for CloudFormation stack {stack_name!r} "
                 f"({type(exc).__name__}): check the network and proxies, then run pulumi up again"
             ) from exc
-        except _PARSE_ERRORS as exc:
+        except MALFORMED_ANSWER_ERRORS as exc:
             raise core.MalformedStackAnswerError(
                 f"the answer to {what} for CloudFormation stack {stack_name!r} cannot be read ({type(exc).__name__}: "
                 f"{clean(self.hide(exc), 200)}): {_MALFORMED_ADVICE}"

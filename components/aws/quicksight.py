@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import http.client
 import random
 import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import urllib3.exceptions
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from pydantic import ValidationError
 
@@ -37,6 +35,8 @@ from ..errors import (
 )
 from .download import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits, download_to
 from .session import (
+    BROKEN_ANSWER_ERRORS,
+    MALFORMED_ANSWER_ERRORS,
     CLIENT_CONFIG,
     DEFAULT_CALL_BUDGET,
     THROTTLING_CODES,
@@ -253,16 +253,12 @@ def describe_export_job(client: Any, ref: JobRef, *, within: float | None = None
             f"cannot reach QuickSight to describe {ref} ({type(exc).__name__}: {clean(exc)}): {unknown}check the "
             "network and region, then re-run"
         ) from exc
-    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-        # botocore reads the body of an answer outside its own error handling: a connection cut
-        # or timed out mid-body surfaces as urllib3's or http.client's own exception.
+    except BROKEN_ANSWER_ERRORS as exc:
         raise ServiceUnavailableError(
             f"the connection to QuickSight broke while reading its answer to {DESCRIBE} for {ref} "
             f"({type(exc).__name__}): check the network and proxies, then re-run"
         ) from exc
-    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RuntimeError) as exc:
-        # botocore parses the body into the API's shapes: a list where an object belongs, a bad
-        # timestamp or an absurd number fails inside its parser with these.
+    except MALFORMED_ANSWER_ERRORS as exc:
         raise MalformedAnswerError(
             f"QuickSight's answer to {DESCRIBE} for {ref} cannot be parsed ({type(exc).__name__}: "
             f"{clean(exc, 200)}): {_MALFORMED_ADVICE}"

@@ -15,13 +15,11 @@ would only fail minutes later, one cause at a time.
 
 from __future__ import annotations
 
-import http.client
 import random
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-import urllib3.exceptions
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pydantic import ValidationError
@@ -71,6 +69,8 @@ from .quicksight import (
     wait_for_export_job,
 )
 from .session import (
+    BROKEN_ANSWER_ERRORS,
+    MALFORMED_ANSWER_ERRORS,
     CLIENT_CONFIG,
     DEFAULT_CALL_BUDGET,
     THROTTLING_CODES,
@@ -219,13 +219,12 @@ def _call(
             f"cannot reach QuickSight to describe {what} for {ref} ({type(exc).__name__}: {clean(exc)}): {unknown}check "
             "the network and region, then re-run"
         ) from exc
-    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+    except BROKEN_ANSWER_ERRORS as exc:
         raise ServiceUnavailableError(
             f"the connection to QuickSight broke while reading its answer to {api} of {what} for {ref} "
             f"({type(exc).__name__}): check the network and proxies, then re-run"
         ) from exc
-    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RuntimeError) as exc:
-        # botocore's parser fails with these on a body of the wrong shape (HTML, a bad timestamp).
+    except MALFORMED_ANSWER_ERRORS as exc:
         raise MalformedAnswerError(
             f"QuickSight's answer to {api} of {what} for {ref} cannot be parsed ({type(exc).__name__}: "
             f"{clean(exc, 200)}): {_MALFORMED_ADVICE}"
@@ -613,12 +612,12 @@ def _start_once(
                 f"cannot reach QuickSight to start {ref} ({type(exc).__name__}: {clean(exc)}): check the network"
             ) from exc
         raise ReleaseError(f"cannot reach QuickSight to start {ref} ({type(exc).__name__}: {clean(exc)}): re-run") from exc
-    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+    except BROKEN_ANSWER_ERRORS as exc:
         raise ServiceUnavailableError(
             f"the connection to QuickSight broke while reading its answer to StartAssetBundleExportJob for {ref} "
             f"({type(exc).__name__}): check the network and proxies"
         ) from exc
-    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RuntimeError) as exc:
+    except MALFORMED_ANSWER_ERRORS as exc:
         raise MalformedAnswerError(
             f"QuickSight's answer to StartAssetBundleExportJob for {ref} cannot be parsed ({type(exc).__name__}): "
             f"{_MALFORMED_ADVICE}"

@@ -11,12 +11,14 @@ loop (``core.polling.poll_until``) retry what outlasts botocore's attempts (``is
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 import boto3
+import urllib3.exceptions
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
@@ -27,6 +29,25 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
     HTTPClientError,
     ResponseStreamingError,
+)
+
+# How a call's answer can fail outside botocore's own error handling, the same for every service:
+# - botocore reads the body after its retries are done, so a connection cut or timed out mid-body
+#   surfaces as urllib3's or http.client's own exception (a broken connection: transient);
+# - botocore's parser fails on a body of the wrong shape (HTML, a list where an object belongs, a
+#   bad timestamp, an absurd number) with these built-in errors (a malformed answer: permanent).
+BROKEN_ANSWER_ERRORS: tuple[type[BaseException], ...] = (
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+MALFORMED_ANSWER_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    OverflowError,
+    RuntimeError,
 )
 
 USER_AGENT = "quicksight-promotion/0.1"
