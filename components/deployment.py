@@ -56,16 +56,16 @@ from pulumi.dynamic import (
 )
 from pydantic import ValidationError
 
+from .inputs import problems as input_problems, is_unknown, known_inputs
 from .core import deployment as core
 from .core.polling import Deadline
-from .errors import InputError, clean
+from .errors import InputError
 
 if TYPE_CHECKING:
     # Only SDKs since pulumi/pulumi#17673 have it (requirements allow 3.130); an older SDK never calls configure().
     from pulumi.dynamic import ConfigureRequest
 
 # The engine marks values that are not known yet (during preview) with this sentinel string.
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 INPUT_NAMES = tuple(core.DeploymentInputs.model_fields)
 # Echoed settings: what diff compares against the recorded state.
@@ -112,12 +112,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _is_unknown(value: Any) -> bool:
-    return isinstance(value, pulumi.output.Unknown) or (isinstance(value, str) and value == UNKNOWN)
 
 
-def _known(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: props[k] for k in INPUT_NAMES if props.get(k) is not None and not _is_unknown(props[k])}
 
 
 # Inputs whose given value may be quoted back in a message: identifiers, names and numbers. Never
@@ -143,18 +139,6 @@ _QUOTABLE = frozenset(
 )
 
 
-def _problems(error: ValidationError) -> list[tuple[str, str]]:
-    found = []
-    for item in error.errors():
-        name = clean(".".join(str(part) for part in item["loc"]), 200) if item["loc"] else "inputs"
-        top = str(item["loc"][0]) if item["loc"] else "inputs"
-        value = item.get("input")
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        # Never quote a parameter value (a credential) or a template (large) back.
-        shown = f" (got {clean(repr(value), 200)})" if isinstance(value, (str, int, float)) and top in _QUOTABLE else ""
-        found.append((name, f"{clean(item['msg'], 300)}{shown}"))
-    return found
 
 
 def parse_inputs(props: Mapping[str, Any]) -> core.DeploymentInputs:
@@ -164,9 +148,9 @@ def parse_inputs(props: Mapping[str, Any]) -> core.DeploymentInputs:
         InputError: naming each bad input and what it must look like.
     """
     try:
-        return core.DeploymentInputs.model_validate(_known(props))
+        return core.DeploymentInputs.model_validate(known_inputs(props, INPUT_NAMES))
     except ValidationError as exc:
-        listed = "; ".join(f"{name}: {reason}" for name, reason in _problems(exc))
+        listed = "; ".join(f"{name}: {reason}" for name, reason in input_problems(exc, _QUOTABLE))
         raise InputError(
             f"invalid CloudFormationDeployment inputs for stack {props.get('stack_name')!r}: {listed}; fix them in the "
             "Pulumi program"
@@ -220,9 +204,9 @@ class CloudFormationDeploymentProvider(ResourceProvider):
                 failures.append(CheckFailure(name, f"{name} is required"))
         stand_ins = {"stack_name": "stand-in", "template_body": '{"Resources":{}}'}
         try:
-            core.DeploymentInputs.model_validate({**stand_ins, **_known(news)})
+            core.DeploymentInputs.model_validate({**stand_ins, **known_inputs(news, INPUT_NAMES)})
         except ValidationError as exc:
-            failures.extend(CheckFailure(name, reason) for name, reason in _problems(exc))
+            failures.extend(CheckFailure(name, reason) for name, reason in input_problems(exc, _QUOTABLE))
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -235,15 +219,15 @@ class CloudFormationDeploymentProvider(ResourceProvider):
         Raises:
             StackStateError: the change would replace the stack.
         """
-        problems = core.replacement_problems(olds, _known(news))
+        problems = core.replacement_problems(olds, known_inputs(news, INPUT_NAMES))
         if problems:
             raise core.refuse_replacement(problems, olds.get("stack_name"))
         changed = []
         body = news.get("template_body")
-        if _is_unknown(body) or (body is not None and core.template_sha256(body) != olds.get("template_sha256")):
+        if is_unknown(body) or (body is not None and core.template_sha256(body) != olds.get("template_sha256")):
             changed.append("template_body")
         values = news.get("parameters")
-        if _is_unknown(values) or (isinstance(values, Mapping) and any(_is_unknown(v) for v in values.values())):
+        if is_unknown(values) or (isinstance(values, Mapping) and any(is_unknown(v) for v in values.values())):
             changed.append("parameters")
         elif olds.get("digest_salt") is None or _digests(
             values or {}, str(olds.get("stack_name")), str(olds["digest_salt"])
@@ -252,10 +236,10 @@ class CloudFormationDeploymentProvider(ResourceProvider):
         if self._digests_changed(olds, news):
             changed.append("resource_digests")
         for name in core.UPDATE_SETTINGS:
-            if _is_unknown(news.get(name)) or _normal(name, news.get(name)) != _normal(name, olds.get(name)):
+            if is_unknown(news.get(name)) or _normal(name, news.get(name)) != _normal(name, olds.get(name)):
                 changed.append(name)
         for name in ("stack_name", "region", "expected_account_id", "role_arn"):
-            if _is_unknown(news.get(name)):
+            if is_unknown(news.get(name)):
                 changed.append(name)
         return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=False)
 
@@ -268,7 +252,7 @@ class CloudFormationDeploymentProvider(ResourceProvider):
         update on upgrading this library).
         """
         digests = news.get("resource_digests")
-        if _is_unknown(digests) or (isinstance(digests, Mapping) and any(_is_unknown(v) for v in digests.values())):
+        if is_unknown(digests) or (isinstance(digests, Mapping) and any(is_unknown(v) for v in digests.values())):
             return True
         recorded = olds.get("resource_digests")
         if recorded is None:

@@ -27,6 +27,7 @@ from pulumi.dynamic import (
 )
 from pydantic import ValidationError
 
+from .inputs import problems as input_problems, is_unknown, known_inputs, same
 from .core.catalog import CREDENTIAL_PROPERTIES, CatalogEntry, build_catalog, summarize_resources
 from .core.models import ExportInputs, ExportOutputs
 from .core.stage_values import resolve_parameters
@@ -34,7 +35,6 @@ from .errors import InputError, clean
 
 # The engine marks values that are not known yet (during preview) with this sentinel string;
 # the SDK hands them to Check and Diff as ``pulumi.output.Unknown`` objects.
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 INPUT_NAMES = tuple(ExportInputs.model_fields)
 # Inputs that identify the export: a change means another job, so another resource.
@@ -51,14 +51,8 @@ UPDATE_ON = REFETCH_ON + REVALUE_ON + ARCHIVE_ON
 # timeout_seconds only bounds a wait; changing it must not touch a deployed stack.
 
 
-def _is_unknown(value: Any) -> bool:
-    """Whether a value is not known yet (preview)."""
-    return isinstance(value, pulumi.output.Unknown) or (isinstance(value, str) and value == UNKNOWN)
 
 
-def _known(props: dict[str, Any]) -> dict[str, Any]:
-    """The inputs among ``props`` whose values are known (not None, not unknown)."""
-    return {k: props[k] for k in INPUT_NAMES if props.get(k) is not None and not _is_unknown(props[k])}
 
 
 # Inputs whose given value may be quoted back in a message: identifiers and numbers, never a
@@ -79,18 +73,6 @@ _QUOTABLE = frozenset(
 )
 
 
-def _problems(error: ValidationError) -> list[tuple[str, str]]:
-    """(input name, reason) for each validation error; only non-secret inputs' values are quoted."""
-    found = []
-    for item in error.errors():
-        name = str(item["loc"][0]) if item["loc"] else "inputs"
-        value = item.get("input")
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # the engine sends every number as a double
-        quotable = name in _QUOTABLE and len(item["loc"]) == 1 and isinstance(value, (str, int, float))
-        shown = f" (got {clean(repr(value), 200)})" if quotable else ""
-        found.append((name, f"{item['msg']}{shown}"))
-    return found
 
 
 def parse_inputs(props: dict[str, Any]) -> ExportInputs:
@@ -100,15 +82,13 @@ def parse_inputs(props: dict[str, Any]) -> ExportInputs:
         InputError: naming each bad input and what it must look like.
     """
     try:
-        return ExportInputs.model_validate(_known(props))
+        return ExportInputs.model_validate(known_inputs(props, INPUT_NAMES))
     except ValidationError as exc:
-        listed = "; ".join(f"{name}: {reason}" for name, reason in _problems(exc))
+        listed = "; ".join(f"{name}: {reason}" for name, reason in input_problems(exc, _QUOTABLE))
         # Not chained: pydantic's own text quotes every input value, secrets included.
         raise InputError(f"invalid AssetBundleExport inputs: {listed}; fix them in the Pulumi program") from None
 
 
-def _same(old: Any, new: Any) -> bool:
-    return (old or None) == (new or None)
 
 
 class AssetBundleExportProvider(ResourceProvider):
@@ -122,7 +102,7 @@ class AssetBundleExportProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate the known inputs; unknown ones (preview) are checked later, in create."""
-        known = _known(news)
+        known = known_inputs(news, INPUT_NAMES)
         failures: list[CheckFailure] = []
         missing = [k for k in ("aws_account_id", "export_job_id") if k not in news or news[k] is None]
         for name in missing:
@@ -132,9 +112,9 @@ class AssetBundleExportProvider(ResourceProvider):
             stand_ins = {"aws_account_id": "000000000000", "export_job_id": "unknown"}
             ExportInputs.model_validate({**stand_ins, **known})
         except ValidationError as exc:
-            failures.extend(CheckFailure(name, reason) for name, reason in _problems(exc))
+            failures.extend(CheckFailure(name, reason) for name, reason in input_problems(exc, _QUOTABLE))
         sha = news.get("expected_sha256")
-        if isinstance(sha, str) and not _is_unknown(sha):
+        if isinstance(sha, str) and not is_unknown(sha):
             # Normalised here so that diff compares like with like (outputs hold it lower-case).
             news = {**news, "expected_sha256": sha.lower()}
         return CheckResult(news, failures)
@@ -144,8 +124,8 @@ class AssetBundleExportProvider(ResourceProvider):
 
         Ignoring the serialised provider means upgrading this library does not touch users' stacks.
         """
-        replaces = [k for k in REPLACE_ON if _is_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
-        updates = [k for k in UPDATE_ON if _is_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
+        replaces = [k for k in REPLACE_ON if is_unknown(news.get(k)) or not same(olds.get(k), news.get(k))]
+        updates = [k for k in UPDATE_ON if is_unknown(news.get(k)) or not same(olds.get(k), news.get(k))]
         return DiffResult(
             changes=bool(replaces or updates),
             replaces=replaces,
@@ -166,14 +146,14 @@ class AssetBundleExportProvider(ResourceProvider):
         and the values are checked against its recorded catalog: no AWS call is made.
         """
         inputs = parse_inputs(news)
-        if any(not _same(olds.get(k), news.get(k)) for k in REFETCH_ON) or "parameter_catalog" not in olds:
+        if any(not same(olds.get(k), news.get(k)) for k in REFETCH_ON) or "parameter_catalog" not in olds:
             return UpdateResult(_fetch(inputs))
         catalog = [CatalogEntry.model_validate(entry) for entry in olds["parameter_catalog"]]
         _resolve(catalog, inputs)
         kept = {name: olds[name] for name in ExportOutputs.model_fields if name in olds}
         if inputs.validate_template and kept.get("lint_findings") is None:
             kept["lint_findings"] = _lint(olds["template_body"], inputs)
-        if any(not _same(olds.get(k), news.get(k)) for k in ARCHIVE_ON):
+        if any(not same(olds.get(k), news.get(k)) for k in ARCHIVE_ON):
             kept.update(_archive(inputs, kept))
         return UpdateResult({**kept, **inputs.model_dump()})
 

@@ -28,11 +28,18 @@ from pulumi.dynamic import (
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .inputs import problems as input_problems, is_unknown, known_inputs, same
 from .core.catalog import build_catalog, summarize_resources
 from .errors import InputError
-from .provider import _is_unknown, _problems, _same
 
 _NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+
+# Inputs whose given value may be quoted back in a message: identifiers and numbers, never
+# anything that may be a secret (the engine unwraps secrets before a dynamic provider sees them).
+_QUOTABLE = frozenset(
+    {"aws_account_id", "region", "role_arn", "timeout_seconds", "archive_bucket", "archive_region", "archive_role_arn"}
+)
 
 
 class ReleaseInputs(BaseModel):
@@ -120,8 +127,6 @@ UPDATE_ON = ("role_arn",)
 ARCHIVE_ON = ("archive_bucket", "archive_region", "archive_role_arn")
 
 
-def _known(props: dict[str, Any]) -> dict[str, Any]:
-    return {k: props[k] for k in INPUT_NAMES if props.get(k) is not None and not _is_unknown(props[k])}
 
 
 def _value(props: dict[str, Any], key: str) -> Any:
@@ -137,9 +142,9 @@ def parse_release_inputs(props: dict[str, Any]) -> ReleaseInputs:
         InputError: naming each bad input.
     """
     try:
-        inputs = ReleaseInputs.model_validate(_known(props))
+        inputs = ReleaseInputs.model_validate(known_inputs(props, INPUT_NAMES))
     except ValidationError as exc:
-        listed = "; ".join(f"{name}: {reason}" for name, reason in _problems(exc))
+        listed = "; ".join(f"{name}: {reason}" for name, reason in input_problems(exc, _QUOTABLE))
         raise InputError(f"invalid AssetBundleRelease inputs: {listed}; fix them in the Pulumi program") from exc
     if not inputs.dashboard_ids and not inputs.analysis_ids:
         raise InputError(
@@ -245,11 +250,11 @@ class AssetBundleReleaseProvider(ResourceProvider):
                 failures.append(CheckFailure(name, f"{name} is required"))
         stand_ins = {"aws_account_id": "000000000000", "release_name": "unknown"}
         try:
-            ReleaseInputs.model_validate({**stand_ins, **_known(news)})
+            ReleaseInputs.model_validate({**stand_ins, **known_inputs(news, INPUT_NAMES)})
         except ValidationError as exc:
-            failures.extend(CheckFailure(name, reason) for name, reason in _problems(exc))
+            failures.extend(CheckFailure(name, reason) for name, reason in input_problems(exc, _QUOTABLE))
         given = [news.get(k) for k in ("dashboard_ids", "analysis_ids")]
-        if not any(_is_unknown(v) or v for v in given):
+        if not any(is_unknown(v) or v for v in given):
             failures.append(
                 CheckFailure("dashboard_ids", "name at least one dashboard (dashboard_ids) or analysis (analysis_ids)")
             )
@@ -258,7 +263,7 @@ class AssetBundleReleaseProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Replace on what identifies the export; update on role_arn; nothing for timeout_seconds or ``__provider``."""
         def changed(key: str) -> bool:
-            return _is_unknown(news.get(key)) or not _same(_value(olds, key), _value(news, key))
+            return is_unknown(news.get(key)) or not same(_value(olds, key), _value(news, key))
 
         replaces = [k for k in REPLACE_ON if changed(k)]
         updates = [k for k in UPDATE_ON + ARCHIVE_ON if changed(k)]
@@ -273,7 +278,7 @@ class AssetBundleReleaseProvider(ResourceProvider):
         """Keep the recorded release (only role_arn or timeout_seconds changed): no AWS call."""
         inputs = parse_release_inputs(news)
         kept = {name: olds[name] for name in ReleaseOutputs.model_fields if name in olds}
-        if any(not _same(_value(olds, k), _value(news, k)) for k in ARCHIVE_ON) and "template_body" in kept:
+        if any(not same(_value(olds, k), _value(news, k)) for k in ARCHIVE_ON) and "template_body" in kept:
             kept.update(_archive(inputs, kept))
         return UpdateResult({**kept, **inputs.model_dump()})
 
