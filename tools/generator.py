@@ -28,7 +28,7 @@ import random
 import re
 import uuid
 import zipfile
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from components.core.bundle import compact_json
 from components.errors import InputError
