@@ -18,7 +18,7 @@ from typing import Iterable, Optional, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
-for _path in (str(REPO), str(TESTS)):
+for _path in (str(REPO), str(TESTS), str(TESTS / "harness")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 

@@ -31,7 +31,7 @@ import _common
 from _common import Row, table
 
 from components.aws.cloudformation import Deployer, DeployRequest, Target
-from components.core.deployment import CHANGE_SET_BACKOFF, OWNERSHIP_TAG, STACK_BACKOFF
+from components.core.stacks import CHANGE_SET_BACKOFF, OWNERSHIP_TAG, STACK_BACKOFF
 from components.core.polling import Backoff
 
 AWS_CLI = (Backoff(first=5.0, proportion=0.0, cap=5.0, jitter=0.0), Backoff(first=30.0, proportion=0.0, cap=30.0, jitter=0.0))
@@ -151,7 +151,7 @@ def unchanged_up_calls() -> int:
     try:
         provider = CloudFormationDeploymentProvider()
         news = {"stack_name": "bench", "template_body": TEMPLATE, "parameters": {"Password": "pw", "Username": "u"}}
-        from components.core.deployment import digest_key, parameter_digests, template_sha256
+        from components.core.stacks import digest_key, parameter_digests, template_sha256
 
         salt = "ab" * 16
         olds = {

@@ -3,7 +3,7 @@
 - ``ReleaseArchive``: a private (public access blocked), encrypted (SSE-S3), versioned,
   bucket-owner-enforced S3 bucket (pulumi-aws resources), optionally with a bucket policy that
   lets the stage roles of other accounts read ``releases/*`` and ``templates/*``. The source
-  stage's program creates it; the release provider writes into it (``aws/archive.py``).
+  stage's program creates it; the release provider writes into it (``aws/archive_writer.py``).
 - ``read_archived_release``: a later stage's program reads ``releases/<name>.json`` and
   ``templates/<sha256>.json`` with pulumi-aws's ``aws.s3.getObject`` invoke, which runs in
   preview as in up, and checks the template's sha256 against the manifest. No export job is
@@ -21,10 +21,9 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from .core.archive import (
+from .core.manifest import (
     RELEASES_PREFIX,
     TEMPLATES_PREFIX,
-    ArchiveError,
     ReleaseManifest,
     check_template,
     manifest_key,
@@ -33,7 +32,7 @@ from .core.archive import (
     template_key,
 )
 from .core.catalog import build_catalog, summarize_resources
-from .errors import InputError
+from .errors import ArchiveError, InputError
 
 __all__ = ["ArchivedTemplate", "ReleaseArchive", "read_archived_release", "reader_policy"]
 

@@ -333,7 +333,7 @@ def _load_job(args: argparse.Namespace, err: IO[str]) -> tuple[Template, str, in
 
 def _show_overrides(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """``inspect --show-overrides``: a release's pre-flight and the override configuration it would use."""
-    from .aws.release import ReleaseRequest, preview_release  # noqa: PLC0415
+    from .aws.release_cut import ReleaseRequest, preview_release  # noqa: PLC0415
     from .core.overrides import describe_overrides  # noqa: PLC0415
 
     dashboards = tuple(v.strip() for v in args.dashboards.split(",") if v.strip())

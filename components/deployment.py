@@ -28,7 +28,7 @@ autumn 2024; older engines sent a dynamic provider nothing useful). The SDK's se
 secrets unwrapped. So ``aws:region`` and ``aws:profile`` arrive when the stack sets them, and
 the provider uses them: ``aws:region`` when the ``region`` input is not set, ``aws:profile`` as
 the shared-config profile to start from; without them the standard AWS chain decides. The engine
-side cannot run on the test machines (no Pulumi CLI); ``tests/test_engine_deployment.py``
+side cannot run on the test machines (no Pulumi CLI); ``tests/engine/test_engine_deployment.py``
 proves the SDK side through the gRPC servicer, with the arguments the engine would send. Both
 keys are the stack's *default* aws provider settings, not those of an explicit
 ``aws.Provider(...)``: the account guard is what makes either case safe.
@@ -57,7 +57,7 @@ from pulumi.dynamic import (
 from pydantic import ValidationError
 
 from .inputs import problems as input_problems, is_unknown, known_inputs
-from .core import deployment as core
+from .core import stacks as core
 from .core.polling import Deadline
 from .errors import InputError
 
@@ -414,7 +414,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         on_failure: What CloudFormation does when the first create fails (``ROLLBACK``, ``DELETE``,
             ``DO_NOTHING``); either way the next ``up`` creates the stack again.
         resource_digests: ``<kind>/<asset id>`` -> sha256 of that resource's JSON in ``template_body``
-            (``core.archive.resource_digests``): known at preview when the template is, it makes
+            (``core.manifest.resource_digests``): known at preview when the template is, it makes
             ``pulumi preview --diff`` list the assets added, changed or removed. No AWS call.
         opts: Resource options (``digest_salt`` is always a secret output).
     """

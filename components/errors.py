@@ -1,15 +1,62 @@
-"""Errors raised by quicksight-promotion.
+"""Every error quicksight-promotion raises on purpose, in one module.
 
-Every error is one line that names the job, parameter or asset involved, the state that was
-seen and what to do next. In a dynamic provider the exception message is the only thing a
-``pulumi up`` user sees, so messages must be complete on their own. No message ever contains
-the pre-signed download URL or any secret value.
+Every error is one line that names the job, stack, asset or parameter involved, the state that
+was seen and what to do next. In a dynamic provider the exception message is the only thing a
+``pulumi up`` user sees, so messages must be complete on their own. No message ever contains a
+pre-signed download URL, a credential or a configuration value.
+
+Each error also carries its evidence as attributes (``job_id``, ``stack``, ``asset``,
+``parameter``, ``account``, ``region``, ``operation``, ``code``; None where it does not apply),
+so that a program can act on an error without parsing its text. ``evidence`` holds the ones set.
+
+The tree (a class in brackets is a second base)::
+
+    QuickSightPromotionError
+    ├── InputError [ValueError]             an input, setting or flag is missing or malformed
+    │   ├── ProblemsError                   several problems at once (``problems``)
+    │   │   ├── ParameterError              stage values do not fit the template's parameters
+    │   │   ├── PrincipalError              ``principals``/``grant`` do not fit the export
+    │   │   └── ReleasePreflightError [ReleaseError]
+    │   ├── ReleaseConflictError [ReleaseError]
+    │   └── StageFileError                  the Pulumi CLI would refuse the project or stage file
+    ├── AwsAccessError                      AWS refused the caller: credentials, permissions, edition
+    ├── TransientError                      may pass on its own; retried until the deadline
+    │   ├── ThrottledError                  throttled beyond botocore's retries
+    │   └── ServiceUnavailableError         unreachable, no answer in time, 5xx, a broken connection
+    │       └── DeploymentUnavailableError [DeploymentError]
+    ├── MalformedAnswerError                an AWS answer not of the documented shape
+    │   └── MalformedStackAnswerError [DeploymentError]
+    ├── DeadlineError                       the operation's deadline passed
+    │   ├── ExportTimeoutError [ExportJobError]
+    │   ├── DeploymentTimeoutError [DeploymentError]
+    │   └── ArchiveTimeoutError [ArchiveError]
+    ├── ExportJobError                      an export job cannot be used
+    │   ├── ExportJobNotFoundError
+    │   ├── ExportJobFailedError
+    │   ├── ExportFormatError
+    │   └── ReleaseError                    a release (an export this library starts) cannot be cut
+    ├── DownloadError                       the exported file could not be downloaded
+    │   ├── DownloadUrlExpiredError
+    │   └── DownloadRefusedError
+    ├── IntegrityError                      bytes are not the expected ones
+    │   ├── ArchiveError                    the release archive holds no usable release
+    │   │   └── ArchiveConflictError        a release name archived with another template
+    │   └── ReleasePinError                 an archived release is not the pinned one
+    ├── BundleFormatError [ValueError]      not a usable CloudFormation template (or zip of one)
+    ├── TemplateValidationError             cfn-lint errors, and validation stops the deploy
+    ├── TemplateTooLargeError               over CloudFormation's limits even through S3
+    └── DeploymentError                     a CloudFormation deployment did not reach its goal
+        ├── StackStateError                 a stack state this resource refuses to act on
+        ├── ChangeSetFailedError
+        ├── StackOperationFailedError
+        └── AccountMismatchError            the credentials act in another account
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any, Optional
 
 # The longest message an error carries. The engine shows a dynamic provider's message whole (the
 # Go engine accepts gRPC metadata up to 16 MiB), so an unbounded one (a FAILED job with thousands
@@ -23,6 +70,9 @@ MAX_LISTED = 10
 # C0 and C1 control characters, DEL, and the Unicode line/paragraph separators and bidi controls:
 # in a terminal or a CI log they break lines, forge log lines or recolour text (ANSI escapes).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+# The evidence an error may carry, in the order ``evidence`` lists it.
+EVIDENCE = ("job_id", "stack", "asset", "parameter", "account", "region", "operation", "code")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -55,14 +105,137 @@ class QuickSightPromotionError(Exception):
 
     Every message is made one bounded line here (control characters escaped, at most
     ``MAX_MESSAGE_CHARS``), whoever built it: in a dynamic provider it is all the user sees.
+
+    Args:
+        message: The whole message: what, the state seen, what to do next.
+        job_id, stack, asset, parameter, account, region, operation, code: The evidence (see the
+            module docstring): identifiers only, never a value.
     """
 
-    def __init__(self, message: object = "") -> None:
+    job_id: Optional[str]
+    stack: Optional[str]
+    asset: Optional[str]
+    parameter: Optional[str]
+    account: Optional[str]
+    region: Optional[str]
+    operation: Optional[str]
+    code: Optional[str]
+
+    def __init__(
+        self,
+        message: object = "",
+        *,
+        job_id: Optional[str] = None,
+        stack: Optional[str] = None,
+        asset: Optional[str] = None,
+        parameter: Optional[str] = None,
+        account: Optional[str] = None,
+        region: Optional[str] = None,
+        operation: Optional[str] = None,
+        code: Optional[str] = None,
+    ) -> None:
         super().__init__(clean(message, MAX_MESSAGE_CHARS))
+        given = {
+            "job_id": job_id,
+            "stack": stack,
+            "asset": asset,
+            "parameter": parameter,
+            "account": account,
+            "region": region,
+            "operation": operation,
+            "code": code,
+        }
+        for name, value in given.items():
+            setattr(self, name, None if value is None else clean(value, 300))
+
+    @property
+    def evidence(self) -> dict[str, str]:
+        """The evidence that is set, by name."""
+        return {name: value for name in EVIDENCE if (value := getattr(self, name, None)) is not None}
+
+    def with_evidence(self, **evidence: Optional[str]) -> "QuickSightPromotionError":
+        """Add evidence not set yet (a caller that knows the stack or job adds it); returns self."""
+        for name, value in evidence.items():
+            if name not in EVIDENCE:
+                raise TypeError(f"{name!r} is not evidence an error carries ({', '.join(EVIDENCE)})")
+            if value is not None and getattr(self, name, None) is None:
+                setattr(self, name, clean(value, 300))
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only evidence is not in ``args``: rebuild the error with it (pickle, copy).
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type, args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
+# --- inputs ------------------------------------------------------------------------------------
 
 
 class InputError(QuickSightPromotionError, ValueError):
-    """An input of a resource or component is missing or malformed."""
+    """An input of a resource or component, a setting or a flag is missing or malformed."""
+
+
+class ProblemsError(InputError):
+    """Several problems found at once, so that the user fixes them all in one round.
+
+    The message lists every problem, separated by ``"; "``; ``problems`` holds them one by one.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = (), **evidence: Optional[str]) -> None:
+        super().__init__(message, **evidence)
+        self.problems: tuple[str, ...] = tuple(problems)
+
+
+class ParameterError(ProblemsError):
+    """The stage's CloudFormation parameter values do not fit the export template's parameters."""
+
+
+class PrincipalError(ProblemsError):
+    """The stage's ``principals`` or ``grant`` do not fit the export's permission principals."""
+
+
+class StageFileError(InputError):
+    """The Pulumi CLI would refuse the project or stage file with this message."""
+
+
+# --- answers from AWS ----------------------------------------------------------------------------
+
+
+class AwsAccessError(QuickSightPromotionError):
+    """AWS refused the call: credentials, permissions, edition or endpoint problems."""
+
+
+class TransientError(QuickSightPromotionError):
+    """A fault that may pass on its own (throttling, 5xx answers, resets, timeouts).
+
+    The poll loop (``core.polling.poll_until``) counts one as a poll that learnt nothing and keeps
+    its schedule, so such faults are retried until the deadline instead of ending a wait.
+    """
+
+
+class ThrottledError(TransientError):
+    """An AWS service kept throttling after botocore's own retries were spent."""
+
+
+class ServiceUnavailableError(TransientError):
+    """An AWS service could not be reached, did not answer in time or answered 5xx (retried until the deadline)."""
+
+
+class MalformedAnswerError(QuickSightPromotionError):
+    """An AWS answer was not of the documented shape (not JSON or XML, a missing field, a wrong type)."""
+
+
+class DeadlineError(QuickSightPromotionError):
+    """The operation's deadline passed before it finished (the message names the last fault seen)."""
+
+
+# --- export jobs and releases --------------------------------------------------------------------
 
 
 class ExportJobError(QuickSightPromotionError):
@@ -81,32 +254,23 @@ class ExportFormatError(ExportJobError):
     """The export job was not started with ExportFormat=CLOUDFORMATION_JSON."""
 
 
-class ExportTimeoutError(ExportJobError):
-    """The export job did not finish before the deadline."""
+class ExportTimeoutError(DeadlineError, ExportJobError):
+    """The export job (or the release) did not finish before the deadline."""
 
 
-class AwsAccessError(QuickSightPromotionError):
-    """AWS refused the call: credentials, permissions, edition or endpoint problems."""
+class ReleaseError(ExportJobError):
+    """A release (an export this library starts) cannot be cut."""
 
 
-class TransientError(QuickSightPromotionError):
-    """A fault that may pass on its own (throttling, 5xx answers, resets, timeouts).
-
-    The poll loop (``core.polling.poll_until``) counts one as a poll that learnt nothing and keeps
-    its schedule, so such faults are retried until the deadline instead of ending a wait.
-    """
+class ReleasePreflightError(ProblemsError, ReleaseError):
+    """Pre-flight found problems in the release's assets before any job started."""
 
 
-class ThrottledError(TransientError):
-    """QuickSight kept throttling after botocore's own retries were spent."""
+class ReleaseConflictError(InputError, ReleaseError):
+    """The release name's job exists with other assets or options: a release name is used once."""
 
 
-class ServiceUnavailableError(TransientError, ExportJobError):
-    """QuickSight could not be reached or answered 5xx after botocore's retries (retried until the deadline)."""
-
-
-class MalformedAnswerError(ExportJobError):
-    """An AWS answer was not of the documented shape (not JSON, a missing field, a wrong type)."""
+# --- the exported file ---------------------------------------------------------------------------
 
 
 class DownloadError(QuickSightPromotionError):
@@ -122,39 +286,82 @@ class DownloadRefusedError(DownloadError):
 
 
 class IntegrityError(QuickSightPromotionError):
-    """The downloaded bytes do not hash to the expected sha256."""
+    """Bytes are not the expected ones (a sha256 that differs from the pinned or recorded one)."""
 
 
 class BundleFormatError(QuickSightPromotionError, ValueError):
     """The downloaded file is not a usable CloudFormation template (or zip holding one)."""
 
 
-class ProblemsError(InputError):
-    """Several problems found at once, so that the user fixes them all in one round.
+class TemplateValidationError(QuickSightPromotionError):
+    """cfn-lint found errors in the template and validation is set to stop the deploy."""
 
-    The message lists every problem, separated by ``"; "``; ``problems`` holds them one by one.
+
+class TemplateTooLargeError(QuickSightPromotionError):
+    """The template is over what CloudFormation accepts even through S3."""
+
+
+# --- the release archive -------------------------------------------------------------------------
+
+
+class ArchiveError(IntegrityError):
+    """The release archive does not hold a usable release (or cannot be written)."""
+
+
+class ArchiveConflictError(ArchiveError):
+    """A release name is archived with another template: a release name stands for one template."""
+
+
+class ArchiveTimeoutError(DeadlineError, ArchiveError):
+    """The archive could not be written or read before the deadline."""
+
+
+class ReleasePinError(IntegrityError):
+    """An archived release is not the one the stage is pinned to."""
+
+
+# --- deployments ---------------------------------------------------------------------------------
+
+
+class DeploymentError(QuickSightPromotionError):
+    """A CloudFormation deployment did not reach its goal (the message says why and what to do)."""
+
+
+class StackStateError(DeploymentError):
+    """The stack is in a state this resource refuses to act on (busy, failed rollback, not ours...)."""
+
+
+class ChangeSetFailedError(DeploymentError):
+    """CloudFormation could not build the change set (its reason is in the message)."""
+
+
+class StackOperationFailedError(DeploymentError):
+    """The stack operation failed and rolled back (the root-cause event is in the message)."""
+
+
+class DeploymentTimeoutError(DeadlineError, DeploymentError):
+    """The deadline passed while CloudFormation was still working (it goes on without us)."""
+
+
+class AccountMismatchError(DeploymentError):
+    """The credentials act in another account than the target account."""
+
+
+class DeploymentUnavailableError(ServiceUnavailableError, DeploymentError):
+    """CloudFormation, S3 or STS could not be reached, did not answer in time or answered 5xx.
+
+    A ``TransientError``: the deployment retries it until its deadline (``core.polling.poll_until``).
     """
 
-    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.problems: tuple[str, ...] = tuple(problems)
+
+class MalformedStackAnswerError(MalformedAnswerError, DeploymentError):
+    """A CloudFormation, S3 or STS answer was not of the documented shape (HTML, a missing field, a bad timestamp)."""
 
 
-class ParameterError(ProblemsError):
-    """The stage's CloudFormation parameter values do not fit the export template's parameters."""
-
-
-class ReleaseError(ExportJobError):
-    """A release (an export this library starts) cannot be cut."""
-
-
-class ReleasePreflightError(ReleaseError, ProblemsError):
-    """Pre-flight found problems in the release's assets before any job started."""
-
-
-class ReleaseConflictError(ReleaseError, InputError):
-    """The release name's job exists with other assets or options: a release name is used once."""
-
-
-class PrincipalError(ProblemsError):
-    """The stage's ``principals`` or ``grant`` do not fit the export's permission principals."""
+def error_classes() -> list[type[QuickSightPromotionError]]:
+    """Every error class of this module, base first (for the public API and its tests)."""
+    found: list[type[QuickSightPromotionError]] = []
+    for value in list(globals().values()):
+        if isinstance(value, type) and issubclass(value, QuickSightPromotionError) and value not in found:
+            found.append(value)
+    return found

@@ -18,14 +18,14 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Optional
 
-from .core.archive import sha256_text
+from .core.manifest import sha256_text
 from .core.catalog import CatalogEntry, build_catalog
 from .core.principals import PrincipalContext, resolve_principals
 from .core.stage_values import given_parameters, resolve_parameters
 from .core.transform import deployable
 from .errors import ParameterError, PrincipalError, QuickSightPromotionError, clean, listing
 from .settings import NAMESPACE, parse_config
-from .stage_file import CliError, Secure, load_project, load_stack_config, merge_config, program_config
+from .stage_file import StageFileError, Secure, load_project, load_stack_config, merge_config, program_config
 
 # A stand-in for an encrypted value: accepted by any String parameter without constraints.
 _SECRET_STAND_IN = "encrypted-value"
@@ -83,7 +83,7 @@ def check_stage(
     try:
         declared = load_project(project_file)
         merged = merge_config(declared, stage_name, load_stack_config(stage, declared["name"]))
-    except (CliError, OSError) as exc:
+    except (StageFileError, OSError) as exc:
         return [f"{project_file.name} / {stage.name}: {exc}"], warnings
     prefix = f"{NAMESPACE}:"
     raw = {key[len(prefix) :]: value for key, value in merged.items() if key.startswith(prefix)}

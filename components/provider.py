@@ -217,10 +217,10 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
 
 
 def _archive(inputs: ExportInputs, outputs: dict[str, Any]) -> dict[str, Any]:
-    """Archive the fetched template and its manifest when ``archive_bucket`` is set (once; see aws/archive.py)."""
+    """Archive the fetched template and its manifest when ``archive_bucket`` is set (once; see aws/archive_writer.py)."""
     if not inputs.archive_bucket:
         return {"archive_manifest_key": None, "archive_sha256": None}
-    from .aws.archive import archive_outputs  # noqa: PLC0415
+    from .aws.archive_writer import archive_outputs  # noqa: PLC0415
 
     return archive_outputs(
         bucket=inputs.archive_bucket,

@@ -2,7 +2,7 @@
 
 A release starts a ``CLOUDFORMATION_JSON`` export of dashboards and analyses with
 ``IncludeAllDependencies`` and an override configuration generated from what the bundle holds
-(``core.overrides``), after pre-flight checks (``aws.release``); it then waits, downloads and
+(``core.overrides``), after pre-flight checks (``aws.release_cut``); it then waits, downloads and
 unpacks with the same code as ``AssetBundleExport`` and exposes the template, its sha256 and its
 parameter catalog.
 
@@ -28,6 +28,7 @@ from pulumi.dynamic import (
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .core.types import AccountId, OptionalBucketName, OptionalRegion, OptionalRoleArn
 from .inputs import problems as input_problems, is_unknown, known_inputs, same
 from .core.catalog import build_catalog, summarize_resources
 from .errors import InputError
@@ -47,36 +48,22 @@ class ReleaseInputs(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    aws_account_id: str = Field(pattern=r"^[0-9]{12}$")
+    aws_account_id: AccountId
     # The job id derives from it (core.overrides.release_job_id); 256 characters is plenty for a name.
     release_name: str = Field(min_length=1, max_length=256, pattern=_NAME_PATTERN)
     dashboard_ids: list[str] = Field(default_factory=list)
     analysis_ids: list[str] = Field(default_factory=list)
-    region: Optional[str] = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
-    role_arn: Optional[str] = Field(
-        default=None, max_length=2048, pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]+$"
-    )
+    region: OptionalRegion = None
+    role_arn: OptionalRoleArn = None
     include_permissions: bool = False
     include_tags: bool = False
     strict_validation: bool = True
     id_prefix: bool = True
     timeout_seconds: int = Field(default=1800, ge=1, le=24 * 3600)
-    # The release archive (components/aws/archive.py): archive the release there, once.
-    archive_bucket: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    archive_region: Optional[str] = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
-    archive_role_arn: Optional[str] = Field(
-        default=None, max_length=2048, pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]+$"
-    )
-
-    @field_validator("archive_bucket", "archive_region", "archive_role_arn", mode="before")
-    @classmethod
-    def _empty_archive_is_none(cls, value: Any) -> Any:
-        return None if value == "" else value
-
-    @field_validator("region", "role_arn", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
-        return None if value == "" else value
+    # The release archive (components/aws/archive_writer.py): archive the release there, once.
+    archive_bucket: OptionalBucketName = None
+    archive_region: OptionalRegion = None
+    archive_role_arn: OptionalRoleArn = None
 
     @field_validator("dashboard_ids", "analysis_ids", mode="before")
     @classmethod
@@ -155,7 +142,7 @@ def parse_release_inputs(props: dict[str, Any]) -> ReleaseInputs:
 
 
 def _request(inputs: ReleaseInputs) -> Any:
-    from .aws.release import ReleaseRequest  # noqa: PLC0415  (boto3 only in the provider process, when it works)
+    from .aws.release_cut import ReleaseRequest  # noqa: PLC0415  (boto3 only in the provider process, when it works)
 
     return ReleaseRequest(
         account=inputs.aws_account_id,
@@ -173,7 +160,7 @@ def _request(inputs: ReleaseInputs) -> Any:
 
 
 def _cut(inputs: ReleaseInputs) -> dict[str, Any]:
-    from .aws.release import cut_release  # noqa: PLC0415
+    from .aws.release_cut import cut_release  # noqa: PLC0415
 
     cut = cut_release(_request(inputs))
     fetched, prepared = cut.fetched, cut.prepared
@@ -213,10 +200,10 @@ def _lint_once(template_body: str, region: Optional[str]) -> Optional[list[dict[
 
 
 def _archive(inputs: ReleaseInputs, outputs: dict[str, Any]) -> dict[str, Any]:
-    """Archive the release under its export job id when ``archive_bucket`` is set (once; see aws/archive.py)."""
+    """Archive the release under its export job id when ``archive_bucket`` is set (once; see aws/archive_writer.py)."""
     if not inputs.archive_bucket:
         return {"archive_manifest_key": None, "archive_sha256": None}
-    from .aws.archive import archive_outputs  # noqa: PLC0415
+    from .aws.archive_writer import archive_outputs  # noqa: PLC0415
 
     if outputs.get("lint_findings") is None:
         # Recorded in the manifest once, so that stages deploying the release never lint it again.

@@ -13,6 +13,15 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .core.stage_values import PLACEHOLDER_PREFIX
+from .core.types import (
+    AccountId,
+    ExportJobId,
+    OptionalBucketName,
+    OptionalRegion,
+    OptionalRoleArn,
+    OptionalSha256,
+    OptionalStackName,
+)
 from .errors import InputError
 
 NAMESPACE = "quicksight-promotion"
@@ -69,26 +78,24 @@ class ProgramConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
-    source_account_id: str = Field(alias="sourceAccountId", pattern=r"^[0-9]{12}$")
+    source_account_id: AccountId = Field(alias="sourceAccountId")
     # Required unless releaseName puts the program in the source-stage mode (checked in parse_config).
-    export_job_id: Optional[str] = Field(
-        default=None, alias="exportJobId", min_length=1, max_length=512, pattern=r"^[\w\-]+$"
-    )
-    source_region: Optional[str] = Field(default=None, alias="sourceRegion")
-    source_role_arn: Optional[str] = Field(default=None, alias="sourceRoleArn")
-    expected_sha256: Optional[str] = Field(default=None, alias="expectedSha256", pattern=r"^[0-9a-fA-F]{64}$")
+    export_job_id: Optional[ExportJobId] = Field(default=None, alias="exportJobId")
+    source_region: OptionalRegion = Field(default=None, alias="sourceRegion")
+    source_role_arn: OptionalRoleArn = Field(default=None, alias="sourceRoleArn")
+    expected_sha256: OptionalSha256 = Field(default=None, alias="expectedSha256")
     pin_from_stack: Optional[str] = Field(default=None, alias="pinFromStack")
     export_timeout_seconds: int = Field(default=1800, alias="exportTimeoutSeconds", ge=1)
     allow_source_defaults: bool = Field(default=False, alias="allowSourceDefaults")
-    stack_name: Optional[str] = Field(default=None, alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    stack_name: OptionalStackName = Field(default=None, alias="stackName")
     stack_timeout_minutes: int = Field(default=60, alias="stackTimeoutMinutes", ge=1)
     on_failure: Literal["DELETE", "ROLLBACK", "DO_NOTHING"] = Field(default="DELETE", alias="onFailure")
-    cloudformation_role_arn: Optional[str] = Field(default=None, alias="cloudFormationRoleArn")
+    cloudformation_role_arn: OptionalRoleArn = Field(default=None, alias="cloudFormationRoleArn")
     protect: bool = False
-    deploy_role_arn: Optional[str] = Field(default=None, alias="deployRoleArn")
+    deploy_role_arn: OptionalRoleArn = Field(default=None, alias="deployRoleArn")
     adopt_stack: bool = Field(default=False, alias="adoptStack")
     execute_change_set: bool = Field(default=True, alias="executeChangeSet")
-    staging_bucket: Optional[str] = Field(default=None, alias="stagingBucket")
+    staging_bucket: OptionalBucketName = Field(default=None, alias="stagingBucket")
     staging_prefix: str = Field(default="quicksight-promotion/", alias="stagingPrefix")
     template_validation: Literal["error", "warning", "off"] = Field(default="error", alias="templateValidation")
     stack_tags: dict[str, str] = Field(default_factory=dict, alias="stackTags")
@@ -106,33 +113,18 @@ class ProgramConfig(BaseModel):
     release_id_prefix: bool = Field(default=True, alias="releaseIdPrefix")
     # The release archive (README, the release archive). The source stage creates the bucket when
     # archiveBucket is empty; a stage deploying `release` reads it.
-    archive_bucket: Optional[str] = Field(
-        default=None, alias="archiveBucket", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
-    )
-    archive_region: Optional[str] = Field(default=None, alias="archiveRegion", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
-    archive_role_arn: Optional[str] = Field(
-        default=None, alias="archiveRoleArn", pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]+$"
-    )
+    archive_bucket: OptionalBucketName = Field(default=None, alias="archiveBucket")
+    archive_region: OptionalRegion = Field(default=None, alias="archiveRegion")
+    archive_role_arn: OptionalRoleArn = Field(default=None, alias="archiveRoleArn")
     archive_readers: list[str] = Field(default_factory=list, alias="archiveReaders")
     release: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,511}$")
-    release_sha256: Optional[str] = Field(default=None, alias="releaseSha256", pattern=r"^[0-9a-fA-F]{64}$")
+    release_sha256: OptionalSha256 = Field(default=None, alias="releaseSha256")
 
     @field_validator(
         "export_job_id",
-        "source_region",
-        "source_role_arn",
-        "expected_sha256",
         "pin_from_stack",
-        "stack_name",
-        "cloudformation_role_arn",
-        "deploy_role_arn",
-        "staging_bucket",
         "release_name",
-        "archive_bucket",
-        "archive_region",
-        "archive_role_arn",
         "release",
-        "release_sha256",
         mode="before",
     )
     @classmethod
@@ -140,7 +132,6 @@ class ProgramConfig(BaseModel):
         # Pulumi.yaml declares these optional settings with an empty default, because the CLI
         # requires every declared key that has no default; the CLI then hands the default over.
         return None if value == "" else value
-
 
 
 def parse_config(raw: dict[str, Any]) -> ProgramConfig:

@@ -41,17 +41,13 @@ from .core.principals import (
 )
 from .core.transform import deployable
 from .deployment import CloudFormationDeployment
-from .errors import QuickSightPromotionError
+from .errors import QuickSightPromotionError, ReleasePinError, TemplateTooLargeError
 from .archive import ArchivedTemplate
-from .core.archive import resource_digests, sha256_text
+from .core.manifest import resource_digests, sha256_text
 from .provider import AssetBundleExport, protected_values, resolve_catalog_values
 from .validation import VALIDATION_MODES, enforce
 
 ON_FAILURE_MODES = ("DELETE", "ROLLBACK", "DO_NOTHING")
-
-
-class TemplateTooLargeError(QuickSightPromotionError):
-    """The template is over what CloudFormation accepts even through S3."""
 
 
 @dataclass(frozen=True)
@@ -143,10 +139,6 @@ class QuickSightBundleStackArgs:
             raise QuickSightPromotionError(
                 f"template_validation {self.template_validation!r} is not one of {', '.join(VALIDATION_MODES)}"
             )
-
-
-class ReleasePinError(QuickSightPromotionError):
-    """An archived release is not the one the stage is pinned to."""
 
 
 @dataclass(frozen=True)

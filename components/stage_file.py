@@ -30,11 +30,7 @@ from typing import Any, Optional
 # PyYAML is a dependency of the pulumi SDK itself.
 import yaml
 
-from .errors import QuickSightPromotionError
-
-
-class CliError(QuickSightPromotionError):
-    """The Pulumi CLI would stop with this message."""
+from .errors import StageFileError
 
 
 @dataclass(frozen=True)
@@ -102,11 +98,11 @@ _Yaml12Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
 def strict_yaml(text: str, where: str) -> Any:
-    """Parse YAML as go-yaml v3 would, or raise ``CliError`` naming the file and position."""
+    """Parse YAML as go-yaml v3 would, or raise ``StageFileError`` naming the file and position."""
     try:
         return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
-        raise CliError(f"could not parse {where} as YAML: {' '.join(str(exc).split())}") from exc
+        raise StageFileError(f"could not parse {where} as YAML: {' '.join(str(exc).split())}") from exc
 
 
 # --- Pulumi.yaml ---------------------------------------------------------------------------------
@@ -149,14 +145,14 @@ def load_project(path: Path, schema: Optional[Path] = None) -> dict[str, Any]:
         schema: Pulumi's project JSON schema; validation against it is skipped when None.
 
     Raises:
-        CliError: what the CLI would say.
+        StageFileError: what the CLI would say.
     """
     project = strict_yaml(path.read_text(encoding="utf-8"), str(path))
     if not isinstance(project, dict):
-        raise CliError(f"expected project to be an object, was {type(project).__name__}")
+        raise StageFileError(f"expected project to be an object, was {type(project).__name__}")
     name = project.get("name")
     if not isinstance(name, str) or not name:
-        raise CliError("project is missing a non-empty string 'name' attribute")
+        raise StageFileError("project is missing a non-empty string 'name' attribute")
     config = project.get("config")
     if isinstance(config, dict):
         for key, value in list(config.items()):
@@ -169,7 +165,7 @@ def load_project(path: Path, schema: Optional[Path] = None) -> dict[str, Any]:
         errors = sorted(validator.iter_errors(project), key=lambda e: list(e.absolute_path))
         if errors:
             where = "/".join(str(p) for p in errors[0].absolute_path)
-            raise CliError(f"#/{where}: {errors[0].message}")
+            raise StageFileError(f"#/{where}: {errors[0].message}")
     for key, declared in (config or {}).items() if isinstance(config, dict) else ():
         _validate_declaration(name, str(key), declared)
     return project
@@ -178,24 +174,24 @@ def load_project(path: Path, schema: Optional[Path] = None) -> dict[str, Any]:
 def _validate_declaration(project: str, key: str, declared: dict[str, Any]) -> None:
     """``Project.Validate`` for one config declaration."""
     if declared.get("default") is not None and declared.get("value") is not None:
-        raise CliError(f"project config '{key}' cannot have both a 'default' and 'value' attribute")
+        raise StageFileError(f"project config '{key}' cannot have both a 'default' and 'value' attribute")
     typed = "type" in declared
     if _namespaced_by_project(project, key):
         if typed and declared["type"] == "array" and declared.get("items") is None:
-            raise CliError(
+            raise StageFileError(
                 f"The configuration key '{key}' declares an array but does not specify the underlying type via "
                 "the 'items' attribute"
             )
         default = declared.get("default")
         if typed and default is not None and not _valid_value(declared["type"], declared.get("items"), default):
-            raise CliError(f"The default value specified for configuration key '{key}' is not of the expected type")
+            raise StageFileError(f"The default value specified for configuration key '{key}' is not of the expected type")
         return
     if typed:
-        raise CliError(f"Configuration key '{key}' is not namespaced by the project and should not define a type")
+        raise StageFileError(f"Configuration key '{key}' is not namespaced by the project and should not define a type")
     if declared.get("default") is not None:
-        raise CliError(f"Configuration key '{key}' is not namespaced by the project and should not define a default value")
+        raise StageFileError(f"Configuration key '{key}' is not namespaced by the project and should not define a default value")
     if declared.get("value") is None:
-        raise CliError(f"Configuration key '{key}' is namespaced and must provide an attribute 'value'")
+        raise StageFileError(f"Configuration key '{key}' is namespaced and must provide an attribute 'value'")
 
 
 # --- Pulumi.<stack>.yaml ----------------------------------------------------------------------------
@@ -216,19 +212,19 @@ def load_stack_config(path: Path, project: str) -> dict[str, Any]:
     """The ``config:`` of a stack file, keys fully namespaced (``project:key``).
 
     Raises:
-        CliError: the file does not parse, or a key is malformed.
+        StageFileError: the file does not parse, or a key is malformed.
     """
     document = strict_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
     if not isinstance(document, dict):
-        raise CliError(f"{path}: a stack file is a mapping")
+        raise StageFileError(f"{path}: a stack file is a mapping")
     config = document.get("config") or {}
     if not isinstance(config, dict):
-        raise CliError(f"{path}: 'config' must be a mapping")
+        raise StageFileError(f"{path}: 'config' must be a mapping")
     merged: dict[str, Any] = {}
     for key, value in config.items():
         key = str(key)
         if key.count(":") > 1 or key.startswith(":") or key.endswith(":"):
-            raise CliError(f"{path}: configuration key {key!r} could not be parsed: expected <namespace>:<name>")
+            raise StageFileError(f"{path}: configuration key {key!r} could not be parsed: expected <namespace>:<name>")
         merged[key if ":" in key else f"{project}:{key}"] = _secure(value)
     return merged
 
@@ -237,7 +233,7 @@ def merge_config(project: dict[str, Any], stack: str, stack_config: dict[str, An
     """``mergeConfig``: the config the program receives, or the CLI's refusal.
 
     Raises:
-        CliError: ``Stack '<stack>' is missing configuration value(s) ...`` or a type mismatch.
+        StageFileError: ``Stack '<stack>' is missing configuration value(s) ...`` or a type mismatch.
     """
     name = project["name"]
     merged = dict(stack_config)
@@ -257,13 +253,13 @@ def merge_config(project: dict[str, Any], stack: str, stack_config: dict[str, An
         if "type" in declared and not _valid_value(declared["type"], declared.get("items"), stack_config[full]):
             items = declared.get("items")
             type_name = f"array<{items.get('type')}>" if items else declared["type"]
-            raise CliError(f"Stack '{stack}' with configuration key '{key}' must be of type '{type_name}'")
+            raise StageFileError(f"Stack '{stack}' with configuration key '{key}' must be of type '{type_name}'")
     if missing:
         listed = " and ".join(f"'{k}'" for k in sorted(missing)) if len(missing) <= 2 else (
             ", ".join(f"'{k}'" for k in sorted(missing)[:-1]) + f" and '{sorted(missing)[-1]}'"
         )
         noun = "value" if len(missing) == 1 else "values"
-        raise CliError(f"Stack '{stack}' is missing configuration {noun} {listed}")
+        raise StageFileError(f"Stack '{stack}' is missing configuration {noun} {listed}")
     return merged
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import QuickSightPromotionError
+from .errors import QuickSightPromotionError, TemplateValidationError
 
 Level = Literal["error", "warning", "informational"]
 VALIDATION_MODES = ("error", "warning", "off")
@@ -33,10 +33,6 @@ class Finding(BaseModel):
     def describe(self) -> str:
         """One readable line: ``<resource> <path>: <rule> <message>``."""
         return f"{self.resource} {self.path}: {self.rule} {self.message}"
-
-
-class TemplateValidationError(QuickSightPromotionError):
-    """cfn-lint found errors in the template and validation is set to stop the deploy."""
 
 
 def lint_template(template_body: str, region: str | None = None) -> list[Finding]:

@@ -5,8 +5,10 @@
 - ``quicksight``: describe, wait on, download and unpack an asset-bundle export job;
 - ``cloudformation``: deploy a template through change sets, delete a stack (imported by the
   deployment provider only when it works).
-- ``archive``: write a release to the release archive, once (imported by the export and release
-  providers only when ``archive_bucket`` is set).
+- ``release_cut``: cut a release: pre-flight of its assets, StartAssetBundleExportJob with
+  generated overrides (imported by the release provider only when it works);
+- ``archive_writer``: write a release to the release archive, once (imported by the export and
+  release providers only when ``archive_bucket`` is set).
 
 Clients are created lazily, inside calls, never at import.
 """

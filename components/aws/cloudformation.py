@@ -13,7 +13,7 @@ ExecuteChangeSet, wait for the stack. On top of it:
 - one deadline for the whole operation, every wait on ``core.polling.poll_until``; every STS,
   CloudFormation and S3 call fitted to the time left (``session.BudgetedClients``) and cut at it
   (``session.call_within``), transient faults retried until it, malformed answers refused
-  (``MalformedStackAnswerError``), parameter values never quoted (``core.deployment.redact``).
+  (``MalformedStackAnswerError``), parameter values never quoted (``core.stacks.redact``).
 
 Clients come from ``session.py`` (lazily, inside calls); tests hand in their own.
 """
@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
-from ..core import deployment as core
+from ..core import stacks as core
 from ..core.polling import Backoff, Deadline, poll_until
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 from ..errors import AwsAccessError, QuickSightPromotionError, ThrottledError, TransientError, clean, listing
@@ -200,7 +200,7 @@ def connect(
 def _translate(exc: ClientError, operation: str, stack_name: str, hide: Callable[[str], str] = str) -> Exception:
     """Our error for a ClientError: access, throttling and transient faults, or a plain refusal.
 
-    ``hide`` removes parameter values from AWS's message (see ``core.deployment.redact``).
+    ``hide`` removes parameter values from AWS's message (see ``core.stacks.redact``).
     """
     code, message = error_code(exc)
     message = clean(hide(message))
@@ -298,12 +298,12 @@ class Deployer:
     Every call fits the time left before the operation's deadline (when the target's clients are
     ``BudgetedClients``, as ``connect`` makes them) and is bounded in wall time; transient faults
     are retried until the deadline, permanent ones fail at once; answers of the wrong shape become
-    ``MalformedStackAnswerError``. No message quotes a parameter value (``core.deployment.redact``).
+    ``MalformedStackAnswerError``. No message quotes a parameter value (``core.stacks.redact``).
 
     Args:
         target: The clients (see ``connect``).
         sleep, clock, draw: Injectable for tests (``poll_until``'s).
-        change_set_backoff, stack_backoff: Poll schedules (``core.deployment``'s by default).
+        change_set_backoff, stack_backoff: Poll schedules (``core.stacks``'s by default).
         deadline: A bound of every operation (e.g. made before ``connect``, so that connecting
             counts); each operation also ends within its own ``timeout_seconds``.
     """
@@ -543,7 +543,7 @@ class Deployer:
         Raises:
             StackStateError, ChangeSetFailedError, StackOperationFailedError, DeploymentTimeoutError,
             DeploymentError, AwsAccessError, MalformedStackAnswerError: with the stack, the state seen and
-            what to do; never with a parameter value (``core.deployment.redact``).
+            what to do; never with a parameter value (``core.stacks.redact``).
         """
         try:
             self._hidden = core.hidden_values(request.parameters, _no_echo(request.template_body))
@@ -921,7 +921,7 @@ class Deployer:
         )
 
     def root_cause(self, stack_id: str, name: str, token: Optional[str], since: Any) -> Optional[Mapping[str, Any]]:
-        """The first FAILED resource event of this operation (see ``core.deployment.root_cause``).
+        """The first FAILED resource event of this operation (see ``core.stacks.root_cause``).
 
         Best effort: the failure is reported without its cause rather than not at all when the
         events cannot be read (``_events_note`` then says why); the operation's other failed

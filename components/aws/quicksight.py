@@ -464,7 +464,7 @@ def download_export(
 ) -> FetchedExport:
     """Download and unpack the file of a SUCCESSFUL job (``description`` from ``wait_for_export_job``).
 
-    Shared by ``fetch_export`` and the release path (``aws.release``). A refused or broken download
+    Shared by ``fetch_export`` and the release path (``aws.release_cut``). A refused or broken download
     is retried with a freshly described URL (each Describe signs a new one, valid 5 minutes), up
     to ``download_limits.attempts`` times, all before ``deadline``; each fresh answer is checked
     again (format, FAILED) as the first one was.

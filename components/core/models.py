@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from .types import AccountId, ExportJobId, OptionalBucketName, OptionalRegion, OptionalRoleArn, OptionalSha256
+
 JOB_STATUSES_DONE = frozenset({"SUCCESSFUL", "FAILED"})
 CLOUDFORMATION_JSON = "CLOUDFORMATION_JSON"
 
@@ -80,15 +82,13 @@ class ExportInputs(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    aws_account_id: str = Field(pattern=r"^[0-9]{12}$")
-    export_job_id: str = Field(min_length=1, max_length=512, pattern=r"^[\w\-]+$")
-    region: Optional[str] = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
-    role_arn: Optional[str] = Field(
-        default=None, max_length=2048, pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]+$"
-    )
+    aws_account_id: AccountId
+    export_job_id: ExportJobId
+    region: OptionalRegion = None
+    role_arn: OptionalRoleArn = None
     # The engine sends numbers as doubles; pydantic accepts 1800.0 for an int.
     timeout_seconds: int = Field(default=1800, ge=1, le=24 * 3600)
-    expected_sha256: Optional[str] = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    expected_sha256: OptionalSha256 = None
     # The stage's values for the template parameters (see core.stage_values for the forms).
     parameters: Optional[dict[str, Any]] = None
     allow_source_defaults: bool = False
@@ -97,29 +97,15 @@ class ExportInputs(BaseModel):
     parameters_secret: bool = False
     # Run cfn-lint on each new template and record its findings (the component enforces them).
     validate_template: bool = False
-    # The release archive (components/aws/archive.py): archive the fetched template there, once.
-    archive_bucket: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    archive_region: Optional[str] = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
-    archive_role_arn: Optional[str] = Field(
-        default=None, max_length=2048, pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]+$"
-    )
-
-    @field_validator("expected_sha256")
-    @classmethod
-    def _lower(cls, value: Optional[str]) -> Optional[str]:
-        return value.lower() if value else value
+    # The release archive (components/aws/archive_writer.py): archive the fetched template there, once.
+    archive_bucket: OptionalBucketName = None
+    archive_region: OptionalRegion = None
+    archive_role_arn: OptionalRoleArn = None
 
     @field_validator("parameters", mode="before")
     @classmethod
     def _empty_mapping_is_none(cls, value: Any) -> Any:
         return None if value == {} else value
-
-    @field_validator(
-        "region", "role_arn", "expected_sha256", "archive_bucket", "archive_region", "archive_role_arn", mode="before"
-    )
-    @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
-        return None if value == "" else value
 
 
 class ExportOutputs(BaseModel):

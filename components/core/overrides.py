@@ -1,7 +1,7 @@
 """The override configuration of a release: which properties of each exported asset become template parameters.
 
 Pure core: no I/O, no Pulumi, no boto3. Input is what the bundle will hold (described by the AWS
-boundary, ``components/aws/release.py``); output is ``CloudFormationOverridePropertyConfiguration``
+boundary, ``components/aws/release_cut.py``); output is ``CloudFormationOverridePropertyConfiguration``
 exactly as StartAssetBundleExportJob takes it (botocore's ``quicksight`` model,
 ``AssetBundleCloudFormationOverridePropertyConfiguration``).
 
@@ -360,7 +360,7 @@ def release_job_id(release_name: str) -> str:
     A name with characters the job id refuses (anything but ASCII letters, digits, ``_`` and
     ``-``), or longer than 512 characters, is made safe and gets a hash of the exact name, so two
     names never share a job id. A job of that id started by hand is adopted only if it exports
-    the same assets with the same options (``aws.release.differences``).
+    the same assets with the same options (``aws.release_cut.differences``).
 
     Raises:
         InputError: the name is empty.

@@ -1,0 +1,473 @@
+"""Deploying a template through CloudFormation change sets: the pure decisions.
+
+Pure core: no I/O, no Pulumi, no boto3. The AWS boundary (``components/aws/cloudformation.py``)
+asks these functions what a stack status means, which event caused a failure, how a change set
+reads, and what a parameter value's keyed digest is; the provider (``components/deployment.py``)
+validates its inputs with ``DeploymentInputs``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary names them)
+    AccountMismatchError,
+    ChangeSetFailedError,
+    DeploymentError,
+    DeploymentTimeoutError,
+    DeploymentUnavailableError,
+    MalformedStackAnswerError,
+    StackOperationFailedError,
+    StackStateError,
+    clean,
+    listing,
+)
+from .catalog import ID_PROPERTY, KIND_BY_RESOURCE_TYPE
+from .polling import Backoff
+from .types import OptionalAccountId, OptionalBucketName, OptionalRegion, OptionalRoleArn, StackName
+from .transform import NO_ECHO_PROPERTIES  # noqa: F401  (re-exported: the secrets among credentials)
+
+# The tag this library puts on every stack it creates: a stack without it was made by someone
+# else, and is only taken over with ``adopt``. CloudFormation propagates stack tags to the
+# resources that support them (QuickSight assets do), which is harmless.
+OWNERSHIP_TAG = "quicksight-promotion:managed-by"
+OWNERSHIP_VALUE = "CloudFormationDeployment"
+
+
+# Change sets are evaluated in seconds (a large template in under a minute). aws-cli polls every
+# 5 s; polling after 1 s and then a quarter of the time waited, capped at 5 s, sees a 3 s
+# evaluation within ~1 s and never does worse than aws-cli (bench/deploy.py).
+CHANGE_SET_BACKOFF = Backoff(first=1.0, proportion=0.25, cap=5.0, jitter=0.2)
+# Stack operations with QuickSight assets take from ~20 s (a data source) to many minutes
+# (analyses and dashboards with large definitions). aws-cli polls every 30 s; 2 s then 21 % of
+# the time waited, capped at 30 s, keeps the lag a fraction of the operation's length.
+STACK_BACKOFF = Backoff(first=2.0, proportion=0.21, cap=30.0, jitter=0.2)
+
+# Reasons CloudFormation gives for a change set that is FAILED only because nothing changes.
+EMPTY_CHANGE_SET_REASONS = ("didn't contain changes", "No updates are to be performed")
+# Reasons of the events that follow a root cause: resources whose work was cancelled.
+CANCELLED_MARKERS = ("Resource creation cancelled", "Resource update cancelled", "cancelled")
+
+
+# Parameter values shorter than this are not searched for in outside text: a 1-3 character value
+# ("1", "true") would garble every message it occurs in, and is no credential.
+MIN_HIDDEN_NO_ECHO = 4
+# Values of parameters without NoEcho are searched for from this length on: long enough not to
+# match ordinary words of CloudFormation's messages, short enough for hosts, ARNs and tokens.
+MIN_HIDDEN_VALUE = 8
+
+
+def hidden_values(parameters: Mapping[str, Any], no_echo: Iterable[str] = ()) -> dict[str, str]:
+    """Value -> parameter name, for every value that must never be quoted from outside text.
+
+    ``parameters`` is a secret input as a whole; CloudFormation's own messages (a failed change
+    set's StatusReason, a resource event, a refused CreateChangeSet) may echo a value, e.g.
+    "Parameter value ... for parameter name ... does not exist". Every NoEcho value (the
+    credentials) of at least ``MIN_HIDDEN_NO_ECHO`` characters and every other value of at least
+    ``MIN_HIDDEN_VALUE`` characters is hidden.
+    """
+    secret_names = set(no_echo)
+    found: dict[str, str] = {}
+    for name, value in parameters.items():
+        text = str(value)
+        floor = MIN_HIDDEN_NO_ECHO if name in secret_names else MIN_HIDDEN_VALUE
+        if len(text) >= floor:
+            found.setdefault(text, str(name))
+    return found
+
+
+def redact(text: str, hidden: Mapping[str, str]) -> str:
+    """``text`` with every hidden value replaced by ``<value of parameter NAME>`` (longest values first).
+
+    Each value is also looked for as ``clean`` writes it (control characters escaped), so that
+    text cleaned before it is redacted holds no value either.
+    """
+    for value in sorted(hidden, key=len, reverse=True):
+        mark = f"<value of parameter {hidden[value]}>"
+        text = text.replace(value, mark)
+        escaped = clean(value, len(value) * 6 + 10)
+        if escaped != value:
+            text = text.replace(escaped, mark)
+    return text
+
+
+class Phase(str, Enum):
+    """What a stack status means for a deployment."""
+
+    ABSENT = "absent"  # no stack (or DELETE_COMPLETE): create it
+    REVIEW = "review"  # REVIEW_IN_PROGRESS: created by a change set never executed: create it
+    STABLE = "stable"  # can be updated
+    FAILED_CREATE = "failed-create"  # a failed first create: nothing in it, delete and create again
+    BUSY = "busy"  # an operation runs: wait for it
+    UPDATE_ROLLBACK_FAILED = "update-rollback-failed"  # needs ContinueUpdateRollback by a human
+    BROKEN = "broken"  # DELETE_FAILED and the like: needs a human
+
+
+STABLE_STATUSES = frozenset(
+    {
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "IMPORT_COMPLETE",
+        "IMPORT_ROLLBACK_COMPLETE",
+        # With rollback disabled a failed update stays UPDATE_FAILED; it can be updated again.
+        "UPDATE_FAILED",
+    }
+)
+FAILED_CREATE_STATUSES = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"})
+
+
+def phase(status: Optional[str]) -> Phase:
+    """Classify a stack status (None: no stack)."""
+    if status is None or status == "DELETE_COMPLETE":
+        return Phase.ABSENT
+    if status == "REVIEW_IN_PROGRESS":
+        return Phase.REVIEW
+    if status.endswith("_IN_PROGRESS"):
+        return Phase.BUSY
+    if status in STABLE_STATUSES:
+        return Phase.STABLE
+    if status in FAILED_CREATE_STATUSES:
+        return Phase.FAILED_CREATE
+    if status == "UPDATE_ROLLBACK_FAILED":
+        return Phase.UPDATE_ROLLBACK_FAILED
+    return Phase.BROKEN
+
+
+# What each operation ends in when it worked.
+SUCCESS = {"CREATE": "CREATE_COMPLETE", "UPDATE": "UPDATE_COMPLETE", "DELETE": "DELETE_COMPLETE"}
+
+
+def settled(status: Optional[str]) -> bool:
+    """Whether a status is final (no operation runs). REVIEW_IN_PROGRESS is final: nothing runs."""
+    return status is None or status == "REVIEW_IN_PROGRESS" or not status.endswith("_IN_PROGRESS")
+
+
+def is_empty_change_set(reason: Optional[str]) -> bool:
+    """Whether a FAILED change set (or a refused CreateChangeSet) only means "nothing to change"."""
+    return bool(reason) and any(marker in str(reason) for marker in EMPTY_CHANGE_SET_REASONS)
+
+
+# --- assets of a template -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Asset:
+    """The QuickSight asset a template resource is (kind and id as exported, without the id prefix)."""
+
+    kind: str
+    asset_id: Optional[str]
+
+
+def resource_assets(template: Mapping[str, Any]) -> dict[str, dict[str, Optional[str]]]:
+    """Logical id -> {"kind", "id"} for every QuickSight resource of a parsed template."""
+    resources = template.get("Resources") if isinstance(template, Mapping) else None
+    found: dict[str, dict[str, Optional[str]]] = {}
+    if not isinstance(resources, Mapping):
+        return found
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, Mapping):
+            continue
+        kind = KIND_BY_RESOURCE_TYPE.get(str(resource.get("Type")))
+        if kind is None:
+            continue
+        properties = resource.get("Properties")
+        found[str(logical_id)] = {"kind": kind, "id": _asset_id(kind, properties if isinstance(properties, Mapping) else {})}
+    return found
+
+
+def _asset_id(kind: str, properties: Mapping[str, Any]) -> Optional[str]:
+    if kind == "refresh-schedule":
+        schedule = properties.get("Schedule")
+        data_set = _literal(properties.get("DataSetId"))
+        schedule_id = _literal(schedule.get("ScheduleId")) if isinstance(schedule, Mapping) else None
+        return f"{data_set}/{schedule_id}" if data_set and schedule_id else None
+    prop = ID_PROPERTY.get(kind)
+    return _literal(properties.get(prop)) if prop else None
+
+
+def _literal(value: Any) -> Optional[str]:
+    """An id written as a string or as ``{"Fn::Sub": "${ResourceIdPrefixForAllResources}<id>"}``."""
+    if isinstance(value, Mapping) and list(value) == ["Fn::Sub"]:
+        value = value["Fn::Sub"]
+        if isinstance(value, list) and value:
+            value = value[0]
+        if isinstance(value, str):
+            value = value.replace("${ResourceIdPrefixForAllResources}", "")
+            if "${" in value:
+                return None
+    return value if isinstance(value, str) and value else None
+
+
+def no_echo_parameters(template: Mapping[str, Any]) -> frozenset[str]:
+    """Names of the template's parameters declared ``NoEcho``."""
+    parameters = template.get("Parameters") if isinstance(template, Mapping) else None
+    if not isinstance(parameters, Mapping):
+        return frozenset()
+    return frozenset(
+        str(name)
+        for name, spec in parameters.items()
+        if isinstance(spec, Mapping) and str(spec.get("NoEcho", "")).lower() == "true"
+    )
+
+
+def describe_asset(logical_id: str, resource_type: Optional[str], assets: Mapping[str, Mapping[str, Any]]) -> str:
+    """``logical id (type, kind/id)`` for a message."""
+    asset = assets.get(logical_id) or {}
+    where = f"{asset.get('kind')}/{asset.get('id') or '?'}" if asset.get("kind") else None
+    details = ", ".join(part for part in (resource_type, where) if part)
+    return f"{clean(logical_id)} ({clean(details)})" if details else clean(logical_id)
+
+
+# --- change summaries -------------------------------------------------------------------------------
+
+
+def summarize_changes(
+    changes: Iterable[Mapping[str, Any]], assets: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """One entry per resource change of a DescribeChangeSet answer, sorted by logical id.
+
+    Each entry: ``logical_id``, ``type``, ``action`` (Add/Modify/Remove/Import/Dynamic),
+    ``replacement`` (True/False/Conditional for a Modify, else None), ``asset_kind``, ``asset_id``.
+    """
+    summary = []
+    for change in changes:
+        resource = change.get("ResourceChange") if isinstance(change, Mapping) else None
+        if not isinstance(resource, Mapping):
+            continue
+        logical_id = str(resource.get("LogicalResourceId", ""))
+        asset = assets.get(logical_id) or {}
+        summary.append(
+            {
+                "logical_id": logical_id,
+                "type": resource.get("ResourceType"),
+                "action": resource.get("Action"),
+                "replacement": resource.get("Replacement") if resource.get("Action") == "Modify" else None,
+                "asset_kind": asset.get("kind"),
+                "asset_id": asset.get("id"),
+            }
+        )
+    return sorted(summary, key=lambda entry: entry["logical_id"])
+
+
+def describe_summary(summary: Sequence[Mapping[str, Any]]) -> str:
+    """``2 to add, 1 to modify (1 replaced), 0 to remove`` for a message or a log line."""
+    counts = {action: sum(1 for e in summary if e.get("action") == action) for action in ("Add", "Modify", "Remove")}
+    replaced = sum(1 for e in summary if e.get("replacement") in ("True", True))
+    text = f"{counts['Add']} to add, {counts['Modify']} to modify, {counts['Remove']} to remove"
+    return f"{text} ({replaced} replaced)" if replaced else text
+
+
+# --- stack events ------------------------------------------------------------------------------------
+
+
+def operation_events(
+    events: Sequence[Mapping[str, Any]], stack_name: str, token: Optional[str], since: Optional[dt.datetime]
+) -> list[Mapping[str, Any]]:
+    """The events of one operation, oldest first.
+
+    ``events`` is DescribeStackEvents' answer (newest first). An event belongs to the operation
+    when it carries its ``ClientRequestToken``; when CloudFormation gives no tokens, the events
+    from ``since`` (the execution's start) on count.
+    """
+    if token and any(e.get("ClientRequestToken") for e in events):
+        chosen = [e for e in events if e.get("ClientRequestToken") == token]
+    elif since is not None:
+        chosen = [e for e in events if _timestamp(e) is None or _timestamp(e) >= since]  # type: ignore[operator]
+    else:
+        chosen = list(events)
+    return list(reversed(chosen))
+
+
+def _timestamp(event: Mapping[str, Any]) -> Optional[dt.datetime]:
+    value = event.get("Timestamp")
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return None
+
+
+def root_cause(events_oldest_first: Sequence[Mapping[str, Any]], stack_name: str) -> Optional[Mapping[str, Any]]:
+    """The event that made an operation fail: the first FAILED event of a resource.
+
+    The stack's own FAILED/ROLLBACK events ("The following resource(s) failed to create: ...") and
+    the cancellations that follow a failure ("Resource creation cancelled") are consequences, not
+    causes; they are chosen only when nothing else failed.
+    """
+    failed = [e for e in events_oldest_first if str(e.get("ResourceStatus", "")).endswith("_FAILED")]
+    for event in failed:
+        reason = str(event.get("ResourceStatusReason") or "")
+        if event.get("LogicalResourceId") == stack_name and event.get("ResourceType") == "AWS::CloudFormation::Stack":
+            continue
+        if any(marker in reason for marker in CANCELLED_MARKERS):
+            continue
+        return event
+    for event in failed:
+        if event.get("LogicalResourceId") != stack_name:
+            return event
+    return failed[0] if failed else None
+
+
+def describe_event(event: Mapping[str, Any], assets: Mapping[str, Mapping[str, Any]]) -> str:
+    """``<logical id> (<type>, <kind>/<id>) <status>: <reason>`` for a message."""
+    where = describe_asset(str(event.get("LogicalResourceId", "?")), event.get("ResourceType"), assets)
+    reason = clean(event.get("ResourceStatusReason") or "(no reason given)")
+    return f"{where} {clean(event.get('ResourceStatus', '?'))}: {reason}"
+
+
+# --- parameter digests ---------------------------------------------------------------------------
+
+
+def digest_key(stack_name: str, salt: str) -> bytes:
+    """The HMAC key of a stack's parameter digests: derived from its name and a random salt.
+
+    The salt is random per resource (kept in state as a secret output), so digests of the same
+    value differ between stacks and cannot be compared or looked up across them.
+    """
+    return hmac.new(bytes.fromhex(salt), f"quicksight-promotion/{stack_name}".encode(), hashlib.sha256).digest()
+
+
+def parameter_digests(values: Mapping[str, str], key: bytes) -> dict[str, str]:
+    """HMAC-SHA256 of every parameter (name and value) with ``key``: never the value itself."""
+    return {
+        name: hmac.new(key, name.encode("utf-8") + b"\x00" + str(value).encode("utf-8"), hashlib.sha256).hexdigest()
+        for name, value in sorted(values.items())
+    }
+
+
+def template_sha256(body: str) -> str:
+    """sha256 of a template body as sent (UTF-8)."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def template_url(bucket: str, region: str, key: str) -> str:
+    """The virtual-hosted S3 URL CloudFormation reads a staged template from (bucket in ``region``)."""
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{_quote(key)}"
+
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
+def _quote(key: str) -> str:
+    """Percent-encode an S3 key for a URL path (RFC 3986 unreserved characters and ``/`` kept)."""
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in key.encode("utf-8"))
+
+
+def staged_key(prefix: str, sha256: str) -> str:
+    """Content-addressed key of a staged template: a changed template is a new object."""
+    return f"{prefix}{sha256}.json"
+
+
+# --- provider inputs --------------------------------------------------------------------------------
+
+CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
+DEFAULT_TIMEOUT_SECONDS = 3600
+
+
+class DeploymentInputs(BaseModel):
+    """Inputs of the ``CloudFormationDeployment`` dynamic resource."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    stack_name: StackName
+    template_body: str = Field(min_length=2)
+    parameters: dict[str, str] = Field(default_factory=dict)
+    staging_bucket: OptionalBucketName = None
+    staging_prefix: str = Field(default="quicksight-promotion/", max_length=512)
+    region: OptionalRegion = None
+    role_arn: OptionalRoleArn = None
+    expected_account_id: OptionalAccountId = None
+    capabilities: list[Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]] = Field(
+        default_factory=list
+    )
+    tags: dict[str, str] = Field(default_factory=dict)
+    iam_role_arn: OptionalRoleArn = None
+    notification_arns: list[str] = Field(default_factory=list, max_length=5)
+    termination_protection: bool = False
+    timeout_seconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=86_400)
+    execute: bool = True
+    adopt: bool = False
+    on_failure: Optional[Literal["ROLLBACK", "DELETE", "DO_NOTHING"]] = None
+    # One sha256 per QuickSight resource of the template (core.manifest.resource_digests): derived
+    # from template_body, given so that `pulumi preview --diff` names the assets that change.
+    resource_digests: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        # CloudFormation parameter values are strings; the engine sends numbers as doubles.
+        if isinstance(value, Mapping):
+            return {str(k): parameter_string(v) for k, v in value.items()}
+        return value
+
+    @field_validator("template_body")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        try:
+            document = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"is not JSON ({exc.__class__.__name__})") from None
+        if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
+            raise ValueError("is not a CloudFormation template (a JSON object with Resources)")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _no_reserved_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(key for key in value if key.startswith("aws:") or key == OWNERSHIP_TAG)
+        if bad:
+            raise ValueError(f"tag keys {listing(bad)} are reserved (aws: by AWS, {OWNERSHIP_TAG} by this library)")
+        return value
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return json.loads(self.template_body)
+
+
+def parameter_string(value: Any) -> Any:
+    """A parameter value as CloudFormation takes it (a string); numbers arrive from the engine as doubles."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+# Settings that reach CloudFormation: a change is an update (a change set, maybe empty).
+UPDATE_SETTINGS = ("capabilities", "tags", "iam_role_arn", "notification_arns", "termination_protection", "execute")
+# on_failure only applies to a first create (CreateChangeSet's OnStackFailure): no diff on it.
+# What identifies the stack: a change would be another stack (a replacement), which is refused.
+IDENTITY = ("stack_name", "region", "expected_account_id")
+
+
+def replacement_problems(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """What in ``news`` would make it another stack than the recorded one (known values only)."""
+    problems = []
+    if news.get("stack_name") is not None and olds.get("stack_name") not in (None, news["stack_name"]):
+        problems.append(f"stack_name {clean(olds['stack_name'])!r} -> {clean(news['stack_name'])!r}")
+    if news.get("region") is not None and olds.get("region") not in (None, news["region"]):
+        problems.append(f"region {clean(olds['region'])} -> {clean(news['region'])}")
+    expected = news.get("expected_account_id")
+    if expected is not None and olds.get("account_id") not in (None, expected):
+        problems.append(f"account {clean(olds['account_id'])} -> {clean(expected)}")
+    return problems
+
+
+def refuse_replacement(problems: Sequence[str], stack_name: Any) -> DeploymentError:
+    """The error for a change that would replace the stack."""
+    return StackStateError(
+        f"CloudFormation stack {clean(stack_name)!r}: changing {listing(problems)} would replace the deployment, "
+        "and a new stack with the same QuickSight asset ids cannot be created while the old one holds them; "
+        "nothing was changed or deleted. To move it, delete this resource first (pulumi destroy, or remove it "
+        "from the program and pulumi up), then deploy to the new place; or revert the change"
+    )

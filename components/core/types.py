@@ -1,0 +1,51 @@
+"""Constrained types shared by every model of inputs and settings: each rule written once.
+
+Pure core: pydantic annotations only. The ``Optional...`` forms read an empty string as unset:
+``Pulumi.yaml`` declares optional settings with an empty default (the CLI requires every declared
+key without one), and a program may pass ``""`` for an input it does not use.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+from pydantic import BeforeValidator, StringConstraints
+
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+# aws-partition regions: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-5...
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+# An IAM role ARN of any partition (aws, aws-cn, aws-us-gov), with a path.
+ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]+$"
+# CloudFormation's stack name rule.
+STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,127}$"
+# S3's general-purpose bucket name rule (no upper case, no underscores, 3 to 63 characters).
+BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
+# QuickSight's AssetBundleExportJobId rule.
+EXPORT_JOB_ID_PATTERN = r"^[\w\-]+$"
+
+
+def empty_is_none(value: Any) -> Any:
+    """``""`` read as unset (see the module docstring)."""
+    return None if value == "" else value
+
+
+def lower(value: Any) -> Any:
+    """A hex digest compared case-insensitively: kept lower-case."""
+    return value.lower() if isinstance(value, str) else value
+
+
+AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
+Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
+RoleArn = Annotated[str, StringConstraints(max_length=2048, pattern=ROLE_ARN_PATTERN)]
+StackName = Annotated[str, StringConstraints(pattern=STACK_NAME_PATTERN)]
+BucketName = Annotated[str, StringConstraints(pattern=BUCKET_NAME_PATTERN)]
+Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN), BeforeValidator(lower)]
+ExportJobId = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=EXPORT_JOB_ID_PATTERN)]
+
+OptionalRegion = Annotated[Optional[Region], BeforeValidator(empty_is_none)]
+OptionalRoleArn = Annotated[Optional[RoleArn], BeforeValidator(empty_is_none)]
+OptionalBucketName = Annotated[Optional[BucketName], BeforeValidator(empty_is_none)]
+OptionalSha256 = Annotated[Optional[Sha256], BeforeValidator(empty_is_none)]
+OptionalStackName = Annotated[Optional[StackName], BeforeValidator(empty_is_none)]
+OptionalAccountId = Annotated[Optional[AccountId], BeforeValidator(empty_is_none)]

@@ -1,0 +1,797 @@
+"""What moto cannot do: failed change sets, rollbacks, root-cause events, busy stacks, termination protection.
+
+Each test scripts CloudFormation's answers with ``botocore.stub.Stubber`` on a real boto3 client (so
+requests and answers are checked against the service model) and runs the real ``Deployer`` with a
+fake clock, then reads the message the user would see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterator, Optional
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from components.aws.cloudformation import Deployer, DeployRequest, Target
+from components.core.stacks import (
+    OWNERSHIP_TAG,
+    ChangeSetFailedError,
+    DeploymentError,
+    DeploymentTimeoutError,
+    StackOperationFailedError,
+    StackStateError,
+)
+from components.core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
+from components.errors import AwsAccessError
+from conftest import FakeTime
+
+NAME = "qsp-faults"
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{NAME}/0a1b2c3d"
+CHANGE_SET_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/quicksight-promotion-x/9f8e"
+T0 = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
+TEMPLATE = (
+    '{"Parameters":{"Pw":{"Type":"String","NoEcho":true},"Host":{"Type":"String"}},'
+    '"Resources":{"salesds":{"Type":"AWS::QuickSight::DataSet","Properties":{"DataSetId":"sales-ds"}},'
+    '"salesdash":{"Type":"AWS::QuickSight::Dashboard","Properties":{"DashboardId":"sales"}}}}'
+)
+ASSETS = {"salesds": {"kind": "dataset", "id": "sales-ds"}, "salesdash": {"kind": "dashboard", "id": "sales"}}
+OURS = [{"Key": OWNERSHIP_TAG, "Value": "CloudFormationDeployment"}]
+
+
+def client(service: str) -> Any:
+    return boto3.session.Session().client(
+        service, region_name=REGION, aws_access_key_id="AKIASTUB", aws_secret_access_key="stub"
+    )
+
+
+class Scripted:
+    """A stubbed CloudFormation (and S3) client, a fake clock, and the Deployer under test."""
+
+    def __init__(self) -> None:
+        self.cfn = client("cloudformation")
+        self.s3 = client("s3")
+        self.stub = Stubber(self.cfn)
+        self.s3_stub = Stubber(self.s3)
+        self.time = FakeTime()
+        self.sent: dict[str, list[dict[str, Any]]] = {}
+        for operation in ("CreateChangeSet", "ExecuteChangeSet", "DeleteStack", "UpdateTerminationProtection"):
+            self.cfn.meta.events.register(f"before-parameter-build.cloudformation.{operation}", self._capture(operation))
+        self.deployer = Deployer(
+            Target(self.cfn, lambda: self.s3, ACCOUNT, REGION),
+            sleep=self.time.sleep,
+            clock=self.time.clock,
+            draw=lambda: 0.0,
+        )
+
+    def _capture(self, operation: str) -> Any:
+        def capture(params: dict[str, Any], **_: Any) -> None:
+            self.sent.setdefault(operation, []).append(dict(params))
+
+        return capture
+
+    # --- answers ---------------------------------------------------------------------------
+    def stack(
+        self,
+        status: Optional[str],
+        *,
+        ref: str = NAME,
+        tags: Optional[list[dict[str, str]]] = None,
+        protected: bool = False,
+        parameters: Optional[list[dict[str, str]]] = None,
+        reason: Optional[str] = None,
+    ) -> None:
+        """DescribeStacks answers ``status`` (None: the stack does not exist)."""
+        if status is None:
+            self.stub.add_client_error(
+                "describe_stacks", "ValidationError", f"Stack with id {ref} does not exist", 400, {"StackName": ref}
+            )
+            return
+        entry: dict[str, Any] = {
+            "StackId": STACK_ID,
+            "StackName": NAME,
+            "CreationTime": T0,
+            "StackStatus": status,
+            "Tags": OURS if tags is None else tags,
+            "EnableTerminationProtection": protected,
+            "Parameters": parameters or [],
+            "Outputs": [{"OutputKey": "DashboardArn", "OutputValue": "arn:aws:quicksight:::dashboard/sales"}],
+        }
+        if reason:
+            entry["StackStatusReason"] = reason
+        self.stub.add_response("describe_stacks", {"Stacks": [entry]}, {"StackName": ref})
+
+    def change_set(self, *statuses: str, reason: Optional[str] = None, changes: Optional[list[Any]] = None) -> None:
+        """CreateChangeSet, then one DescribeChangeSet per status."""
+        self.stub.add_response("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID}, None)
+        for status in statuses:
+            answer: dict[str, Any] = {
+                "ChangeSetId": CHANGE_SET_ID,
+                "ChangeSetName": "quicksight-promotion-x",
+                "StackId": STACK_ID,
+                "StackName": NAME,
+                "Status": status,
+                "ExecutionStatus": "AVAILABLE" if status == "CREATE_COMPLETE" else "UNAVAILABLE",
+                "CreationTime": T0 + dt.timedelta(minutes=5),
+                "Changes": changes or [],
+            }
+            if reason:
+                answer["StatusReason"] = reason
+            self.stub.add_response("describe_change_set", answer, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+
+    def events(self, *events: dict[str, Any]) -> None:
+        full = [
+            {"StackId": STACK_ID, "EventId": f"e{i}", "StackName": NAME, **event} for i, event in enumerate(events)
+        ]
+        self.stub.add_response("describe_stack_events", {"StackEvents": full}, {"StackName": STACK_ID})
+
+    def request(self, **overrides: Any) -> DeployRequest:
+        base: dict[str, Any] = {
+            "stack_name": NAME,
+            "template_body": TEMPLATE,
+            "parameters": {"Pw": "s3cr3t-Pw", "Host": "db.example.com"},
+            "timeout_seconds": 600,
+            "assets": ASSETS,
+        }
+        return DeployRequest(**(base | overrides))
+
+    def done(self) -> None:
+        self.stub.assert_no_pending_responses()
+        self.s3_stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def cfn() -> Iterator[Scripted]:
+    scripted = Scripted()
+    with scripted.stub, scripted.s3_stub:
+        yield scripted
+
+
+def event(logical_id: str, status: str, minutes: float, reason: str = "", rtype: str = "AWS::QuickSight::DataSet") -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "LogicalResourceId": logical_id,
+        "ResourceType": "AWS::CloudFormation::Stack" if logical_id == NAME else rtype,
+        "Timestamp": T0 + dt.timedelta(minutes=minutes),
+        "ResourceStatus": status,
+    }
+    if reason:
+        out["ResourceStatusReason"] = reason
+    return out
+
+
+CHANGES = [
+    {"Type": "Resource", "ResourceChange": {"Action": "Modify", "LogicalResourceId": "salesds", "ResourceType": "AWS::QuickSight::DataSet", "Replacement": "False"}},
+    {"Type": "Resource", "ResourceChange": {"Action": "Add", "LogicalResourceId": "salesdash", "ResourceType": "AWS::QuickSight::Dashboard"}},
+]
+
+
+# --- empty and failed change sets ----------------------------------------------------------------------
+
+
+def test_an_empty_change_set_is_deleted_and_is_a_no_op(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set(
+        "CREATE_PENDING",
+        "FAILED",
+        reason="The submitted information didn't contain changes. Submit different information to create a change set.",
+    )
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+
+    result = cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    assert result.executed is False and result.change_set_id is None and result.change_summary == []
+    assert result.stack_status == "UPDATE_COMPLETE"
+    assert "ExecuteChangeSet" not in cfn.deployer.calls
+    assert cfn.time.sleeps == [1.0]  # the change set poll: after 1 s
+
+
+def test_a_refused_update_with_no_updates_is_a_no_op(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+
+    result = cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    assert result.executed is False and result.change_set_id is None
+
+
+def test_a_failed_change_set_is_deleted_and_its_reason_reported(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("FAILED", reason="Template format error: Unresolved resource dependencies [Nope] in the Resources block")
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    assert str(info.value) == (
+        "CloudFormation could not create a change set for stack 'qsp-faults': Template format error: Unresolved "
+        "resource dependencies [Nope] in the Resources block; nothing was changed and the change set was deleted. "
+        "Fix the template or parameters, then pulumi up again"
+    )
+
+
+def test_a_failed_create_change_set_leaves_no_empty_stack(cfn: Scripted) -> None:
+    cfn.stack(None)
+    cfn.change_set("FAILED", reason="Parameters: [Pw] must have values")
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+    cfn.stack("REVIEW_IN_PROGRESS", ref=STACK_ID)
+    cfn.stub.add_response("delete_stack", {}, {"StackName": STACK_ID})
+
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    assert "Parameters: [Pw] must have values" in str(info.value)
+    assert cfn.sent["CreateChangeSet"][0]["ChangeSetType"] == "CREATE"
+
+
+# --- execution failures and their root cause ----------------------------------------------------------------
+
+
+def test_a_failed_update_names_its_root_cause_not_the_cancellations(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE", parameters=[{"ParameterKey": "Pw", "ParameterValue": "****"}])
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_IN_PROGRESS", ref=STACK_ID)
+    cfn.stack("UPDATE_ROLLBACK_COMPLETE", ref=STACK_ID)
+    cfn.events(  # newest first, as DescribeStackEvents answers
+        event(NAME, "UPDATE_ROLLBACK_COMPLETE", 9),
+        event("salesdash", "CREATE_FAILED", 7, "Resource creation cancelled", "AWS::QuickSight::Dashboard"),
+        event(NAME, "UPDATE_ROLLBACK_IN_PROGRESS", 7, "The following resource(s) failed to update: [salesds]."),
+        event("salesds", "UPDATE_FAILED", 6.5, "Invalid request provided: DataSet sales-ds column Region not found"),
+        event("salesdash", "CREATE_IN_PROGRESS", 6, rtype="AWS::QuickSight::Dashboard"),
+        event("salesds", "UPDATE_IN_PROGRESS", 6),
+        event(NAME, "UPDATE_IN_PROGRESS", 6, "User Initiated"),
+        # An older operation's failure (before this change set was created) is not this one's cause.
+        event("salesds", "UPDATE_FAILED", -60, "an old failure"),
+    )
+
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request(keep=frozenset({"Pw"})))
+
+    cfn.done()
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults': the update failed (UPDATE_ROLLBACK_COMPLETE); root cause: salesds "
+        "(AWS::QuickSight::DataSet, dataset/sales-ds) UPDATE_FAILED: Invalid request provided: DataSet sales-ds "
+        "column Region not found; the stack was rolled back to the previous template and values. Fix the cause, "
+        "then run pulumi up again"
+    )
+    sent = cfn.sent["CreateChangeSet"][0]
+    # The unchanged NoEcho value goes as UsePreviousValue: no secret resent.
+    assert sent["Parameters"] == [
+        {"ParameterKey": "Host", "ParameterValue": "db.example.com"},
+        {"ParameterKey": "Pw", "UsePreviousValue": True},
+    ]
+    assert sent["ChangeSetType"] == "UPDATE"
+    assert {"Key": OWNERSHIP_TAG, "Value": "CloudFormationDeployment"} in sent["Tags"]
+    token = cfn.sent["ExecuteChangeSet"][0]["ClientRequestToken"]
+    assert token.startswith("quicksight-promotion-")
+
+
+def test_root_cause_events_are_chosen_by_client_request_token(cfn: Scripted) -> None:
+    events = [
+        {**event("salesds", "UPDATE_FAILED", 1, "another run's failure"), "ClientRequestToken": "other"},
+        {**event("salesdash", "CREATE_FAILED", 2, "Dashboard definition invalid", "AWS::QuickSight::Dashboard"), "ClientRequestToken": "mine"},
+    ]
+    cfn.events(*reversed(events))
+    cause = cfn.deployer.root_cause(STACK_ID, NAME, "mine", None)
+    assert cause is not None and cause["LogicalResourceId"] == "salesdash"
+
+
+def test_a_failed_first_create_then_up_again_deletes_and_recreates(cfn: Scripted) -> None:
+    cfn.stack(None)
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES[1:])
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("ROLLBACK_COMPLETE", ref=STACK_ID)
+    cfn.events(
+        event(NAME, "ROLLBACK_COMPLETE", 9),
+        event("salesdash", "CREATE_FAILED", 7, "User: deployer is not authorized to perform quicksight:CreateDashboard", "AWS::QuickSight::Dashboard"),
+        event(NAME, "CREATE_IN_PROGRESS", 6, "User Initiated"),
+    )
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults': the create failed (ROLLBACK_COMPLETE); root cause: salesdash "
+        "(AWS::QuickSight::Dashboard, dashboard/sales) CREATE_FAILED: User: deployer is not authorized to perform "
+        "quicksight:CreateDashboard; the stack was rolled back and is kept empty for its events; the next pulumi up "
+        "deletes it and creates it again. Fix the cause, then run pulumi up again"
+    )
+
+    # The next up: the empty ROLLBACK_COMPLETE stack (ours) is deleted, then created again.
+    cfn.stack("ROLLBACK_COMPLETE")
+    cfn.stub.add_response("delete_stack", {}, None)
+    cfn.stack("DELETE_COMPLETE", ref=STACK_ID)
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES[1:])
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("CREATE_COMPLETE", ref=STACK_ID)
+    cfn.stack("CREATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    assert result.stack_status == "CREATE_COMPLETE" and result.executed
+    assert [s["ChangeSetType"] for s in cfn.sent["CreateChangeSet"]] == ["CREATE", "CREATE"]
+    assert cfn.sent["DeleteStack"][0]["StackName"] == STACK_ID
+    assert result.outputs == {"DashboardArn": "arn:aws:quicksight:::dashboard/sales"}
+    assert [c["asset_id"] for c in result.change_summary] == ["sales"]
+
+
+def test_a_stack_deleted_by_cloudformation_after_a_failed_create_says_so(cfn: Scripted) -> None:
+    cfn.stack(None)
+    cfn.change_set("CREATE_COMPLETE")
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("DELETE_COMPLETE", ref=STACK_ID)
+    cfn.events(event("salesds", "CREATE_FAILED", 7, "Data source sales-src not found"))
+
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request(on_failure="DELETE"))
+
+    cfn.done()
+    assert cfn.sent["CreateChangeSet"][0]["OnStackFailure"] == "DELETE"
+    assert "the create failed (DELETE_COMPLETE); root cause: salesds (AWS::QuickSight::DataSet, dataset/sales-ds)" in str(info.value)
+    assert "CloudFormation deleted the failed stack (on_failure DELETE); the next pulumi up creates it again" in str(info.value)
+
+
+def test_a_deadline_while_cloudformation_works_says_it_goes_on(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    for _ in range(40):
+        cfn.stack("UPDATE_IN_PROGRESS", ref=STACK_ID)
+
+    with pytest.raises(DeploymentTimeoutError) as info:
+        cfn.deployer.deploy(cfn.request(timeout_seconds=120))
+
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' is still UPDATE_IN_PROGRESS after timeout_seconds (120 s); CloudFormation "
+        "goes on with the update without us. Run pulumi up again later: it waits for the stack and carries on "
+        "(raise timeout_seconds for large bundles)"
+    )
+    assert cfn.time.now <= 120, "the deadline bounds the whole operation"
+
+
+# --- the stack's state before a deployment ------------------------------------------------------------
+
+
+def test_a_busy_stack_is_waited_for_then_updated(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_IN_PROGRESS")
+    cfn.stack("UPDATE_IN_PROGRESS", ref=STACK_ID)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+
+    result = cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    assert result.stack_status == "UPDATE_COMPLETE"
+    assert cfn.sent["CreateChangeSet"][0]["ChangeSetType"] == "UPDATE"
+
+
+def test_a_stack_busy_past_the_deadline_is_refused_naming_its_status(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_ROLLBACK_IN_PROGRESS")
+    for _ in range(30):
+        cfn.stack("UPDATE_ROLLBACK_IN_PROGRESS", ref=STACK_ID)
+
+    with pytest.raises(StackStateError) as info:
+        cfn.deployer.deploy(cfn.request(timeout_seconds=60))
+
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' is busy (UPDATE_ROLLBACK_IN_PROGRESS, another operation runs) and did not "
+        "settle within timeout_seconds (60 s): nothing was changed; wait for it to finish (CloudFormation console or "
+        "aws cloudformation describe-stacks), then run pulumi up again"
+    )
+    assert "CreateChangeSet" not in cfn.deployer.calls and cfn.time.now <= 60
+
+
+def test_update_rollback_failed_is_refused_with_what_to_do(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_ROLLBACK_FAILED")
+    with pytest.raises(StackStateError) as info:
+        cfn.deployer.deploy(cfn.request())
+    cfn.done()
+    assert "is UPDATE_ROLLBACK_FAILED" in str(info.value)
+    assert "aws cloudformation continue-update-rollback --stack-name qsp-faults" in str(info.value)
+    assert "--resources-to-skip" in str(info.value)
+
+
+def test_a_delete_failed_stack_is_refused_naming_its_status(cfn: Scripted) -> None:
+    cfn.stack("DELETE_FAILED")
+    with pytest.raises(StackStateError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert str(info.value).startswith("CloudFormation stack 'qsp-faults' is DELETE_FAILED: this resource does not act")
+
+
+def test_a_stack_that_is_not_ours_is_refused_unless_adopted(cfn: Scripted) -> None:
+    cfn.stack("CREATE_COMPLETE", tags=[{"Key": "team", "Value": "bi"}])
+    with pytest.raises(StackStateError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' already exists (CREATE_COMPLETE) and was not created by this library (it "
+        f"has no {OWNERSHIP_TAG} tag): nothing was changed. Choose another stack_name, or set adopt=true to take it "
+        "over (its template and parameters will be replaced by this deployment's)"
+    )
+    assert "CreateChangeSet" not in cfn.deployer.calls
+
+    cfn.stack("CREATE_COMPLETE", tags=[{"Key": "team", "Value": "bi"}])
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    result = cfn.deployer.deploy(cfn.request(adopt=True))
+    cfn.done()
+    assert result.stack_status == "UPDATE_COMPLETE"
+    assert {"Key": OWNERSHIP_TAG, "Value": "CloudFormationDeployment"} in cfn.sent["CreateChangeSet"][0]["Tags"]
+
+
+def test_execute_false_leaves_the_change_set_for_review(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request(execute=False))
+
+    cfn.done()
+    assert result.change_set_id == CHANGE_SET_ID and result.executed is False
+    assert [(c["logical_id"], c["action"], c["replacement"]) for c in result.change_summary] == [
+        ("salesdash", "Add", None),
+        ("salesds", "Modify", "False"),
+    ]
+    assert "ExecuteChangeSet" not in cfn.deployer.calls
+
+    # The next run deletes the reviewed change set before making (and executing) a fresh one.
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+    cfn.deployer.deploy(cfn.request(stale_change_set=CHANGE_SET_ID))
+    cfn.done()
+
+
+# --- termination protection and delete ---------------------------------------------------------------
+
+
+def test_termination_protection_is_set_after_the_deployment(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+    cfn.stub.add_response("update_termination_protection", {"StackId": STACK_ID}, None)
+
+    result = cfn.deployer.deploy(cfn.request(termination_protection=True))
+
+    cfn.done()
+    assert result.termination_protection is True
+    assert cfn.sent["UpdateTerminationProtection"] == [{"StackName": STACK_ID, "EnableTerminationProtection": True}]
+
+
+def test_delete_is_refused_while_termination_protection_is_on(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID, protected=True)
+    with pytest.raises(StackStateError) as info:
+        cfn.deployer.delete(STACK_ID, NAME, 600)
+    cfn.done()
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' has termination protection on, so it cannot be deleted: nothing was "
+        "deleted. Turn it off first (termination_protection=false and pulumi up, or aws cloudformation "
+        "update-termination-protection --no-enable-termination-protection --stack-name qsp-faults), then delete again"
+    )
+    assert "DeleteStack" not in cfn.deployer.calls
+
+
+def test_delete_waits_and_a_failed_delete_names_its_root_cause(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stub.add_response("delete_stack", {}, None)
+    cfn.stack("DELETE_IN_PROGRESS", ref=STACK_ID)
+    cfn.stack("DELETE_FAILED", ref=STACK_ID)
+    cfn.stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                {"StackId": STACK_ID, "EventId": "2", "StackName": NAME, "LogicalResourceId": "salesds", "ResourceType": "AWS::QuickSight::DataSet", "Timestamp": dt.datetime.now(dt.timezone.utc), "ResourceStatus": "DELETE_FAILED", "ResourceStatusReason": "DataSet is used by analysis sales-a"},
+            ]
+        },
+        None,
+    )
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.delete(STACK_ID, NAME, 600, ASSETS)
+    cfn.done()
+    assert "the delete failed (DELETE_FAILED); root cause: salesds (AWS::QuickSight::DataSet, dataset/sales-ds) DELETE_FAILED: DataSet is used by analysis sales-a" in str(info.value)
+    assert "ClientRequestToken" in cfn.sent["DeleteStack"][0]
+
+
+def test_delete_of_a_gone_stack_is_done(cfn: Scripted) -> None:
+    cfn.stack(None, ref=STACK_ID)
+    assert cfn.deployer.delete(STACK_ID, NAME, 600) is False
+    cfn.done()
+
+
+# --- staging, access, throttling -------------------------------------------------------------------------
+
+
+BIG_TEMPLATE = TEMPLATE[:-1] + ',"Description":"' + "x" * INLINE_TEMPLATE_LIMIT + '"}'
+
+
+def test_a_large_template_is_staged_once(cfn: Scripted) -> None:
+    for exists in (False, True):
+        cfn.stack("UPDATE_COMPLETE")
+        if exists:
+            cfn.s3_stub.add_response("head_object", {"ContentLength": len(BIG_TEMPLATE)}, {"Bucket": "stage", "Key": ANY})
+        else:
+            cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params={"Bucket": "stage", "Key": ANY})
+            cfn.s3_stub.add_response("put_object", {}, {"Bucket": "stage", "Key": ANY, "Body": BIG_TEMPLATE.encode(), "ContentType": "application/json"})
+        cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+        result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
+        assert result.template_url is not None and result.template_url.startswith(f"https://stage.s3.{REGION}.amazonaws.com/qs/")
+    cfn.done()
+    assert [c for c in cfn.deployer.calls if c.startswith("s3:")] == ["s3:HeadObject", "s3:PutObject", "s3:HeadObject"]
+    assert all("TemplateBody" not in sent and sent["TemplateURL"] == result.template_url for sent in cfn.sent["CreateChangeSet"])
+
+
+def test_a_large_template_without_a_staging_bucket_is_refused(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    with pytest.raises(DeploymentError) as info:
+        cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE))
+    assert "over CloudFormation's 51,200-byte TemplateBody limit and must be staged in S3, but no staging_bucket is set" in str(info.value)
+
+
+def test_access_denied_names_the_call_and_what_to_do(cfn: Scripted) -> None:
+    cfn.stub.add_client_error("describe_stacks", "AccessDenied", "User: x is not authorized to perform: cloudformation:DescribeStacks", 403)
+    with pytest.raises(AwsAccessError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert str(info.value) == (
+        "AWS refused cloudformation:DescribeStacks for CloudFormation stack 'qsp-faults': AccessDenied: User: x is not "
+        "authorized to perform: cloudformation:DescribeStacks; give the deploying credentials (or role_arn) this "
+        "permission in the target account"
+    )
+
+
+def test_throttling_during_a_wait_does_not_end_it(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stub.add_client_error("describe_stacks", "Throttling", "Rate exceeded", 400)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    assert result.stack_status == "UPDATE_COMPLETE" and result.executed
+
+
+# --- the remaining error paths -------------------------------------------------------------------------
+
+
+def test_a_change_set_still_evaluating_at_the_deadline(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set(*(["CREATE_IN_PROGRESS"] * 40))
+    with pytest.raises(DeploymentTimeoutError) as info:
+        cfn.deployer.deploy(cfn.request(timeout_seconds=30))
+    assert str(info.value) == (
+        "the change set for CloudFormation stack 'qsp-faults' was still CREATE_IN_PROGRESS after timeout_seconds "
+        "(30 s): nothing was executed; CloudFormation goes on evaluating it. Run pulumi up again (raise timeout_seconds)"
+    )
+    assert cfn.time.now <= 30
+    # Change sets are polled after 1 s, then a quarter of the time waited, at most 5 s apart.
+    assert cfn.time.sleeps[:3] == [1.0, 1.0, 1.0] and max(cfn.time.sleeps) <= 5.0
+
+
+def test_a_change_set_deleted_while_evaluated(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("DELETE_COMPLETE")
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    cfn.done()
+    assert "was deleted while it was evaluated (DELETE_COMPLETE): nothing was executed" in str(info.value)
+
+
+def test_a_template_over_the_url_limit_is_never_sent(cfn: Scripted) -> None:
+    cfn.stack(None)
+    huge = TEMPLATE[:-1] + ',"Description":"' + "x" * 1_048_576 + '"}'
+    with pytest.raises(DeploymentError) as info:
+        cfn.deployer.deploy(cfn.request(template_body=huge, staging_bucket="stage"))
+    assert f"over CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte TemplateURL limit: nothing was deployed; split the bundle" in str(info.value)
+    assert "CreateChangeSet" not in cfn.deployer.calls
+
+
+def test_a_refused_upload_names_the_object(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404)
+    cfn.s3_stub.add_client_error("put_object", "AccessDenied", "Access Denied", 403)
+    with pytest.raises(AwsAccessError) as info:
+        cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
+    assert str(info.value).startswith("AWS refused s3:PutObject to s3://stage/qs/")
+    assert "give the deploying credentials (or role_arn) this permission in the target account" in str(info.value)
+
+
+def test_a_failed_update_whose_rollback_failed_says_what_to_run(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_ROLLBACK_FAILED", ref=STACK_ID, reason="The following resource(s) failed to update: [salesds]")
+    cfn.events()
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    cfn.done()
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults': the update failed (UPDATE_ROLLBACK_FAILED); CloudFormation gave no failed "
+        "resource event (The following resource(s) failed to update: [salesds]); the rollback failed too: run aws "
+        "cloudformation continue-update-rollback --stack-name qsp-faults once the cause is fixed. Fix the cause, then "
+        "run pulumi up again"
+    )
+
+
+def test_a_delete_past_the_deadline_says_cloudformation_goes_on(cfn: Scripted) -> None:
+    cfn.stack("CREATE_COMPLETE", ref=STACK_ID)
+    cfn.stub.add_response("delete_stack", {}, None)
+    for _ in range(30):
+        cfn.stack("DELETE_IN_PROGRESS", ref=STACK_ID)
+    with pytest.raises(DeploymentTimeoutError) as info:
+        cfn.deployer.delete(STACK_ID, NAME, 60)
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' is still DELETE_IN_PROGRESS after timeout_seconds (60 s); CloudFormation "
+        "goes on deleting it without us. Run the command again later"
+    )
+
+
+def test_a_stack_that_disappears_during_the_deployment(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stack(None, ref=STACK_ID)
+    with pytest.raises(DeploymentError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert "disappeared during the deployment (deleted by someone else?); run pulumi up again to create it" in str(info.value)
+
+
+def test_an_unreachable_endpoint_is_retried_until_the_deadline_and_named(cfn: Scripted) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    calls = []
+
+    def broken(**_: Any) -> Any:
+        calls.append(1)
+        raise EndpointConnectionError(endpoint_url="https://cloudformation.eu-west-1.amazonaws.com/")
+
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_response("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID}, None)
+    cfn.cfn.describe_change_set = broken  # type: ignore[method-assign]
+    with pytest.raises(DeploymentTimeoutError) as info:
+        cfn.deployer.deploy(cfn.request(timeout_seconds=60))
+    message = str(info.value)
+    assert message.startswith(
+        "the change set for CloudFormation stack 'qsp-faults' was still being created after timeout_seconds (60 s); "
+        "last fault: cloudformation:DescribeChangeSet for stack 'qsp-faults' failed: Could not connect"
+    ), message
+    assert "check the network and endpoint of the process that runs pulumi" in message
+    assert "nothing was executed" in message
+    assert len(calls) > 5 and cfn.time.now <= 60, "retried on the change set schedule, within the deadline"
+
+
+# --- bounded, escaped messages; malformed answers (issue 10) ----------------------------------------------
+
+
+def test_thousands_of_failed_events_give_the_root_cause_a_few_others_and_a_count(cfn: Scripted) -> None:
+    cfn.stack(None)
+    cfn.change_set("CREATE_COMPLETE")
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("ROLLBACK_COMPLETE", ref=STACK_ID)
+    failed = [event(f"asset{i:04d}", "CREATE_FAILED", 7 + i / 10_000, f"definition error {i} " + "x" * 300) for i in range(3000)]
+    cfn.events(*reversed(failed))
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    message = str(info.value)
+    assert "root cause: asset0000 (AWS::QuickSight::DataSet) CREATE_FAILED: definition error 0 " in message
+    assert "(other resources failed too: asset0001 (AWS::QuickSight::DataSet), asset0002" in message
+    assert "and 2,994 more)" in message
+    assert len(message) < 3000, len(message)
+
+
+def test_terminal_escapes_in_cloudformation_text_are_escaped(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("FAILED", reason="bad\x1b[2K\r\x1b[32mINFO all good\x1b[0m\nnext line")
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    message = str(info.value)
+    assert "bad\\x1b[2K\\x0d\\x1b[32mINFO all good\\x1b[0m\\x0anext line; nothing was changed" in message
+    assert "\x1b" not in message and "\n" not in message and "\r" not in message
+
+
+def test_a_change_set_answer_without_a_status_fails_at_once(cfn: Scripted) -> None:
+    from components.core.stacks import MalformedStackAnswerError
+
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_response("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID}, None)
+    cfn.stub.add_response("describe_change_set", {"ChangeSetId": CHANGE_SET_ID, "Changes": []}, None)
+    with pytest.raises(MalformedStackAnswerError) as info:
+        cfn.deployer.deploy(cfn.request())
+    cfn.done()
+    assert str(info.value).startswith(
+        "CloudFormation's answer to DescribeChangeSet for stack 'qsp-faults' is not of the documented shape (Status is "
+        "missing): this is not the documented answer"
+    )
+    assert cfn.time.now == 0, "not waited on"
+
+
+def test_a_refusal_quoting_the_password_is_redacted_and_its_chain_cut(cfn: Scripted) -> None:
+    import traceback
+
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "Parameter value s3cr3t-Pw for parameter name Pw is bad", 400)
+    with pytest.raises(DeploymentError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert str(info.value) == (
+        "cloudformation:CreateChangeSet for CloudFormation stack 'qsp-faults' failed: ValidationError: Parameter value "
+        "<value of parameter Pw> for parameter name Pw is bad"
+    )
+    shown = "".join(traceback.format_exception(info.value))
+    assert "s3cr3t-Pw" not in shown
+
+
+class _Answers:
+    """A CloudFormation stand-in answering DescribeStacks with a fixed (malformed) object: shapes botocore's parser never makes."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def describe_stacks(self, **_: Any) -> Any:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"Stacks": "not a list"}, "Stacks is not a list"),
+        ({"Stacks": ["text"]}, "Stacks[0] is not an object"),
+        ({"Stacks": [{"StackName": NAME, "StackStatus": "CREATE_COMPLETE", "Tags": 7}]}, "Stacks[0].Tags is not a list"),
+        ("<html>", "is not an object"),
+    ],
+)
+def test_a_describe_stacks_answer_of_the_wrong_shape_fails_at_once(answer: Any, said: str) -> None:
+    from components.core.stacks import MalformedStackAnswerError
+
+    time = FakeTime()
+    deployer = Deployer(Target(_Answers(answer), lambda: None, ACCOUNT, REGION), sleep=time.sleep, clock=time.clock)
+    with pytest.raises(MalformedStackAnswerError) as info:
+        deployer.deploy(DeployRequest(stack_name=NAME, template_body=TEMPLATE, parameters={"Pw": "s3cr3t-Pw"}))
+    assert said in str(info.value) and f"'{NAME}'" in str(info.value) and "check AWS_ENDPOINT_URL" in str(info.value)
+    assert time.sleeps == [], "a malformed answer is not retried"
+
+
+def test_a_hanging_s3_ends_the_staging_at_the_deadline() -> None:
+    """A real S3 client fitted to the deadline (BudgetedClients) against a loopback socket that never answers."""
+    import socket
+    import time as wall
+
+    from botocore.config import Config as BotoConfig
+
+    from components.aws.session import BudgetedClients
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections complete in the backlog; nothing is ever read or answered
+    try:
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        session = boto3.session.Session(aws_access_key_id="AKIASTUB", aws_secret_access_key="stub", region_name=REGION)
+        s3 = BudgetedClients(lambda config: session.client("s3", endpoint_url=endpoint, config=config.merge(BotoConfig(s3={"addressing_style": "path"}))))
+        cfn = client("cloudformation")
+        stub = Stubber(cfn)
+        stub.add_response(
+            "describe_stacks",
+            {"Stacks": [{"StackId": STACK_ID, "StackName": NAME, "CreationTime": T0, "StackStatus": "UPDATE_COMPLETE", "Tags": OURS}]},
+            {"StackName": NAME},
+        )
+        deployer = Deployer(Target(cfn, lambda: s3, ACCOUNT, REGION))
+        started = wall.monotonic()
+        with stub, pytest.raises(DeploymentTimeoutError) as info:
+            deployer.deploy(
+                DeployRequest(stack_name=NAME, template_body=BIG_TEMPLATE, parameters={"Pw": "s3cr3t-Pw"}, timeout_seconds=2, staging_bucket="stage")
+            )
+        took = wall.monotonic() - started
+    finally:
+        silent.close()
+    message = str(info.value)
+    assert message.startswith(f"s3:HeadObject on s3://stage/quicksight-promotion/") and "got no usable answer within timeout_seconds (2 s)" in message
+    assert "nothing was deployed" in message and "s3cr3t-Pw" not in message
+    assert took < 2 + 1 + 3, f"a 2 s deadline took {took:.1f} s"

@@ -1,0 +1,164 @@
+"""The deployment's failure paths as `pulumi up` meets them: engine harness -> provider -> scripted CloudFormation.
+
+moto cannot roll a stack back or protect it from deletion; ``cfn_emulator.CloudFormationEmulator``
+can, on loopback, speaking the query protocol to the provider process's real boto3 clients.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import grpc
+import pytest
+
+from cfn_emulator import ACCOUNT, CloudFormationEmulator
+from components.deployment import CloudFormationDeploymentProvider
+from engine import DEPLOYMENT_TYPE, EngineHarness, user_error
+
+STACK = "qsp-emulated"
+PASSWORD = "Emulated-Pa55word!"
+TEMPLATE = {
+    "Parameters": {"DbPassword": {"Type": "String", "NoEcho": True}, "Host": {"Type": "String"}},
+    "Resources": {
+        "salesds": {"Type": "AWS::QuickSight::DataSet", "Properties": {"DataSetId": {"Fn::Sub": "${ResourceIdPrefixForAllResources}sales-ds"}}},
+        "salesdash": {"Type": "AWS::QuickSight::Dashboard", "Properties": {"DashboardId": "sales"}},
+    },
+}
+
+
+def inputs(**overrides: Any) -> dict[str, Any]:
+    base = {
+        "stack_name": STACK,
+        "template_body": json.dumps(TEMPLATE),
+        "parameters": {"DbPassword": PASSWORD, "Host": "db.example.com"},
+        "expected_account_id": ACCOUNT,
+        "region": "eu-west-1",
+        "timeout_seconds": 120,
+    }
+    return base | overrides
+
+
+@pytest.fixture(scope="module")
+def cfn() -> Iterator[CloudFormationEmulator]:
+    with CloudFormationEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def engine(cfn: CloudFormationEmulator) -> Iterator[EngineHarness]:
+    with EngineHarness(
+        env=cfn.env(), provider=CloudFormationDeploymentProvider(), name="deployment", resource_type=DEPLOYMENT_TYPE
+    ) as harness:
+        yield harness
+
+
+def test_a_failed_first_create_names_its_root_cause_and_the_next_up_creates_it(
+    cfn: CloudFormationEmulator, engine: EngineHarness
+) -> None:
+    cfn.fail_next_execution("salesds", "Invalid request provided: DataSet sales-ds column Region not found")
+    with pytest.raises(grpc.RpcError) as info:
+        engine.up(inputs())
+    line = user_error(info.value)
+    assert line == (
+        "components.errors.StackOperationFailedError: CloudFormation stack 'qsp-emulated': the create failed "
+        "(ROLLBACK_COMPLETE); root cause: salesds (AWS::QuickSight::DataSet, dataset/sales-ds) CREATE_FAILED: Invalid "
+        "request provided: DataSet sales-ds column Region not found; the stack was rolled back and is kept empty for its "
+        "events; the next pulumi up deletes it and creates it again. Fix the cause, then run pulumi up again"
+    )
+    assert cfn.stack(STACK).status == "ROLLBACK_COMPLETE"
+    failed_id = cfn.stack(STACK).stack_id
+
+    # Pulumi recorded nothing: the next `up` is a create again, and repairs the stack.
+    mark = len(cfn.actions)
+    again = engine.up(inputs())
+
+    assert again.action == "create" and again.outputs["stack_status"] == "CREATE_COMPLETE"
+    assert again.id != failed_id and cfn.stack(STACK).stack_id == again.id
+    assert cfn.actions[mark:] == [
+        "GetCallerIdentity",
+        "DescribeStacks",
+        "DeleteStack",
+        "DescribeStacks",
+        "CreateChangeSet",
+        "DescribeChangeSet",
+        "ExecuteChangeSet",
+        "DescribeStacks",
+        "DescribeStacks",
+    ]
+    assert again.outputs["outputs"] == {"Deployed": STACK}
+
+    # A changed template with the password unchanged: the password goes as UsePreviousValue, never resent.
+    grown = {**TEMPLATE, "Resources": {**TEMPLATE["Resources"], "extra": {"Type": "AWS::QuickSight::Theme", "Properties": {"ThemeId": "t"}}}}
+    mark = len(cfn.sent)
+    updated = engine.up(inputs(template_body=json.dumps(grown)), again.state)
+    assert updated.action == "update" and updated.outputs["stack_status"] == "UPDATE_COMPLETE"
+    (sent,) = [form for form in cfn.sent[mark:] if form["Action"] == "CreateChangeSet"]
+    assert PASSWORD not in json.dumps(sent)
+    assert {k: v for k, v in sent.items() if k.startswith("Parameters.member.")} == {
+        "Parameters.member.1.ParameterKey": "DbPassword",
+        "Parameters.member.1.UsePreviousValue": "true",
+        "Parameters.member.2.ParameterKey": "Host",
+        "Parameters.member.2.ParameterValue": "db.example.com",
+    }
+    assert cfn.stack(STACK).parameters["DbPassword"] == PASSWORD
+    assert [(c["logical_id"], c["action"], c["asset_kind"], c["asset_id"]) for c in updated.outputs["change_summary"]] == [
+        ("extra", "Add", "theme", "t"),
+        ("salesdash", "Modify", "dashboard", "sales"),
+        ("salesds", "Modify", "dataset", "sales-ds"),
+    ]
+
+    # A failed update rolls back; the state keeps the previous deployment.
+    cfn.fail_next_execution("extra", "Theme t: access denied")
+    with pytest.raises(grpc.RpcError) as info:
+        engine.up(inputs(template_body=json.dumps(grown), parameters={"DbPassword": PASSWORD, "Host": "db2"}), updated.state)
+    assert "the update failed (UPDATE_ROLLBACK_COMPLETE); root cause: extra (AWS::QuickSight::Theme, theme/t) UPDATE_FAILED: Theme t: access denied" in user_error(info.value)
+    assert "the stack was rolled back to the previous template and values" in user_error(info.value)
+
+    # An unchanged up after the rollback: an empty change set, deleted, no execution.
+    mark = len(cfn.actions)
+    engine.up(inputs(template_body=json.dumps(grown), parameters={"DbPassword": PASSWORD, "Host": "db.example.com"}), updated.state)
+    assert cfn.actions[mark:] == []  # Diff: no change, no call
+    forced = engine.update(updated.id, updated.outputs, inputs(template_body=json.dumps(grown)))
+    assert forced.get("change_set_id") is None and forced["executed"] is False
+    assert "ExecuteChangeSet" not in cfn.actions[mark:] and "DeleteChangeSet" in cfn.actions[mark:]
+    assert cfn.change_sets == {}, "no leftover change set"
+
+
+def test_termination_protection_blocks_the_delete_until_turned_off(cfn: CloudFormationEmulator, engine: EngineHarness) -> None:
+    name = "qsp-protected"
+    created = engine.up(inputs(stack_name=name, termination_protection=True))
+    assert created.outputs["termination_protection"] is True and cfn.stack(name).protected
+
+    with pytest.raises(grpc.RpcError) as info:
+        engine.delete(created.id, created.outputs)
+    line = user_error(info.value)
+    assert line.startswith(
+        "components.errors.StackStateError: CloudFormation stack 'qsp-protected' has termination protection on, "
+        "so it cannot be deleted: nothing was deleted"
+    ), line
+    assert cfn.stack(name).status == "CREATE_COMPLETE"
+
+    off = engine.up(inputs(stack_name=name, termination_protection=False), created.state)
+    assert off.action == "update" and not cfn.stack(name).protected
+    engine.delete(off.id, off.outputs)
+    assert [s.status for s in cfn.stacks if s.name == name] == ["DELETE_COMPLETE"]
+
+
+def test_execute_false_leaves_a_change_set_for_review_then_executes(cfn: CloudFormationEmulator, engine: EngineHarness) -> None:
+    name = "qsp-review"
+    review = engine.up(inputs(stack_name=name, execute=False))
+    assert review.action == "create"
+    assert review.outputs["stack_status"] == "REVIEW_IN_PROGRESS" and review.outputs["executed"] is False
+    pending = review.outputs["change_set_id"]
+    assert pending in cfn.change_sets
+    assert [(c["logical_id"], c["action"]) for c in review.outputs["change_summary"]] == [("salesdash", "Add"), ("salesds", "Add")]
+    # Reviewed, unchanged: nothing to do.
+    assert engine.up(inputs(stack_name=name, execute=False), review.state).action == "same"
+
+    executed = engine.up(inputs(stack_name=name), review.state)
+
+    assert executed.action == "update" and executed.outputs["stack_status"] == "CREATE_COMPLETE"
+    assert executed.id == review.id, "the REVIEW_IN_PROGRESS stack is the one created"
+    assert pending not in cfn.change_sets and cfn.change_sets == {}
+    assert cfn.stack(name).parameters["DbPassword"] == PASSWORD

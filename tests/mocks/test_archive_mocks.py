@@ -1,0 +1,289 @@
+"""Deploying an archived release under Pulumi mocks: the aws.s3.getObject invokes answered from a fake archive.
+
+No export job is involved: the program reads ``releases/<name>.json`` and ``templates/<sha256>.json``
+(invokes run in preview as in up), checks the sha256, and hands the deployment the template and
+one digest per QuickSight resource.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.core.manifest import resource_digests
+from components.core.transform import deployable
+from components.errors import InputError
+from components.program import build, build_archive, build_release, parse_config
+from mocks import TARGET_REGION, RecordingMocks, archive_release, install, run_failing_program
+from test_stack_mocks import BIG, PRINCIPALS, stage_values
+
+BUCKET = "qs-release-archive"
+SOURCE = {"sourceAccountId": "111122223333"}
+GET_OBJECT = "aws:s3/getObject:getObject"
+
+
+def settings(**raw: Any) -> Any:
+    base = {**SOURCE, "release": "sales-42", "archiveBucket": BUCKET, "templateValidation": "off", "principals": PRINCIPALS}
+    return parse_config({k: v for k, v in (base | raw).items() if v is not None})
+
+
+def renamed_dashboard(description: str) -> dict[str, Any]:
+    """The bundle with another dashboard version description: one asset changed."""
+    template = copy.deepcopy(BIG)
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::QuickSight::Dashboard":
+            resource["Properties"]["VersionDescription"] = description
+    return template
+
+
+def program(config: Any, seen: dict[str, Any]) -> Any:
+    def run() -> pulumi.Output:
+        bundle = build("quicksight", config, stage_values())
+        return pulumi.Output.all(bundle.template_sha256, bundle.release_name, bundle.resource_digests).apply(
+            lambda v: seen.update(zip(("template_sha256", "release_name", "resource_digests"), v))
+        )
+
+    return run
+
+
+def deployment_inputs(mocks: RecordingMocks) -> dict[str, Any]:
+    (stack,) = mocks.by_type("quicksight:CloudFormationDeployment")
+    return dict(stack.inputs)
+
+
+def test_a_release_deploys_from_the_archive_without_an_export_job() -> None:
+    mocks = install(RecordingMocks())
+    manifest = archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    seen: dict[str, Any] = {}
+
+    pulumi.runtime.test(program(settings(), seen))()
+
+    assert mocks.by_type("quicksight:AssetBundleExport") == []
+    reads = [(i.args["bucket"], i.args["key"]) for i in mocks.invokes if i.token == GET_OBJECT]
+    assert reads == [(BUCKET, "releases/sales-42.json"), (BUCKET, manifest.template_key)]
+    sent = deployment_inputs(mocks)
+    expected = deployable(json.dumps(BIG, ensure_ascii=False, separators=(",", ":")), manifest.catalog)
+    assert sent["template_body"] == expected.body
+    digests = sent["resource_digests"]
+    assert digests == resource_digests(json.loads(expected.body)) == seen["resource_digests"]
+    assert "dashboard/sales-dashboard" in digests and all(len(v) == 64 for v in digests.values())
+    assert seen["template_sha256"] == manifest.sha256 and seen["release_name"] == "sales-42"
+
+
+def test_a_new_release_changes_exactly_the_digest_of_the_asset_it_changes() -> None:
+    runs = []
+    for name, template in (("sales-42", BIG), ("sales-43", renamed_dashboard("Sales (v43)"))):
+        mocks = install(RecordingMocks())
+        archive_release(mocks.archive, BUCKET, name, template)
+        pulumi.runtime.test(program(settings(release=name), {}))()
+        runs.append(deployment_inputs(mocks)["resource_digests"])
+    old, new = runs
+    assert set(old) == set(new)
+    assert [key for key in old if old[key] != new[key]] == ["dashboard/sales-dashboard"]
+
+
+def test_a_release_by_sha256_alone_reads_only_the_template() -> None:
+    mocks = install(RecordingMocks())
+    manifest = archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    pulumi.runtime.test(program(settings(release=None, releaseSha256=manifest.sha256), {}))()
+    assert [i.args["key"] for i in mocks.invokes if i.token == GET_OBJECT] == [manifest.template_key]
+    assert json.loads(deployment_inputs(mocks)["template_body"])["Resources"].keys() == BIG["Resources"].keys()
+
+
+def test_a_changed_archived_template_fails_the_preview_naming_both_sha256() -> None:
+    mocks = install(RecordingMocks())
+    manifest = archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    tampered = mocks.archive[(BUCKET, manifest.template_key)].replace("sales-dashboard", "sales-dashboarX", 1)
+    mocks.archive[(BUCKET, manifest.template_key)] = tampered
+
+    failure = run_failing_program(program(settings(), {}))
+
+    assert f"the archived template s3://{BUCKET}/{manifest.template_key} hashes to sha256" in failure.message
+    assert f"not the {manifest.sha256} its key and manifest name" in failure.message
+    assert "restore its first version (the bucket is versioned)" in failure.message
+    assert mocks.by_type("quicksight:CloudFormationDeployment") == []
+
+
+def test_a_release_not_archived_fails_the_preview_naming_the_object() -> None:
+    mocks = install(RecordingMocks())
+    failure = run_failing_program(program(settings(release="sales-99"), {}))
+    assert f"s3://{BUCKET}/releases/sales-99.json" in failure.message and "NoSuchKey" in failure.message
+    assert mocks.by_type("quicksight:CloudFormationDeployment") == []
+
+
+def test_a_manifest_that_is_not_ours_is_refused() -> None:
+    mocks = install(RecordingMocks())
+    mocks.archive[(BUCKET, "releases/sales-42.json")] = json.dumps({"hello": "world"})
+    failure = run_failing_program(program(settings(), {}))
+    assert f"the release manifest s3://{BUCKET}/releases/sales-42.json is not a release manifest (bad fields:" in failure.message
+
+
+def test_release_and_a_mismatching_release_sha256_are_refused() -> None:
+    mocks = install(RecordingMocks())
+    manifest = archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    failure = run_failing_program(program(settings(releaseSha256="ab" * 32), {}))
+    assert f"release 'sales-42' (s3://{BUCKET}/releases/sales-42.json) is template sha256 {manifest.sha256}" in failure.message
+    assert f"not the releaseSha256 {'ab' * 32}" in failure.message
+
+
+def test_a_pinned_stage_refuses_another_release() -> None:
+    mocks = install(RecordingMocks())
+    tested = archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    archive_release(mocks.archive, BUCKET, "sales-43", renamed_dashboard("Sales (v43)"))
+
+    failure = run_failing_program(program(settings(release="sales-43", expectedSha256=tested.sha256), {}))
+
+    assert "release 'sales-43' is template sha256" in failure.message
+    assert f"not the pinned {tested.sha256}: this stage deploys only what the pinned stage deployed" in failure.message
+    assert mocks.by_type("quicksight:CloudFormationDeployment") == []
+
+
+def test_a_pin_may_name_the_bytes_the_job_served() -> None:
+    # A pinned stage that deployed from the export job recorded the job's download sha256.
+    mocks = install(RecordingMocks())
+    served = "cd" * 32
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG, export_sha256=served)
+    pulumi.runtime.test(program(settings(expectedSha256=served.upper()), {}))()
+    assert deployment_inputs(mocks)["resource_digests"]
+
+
+def test_stage_values_are_checked_against_the_release_at_preview() -> None:
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    values = stage_values()
+    values["datasource/no-such-source"] = {"Host": "x"}
+
+    def run() -> None:
+        build("quicksight", settings(), values)
+
+    failure = run_failing_program(run)
+    assert "datasource/no-such-source" in failure.message
+    assert mocks.by_type("quicksight:AssetBundleExport") == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ({**SOURCE, "release": "r"}, "quicksight-promotion:release is set but quicksight-promotion:archiveBucket is not"),
+        ({**SOURCE, "release": "r", "exportJobId": "j", "archiveBucket": BUCKET},
+         "cannot be set with quicksight-promotion:exportJobId"),
+        ({**SOURCE, "release": "r/x", "archiveBucket": BUCKET}, "quicksight-promotion:release: String should match pattern"),
+        ({**SOURCE, "exportJobId": "j", "archiveReaders": ["arn:aws:iam::222222222222:root"]},
+         "quicksight-promotion:archiveReaders is only for the source stage"),
+    ],
+)  # fmt: skip
+def test_the_archive_settings_are_checked(raw: dict[str, Any], said: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse_config(raw)
+    assert said in str(info.value)
+
+
+def test_the_source_stage_creates_a_private_versioned_archive_and_archives_into_it() -> None:
+    mocks = install(RecordingMocks())
+    readers = ["arn:aws:iam::222222222222:role/deployer", "arn:aws:iam::333333333333:role/deployer"]
+    config = parse_config(
+        {**SOURCE, "releaseName": "sales-42", "releaseDashboards": ["sales-dashboard"], "archiveReaders": readers}
+    )
+
+    def run() -> None:
+        build_release("release", config, *build_archive(config))
+
+    # Checked once the whole program has run (the policy waits for the bucket's name).
+    pulumi.runtime.test(run)()
+    (made,) = mocks.by_type("aws:s3/bucket:Bucket")
+    assert made.inputs.get("forceDestroy") in (None, False)
+    (block,) = mocks.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert all(block.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    (sse,) = mocks.by_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    (versioning,) = mocks.by_type("aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    (owner,) = mocks.by_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    (policy,) = mocks.by_type("aws:s3/bucketPolicy:BucketPolicy")
+    statement = json.loads(policy.inputs["policy"])["Statement"][0]
+    assert statement["Principal"] == {"AWS": readers} and statement["Action"] == "s3:GetObject"
+    assert statement["Resource"] == [
+        "arn:aws:s3:::release-archive-1a2b3c/releases/*",
+        "arn:aws:s3:::release-archive-1a2b3c/templates/*",
+    ]
+    (cut,) = mocks.by_type("quicksight:AssetBundleRelease")
+    assert cut.inputs["archive_bucket"] == "release-archive-1a2b3c"
+    # The writer is told the bucket's region (its own AWS chain may name another).
+    assert cut.inputs["archive_region"] == TARGET_REGION
+
+
+def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
+    from components.archive import read_archived_release
+    from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
+    from conftest import sample_template
+
+    broken = sample_template()
+    broken["Resources"]["salesdashboardAB12CD"]["Properties"]["NoSuchProperty"] = 1
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "lint-1", broken)
+
+    def run() -> None:
+        archived = read_archived_release(BUCKET, release="lint-1")
+        QuickSightBundleStack(
+            "linted",
+            QuickSightBundleStackArgs(
+                aws_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
+            ),
+        )
+
+    failure = run_failing_program(run)
+    assert "NoSuchProperty" in failure.message and "release 'lint-1'" in failure.message
+    assert mocks.by_type("quicksight:CloudFormationDeployment") == []
+
+
+def test_findings_recorded_in_the_manifest_are_enforced_without_running_cfn_lint(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The archiving resource linted the template once; a stage deploying it never lints it again.
+    from components import validation
+    from components.archive import read_archived_release
+    from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
+    from conftest import sample_template
+
+    def no_lint(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("cfn-lint must not run for a release whose manifest records its findings")
+
+    monkeypatch.setattr(validation, "lint_template", no_lint)
+    finding = {"resource": "salesdashboardAB12CD", "path": "NoSuchProperty", "rule": "E3002", "level": "error",
+               "message": "Additional properties are not allowed"}
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "lint-2", sample_template(), lint_findings=[finding])
+
+    def run() -> None:
+        archived = read_archived_release(BUCKET, release="lint-2")
+        QuickSightBundleStack(
+            "linted",
+            QuickSightBundleStackArgs(
+                aws_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
+            ),
+        )
+
+    failure = run_failing_program(run)
+    assert "salesdashboardAB12CD NoSuchProperty: E3002 Additional properties are not allowed" in failure.message
+    assert "release 'lint-2'" in failure.message
+
+
+def test_archive_role_arn_reads_through_a_provider_that_assumes_it() -> None:
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    role = "arn:aws:iam::111122223333:role/quicksight-archive-reader"
+
+    pulumi.runtime.test(program(settings(archiveRoleArn=role, archiveRegion="us-east-1"), {}))()
+
+    (reader,) = mocks.by_type("pulumi:providers:aws")
+    assert reader.name == "archive-reader"
+    # A provider's nested inputs travel JSON-encoded (as the engine hands them to the aws plugin).
+    assume = reader.inputs["assumeRoles"]
+    assume = json.loads(assume) if isinstance(assume, str) else assume
+    assert assume[0]["roleArn"] == role and reader.inputs["region"] == "us-east-1"
+    reads = [i for i in mocks.invokes if i.token == GET_OBJECT]
+    assert len(reads) == 2 and all("archive-reader" in (i.provider or "") for i in reads)
+    assert all(i.args.get("region") == "us-east-1" for i in reads)

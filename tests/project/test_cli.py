@@ -1,0 +1,301 @@
+"""The `inspect` command line, offline and through the export path (emulator)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.cli import run
+from tools.generator import generate_bundle
+from conftest import pretty_bytes, sample_template, zip_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "sales-bundle.json"
+
+
+def inspect(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(["inspect", *argv], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_inspect_example_bundle_prints_resources_catalog_and_size() -> None:
+    code, out, err = inspect(str(EXAMPLE))
+    assert code == 0 and err == ""
+    assert "(json), sha256 " in out
+    assert "Template size: 112,254 bytes compact (282,913 bytes as downloaded)" in out
+    assert "inline TemplateBody limit 51,200 B: too large: the template is staged in S3" in out
+    assert "TemplateURL (S3) limit   1,000,000 B: fits" in out
+    assert "dashboard (1): sales-dashboard" in out
+    assert "refresh-schedule (1):" in out
+    assert "Parameters (30; set each as ASSET.PROPERTY" in out
+    host = next(line for line in out.splitlines() if " Host " in line)
+    assert "yes (connection)" in host
+    password = next(line for line in out.splitlines() if " Password " in line)
+    assert "(none)" in password and password.rstrip().endswith("yes")
+
+
+def test_inspect_zip_and_small_template(tmp_path: Path) -> None:
+    bundle = tmp_path / "b.zip"
+    bundle.write_bytes(zip_bytes({"assetbundle-x.json": pretty_bytes(sample_template())}))
+    code, out, _ = inspect(str(bundle))
+    assert code == 0
+    assert "(zip:assetbundle-x.json)" in out
+    assert "inline TemplateBody limit 51,200 B: fits" in out
+
+
+def test_inspect_too_large_for_cloudformation(tmp_path: Path) -> None:
+    bundle = tmp_path / "big.json"
+    bundle.write_text(json.dumps(generate_bundle(scale=20)))
+    code, out, err = inspect(str(bundle))
+    assert code == 1
+    assert "TOO LARGE: split the export into smaller bundles" in out
+    assert err.startswith("error: the template is ") and "TemplateURL limit: it cannot be deployed" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"not json", "is not valid JSON"), (b'{"Resources": {}}', "no non-empty 'Resources' object")],
+)
+def test_bad_bundle_exits_1_with_the_reason(tmp_path: Path, content: bytes, message: str) -> None:
+    bundle = tmp_path / "bad.json"
+    bundle.write_bytes(content)
+    code, out, err = inspect(str(bundle))
+    assert code == 1 and out == ""
+    assert err.startswith(f"error: bundle file {str(bundle)!r}: ") and message in err
+    # A local file: nothing about downloads.
+    assert "download" not in err
+
+
+def test_missing_file_exits_1() -> None:
+    code, _, err = inspect("/nonexistent/bundle.json")
+    assert code == 1
+    assert "cannot read bundle file '/nonexistent/bundle.json': No such file or directory" in err
+
+
+def _usage(*argv: str) -> tuple[int, str]:
+    err = io.StringIO()
+    code = run(list(argv), out=io.StringIO(), err=err, prog="quicksight-promotion")
+    return code, err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "reason"),
+    [
+        (["inspect", "--account-id", "123", "--job-id", "j"], "--account-id", "should match pattern '^[0-9]{12}$' (got '123')"),
+        (["inspect", "--account-id", "111111111111", "--job-id", "bad id"], "--job-id", "(got 'bad id')"),
+        (["inspect", "x.json", "--timeout", "soon"], "--timeout", "valid integer"),
+        (["inspect", "x.json", "--timeout", "0"], "--timeout", "greater than or equal to 1"),
+        (["inspect", "x.json", "--region", "Mars-1"], "--region", "(got 'Mars-1')"),
+        (["inspect", "x.json", "--role-arn", "arn:aws:iam::1:user/x"], "--role-arn", "should match pattern"),
+        (["inspect", "x.json", "--out-dir", "/nonexistent/dir"], "--out-dir", "is not an existing directory"),
+        (["inspect", "x.json", "--stage-config", "../prod"], "--stage-config", "a stack name is letters"),
+        (["preflight", "/nonexistent.json", "--stage", "Pulumi.x.yaml"], "bundle", "is not an existing file"),
+        (["inspect"], "", "give either a bundle file or --account-id and --job-id"),
+        (["inspect", "--job-id", "j"], "--job-id", "--job-id needs --account-id"),
+        (["frobnicate"], "", "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line_naming_the_flag(argv: list[str], flag: str, reason: str) -> None:
+    code, err = _usage(*argv)
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("quicksight-promotion") and ": error: " in err
+    assert flag in err and reason in err
+    assert err.rstrip().endswith("--help)")
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"], prog="quicksight-promotion") == 0
+    assert capsys.readouterr().out.strip() == "quicksight-promotion 0.1.0"
+    assert run(["inspect", "--help"], prog="quicksight-promotion") == 0
+    assert capsys.readouterr().out.startswith("usage: quicksight-promotion inspect")
+
+
+def test_the_installed_console_script_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.cli import _prog
+
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/quicksight-promotion", "inspect"])
+    assert _prog() == "quicksight-promotion"
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "components" / "__main__.py")])
+    assert _prog() == "python -m components"
+
+
+def test_version_matches_the_package_metadata() -> None:
+    from components.cli import VERSION
+
+    assert f'version = "{VERSION}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_json_output_has_the_sizes_resources_and_catalog() -> None:
+    code, out, err = inspect(str(EXAMPLE), "--json")
+    assert code == 0 and err == ""
+    report = json.loads(out)
+    assert report["size"]["compact"] == 112_254 and report["size"]["inline"] is False and report["size"]["deployable"]
+    assert report["resources"]["dashboard"] == ["sales-dashboard"]
+    assert len(report["parameters"]) == 30
+    password = next(p for p in report["parameters"] if p.get("property") == "Password")
+    assert password["credential"] is True and "default" not in password
+
+
+def test_stage_config_skeleton_is_written_as_valid_yaml_and_not_overwritten(tmp_path: Path) -> None:
+    code, out, _ = inspect(str(EXAMPLE), "--stage-config", "prod", "--out-dir", str(tmp_path))
+    target = tmp_path / "Pulumi.prod.yaml"
+    assert code == 0 and f"Wrote {target}" in out
+    document = yaml.safe_load(target.read_text(encoding="utf-8"))["config"]
+    # From a file, the job is not known: the stage file says what to fill in.
+    assert document["quicksight-promotion:exportJobId"] == "<required: the export job id>"
+    config = document["quicksight-promotion:parameters"]
+    assert any(str(v).startswith("<required:") for asset in config.values() if isinstance(asset, dict) for v in asset.values())
+    assert "pulumi config set --secret --path" in target.read_text(encoding="utf-8")
+    code, _, err = inspect(str(EXAMPLE), "--stage-config", "prod", "--out-dir", str(tmp_path))
+    assert code == 1 and "exists: pass --force to overwrite it" in err
+    assert inspect(str(EXAMPLE), "--stage-config", "prod", "--out-dir", str(tmp_path), "--force")[0] == 0
+
+
+def test_inspect_through_the_export_path(emulator, account: str) -> None:  # type: ignore[no-untyped-def]
+    emulator.add_job("cli-job", payload=pretty_bytes(sample_template()))
+    code, out, err = inspect("--account-id", account, "--job-id", "cli-job", "--region", "us-east-1")
+    assert code == 0, err
+    assert f"Bundle: export job cli-job in account {account} (json)" in out
+    assert "SECRET" not in out
+    assert err.startswith(f"waiting for export job cli-job in account {account} (up to 1800 s)...\n  job status SUCCESSFUL after 0 s\ndownloaded ")
+
+
+def test_the_stage_file_of_an_export_job_has_its_settings_filled_in(emulator, account: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    emulator.add_job("cli-job", payload=pretty_bytes(sample_template()))
+    argv = ["--account-id", account, "--job-id", "cli-job", "--region", "us-east-1", "--stage-config", "test"]
+    code, _, err = inspect(*argv, "--out-dir", str(tmp_path))
+    assert code == 0, err
+    config = yaml.safe_load((tmp_path / "Pulumi.test.yaml").read_text(encoding="utf-8"))["config"]
+    assert config["quicksight-promotion:sourceAccountId"] == account
+    assert config["quicksight-promotion:exportJobId"] == "cli-job"
+    assert config["quicksight-promotion:sourceRegion"] == "us-east-1"
+
+
+def test_job_errors_name_the_flags_not_the_resource_inputs(emulator, account: str) -> None:  # type: ignore[no-untyped-def]
+    emulator.add_job("slow-job", statuses=["IN_PROGRESS"])
+    code, out, err = inspect("--account-id", account, "--job-id", "slow-job", "--region", "us-east-1", "--timeout", "1")
+    assert code == 1 and out == ""
+    assert "did not finish within" in err and "raise --timeout" in err
+    assert "timeout_seconds" not in err
+    # Each status seen while waiting is shown on stderr.
+    assert "\n  job status IN_PROGRESS after 0 s\n" in err
+
+
+def test_inspect_through_the_export_path_reports_job_errors(emulator, account: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = inspect("--account-id", account, "--job-id", "missing-job", "--region", "us-east-1")
+    assert code == 1 and out == ""
+    assert "export job 'missing-job' in account" in err and "14 days" in err
+
+
+def test_python_dash_m_components_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "components", "inspect", str(EXAMPLE)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Parameters (30;" in result.stdout
+
+
+def test_inline_fit_is_judged_on_the_utf8_body_the_deployment_sends(tmp_path: Path) -> None:
+    template = sample_template()
+    template["Resources"]["salesdashboardAB12CD"]["Properties"]["Definition"]["CalculatedFields"][0][
+        "Expression"
+    ] = "a < b " * 7000  # 42,000 bytes; boto3 sends '<' as one byte (pulumi-aws sent six)
+    bundle = tmp_path / "lt.json"
+    bundle.write_text(json.dumps(template))
+    code, out, _ = inspect(str(bundle))
+    assert code == 0
+    compact = int(out.split("Template size: ")[1].split(" bytes")[0].replace(",", ""))
+    assert compact <= 51_200
+    # As sent: the UTF-8 bytes of the deployed body (boto3 does not escape < > &).
+    assert "inline TemplateBody limit 51,200 B: fits (" in out
+
+
+# --- inspect --show-overrides (a release's pre-flight, nothing started) -------------------------
+
+
+def test_show_overrides_prints_the_release_configuration_and_starts_nothing(emulator) -> None:  # type: ignore[no-untyped-def]
+    assets = emulator.assets
+    assets.add_data_source("rs", "REDSHIFT", {"RedshiftParameters": {"ClusterId": "dev-cluster", "Database": "sales"}})
+    assets.add_data_set("orders", ("rs",))
+    assets.add_dashboard("sales-dashboard", ("orders",))
+    code, out, err = inspect(
+        "--show-overrides", "--account-id", "111111111111", "--dashboards", "sales-dashboard", "--release-name", "r-1"
+    )
+    assert code == 0, err
+    assert "Release 'r-1': job id r-1 in account 111111111111 (us-east-1); pre-flight passed" in out
+    assert "ResourceIdOverrideConfiguration.PrefixForAllResources: true" in out
+    assert "arn:aws:quicksight:us-east-1:111111111111:datasource/rs: Name, Database, ClusterId, Username, Password" in out
+    config = json.loads(out[out.index("\n{") + 1 :])
+    assert config["Dashboards"] == [{"Arn": "arn:aws:quicksight:us-east-1:111111111111:dashboard/sales-dashboard", "Properties": ["Name"]}]
+    assert emulator.calls("StartAssetBundleExportJob") == [] and emulator.calls("DescribeAssetBundleExportJob") == []
+
+
+def test_show_overrides_reports_preflight_problems(emulator) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = inspect("--show-overrides", "--account-id", "111111111111", "--analyses", "gone")
+    assert code == 1 and out == ""
+    assert err.startswith("error: release 'preview' (preview) in account 111111111111 (us-east-1) cannot start")
+    assert "analysis 'gone' was not found" in err
+
+
+def test_show_overrides_needs_assets_and_an_account() -> None:
+    code, err = _usage("inspect", "--show-overrides", "--account-id", "111111111111")
+    assert code == 2
+    assert "--show-overrides needs --account-id and --dashboards and/or --analyses" in err
+    code, err = _usage("inspect", "--show-overrides", "--account-id", "1234", "--dashboards", "d")
+    assert code == 2
+    assert "argument --account-id: String should match pattern '^[0-9]{12}$' (got '1234')" in err
+
+
+def test_the_written_stage_file_stays_valid_whichever_commented_line_is_uncommented(tmp_path: Path) -> None:
+    # The principals section included: every `# ...` line is a value to uncomment, prose is `## ...`.
+    from pulumi_cli import strict_yaml
+
+    assert inspect(str(EXAMPLE), "--stage-config", "prod", "--out-dir", str(tmp_path))[0] == 0
+    lines = (tmp_path / "Pulumi.prod.yaml").read_text(encoding="utf-8").splitlines()
+    baseline = strict_yaml("\n".join(lines), "Pulumi.prod.yaml")["config"]
+    assert "quicksight-promotion:principals" in baseline
+    for number, line in enumerate(lines):
+        body = line.lstrip()
+        if not body.startswith("#"):
+            continue
+        indent = line[: len(line) - len(body)]
+        changed = [*lines[:number], indent + (body[2:] if body.startswith("# ") else body[1:]), *lines[number + 1 :]]
+        config = strict_yaml("\n".join(changed), "Pulumi.prod.yaml")["config"]
+        assert set(config) == set(baseline), line
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty: re-export the bundle"),
+        (b"PK\x03\x04broken", "the file starts like a zip but cannot be read as one"),
+        (b'{"Resources": {"a": 1}, "Resources": {}}', "the file is refused: "),
+    ],
+)
+def test_local_file_messages_name_the_file_not_a_download(tmp_path: Path, content: bytes, message: str) -> None:
+    bundle = tmp_path / "local.json"
+    bundle.write_bytes(content)
+    code, _, err = inspect(str(bundle))
+    assert code == 1
+    assert message in err and "download" not in err
+
+
+def test_the_readme_shows_what_inspect_prints_for_the_example() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```text\nBundle: examples/sales-bundle.json", 1)[1].split("```", 1)[0]
+    first_lines = ("Bundle: examples/sales-bundle.json" + shown).splitlines()[:4]
+    code, out, _ = inspect(str(EXAMPLE))
+    assert code == 0
+    assert out.replace(str(EXAMPLE), "examples/sales-bundle.json").splitlines()[:4] == first_lines

@@ -1,0 +1,155 @@
+"""The library installs for other stacks as `quicksight_promotion` and has a stable provider path."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "components"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    return next(out.glob("quicksight_promotion-*.whl"))
+
+
+def test_wheel_ships_the_library_as_quicksight_promotion_only(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "quicksight_promotion/provider.py" in names
+    assert "quicksight_promotion/core/bundle.py" in names
+    assert not any(n.startswith(("components/", "tests/", "tools/", "__main__.py")) for n in names)
+
+
+def test_the_installed_console_script_names_itself(wheel: Path, tmp_path: Path) -> None:
+    # What `pip install` puts on PATH: a `quicksight-promotion` script calling quicksight_promotion.__main__:main.
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    script = target / "bin" / "quicksight-promotion"
+    assert script.exists()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    run = lambda *argv: subprocess.run(  # noqa: E731
+        [sys.executable, str(script), *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.strip() == "quicksight-promotion 0.1.0"
+    usage = run("inspect", "--account-id", "123", "--job-id", "j")
+    assert usage.returncode == 2
+    assert usage.stderr.startswith("quicksight-promotion inspect: error: argument --account-id: ")
+
+
+def test_installed_package_pickles_the_provider_under_its_installed_name(wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(target)
+    # A consumer project with its own `components` folder must not be shadowed.
+    consumer = tmp_path / "consumer"
+    (consumer / "components").mkdir(parents=True)
+    (consumer / "components" / "__init__.py").write_text("MINE = True\n")
+    code = (
+        "import components, quicksight_promotion as q, pulumi.dynamic.dynamic as d, base64, dill;"
+        "assert components.MINE;"
+        "p = dill.loads(base64.b64decode(d.serialize_provider(q.AssetBundleExportProvider())));"
+        "print(type(p).__module__, type(p).__qualname__)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=consumer, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["quicksight_promotion.provider", "AssetBundleExportProvider"]
+
+
+def test_library_uses_only_relative_imports_of_itself() -> None:
+    """Absolute `components.` imports would break the installed `quicksight_promotion` package."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("components"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if isinstance(node, ast.Import) and any(a.name.startswith("components") for a in node.names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_only_the_aws_boundary_creates_boto3_clients() -> None:
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        if "aws" not in path.relative_to(PACKAGE).parts[:1] and ("import boto3" in text or ".client(" in text or "urllib.request" in text):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_core_has_no_io_and_no_pulumi() -> None:
+    for path in (PACKAGE / "core").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}
+        assert not imported & {"pulumi", "boto3", "botocore", "urllib", "socket", "requests", "http"}, path
+
+
+def test_importing_the_package_has_no_side_effects() -> None:
+    code = (
+        "import components, boto3;"
+        "missing = [n for n in components.__all__ if not hasattr(components, n)];"
+        "assert not missing, missing;"
+        "assert boto3.DEFAULT_SESSION is None, 'a boto3 session was created at import'"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PULUMI_"))}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+
+
+def test_import_stays_light_for_the_provider_process() -> None:
+    """Every public name loads on first use: `import components` itself pulls in no SDK."""
+    code = (
+        "import sys, components;"
+        "print(' '.join(m for m in ('boto3', 'botocore', 'pulumi', 'pulumi_aws', 'pydantic', 'cfnlint') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_ci_runs_every_python_version_the_project_claims() -> None:
+    import re
+
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    claimed = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject)
+    (ci_list,) = re.findall(r'^PYTHONS="([^"]+)"$', (ROOT / ".ci" / "run").read_text(encoding="utf-8"), re.M)
+    assert ci_list.split() == claimed
+    low, high = re.search(r'requires-python = ">=(3\.\d+),<(3\.\d+)"', pyproject).groups()
+    minors = [int(v.split(".")[1]) for v in claimed]
+    assert minors == list(range(int(low.split(".")[1]), int(high.split(".")[1])))
+    assert sys.version_info[:2] in [(3, m) for m in minors]
+
+
+def test_the_product_does_not_import_the_tooling() -> None:
+    # Sample generators are tooling (tools/), kept apart from the product's path and not installed.
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module or ""]
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno}" for m in modules if m.split(".")[0] in ("tools", "tests")]
+    assert offenders == []
+    assert not (PACKAGE / "core" / "generator.py").exists()

@@ -1,0 +1,147 @@
+"""Pure decisions of a deployment: statuses, root causes, change summaries, digests, inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from components.core import stacks as core
+from tools.generator import generate_bundle
+
+T0 = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("status", "phase"),
+    [
+        (None, core.Phase.ABSENT),
+        ("DELETE_COMPLETE", core.Phase.ABSENT),
+        ("REVIEW_IN_PROGRESS", core.Phase.REVIEW),
+        ("CREATE_IN_PROGRESS", core.Phase.BUSY),
+        ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", core.Phase.BUSY),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", core.Phase.BUSY),
+        ("CREATE_COMPLETE", core.Phase.STABLE),
+        ("UPDATE_ROLLBACK_COMPLETE", core.Phase.STABLE),
+        ("ROLLBACK_COMPLETE", core.Phase.FAILED_CREATE),
+        ("ROLLBACK_FAILED", core.Phase.FAILED_CREATE),
+        ("UPDATE_ROLLBACK_FAILED", core.Phase.UPDATE_ROLLBACK_FAILED),
+        ("DELETE_FAILED", core.Phase.BROKEN),
+    ],
+)
+def test_stack_statuses_are_classified(status: str, phase: core.Phase) -> None:
+    assert core.phase(status) is phase
+
+
+def test_empty_change_set_reasons() -> None:
+    assert core.is_empty_change_set(
+        "The submitted information didn't contain changes. Submit different information to create a change set."
+    )
+    assert core.is_empty_change_set("No updates are to be performed.")
+    assert not core.is_empty_change_set("Template format error: unsupported structure")
+    assert not core.is_empty_change_set(None)
+
+
+def ev(logical_id: str, status: str, minute: int, reason: str = "", token: str | None = None) -> dict:
+    out = {
+        "LogicalResourceId": logical_id,
+        "ResourceType": "AWS::CloudFormation::Stack" if logical_id == "s" else "AWS::QuickSight::DataSet",
+        "ResourceStatus": status,
+        "ResourceStatusReason": reason,
+        "Timestamp": T0 + dt.timedelta(minutes=minute),
+    }
+    if token:
+        out["ClientRequestToken"] = token
+    return out
+
+
+def test_root_cause_skips_the_stack_and_the_cancellations() -> None:
+    oldest_first = [
+        ev("s", "UPDATE_IN_PROGRESS", 0, "User Initiated"),
+        ev("b", "UPDATE_FAILED", 1, "Resource update cancelled"),
+        ev("s", "UPDATE_FAILED", 1, "The following resource(s) failed to update: [a]"),
+        ev("a", "UPDATE_FAILED", 2, "Column Region not found"),
+    ]
+    assert core.root_cause(oldest_first, "s")["LogicalResourceId"] == "a"
+    # Only cancellations: the first of them, rather than nothing.
+    assert core.root_cause(oldest_first[:2], "s")["LogicalResourceId"] == "b"
+    assert core.root_cause([ev("s", "UPDATE_IN_PROGRESS", 0)], "s") is None
+
+
+def test_operation_events_by_token_or_by_time() -> None:
+    newest_first = [ev("a", "UPDATE_FAILED", 5, "mine", "t1"), ev("b", "UPDATE_FAILED", 1, "old", "t0")]
+    assert [e["ResourceStatusReason"] for e in core.operation_events(newest_first, "s", "t1", None)] == ["mine"]
+    untokened = [ev("a", "UPDATE_FAILED", 5, "mine"), ev("b", "UPDATE_FAILED", 1, "old")]
+    since = T0 + dt.timedelta(minutes=3)
+    assert [e["ResourceStatusReason"] for e in core.operation_events(untokened, "s", "t1", since)] == ["mine"]
+
+
+def test_change_summary_names_the_assets() -> None:
+    template = generate_bundle()
+    assets = core.resource_assets(template)
+    dashboard = next(k for k, v in assets.items() if v["kind"] == "dashboard")
+    assert assets[dashboard] == {"kind": "dashboard", "id": "sales-dashboard"}
+    refresh = [v for v in assets.values() if v["kind"] == "refresh-schedule"]
+    assert refresh and all("/" in v["id"] for v in refresh)
+    summary = core.summarize_changes(
+        [
+            {"Type": "Resource", "ResourceChange": {"Action": "Modify", "LogicalResourceId": dashboard, "ResourceType": "AWS::QuickSight::Dashboard", "Replacement": "True"}},
+            {"Type": "Resource", "ResourceChange": {"Action": "Remove", "LogicalResourceId": "Gone", "ResourceType": "AWS::SNS::Topic"}},
+        ],
+        assets,
+    )
+    assert summary == [
+        {"logical_id": "Gone", "type": "AWS::SNS::Topic", "action": "Remove", "replacement": None, "asset_kind": None, "asset_id": None},
+        {"logical_id": dashboard, "type": "AWS::QuickSight::Dashboard", "action": "Modify", "replacement": "True", "asset_kind": "dashboard", "asset_id": "sales-dashboard"},
+    ]
+    assert core.describe_summary(summary) == "0 to add, 1 to modify, 1 to remove (1 replaced)"
+
+
+def test_digests_are_keyed_per_stack_and_salt_and_never_the_value() -> None:
+    key = core.digest_key("stack-a", "00" * 16)
+    digests = core.parameter_digests({"Pw": "hunter2"}, key)
+    assert "hunter2" not in json.dumps(digests) and len(digests["Pw"]) == 64
+    assert digests == core.parameter_digests({"Pw": "hunter2"}, core.digest_key("stack-a", "00" * 16))
+    assert digests != core.parameter_digests({"Pw": "hunter2"}, core.digest_key("stack-b", "00" * 16))
+    assert digests != core.parameter_digests({"Pw": "hunter2"}, core.digest_key("stack-a", "01" * 16))
+    assert digests != core.parameter_digests({"Pw": "hunter3"}, key)
+
+
+def test_no_echo_parameters_of_a_template() -> None:
+    template = {"Parameters": {"A": {"Type": "String", "NoEcho": True}, "B": {"Type": "String", "NoEcho": "true"}, "C": {}}}
+    assert core.no_echo_parameters(template) == {"A", "B"}
+
+
+def test_inputs_report_every_problem() -> None:
+    with pytest.raises(ValidationError) as info:
+        core.DeploymentInputs.model_validate(
+            {
+                "stack_name": "bad name",
+                "template_body": "[]",
+                "capabilities": ["CAPABILITY_IAM", "NOPE"],
+                "tags": {core.OWNERSHIP_TAG: "x"},
+                "timeout_seconds": 0,
+            }
+        )
+    fields = {".".join(str(p) for p in e["loc"]) for e in info.value.errors()}
+    assert fields == {"stack_name", "template_body", "capabilities.1", "tags", "timeout_seconds"}
+    assert core.OWNERSHIP_TAG in str(info.value)
+    parsed = core.DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"Port": 5432.0, "On": True})
+    assert parsed.parameters == {"Port": "5432", "On": "true"}
+
+
+def test_replacement_problems_compare_known_values_only() -> None:
+    olds = {"stack_name": "s", "region": "eu-west-1", "account_id": "111111111111"}
+    assert core.replacement_problems(olds, {"stack_name": "s"}) == []
+    assert core.replacement_problems(olds, {"stack_name": "t", "region": "us-east-1", "expected_account_id": "222222222222"}) == [
+        "stack_name 's' -> 't'",
+        "region eu-west-1 -> us-east-1",
+        "account 111111111111 -> 222222222222",
+    ]
+
+
+def test_template_url_is_virtual_hosted_and_quoted() -> None:
+    assert core.template_url("b", "eu-west-1", "p x/abc.json") == "https://b.s3.eu-west-1.amazonaws.com/p%20x/abc.json"
+    assert core.staged_key("quicksight-promotion/", "ab") == "quicksight-promotion/ab.json"
