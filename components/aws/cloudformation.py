@@ -96,9 +96,9 @@ class Target:
 
 
 def connect(
-    region: Optional[str],
-    role_arn: Optional[str],
-    expected_account_id: Optional[str],
+    target_region: Optional[str],
+    target_role_arn: Optional[str],
+    target_account_id: Optional[str],
     stack_name: str,
     profile: Optional[str] = None,
     *,
@@ -107,10 +107,10 @@ def connect(
     backoff: Backoff = RETRY_BACKOFF,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Target:
-    """Clients for the target account, refusing any other account than ``expected_account_id``.
+    """Clients for the target account, refusing any other account than ``target_account_id``.
 
     A dynamic provider cannot use the credentials of the program's ``aws.Provider``: it runs
-    with the provider process's AWS chain (or ``role_arn``). This guard is what stops a deploy
+    with the provider process's AWS chain (or ``target_role_arn``). This guard is what stops a deploy
     into another account than the one the program meant.
 
     AssumeRole and GetCallerIdentity fit the time left before ``deadline`` (default: the
@@ -129,11 +129,11 @@ def connect(
     def attempt() -> tuple[Any, str]:
         def make() -> tuple[Any, str]:
             boto_session = session(
-                region, role_arn, SESSION_NAME, profile, sts_config=budget.config(deadline.remaining())
+                target_region, target_role_arn, SESSION_NAME, profile, sts_config=budget.config(deadline.remaining())
             )
             if not boto_session.region_name:
                 raise core.DeploymentError(
-                    f"CloudFormation stack {stack_name!r}: no AWS region: set the resource's region input, AWS_REGION, "
+                    f"CloudFormation stack {stack_name!r}: no AWS region: set the resource's target_region input, AWS_REGION, "
                     "or aws:region in the stack configuration"
                 )
             sts = harden(boto_session.client("sts", config=budget.config(deadline.remaining())))
@@ -183,13 +183,13 @@ def connect(
             "AWS credentials and network of the process that runs pulumi, then run pulumi up again"
         )
     boto_session, account = outcome.value
-    why = account_mismatch(account, expected_account_id)
+    why = account_mismatch(account, target_account_id)
     if why:
-        via = f" (after assuming {role_arn})" if role_arn else ""
+        via = f" (after assuming {target_role_arn})" if target_role_arn else ""
         raise core.AccountMismatchError(
             f"CloudFormation stack {stack_name!r}: {clean(why)}{via}: nothing was deployed. The deployment runs with the AWS "
-            "credentials of the process that runs pulumi (environment, AWS_PROFILE, or role_arn), not with the "
-            "program's aws provider: give it credentials for the target account, or set role_arn to a role there"
+            "credentials of the process that runs pulumi (environment, AWS_PROFILE, or target_role_arn), not with the "
+            "program's aws provider: give it credentials for the target account, or set target_role_arn to a role there"
         )
     region_name = str(boto_session.region_name)
     cloudformation = BudgetedClients(lambda config: boto_session.client("cloudformation", config=config), budget)
@@ -232,17 +232,18 @@ class DeployRequest:
         parameters: Parameter values by name.
         keep: Parameters that may be sent as ``UsePreviousValue`` (unchanged NoEcho values), when
             the stack has them.
-        capabilities, tags, iam_role_arn, notification_arns: As CreateChangeSet takes them
-            (``tags`` without the ownership tag, which is added here).
+        capabilities, stack_tags, notification_arns: As CreateChangeSet takes them (``stack_tags``
+            without the ownership tag, which is added here).
+        cloudformation_role_arn: The service role CloudFormation assumes (CreateChangeSet's ``RoleARN``).
         termination_protection: Wanted state of termination protection.
-        execute: False: create the change set and stop (for review).
-        adopt: Take over a stack without this library's ownership tag.
+        execute_change_set: False: create the change set and stop (for review).
+        adopt_stack: Take over a stack without this library's ownership tag.
         timeout_seconds: Deadline of the whole operation.
         staging_bucket, staging_prefix: Where a template over 51,200 bytes is staged.
         assets: Logical id -> {"kind", "id"} (of this and the previous template), for messages.
         on_failure: OnStackFailure of a CREATE change set (ROLLBACK, DELETE, DO_NOTHING); None:
             CloudFormation's default (ROLLBACK: the next deploy deletes the empty stack and creates it again).
-        stale_change_set: The change set a previous ``execute=False`` run left for review: deleted
+        stale_change_set: The change set a previous ``execute_change_set=False`` run left for review: deleted
             first, so reviews never pile up (the new one is computed from the current inputs).
     """
 
@@ -251,12 +252,12 @@ class DeployRequest:
     parameters: Mapping[str, str]
     keep: frozenset[str] = frozenset()
     capabilities: Sequence[str] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
-    iam_role_arn: Optional[str] = None
+    stack_tags: Mapping[str, str] = field(default_factory=dict)
+    cloudformation_role_arn: Optional[str] = None
     notification_arns: Sequence[str] = ()
     termination_protection: bool = False
-    execute: bool = True
-    adopt: bool = False
+    execute_change_set: bool = True
+    adopt_stack: bool = False
     timeout_seconds: float = core.DEFAULT_TIMEOUT_SECONDS
     staging_bucket: Optional[str] = None
     staging_prefix: str = "quicksight-promotion/"
@@ -567,13 +568,13 @@ class Deployer:
         if kind in (core.Phase.ABSENT, core.Phase.REVIEW):
             change_set_type = "CREATE"
         elif kind is core.Phase.FAILED_CREATE:
-            if not (owned or request.adopt):
+            if not (owned or request.adopt_stack):
                 raise self._not_ours(name, status)
             # A failed first create holds no resources; it blocks the name until it is deleted.
             self._delete_and_wait(stack, deadline, name, request.timeout_seconds, request.assets)  # type: ignore[arg-type]
             stack, change_set_type = None, "CREATE"
         elif kind is core.Phase.STABLE:
-            if not (owned or request.adopt):
+            if not (owned or request.adopt_stack):
                 raise self._not_ours(name, status)
             change_set_type = "UPDATE"
         elif kind is core.Phase.UPDATE_ROLLBACK_FAILED:
@@ -614,7 +615,7 @@ class Deployer:
             else {"ParameterKey": key, "ParameterValue": value}
             for key, value in sorted(request.parameters.items())
         ]
-        tags = [{"Key": k, "Value": v} for k, v in sorted(request.tags.items())]
+        tags = [{"Key": k, "Value": v} for k, v in sorted(request.stack_tags.items())]
         tags.append({"Key": core.OWNERSHIP_TAG, "Value": core.OWNERSHIP_VALUE})
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
         change_set_name = f"quicksight-promotion-{stamp}-{secrets.token_hex(3)}"
@@ -632,8 +633,8 @@ class Deployer:
             "ClientToken": f"quicksight-promotion-{secrets.token_hex(8)}",
             **source,
         }
-        if request.iam_role_arn:
-            arguments["RoleARN"] = request.iam_role_arn
+        if request.cloudformation_role_arn:
+            arguments["RoleARN"] = request.cloudformation_role_arn
         if change_set_type == "CREATE" and request.on_failure:
             arguments["OnStackFailure"] = request.on_failure
         def create(client: Any) -> Any:
@@ -670,7 +671,7 @@ class Deployer:
                 "nothing was changed and the change set was deleted. Fix the template or parameters, then pulumi up again"
             )
         summary = core.summarize_changes(self._all_changes(described, change_set_id, name), request.assets)
-        if not request.execute:
+        if not request.execute_change_set:
             return DeployResult(
                 stack_id=stack_id,
                 stack_status=str((self._describe_retried(stack_id, name) or {}).get("StackStatus") or "REVIEW_IN_PROGRESS"),

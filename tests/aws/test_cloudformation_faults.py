@@ -420,7 +420,7 @@ def test_a_stack_that_is_not_ours_is_refused_unless_adopted(cfn: Scripted) -> No
     cfn.stub.add_response("execute_change_set", {}, None)
     cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
     cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
-    result = cfn.deployer.deploy(cfn.request(adopt=True))
+    result = cfn.deployer.deploy(cfn.request(adopt_stack=True))
     cfn.done()
     assert result.stack_status == "UPDATE_COMPLETE"
     assert {"Key": OWNERSHIP_TAG, "Value": "CloudFormationDeployment"} in cfn.sent["CreateChangeSet"][0]["Tags"]
@@ -431,7 +431,7 @@ def test_execute_false_leaves_the_change_set_for_review(cfn: Scripted) -> None:
     cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
     cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
 
-    result = cfn.deployer.deploy(cfn.request(execute=False))
+    result = cfn.deployer.deploy(cfn.request(execute_change_set=False))
 
     cfn.done()
     assert result.change_set_id == CHANGE_SET_ID and result.executed is False

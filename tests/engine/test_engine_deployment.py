@@ -239,7 +239,7 @@ def test_configure_hands_the_stack_configuration_to_the_provider(moto: MotoServe
     with harness(env) as bare:
         with pytest.raises(grpc.RpcError) as info:
             bare.up({**without_region, "stack_name": "qsp-no-region"})
-    assert "no AWS region: set the resource's region input, AWS_REGION, or aws:region" in user_error(info.value)
+    assert "no AWS region: set the resource's target_region input, AWS_REGION, or aws:region" in user_error(info.value)
 
 
 def test_unreachable_aws_is_retried_until_the_deadline_then_one_clear_error() -> None:
