@@ -39,12 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import BundleFormatError, PrincipalError, clean, listing
-from .catalog import (
-    IDENTITY_REGION_PARAMETER,
-    KIND_BY_RESOURCE_TYPE,
-    _asset_id,
-    _referenced_parameters,
-)
+from .catalog import IDENTITY_REGION_PARAMETER
+from .template import TemplateResource, quicksight_resources, referenced_parameters, section, sub_text
 
 PRINCIPAL_PARAMETER_PREFIX = "Principal"
 GRANT_OWNER_PARAMETER = "GrantOwnerPrincipal"
@@ -230,15 +226,11 @@ def principal_text(value: Any) -> str:
     """A principal expression as one line of text (see ``SourcePrincipal.text``)."""
     if isinstance(value, str):
         return value
-    if isinstance(value, Mapping) and len(value) == 1:
-        ((function, argument),) = value.items()
-        if function == "Fn::Sub":
-            if isinstance(argument, str):
-                return argument
-            if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str) and argument[1] == {}:
-                return argument[0]
-        if function == "Ref" and isinstance(argument, str):
-            return "${" + argument + "}"
+    text = sub_text(value)
+    if text is not None:
+        return text
+    if isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get("Ref"), str):
+        return "${" + value["Ref"] + "}"
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -253,37 +245,33 @@ class _Site:
 
 
 def _sites(resources: Mapping[str, Any]) -> list[_Site]:
-    sites = []
-    for logical_id, resource in resources.items():
-        if not isinstance(resource, Mapping):
-            continue
-        kind = KIND_BY_RESOURCE_TYPE.get(str(resource.get("Type")))
-        properties = resource.get("Properties")
-        if kind is None or not isinstance(properties, Mapping):
-            continue
-        asset_id = _asset_id(kind, properties)
-        site = _Site(f"{kind}/{asset_id}" if asset_id else str(logical_id), kind, [], False)
-        lists = [properties.get("Permissions")]
-        sharing = properties.get("LinkSharingConfiguration")
-        if isinstance(sharing, Mapping):
-            lists.append(sharing.get("Permissions"))
-        for entries in lists:
-            if isinstance(entries, list):
-                site.has_permissions = site.has_permissions or bool(entries)
-                site.slots.extend((e, "Principal") for e in entries if isinstance(e, Mapping) and "Principal" in e)
-        # Column-level security names principals too (data sets).
-        rules = properties.get("ColumnLevelPermissionRules")
-        if isinstance(rules, list):
-            for rule in rules:
-                principals = rule.get("Principals") if isinstance(rule, Mapping) else None
-                if isinstance(principals, list):
-                    site.slots.extend((principals, i) for i in range(len(principals)))
-        sites.append(site)
-    return sites
+    return [_site(resource) for resource in quicksight_resources(resources) if resource.properties is not None]
+
+
+def _site(resource: TemplateResource) -> _Site:
+    """Where one resource names principals: its (and its link sharing's) Permissions, its column-level rules."""
+    properties = resource.properties or {}
+    site = _Site(resource.label, resource.kind, [], False)
+    lists = [properties.get("Permissions")]
+    sharing = properties.get("LinkSharingConfiguration")
+    if isinstance(sharing, Mapping):
+        lists.append(sharing.get("Permissions"))
+    for entries in lists:
+        if isinstance(entries, list):
+            site.has_permissions = site.has_permissions or bool(entries)
+            site.slots.extend((e, "Principal") for e in entries if isinstance(e, Mapping) and "Principal" in e)
+    # Column-level security names principals too (data sets).
+    rules = properties.get("ColumnLevelPermissionRules")
+    if isinstance(rules, list):
+        for rule in rules:
+            principals = rule.get("Principals") if isinstance(rule, Mapping) else None
+            if isinstance(principals, list):
+                site.slots.extend((principals, i) for i in range(len(principals)))
+    return site
 
 
 def _named(value: Any, parameters: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(sorted(n for n in _referenced_parameters(value) if n != IDENTITY_REGION_PARAMETER and n in parameters))
+    return tuple(sorted(n for n in referenced_parameters(value) if n != IDENTITY_REGION_PARAMETER and n in parameters))
 
 
 def _kept_because(value: Any, text: str, parameters: Mapping[str, Any]) -> Optional[str]:
@@ -304,12 +292,7 @@ def find_principals(template: Mapping[str, Any]) -> tuple[SourcePrincipal, ...]:
     Returns:
         The source principals sorted by text.
     """
-    resources = template.get("Resources") if isinstance(template, Mapping) else None
-    parameters = template.get("Parameters") if isinstance(template, Mapping) else None
-    return _collect(
-        _sites(resources if isinstance(resources, Mapping) else {}),
-        parameters if isinstance(parameters, Mapping) else {},
-    )
+    return _collect(_sites(section(template, "Resources")), section(template, "Parameters"))
 
 
 def _collect(sites: list[_Site], declared: Mapping[str, Any]) -> tuple[SourcePrincipal, ...]:
@@ -353,10 +336,29 @@ def principalize(template: Mapping[str, Any], in_place: bool = False, grant: boo
             template.
     """
     document: dict[str, Any] = template if in_place and isinstance(template, dict) else copy.deepcopy(dict(template))
-    resources = document.get("Resources") if isinstance(document.get("Resources"), Mapping) else {}
-    declared = document.get("Parameters") if isinstance(document.get("Parameters"), Mapping) else {}
+    resources = section(document, "Resources")
+    declared = section(document, "Parameters")
     sites = _sites(resources)
     principals = _collect(sites, declared)
+    added = _parameterize(sites, principals)
+    grant = grant and any(site.kind in OWNER_ACTIONS for site in sites) and not any(s.has_permissions for s in sites)
+    if grant:
+        added.update(_grant_parameters())
+    clash = sorted(name for name in added if name in declared)
+    if clash:
+        raise BundleFormatError(
+            f"the template already declares parameter(s) {listing(clash, sep=', ')}, which the permission "
+            "transform adds: the template is not a QuickSight export as produced; re-export the bundle"
+        )
+    if added:
+        document["Parameters"] = {**declared, **dict(sorted(added.items()))}
+    if grant:
+        _add_grant_slots(document, resources)
+    return PrincipalTransform(document, principals, grant, tuple(sorted(added)))
+
+
+def _parameterize(sites: list[_Site], principals: Sequence[SourcePrincipal]) -> dict[str, dict[str, Any]]:
+    """Write ``{"Ref": <its parameter>}`` where each mapped principal was; the parameters to declare."""
     added: dict[str, dict[str, Any]] = {}
     by_text = {p.text: p for p in principals}
     for site in sites:
@@ -374,25 +376,19 @@ def principalize(template: Mapping[str, Any], in_place: bool = False, grant: boo
                 "AllowedPattern": _PARAMETER_PATTERN,
                 "ConstraintDescription": "must be the ARN of a QuickSight user or group of the target account",
             }
-    grant = grant and any(site.kind in OWNER_ACTIONS for site in sites) and not any(s.has_permissions for s in sites)
-    if grant:
-        for role in GRANT_ROLES:
-            added[_GRANT_PARAMETERS[role]] = {
-                "Type": "String",
-                "Default": "",
-                "Description": f"A QuickSight user or group ARN made {role} of every asset (empty: none)",
-            }
-    clash = sorted(name for name in added if name in declared)
-    if clash:
-        raise BundleFormatError(
-            f"the template already declares parameter(s) {listing(clash, sep=', ')}, which the permission "
-            "transform adds: the template is not a QuickSight export as produced; re-export the bundle"
-        )
-    if added:
-        document["Parameters"] = {**declared, **dict(sorted(added.items()))}
-    if grant:
-        _add_grant_slots(document, resources)
-    return PrincipalTransform(document, principals, grant, tuple(sorted(added)))
+    return added
+
+
+def _grant_parameters() -> dict[str, dict[str, Any]]:
+    """The grant slots' parameters: one per role, empty (unused) by default."""
+    return {
+        _GRANT_PARAMETERS[role]: {
+            "Type": "String",
+            "Default": "",
+            "Description": f"A QuickSight user or group ARN made {role} of every asset (empty: none)",
+        }
+        for role in GRANT_ROLES
+    }
 
 
 def _add_grant_slots(document: dict[str, Any], resources: Mapping[str, Any]) -> None:
@@ -409,17 +405,15 @@ def _add_grant_slots(document: dict[str, Any], resources: Mapping[str, Any]) -> 
         conditions[_GRANT_CONDITIONS[role]] = {"Fn::Not": [{"Fn::Equals": [{"Ref": _GRANT_PARAMETERS[role]}, ""]}]}
     conditions[_GRANT_ANY_CONDITION] = {"Fn::Or": [{"Condition": _GRANT_CONDITIONS[r]} for r in GRANT_ROLES]}
     document["Conditions"] = conditions
-    for resource in resources.values():
-        kind = KIND_BY_RESOURCE_TYPE.get(str(resource.get("Type"))) if isinstance(resource, Mapping) else None
-        properties = resource.get("Properties") if kind in OWNER_ACTIONS else None
-        if not isinstance(properties, dict):
+    for resource in quicksight_resources(resources):
+        if resource.kind not in OWNER_ACTIONS or not isinstance(resource.properties, dict):
             continue
         entries = []
-        for role, actions in (("owner", OWNER_ACTIONS[kind]), ("viewer", VIEWER_ACTIONS[kind])):
+        for role, actions in (("owner", OWNER_ACTIONS[resource.kind]), ("viewer", VIEWER_ACTIONS[resource.kind])):
             entry = {"Principal": {"Ref": _GRANT_PARAMETERS[role]}, "Actions": list(actions)}
             entries.append({"Fn::If": [_GRANT_CONDITIONS[role], entry, {"Ref": "AWS::NoValue"}]})
         # Permissions takes 1-64 entries: with no grant at all the property is left out, as exported.
-        properties["Permissions"] = {"Fn::If": [_GRANT_ANY_CONDITION, entries, {"Ref": "AWS::NoValue"}]}
+        resource.properties["Permissions"] = {"Fn::If": [_GRANT_ANY_CONDITION, entries, {"Ref": "AWS::NoValue"}]}
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import ParameterError
 from .catalog import (
     GLOBAL,
-    REFRESH_SCHEDULE,
     UNKNOWN,
     CatalogEntry,
     iter_assets,
     kind_from_token,
     to_parameter_string,
 )
+from .template import REFRESH_SCHEDULE
 
 DEFAULT_PROJECT = "quicksight-promotion"
 HIDDEN = "<hidden>"
