@@ -162,14 +162,16 @@ class CatalogEntry(BaseModel):
 
 
 def to_parameter_string(value: Any) -> str:
-    """Render a scalar the way CloudFormation receives a parameter value.
+    """Render a scalar the way CloudFormation receives a parameter value: the one rule for every caller.
 
-    Booleans become ``true``/``false``, integral floats lose their ``.0`` (YAML and the Pulumi
-    engine turn ``5432`` into ``5432.0``), other numbers and strings are kept as written.
+    Booleans become ``true``/``false``; a float with an integral value is written as the integer
+    it is (YAML and the Pulumi engine turn ``5432`` into ``5432.0``, and ``100000000000000000000``
+    into ``1e+20``: CloudFormation gets ``5432`` and ``100000000000000000000``); other numbers and
+    strings are kept as written.
 
     Raises:
         TypeError: the value is not a string, number or boolean.
-        ValueError: the value is a non-finite float.
+        ValueError: the value is a non-finite float (CloudFormation has no such number).
     """
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -178,21 +180,10 @@ def to_parameter_string(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"{value!r} is not a finite number")
-        if value.is_integer() and abs(value) < 2**63:
-            return str(int(value))
-        return repr(value)
+        return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, str):
         return value
     raise TypeError(f"expected a string, number or boolean, got {type(value).__name__}")
-
-
-@dataclass(frozen=True)
-class _Asset:
-    """A QuickSight resource of the template."""
-
-    logical_id: str
-    kind: str
-    asset_id: Optional[str]
 
 
 @dataclass(frozen=True)

@@ -390,13 +390,14 @@ class DeploymentInputs(BaseModel):
 
 
 def parameter_string(value: Any) -> Any:
-    """A parameter value as CloudFormation takes it (a string); numbers arrive from the engine as doubles."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (int, float)):
-        return str(value)
+    """An input's parameter value as CloudFormation takes it (``catalog.to_parameter_string``).
+
+    Numbers arrive from the engine as doubles (``5432.0`` is sent as ``5432``); a non-finite number
+    is refused (ValueError). A value that is no string, number or boolean is handed back unchanged,
+    for the input model's ``dict[str, str]`` to refuse with a message naming the parameter.
+    """
+    if isinstance(value, (str, int, float)):
+        return to_parameter_string(value)
     return value
 
 
