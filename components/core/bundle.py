@@ -14,6 +14,7 @@ The template text is never searched and replaced: QuickSight calculated fields c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -21,9 +22,10 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, NamedTuple
 
 from ..errors import BundleFormatError
+from .quotas import URL_TEMPLATE_LIMIT
 
 ZIP_MAGIC = b"PK\x03\x04"
 # An empty zip (no members) starts with the end-of-central-directory record instead.
@@ -278,10 +280,39 @@ def unpack_bundle(stream: IO[bytes], *, limits: BundleLimits = DEFAULT_LIMITS, l
     return _parse(lambda: _read_bounded(stream, limits.max_template_bytes, words.json), "json", limits.max_depth, words)
 
 
+class LocalBundle(NamedTuple):
+    """An export file read from disk (see ``read_local_bundle``).
+
+    Attributes:
+        template: The parsed template.
+        sha256: The sha256 (hex) of the file's bytes, as ``expectedSha256`` pins it.
+        size: Bytes of the file.
+    """
+
+    template: Template
+    sha256: str
+    size: int
+
+
+def read_local_bundle(stream: IO[bytes], *, limits: BundleLimits = DEFAULT_LIMITS) -> LocalBundle:
+    """Hash a local export file, then unpack it (messages speak of the file, not of a download).
+
+    Args:
+        stream: The file opened for binary reading, seekable, at its start.
+        limits: Bounds of unpacking.
+
+    Raises:
+        BundleFormatError: as ``unpack_bundle``.
+    """
+    digest = hashlib.sha256()
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
+    size = stream.tell()
+    return LocalBundle(unpack_bundle(stream, limits=limits, local=True), digest.hexdigest(), size)
+
+
 def _read_bounded(stream: IO[bytes], limit: int, what: str) -> bytes:
     """Read a whole stream but refuse more than ``limit`` bytes, without reading past it."""
-    from .transform import URL_TEMPLATE_LIMIT  # noqa: PLC0415  (transform imports this module)
-
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise BundleFormatError(
