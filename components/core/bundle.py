@@ -369,23 +369,8 @@ def _central_directory(stream: IO[bytes]) -> tuple[int, int] | None:
 
 
 def _unpack_zip(stream: IO[bytes], limits: BundleLimits, words: _Words = _DOWNLOADED) -> Template:
-    directory = _central_directory(stream)
+    _check_directory(stream, limits, words)
     stream.seek(0)
-    if directory is not None:
-        entries, cd_bytes = directory
-        if entries > limits.max_zip_members:
-            found = f"lists {entries:,} members, more than the {limits.max_zip_members:,} accepted"
-        elif cd_bytes > limits.max_central_directory_bytes:
-            found = (
-                f"has a {cd_bytes:,}-byte directory, more than the {limits.max_central_directory_bytes:,} bytes accepted"
-            )
-        else:
-            found = ""
-        if found:
-            raise BundleFormatError(
-                f"{words.zip} {found} (read from its end record, before parsing the directory): "
-                "a CLOUDFORMATION_JSON export holds one template; re-export with ExportFormat=CLOUDFORMATION_JSON"
-            )
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError) as exc:
@@ -393,40 +378,64 @@ def _unpack_zip(stream: IO[bytes], limits: BundleLimits, words: _Words = _DOWNLO
             f"{words.file} starts like a zip but cannot be read as one ({exc}): {words.truncated}"
         ) from exc
     with archive:
-        members = archive.infolist()
-        if len(members) > limits.max_zip_members:
-            raise BundleFormatError(
-                f"{words.zip} lists {len(members):,} members, more than the {limits.max_zip_members:,} "
-                "accepted: a CLOUDFORMATION_JSON export holds one template; re-export with "
-                "ExportFormat=CLOUDFORMATION_JSON"
-            )
-        for info in members:
-            reason = _unsafe_member_reason(info.filename)
-            if reason:
-                raise BundleFormatError(
-                    f"{words.zip} has an unsafe member name {info.filename!r} that {reason}: "
-                    "refusing the archive; re-export the bundle from QuickSight"
-                )
-        templates = [m for m in members if not m.is_dir() and m.filename.lower().endswith(".json")]
-        if len(templates) != 1:
-            listed = ", ".join(m.filename for m in members if not m.is_dir()) or "no files"
-            raise BundleFormatError(
-                f"{words.zip} must hold exactly one .json CloudFormation template, found "
-                f"{len(templates)} (members: {listed}); re-export with ExportFormat=CLOUDFORMATION_JSON"
-            )
-        member = templates[0]
-        if member.file_size > limits.max_template_bytes:
-            raise BundleFormatError(
-                f"zip member {member.filename!r} declares {member.file_size:,} bytes uncompressed, more than the "
-                f"{limits.max_template_bytes:,} accepted: refusing it as a decompression bomb; "
-                "export fewer assets per bundle"
-            )
+        member = _template_member(archive, limits, words)
         return _parse(
             lambda: _read_member(archive, member, limits.max_template_bytes),
             f"zip:{member.filename}",
             limits.max_depth,
             words,
         )
+
+
+def _check_directory(stream: IO[bytes], limits: BundleLimits, words: _Words) -> None:
+    """Refuse a zip whose end record lists too many members or too large a directory, before parsing it."""
+    directory = _central_directory(stream)
+    if directory is None:
+        return
+    entries, cd_bytes = directory
+    if entries > limits.max_zip_members:
+        found = f"lists {entries:,} members, more than the {limits.max_zip_members:,} accepted"
+    elif cd_bytes > limits.max_central_directory_bytes:
+        found = f"has a {cd_bytes:,}-byte directory, more than the {limits.max_central_directory_bytes:,} bytes accepted"
+    else:
+        return
+    raise BundleFormatError(
+        f"{words.zip} {found} (read from its end record, before parsing the directory): "
+        "a CLOUDFORMATION_JSON export holds one template; re-export with ExportFormat=CLOUDFORMATION_JSON"
+    )
+
+
+def _template_member(archive: zipfile.ZipFile, limits: BundleLimits, words: _Words) -> zipfile.ZipInfo:
+    """The one .json member of a zip, refusing unsafe names, other counts and declared bombs."""
+    members = archive.infolist()
+    if len(members) > limits.max_zip_members:
+        raise BundleFormatError(
+            f"{words.zip} lists {len(members):,} members, more than the {limits.max_zip_members:,} "
+            "accepted: a CLOUDFORMATION_JSON export holds one template; re-export with "
+            "ExportFormat=CLOUDFORMATION_JSON"
+        )
+    for info in members:
+        reason = _unsafe_member_reason(info.filename)
+        if reason:
+            raise BundleFormatError(
+                f"{words.zip} has an unsafe member name {info.filename!r} that {reason}: "
+                "refusing the archive; re-export the bundle from QuickSight"
+            )
+    templates = [m for m in members if not m.is_dir() and m.filename.lower().endswith(".json")]
+    if len(templates) != 1:
+        listed = ", ".join(m.filename for m in members if not m.is_dir()) or "no files"
+        raise BundleFormatError(
+            f"{words.zip} must hold exactly one .json CloudFormation template, found "
+            f"{len(templates)} (members: {listed}); re-export with ExportFormat=CLOUDFORMATION_JSON"
+        )
+    member = templates[0]
+    if member.file_size > limits.max_template_bytes:
+        raise BundleFormatError(
+            f"zip member {member.filename!r} declares {member.file_size:,} bytes uncompressed, more than the "
+            f"{limits.max_template_bytes:,} accepted: refusing it as a decompression bomb; "
+            "export fewer assets per bundle"
+        )
+    return member
 
 
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bytearray:

@@ -491,56 +491,43 @@ def resolve_principals(
             them), keys that name no source principal, malformed or several targets, grant misuse.
     """
     problems: list[str] = []
+    values = _principal_values(transform, principals or {}, context, subject, problems)
+    values.update(_grant_values(grant or [], context, problems))
+    if grant and not transform.grant_slots:
+        problems.append(
+            f"grant is only for exports without permissions, and {subject} carries permissions (or no asset that "
+            "takes them): map each of its source principals under principals instead"
+        )
+    if transform.grant_slots:
+        for role in GRANT_ROLES:
+            values.setdefault(_GRANT_PARAMETERS[role], "")
+    if problems:
+        raise PrincipalError(
+            f"the permission principals of {subject} do not fit the stage: {listing(problems)}", tuple(problems)
+        )
+    return dict(sorted(values.items()))
+
+
+def _principal_values(
+    transform: PrincipalTransform,
+    principals: Mapping[str, Any],
+    context: Optional[PrincipalContext],
+    subject: str,
+    problems: list[str],
+) -> dict[str, str]:
+    """The values of the ``Principal<hash10>`` parameters; records a problem per bad or missing mapping."""
     values: dict[str, str] = {}
     lookup = _lookup(transform)
-
-    def arn(target: Any, where: str) -> Optional[str]:
-        if isinstance(target, list) and len(target) == 1:
-            target = target[0]
-        if isinstance(target, list):
-            problems.append(
-                f"{where} maps to {len(target)} principals: a permission entry names one principal and the template "
-                "must be the same in every stage, so create a QuickSight group holding them and map to "
-                "group/<namespace>/<group name>"
-            )
-            return None
-        if isinstance(target, str) and target.startswith(PLACEHOLDER):
-            problems.append(f"{where} still maps to the placeholder {clean(target)!r}: set a user or group of the target account")
-            return None
-        if not isinstance(target, str) or not target.strip():
-            problems.append(f"{where} must map to a principal (a string), got {type(target).__name__}")
-            return None
-        target = target.strip()
-        try:
-            if context is None and not _TARGET_ARN.match(target):
-                raise ValueError("give a full ARN: the target account is not known here")
-            return target_arn(target, context) if context else target
-        except ValueError as exc:
-            problems.append(f"{where}: {clean(target)!r} is not a target principal: {exc}")
-            return None
-
     mapped_to: dict[str, str] = {}
-    for key, target in (principals or {}).items():
-        found = lookup.get(str(key), [])
-        if len(found) > 1:
-            problems.append(
-                f"principals key {clean(key)!r} matches {len(found)} source principals "
-                f"({listing([p.text for p in found])}): use the full text as inspect lists it"
-            )
-            continue
-        if not found:
-            hint = ", ".join(p.text for p in transform.mapped()) or "none"
-            problems.append(f"principals key {clean(key)!r} is not a permission principal of {subject} (its principals: {clean(hint)})")
-            continue
-        principal = found[0]
-        if principal.parameter is None:
-            problems.append(f"principals key {clean(key)!r} is kept as exported ({principal.kept_because}); remove it")
+    for key, target in principals.items():
+        principal = _principal_for(str(key), lookup, transform, subject, problems)
+        if principal is None or principal.parameter is None:
             continue
         if principal.parameter in mapped_to:
             problems.append(f"source principal {clean(principal.text)!r} is mapped twice ({mapped_to[principal.parameter]!r} and {clean(key)!r})")
             continue
         mapped_to[principal.parameter] = str(key)
-        value = arn(target, f"source principal {principal.text!r}")
+        value = _target(target, f"source principal {principal.text!r}", context, problems)
         if value is not None:
             values[principal.parameter] = value
     for principal in transform.mapped():
@@ -551,8 +538,34 @@ def resolve_principals(
                 "target: add it under principals, e.g. "
                 f"'{clean(principal.short)}': group/default/<group of the target account>"
             )
+    return values
+
+
+def _principal_for(
+    key: str, lookup: Mapping[str, list[SourcePrincipal]], transform: PrincipalTransform, subject: str, problems: list[str]
+) -> Optional[SourcePrincipal]:
+    """The source principal a ``principals`` key names; records why when it names none, several or a kept one."""
+    found = lookup.get(key, [])
+    if len(found) > 1:
+        problems.append(
+            f"principals key {clean(key)!r} matches {len(found)} source principals "
+            f"({listing([p.text for p in found])}): use the full text as inspect lists it"
+        )
+        return None
+    if not found:
+        hint = ", ".join(p.text for p in transform.mapped()) or "none"
+        problems.append(f"principals key {clean(key)!r} is not a permission principal of {subject} (its principals: {clean(hint)})")
+        return None
+    if found[0].parameter is None:
+        problems.append(f"principals key {clean(key)!r} is kept as exported ({found[0].kept_because}); remove it")
+    return found[0]
+
+
+def _grant_values(grant: Sequence[Any], context: Optional[PrincipalContext], problems: list[str]) -> dict[str, str]:
+    """The values of the grant slots' parameters; records a problem per malformed or second grant of a role."""
+    values: dict[str, str] = {}
     roles: dict[str, str] = {}
-    for i, item in enumerate(grant or []):
+    for i, item in enumerate(grant):
         where = f"grant[{i}]"
         if not isinstance(item, Mapping) or set(item) - {"principal", "role"} or "principal" not in item:
             problems.append(f"{where} must be {{principal: <target principal>, role: owner|viewer}}")
@@ -568,22 +581,37 @@ def resolve_principals(
             )
             continue
         roles[role] = where
-        value = arn(item["principal"], where)
+        value = _target(item["principal"], where, context, problems)
         if value is not None:
             values[_GRANT_PARAMETERS[role]] = value
-    if grant and not transform.grant_slots:
+    return values
+
+
+def _target(target: Any, where: str, context: Optional[PrincipalContext], problems: list[str]) -> Optional[str]:
+    """A target principal as the ARN a parameter takes; None after recording why it is not one."""
+    if isinstance(target, list) and len(target) == 1:
+        target = target[0]
+    if isinstance(target, list):
         problems.append(
-            f"grant is only for exports without permissions, and {subject} carries permissions (or no asset that "
-            "takes them): map each of its source principals under principals instead"
+            f"{where} maps to {len(target)} principals: a permission entry names one principal and the template "
+            "must be the same in every stage, so create a QuickSight group holding them and map to "
+            "group/<namespace>/<group name>"
         )
-    if transform.grant_slots:
-        for role in GRANT_ROLES:
-            values.setdefault(_GRANT_PARAMETERS[role], "")
-    if problems:
-        raise PrincipalError(
-            f"the permission principals of {subject} do not fit the stage: {listing(problems)}", tuple(problems)
-        )
-    return dict(sorted(values.items()))
+        return None
+    if isinstance(target, str) and target.startswith(PLACEHOLDER):
+        problems.append(f"{where} still maps to the placeholder {clean(target)!r}: set a user or group of the target account")
+        return None
+    if not isinstance(target, str) or not target.strip():
+        problems.append(f"{where} must map to a principal (a string), got {type(target).__name__}")
+        return None
+    target = target.strip()
+    try:
+        if context is None and not _TARGET_ARN.match(target):
+            raise ValueError("give a full ARN: the target account is not known here")
+        return target_arn(target, context) if context else target
+    except ValueError as exc:
+        problems.append(f"{where}: {clean(target)!r} is not a target principal: {exc}")
+        return None
 
 
 def duplicate_targets(transform: PrincipalTransform, values: Mapping[str, str]) -> list[str]:
