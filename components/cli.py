@@ -8,7 +8,6 @@ Progress (waiting on a job, running cfn-lint) goes to stderr; results to stdout.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -17,20 +16,14 @@ import unicodedata
 from pathlib import Path
 from typing import IO, Any, Callable, NoReturn, Optional, Sequence
 
-from .core.bundle import Template, unpack_bundle
+from .bundle_file import load_bundle_file
+from .core.bundle import Template
 from .core.catalog import CatalogEntry, build_catalog, summarize_resources
 from .core.literals import literal_connection_values
 from .core.principals import find_principals, principalize, principals_skeleton
 from .core.stage_values import stage_config_skeleton
-from .core.transform import (
-    INLINE_TEMPLATE_LIMIT,
-    OUTPUT_LIMIT,
-    PARAMETER_LIMIT,
-    RESOURCE_LIMIT,
-    URL_TEMPLATE_LIMIT,
-    DeployableTemplate,
-    deployable,
-)
+from .core.quotas import INLINE_TEMPLATE_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, URL_TEMPLATE_LIMIT
+from .core.transform import DeployableTemplate, deployable
 from .errors import QuickSightPromotionError, clean
 
 VERSION = "0.1.0"
@@ -297,20 +290,6 @@ def _json_report(
     return json.dumps(report, ensure_ascii=False, indent=2)
 
 
-def _load_file(path: Path) -> tuple[Template, str, int]:
-    try:
-        with path.open("rb") as fh:
-            digest = hashlib.sha256()
-            while chunk := fh.read(1024 * 1024):
-                digest.update(chunk)
-            size = fh.tell()
-            return unpack_bundle(fh, local=True), digest.hexdigest(), size
-    except OSError as exc:
-        raise QuickSightPromotionError(f"cannot read bundle file {str(path)!r}: {exc.strerror or exc}") from exc
-    except QuickSightPromotionError as exc:
-        raise QuickSightPromotionError(f"bundle file {str(path)!r}: {exc}") from exc
-
-
 def _load_job(args: argparse.Namespace, err: IO[str]) -> tuple[Template, str, int]:
     from .aws import fetch_export  # noqa: PLC0415
     from .core.models import ExportInputs  # noqa: PLC0415
@@ -379,7 +358,7 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.job_id and not args.account_id:
         raise _usage(args, "--job-id needs --account-id")
     try:
-        template, sha256, downloaded = _load_job(args, err) if args.job_id else _load_file(args.bundle)
+        template, sha256, downloaded = _load_job(args, err) if args.job_id else load_bundle_file(args.bundle)
         catalog = build_catalog(template.document)
     except QuickSightPromotionError as exc:
         print(f"error: {exc}", file=err)

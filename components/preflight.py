@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Optional
 
+from .bundle_file import load_bundle_file
 from .core.manifest import sha256_text
 from .core.catalog import CatalogEntry, build_catalog
 from .core.principals import PrincipalContext, resolve_principals
@@ -74,8 +75,6 @@ def check_stage(
     Returns:
         (problems, warnings), each one line.
     """
-    from .cli import _load_file  # noqa: PLC0415  (one loader for local bundles)
-
     project_file = project or stage.parent / "Pulumi.yaml"
     stage_name = stage.name[len("Pulumi.") : -len(".yaml")] if stage.name.startswith("Pulumi.") else stage.stem
     problems: list[str] = []
@@ -96,7 +95,7 @@ def check_stage(
     except QuickSightPromotionError as exc:
         problems.append(str(exc))
     try:
-        template, sha256, _ = _load_file(bundle)
+        template, sha256, _ = load_bundle_file(bundle)
     except QuickSightPromotionError as exc:
         return [*problems, str(exc)], warnings
     catalog = build_catalog(template.document)

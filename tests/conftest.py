@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -13,6 +14,17 @@ from emulator import ACCOUNT, QuickSightEmulator
 from engine import EngineHarness
 
 # Calculated fields hold literal ${...} text that must survive untouched.
+# Real exports from public repositories (../shared/real-exports/SOURCES.md), beside the project:
+# the tests that read them skip where the folder is absent.
+REAL_EXPORTS = Path(__file__).resolve().parents[1].parent / "shared" / "real-exports"
+needs_real = pytest.mark.skipif(not REAL_EXPORTS.is_dir(), reason=f"the real exports are not here ({REAL_EXPORTS} is absent)")
+
+
+def real(name: str) -> dict[str, Any]:
+    """A real export, parsed."""
+    return json.loads((REAL_EXPORTS / name).read_text(encoding="utf-8"))
+
+
 CALC_EXPRESSION = "ifelse(${Region} = 'EU', {sales} * 1.2, {sales})"
 
 

@@ -14,6 +14,7 @@ The template text is never searched and replaced: QuickSight calculated fields c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -21,9 +22,10 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, NamedTuple
 
 from ..errors import BundleFormatError
+from .quotas import URL_TEMPLATE_LIMIT
 
 ZIP_MAGIC = b"PK\x03\x04"
 # An empty zip (no members) starts with the end-of-central-directory record instead.
@@ -278,10 +280,39 @@ def unpack_bundle(stream: IO[bytes], *, limits: BundleLimits = DEFAULT_LIMITS, l
     return _parse(lambda: _read_bounded(stream, limits.max_template_bytes, words.json), "json", limits.max_depth, words)
 
 
+class LocalBundle(NamedTuple):
+    """An export file read from disk (see ``read_local_bundle``).
+
+    Attributes:
+        template: The parsed template.
+        sha256: The sha256 (hex) of the file's bytes, as ``expectedSha256`` pins it.
+        size: Bytes of the file.
+    """
+
+    template: Template
+    sha256: str
+    size: int
+
+
+def read_local_bundle(stream: IO[bytes], *, limits: BundleLimits = DEFAULT_LIMITS) -> LocalBundle:
+    """Hash a local export file, then unpack it (messages speak of the file, not of a download).
+
+    Args:
+        stream: The file opened for binary reading, seekable, at its start.
+        limits: Bounds of unpacking.
+
+    Raises:
+        BundleFormatError: as ``unpack_bundle``.
+    """
+    digest = hashlib.sha256()
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
+    size = stream.tell()
+    return LocalBundle(unpack_bundle(stream, limits=limits, local=True), digest.hexdigest(), size)
+
+
 def _read_bounded(stream: IO[bytes], limit: int, what: str) -> bytes:
     """Read a whole stream but refuse more than ``limit`` bytes, without reading past it."""
-    from .transform import URL_TEMPLATE_LIMIT  # noqa: PLC0415  (transform imports this module)
-
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise BundleFormatError(
@@ -338,23 +369,8 @@ def _central_directory(stream: IO[bytes]) -> tuple[int, int] | None:
 
 
 def _unpack_zip(stream: IO[bytes], limits: BundleLimits, words: _Words = _DOWNLOADED) -> Template:
-    directory = _central_directory(stream)
+    _check_directory(stream, limits, words)
     stream.seek(0)
-    if directory is not None:
-        entries, cd_bytes = directory
-        if entries > limits.max_zip_members:
-            found = f"lists {entries:,} members, more than the {limits.max_zip_members:,} accepted"
-        elif cd_bytes > limits.max_central_directory_bytes:
-            found = (
-                f"has a {cd_bytes:,}-byte directory, more than the {limits.max_central_directory_bytes:,} bytes accepted"
-            )
-        else:
-            found = ""
-        if found:
-            raise BundleFormatError(
-                f"{words.zip} {found} (read from its end record, before parsing the directory): "
-                "a CLOUDFORMATION_JSON export holds one template; re-export with ExportFormat=CLOUDFORMATION_JSON"
-            )
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError) as exc:
@@ -362,40 +378,64 @@ def _unpack_zip(stream: IO[bytes], limits: BundleLimits, words: _Words = _DOWNLO
             f"{words.file} starts like a zip but cannot be read as one ({exc}): {words.truncated}"
         ) from exc
     with archive:
-        members = archive.infolist()
-        if len(members) > limits.max_zip_members:
-            raise BundleFormatError(
-                f"{words.zip} lists {len(members):,} members, more than the {limits.max_zip_members:,} "
-                "accepted: a CLOUDFORMATION_JSON export holds one template; re-export with "
-                "ExportFormat=CLOUDFORMATION_JSON"
-            )
-        for info in members:
-            reason = _unsafe_member_reason(info.filename)
-            if reason:
-                raise BundleFormatError(
-                    f"{words.zip} has an unsafe member name {info.filename!r} that {reason}: "
-                    "refusing the archive; re-export the bundle from QuickSight"
-                )
-        templates = [m for m in members if not m.is_dir() and m.filename.lower().endswith(".json")]
-        if len(templates) != 1:
-            listed = ", ".join(m.filename for m in members if not m.is_dir()) or "no files"
-            raise BundleFormatError(
-                f"{words.zip} must hold exactly one .json CloudFormation template, found "
-                f"{len(templates)} (members: {listed}); re-export with ExportFormat=CLOUDFORMATION_JSON"
-            )
-        member = templates[0]
-        if member.file_size > limits.max_template_bytes:
-            raise BundleFormatError(
-                f"zip member {member.filename!r} declares {member.file_size:,} bytes uncompressed, more than the "
-                f"{limits.max_template_bytes:,} accepted: refusing it as a decompression bomb; "
-                "export fewer assets per bundle"
-            )
+        member = _template_member(archive, limits, words)
         return _parse(
             lambda: _read_member(archive, member, limits.max_template_bytes),
             f"zip:{member.filename}",
             limits.max_depth,
             words,
         )
+
+
+def _check_directory(stream: IO[bytes], limits: BundleLimits, words: _Words) -> None:
+    """Refuse a zip whose end record lists too many members or too large a directory, before parsing it."""
+    directory = _central_directory(stream)
+    if directory is None:
+        return
+    entries, cd_bytes = directory
+    if entries > limits.max_zip_members:
+        found = f"lists {entries:,} members, more than the {limits.max_zip_members:,} accepted"
+    elif cd_bytes > limits.max_central_directory_bytes:
+        found = f"has a {cd_bytes:,}-byte directory, more than the {limits.max_central_directory_bytes:,} bytes accepted"
+    else:
+        return
+    raise BundleFormatError(
+        f"{words.zip} {found} (read from its end record, before parsing the directory): "
+        "a CLOUDFORMATION_JSON export holds one template; re-export with ExportFormat=CLOUDFORMATION_JSON"
+    )
+
+
+def _template_member(archive: zipfile.ZipFile, limits: BundleLimits, words: _Words) -> zipfile.ZipInfo:
+    """The one .json member of a zip, refusing unsafe names, other counts and declared bombs."""
+    members = archive.infolist()
+    if len(members) > limits.max_zip_members:
+        raise BundleFormatError(
+            f"{words.zip} lists {len(members):,} members, more than the {limits.max_zip_members:,} "
+            "accepted: a CLOUDFORMATION_JSON export holds one template; re-export with "
+            "ExportFormat=CLOUDFORMATION_JSON"
+        )
+    for info in members:
+        reason = _unsafe_member_reason(info.filename)
+        if reason:
+            raise BundleFormatError(
+                f"{words.zip} has an unsafe member name {info.filename!r} that {reason}: "
+                "refusing the archive; re-export the bundle from QuickSight"
+            )
+    templates = [m for m in members if not m.is_dir() and m.filename.lower().endswith(".json")]
+    if len(templates) != 1:
+        listed = ", ".join(m.filename for m in members if not m.is_dir()) or "no files"
+        raise BundleFormatError(
+            f"{words.zip} must hold exactly one .json CloudFormation template, found "
+            f"{len(templates)} (members: {listed}); re-export with ExportFormat=CLOUDFORMATION_JSON"
+        )
+    member = templates[0]
+    if member.file_size > limits.max_template_bytes:
+        raise BundleFormatError(
+            f"zip member {member.filename!r} declares {member.file_size:,} bytes uncompressed, more than the "
+            f"{limits.max_template_bytes:,} accepted: refusing it as a decompression bomb; "
+            "export fewer assets per bundle"
+        )
+    return member
 
 
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bytearray:

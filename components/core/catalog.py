@@ -25,42 +25,26 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import BundleFormatError
+from .template import (
+    ASSET_KINDS,
+    DATASOURCE,
+    PREFIX_PARAMETER,
+    REFRESH_SCHEDULE,
+    VPC_CONNECTION,
+    TemplateResource,
+    kind_of,
+    parameter_uses,
+    quicksight_resources,
+    referenced_parameters,
+)
 
-PREFIX_PARAMETER = "ResourceIdPrefixForAllResources"
 IDENTITY_REGION_PARAMETER = "IdentityRegion"
 # Created by ResourceIdOverrideConfiguration.PrefixForAllResources and IncludePermissions.
 GLOBAL_PARAMETERS: tuple[str, ...] = (PREFIX_PARAMETER, IDENTITY_REGION_PARAMETER)
 
 GLOBAL = "global"
 UNKNOWN = "unknown"
-DATASOURCE = "datasource"
-REFRESH_SCHEDULE = "refresh-schedule"
-
-# Asset kinds in catalog order, keyed by CloudFormation resource type.
-KIND_BY_RESOURCE_TYPE: dict[str, str] = {
-    "AWS::QuickSight::DataSource": DATASOURCE,
-    "AWS::QuickSight::DataSet": "dataset",
-    "AWS::QuickSight::Analysis": "analysis",
-    "AWS::QuickSight::Dashboard": "dashboard",
-    "AWS::QuickSight::Theme": "theme",
-    "AWS::QuickSight::Folder": "folder",
-    "AWS::QuickSight::VPCConnection": "vpc-connection",
-    "AWS::QuickSight::RefreshSchedule": REFRESH_SCHEDULE,
-}
-ASSET_KINDS: tuple[str, ...] = tuple(KIND_BY_RESOURCE_TYPE.values())
 KINDS: tuple[str, ...] = (GLOBAL, *ASSET_KINDS, UNKNOWN)
-
-# The property that carries the asset id. A RefreshSchedule has none of its own: it is identified
-# by its data set's id and ``Schedule.ScheduleId`` (its ARN is ``.../dataset/<id>/refresh-schedule/<sid>``).
-ID_PROPERTY: dict[str, str] = {
-    DATASOURCE: "DataSourceId",
-    "dataset": "DataSetId",
-    "analysis": "AnalysisId",
-    "dashboard": "DashboardId",
-    "theme": "ThemeId",
-    "folder": "FolderId",
-    "vpc-connection": "VPCConnectionId",
-}
 
 # Kind tokens of generated descriptions ("Name for vpcConnection:<id>") and of ARNs, by their
 # lower-cased, hyphen-less spelling.
@@ -106,12 +90,9 @@ CONNECTION_PROPERTIES: frozenset[str] = frozenset(
 
 # A VPC connection's network placement and role are the source account's: a stage must set them
 # (QuickSight exports SubnetIds/SecurityGroupIds as one parameter per item, SubnetId0, SubnetId1...).
-VPC_CONNECTION = "vpc-connection"
 _VPC_CONNECTION_PROPERTY = re.compile(r"^(RoleArn|SubnetIds|SecurityGroupIds|SubnetId\d+|SecurityGroupId\d+)$")
 
 _DESCRIPTION = re.compile(r"^\s*(?P<property>[A-Za-z][\w.]*)\s+for\s+(?P<kind>[A-Za-z][\w-]*):(?P<id>\S+)\s*$")
-# ${Name} in an Fn::Sub string; ${!Literal} is CloudFormation's escape for a literal "${Literal}".
-_SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]*)\}")
 
 
 class CatalogEntry(BaseModel):
@@ -181,14 +162,16 @@ class CatalogEntry(BaseModel):
 
 
 def to_parameter_string(value: Any) -> str:
-    """Render a scalar the way CloudFormation receives a parameter value.
+    """Render a scalar the way CloudFormation receives a parameter value: the one rule for every caller.
 
-    Booleans become ``true``/``false``, integral floats lose their ``.0`` (YAML and the Pulumi
-    engine turn ``5432`` into ``5432.0``), other numbers and strings are kept as written.
+    Booleans become ``true``/``false``; a float with an integral value is written as the integer
+    it is (YAML and the Pulumi engine turn ``5432`` into ``5432.0``, and ``100000000000000000000``
+    into ``1e+20``: CloudFormation gets ``5432`` and ``100000000000000000000``); other numbers and
+    strings are kept as written.
 
     Raises:
         TypeError: the value is not a string, number or boolean.
-        ValueError: the value is a non-finite float.
+        ValueError: the value is a non-finite float (CloudFormation has no such number).
     """
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -197,21 +180,10 @@ def to_parameter_string(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"{value!r} is not a finite number")
-        if value.is_integer() and abs(value) < 2**63:
-            return str(int(value))
-        return repr(value)
+        return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, str):
         return value
     raise TypeError(f"expected a string, number or boolean, got {type(value).__name__}")
-
-
-@dataclass(frozen=True)
-class _Asset:
-    """A QuickSight resource of the template."""
-
-    logical_id: str
-    kind: str
-    asset_id: Optional[str]
 
 
 @dataclass(frozen=True)
@@ -238,9 +210,9 @@ def build_catalog(template: Mapping[str, Any]) -> list[CatalogEntry]:
     """
     parameters = _section(template, "Parameters")
     assets = _assets(_section(template, "Resources"))
-    users: dict[str, list[_Asset]] = {}
-    for asset, properties in assets:
-        for name in _referenced_parameters(properties):
+    users: dict[str, list[TemplateResource]] = {}
+    for asset in assets:
+        for name in referenced_parameters(asset.properties):
             users.setdefault(name, []).append(asset)
     placed = _placements(assets)
     entries = []
@@ -308,44 +280,20 @@ def connection_sites(kind: str, properties: Mapping[str, Any]) -> Iterator[tuple
         yield "VpcConnectionArn", vpc["VpcConnectionArn"]
 
 
-def _placements(assets: list[tuple[_Asset, Mapping[str, Any]]]) -> dict[str, tuple[_Asset, str]]:
+def _placements(assets: list[TemplateResource]) -> dict[str, tuple[TemplateResource, str]]:
     """Parameters used at exactly one connection property of one asset, and nowhere else."""
     uses: dict[str, int] = {}
-    for _asset, properties in assets:
-        for name, count in _use_counts(properties).items():
+    for asset in assets:
+        for name, count in parameter_uses(asset.properties).items():
             uses[name] = uses.get(name, 0) + count
-    sites: dict[str, list[tuple[_Asset, str]]] = {}
-    for asset, properties in assets:
-        if asset.asset_id is None:
+    sites: dict[str, list[tuple[TemplateResource, str]]] = {}
+    for asset in assets:
+        if asset.asset_id is None or asset.properties is None:
             continue
-        for prop, value in connection_sites(asset.kind, properties):
-            for name, count in _use_counts(value).items():
+        for prop, value in connection_sites(asset.kind, asset.properties):
+            for name, count in parameter_uses(value).items():
                 sites.setdefault(name, []).extend([(asset, prop)] * count)
     return {name: found[0] for name, found in sites.items() if len(found) == 1 and uses.get(name) == 1}
-
-
-def _use_counts(node: Any) -> dict[str, int]:
-    """How many ``Ref``/``Fn::Sub`` uses of each parameter there are under ``node``."""
-    counts: dict[str, int] = {}
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Mapping):
-            if len(item) == 1:
-                ((function, argument),) = item.items()
-                if function == "Ref" and isinstance(argument, str):
-                    counts[argument] = counts.get(argument, 0) + 1
-                    continue
-                if function == "Fn::Sub":
-                    for name in _sub_names(argument):
-                        counts[name] = counts.get(name, 0) + 1
-                    if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], Mapping):
-                        stack.extend(argument[1].values())
-                    continue
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return counts
 
 
 def summarize_resources(template: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -361,15 +309,13 @@ def summarize_resources(template: Mapping[str, Any]) -> dict[str, list[str]]:
     Raises:
         BundleFormatError: ``Resources`` is not a JSON object.
     """
+    resources = _section(template, "Resources")
     found: dict[str, list[str]] = {}
-    for logical_id, resource in _section(template, "Resources").items():
-        kind = _kind_of(resource)
-        if kind is None:
-            found.setdefault("other", []).append(str(logical_id))
-            continue
-        properties = resource.get("Properties")
-        asset_id = _asset_id(kind, properties) if isinstance(properties, Mapping) else None
-        found.setdefault(kind, []).append(asset_id or str(logical_id))
+    for asset in quicksight_resources(resources):
+        found.setdefault(asset.kind, []).append(asset.asset_id or asset.logical_id)
+    others = [str(logical_id) for logical_id, resource in resources.items() if kind_of(resource) is None]
+    if others:
+        found["other"] = others
     order = [*ASSET_KINDS, "other"]
     return {kind: sorted(found[kind]) for kind in order if kind in found}
 
@@ -412,71 +358,9 @@ def _section(template: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return section
 
 
-def _kind_of(resource: Any) -> Optional[str]:
-    """The asset kind of a resource, None for other resource types and malformed entries."""
-    kind = resource.get("Type") if isinstance(resource, Mapping) else None
-    return KIND_BY_RESOURCE_TYPE.get(kind) if isinstance(kind, str) else None
-
-
-def _assets(resources: Mapping[str, Any]) -> list[tuple[_Asset, Mapping[str, Any]]]:
-    """The QuickSight resources with their Properties (other resource types are skipped)."""
-    found = []
-    for logical_id, resource in resources.items():
-        if not isinstance(resource, Mapping):
-            continue
-        kind = _kind_of(resource)
-        properties = resource.get("Properties")
-        if kind is None or not isinstance(properties, Mapping):
-            continue
-        found.append((_Asset(str(logical_id), kind, _asset_id(kind, properties)), properties))
-    return found
-
-
-def _asset_id(kind: str, properties: Mapping[str, Any]) -> Optional[str]:
-    """The asset id a resource carries, without the ``${ResourceIdPrefixForAllResources}`` prefix."""
-    if kind == REFRESH_SCHEDULE:
-        schedule = properties.get("Schedule")
-        data_set_id = _literal_id(properties.get("DataSetId"))
-        schedule_id = _literal_id(schedule.get("ScheduleId")) if isinstance(schedule, Mapping) else None
-        return f"{data_set_id}/{schedule_id}" if data_set_id and schedule_id else None
-    return _literal_id(properties.get(ID_PROPERTY[kind]))
-
-
-def _literal_id(value: Any) -> Optional[str]:
-    """Read an id written as a string or as ``{"Fn::Sub": "${ResourceIdPrefixForAllResources}<id>"}``."""
-    if isinstance(value, Mapping) and len(value) == 1 and "Fn::Sub" in value:
-        value = value["Fn::Sub"]
-        if isinstance(value, list) and len(value) == 2 and value[1] == {}:
-            value = value[0]
-        if not isinstance(value, str):
-            return None
-        value = value.removeprefix("${" + PREFIX_PARAMETER + "}")
-        if "${" in value:
-            return None
-    if isinstance(value, str) and value:
-        return value
-    return None
-
-
-def _referenced_parameters(node: Any) -> set[str]:
-    """Names used through ``Ref`` or ``Fn::Sub`` anywhere under ``node`` (plain strings do not count)."""
-    return set(_use_counts(node))
-
-
-def _sub_names(argument: Any) -> set[str]:
-    """Parameters an ``Fn::Sub`` substitutes: not pseudo parameters, GetAtt forms or its own variables."""
-    if isinstance(argument, str):
-        text, local = argument, {}
-    elif isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str):
-        text, local = argument[0], argument[1] if isinstance(argument[1], Mapping) else {}
-    else:
-        return set()
-    names = set()
-    for match in _SUB_VARIABLE.finditer(text):
-        name = match.group(1).strip()
-        if name and "." not in name and not name.startswith("AWS::") and name not in local:
-            names.add(name)
-    return names
+def _assets(resources: Mapping[str, Any]) -> list[TemplateResource]:
+    """The QuickSight resources that have Properties (the others hold no parameter)."""
+    return [resource for resource in quicksight_resources(resources) if resource.properties is not None]
 
 
 def _parse_description(text: Any) -> Optional[_Description]:
@@ -491,7 +375,7 @@ def _parse_description(text: Any) -> Optional[_Description]:
     return _Description(match.group("property"), kind, match.group("id"))
 
 
-def _property_of(name: str, asset: _Asset) -> Optional[str]:
+def _property_of(name: str, asset: TemplateResource) -> Optional[str]:
     """The property a parameter overrides: its name minus the resource's logical id."""
     if not name.startswith(asset.logical_id) or len(name) == len(asset.logical_id):
         return None
@@ -499,7 +383,7 @@ def _property_of(name: str, asset: _Asset) -> Optional[str]:
     return SPLIT_PROPERTIES.get(suffix, suffix)
 
 
-def _description_agrees(description: _Description, asset: _Asset, prop: str) -> bool:
+def _description_agrees(description: _Description, asset: TemplateResource, prop: str) -> bool:
     if description.kind != asset.kind or asset.asset_id is None:
         return False
     if asset.kind == REFRESH_SCHEDULE:
@@ -516,7 +400,7 @@ def _description_agrees(description: _Description, asset: _Asset, prop: str) -> 
 
 
 def _entry(
-    name: str, spec: Mapping[str, Any], users: list[_Asset], placed: Optional[tuple[_Asset, str]] = None
+    name: str, spec: Mapping[str, Any], users: list[TemplateResource], placed: Optional[tuple[TemplateResource, str]] = None
 ) -> CatalogEntry:
     common = _constraints(name, spec)
     if name in GLOBAL_PARAMETERS:
@@ -550,7 +434,7 @@ def _entry(
     return CatalogEntry(name=name, kind=UNKNOWN, key=name, note=note, **common)
 
 
-def _asset_entry(name: str, asset: _Asset, prop: str, common: dict[str, Any]) -> CatalogEntry:
+def _asset_entry(name: str, asset: TemplateResource, prop: str, common: dict[str, Any]) -> CatalogEntry:
     is_source = asset.kind == DATASOURCE
     connection = (is_source and prop in CONNECTION_PROPERTIES) or (
         asset.kind == VPC_CONNECTION and _VPC_CONNECTION_PROPERTY.match(prop) is not None

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import KIND_BY_RESOURCE_TYPE, _asset_id, connection_sites, to_parameter_string
+from .catalog import connection_sites, to_parameter_string
+from .template import quicksight_resources, section, sub_text
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,15 @@ def _literal(value: Any) -> str | None:
 
     Values built from ``${AWS::AccountId}``/``${AWS::Region}`` (a role of the deploying account)
     follow the stage's account, and a ``Fn::GetAtt`` of another asset follows the stack: neither is
-    reported.
+    reported. ``${!Name}`` is CloudFormation's escape for the literal text ``${Name}``.
     """
-    if isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get("Fn::Sub"), str):
-        text = value["Fn::Sub"]
+    text = sub_text(value)
+    if text is not None:
         return None if "${" in text.replace("${!", "") else text.replace("${!", "${")
     if isinstance(value, (str, int, float, bool)):
         try:
             return to_parameter_string(value)
-        except (TypeError, ValueError):
+        except ValueError:  # a non-finite number is no value CloudFormation takes
             return None
     return None
 
@@ -62,20 +63,13 @@ def literal_connection_values(template: Mapping[str, Any]) -> list[LiteralValue]
     Returns:
         The literal values by asset and property.
     """
-    resources = template.get("Resources") if isinstance(template, Mapping) else None
     found = []
-    for logical_id, resource in (resources or {}).items() if isinstance(resources, Mapping) else ():
-        if not isinstance(resource, Mapping):
+    for resource in quicksight_resources(section(template, "Resources")):
+        if resource.properties is None:
             continue
-        kind = KIND_BY_RESOURCE_TYPE.get(str(resource.get("Type")))
-        properties = resource.get("Properties")
-        if kind is None or not isinstance(properties, Mapping):
-            continue
-        asset_id = _asset_id(kind, properties)
-        asset = f"{kind}/{asset_id}" if asset_id else str(logical_id)
-        for prop, value in connection_sites(kind, properties):
+        for prop, value in connection_sites(resource.kind, resource.properties):
             text = _literal(value)
             if text is None or (prop == "DisableSsl" and text != "true"):
                 continue
-            found.append(LiteralValue(asset, prop, text))
+            found.append(LiteralValue(resource.label, prop, text))
     return sorted(found, key=lambda v: (v.asset, v.property, v.value))

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ArchiveConflictError, ArchiveError, InputError, clean, listing
-from .stacks import resource_assets
+from .template import quicksight_resources, section
 from .types import AccountId
 
 TEMPLATES_PREFIX = "templates/"
@@ -232,14 +232,10 @@ def resource_digests(template: Mapping[str, Any]) -> dict[str, str]:
     CloudFormation would deploy for that asset changes. Given to the deployment as an input, it
     makes ``pulumi preview --diff`` list the assets a new template adds, changes or removes.
     """
-    resources = template.get("Resources") if isinstance(template, Mapping) else None
-    if not isinstance(resources, Mapping):
-        return {}
+    resources = section(template, "Resources")
     found: dict[str, str] = {}
-    for logical_id, asset in resource_assets(template).items():
-        key = f"{asset['kind']}/{asset['id']}" if asset.get("id") else str(logical_id)
-        if key in found:
-            key = str(logical_id)
-        text = json.dumps(resources[logical_id], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    for resource in quicksight_resources(resources):
+        key = resource.label if resource.label not in found else resource.logical_id
+        text = json.dumps(resources[resource.logical_id], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         found[key] = sha256_text(text)
     return dict(sorted(found.items()))

@@ -130,7 +130,7 @@ class DataSourceInfo(BaseModel):
         return arn if isinstance(arn, str) and arn else None
 
 
-class DefinitionError(BaseModel):
+class DefinitionProblem(BaseModel):
     """One entry of ``Errors`` of a dashboard or analysis (DescribeDashboardDefinition, DescribeAnalysis...)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -158,7 +158,7 @@ class AssetSummary(BaseModel):
 
     status: Optional[str] = Field(default=None, alias="Status")
     resource_status: Optional[str] = Field(default=None, alias="ResourceStatus")
-    errors: list[DefinitionError] = Field(default_factory=list, alias="Errors")
+    errors: list[DefinitionProblem] = Field(default_factory=list, alias="Errors")
     data_set_arns: list[str] = Field(default_factory=list, alias="DataSetArns")
     theme_arn: Optional[str] = Field(default=None, alias="ThemeArn")
     definition: dict[str, Any] = Field(default_factory=dict, alias="Definition")

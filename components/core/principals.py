@@ -39,12 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import BundleFormatError, PrincipalError, clean, listing
-from .catalog import (
-    IDENTITY_REGION_PARAMETER,
-    KIND_BY_RESOURCE_TYPE,
-    _asset_id,
-    _referenced_parameters,
-)
+from .catalog import IDENTITY_REGION_PARAMETER
+from .template import TemplateResource, quicksight_resources, referenced_parameters, section, sub_text
 
 PRINCIPAL_PARAMETER_PREFIX = "Principal"
 GRANT_OWNER_PARAMETER = "GrantOwnerPrincipal"
@@ -230,15 +226,11 @@ def principal_text(value: Any) -> str:
     """A principal expression as one line of text (see ``SourcePrincipal.text``)."""
     if isinstance(value, str):
         return value
-    if isinstance(value, Mapping) and len(value) == 1:
-        ((function, argument),) = value.items()
-        if function == "Fn::Sub":
-            if isinstance(argument, str):
-                return argument
-            if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str) and argument[1] == {}:
-                return argument[0]
-        if function == "Ref" and isinstance(argument, str):
-            return "${" + argument + "}"
+    text = sub_text(value)
+    if text is not None:
+        return text
+    if isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get("Ref"), str):
+        return "${" + value["Ref"] + "}"
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -253,37 +245,33 @@ class _Site:
 
 
 def _sites(resources: Mapping[str, Any]) -> list[_Site]:
-    sites = []
-    for logical_id, resource in resources.items():
-        if not isinstance(resource, Mapping):
-            continue
-        kind = KIND_BY_RESOURCE_TYPE.get(str(resource.get("Type")))
-        properties = resource.get("Properties")
-        if kind is None or not isinstance(properties, Mapping):
-            continue
-        asset_id = _asset_id(kind, properties)
-        site = _Site(f"{kind}/{asset_id}" if asset_id else str(logical_id), kind, [], False)
-        lists = [properties.get("Permissions")]
-        sharing = properties.get("LinkSharingConfiguration")
-        if isinstance(sharing, Mapping):
-            lists.append(sharing.get("Permissions"))
-        for entries in lists:
-            if isinstance(entries, list):
-                site.has_permissions = site.has_permissions or bool(entries)
-                site.slots.extend((e, "Principal") for e in entries if isinstance(e, Mapping) and "Principal" in e)
-        # Column-level security names principals too (data sets).
-        rules = properties.get("ColumnLevelPermissionRules")
-        if isinstance(rules, list):
-            for rule in rules:
-                principals = rule.get("Principals") if isinstance(rule, Mapping) else None
-                if isinstance(principals, list):
-                    site.slots.extend((principals, i) for i in range(len(principals)))
-        sites.append(site)
-    return sites
+    return [_site(resource) for resource in quicksight_resources(resources) if resource.properties is not None]
+
+
+def _site(resource: TemplateResource) -> _Site:
+    """Where one resource names principals: its (and its link sharing's) Permissions, its column-level rules."""
+    properties = resource.properties or {}
+    site = _Site(resource.label, resource.kind, [], False)
+    lists = [properties.get("Permissions")]
+    sharing = properties.get("LinkSharingConfiguration")
+    if isinstance(sharing, Mapping):
+        lists.append(sharing.get("Permissions"))
+    for entries in lists:
+        if isinstance(entries, list):
+            site.has_permissions = site.has_permissions or bool(entries)
+            site.slots.extend((e, "Principal") for e in entries if isinstance(e, Mapping) and "Principal" in e)
+    # Column-level security names principals too (data sets).
+    rules = properties.get("ColumnLevelPermissionRules")
+    if isinstance(rules, list):
+        for rule in rules:
+            principals = rule.get("Principals") if isinstance(rule, Mapping) else None
+            if isinstance(principals, list):
+                site.slots.extend((principals, i) for i in range(len(principals)))
+    return site
 
 
 def _named(value: Any, parameters: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(sorted(n for n in _referenced_parameters(value) if n != IDENTITY_REGION_PARAMETER and n in parameters))
+    return tuple(sorted(n for n in referenced_parameters(value) if n != IDENTITY_REGION_PARAMETER and n in parameters))
 
 
 def _kept_because(value: Any, text: str, parameters: Mapping[str, Any]) -> Optional[str]:
@@ -304,12 +292,7 @@ def find_principals(template: Mapping[str, Any]) -> tuple[SourcePrincipal, ...]:
     Returns:
         The source principals sorted by text.
     """
-    resources = template.get("Resources") if isinstance(template, Mapping) else None
-    parameters = template.get("Parameters") if isinstance(template, Mapping) else None
-    return _collect(
-        _sites(resources if isinstance(resources, Mapping) else {}),
-        parameters if isinstance(parameters, Mapping) else {},
-    )
+    return _collect(_sites(section(template, "Resources")), section(template, "Parameters"))
 
 
 def _collect(sites: list[_Site], declared: Mapping[str, Any]) -> tuple[SourcePrincipal, ...]:
@@ -353,10 +336,29 @@ def principalize(template: Mapping[str, Any], in_place: bool = False, grant: boo
             template.
     """
     document: dict[str, Any] = template if in_place and isinstance(template, dict) else copy.deepcopy(dict(template))
-    resources = document.get("Resources") if isinstance(document.get("Resources"), Mapping) else {}
-    declared = document.get("Parameters") if isinstance(document.get("Parameters"), Mapping) else {}
+    resources = section(document, "Resources")
+    declared = section(document, "Parameters")
     sites = _sites(resources)
     principals = _collect(sites, declared)
+    added = _parameterize(sites, principals)
+    grant = grant and any(site.kind in OWNER_ACTIONS for site in sites) and not any(s.has_permissions for s in sites)
+    if grant:
+        added.update(_grant_parameters())
+    clash = sorted(name for name in added if name in declared)
+    if clash:
+        raise BundleFormatError(
+            f"the template already declares parameter(s) {listing(clash, sep=', ')}, which the permission "
+            "transform adds: the template is not a QuickSight export as produced; re-export the bundle"
+        )
+    if added:
+        document["Parameters"] = {**declared, **dict(sorted(added.items()))}
+    if grant:
+        _add_grant_slots(document, resources)
+    return PrincipalTransform(document, principals, grant, tuple(sorted(added)))
+
+
+def _parameterize(sites: list[_Site], principals: Sequence[SourcePrincipal]) -> dict[str, dict[str, Any]]:
+    """Write ``{"Ref": <its parameter>}`` where each mapped principal was; the parameters to declare."""
     added: dict[str, dict[str, Any]] = {}
     by_text = {p.text: p for p in principals}
     for site in sites:
@@ -374,25 +376,19 @@ def principalize(template: Mapping[str, Any], in_place: bool = False, grant: boo
                 "AllowedPattern": _PARAMETER_PATTERN,
                 "ConstraintDescription": "must be the ARN of a QuickSight user or group of the target account",
             }
-    grant = grant and any(site.kind in OWNER_ACTIONS for site in sites) and not any(s.has_permissions for s in sites)
-    if grant:
-        for role in GRANT_ROLES:
-            added[_GRANT_PARAMETERS[role]] = {
-                "Type": "String",
-                "Default": "",
-                "Description": f"A QuickSight user or group ARN made {role} of every asset (empty: none)",
-            }
-    clash = sorted(name for name in added if name in declared)
-    if clash:
-        raise BundleFormatError(
-            f"the template already declares parameter(s) {listing(clash, sep=', ')}, which the permission "
-            "transform adds: the template is not a QuickSight export as produced; re-export the bundle"
-        )
-    if added:
-        document["Parameters"] = {**declared, **dict(sorted(added.items()))}
-    if grant:
-        _add_grant_slots(document, resources)
-    return PrincipalTransform(document, principals, grant, tuple(sorted(added)))
+    return added
+
+
+def _grant_parameters() -> dict[str, dict[str, Any]]:
+    """The grant slots' parameters: one per role, empty (unused) by default."""
+    return {
+        _GRANT_PARAMETERS[role]: {
+            "Type": "String",
+            "Default": "",
+            "Description": f"A QuickSight user or group ARN made {role} of every asset (empty: none)",
+        }
+        for role in GRANT_ROLES
+    }
 
 
 def _add_grant_slots(document: dict[str, Any], resources: Mapping[str, Any]) -> None:
@@ -409,17 +405,15 @@ def _add_grant_slots(document: dict[str, Any], resources: Mapping[str, Any]) -> 
         conditions[_GRANT_CONDITIONS[role]] = {"Fn::Not": [{"Fn::Equals": [{"Ref": _GRANT_PARAMETERS[role]}, ""]}]}
     conditions[_GRANT_ANY_CONDITION] = {"Fn::Or": [{"Condition": _GRANT_CONDITIONS[r]} for r in GRANT_ROLES]}
     document["Conditions"] = conditions
-    for resource in resources.values():
-        kind = KIND_BY_RESOURCE_TYPE.get(str(resource.get("Type"))) if isinstance(resource, Mapping) else None
-        properties = resource.get("Properties") if kind in OWNER_ACTIONS else None
-        if not isinstance(properties, dict):
+    for resource in quicksight_resources(resources):
+        if resource.kind not in OWNER_ACTIONS or not isinstance(resource.properties, dict):
             continue
         entries = []
-        for role, actions in (("owner", OWNER_ACTIONS[kind]), ("viewer", VIEWER_ACTIONS[kind])):
+        for role, actions in (("owner", OWNER_ACTIONS[resource.kind]), ("viewer", VIEWER_ACTIONS[resource.kind])):
             entry = {"Principal": {"Ref": _GRANT_PARAMETERS[role]}, "Actions": list(actions)}
             entries.append({"Fn::If": [_GRANT_CONDITIONS[role], entry, {"Ref": "AWS::NoValue"}]})
         # Permissions takes 1-64 entries: with no grant at all the property is left out, as exported.
-        properties["Permissions"] = {"Fn::If": [_GRANT_ANY_CONDITION, entries, {"Ref": "AWS::NoValue"}]}
+        resource.properties["Permissions"] = {"Fn::If": [_GRANT_ANY_CONDITION, entries, {"Ref": "AWS::NoValue"}]}
 
 
 @dataclass(frozen=True)
@@ -497,56 +491,43 @@ def resolve_principals(
             them), keys that name no source principal, malformed or several targets, grant misuse.
     """
     problems: list[str] = []
+    values = _principal_values(transform, principals or {}, context, subject, problems)
+    values.update(_grant_values(grant or [], context, problems))
+    if grant and not transform.grant_slots:
+        problems.append(
+            f"grant is only for exports without permissions, and {subject} carries permissions (or no asset that "
+            "takes them): map each of its source principals under principals instead"
+        )
+    if transform.grant_slots:
+        for role in GRANT_ROLES:
+            values.setdefault(_GRANT_PARAMETERS[role], "")
+    if problems:
+        raise PrincipalError(
+            f"the permission principals of {subject} do not fit the stage: {listing(problems)}", tuple(problems)
+        )
+    return dict(sorted(values.items()))
+
+
+def _principal_values(
+    transform: PrincipalTransform,
+    principals: Mapping[str, Any],
+    context: Optional[PrincipalContext],
+    subject: str,
+    problems: list[str],
+) -> dict[str, str]:
+    """The values of the ``Principal<hash10>`` parameters; records a problem per bad or missing mapping."""
     values: dict[str, str] = {}
     lookup = _lookup(transform)
-
-    def arn(target: Any, where: str) -> Optional[str]:
-        if isinstance(target, list) and len(target) == 1:
-            target = target[0]
-        if isinstance(target, list):
-            problems.append(
-                f"{where} maps to {len(target)} principals: a permission entry names one principal and the template "
-                "must be the same in every stage, so create a QuickSight group holding them and map to "
-                "group/<namespace>/<group name>"
-            )
-            return None
-        if isinstance(target, str) and target.startswith(PLACEHOLDER):
-            problems.append(f"{where} still maps to the placeholder {clean(target)!r}: set a user or group of the target account")
-            return None
-        if not isinstance(target, str) or not target.strip():
-            problems.append(f"{where} must map to a principal (a string), got {type(target).__name__}")
-            return None
-        target = target.strip()
-        try:
-            if context is None and not _TARGET_ARN.match(target):
-                raise ValueError("give a full ARN: the target account is not known here")
-            return target_arn(target, context) if context else target
-        except ValueError as exc:
-            problems.append(f"{where}: {clean(target)!r} is not a target principal: {exc}")
-            return None
-
     mapped_to: dict[str, str] = {}
-    for key, target in (principals or {}).items():
-        found = lookup.get(str(key), [])
-        if len(found) > 1:
-            problems.append(
-                f"principals key {clean(key)!r} matches {len(found)} source principals "
-                f"({listing([p.text for p in found])}): use the full text as inspect lists it"
-            )
-            continue
-        if not found:
-            hint = ", ".join(p.text for p in transform.mapped()) or "none"
-            problems.append(f"principals key {clean(key)!r} is not a permission principal of {subject} (its principals: {clean(hint)})")
-            continue
-        principal = found[0]
-        if principal.parameter is None:
-            problems.append(f"principals key {clean(key)!r} is kept as exported ({principal.kept_because}); remove it")
+    for key, target in principals.items():
+        principal = _principal_for(str(key), lookup, transform, subject, problems)
+        if principal is None or principal.parameter is None:
             continue
         if principal.parameter in mapped_to:
             problems.append(f"source principal {clean(principal.text)!r} is mapped twice ({mapped_to[principal.parameter]!r} and {clean(key)!r})")
             continue
         mapped_to[principal.parameter] = str(key)
-        value = arn(target, f"source principal {principal.text!r}")
+        value = _target(target, f"source principal {principal.text!r}", context, problems)
         if value is not None:
             values[principal.parameter] = value
     for principal in transform.mapped():
@@ -557,8 +538,34 @@ def resolve_principals(
                 "target: add it under principals, e.g. "
                 f"'{clean(principal.short)}': group/default/<group of the target account>"
             )
+    return values
+
+
+def _principal_for(
+    key: str, lookup: Mapping[str, list[SourcePrincipal]], transform: PrincipalTransform, subject: str, problems: list[str]
+) -> Optional[SourcePrincipal]:
+    """The source principal a ``principals`` key names; records why when it names none, several or a kept one."""
+    found = lookup.get(key, [])
+    if len(found) > 1:
+        problems.append(
+            f"principals key {clean(key)!r} matches {len(found)} source principals "
+            f"({listing([p.text for p in found])}): use the full text as inspect lists it"
+        )
+        return None
+    if not found:
+        hint = ", ".join(p.text for p in transform.mapped()) or "none"
+        problems.append(f"principals key {clean(key)!r} is not a permission principal of {subject} (its principals: {clean(hint)})")
+        return None
+    if found[0].parameter is None:
+        problems.append(f"principals key {clean(key)!r} is kept as exported ({found[0].kept_because}); remove it")
+    return found[0]
+
+
+def _grant_values(grant: Sequence[Any], context: Optional[PrincipalContext], problems: list[str]) -> dict[str, str]:
+    """The values of the grant slots' parameters; records a problem per malformed or second grant of a role."""
+    values: dict[str, str] = {}
     roles: dict[str, str] = {}
-    for i, item in enumerate(grant or []):
+    for i, item in enumerate(grant):
         where = f"grant[{i}]"
         if not isinstance(item, Mapping) or set(item) - {"principal", "role"} or "principal" not in item:
             problems.append(f"{where} must be {{principal: <target principal>, role: owner|viewer}}")
@@ -574,22 +581,37 @@ def resolve_principals(
             )
             continue
         roles[role] = where
-        value = arn(item["principal"], where)
+        value = _target(item["principal"], where, context, problems)
         if value is not None:
             values[_GRANT_PARAMETERS[role]] = value
-    if grant and not transform.grant_slots:
+    return values
+
+
+def _target(target: Any, where: str, context: Optional[PrincipalContext], problems: list[str]) -> Optional[str]:
+    """A target principal as the ARN a parameter takes; None after recording why it is not one."""
+    if isinstance(target, list) and len(target) == 1:
+        target = target[0]
+    if isinstance(target, list):
         problems.append(
-            f"grant is only for exports without permissions, and {subject} carries permissions (or no asset that "
-            "takes them): map each of its source principals under principals instead"
+            f"{where} maps to {len(target)} principals: a permission entry names one principal and the template "
+            "must be the same in every stage, so create a QuickSight group holding them and map to "
+            "group/<namespace>/<group name>"
         )
-    if transform.grant_slots:
-        for role in GRANT_ROLES:
-            values.setdefault(_GRANT_PARAMETERS[role], "")
-    if problems:
-        raise PrincipalError(
-            f"the permission principals of {subject} do not fit the stage: {listing(problems)}", tuple(problems)
-        )
-    return dict(sorted(values.items()))
+        return None
+    if isinstance(target, str) and target.startswith(PLACEHOLDER):
+        problems.append(f"{where} still maps to the placeholder {clean(target)!r}: set a user or group of the target account")
+        return None
+    if not isinstance(target, str) or not target.strip():
+        problems.append(f"{where} must map to a principal (a string), got {type(target).__name__}")
+        return None
+    target = target.strip()
+    try:
+        if context is None and not _TARGET_ARN.match(target):
+            raise ValueError("give a full ARN: the target account is not known here")
+        return target_arn(target, context) if context else target
+    except ValueError as exc:
+        problems.append(f"{where}: {clean(target)!r} is not a target principal: {exc}")
+        return None
 
 
 def duplicate_targets(transform: PrincipalTransform, values: Mapping[str, str]) -> list[str]:

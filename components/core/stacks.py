@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal, Optional
 
@@ -31,8 +30,9 @@ from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary 
     clean,
     listing,
 )
-from .catalog import ID_PROPERTY, KIND_BY_RESOURCE_TYPE
+from .catalog import to_parameter_string
 from .polling import Backoff
+from .template import quicksight_resources, section
 from .types import OptionalAccountId, OptionalBucketName, OptionalRegion, OptionalRoleArn, StackName
 from .transform import NO_ECHO_PROPERTIES  # noqa: F401  (re-exported: the secrets among credentials)
 
@@ -160,62 +160,19 @@ def is_empty_change_set(reason: Optional[str]) -> bool:
 # --- assets of a template -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Asset:
-    """The QuickSight asset a template resource is (kind and id as exported, without the id prefix)."""
-
-    kind: str
-    asset_id: Optional[str]
-
-
 def resource_assets(template: Mapping[str, Any]) -> dict[str, dict[str, Optional[str]]]:
-    """Logical id -> {"kind", "id"} for every QuickSight resource of a parsed template."""
-    resources = template.get("Resources") if isinstance(template, Mapping) else None
-    found: dict[str, dict[str, Optional[str]]] = {}
-    if not isinstance(resources, Mapping):
-        return found
-    for logical_id, resource in resources.items():
-        if not isinstance(resource, Mapping):
-            continue
-        kind = KIND_BY_RESOURCE_TYPE.get(str(resource.get("Type")))
-        if kind is None:
-            continue
-        properties = resource.get("Properties")
-        found[str(logical_id)] = {"kind": kind, "id": _asset_id(kind, properties if isinstance(properties, Mapping) else {})}
-    return found
-
-
-def _asset_id(kind: str, properties: Mapping[str, Any]) -> Optional[str]:
-    if kind == "refresh-schedule":
-        schedule = properties.get("Schedule")
-        data_set = _literal(properties.get("DataSetId"))
-        schedule_id = _literal(schedule.get("ScheduleId")) if isinstance(schedule, Mapping) else None
-        return f"{data_set}/{schedule_id}" if data_set and schedule_id else None
-    prop = ID_PROPERTY.get(kind)
-    return _literal(properties.get(prop)) if prop else None
-
-
-def _literal(value: Any) -> Optional[str]:
-    """An id written as a string or as ``{"Fn::Sub": "${ResourceIdPrefixForAllResources}<id>"}``."""
-    if isinstance(value, Mapping) and list(value) == ["Fn::Sub"]:
-        value = value["Fn::Sub"]
-        if isinstance(value, list) and value:
-            value = value[0]
-        if isinstance(value, str):
-            value = value.replace("${ResourceIdPrefixForAllResources}", "")
-            if "${" in value:
-                return None
-    return value if isinstance(value, str) and value else None
+    """Logical id -> {"kind", "id"} for every QuickSight resource of a parsed template (``core.template``)."""
+    return {
+        resource.logical_id: {"kind": resource.kind, "id": resource.asset_id}
+        for resource in quicksight_resources(section(template, "Resources"))
+    }
 
 
 def no_echo_parameters(template: Mapping[str, Any]) -> frozenset[str]:
     """Names of the template's parameters declared ``NoEcho``."""
-    parameters = template.get("Parameters") if isinstance(template, Mapping) else None
-    if not isinstance(parameters, Mapping):
-        return frozenset()
     return frozenset(
         str(name)
-        for name, spec in parameters.items()
+        for name, spec in section(template, "Parameters").items()
         if isinstance(spec, Mapping) and str(spec.get("NoEcho", "")).lower() == "true"
     )
 
@@ -433,13 +390,14 @@ class DeploymentInputs(BaseModel):
 
 
 def parameter_string(value: Any) -> Any:
-    """A parameter value as CloudFormation takes it (a string); numbers arrive from the engine as doubles."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (int, float)):
-        return str(value)
+    """An input's parameter value as CloudFormation takes it (``catalog.to_parameter_string``).
+
+    Numbers arrive from the engine as doubles (``5432.0`` is sent as ``5432``); a non-finite number
+    is refused (ValueError). A value that is no string, number or boolean is handed back unchanged,
+    for the input model's ``dict[str, str]`` to refuse with a message naming the parameter.
+    """
+    if isinstance(value, (str, int, float)):
+        return to_parameter_string(value)
     return value
 
 

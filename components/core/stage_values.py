@@ -34,13 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import ParameterError
 from .catalog import (
     GLOBAL,
-    REFRESH_SCHEDULE,
     UNKNOWN,
     CatalogEntry,
     iter_assets,
     kind_from_token,
     to_parameter_string,
 )
+from .template import REFRESH_SCHEDULE
 
 DEFAULT_PROJECT = "quicksight-promotion"
 HIDDEN = "<hidden>"
@@ -510,7 +510,27 @@ def stage_config_skeleton(
     Returns:
         YAML text.
     """
-    given = dict(settings or {})
+    lines = _skeleton_settings(stage, project, dict(settings or {}))
+    top = _skeleton_unmapped(catalog, project)
+    assets: list[str] = []
+    for asset, entries in iter_assets(catalog):
+        assets.extend(_skeleton_asset(asset, entries, project))
+    if not assets and not any(_is_active(line) for line in top):
+        # `parameters:` must stay a mapping (Pulumi.yaml declares it an object, and a null would not
+        # be one): write the first source default as an explicit value.
+        for index, line in enumerate(top):
+            if _is_parameter_comment(line):
+                top[index] = _uncomment(line)
+                break
+    if not assets and not any(_is_active(line) for line in top):
+        lines.append(f"  {project}:parameters: {{}}")
+        return "\n".join(lines + top) + "\n"
+    lines.append(f"  {project}:parameters:")
+    return "\n".join(lines + top + assets) + "\n"
+
+
+def _skeleton_settings(stage: str, project: str, given: Mapping[str, str]) -> list[str]:
+    """The skeleton's prose and the program's settings (given ones filled in, required ones as placeholders)."""
     lines = [
         f"## Pulumi.{stage}.yaml: stage {stage!r} of {project}, generated from the export template's parameters.",
         "## Edit the values, keep the keys. \"<required: ...>\" marks a value to set: it has no source default,",
@@ -527,6 +547,11 @@ def stage_config_skeleton(
         elif placeholder is not None:
             lines.append(f"  {project}:{key}: {_yaml_text(f'{PLACEHOLDER_PREFIX}: {placeholder}>')}")
     lines.append(f"  ## {project}:allowSourceDefaults: true   (reuse source connection values; not recommended)")
+    return lines
+
+
+def _skeleton_unmapped(catalog: Sequence[CatalogEntry], project: str) -> list[str]:
+    """The skeleton's lines for parameters set by their raw name: the globals, then the unknown ones."""
     top: list[str] = []
     for entry in catalog:
         if entry.kind == GLOBAL:
@@ -537,21 +562,7 @@ def stage_config_skeleton(
         for entry in unknown:
             top.append(f"    ## {entry.name}: {_comment_text(entry.note or '')}")
             top.extend(_skeleton_entry(entry, entry.name, "    ", project))
-    assets: list[str] = []
-    for asset, entries in iter_assets(catalog):
-        assets.extend(_skeleton_asset(asset, entries, project))
-    if not assets and not any(_is_active(line) for line in top):
-        # `parameters:` must stay a mapping (Pulumi.yaml declares it an object, and a null would not
-        # be one): write the first source default as an explicit value.
-        for index, line in enumerate(top):
-            if _is_parameter_comment(line):
-                top[index] = _uncomment(line)
-                break
-    if not assets and not any(_is_active(line) for line in top):
-        lines.append(f"  {project}:parameters: {{}}")
-        return "\n".join(lines + top) + "\n"
-    lines.append(f"  {project}:parameters:")
-    return "\n".join(lines + top + assets) + "\n"
+    return top
 
 
 def _skeleton_asset(asset: str, entries: list[CatalogEntry], project: str) -> list[str]:

@@ -14,15 +14,7 @@ from typing import Any
 
 from .bundle import compact_json
 from .principals import PrincipalTransform, SourcePrincipal, principalize
-
-# CloudFormation's limits: a TemplateBody of at most 51,200 bytes, a TemplateURL object of at most
-# "1 MB", which CloudFormation (and cfn-lint, which encodes its limits) counts as 1,000,000 bytes.
-INLINE_TEMPLATE_LIMIT = 51_200
-URL_TEMPLATE_LIMIT = 1_000_000
-# CloudFormation's per-template quotas (cfn-lint E1001/E2010/E6010 encode the same numbers).
-RESOURCE_LIMIT = 500
-PARAMETER_LIMIT = 200
-OUTPUT_LIMIT = 200
+from .quotas import INLINE_TEMPLATE_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, URL_TEMPLATE_LIMIT
 
 # Credential properties whose parameters are marked NoEcho: the secrets. A SecretArn names a
 # Secrets Manager secret (an ARN is no secret), so it is deployed as is and shown by DescribeStacks.

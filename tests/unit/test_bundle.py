@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import struct
@@ -9,7 +10,7 @@ import zipfile
 
 import pytest
 
-from components.core.bundle import BundleLimits, parse_template, unpack_bundle
+from components.core.bundle import BundleLimits, parse_template, read_local_bundle, unpack_bundle
 from components.errors import BundleFormatError
 from conftest import CALC_EXPRESSION, pretty_bytes, sample_template, zip_bytes
 
@@ -272,3 +273,15 @@ def test_a_zip64_end_record_is_read_too() -> None:
     with pytest.raises(BundleFormatError) as info:
         unpack(forged)
     assert "lists 500,000 members" in str(info.value)
+
+
+def test_a_local_file_is_hashed_as_read_and_spoken_of_as_a_file() -> None:
+    raw = pretty_bytes(sample_template())
+    loaded = read_local_bundle(io.BytesIO(raw))
+    assert loaded.sha256 == hashlib.sha256(raw).hexdigest() and loaded.size == len(raw)
+    assert loaded.template.document == sample_template()
+    zipped = zip_bytes({"bundle.json": raw})
+    assert read_local_bundle(io.BytesIO(zipped)).sha256 == hashlib.sha256(zipped).hexdigest()
+    with pytest.raises(BundleFormatError) as info:
+        read_local_bundle(io.BytesIO(b"not json"))
+    assert str(info.value).startswith("the file is not valid JSON") and "download" not in str(info.value)

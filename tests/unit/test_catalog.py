@@ -392,7 +392,18 @@ def test_summarize_resources(bundle: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("abc", "abc"), (True, "true"), (False, "false"), (5432, "5432"), (5432.0, "5432"), (0.25, "0.25"), (-3.0, "-3")],
+    [
+        ("abc", "abc"),
+        (True, "true"),
+        (False, "false"),
+        (5432, "5432"),
+        (5432.0, "5432"),
+        (0.25, "0.25"),
+        (-3.0, "-3"),
+        # The engine sends 100000000000000000000 as a double: CloudFormation gets the integer, not "1e+20".
+        (1e20, "100000000000000000000"),
+        (1.5e-7, "1.5e-07"),
+    ],
 )
 def test_to_parameter_string(value: Any, expected: str) -> None:
     assert to_parameter_string(value) == expected
@@ -403,3 +414,5 @@ def test_to_parameter_string_refuses_other_types() -> None:
         to_parameter_string({})
     with pytest.raises(ValueError, match="not a finite number"):
         to_parameter_string(float("nan"))
+    with pytest.raises(ValueError, match="inf is not a finite number"):
+        to_parameter_string(float("inf"))

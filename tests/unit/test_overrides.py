@@ -11,8 +11,10 @@ from components.core.overrides import (
     CONNECTION_BY_VARIANT,
     DATA_SOURCE_OVERRIDE_PROPERTIES,
     MAX_OVERRIDE_ENTRIES,
+    AssetSummary,
     BundleContents,
     DataSourceInfo,
+    DefinitionProblem,
     asset_arn,
     build_overrides,
     connection_gaps,
@@ -185,3 +187,18 @@ def test_asset_arn_accepts_ids_and_arns_of_the_account() -> None:
         asset_arn("dashboard", arn("analysis", "x"), account=ACCOUNT, region="us-east-1")
     with pytest.raises(InputError, match="neither an id .* nor an ARN of a analysis"):
         asset_arn("analysis", "bad id!", account=ACCOUNT, region="us-east-1")
+
+
+def test_a_definition_problem_is_an_answer_entry_not_an_error() -> None:
+    assert not issubclass(DefinitionProblem, Exception)
+    summary = AssetSummary.model_validate(
+        {
+            "Status": "CREATION_FAILED",
+            "Errors": [
+                {"Type": "COLUMN_NOT_FOUND", "Message": "Column Region", "ViolatedEntities": [{"Path": "a"}, {"Path": "b"}]},
+                {},
+            ],
+        }
+    )
+    assert [type(e) for e in summary.errors] == [DefinitionProblem, DefinitionProblem]
+    assert [e.describe() for e in summary.errors] == ["COLUMN_NOT_FOUND: Column Region (at a, b)", "ERROR: (no message)"]

@@ -5,7 +5,6 @@ the real exports of ../shared/real-exports (skipped where that folder is absent)
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,17 +30,11 @@ from components.core.principals import (
 )
 from components.core.transform import PARAMETER_LIMIT, RESOURCE_LIMIT, deployable
 from components.errors import BundleFormatError
-from conftest import sample_template
+from conftest import needs_real, real, sample_template
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real-exports"
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"the real exports are not here ({REAL} is absent)")
 CONTEXT = PrincipalContext("aws", "999999999999", "eu-west-1")
 ADMIN = "arn:${AWS::Partition}:quicksight:${IdentityRegion}:${AWS::AccountId}:user/default/QuickSightAdmin"
 ANALYST = "arn:${AWS::Partition}:quicksight:${IdentityRegion}:${AWS::AccountId}:user/default/sales-analyst"
-
-
-def real(name: str) -> dict[str, Any]:
-    return json.loads((REAL / name).read_text(encoding="utf-8"))
 
 
 def catalog_of(template: dict[str, Any]) -> list[dict[str, Any]]:

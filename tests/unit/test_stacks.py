@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from components.core import stacks as core
+from components.core.catalog import to_parameter_string
 from tools.generator import generate_bundle
 
 T0 = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
@@ -145,3 +146,40 @@ def test_replacement_problems_compare_known_values_only() -> None:
 def test_template_url_is_virtual_hosted_and_quoted() -> None:
     assert core.template_url("b", "eu-west-1", "p x/abc.json") == "https://b.s3.eu-west-1.amazonaws.com/p%20x/abc.json"
     assert core.staged_key("quicksight-promotion/", "ab") == "quicksight-promotion/ab.json"
+
+
+# The deployment's parameter values and the catalog's Defaults are written by one function
+# (catalog.to_parameter_string). Before, core/deployment.py had its own copy that wrote an integral
+# float beyond 2**63 in full where the catalog wrote "1e+20", and passed "nan"/"inf" on to CloudFormation.
+@pytest.mark.parametrize("value", ["abc", True, False, 5432, 5432.0, -3.0, 0.25, 1e20, 2.0**63, -0.0])
+def test_parameter_values_are_written_as_the_catalog_writes_them(value: object) -> None:
+    assert core.parameter_string(value) == to_parameter_string(value)
+    parsed = core.DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"P": value})
+    assert parsed.parameters == {"P": to_parameter_string(value)}
+
+
+def test_an_integral_float_past_2_63_is_sent_as_its_integer() -> None:
+    parsed = core.DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"Big": 1e20})
+    assert parsed.parameters == {"Big": "100000000000000000000"}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_parameter_value_is_refused(value: float) -> None:
+    with pytest.raises(ValidationError) as info:
+        core.DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"P": value})
+    (error,) = info.value.errors()
+    assert error["loc"] == ("parameters",)
+    assert error["msg"] == f"Value error, {value!r} is not a finite number"
+
+
+def test_a_parameter_value_that_is_no_scalar_is_left_to_the_input_model_to_refuse() -> None:
+    assert core.parameter_string({"v": "x"}) == {"v": "x"}
+    with pytest.raises(ValidationError) as info:
+        core.DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"P": {"v": "x"}})
+    assert [(e["loc"], e["msg"]) for e in info.value.errors()] == [(("parameters", "P"), "Input should be a valid string")]
+
+
+def test_resource_assets_and_no_echo_read_a_malformed_template_as_empty() -> None:
+    assert core.resource_assets({"Resources": []}) == {}
+    assert core.resource_assets("not a template") == {}  # type: ignore[arg-type]
+    assert core.no_echo_parameters({"Parameters": []}) == frozenset()
