@@ -73,7 +73,7 @@ def account() -> str:
 
 def inputs(job_id: str, **extra: Any) -> dict[str, Any]:
     """The export resource's inputs for a job of the emulator's account."""
-    return {"aws_account_id": ACCOUNT, "export_job_id": job_id, **extra}
+    return {"source_account_id": ACCOUNT, "export_job_id": job_id, **extra}
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ def well_behaved_again(qs: QuickSightEmulator) -> Iterator[None]:
 
 
 def release(name: str, **extra: Any) -> dict[str, Any]:
-    return {"aws_account_id": ACCOUNT, "release_name": name, "dashboard_ids": ["sales-dashboard"], **extra}
+    return {"source_account_id": ACCOUNT, "release_name": name, "dashboard_ids": ["sales-dashboard"], **extra}
 
 
 def failing_up(engine: EngineHarness, props: dict[str, Any]) -> tuple[str, float]:
@@ -67,7 +67,7 @@ def test_transient_faults_of_the_preflight_are_retried_within_the_deadline(
 ) -> None:
     name = f"faulty-preflight-{fault}"
     qs.misbehave(fault, fault, fault)
-    result = release_engine.up(release(name, timeout_seconds=60))
+    result = release_engine.up(release(name, export_timeout_seconds=60))
     assert result.action == "create" and result.outputs["export_job_id"] == name
     assert qs.call_faults == []
     assert [b["AssetBundleExportJobId"] for b in qs.assets.started].count(name) == 1
@@ -79,7 +79,7 @@ def test_a_stalled_preflight_answer_ends_at_the_deadline(
 ) -> None:
     name = f"stalled-preflight-{fault}"
     qs.misbehave(*[fault] * 40)
-    line, took = failing_up(release_engine, release(name, timeout_seconds=DEADLINE))
+    line, took = failing_up(release_engine, release(name, export_timeout_seconds=DEADLINE))
     assert took < BOUND, f"a {DEADLINE} s deadline took {took:.1f} s"
     assert line.startswith(
         f"components.errors.ExportTimeoutError: pre-flight of release export job '{name}' in account {ACCOUNT} "

@@ -1,4 +1,4 @@
-"""Pure decisions of a deployment: statuses, root causes, change summaries, digests, inputs."""
+"""Pure decisions of a deployment: statuses, root causes, change summaries, digests, replacements."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import datetime as dt
 import json
 
 import pytest
-from pydantic import ValidationError
 
 from components.core import stacks as core
 from tools.generator import generate_bundle
@@ -114,28 +113,11 @@ def test_no_echo_parameters_of_a_template() -> None:
     assert core.no_echo_parameters(template) == {"A", "B"}
 
 
-def test_inputs_report_every_problem() -> None:
-    with pytest.raises(ValidationError) as info:
-        core.DeploymentInputs.model_validate(
-            {
-                "stack_name": "bad name",
-                "template_body": "[]",
-                "capabilities": ["CAPABILITY_IAM", "NOPE"],
-                "tags": {core.OWNERSHIP_TAG: "x"},
-                "timeout_seconds": 0,
-            }
-        )
-    fields = {".".join(str(p) for p in e["loc"]) for e in info.value.errors()}
-    assert fields == {"stack_name", "template_body", "capabilities.1", "tags", "timeout_seconds"}
-    assert core.OWNERSHIP_TAG in str(info.value)
-    parsed = core.DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"Port": 5432.0, "On": True})
-    assert parsed.parameters == {"Port": "5432", "On": "true"}
-
-
 def test_replacement_problems_compare_known_values_only() -> None:
-    olds = {"stack_name": "s", "region": "eu-west-1", "account_id": "111111111111"}
+    olds = {"stack_name": "s", "target_region": "eu-west-1", "account_id": "111111111111"}
     assert core.replacement_problems(olds, {"stack_name": "s"}) == []
-    assert core.replacement_problems(olds, {"stack_name": "t", "region": "us-east-1", "expected_account_id": "222222222222"}) == [
+    news = {"stack_name": "t", "target_region": "us-east-1", "target_account_id": "222222222222"}
+    assert core.replacement_problems(olds, news) == [
         "stack_name 's' -> 't'",
         "region eu-west-1 -> us-east-1",
         "account 111111111111 -> 222222222222",
