@@ -110,6 +110,24 @@ def test_thousands_of_definition_errors_give_a_bounded_escaped_line(release_engi
     assert "\x1b" not in line and len(line) < 2000
 
 
+def test_many_hostile_warnings_of_a_release_are_kept_bounded_and_escaped(
+    release_engine: EngineHarness, qs: QuickSightEmulator
+) -> None:
+    # A lenient release of a big bundle can carry many warnings, each outside text a terminal interprets:
+    # kept as the export keeps them (issue 16: the release kept them all, raw).
+    qs.assets.job_warnings = [
+        {"Arn": f"arn:aws:quicksight:us-east-1:111111111111:dataset/w{i}", "Message": "\x1b[2Jgone"} for i in range(250)
+    ]
+    try:
+        result = release_engine.up(release("noisy-warnings", strict_validation=False))
+    finally:
+        qs.assets.job_warnings = []
+    kept = result.outputs["warnings"]
+    assert len(kept) == 101 and kept[-1] == "... and 150 more warnings"
+    assert kept[0] == "arn:aws:quicksight:us-east-1:111111111111:dataset/w0: \\x1b[2Jgone"
+    assert not any("\x1b" in entry for entry in kept)
+
+
 def test_a_5xx_start_is_retried_then_started() -> None:
     from components.aws.release_cut import PreparedRelease, start_release
     from components.aws.quicksight import JobRef
