@@ -189,6 +189,29 @@ def test_job_errors_name_the_flags_not_the_resource_inputs(emulator, account: st
     assert "\n  job status IN_PROGRESS after 0 s\n" in err
 
 
+def test_each_job_flag_is_named_after_the_export_input_it_sets_and_messages_say_the_flag() -> None:
+    from components.cli import _FLAG_FOR_INPUT, _INPUT_WORDS, _parser
+    from components.core.models import ExportInputs
+    from components.provider import AssetBundleExportProvider
+
+    legacy = AssetBundleExportProvider.LEGACY_NAMES
+    for word, flag in _FLAG_FOR_INPUT.items():
+        if word in ExportInputs.model_fields:
+            assert flag == "--" + word.replace("_", "-"), word
+        elif word in legacy:
+            # The boundary's words before 0.2.0 say the flag of the input's new name.
+            assert flag == _FLAG_FOR_INPUT[legacy[word]], word
+        else:
+            assert (word, flag) == ("the resource's region input", "--source-region")
+    inspect_parser = _parser("p")._subparsers._group_actions[0].choices["inspect"]  # noqa: SLF001
+    flags = {option for action in inspect_parser._actions for option in action.option_strings}  # noqa: SLF001
+    assert {flag for word, flag in _FLAG_FOR_INPUT.items() if word in ExportInputs.model_fields} <= flags
+    said = "raise export_timeout_seconds or set source_role_arn (source_account_id, export_job_id, source_region)"
+    assert _INPUT_WORDS.sub(lambda m: _FLAG_FOR_INPUT[m.group()], said) == (
+        "raise --export-timeout-seconds or set --source-role-arn (--source-account-id, --export-job-id, --source-region)"
+    )
+
+
 def test_inspect_through_the_export_path_reports_job_errors(emulator, account: str) -> None:  # type: ignore[no-untyped-def]
     code, out, err = inspect("--source-account-id", account, "--export-job-id", "missing-job", "--source-region", "us-east-1")
     assert code == 1 and out == ""
