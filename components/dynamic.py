@@ -290,6 +290,29 @@ class DynamicProvider(ResourceProvider):
 
 # --- what the export and the release providers share --------------------------------------------
 
+# The inputs of core.models.SourceJobInputs a message may quote: identifiers and numbers.
+SOURCE_JOB_QUOTABLE = frozenset(
+    {
+        "source_account_id",
+        "source_region",
+        "source_role_arn",
+        "export_timeout_seconds",
+        "archive_bucket",
+        "archive_region",
+        "archive_role_arn",
+    }
+)
+# Where a fetched job is archived: a change archives the recorded template (no QuickSight call, so
+# a release can be archived after its job expired).
+ARCHIVE_INPUTS = ("archive_bucket", "archive_region", "archive_role_arn")
+# Their names before 0.2.0 (CHANGELOG.md), as states written then hold them.
+SOURCE_JOB_LEGACY_NAMES = {
+    "aws_account_id": "source_account_id",
+    "region": "source_region",
+    "role_arn": "source_role_arn",
+    "timeout_seconds": "export_timeout_seconds",
+}
+
 # Warnings kept in outputs (state, `pulumi stack output`): lenient exports of big bundles can carry
 # many, and each is outside text that a terminal would interpret.
 MAX_WARNINGS = 100

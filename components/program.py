@@ -178,33 +178,51 @@ def build_release(
     )
 
 
+# What each stage exports: stack output -> the attribute of the release or of the component.
+RELEASE_OUTPUTS = {
+    "release_name": "export_job_id",
+    "archive_manifest_key": "archive_manifest_key",
+    "archive_sha256": "archive_sha256",
+    "export_job_id": "export_job_id",
+    "template_sha256": "template_sha256",
+    "parameter_catalog": "parameter_catalog",
+    "override_configuration": "override_configuration",
+    "release_notes": "notes",
+}
+STACK_OUTPUTS = {
+    name: name
+    for name in (
+        "stack_id",
+        "stack_name",
+        "stack_outputs",
+        "template_sha256",
+        "parameter_catalog",
+        "asset_ids",
+        "dashboard_urls",
+        "resource_digests",
+    )
+}
+
+
+def export_outputs(resource: Any, outputs: dict[str, str]) -> None:
+    """``pulumi.export`` each output of ``outputs`` (stack output -> the resource's attribute)."""
+    for name, attribute in outputs.items():
+        pulumi.export(name, getattr(resource, attribute))
+
+
 def cut_release(settings: ProgramConfig) -> Any:
     """The source stage: cut the release, archive it, and export what the next stage names it by."""
     archive_bucket, archive_region = build_archive(settings)
     release = build_release("release", settings, archive_bucket, archive_region)
     pulumi.export("archive_bucket", archive_bucket)
-    pulumi.export("release_name", release.export_job_id)
-    pulumi.export("archive_manifest_key", release.archive_manifest_key)
-    pulumi.export("archive_sha256", release.archive_sha256)
-    pulumi.export("export_job_id", release.export_job_id)
-    pulumi.export("template_sha256", release.template_sha256)
-    pulumi.export("parameter_catalog", release.parameter_catalog)
-    pulumi.export("override_configuration", release.override_configuration)
-    pulumi.export("release_notes", release.notes)
+    export_outputs(release, RELEASE_OUTPUTS)
     return release
 
 
 def deploy_release(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStack:
     """A later stage: deploy a release (an export job or an archived release), and export the stack's outputs."""
     bundle = build("quicksight", settings, parameters)
-    pulumi.export("stack_id", bundle.stack_id)
-    pulumi.export("stack_name", bundle.stack_name)
-    pulumi.export("stack_outputs", bundle.stack_outputs)
-    pulumi.export("template_sha256", bundle.template_sha256)
-    pulumi.export("parameter_catalog", bundle.parameter_catalog)
-    pulumi.export("asset_ids", bundle.asset_ids)
-    pulumi.export("dashboard_urls", bundle.dashboard_urls)
-    pulumi.export("resource_digests", bundle.resource_digests)
+    export_outputs(bundle, STACK_OUTPUTS)
     if settings.release or settings.release_sha256:
         pulumi.export("release_name", bundle.release_name)
     return bundle

@@ -19,7 +19,15 @@ import pulumi
 from .core.catalog import CREDENTIAL_PROPERTIES, CatalogEntry, build_catalog
 from .core.models import ExportInputs, ExportOutputs
 from .core.stage_values import resolve_parameters
-from .dynamic import DynamicProvider, archive_job, is_unknown, job_outputs
+from .dynamic import (
+    ARCHIVE_INPUTS,
+    SOURCE_JOB_LEGACY_NAMES,
+    SOURCE_JOB_QUOTABLE,
+    DynamicProvider,
+    archive_job,
+    is_unknown,
+    job_outputs,
+)
 
 
 class AssetBundleExportProvider(DynamicProvider):
@@ -34,19 +42,7 @@ class AssetBundleExportProvider(DynamicProvider):
     ID_OUTPUT = "export_job_arn"
     # Identifiers and numbers. Never `parameters`: it may be a secret (the engine unwraps secrets
     # before calling a dynamic provider, so the provider cannot tell), and so may anything unexpected.
-    QUOTABLE = frozenset(
-        {
-            "source_account_id",
-            "export_job_id",
-            "source_region",
-            "source_role_arn",
-            "export_timeout_seconds",
-            "expected_sha256",
-            "archive_bucket",
-            "archive_region",
-            "archive_role_arn",
-        }
-    )
+    QUOTABLE = SOURCE_JOB_QUOTABLE | {"export_job_id", "expected_sha256"}
     # What identifies the export: a change means another job, so another resource.
     REPLACE_ON = ("source_account_id", "export_job_id", "source_region")
     # How the same job is fetched or verified: fetch again in place.
@@ -54,18 +50,10 @@ class AssetBundleExportProvider(DynamicProvider):
     # The stage's values: re-resolved against the recorded catalog, no AWS call (so a stage can
     # still change a value after the job's description expired, 14 days on).
     REVALUE_ON = ("parameters", "allow_source_defaults", "validate_template")
-    # Where the fetched template is archived: archive the recorded template (no QuickSight call, so
-    # a release can be archived after its job expired).
-    ARCHIVE_ON = ("archive_bucket", "archive_region", "archive_role_arn")
+    ARCHIVE_ON = ARCHIVE_INPUTS
     # export_timeout_seconds only bounds a wait: changing it touches nothing.
     UPDATE_ON = REFETCH_ON + REVALUE_ON + ARCHIVE_ON
-    # The names before 0.2.0 (CHANGELOG.md), as states written then hold them.
-    LEGACY_NAMES = {
-        "aws_account_id": "source_account_id",
-        "region": "source_region",
-        "role_arn": "source_role_arn",
-        "timeout_seconds": "export_timeout_seconds",
-    }
+    LEGACY_NAMES = SOURCE_JOB_LEGACY_NAMES
 
     def _checked(self, news: dict[str, Any]) -> dict[str, Any]:
         """``expected_sha256`` lower-case, so that diff compares like with like (outputs hold it so)."""

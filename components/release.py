@@ -20,7 +20,15 @@ from pulumi.dynamic import CheckFailure
 
 from .core.catalog import build_catalog
 from .core.models import ReleaseInputs, ReleaseOutputs
-from .dynamic import DynamicProvider, archive_job, is_unknown, job_outputs
+from .dynamic import (
+    ARCHIVE_INPUTS,
+    SOURCE_JOB_LEGACY_NAMES,
+    SOURCE_JOB_QUOTABLE,
+    DynamicProvider,
+    archive_job,
+    is_unknown,
+    job_outputs,
+)
 from .errors import InputError, QuickSightPromotionError
 
 
@@ -36,17 +44,7 @@ class AssetBundleReleaseProvider(DynamicProvider):
     ID_OUTPUT = "export_job_arn"
     # Identifiers and numbers, never anything that may be a secret (the engine unwraps secrets
     # before a dynamic provider sees them).
-    QUOTABLE = frozenset(
-        {
-            "source_account_id",
-            "source_region",
-            "source_role_arn",
-            "export_timeout_seconds",
-            "archive_bucket",
-            "archive_region",
-            "archive_role_arn",
-        }
-    )
+    QUOTABLE = SOURCE_JOB_QUOTABLE
     # A release is one export: any change of what or how it exports is another release (and, with
     # the same release_name, refused by create with a message asking for a new name).
     REPLACE_ON = (
@@ -60,18 +58,11 @@ class AssetBundleReleaseProvider(DynamicProvider):
         "strict_validation",
         "id_prefix",
     )
-    # Where the release is archived: archive the recorded release (no QuickSight call).
-    ARCHIVE_ON = ("archive_bucket", "archive_region", "archive_role_arn")
+    ARCHIVE_ON = ARCHIVE_INPUTS
     # source_role_arn only changes who calls QuickSight: the recorded release stays.
     # export_timeout_seconds bounds a wait: no diff.
     UPDATE_ON = ("source_role_arn", *ARCHIVE_ON)
-    # The names before 0.2.0 (CHANGELOG.md), as states written then hold them.
-    LEGACY_NAMES = {
-        "aws_account_id": "source_account_id",
-        "region": "source_region",
-        "role_arn": "source_role_arn",
-        "timeout_seconds": "export_timeout_seconds",
-    }
+    LEGACY_NAMES = SOURCE_JOB_LEGACY_NAMES
 
     def _check_more(self, news: Mapping[str, Any]) -> list[CheckFailure]:
         """A release names at least one dashboard or analysis (no AWS call: pre-flight runs in create)."""

@@ -191,6 +191,16 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
     if problems:
         # Not chained (and raised outside the except): pydantic's own text quotes every value.
         raise InputError(f"invalid stack configuration: {'; '.join(problems)}") from None
+    _check_together(config)
+    return config
+
+
+def _check_together(config: ProgramConfig) -> None:
+    """The rules across settings: one mode per stage (cut a release, deploy a job, deploy an archived release).
+
+    Raises:
+        InputError: naming the settings that do not go together, and what to set.
+    """
     if config.release_name and config.export_job_id:
         raise InputError(
             f"invalid stack configuration: set either {NAMESPACE}:releaseName (the source stage cuts a release) "
@@ -225,4 +235,3 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
         raise InputError(
             f"invalid stack configuration: set either {NAMESPACE}:expectedSha256 or {NAMESPACE}:pinFromStack, not both"
         )
-    return config

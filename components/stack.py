@@ -43,6 +43,7 @@ from .core.transform import deployable
 from .deployment import CloudFormationDeployment
 from .errors import QuickSightPromotionError, ReleasePinError, TemplateTooLargeError
 from .archive import ArchivedTemplate
+from .buckets import private_bucket
 from .core.manifest import resource_digests, sha256_text
 from .provider import AssetBundleExport, protected_values, resolve_catalog_values
 from .validation import VALIDATION_MODES, enforce
@@ -207,35 +208,8 @@ def deployed_asset_ids(assets: Mapping[str, list[str]], prefix: str) -> dict[str
 
 
 def staging_bucket(name: str, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
-    """A private, encrypted, public-access-blocked, bucket-owner-enforced S3 bucket for large templates."""
-    bucket = aws.s3.Bucket(f"{name}-staging", force_destroy=True, opts=opts)
-    aws.s3.BucketPublicAccessBlock(
-        f"{name}-staging",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=opts,
-    )
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-staging",
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
-                )
-            )
-        ],
-        opts=opts,
-    )
-    aws.s3.BucketOwnershipControls(
-        f"{name}-staging",
-        bucket=bucket.id,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=opts,
-    )
+    """A private, encrypted bucket of the target account for templates over 51,200 bytes (emptied on destroy)."""
+    bucket, _ = private_bucket(f"{name}-staging", force_destroy=True, opts=opts)
     return bucket.bucket
 
 

@@ -90,6 +90,22 @@ def engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
         yield harness
 
 
+@pytest.fixture(scope="module")
+def release_engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
+    """One release provider process per test module, and a dashboard for it (on one PostgreSQL data set)."""
+    from components.release import AssetBundleReleaseProvider
+    from engine import RELEASE_RESOURCE_TYPE
+
+    assets = qs.assets
+    assets.add_data_source("pg", "POSTGRESQL", {"PostgreSqlParameters": {"Host": "dev-db", "Port": 5432, "Database": "sales"}})
+    assets.add_data_set("orders", ("pg",))
+    assets.add_dashboard("sales-dashboard", ("orders",))
+    with EngineHarness(
+        env=qs.env(), provider=AssetBundleReleaseProvider(), name="release", resource_type=RELEASE_RESOURCE_TYPE
+    ) as harness:
+        yield harness
+
+
 class FakeTime:
     """A clock that only moves when the code under test sleeps; records every sleep."""
 

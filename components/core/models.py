@@ -108,17 +108,26 @@ DEFAULT_EXPORT_TIMEOUT_SECONDS = 1800
 MAX_TIMEOUT_SECONDS = 24 * 3600
 
 
-class ExportInputs(BaseModel):
-    """Inputs of the ``AssetBundleExport`` dynamic resource, validated in ``check`` and ``create``."""
+class SourceJobInputs(BaseModel):
+    """The inputs the export and the release share: the source account's job, and the release archive."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     source_account_id: AccountId = Field(examples=["000000000000"])
-    export_job_id: ExportJobId = Field(examples=["unknown"])
     source_region: OptionalRegion = None
     source_role_arn: OptionalRoleArn = None
     # The engine sends numbers as doubles; pydantic accepts 1800.0 for an int.
     export_timeout_seconds: int = Field(default=DEFAULT_EXPORT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
+    # The release archive (components/aws/archive_writer.py): archive what was fetched there, once.
+    archive_bucket: OptionalBucketName = None
+    archive_region: OptionalRegion = None
+    archive_role_arn: OptionalRoleArn = None
+
+
+class ExportInputs(SourceJobInputs):
+    """Inputs of the ``AssetBundleExport`` dynamic resource, validated in ``check`` and ``create``."""
+
+    export_job_id: ExportJobId = Field(examples=["unknown"])
     expected_sha256: OptionalSha256 = None
     # The stage's values for the template parameters (see core.stage_values for the forms).
     parameters: Optional[dict[str, Any]] = None
@@ -128,10 +137,6 @@ class ExportInputs(BaseModel):
     parameters_secret: bool = False
     # Run cfn-lint on each new template and record its findings (the component enforces them).
     validate_template: bool = False
-    # The release archive (components/aws/archive_writer.py): archive the fetched template there, once.
-    archive_bucket: OptionalBucketName = None
-    archive_region: OptionalRegion = None
-    archive_role_arn: OptionalRoleArn = None
 
     @field_validator("parameters", mode="before")
     @classmethod
@@ -158,8 +163,8 @@ class ExportInputs(BaseModel):
         return self.export_timeout_seconds
 
 
-class ExportOutputs(BaseModel):
-    """Outputs of the ``AssetBundleExport`` dynamic resource (plain JSON-able; never the URL)."""
+class JobOutputs(BaseModel):
+    """The outputs the export and the release share: a fetched job's template (plain JSON-able; never the URL)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -172,37 +177,32 @@ class ExportOutputs(BaseModel):
     warnings: list[str]
     parameter_catalog: list[dict[str, Any]]
     assets: dict[str, list[str]]
-    lint_findings: Optional[list[dict[str, Any]]] = None
     # Set when archive_bucket is: releases/<name>.json and the archived template's sha256.
     archive_manifest_key: Optional[str] = None
     archive_sha256: Optional[str] = None
+
+
+class ExportOutputs(JobOutputs):
+    """Outputs of the ``AssetBundleExport`` dynamic resource."""
+
+    lint_findings: Optional[list[dict[str, Any]]] = None
 
 
 # A release name: any printable text (the job id derives from it, core.overrides.release_job_id).
 _RELEASE_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
 
-class ReleaseInputs(BaseModel):
+class ReleaseInputs(SourceJobInputs):
     """Inputs of the ``AssetBundleRelease`` dynamic resource, validated in ``check`` and ``create``."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    source_account_id: AccountId = Field(examples=["000000000000"])
     # 256 characters is plenty for a name.
     release_name: str = Field(min_length=1, max_length=256, pattern=_RELEASE_NAME_PATTERN, examples=["unknown"])
     dashboard_ids: list[str] = Field(default_factory=list)
     analysis_ids: list[str] = Field(default_factory=list)
-    source_region: OptionalRegion = None
-    source_role_arn: OptionalRoleArn = None
     include_permissions: bool = False
     include_tags: bool = False
     strict_validation: bool = True
     id_prefix: bool = True
-    export_timeout_seconds: int = Field(default=DEFAULT_EXPORT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
-    # The release archive (components/aws/archive_writer.py): archive the release there, once.
-    archive_bucket: OptionalBucketName = None
-    archive_region: OptionalRegion = None
-    archive_role_arn: OptionalRoleArn = None
 
     @field_validator("dashboard_ids", "analysis_ids", mode="before")
     @classmethod
@@ -210,27 +210,13 @@ class ReleaseInputs(BaseModel):
         return [] if value is None else value
 
 
-class ReleaseOutputs(BaseModel):
-    """Outputs of the ``AssetBundleRelease`` dynamic resource (plain JSON-able; never the download URL)."""
-
-    model_config = ConfigDict(frozen=True)
+class ReleaseOutputs(JobOutputs):
+    """Outputs of the ``AssetBundleRelease`` dynamic resource (its archive is under its export job id)."""
 
     export_job_id: str
-    export_job_arn: str
-    resource_arns: list[str]
-    template_body: str
-    template_sha256: str
-    template_size: int
-    created_time: Optional[str]
-    warnings: list[str]
     notes: list[str]
-    parameter_catalog: list[dict[str, Any]]
-    assets: dict[str, list[str]]
     override_configuration: dict[str, Any]
     started: bool
-    # Set when archive_bucket is: releases/<export job id>.json and the archived template's sha256.
-    archive_manifest_key: Optional[str] = None
-    archive_sha256: Optional[str] = None
 
 
 class DeploymentInputs(BaseModel):

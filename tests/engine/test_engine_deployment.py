@@ -17,6 +17,7 @@ from components.deployment import CloudFormationDeploymentProvider
 from engine import DEPLOYMENT_TYPE, UNKNOWN, EngineHarness, user_error
 from moto_server import (  # noqa: F401  (fixtures)
     DEFAULT_ACCOUNT,
+    NOWHERE,
     REGION,
     MotoServer,
     aws_env,
@@ -77,14 +78,6 @@ def engine(moto: MotoServer) -> Iterator[EngineHarness]:
         yield running
 
 
-# An endpoint where nothing listens: any AWS call from a provider pointed here fails at once.
-NOWHERE = {
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    "AWS_ACCESS_KEY_ID": "AKIANOWHERE000000000",
-    "AWS_SECRET_ACCESS_KEY": "nowhere",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_MAX_ATTEMPTS": "1",
-}
 
 
 def test_up_unchanged_up_changed_value_changed_template_refresh_and_delete(

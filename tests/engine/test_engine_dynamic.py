@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import pickle
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import dill
 import grpc
@@ -27,13 +27,12 @@ from engine import (
     DEPLOYMENT_TYPE,
     DIFF_NONE,
     DIFF_SOME,
-    RELEASE_RESOURCE_TYPE,
     EngineHarness,
     ResourceState,
     error_text,
     user_error,
 )
-from moto_server import DEFAULT_ACCOUNT, REGION, MotoServer, aws_env, moto, moto_server  # noqa: F401  (fixtures)
+from moto_server import DEFAULT_ACCOUNT, NOWHERE, REGION, MotoServer, aws_env, moto, moto_server  # noqa: F401  (fixtures)
 
 # The inputs renamed in 0.2.0, as 0.1.0 named them (CHANGELOG.md).
 EXPORT_0_1 = {
@@ -55,14 +54,6 @@ DEPLOYMENT_0_1 = {
 }
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/quicksight-promotion-reader"
 MARKER = "Marker-Pa55-9f3c1e"
-# An endpoint where nothing listens: any AWS call from a provider pointed here fails at once.
-NOWHERE = {
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    "AWS_ACCESS_KEY_ID": "AKIANOWHERE000000000",
-    "AWS_SECRET_ACCESS_KEY": "nowhere",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_MAX_ATTEMPTS": "1",
-}
 
 
 def recorded_by_0_1(state: ResourceState, names: Mapping[str, str]) -> ResourceState:
@@ -79,20 +70,6 @@ def recorded_by_0_1(state: ResourceState, names: Mapping[str, str]) -> ResourceS
 
 def since(qs: QuickSightEmulator, mark: int) -> list[str]:
     return [r["operation"] for r in qs.requests[mark:]]
-
-
-@pytest.fixture(scope="module")
-def release_engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
-    from components.release import AssetBundleReleaseProvider
-
-    assets = qs.assets
-    assets.add_data_source("pg", "POSTGRESQL", {"PostgreSqlParameters": {"Host": "dev-db", "Port": 5432, "Database": "sales"}})
-    assets.add_data_set("orders", ("pg",))
-    assets.add_dashboard("sales-dashboard", ("orders",))
-    with EngineHarness(
-        env=qs.env(), provider=AssetBundleReleaseProvider(), name="release", resource_type=RELEASE_RESOURCE_TYPE
-    ) as harness:
-        yield harness
 
 
 def deployment_harness(env: dict[str, str]) -> EngineHarness:
@@ -271,24 +248,20 @@ def test_what_the_user_sees_of_a_parse_error_holds_no_value(engine: EngineHarnes
 # --- declarations ------------------------------------------------------------------------------------------
 
 
-def test_a_provider_declaring_a_name_its_model_does_not_have_is_refused_when_defined() -> None:
+@pytest.mark.parametrize(
+    ("declared", "said"),
+    [
+        ({"REPLACE_ON": ("region",)}, r"declared names that are not inputs \['region'\]"),
+        ({"LEGACY_NAMES": {"export_job_id": "source_account_id"}}, r"legacy names still in use \['export_job_id'\]"),
+        ({"ID_OUTPUT": "stack_id"}, r"id output 'stack_id'"),
+    ],
+)
+def test_a_provider_whose_declarations_disagree_with_its_models_is_refused_when_defined(
+    declared: dict[str, Any], said: str
+) -> None:
     from components.core.models import ExportInputs, ExportOutputs
     from components.dynamic import DynamicProvider
 
-    with pytest.raises(TypeError, match=r"declared names that are not inputs \['region'\]"):
-
-        class _Stale(DynamicProvider):
-            LABEL = "Stale"
-            INPUTS = ExportInputs
-            OUTPUTS = ExportOutputs
-            ID_OUTPUT = "export_job_arn"
-            REPLACE_ON = ("region",)
-
-    with pytest.raises(TypeError, match=r"legacy names still in use \['export_job_id'\]"):
-
-        class _Clash(DynamicProvider):
-            LABEL = "Clash"
-            INPUTS = ExportInputs
-            OUTPUTS = ExportOutputs
-            ID_OUTPUT = "export_job_arn"
-            LEGACY_NAMES = {"export_job_id": "source_account_id"}
+    attributes = {"LABEL": "Stale", "INPUTS": ExportInputs, "OUTPUTS": ExportOutputs, "ID_OUTPUT": "export_job_arn"}
+    with pytest.raises(TypeError, match=said):
+        type("Stale", (DynamicProvider,), {**attributes, **declared})

@@ -19,25 +19,11 @@ from botocore.stub import Stubber
 
 from conftest import FakeTime
 from emulator import ACCOUNT, QuickSightEmulator
-from engine import RELEASE_RESOURCE_TYPE, EngineHarness, error_text, user_error
+from engine import EngineHarness, error_text, user_error
 
 DEADLINE = 3
 BOUND = DEADLINE + 1 + 4
 LEAKS = ("X-Amz-Signature", "SECRET", "/download/")
-
-
-@pytest.fixture(scope="module")
-def release_engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
-    from components.release import AssetBundleReleaseProvider
-
-    assets = qs.assets
-    assets.add_data_source("pg", "POSTGRESQL", {"PostgreSqlParameters": {"Host": "dev-db", "Port": 5432, "Database": "sales"}})
-    assets.add_data_set("orders", ("pg",))
-    assets.add_dashboard("sales-dashboard", ("orders",))
-    with EngineHarness(
-        env=qs.env(), provider=AssetBundleReleaseProvider(), name="release", resource_type=RELEASE_RESOURCE_TYPE
-    ) as harness:
-        yield harness
 
 
 @pytest.fixture(autouse=True)
