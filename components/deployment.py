@@ -131,6 +131,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         "execute": "execute_change_set",
         "adopt": "adopt_stack",
     }
+    EVIDENCE = {"stack": "stack_name", "account": "target_account_id", "region": "target_region"}
 
     def configure(self, req: ConfigureRequest) -> None:
         """Keep ``aws:region`` and ``aws:profile`` of the stack configuration, if the engine hands them over."""

@@ -108,6 +108,7 @@ class DynamicProvider(ResourceProvider):
         UPDATE_ON: Inputs whose change updates it in place. Any other input (a timeout, a role
             used only while working) never causes a diff on its own.
         LEGACY_NAMES: Old input name -> today's, for every input renamed since a state was written.
+        EVIDENCE: The evidence a parse error carries (``errors.EVIDENCE`` name -> a quotable input).
 
     A subclass implements ``_create`` and ``_update``, and may override ``_read``/``_delete`` (by
     default: keep the recorded state, do nothing remote), ``_changes`` (more than the declared
@@ -126,12 +127,13 @@ class DynamicProvider(ResourceProvider):
     REPLACE_ON: ClassVar[tuple[str, ...]] = ()
     UPDATE_ON: ClassVar[tuple[str, ...]] = ()
     LEGACY_NAMES: ClassVar[Mapping[str, str]] = {}
+    EVIDENCE: ClassVar[Mapping[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         fields = cls.INPUTS.model_fields
         declared = {*cls.QUOTABLE, *cls.REPLACE_ON, *cls.UPDATE_ON, *cls.LEGACY_NAMES.values()}
-        wrong = sorted(declared - set(fields))
+        wrong = sorted((declared - set(fields)) | (set(cls.EVIDENCE.values()) - cls.QUOTABLE))
         clashing = sorted(set(cls.LEGACY_NAMES) & (set(fields) | set(cls.OUTPUTS.model_fields)))
         no_example = sorted(name for name, field in fields.items() if field.is_required() and not field.examples)
         if wrong or clashing or no_example or cls.ID_OUTPUT not in cls.OUTPUTS.model_fields:
@@ -248,8 +250,10 @@ class DynamicProvider(ResourceProvider):
             self._validate(inputs)
             return inputs
         listed = "; ".join(f"{name}: {reason}" for name, reason in found)
+        # Identifiers only (EVIDENCE names quotable inputs); the error cleans and bounds them.
+        evidence = {key: props[name] for key, name in self.EVIDENCE.items() if isinstance(props.get(name), str)}
         raise InputError(
-            f"invalid {self.LABEL} inputs{self._subject(props)}: {listed}; fix them in the Pulumi program"
+            f"invalid {self.LABEL} inputs{self._subject(props)}: {listed}; fix them in the Pulumi program", **evidence
         ) from None
 
     # --- what a subclass adds ----------------------------------------------------------------------

@@ -54,6 +54,7 @@ class AssetBundleExportProvider(DynamicProvider):
     # export_timeout_seconds only bounds a wait: changing it touches nothing.
     UPDATE_ON = REFETCH_ON + REVALUE_ON + ARCHIVE_ON
     LEGACY_NAMES = SOURCE_JOB_LEGACY_NAMES
+    EVIDENCE = {"job_id": "export_job_id", "account": "source_account_id", "region": "source_region"}
 
     def _checked(self, news: dict[str, Any]) -> dict[str, Any]:
         """``expected_sha256`` lower-case, so that diff compares like with like (outputs hold it so)."""

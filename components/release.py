@@ -63,6 +63,7 @@ class AssetBundleReleaseProvider(DynamicProvider):
     # export_timeout_seconds bounds a wait: no diff.
     UPDATE_ON = ("source_role_arn", *ARCHIVE_ON)
     LEGACY_NAMES = SOURCE_JOB_LEGACY_NAMES
+    EVIDENCE = {"account": "source_account_id", "region": "source_region"}
 
     def _check_more(self, news: Mapping[str, Any]) -> list[CheckFailure]:
         """A release names at least one dashboard or analysis (no AWS call: pre-flight runs in create)."""

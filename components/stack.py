@@ -337,9 +337,12 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         )
 
     def _deployable(self, args: QuickSightBundleStackArgs, source: _Source) -> _Deployable:
-        """The deployed template: the source's, with its principals made parameters and its
-        credential parameters marked NoEcho. A plain value, no resource: the deployment stages it
-        in S3 itself when it is over 51,200 bytes."""
+        """The deployed template and its per-resource digests.
+
+        The source's template, with its principals made parameters and its credential parameters
+        marked NoEcho. A plain value, no resource: the deployment stages it in S3 itself when it
+        is over 51,200 bytes.
+        """
         choice = pulumi.Output.all(source.template_body, source.catalog, source.lint_findings, source.subject).apply(
             lambda values: choose_template(values, args.template_validation, bool(args.grant), self)
         )

@@ -200,20 +200,37 @@ def _bad_deployment() -> dict[str, Any]:
 
 
 CASES = [
-    ("components.provider", "AssetBundleExportProvider", _bad_export, "invalid AssetBundleExport inputs: ", "export_timeout_seconds"),
-    ("components.release", "AssetBundleReleaseProvider", _bad_release, "invalid AssetBundleRelease inputs: ", "source_account_id"),
+    (
+        "components.provider",
+        "AssetBundleExportProvider",
+        _bad_export,
+        "invalid AssetBundleExport inputs: ",
+        "export_timeout_seconds",
+        {"job_id": "bad-inputs", "account": ACCOUNT},
+    ),
+    (
+        "components.release",
+        "AssetBundleReleaseProvider",
+        _bad_release,
+        "invalid AssetBundleRelease inputs: ",
+        "source_account_id",
+        {"account": "12"},
+    ),
     (
         "components.deployment",
         "CloudFormationDeploymentProvider",
         _bad_deployment,
         "invalid CloudFormationDeployment inputs for stack 'qsp-bad': ",
         "parameters.DbPassword",
+        {"stack": "qsp-bad", "account": DEFAULT_ACCOUNT, "region": REGION},
     ),
 ]
 
 
-@pytest.mark.parametrize(("module", "name", "bad", "said", "named"), CASES, ids=[c[1] for c in CASES])
-def test_a_parse_error_is_not_chained_to_pydantics(module: str, name: str, bad: Any, said: str, named: str) -> None:
+@pytest.mark.parametrize(("module", "name", "bad", "said", "named", "evidence"), CASES, ids=[c[1] for c in CASES])
+def test_a_parse_error_is_not_chained_to_pydantics(
+    module: str, name: str, bad: Any, said: str, named: str, evidence: dict[str, str]
+) -> None:
     import importlib
 
     from components.errors import InputError
@@ -230,12 +247,14 @@ def test_a_parse_error_is_not_chained_to_pydantics(module: str, name: str, bad: 
         current = current.__cause__ or current.__context__
     assert chain == [error], f"chained to {chain[1:]!r}"
     assert all(MARKER not in str(e) and MARKER not in repr(e) for e in chain)
+    # Its evidence: the identifiers given, never a value.
+    assert error.evidence == evidence
 
 
 def test_what_the_user_sees_of_a_parse_error_holds_no_value(engine: EngineHarness, release_engine: EngineHarness) -> None:
     # The engine shows the provider's whole traceback: a chained pydantic error would print every value.
     with deployment_harness(NOWHERE) as deploying:
-        for harness, (_, _, bad, said, _) in zip((engine, release_engine, deploying), CASES):
+        for harness, (_, _, bad, said, _, _) in zip((engine, release_engine, deploying), CASES):
             failures = harness.check(None, bad()).failures
             assert failures and MARKER not in repr(failures)
             with pytest.raises(grpc.RpcError) as caught:
