@@ -170,6 +170,15 @@ def test_a_deployment_recorded_before_the_renames_is_the_same_stack(moto: MotoSe
     assert line.startswith("components.errors.StackStateError: CloudFormation stack 'qsp-legacy': changing "), line
     assert f"account {DEFAULT_ACCOUNT} -> 210987654321" in line
 
+    # refresh and delete read the recorded settings under today's names too.
+    with deployment_harness(aws_env(moto.default)) as engine:
+        _, refreshed = engine.read(legacy.id, legacy.outputs)
+        assert refreshed["target_region"] == REGION and refreshed["stack_timeout_seconds"] == 120
+        assert not set(refreshed) & set(DEPLOYMENT_0_1.values())
+        assert refreshed["stack_status"] == "CREATE_COMPLETE"
+        engine.delete(legacy.id, legacy.outputs)
+    assert moto.cloudformation.describe_stacks(StackName=legacy.id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+
 
 def test_timeouts_and_the_serialised_provider_never_cause_a_diff(moto: MotoServer) -> None:
     from components.deployment import CloudFormationDeploymentProvider
