@@ -103,7 +103,7 @@ def provider_props(payload_doc: dict, job_id: str) -> dict:
 
     values = {entry.key: "bench-value" for entry in build_catalog(payload_doc) if not entry.has_default}
     return {
-        "aws_account_id": ACCOUNT,
+        "source_account_id": ACCOUNT,
         "export_job_id": job_id,
         "allow_source_defaults": True,
         "parameters": values,

@@ -75,7 +75,7 @@ def _peak(resettable: bool) -> int:
 
 
 def fetch(job: str):  # type: ignore[no-untyped-def]
-    return aws.fetch_export(ExportInputs.model_validate({"aws_account_id": "111111111111", "export_job_id": job}))
+    return aws.fetch_export(ExportInputs.model_validate({"source_account_id": "111111111111", "export_job_id": job}))
 
 
 def use_bundle_from_git(revision: str) -> None:

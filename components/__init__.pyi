@@ -14,6 +14,7 @@ from .core.literals import LiteralValue as LiteralValue
 from .core.literals import literal_connection_values as literal_connection_values
 from .core.manifest import ReleaseManifest as ReleaseManifest
 from .core.manifest import resource_digests as resource_digests
+from .core.models import DeploymentInputs as DeploymentInputs
 from .core.models import ExportInputs as ExportInputs
 from .core.models import ExportOutputs as ExportOutputs
 from .core.overrides import build_overrides as build_overrides
@@ -22,7 +23,6 @@ from .core.polling import Backoff as Backoff
 from .core.principals import SourcePrincipal as SourcePrincipal
 from .core.principals import find_principals as find_principals
 from .core.principals import principalize as principalize
-from .core.stacks import DeploymentInputs as DeploymentInputs
 from .core.stage_values import Resolution as Resolution
 from .core.stage_values import resolve_parameters as resolve_parameters
 from .core.stage_values import stage_config_skeleton as stage_config_skeleton

@@ -31,6 +31,7 @@ from .core.manifest import (
     sha256_text,
     template_key,
 )
+from .buckets import private_bucket
 from .core.catalog import build_catalog, summarize_resources
 from .errors import ArchiveError, InputError
 
@@ -86,38 +87,11 @@ class ReleaseArchive(pulumi.ComponentResource):
     ) -> None:
         super().__init__("quicksight-promotion:quicksight:ReleaseArchive", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(name, force_destroy=False, opts=child)
-        block = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
-                )
-            ],
-            opts=child,
-        )
+        bucket, block = private_bucket(name, force_destroy=False, opts=child)
         aws.s3.BucketVersioning(
             name,
             bucket=bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            name,
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
             opts=child,
         )
         if reader_arns:

@@ -28,13 +28,19 @@ from .errors import QuickSightPromotionError, clean
 
 VERSION = "0.1.0"
 
-# Inputs of the export resource as this command line names them, for messages written for the resource.
+# The flags that fetch a job, each named after the export resource's input it sets.
 _FLAG_FOR_INPUT = {
-    "timeout_seconds": "--timeout",
-    "role_arn": "--role-arn",
-    "aws_account_id": "--account-id",
-    "export_job_id": "--job-id",
-    "the resource's region input": "--region",
+    "source_account_id": "--source-account-id",
+    "source_region": "--source-region",
+    "source_role_arn": "--source-role-arn",
+    "export_job_id": "--export-job-id",
+    "export_timeout_seconds": "--export-timeout-seconds",
+    # The AWS boundary's words before 0.2.0 (AssetBundleExportProvider.LEGACY_NAMES), for its
+    # messages that still name the inputs so.
+    "aws_account_id": "--source-account-id",
+    "role_arn": "--source-role-arn",
+    "timeout_seconds": "--export-timeout-seconds",
+    "the resource's region input": "--source-region",
 }
 _INPUT_WORDS = re.compile(r"\b(" + "|".join(re.escape(word) for word in _FLAG_FOR_INPUT) + r")\b")
 # Pulumi stack names: letters, digits, '-', '_' and '.' (the file is Pulumi.<name>.yaml).
@@ -72,15 +78,16 @@ def _export_field(name: str, flag: str) -> Callable[[str], Any]:
     def convert(text: str) -> Any:
         from pydantic import ValidationError  # noqa: PLC0415
 
-        from .core.models import ExportInputs  # noqa: PLC0415
+        from .core.models import ExportInputs, stand_ins  # noqa: PLC0415
 
-        stand_ins = {"aws_account_id": "000000000000", "export_job_id": "x"}
         try:
-            inputs = ExportInputs.model_validate({**stand_ins, name: text})
+            inputs = ExportInputs.model_validate({**stand_ins(ExportInputs), name: text})
         except ValidationError as exc:
             reason = exc.errors()[0]["msg"]
-            raise argparse.ArgumentTypeError(f"{reason} (got {clean(text, 80)!r})") from exc
-        return getattr(inputs, name)
+        else:
+            return getattr(inputs, name)
+        # Not chained: pydantic's text is not for the user (argparse prints this message alone).
+        raise argparse.ArgumentTypeError(f"{reason} (got {clean(text, 80)!r})") from None
 
     convert.__name__ = flag
     return convert
@@ -108,6 +115,23 @@ def _input_file(text: str) -> Path:
     return path
 
 
+def _job_flags(inspect: argparse.ArgumentParser) -> None:
+    """The flags that fetch an export job: each one named, and checked, as the export input it sets."""
+    from .core.models import DEFAULT_EXPORT_TIMEOUT_SECONDS  # noqa: PLC0415
+
+    helps = {
+        "source_account_id": "the source account id (12 digits)",
+        "export_job_id": "the export job id",
+        "source_region": "the source region (else the AWS chain's)",
+        "source_role_arn": "a role in the source account to assume",
+        "export_timeout_seconds": f"seconds to wait for the job (default {DEFAULT_EXPORT_TIMEOUT_SECONDS})",
+    }
+    for name, help_text in helps.items():
+        flag = _FLAG_FOR_INPUT[name]
+        default = DEFAULT_EXPORT_TIMEOUT_SECONDS if name == "export_timeout_seconds" else None
+        inspect.add_argument(flag, type=_export_field(name, flag), default=default, help=help_text)
+
+
 def _parser(prog: str) -> _Parser:
     parser = _Parser(
         prog=prog, description="Inspect or pre-flight QuickSight CLOUDFORMATION_JSON asset bundles."
@@ -116,18 +140,7 @@ def _parser(prog: str) -> _Parser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     inspect = commands.add_parser("inspect", help="show the resources, parameters and size of a bundle")
     inspect.add_argument("bundle", nargs="?", type=Path, help="a downloaded bundle (.json or .zip)")
-    inspect.add_argument(
-        "--account-id", type=_export_field("aws_account_id", "--account-id"), help="the source account id (12 digits)"
-    )
-    inspect.add_argument("--job-id", type=_export_field("export_job_id", "--job-id"), help="the export job id")
-    inspect.add_argument("--region", type=_export_field("region", "--region"), help="the source region (else the AWS chain's)")
-    inspect.add_argument("--role-arn", type=_export_field("role_arn", "--role-arn"), help="a role in the source account to assume")
-    inspect.add_argument(
-        "--timeout",
-        type=_export_field("timeout_seconds", "--timeout"),
-        default=1800,
-        help="seconds to wait for the job (default 1800)",
-    )
+    _job_flags(inspect)
     inspect.add_argument(
         "--stage-config", metavar="NAME", type=_stage_name, help="write a commented Pulumi.NAME.yaml for this bundle"
     )
@@ -137,7 +150,7 @@ def _parser(prog: str) -> _Parser:
     inspect.add_argument(
         "--show-overrides",
         action="store_true",
-        help="with --account-id and --dashboards/--analyses: run a release's pre-flight and show the override "
+        help="with --source-account-id and --dashboards/--analyses: run a release's pre-flight and show the override "
         "configuration it would start the export with (nothing is started)",
     )
     inspect.add_argument("--dashboards", default="", help="comma-separated dashboard ids or ARNs (--show-overrides)")
@@ -295,13 +308,17 @@ def _load_job(args: argparse.Namespace, err: IO[str]) -> tuple[Template, str, in
     from .core.models import ExportInputs  # noqa: PLC0415
 
     inputs = ExportInputs(
-        aws_account_id=args.account_id,
-        export_job_id=args.job_id,
-        region=args.region,
-        role_arn=args.role_arn,
-        timeout_seconds=args.timeout,
+        source_account_id=args.source_account_id,
+        export_job_id=args.export_job_id,
+        source_region=args.source_region,
+        source_role_arn=args.source_role_arn,
+        export_timeout_seconds=args.export_timeout_seconds,
     )
-    print(f"waiting for export job {args.job_id} in account {args.account_id} (up to {args.timeout} s)...", file=err)
+    print(
+        f"waiting for export job {args.export_job_id} in account {args.source_account_id} "
+        f"(up to {args.export_timeout_seconds} s)...",
+        file=err,
+    )
     try:
         fetched = fetch_export(inputs, progress=lambda status: print(f"  job status {status}", file=err))
     except QuickSightPromotionError as exc:
@@ -317,15 +334,15 @@ def _show_overrides(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int
 
     dashboards = tuple(v.strip() for v in args.dashboards.split(",") if v.strip())
     analyses = tuple(v.strip() for v in args.analyses.split(",") if v.strip())
-    if not args.account_id or not (dashboards or analyses):
-        raise _usage(args, "--show-overrides needs --account-id and --dashboards and/or --analyses")
+    if not args.source_account_id or not (dashboards or analyses):
+        raise _usage(args, "--show-overrides needs --source-account-id and --dashboards and/or --analyses")
     request = ReleaseRequest(
-        account=args.account_id,
+        account=args.source_account_id,
         release_name=args.release_name,
         dashboard_ids=dashboards,
         analysis_ids=analyses,
-        region=args.region,
-        role_arn=args.role_arn,
+        region=args.source_region,
+        role_arn=args.source_role_arn,
         id_prefix=not args.no_id_prefix,
     )
     try:
@@ -353,18 +370,18 @@ def _show_overrides(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int
 def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.show_overrides:
         return _show_overrides(args, out, err)
-    if (args.bundle is None) == (args.job_id is None):
-        raise _usage(args, "give either a bundle file or --account-id and --job-id")
-    if args.job_id and not args.account_id:
-        raise _usage(args, "--job-id needs --account-id")
+    if (args.bundle is None) == (args.export_job_id is None):
+        raise _usage(args, "give either a bundle file or --source-account-id and --export-job-id")
+    if args.export_job_id and not args.source_account_id:
+        raise _usage(args, "--export-job-id needs --source-account-id")
     try:
-        template, sha256, downloaded = _load_job(args, err) if args.job_id else load_bundle_file(args.bundle)
+        template, sha256, downloaded = _load_job(args, err) if args.export_job_id else load_bundle_file(args.bundle)
         catalog = build_catalog(template.document)
     except QuickSightPromotionError as exc:
         print(f"error: {exc}", file=err)
         return 1
     deployed = deployable(template.body, [entry.model_dump() for entry in catalog])
-    source = str(args.bundle) if args.bundle else f"export job {args.job_id} in account {args.account_id}"
+    source = str(args.bundle) if args.bundle else f"export job {args.export_job_id} in account {args.source_account_id}"
     if args.json:
         print(_json_report(source, template, sha256, downloaded, deployed, catalog), file=out)
     else:
@@ -382,10 +399,10 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             print(f"error: {target} exists: pass --force to overwrite it", file=err)
             return 1
         settings = {
-            "sourceAccountId": args.account_id,
-            "exportJobId": args.job_id,
-            "sourceRegion": args.region,
-            "sourceRoleArn": args.role_arn,
+            "sourceAccountId": args.source_account_id,
+            "exportJobId": args.export_job_id,
+            "sourceRegion": args.source_region,
+            "sourceRoleArn": args.source_role_arn,
         }
         skeleton = stage_config_skeleton(catalog, args.stage_config, settings={k: v for k, v in settings.items() if v})
         skeleton += principals_skeleton(principalize(template.document))

@@ -82,44 +82,56 @@ def read_release(settings: ProgramConfig) -> Any:
     )
 
 
-def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBundleStack:
-    """Create the promotion component for one stage."""
-    expected: Optional[pulumi.Input[str]] = settings.expected_sha256
+def pinned_sha256(settings: ProgramConfig) -> Optional[pulumi.Input[str]]:
+    """The template sha256 this stage must deploy: ``expectedSha256``, or ``pinFromStack``'s ``template_sha256``.
+
+    Deploy exactly the bytes another stage tested. With an archived release the check is made at
+    preview: the release must be that template.
+    """
     if settings.pin_from_stack:
-        # Deploy exactly the bytes another stage tested: its template_sha256 output. With an
-        # archived release the check is made at preview: the release must be that template.
-        expected = pulumi.StackReference(settings.pin_from_stack).require_output("template_sha256")
+        return pulumi.StackReference(settings.pin_from_stack).require_output("template_sha256")
+    return settings.expected_sha256
+
+
+def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStackArgs:
+    """The component's arguments: each setting under its one name (README, the settings reference)."""
     archived = read_release(settings) if (settings.release or settings.release_sha256) else None
-    args = QuickSightBundleStackArgs(
-        aws_account_id=settings.source_account_id,
+    # Only the export path archives what it fetched; an archived release is archived already.
+    archive = settings if archived is None else None
+    return QuickSightBundleStackArgs(
+        source_account_id=settings.source_account_id,
         export_job_id=settings.export_job_id or "",
-        region=settings.source_region,
-        role_arn=settings.source_role_arn,
-        expected_sha256=expected,
+        source_region=settings.source_region,
+        source_role_arn=settings.source_role_arn,
+        expected_sha256=pinned_sha256(settings),
         export_timeout_seconds=settings.export_timeout_seconds,
         parameters=parameters,
         allow_source_defaults=settings.allow_source_defaults,
         stack_name=settings.stack_name,
-        tags=settings.stack_tags or None,
-        timeout_in_minutes=settings.stack_timeout_minutes,
+        stack_tags=settings.stack_tags or None,
+        stack_timeout_seconds=settings.stack_timeout_seconds,
         on_failure=settings.on_failure,
-        iam_role_arn=settings.cloudformation_role_arn,
+        cloudformation_role_arn=settings.cloudformation_role_arn,
         notification_arns=tuple(settings.notification_arns),
         protect=settings.protect,
-        deploy_role_arn=settings.deploy_role_arn,
-        adopt=settings.adopt_stack,
-        execute=settings.execute_change_set,
+        target_role_arn=settings.target_role_arn,
+        adopt_stack=settings.adopt_stack,
+        execute_change_set=settings.execute_change_set,
         staging_bucket=settings.staging_bucket,
         staging_prefix=settings.staging_prefix,
         template_validation=settings.template_validation,
         principals=settings.principals or None,
         grant=settings.grant or None,
         archived=archived,
-        archive_bucket=settings.archive_bucket if archived is None else None,
-        archive_region=settings.archive_region if archived is None else None,
-        archive_role_arn=settings.archive_role_arn if archived is None else None,
+        archive_bucket=archive.archive_bucket if archive else None,
+        archive_region=archive.archive_region if archive else None,
+        archive_role_arn=archive.archive_role_arn if archive else None,
     )
-    return QuickSightBundleStack(name, args)
+
+
+def build(name: str, settings: ProgramConfig, parameters: Any) -> QuickSightBundleStack:
+    """Create the promotion component for one stage."""
+    return QuickSightBundleStack(name, stack_args(settings, parameters))
 
 
 def build_archive(settings: ProgramConfig) -> tuple[pulumi.Output[str], pulumi.Output[Optional[str]]]:
@@ -139,26 +151,81 @@ def build_release(
     archive_bucket: Optional[pulumi.Input[str]] = None,
     archive_region: Optional[pulumi.Input[str]] = None,
 ) -> Any:
-    """The source-stage mode: one ``AssetBundleRelease`` of the configured dashboards and analyses."""
+    """The source-stage mode: one ``AssetBundleRelease`` of the configured dashboards and analyses.
+
+    The ``release*`` settings map to the release's inputs without their prefix (``releaseDashboards``
+    -> ``dashboard_ids``...), the one documented exception to one name per setting: the stage's
+    configuration is one flat namespace.
+    """
     from .release import AssetBundleRelease  # noqa: PLC0415
 
     return AssetBundleRelease(
         name,
-        aws_account_id=settings.source_account_id,
+        source_account_id=settings.source_account_id,
         release_name=settings.release_name or "",
         dashboard_ids=list(settings.release_dashboards),
         analysis_ids=list(settings.release_analyses),
-        region=settings.source_region,
-        role_arn=settings.source_role_arn,
+        source_region=settings.source_region,
+        source_role_arn=settings.source_role_arn,
         include_permissions=settings.release_include_permissions,
         include_tags=settings.release_include_tags,
         strict_validation=settings.release_strict_validation,
         id_prefix=settings.release_id_prefix,
-        timeout_seconds=settings.export_timeout_seconds,
+        export_timeout_seconds=settings.export_timeout_seconds,
         archive_bucket=archive_bucket,
         archive_region=archive_region if archive_region is not None else settings.archive_region,
         archive_role_arn=settings.archive_role_arn if archive_bucket is not None else None,
     )
+
+
+# What each stage exports: stack output -> the attribute of the release or of the component.
+RELEASE_OUTPUTS = {
+    "release_name": "export_job_id",
+    "archive_manifest_key": "archive_manifest_key",
+    "archive_sha256": "archive_sha256",
+    "export_job_id": "export_job_id",
+    "template_sha256": "template_sha256",
+    "parameter_catalog": "parameter_catalog",
+    "override_configuration": "override_configuration",
+    "release_notes": "notes",
+}
+STACK_OUTPUTS = {
+    name: name
+    for name in (
+        "stack_id",
+        "stack_name",
+        "stack_outputs",
+        "template_sha256",
+        "parameter_catalog",
+        "asset_ids",
+        "dashboard_urls",
+        "resource_digests",
+    )
+}
+
+
+def export_outputs(resource: Any, outputs: dict[str, str]) -> None:
+    """``pulumi.export`` each output of ``outputs`` (stack output -> the resource's attribute)."""
+    for name, attribute in outputs.items():
+        pulumi.export(name, getattr(resource, attribute))
+
+
+def cut_release(settings: ProgramConfig) -> Any:
+    """The source stage: cut the release, archive it, and export what the next stage names it by."""
+    archive_bucket, archive_region = build_archive(settings)
+    release = build_release("release", settings, archive_bucket, archive_region)
+    pulumi.export("archive_bucket", archive_bucket)
+    export_outputs(release, RELEASE_OUTPUTS)
+    return release
+
+
+def deploy_release(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStack:
+    """A later stage: deploy a release (an export job or an archived release), and export the stack's outputs."""
+    bundle = build("quicksight", settings, parameters)
+    export_outputs(bundle, STACK_OUTPUTS)
+    if settings.release or settings.release_sha256:
+        pulumi.export("release_name", bundle.release_name)
+    return bundle
 
 
 def run() -> Any:
@@ -171,27 +238,5 @@ def run() -> Any:
     """
     settings, parameters = read_config(pulumi.Config(NAMESPACE))
     if settings.release_name:
-        archive_bucket, archive_region = build_archive(settings)
-        release = build_release("release", settings, archive_bucket, archive_region)
-        pulumi.export("archive_bucket", archive_bucket)
-        pulumi.export("release_name", release.export_job_id)
-        pulumi.export("archive_manifest_key", release.archive_manifest_key)
-        pulumi.export("archive_sha256", release.archive_sha256)
-        pulumi.export("export_job_id", release.export_job_id)
-        pulumi.export("template_sha256", release.template_sha256)
-        pulumi.export("parameter_catalog", release.parameter_catalog)
-        pulumi.export("override_configuration", release.override_configuration)
-        pulumi.export("release_notes", release.notes)
-        return release
-    bundle = build("quicksight", settings, parameters)
-    pulumi.export("stack_id", bundle.stack_id)
-    pulumi.export("stack_name", bundle.stack_name)
-    pulumi.export("stack_outputs", bundle.stack_outputs)
-    pulumi.export("template_sha256", bundle.template_sha256)
-    pulumi.export("parameter_catalog", bundle.parameter_catalog)
-    pulumi.export("asset_ids", bundle.asset_ids)
-    pulumi.export("dashboard_urls", bundle.dashboard_urls)
-    pulumi.export("resource_digests", bundle.resource_digests)
-    if settings.release or settings.release_sha256:
-        pulumi.export("release_name", bundle.release_name)
-    return bundle
+        return cut_release(settings)
+    return deploy_release(settings, parameters)

@@ -12,164 +12,82 @@ its AWS client from the provider process's own environment.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Mapping, Optional
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
-from pydantic import ValidationError
 
-from .inputs import problems as input_problems, is_unknown, known_inputs, same
-from .core.catalog import CREDENTIAL_PROPERTIES, CatalogEntry, build_catalog, summarize_resources
+from .core.catalog import CREDENTIAL_PROPERTIES, CatalogEntry, build_catalog
 from .core.models import ExportInputs, ExportOutputs
 from .core.stage_values import resolve_parameters
-from .errors import InputError, clean
-
-# The engine marks values that are not known yet (during preview) with this sentinel string;
-# the SDK hands them to Check and Diff as ``pulumi.output.Unknown`` objects.
-
-INPUT_NAMES = tuple(ExportInputs.model_fields)
-# Inputs that identify the export: a change means another job, so another resource.
-REPLACE_ON = ("aws_account_id", "export_job_id", "region")
-# Inputs that change how the same job is fetched or verified: fetch again in place.
-REFETCH_ON = ("role_arn", "expected_sha256")
-# Inputs that only change the stage's values: re-resolve against the recorded catalog, no AWS call
-# (so a stage can still change a value after the job's description expired, 14 days on).
-REVALUE_ON = ("parameters", "allow_source_defaults", "validate_template")
-# Inputs that say where the fetched template is archived: archive the recorded template (no
-# QuickSight call, so a release can be archived after its job expired).
-ARCHIVE_ON = ("archive_bucket", "archive_region", "archive_role_arn")
-UPDATE_ON = REFETCH_ON + REVALUE_ON + ARCHIVE_ON
-# timeout_seconds only bounds a wait; changing it must not touch a deployed stack.
-
-
-
-
-
-
-# Inputs whose given value may be quoted back in a message: identifiers and numbers, never a
-# secret. `parameters` is never quoted: it may be a secret (the engine unwraps secrets before
-# calling a dynamic provider, so the provider cannot tell), and so may anything unexpected.
-_QUOTABLE = frozenset(
-    {
-        "aws_account_id",
-        "export_job_id",
-        "region",
-        "role_arn",
-        "timeout_seconds",
-        "expected_sha256",
-        "archive_bucket",
-        "archive_region",
-        "archive_role_arn",
-    }
+from .dynamic import (
+    ARCHIVE_INPUTS,
+    SOURCE_JOB_LEGACY_NAMES,
+    SOURCE_JOB_QUOTABLE,
+    DynamicProvider,
+    archive_job,
+    is_unknown,
+    job_outputs,
 )
 
 
-
-
-def parse_inputs(props: dict[str, Any]) -> ExportInputs:
-    """Validate the inputs for create/update, reporting every problem in one message.
-
-    Raises:
-        InputError: naming each bad input and what it must look like.
-    """
-    try:
-        return ExportInputs.model_validate(known_inputs(props, INPUT_NAMES))
-    except ValidationError as exc:
-        listed = "; ".join(f"{name}: {reason}" for name, reason in input_problems(exc, _QUOTABLE))
-        # Not chained: pydantic's own text quotes every input value, secrets included.
-        raise InputError(f"invalid AssetBundleExport inputs: {listed}; fix them in the Pulumi program") from None
-
-
-
-
-class AssetBundleExportProvider(ResourceProvider):
+class AssetBundleExportProvider(DynamicProvider):
     """Waits on a QuickSight CLOUDFORMATION_JSON export job and exposes its template.
 
     Constructed with no arguments and stateless: safe to pickle into Pulumi state.
     """
 
-    # The provider captures no secrets, so its serialised form need not be a secret in state.
-    serialize_as_secret_always = False
+    LABEL = "AssetBundleExport"
+    INPUTS = ExportInputs
+    OUTPUTS = ExportOutputs
+    ID_OUTPUT = "export_job_arn"
+    # Identifiers and numbers. Never `parameters`: it may be a secret (the engine unwraps secrets
+    # before calling a dynamic provider, so the provider cannot tell), and so may anything unexpected.
+    QUOTABLE = SOURCE_JOB_QUOTABLE | {"export_job_id", "expected_sha256"}
+    # What identifies the export: a change means another job, so another resource.
+    REPLACE_ON = ("source_account_id", "export_job_id", "source_region")
+    # How the same job is fetched or verified: fetch again in place.
+    REFETCH_ON = ("source_role_arn", "expected_sha256")
+    # The stage's values: re-resolved against the recorded catalog, no AWS call (so a stage can
+    # still change a value after the job's description expired, 14 days on).
+    REVALUE_ON = ("parameters", "allow_source_defaults", "validate_template")
+    ARCHIVE_ON = ARCHIVE_INPUTS
+    # export_timeout_seconds only bounds a wait: changing it touches nothing.
+    UPDATE_ON = REFETCH_ON + REVALUE_ON + ARCHIVE_ON
+    LEGACY_NAMES = SOURCE_JOB_LEGACY_NAMES
+    EVIDENCE = {"job_id": "export_job_id", "account": "source_account_id", "region": "source_region"}
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate the known inputs; unknown ones (preview) are checked later, in create."""
-        known = known_inputs(news, INPUT_NAMES)
-        failures: list[CheckFailure] = []
-        missing = [k for k in ("aws_account_id", "export_job_id") if k not in news or news[k] is None]
-        for name in missing:
-            failures.append(CheckFailure(name, f"{name} is required"))
-        try:
-            # Unknown required inputs are stood in for, so only known values are judged.
-            stand_ins = {"aws_account_id": "000000000000", "export_job_id": "unknown"}
-            ExportInputs.model_validate({**stand_ins, **known})
-        except ValidationError as exc:
-            failures.extend(CheckFailure(name, reason) for name, reason in input_problems(exc, _QUOTABLE))
+    def _checked(self, news: dict[str, Any]) -> dict[str, Any]:
+        """``expected_sha256`` lower-case, so that diff compares like with like (outputs hold it so)."""
         sha = news.get("expected_sha256")
         if isinstance(sha, str) and not is_unknown(sha):
-            # Normalised here so that diff compares like with like (outputs hold it lower-case).
-            news = {**news, "expected_sha256": sha.lower()}
-        return CheckResult(news, failures)
+            return {**news, "expected_sha256": sha.lower()}
+        return news
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Compare only the inputs that matter; ``__provider`` and ``timeout_seconds`` never cause a change.
-
-        Ignoring the serialised provider means upgrading this library does not touch users' stacks.
-        """
-        replaces = [k for k in REPLACE_ON if is_unknown(news.get(k)) or not same(olds.get(k), news.get(k))]
-        updates = [k for k in UPDATE_ON if is_unknown(news.get(k)) or not same(olds.get(k), news.get(k))]
-        return DiffResult(
-            changes=bool(replaces or updates),
-            replaces=replaces,
-            stables=[],
-            delete_before_replace=False,
-        )
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def _create(self, inputs: ExportInputs) -> dict[str, Any]:
         """Wait for the job, download and unpack its template; the id is the job's ARN."""
-        inputs = parse_inputs(props)
-        outs = _fetch(inputs)
-        return CreateResult(outs["export_job_arn"], outs)
+        return _fetch(inputs)
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def _update(self, olds: Mapping[str, Any], news: Mapping[str, Any], inputs: ExportInputs) -> dict[str, Any]:
         """Fetch the same job again (a changed role or pinned sha256), or re-check changed stage values.
 
         When only ``parameters``/``allow_source_defaults`` changed, the recorded template is kept
         and the values are checked against its recorded catalog: no AWS call is made.
         """
-        inputs = parse_inputs(news)
-        if any(not same(olds.get(k), news.get(k)) for k in REFETCH_ON) or "parameter_catalog" not in olds:
-            return UpdateResult(_fetch(inputs))
+        if any(self.changed(olds, news, k) for k in self.REFETCH_ON) or "parameter_catalog" not in olds:
+            return _fetch(inputs)
         catalog = [CatalogEntry.model_validate(entry) for entry in olds["parameter_catalog"]]
         _resolve(catalog, inputs)
         kept = {name: olds[name] for name in ExportOutputs.model_fields if name in olds}
         if inputs.validate_template and kept.get("lint_findings") is None:
             kept["lint_findings"] = _lint(olds["template_body"], inputs)
-        if any(not same(olds.get(k), news.get(k)) for k in ARCHIVE_ON):
-            kept.update(_archive(inputs, kept))
-        return UpdateResult({**kept, **inputs.model_dump()})
+        if any(self.changed(olds, news, k) for k in self.ARCHIVE_ON):
+            kept.update(archive_job(inputs, inputs.export_job_id, kept, self.LABEL))
+        return {**kept, **inputs.model_dump()}
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Keep the recorded state: ``pulumi refresh`` makes no AWS call.
-
-        The template of a finished job never changes, and job descriptions expire after 14 days,
-        so reading it again could only fail for a resource that is still correct.
-        """
-        return ReadResult(id_, props)
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Do nothing remote: QuickSight deletes export job descriptions on its own after 14 days.
-
-        Deleting this resource only forgets the downloaded template.
-        """
+    # read: the recorded state is kept and `pulumi refresh` makes no AWS call: the template of a
+    # finished job never changes, and job descriptions expire after 14 days, so reading it again
+    # could only fail for a resource that is still correct.
+    # delete: nothing remote; QuickSight deletes export job descriptions on its own after 14 days.
 
 
 def _resolve(catalog: list[CatalogEntry], inputs: ExportInputs) -> None:
@@ -186,65 +104,25 @@ def _lint(template_body: str, inputs: ExportInputs) -> list[dict[str, Any]]:
     """cfn-lint findings of a template, once per template (they are kept in state)."""
     from .validation import lint_template  # noqa: PLC0415  (cfn-lint is slow to import)
 
-    return [finding.model_dump() for finding in lint_template(template_body, inputs.region)]
+    return [finding.model_dump() for finding in lint_template(template_body, inputs.source_region)]
 
 
 def _fetch(inputs: ExportInputs) -> dict[str, Any]:
+    """Fetch the job, check the stage values against its template, lint and archive it: the outputs."""
     from . import aws  # noqa: PLC0415  (boto3 is imported by the provider process only when it works)
 
     fetched = aws.fetch_export(inputs)
-    description = fetched.description
     catalog = build_catalog(fetched.template.document)
     # Checked before anything is deployed: an unknown key or a missing value fails this step.
     _resolve(catalog, inputs)
     outputs = ExportOutputs(
-        template_body=fetched.template.body,
-        template_sha256=fetched.sha256,
-        template_size=fetched.template.size,
-        export_job_arn=description.arn or f"{inputs.aws_account_id}/{inputs.export_job_id}",
-        resource_arns=list(description.resource_arns),
-        created_time=(
-            description.created_time.astimezone(dt.timezone.utc).isoformat() if description.created_time else None
-        ),
-        warnings=_warnings(description.warnings),
-        parameter_catalog=[entry.model_dump(exclude_none=True) for entry in catalog],
-        assets=summarize_resources(fetched.template.document),
+        **job_outputs(fetched, catalog, f"{inputs.source_account_id}/{inputs.export_job_id}"),
+        resource_arns=list(fetched.description.resource_arns),
         lint_findings=_lint(fetched.template.body, inputs) if inputs.validate_template else None,
     )
     recorded = outputs.model_dump()
-    recorded.update(_archive(inputs, recorded))
+    recorded.update(archive_job(inputs, inputs.export_job_id, recorded, AssetBundleExportProvider.LABEL))
     return {**inputs.model_dump(), **recorded}
-
-
-def _archive(inputs: ExportInputs, outputs: dict[str, Any]) -> dict[str, Any]:
-    """Archive the fetched template and its manifest when ``archive_bucket`` is set (once; see aws/archive_writer.py)."""
-    if not inputs.archive_bucket:
-        return {"archive_manifest_key": None, "archive_sha256": None}
-    from .aws.archive_writer import archive_outputs  # noqa: PLC0415
-
-    return archive_outputs(
-        bucket=inputs.archive_bucket,
-        region=inputs.archive_region,
-        role_arn=inputs.archive_role_arn,
-        name=inputs.export_job_id,
-        outputs=outputs,
-        source_account_id=inputs.aws_account_id,
-        source_region=inputs.region,
-        archived_by="AssetBundleExport",
-    )
-
-
-# Warnings kept in outputs (state, `pulumi stack output`): lenient exports of big bundles can carry
-# many, and each is outside text that a terminal would interpret.
-MAX_WARNINGS = 100
-
-
-def _warnings(entries: list[Any]) -> list[str]:
-    """The job's warnings as outputs: each one clean line, the first ``MAX_WARNINGS`` and a count of the rest."""
-    shown = [clean(entry.describe()) for entry in entries[:MAX_WARNINGS]]
-    if len(entries) > MAX_WARNINGS:
-        shown.append(f"... and {len(entries) - MAX_WARNINGS:,} more warnings")
-    return shown
 
 
 def _is_credential_key(key: str) -> bool:
@@ -288,11 +166,11 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
 
     Args:
         resource_name: The Pulumi resource name.
-        aws_account_id: The source account (12 digits) that ran the export.
+        source_account_id: The source account (12 digits) that ran the export.
         export_job_id: The ``AssetBundleExportJobId``.
-        region: The QuickSight region; else the standard AWS chain's.
-        role_arn: A role in the source account to assume before calling QuickSight.
-        timeout_seconds: How long to wait for the job (default 1800).
+        source_region: The source QuickSight region; else the standard AWS chain's.
+        source_role_arn: A role in the source account to assume before calling QuickSight.
+        export_timeout_seconds: How long to wait for the job (default 1800).
         expected_sha256: Refuse a download whose bytes hash differently.
         parameters: The stage's values for the template's parameters (friendly nested form, see
             the README); credentials are made secret.
@@ -305,11 +183,11 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         opts: Resource options.
     """
 
-    aws_account_id: pulumi.Output[str]
+    source_account_id: pulumi.Output[str]
     export_job_id: pulumi.Output[str]
-    region: pulumi.Output[Optional[str]]
-    role_arn: pulumi.Output[Optional[str]]
-    timeout_seconds: pulumi.Output[int]
+    source_region: pulumi.Output[Optional[str]]
+    source_role_arn: pulumi.Output[Optional[str]]
+    export_timeout_seconds: pulumi.Output[int]
     expected_sha256: pulumi.Output[Optional[str]]
     parameters: pulumi.Output[Optional[dict[str, Any]]]
     parameters_secret: pulumi.Output[bool]
@@ -334,11 +212,11 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         self,
         resource_name: str,
         *,
-        aws_account_id: pulumi.Input[str],
+        source_account_id: pulumi.Input[str],
         export_job_id: pulumi.Input[str],
-        region: Optional[pulumi.Input[str]] = None,
-        role_arn: Optional[pulumi.Input[str]] = None,
-        timeout_seconds: Optional[pulumi.Input[int]] = None,
+        source_region: Optional[pulumi.Input[str]] = None,
+        source_role_arn: Optional[pulumi.Input[str]] = None,
+        export_timeout_seconds: Optional[pulumi.Input[int]] = None,
         expected_sha256: Optional[pulumi.Input[str]] = None,
         parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None,
         allow_source_defaults: Optional[pulumi.Input[bool]] = None,
@@ -352,11 +230,11 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         # the whole `parameters` input and its echo in the outputs encrypted.
         values, secret = protected_values(parameters, f"AssetBundleExport {resource_name!r}")
         props: dict[str, Any] = {
-            "aws_account_id": aws_account_id,
+            "source_account_id": source_account_id,
             "export_job_id": export_job_id,
-            "region": region,
-            "role_arn": role_arn,
-            "timeout_seconds": timeout_seconds,
+            "source_region": source_region,
+            "source_role_arn": source_role_arn,
+            "export_timeout_seconds": export_timeout_seconds,
             "expected_sha256": expected_sha256,
             "parameters": values if parameters is not None else None,
             "parameters_secret": secret,
@@ -365,9 +243,9 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         }
         # None is not sent: a stack recorded before the archive existed sees no new input.
         props.update(archive_bucket=archive_bucket, archive_region=archive_region, archive_role_arn=archive_role_arn)
-        # Output-only properties are declared as None so that they become attributes.
-        props.update({name: None for name in ExportOutputs.model_fields})
-        super().__init__(AssetBundleExportProvider(), resource_name, props, opts)
+        super().__init__(
+            AssetBundleExportProvider(), resource_name, AssetBundleExportProvider.resource_props(props), opts
+        )
         allow = pulumi.Output.from_input(allow_source_defaults if allow_source_defaults is not None else False)
         # Output.all carries secrecy: the result is secret when any given value is.
         self.cfn_parameters = pulumi.Output.all(self.parameter_catalog, values, allow, secret).apply(

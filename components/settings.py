@@ -12,6 +12,8 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .core.models import DEFAULT_EXPORT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
+from .core.stacks import DEFAULT_TIMEOUT_SECONDS
 from .core.stage_values import PLACEHOLDER_PREFIX
 from .core.types import (
     AccountId,
@@ -38,11 +40,11 @@ SCALAR_KEYS = (
     "exportTimeoutSeconds",
     "allowSourceDefaults",
     "stackName",
-    "stackTimeoutMinutes",
+    "stackTimeoutSeconds",
     "onFailure",
     "cloudFormationRoleArn",
     "protect",
-    "deployRoleArn",
+    "targetRoleArn",
     "adoptStack",
     "executeChangeSet",
     "stagingBucket",
@@ -71,6 +73,11 @@ STRUCTURED_KEYS = (
     "archiveReaders",
 )
 KNOWN_KEYS = (*SCALAR_KEYS, *STRUCTURED_KEYS, "parameters")
+# Settings renamed in 0.2.0 (CHANGELOG.md) -> their name now and how to move a value over.
+RENAMED_SETTINGS = {
+    "stackTimeoutMinutes": ("stackTimeoutSeconds", "in seconds: 60 minutes is 3600"),
+    "deployRoleArn": ("targetRoleArn", "the same role ARN"),
+}
 
 
 class ProgramConfig(BaseModel):
@@ -85,14 +92,18 @@ class ProgramConfig(BaseModel):
     source_role_arn: OptionalRoleArn = Field(default=None, alias="sourceRoleArn")
     expected_sha256: OptionalSha256 = Field(default=None, alias="expectedSha256")
     pin_from_stack: Optional[str] = Field(default=None, alias="pinFromStack")
-    export_timeout_seconds: int = Field(default=1800, alias="exportTimeoutSeconds", ge=1)
+    export_timeout_seconds: int = Field(
+        default=DEFAULT_EXPORT_TIMEOUT_SECONDS, alias="exportTimeoutSeconds", ge=1, le=MAX_TIMEOUT_SECONDS
+    )
     allow_source_defaults: bool = Field(default=False, alias="allowSourceDefaults")
     stack_name: OptionalStackName = Field(default=None, alias="stackName")
-    stack_timeout_minutes: int = Field(default=60, alias="stackTimeoutMinutes", ge=1)
+    stack_timeout_seconds: int = Field(
+        default=DEFAULT_TIMEOUT_SECONDS, alias="stackTimeoutSeconds", ge=1, le=MAX_TIMEOUT_SECONDS
+    )
     on_failure: Literal["DELETE", "ROLLBACK", "DO_NOTHING"] = Field(default="DELETE", alias="onFailure")
     cloudformation_role_arn: OptionalRoleArn = Field(default=None, alias="cloudFormationRoleArn")
     protect: bool = False
-    deploy_role_arn: OptionalRoleArn = Field(default=None, alias="deployRoleArn")
+    target_role_arn: OptionalRoleArn = Field(default=None, alias="targetRoleArn")
     adopt_stack: bool = Field(default=False, alias="adoptStack")
     execute_change_set: bool = Field(default=True, alias="executeChangeSet")
     staging_bucket: OptionalBucketName = Field(default=None, alias="stagingBucket")
@@ -134,6 +145,24 @@ class ProgramConfig(BaseModel):
         return None if value == "" else value
 
 
+def _problem(item: Any) -> str:
+    """One setting's problem, as ``parse_config`` lists it."""
+    key = ".".join(str(p) for p in item["loc"]) or "config"
+    if item["type"] == "missing":
+        return f"{NAMESPACE}:{key} is required (pulumi config set {NAMESPACE}:{key} <value>)"
+    if item["type"] == "extra_forbidden" and key in RENAMED_SETTINGS:
+        new, how = RENAMED_SETTINGS[key]
+        return (
+            f"{NAMESPACE}:{key} was renamed {NAMESPACE}:{new} in 0.2.0 ({how}): pulumi config rm {NAMESPACE}:{key}, "
+            f"then pulumi config set {NAMESPACE}:{new} <value>"
+        )
+    if item["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+        hint = f": did you mean {close[0]}?" if close else f" (settings: {', '.join(KNOWN_KEYS)})"
+        return f"{NAMESPACE}:{key} is not a setting of this program{hint}"
+    return f"{NAMESPACE}:{key}: {item['msg']} (got {item.get('input')!r})"
+
+
 def parse_config(raw: dict[str, Any]) -> ProgramConfig:
     """Validate raw configuration values, reporting every problem in one message.
 
@@ -156,20 +185,22 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
     try:
         config = ProgramConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = list(missing)
-        for item in exc.errors():
-            key = ".".join(str(p) for p in item["loc"]) or "config"
-            if item["type"] == "missing":
-                problems.append(f"{NAMESPACE}:{key} is required (pulumi config set {NAMESPACE}:{key} <value>)")
-            elif item["type"] == "extra_forbidden":
-                close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
-                hint = f": did you mean {close[0]}?" if close else f" (settings: {', '.join(KNOWN_KEYS)})"
-                problems.append(f"{NAMESPACE}:{key} is not a setting of this program{hint}")
-            else:
-                problems.append(f"{NAMESPACE}:{key}: {item['msg']} (got {item.get('input')!r})")
-        raise InputError(f"invalid stack configuration: {'; '.join(problems)}") from exc
-    if missing:
-        raise InputError(f"invalid stack configuration: {'; '.join(missing)}")
+        problems = [*missing, *(_problem(item) for item in exc.errors())]
+    else:
+        problems = missing
+    if problems:
+        # Not chained (and raised outside the except): pydantic's own text quotes every value.
+        raise InputError(f"invalid stack configuration: {'; '.join(problems)}") from None
+    _check_together(config)
+    return config
+
+
+def _check_together(config: ProgramConfig) -> None:
+    """The rules across settings: one mode per stage (cut a release, deploy a job, deploy an archived release).
+
+    Raises:
+        InputError: naming the settings that do not go together, and what to set.
+    """
     if config.release_name and config.export_job_id:
         raise InputError(
             f"invalid stack configuration: set either {NAMESPACE}:releaseName (the source stage cuts a release) "
@@ -204,4 +235,3 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
         raise InputError(
             f"invalid stack configuration: set either {NAMESPACE}:expectedSha256 or {NAMESPACE}:pinFromStack, not both"
         )
-    return config

@@ -3,7 +3,7 @@
 Children (all ``parent=self``, so options such as the target account's ``aws.Provider`` flow down):
 
 - the ``AssetBundleExport`` of the source job (it fetches from the *source* account through the
-  provider process's AWS chain or ``role_arn``, not through the target's aws provider), unless
+  provider process's AWS chain or ``source_role_arn``, not through the target's aws provider), unless
   ``archived`` gives a release read from the release archive (``components/archive.py``: pulumi-aws
   ``getObject`` invokes, known at preview; its stage values are then checked in the program and
   cfn-lint runs in the program on every preview and up, there being no export resource to keep
@@ -15,10 +15,10 @@ Children (all ``parent=self``, so options such as the target account's ``aws.Pro
   (``<prefix><sha256>.json``, once).
 
 No resource is created inside an ``apply``: the graph is the same in every preview, whatever the
-template's size. The deployment's account guard is set from ``aws.get_caller_identity_output()``
-and its region from ``aws.get_region_output()``, both asked through the component's aws provider,
-so the dynamic provider (which uses the AWS chain of the process that runs pulumi) cannot deploy
-into another account than the program's aws provider.
+template's size. The deployment's ``target_account_id`` is set from
+``aws.get_caller_identity_output()`` and its ``target_region`` from ``aws.get_region_output()``,
+both asked through the component's aws provider, so the dynamic provider (which uses the AWS chain
+of the process that runs pulumi) cannot deploy into another account than the program's aws provider.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from .core.transform import deployable
 from .deployment import CloudFormationDeployment
 from .errors import QuickSightPromotionError, ReleasePinError, TemplateTooLargeError
 from .archive import ArchivedTemplate
+from .buckets import private_bucket
 from .core.manifest import resource_digests, sha256_text
 from .provider import AssetBundleExport, protected_values, resolve_catalog_values
 from .validation import VALIDATION_MODES, enforce
@@ -54,26 +55,30 @@ ON_FAILURE_MODES = ("DELETE", "ROLLBACK", "DO_NOTHING")
 class QuickSightBundleStackArgs:
     """Arguments of ``QuickSightBundleStack``.
 
+    ``source_*`` arguments concern the account that ran the export; ``target_*`` ones the account
+    deployed into, whose region and id come from the component's aws provider.
+
     Attributes:
-        aws_account_id: The source account that ran the export.
+        source_account_id: The source account that ran the export.
         export_job_id: The CLOUDFORMATION_JSON export job.
-        region: The source QuickSight region (else the AWS chain's).
-        role_arn: A role in the source account to assume for reading the export.
+        source_region: The source QuickSight region (else the AWS chain's).
+        source_role_arn: A role in the source account to assume for reading the export.
         expected_sha256: Pin the template: refuse other bytes (e.g. another stage's
             ``template_sha256`` output through a ``pulumi.StackReference``).
-        export_timeout_seconds: How long to wait for the export job.
+        export_timeout_seconds: How long to wait for the export job (default 1800).
         parameters: The stage's values for the template parameters (see the README for the form).
         allow_source_defaults: Let data source connection properties fall back to the source
             account's values (off: a stage must set them, so prod never silently reads dev).
         stack_name: The CloudFormation stack name (default: ``<project>-<stack>-<name>``).
-        tags: Tags of the stack (CloudFormation propagates them to the QuickSight assets).
-        timeout_in_minutes: How long ``pulumi up`` waits for CloudFormation (default 60); past
+        stack_tags: Tags of the stack (CloudFormation propagates them to the QuickSight assets).
+        stack_timeout_seconds: How long ``pulumi up`` waits for CloudFormation (default 3600); past
             it CloudFormation goes on and the next ``up`` waits for it.
         on_failure: What CloudFormation does when the *first* create fails. ``DELETE`` (default)
             removes the failed stack; with ``ROLLBACK`` the next ``up`` deletes the empty
             ``ROLLBACK_COMPLETE`` stack itself. Either way the next ``up`` creates it again;
             updates always roll back.
-        iam_role_arn: The role CloudFormation assumes to create the assets.
+        cloudformation_role_arn: The service role CloudFormation assumes to create the assets
+            (CloudFormation's ``RoleARN``).
         notification_arns: SNS topics for stack events.
         protect: Guard against deletion: Pulumi refuses to delete the stack (``pulumi destroy``
             or a replacement) until this is turned off. Use it for production.
@@ -82,9 +87,9 @@ class QuickSightBundleStackArgs:
         template_validation: ``error`` (cfn-lint errors stop the deploy), ``warning`` (they are
             reported) or ``off``.
         termination_protection: CloudFormation's termination protection (default: ``protect``).
-        execute: False: create the change set and stop, for review (``change_summary``).
-        adopt: Take over an existing stack of that name that this library did not create.
-        deploy_role_arn: A role in the target account for the deployment to assume (else the
+        execute_change_set: False: create the change set and stop, for review (``change_summary``).
+        adopt_stack: Take over an existing stack of that name that this library did not create.
+        target_role_arn: A role in the target account for the deployment to assume (else the
             AWS chain of the process that runs pulumi, which must act in the target account).
         principals: Source principal (as ``inspect`` lists it) -> the target principal that takes
             its permissions in this stage: an ARN, or ``user/<namespace>/<name>`` /
@@ -92,7 +97,7 @@ class QuickSightBundleStackArgs:
         grant: For an export without permissions: ``[{"principal": <target>, "role": "owner"|"viewer"}]``,
             at most one per role, made owner or viewer of every asset.
         archived: Deploy this archived release (``archive.read_archived_release``) instead of an
-            export job: no ``AssetBundleExport`` is created (``aws_account_id``/``export_job_id``
+            export job: no ``AssetBundleExport`` is created (``source_account_id``/``export_job_id``
             are then unused), the template is known at preview, and ``expected_sha256`` must be
             the release's archived or exported sha256.
         archive_bucket: With an export job: archive the fetched release in this bucket.
@@ -100,28 +105,28 @@ class QuickSightBundleStackArgs:
         archive_role_arn: A role to assume for writing the archive.
     """
 
-    aws_account_id: pulumi.Input[str]
+    source_account_id: pulumi.Input[str]
     export_job_id: pulumi.Input[str]
-    region: Optional[pulumi.Input[str]] = None
-    role_arn: Optional[pulumi.Input[str]] = None
+    source_region: Optional[pulumi.Input[str]] = None
+    source_role_arn: Optional[pulumi.Input[str]] = None
     expected_sha256: Optional[pulumi.Input[str]] = None
     export_timeout_seconds: Optional[pulumi.Input[int]] = None
     parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None
     allow_source_defaults: bool = False
     stack_name: Optional[pulumi.Input[str]] = None
-    tags: Optional[Mapping[str, pulumi.Input[str]]] = None
-    timeout_in_minutes: Optional[int] = None
+    stack_tags: Optional[Mapping[str, pulumi.Input[str]]] = None
+    stack_timeout_seconds: Optional[int] = None
     on_failure: str = "DELETE"
-    iam_role_arn: Optional[pulumi.Input[str]] = None
+    cloudformation_role_arn: Optional[pulumi.Input[str]] = None
     notification_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     protect: bool = False
     staging_bucket: Optional[pulumi.Input[str]] = None
     staging_prefix: str = "quicksight-promotion/"
     template_validation: str = "error"
     termination_protection: Optional[bool] = None
-    execute: bool = True
-    adopt: bool = False
-    deploy_role_arn: Optional[pulumi.Input[str]] = None
+    execute_change_set: bool = True
+    adopt_stack: bool = False
+    target_role_arn: Optional[pulumi.Input[str]] = None
     principals: Optional[Mapping[str, Any]] = None
     grant: Optional[Sequence[Mapping[str, Any]]] = None
     archived: Optional[ArchivedTemplate] = None
@@ -156,6 +161,23 @@ class _Source:
     release_name: Optional[str]
 
 
+@dataclass(frozen=True)
+class _Target:
+    """The target account and region, as the component's own aws provider sees them."""
+
+    account_id: pulumi.Output[str]
+    region: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class _Deployable:
+    """The template as deployed: its body, and its per-resource digests (known when the body is)."""
+
+    choice: pulumi.Output[dict[str, Any]]
+    body: pulumi.Output[str]
+    digests: pulumi.Output[dict[str, str]]
+
+
 def _principal_values(
     args: QuickSightBundleStackArgs, picked: Mapping[str, Any], context: Optional[PrincipalContext], who: str
 ) -> dict[str, str]:
@@ -183,6 +205,85 @@ def _dashboard_url(region: str, dashboard_id: str) -> str:
 def deployed_asset_ids(assets: Mapping[str, list[str]], prefix: str) -> dict[str, list[str]]:
     """Asset ids as deployed: the id prefix applies to every asset id (a refresh schedule's data set id)."""
     return {kind: [f"{prefix}{asset_id}" for asset_id in ids] for kind, ids in assets.items() if kind != "other"}
+
+
+def staging_bucket(name: str, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """A private, encrypted bucket of the target account for templates over 51,200 bytes (emptied on destroy)."""
+    bucket, _ = private_bucket(f"{name}-staging", force_destroy=True, opts=opts)
+    return bucket.bucket
+
+
+def choose_template(values: list[Any], template_validation: str, grant: bool, resource: pulumi.Resource) -> dict[str, Any]:
+    """The deployable template of a source (inside an apply: it creates nothing).
+
+    Its cfn-lint findings are enforced, its principals made parameters and its credential
+    parameters NoEcho; its literal connection values are warned about.
+
+    Args:
+        values: The source's template body, catalog, lint findings and subject.
+        template_validation: ``error``, ``warning`` or ``off``.
+        grant: Whether the stage grants the assets (adds the owner/viewer slots).
+        resource: The component, for the warnings.
+
+    Raises:
+        TemplateValidationError: cfn-lint errors in ``error`` mode.
+        TemplateTooLargeError: over CloudFormation's limits even through S3.
+    """
+    body, catalog, findings, who = values
+    for finding in enforce(findings or [], template_validation, who):
+        pulumi.log.warn(f"cfn-lint: {finding.describe()}", resource=resource)
+    template = deployable(body, catalog or [], grant=grant)
+    if not template.deployable:
+        raise TemplateTooLargeError(
+            f"the template of {who} is over CloudFormation's limits: {'; '.join(template.exceeded())}: nothing "
+            "was deployed; split the ResourceArns across smaller export jobs and promote each bundle as its "
+            "own stack"
+        )
+    # Literal connection values would make every stage use the source's (dev's) data.
+    for literal in literal_connection_values(json.loads(body)):
+        pulumi.log.warn(
+            f"{who}: {literal.describe()} is a literal, not a parameter: every stage uses this source value; "
+            "re-export with CloudFormationOverridePropertyConfiguration for it",
+            resource=resource,
+        )
+    return {"body": template.body, "sha256": template.sha256, "template": template}
+
+
+def _pinned(archived: ArchivedTemplate, body: str, manifest: Optional[Mapping[str, Any]], pin: Optional[str]) -> str:
+    """The archived template, refused unless it is the pinned one (its archived or exported sha256).
+
+    Raises:
+        ReleasePinError: another template than the pinned stage's.
+    """
+    if pin:
+        names = manifest or {"sha256": sha256_text(body), "export_sha256": None}
+        if str(pin).lower() not in (names.get("sha256"), names.get("export_sha256")):
+            exported = f" (exported as {names.get('export_sha256')})" if names.get("export_sha256") else ""
+            raise ReleasePinError(
+                f"{archived.subject} is template sha256 {names.get('sha256')}{exported}, not the pinned "
+                f"{str(pin).lower()}: this stage deploys only what the pinned stage deployed; name that release, "
+                "or promote this one through the pinned stage first"
+            )
+    return body
+
+
+def _archived_findings(body: pulumi.Output[str], archived: ArchivedTemplate, args: QuickSightBundleStackArgs) -> pulumi.Output[Any]:
+    """cfn-lint findings of an archived release: those recorded when it was archived, else a run in the program."""
+    if args.template_validation == "off":
+        return pulumi.Output.from_input([])
+    region = args.source_region
+
+    def lint(values: list[Any]) -> list[dict[str, Any]]:
+        text, manifest = values
+        recorded = (manifest or {}).get("lint_findings")
+        if recorded is not None:
+            # Linted once, when the release was archived: no cfn-lint run in any preview.
+            return list(recorded)
+        from .validation import lint_template  # noqa: PLC0415  (cfn-lint is slow to import)
+
+        return [finding.model_dump() for finding in lint_template(text, region if isinstance(region, str) else None)]
+
+    return pulumi.Output.all(body, archived.manifest).apply(lint)
 
 
 class QuickSightBundleStack(pulumi.ComponentResource):
@@ -213,108 +314,79 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         source = self._template_source(name, args, child)
         self.export = source.export
-        subject = source.subject
-
-        self.staging_bucket_name: pulumi.Output[str]
-        if args.staging_bucket is not None:
-            self.staging_bucket_name = pulumi.Output.from_input(args.staging_bucket)
-        else:
-            bucket = aws.s3.Bucket(f"{name}-staging", force_destroy=True, opts=child)
-            aws.s3.BucketPublicAccessBlock(
-                f"{name}-staging",
-                bucket=bucket.id,
-                block_public_acls=True,
-                block_public_policy=True,
-                ignore_public_acls=True,
-                restrict_public_buckets=True,
-                opts=child,
-            )
-            aws.s3.BucketServerSideEncryptionConfiguration(
-                f"{name}-staging",
-                bucket=bucket.id,
-                rules=[
-                    aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                        apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                            sse_algorithm="AES256"
-                        )
-                    )
-                ],
-                opts=child,
-            )
-            aws.s3.BucketOwnershipControls(
-                f"{name}-staging",
-                bucket=bucket.id,
-                rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-                opts=child,
-            )
-            self.staging_bucket_name = bucket.bucket
-
-        # The target account and region, asked through the component's own aws provider: the
-        # deployment runs in the dynamic provider process with the process's AWS chain, and refuses
-        # any other account than the one the program's aws provider acts in.
-        invoke = pulumi.InvokeOptions(parent=self)
-        target_region = aws.get_region_output(opts=invoke).region
-        target_account = aws.get_caller_identity_output(opts=invoke).account_id
-
-        def choose_template(values: list[Any]) -> dict[str, Any]:
-            body, catalog, findings, who = values
-            for finding in enforce(findings or [], args.template_validation, who):
-                pulumi.log.warn(f"cfn-lint: {finding.describe()}", resource=self)
-            template = deployable(body, catalog or [], grant=bool(args.grant))
-            if not template.deployable:
-                raise TemplateTooLargeError(
-                    f"the template of {who} is over CloudFormation's limits: {'; '.join(template.exceeded())}: nothing "
-                    "was deployed; split the ResourceArns across smaller export jobs and promote each bundle as its "
-                    "own stack"
-                )
-            # Literal connection values would make every stage use the source's (dev's) data.
-            for literal in literal_connection_values(json.loads(body)):
-                pulumi.log.warn(
-                    f"{who}: {literal.describe()} is a literal, not a parameter: every stage uses this source value; "
-                    "re-export with CloudFormationOverridePropertyConfiguration for it",
-                    resource=self,
-                )
-            return {"body": template.body, "sha256": template.sha256, "template": template}
-
-        # The deployed template: the export's, with its principals made parameters and its
-        # credential parameters marked NoEcho. A plain value, no resource: the deployment stages it
-        # in S3 itself when it is over 51,200 bytes.
-        choice = pulumi.Output.all(source.template_body, source.catalog, source.lint_findings, subject).apply(
-            choose_template
+        self.staging_bucket_name: pulumi.Output[str] = (
+            pulumi.Output.from_input(args.staging_bucket) if args.staging_bucket is not None else staging_bucket(name, child)
         )
-        template_body = choice.apply(lambda picked: picked["body"])
+        target = self._target()
+        template = self._deployable(args, source)
+        parameters = self._with_principals(args, template.choice, source, target)
+        self.deployment = self._deployment(name, args, template, parameters, target)
+        self.stack = self.deployment
+        self._export_outputs(source, template, target)
+
+    def _target(self) -> _Target:
+        """The target account and region, asked through the component's own aws provider.
+
+        The deployment runs in the dynamic provider process with the process's AWS chain, and
+        refuses any other account than the one the program's aws provider acts in.
+        """
+        invoke = pulumi.InvokeOptions(parent=self)
+        return _Target(
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+            region=aws.get_region_output(opts=invoke).region,
+        )
+
+    def _deployable(self, args: QuickSightBundleStackArgs, source: _Source) -> _Deployable:
+        """The deployed template and its per-resource digests.
+
+        The source's template, with its principals made parameters and its credential parameters
+        marked NoEcho. A plain value, no resource: the deployment stages it in S3 itself when it
+        is over 51,200 bytes.
+        """
+        choice = pulumi.Output.all(source.template_body, source.catalog, source.lint_findings, source.subject).apply(
+            lambda values: choose_template(values, args.template_validation, bool(args.grant), self)
+        )
+        body = choice.apply(lambda picked: picked["body"])
         # One digest per QuickSight resource of the deployed template: known at preview whenever
         # the template is (always for an archived release), so `pulumi preview --diff` lists the
         # assets that change.
-        digests = template_body.apply(lambda body: resource_digests(json.loads(body)))
-        stack_parameters = self._with_principals(
-            args, choice, source.cfn_parameters, source.catalog, target_account, target_region, subject
-        )
+        digests = body.apply(lambda text: resource_digests(json.loads(text)))
+        return _Deployable(choice=choice, body=body, digests=digests)
 
+    def _deployment(
+        self,
+        name: str,
+        args: QuickSightBundleStackArgs,
+        template: _Deployable,
+        parameters: pulumi.Output[dict[str, str]],
+        target: _Target,
+    ) -> CloudFormationDeployment:
+        """The ``CloudFormationDeployment`` of the template, with the stage's settings."""
         termination_protection = args.protect if args.termination_protection is None else args.termination_protection
-        self.deployment = CloudFormationDeployment(
+        return CloudFormationDeployment(
             f"{name}-stack",
             stack_name=args.stack_name if args.stack_name is not None else default_stack_name(name),
-            template_body=template_body,
-            parameters=stack_parameters,
+            template_body=template.body,
+            parameters=parameters,
             staging_bucket=self.staging_bucket_name,
             staging_prefix=args.staging_prefix,
-            region=target_region,
-            role_arn=args.deploy_role_arn,
-            expected_account_id=target_account,
-            tags=dict(args.tags) if args.tags else None,
-            iam_role_arn=args.iam_role_arn,
+            target_region=target.region,
+            target_role_arn=args.target_role_arn,
+            target_account_id=target.account_id,
+            stack_tags=dict(args.stack_tags) if args.stack_tags else None,
+            cloudformation_role_arn=args.cloudformation_role_arn,
             notification_arns=list(args.notification_arns) or None,
             termination_protection=termination_protection,
-            timeout_seconds=args.timeout_in_minutes * 60 if args.timeout_in_minutes else None,
-            execute=args.execute,
-            adopt=args.adopt,
+            stack_timeout_seconds=args.stack_timeout_seconds,
+            execute_change_set=args.execute_change_set,
+            adopt_stack=args.adopt_stack,
             on_failure=args.on_failure,
-            resource_digests=digests,
+            resource_digests=template.digests,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        self.stack = self.deployment
 
+    def _export_outputs(self, source: _Source, template: _Deployable, target: _Target) -> None:
+        """Set and register the component's outputs."""
         prefix = source.cfn_parameters.apply(lambda values: (values or {}).get("ResourceIdPrefixForAllResources", ""))
         self.stack_id = self.deployment.stack_id
         self.stack_name = self.deployment.stack_name
@@ -322,12 +394,12 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         self.change_summary = self.deployment.change_summary
         self.template_sha256 = source.sha256
         self.parameter_catalog = source.catalog
-        self.resource_digests = digests
+        self.resource_digests = template.digests
         self.release_name = pulumi.Output.from_input(source.release_name)
         self.asset_ids = pulumi.Output.all(source.assets, pulumi.Output.unsecret(prefix)).apply(
             lambda v: deployed_asset_ids(v[0] or {}, v[1])
         )
-        self.dashboard_urls = pulumi.Output.all(self.asset_ids, target_region).apply(
+        self.dashboard_urls = pulumi.Output.all(self.asset_ids, target.region).apply(
             lambda v: [_dashboard_url(v[1], d) for d in v[0].get("dashboard", [])]
         )
         self.register_outputs(
@@ -345,76 +417,56 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             }
         )
 
-    def _template_source(self, name: str, args: QuickSightBundleStackArgs, child: pulumi.ResourceOptions) -> "_Source":
+    def _template_source(self, name: str, args: QuickSightBundleStackArgs, child: pulumi.ResourceOptions) -> _Source:
         """Where the template comes from: the export job (``AssetBundleExport``), or an archived release.
 
         Both give the same Outputs; an archived release's are known at preview (pulumi-aws invokes),
         so its stage values, principals and limits are checked, and its digests shown, before ``up``.
         """
         if args.archived is None:
-            export = AssetBundleExport(
-                f"{name}-export",
-                aws_account_id=args.aws_account_id,
-                export_job_id=args.export_job_id,
-                region=args.region,
-                role_arn=args.role_arn,
-                timeout_seconds=args.export_timeout_seconds,
-                expected_sha256=args.expected_sha256,
-                parameters=args.parameters,
-                allow_source_defaults=args.allow_source_defaults,
-                validate_template=args.template_validation != "off",
-                archive_bucket=args.archive_bucket,
-                archive_region=args.archive_region,
-                archive_role_arn=args.archive_role_arn,
-                opts=child,
-            )
-            return _Source(
-                export=export,
-                template_body=export.template_body,
-                catalog=export.parameter_catalog,
-                lint_findings=export.lint_findings,
-                cfn_parameters=export.cfn_parameters,
-                assets=export.assets,
-                sha256=export.template_sha256,
-                subject=pulumi.Output.concat(
-                    "export job '", export.export_job_id, "' in account ", export.aws_account_id
-                ),
-                release_name=None,
-            )
-        archived = args.archived
-        subject = pulumi.Output.from_input(archived.subject)
-        expected = args.expected_sha256
+            return self._export_source(name, args, child)
+        return self._archived_source(name, args, args.archived)
 
-        def pinned(values: list[Any]) -> str:
-            body, manifest, pin = values
-            if pin:
-                names = manifest or {"sha256": sha256_text(body), "export_sha256": None}
-                if str(pin).lower() not in (names.get("sha256"), names.get("export_sha256")):
-                    raise ReleasePinError(
-                        f"{archived.subject} is template sha256 {names.get('sha256')}"
-                        f"{' (exported as ' + str(names.get('export_sha256')) + ')' if names.get('export_sha256') else ''}, "
-                        f"not the pinned {str(pin).lower()}: this stage deploys only what the pinned stage deployed; "
-                        "name that release, or promote this one through the pinned stage first"
-                    )
-            return body
+    def _export_source(self, name: str, args: QuickSightBundleStackArgs, child: pulumi.ResourceOptions) -> _Source:
+        """The template of an export job: an ``AssetBundleExport`` child."""
+        export = AssetBundleExport(
+            f"{name}-export",
+            source_account_id=args.source_account_id,
+            export_job_id=args.export_job_id,
+            source_region=args.source_region,
+            source_role_arn=args.source_role_arn,
+            export_timeout_seconds=args.export_timeout_seconds,
+            expected_sha256=args.expected_sha256,
+            parameters=args.parameters,
+            allow_source_defaults=args.allow_source_defaults,
+            validate_template=args.template_validation != "off",
+            archive_bucket=args.archive_bucket,
+            archive_region=args.archive_region,
+            archive_role_arn=args.archive_role_arn,
+            opts=child,
+        )
+        return _Source(
+            export=export,
+            template_body=export.template_body,
+            catalog=export.parameter_catalog,
+            lint_findings=export.lint_findings,
+            cfn_parameters=export.cfn_parameters,
+            assets=export.assets,
+            sha256=export.template_sha256,
+            # From the arguments, not the export's echo of them: a state written before 0.2.0
+            # holds that echo under the old input names until the export next changes.
+            subject=pulumi.Output.concat(
+                "export job '", pulumi.Output.from_input(args.export_job_id), "' in account ",
+                pulumi.Output.from_input(args.source_account_id),
+            ),  # fmt: skip
+            release_name=None,
+        )
 
-        body = pulumi.Output.all(archived.template_body, archived.manifest, expected).apply(pinned)
-        if args.template_validation != "off":
-            region = args.region
-
-            def lint(values: list[Any]) -> list[dict[str, Any]]:
-                text, manifest = values
-                recorded = (manifest or {}).get("lint_findings")
-                if recorded is not None:
-                    # Linted once, when the release was archived: no cfn-lint run in any preview.
-                    return list(recorded)
-                from .validation import lint_template  # noqa: PLC0415  (cfn-lint is slow to import)
-
-                return [finding.model_dump() for finding in lint_template(text, region if isinstance(region, str) else None)]
-
-            findings: pulumi.Output[Any] = pulumi.Output.all(body, archived.manifest).apply(lint)
-        else:
-            findings = pulumi.Output.from_input([])
+    def _archived_source(self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate) -> _Source:
+        """The template of an archived release, read at preview; its stage values checked in the program."""
+        body = pulumi.Output.all(archived.template_body, archived.manifest, args.expected_sha256).apply(
+            lambda v: _pinned(archived, v[0], v[1], v[2])
+        )
         values, secret = protected_values(args.parameters, f"QuickSightBundleStack {name!r}")
         allow = bool(args.allow_source_defaults)
         # Output.all carries secrecy: the result is secret when any given value is. The values are
@@ -426,11 +478,11 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             export=None,
             template_body=body,
             catalog=archived.catalog,
-            lint_findings=findings,
+            lint_findings=_archived_findings(body, archived, args),
             cfn_parameters=cfn_parameters,
             assets=archived.assets,
             sha256=archived.sha256,
-            subject=subject,
+            subject=pulumi.Output.from_input(archived.subject),
             release_name=archived.name,
         )
 
@@ -438,21 +490,18 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         self,
         args: QuickSightBundleStackArgs,
         choice: pulumi.Output[Any],
-        cfn_parameters: pulumi.Output[dict[str, str]],
-        catalog: pulumi.Output[list[dict[str, Any]]],
-        target_account: pulumi.Output[str],
-        target_region: pulumi.Output[str],
-        subject: pulumi.Output[str],
+        source: _Source,
+        target: _Target,
     ) -> pulumi.Output[dict[str, str]]:
         """The stack's parameters: the stage's values plus one per principal and grant slot."""
         if needs_context(args.principals, args.grant):
             # Targets given by name are principals of the deploying (target) account, in its
             # QuickSight identity region: the stage's IdentityRegion, else the stack's region.
             partition: pulumi.Output[Any] = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self)).partition
-            account: pulumi.Output[Any] = target_account
+            account: pulumi.Output[Any] = target.account_id
         else:
             account = partition = pulumi.Output.from_input(None)
-        identity = pulumi.Output.unsecret(cfn_parameters.apply(lambda v: (v or {}).get("IdentityRegion")))
+        identity = pulumi.Output.unsecret(source.cfn_parameters.apply(lambda v: (v or {}).get("IdentityRegion")))
 
         def principal_values(values: list[Any]) -> dict[str, str]:
             picked, account_id, part, identity_region, region, who = values
@@ -461,7 +510,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
                 context = PrincipalContext(part, account_id, identity_region or region)
             return _principal_values(args, picked, context, who)
 
-        principals = pulumi.Output.all(choice, account, partition, identity, target_region, subject).apply(
+        principals = pulumi.Output.all(choice, account, partition, identity, target.region, source.subject).apply(
             principal_values
         )
 
@@ -473,5 +522,4 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             return {**stage_values, **principal_values_}
 
         # Output.all carries secrecy: the parameters stay secret when any stage value is.
-        return pulumi.Output.all(cfn_parameters, principals, choice, catalog, subject).apply(merged)
-
+        return pulumi.Output.all(source.cfn_parameters, principals, choice, source.catalog, source.subject).apply(merged)

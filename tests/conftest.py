@@ -85,7 +85,7 @@ def account() -> str:
 
 def inputs(job_id: str, **extra: Any) -> dict[str, Any]:
     """The export resource's inputs for a job of the emulator's account."""
-    return {"aws_account_id": ACCOUNT, "export_job_id": job_id, **extra}
+    return {"source_account_id": ACCOUNT, "export_job_id": job_id, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +99,22 @@ def qs() -> Iterator[QuickSightEmulator]:
 def engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
     """One provider process per test module, started as `pulumi up` starts it."""
     with EngineHarness(env=qs.env()) as harness:
+        yield harness
+
+
+@pytest.fixture(scope="module")
+def release_engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
+    """One release provider process per test module, and a dashboard for it (on one PostgreSQL data set)."""
+    from components.release import AssetBundleReleaseProvider
+    from engine import RELEASE_RESOURCE_TYPE
+
+    assets = qs.assets
+    assets.add_data_source("pg", "POSTGRESQL", {"PostgreSqlParameters": {"Host": "dev-db", "Port": 5432, "Database": "sales"}})
+    assets.add_data_set("orders", ("pg",))
+    assets.add_dashboard("sales-dashboard", ("orders",))
+    with EngineHarness(
+        env=qs.env(), provider=AssetBundleReleaseProvider(), name="release", resource_type=RELEASE_RESOURCE_TYPE
+    ) as harness:
         yield harness
 
 

@@ -1,16 +1,33 @@
-"""pydantic models: the QuickSight API shapes we read and the export resource's inputs/outputs.
+"""pydantic models: the QuickSight API shapes we read, and every dynamic provider's inputs and outputs.
 
-Pure core: no I/O, no Pulumi.
+Pure core: no I/O, no Pulumi. The inputs of the three providers (``AssetBundleExport``,
+``AssetBundleRelease``, ``CloudFormationDeployment``) are named by role: ``source_*`` for the
+account that exported, ``target_*`` for the one deployed into (README, the settings reference).
+A required input declares an example (``Field(examples=...)``): the provider base
+(``components/dynamic.py``) stands it in for a value not known yet at preview.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from .types import AccountId, ExportJobId, OptionalBucketName, OptionalRegion, OptionalRoleArn, OptionalSha256
+from ..errors import listing
+from .stacks import DEFAULT_TIMEOUT_SECONDS, OWNERSHIP_TAG, parameter_string
+from .types import (
+    AccountId,
+    ExportJobId,
+    OptionalAccountId,
+    OptionalBucketName,
+    OptionalRegion,
+    OptionalRoleArn,
+    OptionalSha256,
+    StackName,
+)
 
 JOB_STATUSES_DONE = frozenset({"SUCCESSFUL", "FAILED"})
 CLOUDFORMATION_JSON = "CLOUDFORMATION_JSON"
@@ -77,17 +94,40 @@ class ExportJobDescription(BaseModel):
         return self.status in JOB_STATUSES_DONE
 
 
-class ExportInputs(BaseModel):
-    """Inputs of the ``AssetBundleExport`` dynamic resource, validated in ``check`` and ``create``."""
+def stand_ins(model: type[BaseModel]) -> dict[str, Any]:
+    """A valid value for each required input of a provider's model: its declared example.
+
+    Judged in place of a value not known yet (preview), or of one a caller does not check.
+    """
+    return {name: field.examples[0] for name, field in model.model_fields.items() if field.is_required() and field.examples}
+
+
+# How long an export or a release waits for its job by default (Pulumi.yaml's exportTimeoutSeconds).
+DEFAULT_EXPORT_TIMEOUT_SECONDS = 1800
+# The longest wait an input may ask for: a day.
+MAX_TIMEOUT_SECONDS = 24 * 3600
+
+
+class SourceJobInputs(BaseModel):
+    """The inputs the export and the release share: the source account's job, and the release archive."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    aws_account_id: AccountId
-    export_job_id: ExportJobId
-    region: OptionalRegion = None
-    role_arn: OptionalRoleArn = None
+    source_account_id: AccountId = Field(examples=["000000000000"])
+    source_region: OptionalRegion = None
+    source_role_arn: OptionalRoleArn = None
     # The engine sends numbers as doubles; pydantic accepts 1800.0 for an int.
-    timeout_seconds: int = Field(default=1800, ge=1, le=24 * 3600)
+    export_timeout_seconds: int = Field(default=DEFAULT_EXPORT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
+    # The release archive (components/aws/archive_writer.py): archive what was fetched there, once.
+    archive_bucket: OptionalBucketName = None
+    archive_region: OptionalRegion = None
+    archive_role_arn: OptionalRoleArn = None
+
+
+class ExportInputs(SourceJobInputs):
+    """Inputs of the ``AssetBundleExport`` dynamic resource, validated in ``check`` and ``create``."""
+
+    export_job_id: ExportJobId = Field(examples=["unknown"])
     expected_sha256: OptionalSha256 = None
     # The stage's values for the template parameters (see core.stage_values for the forms).
     parameters: Optional[dict[str, Any]] = None
@@ -97,19 +137,34 @@ class ExportInputs(BaseModel):
     parameters_secret: bool = False
     # Run cfn-lint on each new template and record its findings (the component enforces them).
     validate_template: bool = False
-    # The release archive (components/aws/archive_writer.py): archive the fetched template there, once.
-    archive_bucket: OptionalBucketName = None
-    archive_region: OptionalRegion = None
-    archive_role_arn: OptionalRoleArn = None
 
     @field_validator("parameters", mode="before")
     @classmethod
     def _empty_mapping_is_none(cls, value: Any) -> Any:
         return None if value == {} else value
 
+    # Transitional: the AWS boundary (aws/quicksight.fetch_export) reads the inputs under their
+    # names before 0.2.0. Remove these once it reads source_account_id, source_region,
+    # source_role_arn and export_timeout_seconds.
+    @property
+    def aws_account_id(self) -> str:
+        return self.source_account_id
 
-class ExportOutputs(BaseModel):
-    """Outputs of the ``AssetBundleExport`` dynamic resource (plain JSON-able; never the URL)."""
+    @property
+    def region(self) -> Optional[str]:
+        return self.source_region
+
+    @property
+    def role_arn(self) -> Optional[str]:
+        return self.source_role_arn
+
+    @property
+    def timeout_seconds(self) -> int:
+        return self.export_timeout_seconds
+
+
+class JobOutputs(BaseModel):
+    """The outputs the export and the release share: a fetched job's template (plain JSON-able; never the URL)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -122,7 +177,133 @@ class ExportOutputs(BaseModel):
     warnings: list[str]
     parameter_catalog: list[dict[str, Any]]
     assets: dict[str, list[str]]
-    lint_findings: Optional[list[dict[str, Any]]] = None
     # Set when archive_bucket is: releases/<name>.json and the archived template's sha256.
     archive_manifest_key: Optional[str] = None
     archive_sha256: Optional[str] = None
+
+
+class ExportOutputs(JobOutputs):
+    """Outputs of the ``AssetBundleExport`` dynamic resource."""
+
+    lint_findings: Optional[list[dict[str, Any]]] = None
+
+
+# A release name: any printable text (the job id derives from it, core.overrides.release_job_id).
+_RELEASE_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+
+class ReleaseInputs(SourceJobInputs):
+    """Inputs of the ``AssetBundleRelease`` dynamic resource, validated in ``check`` and ``create``."""
+
+    # 256 characters is plenty for a name.
+    release_name: str = Field(min_length=1, max_length=256, pattern=_RELEASE_NAME_PATTERN, examples=["unknown"])
+    dashboard_ids: list[str] = Field(default_factory=list)
+    analysis_ids: list[str] = Field(default_factory=list)
+    include_permissions: bool = False
+    include_tags: bool = False
+    strict_validation: bool = True
+    id_prefix: bool = True
+
+    @field_validator("dashboard_ids", "analysis_ids", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class ReleaseOutputs(JobOutputs):
+    """Outputs of the ``AssetBundleRelease`` dynamic resource (its archive is under its export job id)."""
+
+    export_job_id: str
+    notes: list[str]
+    override_configuration: dict[str, Any]
+    started: bool
+
+
+class DeploymentInputs(BaseModel):
+    """Inputs of the ``CloudFormationDeployment`` dynamic resource, validated in ``check``, ``create`` and ``update``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    stack_name: StackName = Field(examples=["stand-in"])
+    template_body: str = Field(min_length=2, examples=['{"Resources":{}}'])
+    parameters: dict[str, str] = Field(default_factory=dict)
+    staging_bucket: OptionalBucketName = None
+    staging_prefix: str = Field(default="quicksight-promotion/", max_length=512)
+    target_region: OptionalRegion = None
+    target_role_arn: OptionalRoleArn = None
+    target_account_id: OptionalAccountId = None
+    capabilities: list[Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]] = Field(
+        default_factory=list
+    )
+    stack_tags: dict[str, str] = Field(default_factory=dict)
+    # CloudFormation's RoleARN: the service role it assumes to create the assets.
+    cloudformation_role_arn: OptionalRoleArn = None
+    notification_arns: list[str] = Field(default_factory=list, max_length=5)
+    termination_protection: bool = False
+    stack_timeout_seconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
+    execute_change_set: bool = True
+    adopt_stack: bool = False
+    on_failure: Optional[Literal["ROLLBACK", "DELETE", "DO_NOTHING"]] = None
+    # One sha256 per QuickSight resource of the template (core.manifest.resource_digests): derived
+    # from template_body, given so that `pulumi preview --diff` names the assets that change.
+    resource_digests: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        # CloudFormation parameter values are strings; the engine sends numbers as doubles.
+        if isinstance(value, Mapping):
+            return {str(k): parameter_string(v) for k, v in value.items()}
+        return value
+
+    @field_validator("template_body")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        try:
+            document = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"is not JSON ({exc.__class__.__name__})") from None
+        if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
+            raise ValueError("is not a CloudFormation template (a JSON object with Resources)")
+        return value
+
+    @field_validator("stack_tags")
+    @classmethod
+    def _no_reserved_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(key for key in value if key.startswith("aws:") or key == OWNERSHIP_TAG)
+        if bad:
+            raise ValueError(f"tag keys {listing(bad)} are reserved (aws: by AWS, {OWNERSHIP_TAG} by this library)")
+        return value
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The template as parsed JSON."""
+        return json.loads(self.template_body)
+
+
+class DeploymentOutputs(BaseModel):
+    """Outputs of the ``CloudFormationDeployment`` dynamic resource (plain JSON-able; never a parameter value).
+
+    Its settings are echoed beside these (diff compares them); ``target_region`` and
+    ``termination_protection`` are what the stack has, whatever was asked.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    stack_id: str
+    stack_status: str
+    outputs: dict[str, Any]
+    template_sha256: str
+    change_summary: list[dict[str, Any]]
+    # Keyed HMAC-SHA256 digests of the values (never a value), and the salt of their key (a secret output).
+    parameter_digests: dict[str, str]
+    deployed_digests: dict[str, str]
+    digest_salt: str
+    # The account the credentials act in, and the region the stack is in.
+    account_id: str
+    target_region: str
+    change_set_id: Optional[str] = None
+    executed: bool
+    template_url: Optional[str] = None
+    termination_protection: bool
+    assets: dict[str, Any]

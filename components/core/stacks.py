@@ -3,7 +3,7 @@
 Pure core: no I/O, no Pulumi, no boto3. The AWS boundary (``components/aws/cloudformation.py``)
 asks these functions what a stack status means, which event caused a failure, how a change set
 reads, and what a parameter value's keyed digest is; the provider (``components/deployment.py``)
-validates its inputs with ``DeploymentInputs``.
+validates its inputs with ``core.models.DeploymentInputs``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any, Literal, Optional
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any, Optional
 
 from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary names them)
     AccountMismatchError,
@@ -33,11 +30,10 @@ from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary 
 from .catalog import to_parameter_string
 from .polling import Backoff
 from .template import quicksight_resources, section
-from .types import OptionalAccountId, OptionalBucketName, OptionalRegion, OptionalRoleArn, StackName
 from .transform import NO_ECHO_PROPERTIES  # noqa: F401  (re-exported: the secrets among credentials)
 
 # The tag this library puts on every stack it creates: a stack without it was made by someone
-# else, and is only taken over with ``adopt``. CloudFormation propagates stack tags to the
+# else, and is only taken over with ``adopt_stack``. CloudFormation propagates stack tags to the
 # resources that support them (QuickSight assets do), which is harmless.
 OWNERSHIP_TAG = "quicksight-promotion:managed-by"
 OWNERSHIP_VALUE = "CloudFormationDeployment"
@@ -329,66 +325,6 @@ CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAN
 DEFAULT_TIMEOUT_SECONDS = 3600
 
 
-class DeploymentInputs(BaseModel):
-    """Inputs of the ``CloudFormationDeployment`` dynamic resource."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    stack_name: StackName
-    template_body: str = Field(min_length=2)
-    parameters: dict[str, str] = Field(default_factory=dict)
-    staging_bucket: OptionalBucketName = None
-    staging_prefix: str = Field(default="quicksight-promotion/", max_length=512)
-    region: OptionalRegion = None
-    role_arn: OptionalRoleArn = None
-    expected_account_id: OptionalAccountId = None
-    capabilities: list[Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]] = Field(
-        default_factory=list
-    )
-    tags: dict[str, str] = Field(default_factory=dict)
-    iam_role_arn: OptionalRoleArn = None
-    notification_arns: list[str] = Field(default_factory=list, max_length=5)
-    termination_protection: bool = False
-    timeout_seconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=86_400)
-    execute: bool = True
-    adopt: bool = False
-    on_failure: Optional[Literal["ROLLBACK", "DELETE", "DO_NOTHING"]] = None
-    # One sha256 per QuickSight resource of the template (core.manifest.resource_digests): derived
-    # from template_body, given so that `pulumi preview --diff` names the assets that change.
-    resource_digests: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("parameters", mode="before")
-    @classmethod
-    def _strings(cls, value: Any) -> Any:
-        # CloudFormation parameter values are strings; the engine sends numbers as doubles.
-        if isinstance(value, Mapping):
-            return {str(k): parameter_string(v) for k, v in value.items()}
-        return value
-
-    @field_validator("template_body")
-    @classmethod
-    def _json_object(cls, value: str) -> str:
-        try:
-            document = json.loads(value)
-        except ValueError as exc:
-            raise ValueError(f"is not JSON ({exc.__class__.__name__})") from None
-        if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
-            raise ValueError("is not a CloudFormation template (a JSON object with Resources)")
-        return value
-
-    @field_validator("tags")
-    @classmethod
-    def _no_reserved_tags(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(key for key in value if key.startswith("aws:") or key == OWNERSHIP_TAG)
-        if bad:
-            raise ValueError(f"tag keys {listing(bad)} are reserved (aws: by AWS, {OWNERSHIP_TAG} by this library)")
-        return value
-
-    @property
-    def document(self) -> dict[str, Any]:
-        return json.loads(self.template_body)
-
-
 def parameter_string(value: Any) -> Any:
     """An input's parameter value as CloudFormation takes it (``catalog.to_parameter_string``).
 
@@ -401,21 +337,18 @@ def parameter_string(value: Any) -> Any:
     return value
 
 
-# Settings that reach CloudFormation: a change is an update (a change set, maybe empty).
-UPDATE_SETTINGS = ("capabilities", "tags", "iam_role_arn", "notification_arns", "termination_protection", "execute")
-# on_failure only applies to a first create (CreateChangeSet's OnStackFailure): no diff on it.
-# What identifies the stack: a change would be another stack (a replacement), which is refused.
-IDENTITY = ("stack_name", "region", "expected_account_id")
-
-
 def replacement_problems(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
-    """What in ``news`` would make it another stack than the recorded one (known values only)."""
+    """What in ``news`` would make it another stack than the recorded one (known values only).
+
+    What identifies the stack: its name, the target region and the target account; a change would
+    be another stack (a replacement), which is refused.
+    """
     problems = []
     if news.get("stack_name") is not None and olds.get("stack_name") not in (None, news["stack_name"]):
         problems.append(f"stack_name {clean(olds['stack_name'])!r} -> {clean(news['stack_name'])!r}")
-    if news.get("region") is not None and olds.get("region") not in (None, news["region"]):
-        problems.append(f"region {clean(olds['region'])} -> {clean(news['region'])}")
-    expected = news.get("expected_account_id")
+    if news.get("target_region") is not None and olds.get("target_region") not in (None, news["target_region"]):
+        problems.append(f"region {clean(olds['target_region'])} -> {clean(news['target_region'])}")
+    expected = news.get("target_account_id")
     if expected is not None and olds.get("account_id") not in (None, expected):
         problems.append(f"account {clean(olds['account_id'])} -> {clean(expected)}")
     return problems

@@ -83,7 +83,7 @@ def with_principals(template: dict[str, Any], overrides: dict[str, Any]) -> dict
 
 def args(**overrides: Any) -> QuickSightBundleStackArgs:
     base: dict[str, Any] = {
-        "aws_account_id": "111122223333",
+        "source_account_id": "111122223333",
         "export_job_id": "sales-release-42",
         "stack_name": STACK,
         "parameters": stage_values(),
@@ -110,7 +110,7 @@ class Recorded:
         account, so the account guard is pointed at that one.
         """
         plain = {k: v for k, v in unwrap_secrets(self.inputs).items() if v is not None}
-        plain["expected_account_id"] = DEFAULT_ACCOUNT
+        plain["target_account_id"] = DEFAULT_ACCOUNT
         return plain | overrides
 
 
@@ -174,13 +174,13 @@ def test_small_template_goes_inline_and_cloudformation_creates_the_stack(moto_en
     recorded = record(
         sample_template(),
         parameters=None,
-        tags={"stage": "test", "owner": "analytics-platform"},
-        timeout_in_minutes=30,
-        iam_role_arn=role,
+        stack_tags={"stage": "test", "owner": "analytics-platform"},
+        stack_timeout_seconds=30 * 60,
+        cloudformation_role_arn=role,
         notification_arns=(topic,),
     )
-    assert recorded.inputs["expected_account_id"] == TARGET_ACCOUNT  # from the aws provider's getCallerIdentity
-    assert recorded.inputs["region"] == TARGET_REGION == REGION
+    assert recorded.inputs["target_account_id"] == TARGET_ACCOUNT  # from the aws provider's getCallerIdentity
+    assert recorded.inputs["target_region"] == TARGET_REGION == REGION
 
     outputs = deploy(moto, recorded)
 
@@ -199,7 +199,7 @@ def test_small_template_goes_inline_and_cloudformation_creates_the_stack(moto_en
     assert stack["RoleARN"] == role
     assert stack["NotificationARNs"] == [topic]
     assert stack_template(moto.cloudformation, STACK) == sample_template()
-    assert outputs["timeout_seconds"] == 30 * 60
+    assert outputs["stack_timeout_seconds"] == 30 * 60
     assert [(c["logical_id"], c["action"], c["asset_kind"], c["asset_id"]) for c in outputs["change_summary"]] == [
         ("salesdashboardAB12CD", "Add", "dashboard", "sales-dashboard")
     ]

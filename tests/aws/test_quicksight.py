@@ -76,7 +76,7 @@ def fake() -> FakeTime:
 
 
 def inputs(job_id: str, **kwargs: Any) -> ExportInputs:
-    return ExportInputs(aws_account_id=ACCOUNT, export_job_id=job_id, **kwargs)
+    return ExportInputs(source_account_id=ACCOUNT, export_job_id=job_id, **kwargs)
 
 
 def fetch(fake: FakeTime, job_id: str, *, download_limits: DownloadLimits | None = None, **kwargs: Any) -> FetchedExport:
@@ -301,7 +301,7 @@ def test_expected_sha256_in_uppercase_is_accepted(emulator: QuickSightEmulator, 
 
 def test_explicit_region_is_used_and_named(emulator: QuickSightEmulator, fake: FakeTime) -> None:
     with pytest.raises(ExportJobNotFoundError) as caught:
-        fetch(fake, "elsewhere", region="eu-west-1")
+        fetch(fake, "elsewhere", source_region="eu-west-1")
     assert "(eu-west-1)" in str(caught.value)
     assert f"'elsewhere' in account {ACCOUNT} (eu-west-1)" in str(caught.value)
 
@@ -464,7 +464,7 @@ def test_timeout_names_job_last_status_and_seconds_and_never_oversleeps(
     job = emulator.add_job("stuck", statuses=["QUEUED_FOR_IMMEDIATE_EXECUTION", "IN_PROGRESS"])
 
     with pytest.raises(ExportTimeoutError) as caught:
-        fetch(fake, "stuck", timeout_seconds=100)
+        fetch(fake, "stuck", export_timeout_seconds=100)
 
     message = str(caught.value)
     assert_names_job(message, "stuck")
@@ -942,7 +942,7 @@ def test_download_url_is_hidden_in_the_description(emulator: QuickSightEmulator,
 def test_role_arn_is_assumed_once_and_signs_quicksight_calls(emulator: QuickSightEmulator, fake: FakeTime) -> None:
     emulator.add_job("as-role", statuses=["IN_PROGRESS", "SUCCESSFUL"], payload=pretty_bytes(sample_template()))
 
-    fetch(fake, "as-role", role_arn=ROLE_ARN)
+    fetch(fake, "as-role", source_role_arn=ROLE_ARN)
 
     [assume] = emulator.calls("AssumeRole")
     assert assume["access_key"] == BASE_KEY_ID
@@ -969,7 +969,7 @@ def test_refused_assume_role_is_an_access_error(emulator: QuickSightEmulator, fa
     )
 
     with pytest.raises(AwsAccessError) as caught:
-        fetch(fake, "no-trust", role_arn=ROLE_ARN)
+        fetch(fake, "no-trust", source_role_arn=ROLE_ARN)
 
     message = str(caught.value)
     assert_names_job(message, "no-trust")
@@ -989,7 +989,7 @@ def test_no_region_anywhere_is_an_input_error(
     emulator.add_job("nowhere")
 
     with pytest.raises(InputError) as caught:
-        fetch(fake, "nowhere", role_arn=role_arn)
+        fetch(fake, "nowhere", source_role_arn=role_arn)
 
     message = str(caught.value)
     assert_names_job(message, "nowhere")
@@ -1196,7 +1196,7 @@ def test_assume_role_5xx_is_retried_until_it_answers(
         emulator.assume_role_error = None
         answered.append(len(emulator.calls("AssumeRole")))
 
-    result = fetch_export(inputs("role-flaky", role_arn=ROLE_ARN), sleep=recover, clock=fake.clock, draw=lambda: 0.0)
+    result = fetch_export(inputs("role-flaky", source_role_arn=ROLE_ARN), sleep=recover, clock=fake.clock, draw=lambda: 0.0)
     assert result.description.status == "SUCCESSFUL"
     assert answered and answered[0] >= 2, "botocore retried the 503 itself before the poll schedule did"
     assert fake.sleeps[0] == 1.0
@@ -1208,7 +1208,7 @@ def test_assume_role_5xx_until_the_deadline_is_a_timeout_naming_the_fault(
     emulator.add_job("role-down")
     emulator.assume_role_error = (503, "ServiceUnavailable", "Try again")
     with pytest.raises(ExportTimeoutError) as caught:
-        fetch(fake, "role-down", role_arn=ROLE_ARN, timeout_seconds=5)
+        fetch(fake, "role-down", source_role_arn=ROLE_ARN, export_timeout_seconds=5)
     message = str(caught.value)
     assert_names_job(message, "role-down")
     assert "no QuickSight client" in message and "ServiceUnavailable: Try again" in message

@@ -157,7 +157,7 @@ def test_dev_test_prod_and_a_rollback_after_the_jobs_expired(moto: MotoServer, s
     # --- dev: two releases, each archived once -----------------------------------------------------
     env = {**source.env(), "AWS_ENDPOINT_URL_S3": moto.endpoint}
     with EngineHarness(env=env, provider=AssetBundleReleaseProvider(), name="release", resource_type=RELEASE_RESOURCE_TYPE) as dev:
-        base = {"aws_account_id": ACCOUNT, "archive_bucket": BUCKET, "archive_region": REGION}
+        base = {"source_account_id": ACCOUNT, "archive_bucket": BUCKET, "archive_region": REGION}
         first = dev.up({**base, "release_name": "sales-1", "dashboard_ids": ["sales-dashboard"]})
         second = dev.up(
             {**base, "release_name": "sales-2", "dashboard_ids": ["sales-dashboard"], "analysis_ids": ["sales-analysis"]}

@@ -269,7 +269,7 @@ def test_promotion_from_test_to_prod(
     for run in (test, prod):
         bucket = run.stack["staging_bucket"]
         assert run.deployed["template_url"] == f"https://{bucket}.s3.eu-west-1.amazonaws.com/{key}"
-        assert run.stack["expected_account_id"] == run.deployed["account_id"] == TARGET_ACCOUNTS[run.stage]
+        assert run.stack["target_account_id"] == run.deployed["account_id"] == TARGET_ACCOUNTS[run.stage]
         body = accounts[run.stage].s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert body == DEPLOYED.body.encode("utf-8")
     # prod sets protect: Pulumi and CloudFormation both refuse to delete it.

@@ -106,7 +106,7 @@ def test_the_release_provider_archives_a_recorded_release_without_exporting_agai
     assets.add_data_set("orders", ("pg",))
     assets.add_dashboard("archive-dashboard", ("orders",))
     env = {**source.env(), "AWS_ENDPOINT_URL_S3": bucket.endpoint}
-    release = {"aws_account_id": ACCOUNT, "release_name": "archive-rel", "dashboard_ids": ["archive-dashboard"]}
+    release = {"source_account_id": ACCOUNT, "release_name": "archive-rel", "dashboard_ids": ["archive-dashboard"]}
     with EngineHarness(env=env, provider=AssetBundleReleaseProvider(), name="release", resource_type=RELEASE_RESOURCE_TYPE) as engine:
         first = engine.up(release)
         del source.jobs[(ACCOUNT, "archive-rel")]

@@ -17,6 +17,7 @@ from components.deployment import CloudFormationDeploymentProvider
 from engine import DEPLOYMENT_TYPE, UNKNOWN, EngineHarness, user_error
 from moto_server import (  # noqa: F401  (fixtures)
     DEFAULT_ACCOUNT,
+    NOWHERE,
     REGION,
     MotoServer,
     aws_env,
@@ -54,9 +55,9 @@ def inputs(**overrides: Any) -> dict[str, Any]:
         "stack_name": STACK,
         "template_body": template(),
         "parameters": {"DbPassword": PASSWORD, "DbUsername": "reader", "TopicName": "qsp-topic", "Port": 5432},
-        "expected_account_id": DEFAULT_ACCOUNT,
-        "region": REGION,
-        "timeout_seconds": 120,
+        "target_account_id": DEFAULT_ACCOUNT,
+        "target_region": REGION,
+        "stack_timeout_seconds": 120,
     }
     return base | overrides
 
@@ -77,14 +78,6 @@ def engine(moto: MotoServer) -> Iterator[EngineHarness]:
         yield running
 
 
-# An endpoint where nothing listens: any AWS call from a provider pointed here fails at once.
-NOWHERE = {
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    "AWS_ACCESS_KEY_ID": "AKIANOWHERE000000000",
-    "AWS_SECRET_ACCESS_KEY": "nowhere",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_MAX_ATTEMPTS": "1",
-}
 
 
 def test_up_unchanged_up_changed_value_changed_template_refresh_and_delete(
@@ -95,7 +88,7 @@ def test_up_unchanged_up_changed_value_changed_template_refresh_and_delete(
     assert first.action == "create"
     assert first.id == first.outputs["stack_id"] == stack_description(cfn, STACK)["StackId"]
     assert first.outputs["stack_status"] == "CREATE_COMPLETE"
-    assert first.outputs["account_id"] == DEFAULT_ACCOUNT and first.outputs["region"] == REGION
+    assert first.outputs["account_id"] == DEFAULT_ACCOUNT and first.outputs["target_region"] == REGION
     assert stack_parameters(cfn, STACK)["DbPassword"] == PASSWORD
     tags = {t["Key"]: t["Value"] for t in stack_description(cfn, STACK)["Tags"]}
     assert tags == {OWNERSHIP_TAG: "CloudFormationDeployment"}
@@ -181,17 +174,19 @@ def test_check_reports_every_bad_input(engine: EngineHarness) -> None:
             "stack_name": "1-not-a-name",
             "template_body": "{not json",
             "parameters": {"DbPassword": PASSWORD},
-            "expected_account_id": "12345",
+            "target_account_id": "12345",
             "capabilities": ["CAPABILITY_EVERYTHING"],
-            "tags": {"aws:owner": "x"},
-            "timeout_seconds": 0,
+            "stack_tags": {"aws:owner": "x"},
+            "stack_timeout_seconds": 0,
         },
     )
     failures = dict(outcome.failures)
-    assert set(failures) >= {"stack_name", "template_body", "expected_account_id", "capabilities.0", "tags", "timeout_seconds"}
+    assert set(failures) >= {
+        "stack_name", "template_body", "target_account_id", "capabilities.0", "stack_tags", "stack_timeout_seconds"
+    }
     assert "String should match pattern" in failures["stack_name"]
     assert "is not JSON" in failures["template_body"]
-    assert "reserved" in failures["tags"]
+    assert "reserved" in failures["stack_tags"]
     assert PASSWORD not in json.dumps(outcome.failures)
     missing = dict(engine.check(None, {"parameters": {}}).failures)
     assert missing["stack_name"] == "stack_name is required"
@@ -205,8 +200,8 @@ def test_a_changed_stack_name_or_account_is_refused_before_anything_is_deleted(
 
     for change, shown in (
         ({"stack_name": "qsp-other"}, "stack_name 'qsp-engine' -> 'qsp-other'"),
-        ({"expected_account_id": "210987654321"}, f"account {DEFAULT_ACCOUNT} -> 210987654321"),
-        ({"region": "us-east-1"}, "region eu-west-1 -> us-east-1"),
+        ({"target_account_id": "210987654321"}, f"account {DEFAULT_ACCOUNT} -> 210987654321"),
+        ({"target_region": "us-east-1"}, "region eu-west-1 -> us-east-1"),
     ):
         with pytest.raises(grpc.RpcError) as info:
             engine.up(inputs(**change), first.state)
@@ -219,7 +214,7 @@ def test_a_changed_stack_name_or_account_is_refused_before_anything_is_deleted(
 
 def test_the_account_guard_refuses_other_credentials(moto: MotoServer, engine: EngineHarness) -> None:
     with pytest.raises(grpc.RpcError) as info:
-        engine.up(inputs(expected_account_id="210987654321"))
+        engine.up(inputs(target_account_id="210987654321"))
     line = user_error(info.value)
     assert line.startswith("components.errors.AccountMismatchError: CloudFormation stack 'qsp-engine': "), line
     assert f"the credentials act in account {DEFAULT_ACCOUNT}, not the expected account 210987654321" in line
@@ -230,10 +225,10 @@ def test_the_account_guard_refuses_other_credentials(moto: MotoServer, engine: E
 def test_configure_hands_the_stack_configuration_to_the_provider(moto: MotoServer) -> None:
     """What the SDK's servicer does with Configure: its args reach configure(); aws:region is used."""
     env = {k: v for k, v in aws_env(moto.default).items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
-    without_region = {k: v for k, v in inputs().items() if k != "region"}
+    without_region = {k: v for k, v in inputs().items() if k != "target_region"}
     with harness(env, config={"aws:region": REGION, "quicksight-promotion:stackName": "ignored"}) as configured:
         created = configured.up(without_region)
-    assert created.outputs["region"] == REGION
+    assert created.outputs["target_region"] == REGION
     assert stack_description(moto.cloudformation, STACK)["StackStatus"] == "CREATE_COMPLETE"
     # Without it (an engine that hands nothing over) and without a region anywhere: one clear error.
     with harness(env) as bare:
@@ -248,7 +243,7 @@ def test_unreachable_aws_is_retried_until_the_deadline_then_one_clear_error() ->
     with harness(NOWHERE) as offline:
         started = time.monotonic()
         with pytest.raises(grpc.RpcError) as info:
-            offline.up(inputs(timeout_seconds=3))
+            offline.up(inputs(stack_timeout_seconds=3))
         took = time.monotonic() - started
     line = user_error(info.value)
     assert line.startswith(
@@ -265,12 +260,12 @@ def test_invalid_inputs_at_create_are_one_message(moto: MotoServer, monkeypatch:
 
     with pytest.raises(InputError) as info:
         CloudFormationDeploymentProvider().create(
-            inputs(template_body='{"NoResources":{}}', timeout_seconds=-1, parameters={"DbPassword": PASSWORD})
+            inputs(template_body='{"NoResources":{}}', stack_timeout_seconds=-1, parameters={"DbPassword": PASSWORD})
         )
     message = str(info.value)
     assert message.startswith("invalid CloudFormationDeployment inputs for stack 'qsp-engine': template_body: ")
     assert "is not a CloudFormation template (a JSON object with Resources)" in message
-    assert "timeout_seconds: Input should be greater than or equal to 1 (got -1)" in message
+    assert "stack_timeout_seconds: Input should be greater than or equal to 1 (got -1)" in message
     assert PASSWORD not in message
 
 
@@ -278,7 +273,7 @@ def test_a_region_or_account_moved_by_the_aws_chain_is_refused(moto: MotoServer,
     for key, value in aws_env(moto.default).items():
         monkeypatch.setenv(key, value)
     provider = CloudFormationDeploymentProvider()
-    unguarded = {k: v for k, v in inputs().items() if k not in ("expected_account_id", "region")}
+    unguarded = {k: v for k, v in inputs().items() if k not in ("target_account_id", "target_region")}
     created = provider.create(unguarded).outs
     recorded_elsewhere = {**created, "account_id": "210987654321"}
 
@@ -301,10 +296,10 @@ def test_configure_aws_profile_is_used_when_handed_over(moto: MotoServer, tmp_pa
         "AWS_CONFIG_FILE": str(tmp_path / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
     }
-    without_region = {k: v for k, v in inputs().items() if k != "region"}
+    without_region = {k: v for k, v in inputs().items() if k != "target_region"}
     with harness(env, config={"aws:profile": "stage-target"}) as configured:
         created = configured.up(without_region)
-    assert created.outputs["region"] == REGION and created.outputs["stack_status"] == "CREATE_COMPLETE"
+    assert created.outputs["target_region"] == REGION and created.outputs["stack_status"] == "CREATE_COMPLETE"
     # The same process environment without the profile has no credentials and no region at all.
     with harness(env) as bare:
         with pytest.raises(grpc.RpcError) as info:

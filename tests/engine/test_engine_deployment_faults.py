@@ -32,9 +32,9 @@ def inputs(**overrides: Any) -> dict[str, Any]:
         "stack_name": STACK,
         "template_body": json.dumps(TEMPLATE),
         "parameters": {"DbPassword": PASSWORD, "Host": "db.example.com"},
-        "expected_account_id": ACCOUNT,
-        "region": "eu-west-1",
-        "timeout_seconds": 120,
+        "target_account_id": ACCOUNT,
+        "target_region": "eu-west-1",
+        "stack_timeout_seconds": 120,
     }
     return base | overrides
 
@@ -147,14 +147,14 @@ def test_termination_protection_blocks_the_delete_until_turned_off(cfn: CloudFor
 
 def test_execute_false_leaves_a_change_set_for_review_then_executes(cfn: CloudFormationEmulator, engine: EngineHarness) -> None:
     name = "qsp-review"
-    review = engine.up(inputs(stack_name=name, execute=False))
+    review = engine.up(inputs(stack_name=name, execute_change_set=False))
     assert review.action == "create"
     assert review.outputs["stack_status"] == "REVIEW_IN_PROGRESS" and review.outputs["executed"] is False
     pending = review.outputs["change_set_id"]
     assert pending in cfn.change_sets
     assert [(c["logical_id"], c["action"]) for c in review.outputs["change_summary"]] == [("salesdash", "Add"), ("salesds", "Add")]
     # Reviewed, unchanged: nothing to do.
-    assert engine.up(inputs(stack_name=name, execute=False), review.state).action == "same"
+    assert engine.up(inputs(stack_name=name, execute_change_set=False), review.state).action == "same"
 
     executed = engine.up(inputs(stack_name=name), review.state)
 

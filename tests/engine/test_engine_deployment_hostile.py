@@ -42,9 +42,9 @@ def inputs(name: str, **overrides: Any) -> dict[str, Any]:
         "stack_name": name,
         "template_body": json.dumps(TEMPLATE),
         "parameters": {"DbPassword": PASSWORD, "Host": HOST},
-        "expected_account_id": ACCOUNT,
-        "region": "eu-west-1",
-        "timeout_seconds": 60,
+        "target_account_id": ACCOUNT,
+        "target_region": "eu-west-1",
+        "stack_timeout_seconds": 60,
     }
     return base | overrides
 
@@ -126,7 +126,7 @@ def test_a_hanging_or_trickling_answer_ends_at_the_deadline(
 ) -> None:
     name = f"qsp-stalled-{action.lower()}-{fault}"
     cfn.misbehave(*[fault] * 40, action=action)
-    line, took = failing_up(engine, inputs(name, timeout_seconds=DEADLINE))
+    line, took = failing_up(engine, inputs(name, stack_timeout_seconds=DEADLINE))
     assert took < BOUND, f"a {DEADLINE} s deadline took {took:.1f} s"
     assert line.startswith("components.errors.DeploymentTimeoutError: "), line
     assert f"'{name}'" in line and f"({DEADLINE} s)" in line and "last fault:" in line
@@ -206,7 +206,7 @@ def test_a_refusal_echoing_a_value_is_redacted_and_its_chain_cut(cfn: CloudForma
 
 def test_transient_faults_echoing_a_value_until_the_deadline_are_redacted(cfn: CloudFormationEmulator, engine: EngineHarness) -> None:
     cfn.misbehave(*[error_body("InternalFailure", f"could not read {PASSWORD}", 500)] * 60, action="CreateChangeSet")
-    line, took = failing_up(engine, inputs("qsp-echo-transient", timeout_seconds=DEADLINE))
+    line, took = failing_up(engine, inputs("qsp-echo-transient", stack_timeout_seconds=DEADLINE))
     assert line.startswith("components.errors.DeploymentTimeoutError: cloudformation:CreateChangeSet for "), line
     assert "last fault:" in line and "could not read <value of parameter DbPassword>" in line
     assert took < BOUND
@@ -246,7 +246,7 @@ def test_refresh_and_delete_retry_transient_faults_and_end_at_the_deadline(
     cfn.misbehave(*["hang"] * 40, action="DescribeStacks")
     started = time.monotonic()
     with pytest.raises(grpc.RpcError) as caught:
-        engine.delete(created.id, {**created.outputs, "timeout_seconds": DEADLINE})
+        engine.delete(created.id, {**created.outputs, "stack_timeout_seconds": DEADLINE})
     assert time.monotonic() - started < BOUND
     line = user_error(caught.value)
     assert line.startswith(
@@ -266,9 +266,9 @@ def test_create_refuses_bad_inputs_without_quoting_a_value() -> None:
 
     provider = CloudFormationDeploymentProvider()
     with pytest.raises(InputError) as caught:
-        provider.create(inputs("qsp-create-check", parameters={"DbPassword": {"v": PASSWORD}}, tags={"team": [HOST]}, timeout_seconds=0))
+        provider.create(inputs("qsp-create-check", parameters={"DbPassword": {"v": PASSWORD}}, stack_tags={"team": [HOST]}, stack_timeout_seconds=0))
     message = str(caught.value)
     assert message.startswith("invalid CloudFormationDeployment inputs for stack 'qsp-create-check': ")
     assert "parameters.DbPassword: Input should be a valid string" in message
-    assert "timeout_seconds: Input should be greater than or equal to 1 (got 0)" in message
+    assert "stack_timeout_seconds: Input should be greater than or equal to 1 (got 0)" in message
     assert MARKER not in message

@@ -88,8 +88,8 @@ def test_first_up_creates_with_the_template_as_outputs(engine: EngineHarness, qs
     assert out["resource_arns"] == resources
     assert dt.datetime.fromisoformat(out["created_time"]) == dt.datetime.fromtimestamp(job.created_time, dt.timezone.utc)
     assert out["warnings"] == [f"{warnings[0]['Arn']}: Lenient validation"]
-    assert out["aws_account_id"] == ACCOUNT and out["export_job_id"] == "first-up"
-    assert out["timeout_seconds"] == 1800
+    assert out["source_account_id"] == ACCOUNT and out["export_job_id"] == "first-up"
+    assert out["export_timeout_seconds"] == 1800
     assert out[PROVIDER_KEY] == engine.provider_string, "__provider must be echoed"
 
     # The emulator did hand out a signed URL, and it was used; none of it is in the response.
@@ -127,7 +127,7 @@ def test_unchanged_up_diffs_none_and_calls_nothing(engine: EngineHarness, qs: Qu
     assert requests_since(qs, mark) == [], "an unchanged stack must not call AWS"
 
 
-# --- 3. provider string and timeout_seconds never cause a diff ----------------------------------
+# --- 3. provider string and export_timeout_seconds never cause a diff ----------------------------------
 
 
 def test_reserialized_provider_causes_no_diff(engine: EngineHarness, qs: QuickSightEmulator) -> None:
@@ -153,10 +153,10 @@ def test_reserialized_provider_causes_no_diff(engine: EngineHarness, qs: QuickSi
     assert requests_since(qs, mark) == []
 
 
-def test_changing_only_timeout_seconds_causes_no_diff(engine: EngineHarness, qs: QuickSightEmulator) -> None:
+def test_changing_only_export_timeout_seconds_causes_no_diff(engine: EngineHarness, qs: QuickSightEmulator) -> None:
     first = deploy(engine, qs, "timeout-change-job")
     mark = len(qs.requests)
-    again = engine.up(inputs("timeout-change-job", timeout_seconds=60), first.state)
+    again = engine.up(inputs("timeout-change-job", export_timeout_seconds=60), first.state)
     assert again.action == "same" and again.diff.changes == DIFF_NONE and again.diff.replaces == []
     assert requests_since(qs, mark) == []
 
@@ -188,10 +188,10 @@ def test_changed_job_id_replaces_and_delete_is_local(engine: EngineHarness, qs: 
 
 def test_changed_account_or_region_replaces(engine: EngineHarness, qs: QuickSightEmulator) -> None:
     first = deploy(engine, qs, "where-job")
-    diff = engine.diff(first.id, first.outputs, inputs("where-job", region="eu-west-1"))
-    assert diff.replaces == ["region"]
-    diff = engine.diff(first.id, first.outputs, {**inputs("where-job"), "aws_account_id": "222222222222"})
-    assert diff.replaces == ["aws_account_id"]
+    diff = engine.diff(first.id, first.outputs, inputs("where-job", source_region="eu-west-1"))
+    assert diff.replaces == ["source_region"]
+    diff = engine.diff(first.id, first.outputs, {**inputs("where-job"), "source_account_id": "222222222222"})
+    assert diff.replaces == ["source_account_id"]
 
 
 # --- 5. update in place --------------------------------------------------------------------------
@@ -230,12 +230,12 @@ def test_wrong_sha256_names_both_hashes(engine: EngineHarness, qs: QuickSightEmu
     assert_no_leak(error_text(caught.value))
 
 
-def test_adding_role_arn_updates_in_place(engine: EngineHarness, qs: QuickSightEmulator) -> None:
+def test_adding_source_role_arn_updates_in_place(engine: EngineHarness, qs: QuickSightEmulator) -> None:
     first = deploy(engine, qs, "role-change-job")
     mark = len(qs.requests)
-    changed = engine.up(inputs("role-change-job", role_arn=ROLE), first.state)
+    changed = engine.up(inputs("role-change-job", source_role_arn=ROLE), first.state)
     assert changed.action == "update" and changed.diff.replaces == []
-    assert changed.outputs["role_arn"] == ROLE
+    assert changed.outputs["source_role_arn"] == ROLE
     assert [r["operation"] for r in requests_since(qs, mark)] == [
         "AssumeRole",
         "DescribeAssetBundleExportJob",
@@ -251,7 +251,7 @@ def test_preview_diff_of_unknown_job_id_replaces_without_calls(engine: EngineHar
     mark = len(qs.requests)
     diff = engine.diff(first.id, first.outputs, {**first.state.inputs, "export_job_id": UNKNOWN})
     assert diff.changes == DIFF_SOME and "export_job_id" in diff.replaces
-    diff = engine.diff(first.id, first.outputs, {**first.state.inputs, "role_arn": UNKNOWN})
+    diff = engine.diff(first.id, first.outputs, {**first.state.inputs, "source_role_arn": UNKNOWN})
     assert diff.changes == DIFF_SOME and diff.replaces == []
     assert requests_since(qs, mark) == []
 
@@ -267,7 +267,7 @@ def test_preview_with_unknown_job_id(engine: EngineHarness, qs: QuickSightEmulat
     preview = engine.preview(inputs(UNKNOWN), first.state)
     assert preview.action == "replace" and "export_job_id" in preview.diff.replaces
 
-    fresh = engine.preview(inputs(UNKNOWN, role_arn=UNKNOWN, expected_sha256=UNKNOWN))
+    fresh = engine.preview(inputs(UNKNOWN, source_role_arn=UNKNOWN, expected_sha256=UNKNOWN))
     assert fresh.action == "create" and fresh.check.failures == []
     assert requests_since(qs, mark) == []
 
@@ -278,11 +278,11 @@ def test_preview_with_unknown_job_id(engine: EngineHarness, qs: QuickSightEmulat
 @pytest.mark.parametrize(
     ("props", "prop", "words"),
     [
-        ({"aws_account_id": "123", "export_job_id": "check-a"}, "aws_account_id", ["'123'", "[0-9]{12}"]),
-        (inputs("check-b", region="moon"), "region", ["'moon'", "pattern"]),
-        ({"aws_account_id": ACCOUNT}, "export_job_id", ["required"]),
-        (inputs("check-c", role_arn="admin"), "role_arn", ["'admin'"]),
-        (inputs("check-d", timeout_seconds=0), "timeout_seconds", ["greater than or equal to 1"]),
+        ({"source_account_id": "123", "export_job_id": "check-a"}, "source_account_id", ["'123'", "[0-9]{12}"]),
+        (inputs("check-b", source_region="moon"), "source_region", ["'moon'", "pattern"]),
+        ({"source_account_id": ACCOUNT}, "export_job_id", ["required"]),
+        (inputs("check-c", source_role_arn="admin"), "source_role_arn", ["'admin'"]),
+        (inputs("check-d", export_timeout_seconds=0), "export_timeout_seconds", ["greater than or equal to 1"]),
         (inputs("check-e", expected_sha256="abc"), "expected_sha256", ["'abc'"]),
     ],
 )
@@ -355,7 +355,7 @@ def test_missing_job_names_job_account_and_retention(engine: EngineHarness, qs: 
 def test_timeout_fails_fast_and_says_what_to_raise(engine: EngineHarness, qs: QuickSightEmulator) -> None:
     qs.add_job("stuck-job", statuses=["IN_PROGRESS"])
     started = time.monotonic()
-    exc = provider_error(engine, inputs("stuck-job", timeout_seconds=1))
+    exc = provider_error(engine, inputs("stuck-job", export_timeout_seconds=1))
     elapsed = time.monotonic() - started
     assert elapsed < 4, f"a 1 s timeout took {elapsed:.1f} s"
     line = user_error(exc)
@@ -384,28 +384,28 @@ def test_error_text_is_a_python_traceback(engine: EngineHarness, qs: QuickSightE
     assert engine.alive, "a provider error must not kill the provider process"
 
 
-# --- 9. role_arn ---------------------------------------------------------------------------------
+# --- 9. source_role_arn ---------------------------------------------------------------------------------
 
 
 def test_role_arn_signs_quicksight_calls_with_the_assumed_role(engine: EngineHarness, qs: QuickSightEmulator) -> None:
     mark = len(qs.requests)
-    result = deploy(engine, qs, "role-job", role_arn=ROLE)
+    result = deploy(engine, qs, "role-job", source_role_arn=ROLE)
     made = requests_since(qs, mark)
     assume = [r for r in made if r["operation"] == "AssumeRole"]
     describes = [r for r in made if r["operation"] == "DescribeAssetBundleExportJob"]
     assert len(assume) == 1 and assume[0]["access_key"] == BASE_KEY_ID
     assert describes and all(r["access_key"] == ASSUMED_KEY_ID for r in describes)
     assert assume[0]["n"] < describes[0]["n"]
-    assert result.outputs["role_arn"] == ROLE
+    assert result.outputs["source_role_arn"] == ROLE
 
 
 def test_create_with_invalid_inputs_names_every_bad_input(engine: EngineHarness) -> None:
     # Check would refuse these first; Create validates again, since it must not trust its caller.
     with pytest.raises(grpc.RpcError) as info:
-        engine.create({"aws_account_id": "123", "export_job_id": "bad id!", "timeout_seconds": 0})
+        engine.create({"source_account_id": "123", "export_job_id": "bad id!", "export_timeout_seconds": 0})
     line = user_error(info.value)
     assert line.startswith("components.errors.InputError: invalid AssetBundleExport inputs: ")
-    assert "aws_account_id: String should match pattern" in line and "(got '123')" in line
+    assert "source_account_id: String should match pattern" in line and "(got '123')" in line
     assert "export_job_id: String should match pattern" in line
-    assert "timeout_seconds: Input should be greater than or equal to 1 (got 0)" in line
+    assert "export_timeout_seconds: Input should be greater than or equal to 1 (got 0)" in line
     assert line.endswith("; fix them in the Pulumi program")

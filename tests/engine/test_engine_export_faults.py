@@ -71,7 +71,7 @@ def job(qs: QuickSightEmulator, job_id: str, **extra: Any) -> Any:
 def test_a_stalled_download_ends_at_the_deadline(engine: EngineHarness, qs: QuickSightEmulator, fault: str) -> None:
     job_id = f"stalled-download-{fault}"
     emulated = job(qs, job_id, download_faults=[fault] * 5)
-    exc, took = failing_up(engine, inputs(job_id, timeout_seconds=DEADLINE))
+    exc, took = failing_up(engine, inputs(job_id, export_timeout_seconds=DEADLINE))
     line = line_of(exc, "ExportTimeoutError")
     assert took < BOUND, f"a {DEADLINE} s deadline took {took:.1f} s"
     assert f"'{job_id}'" in line and ACCOUNT in line
@@ -84,7 +84,7 @@ def test_a_stalled_describe_ends_at_the_deadline(engine: EngineHarness, qs: Quic
     job_id = f"stalled-describe-{fault}"
     job(qs, job_id)
     qs.misbehave(*[fault] * 20)
-    exc, took = failing_up(engine, inputs(job_id, timeout_seconds=DEADLINE))
+    exc, took = failing_up(engine, inputs(job_id, export_timeout_seconds=DEADLINE))
     line = line_of(exc, "ExportTimeoutError")
     assert took < BOUND, f"a {DEADLINE} s deadline took {took:.1f} s"
     assert f"'{job_id}'" in line and f"within {DEADLINE} s" in line
@@ -96,7 +96,7 @@ def test_a_job_that_stays_in_progress_through_5xx_ends_at_the_deadline(
 ) -> None:
     job(qs, "busy-and-broken", statuses=["IN_PROGRESS"])
     qs.misbehave(*[500] * 3)
-    exc, took = failing_up(engine, inputs("busy-and-broken", timeout_seconds=DEADLINE))
+    exc, took = failing_up(engine, inputs("busy-and-broken", export_timeout_seconds=DEADLINE))
     line = line_of(exc, "ExportTimeoutError")
     assert took < BOUND
     assert "last status IN_PROGRESS" in line
@@ -112,7 +112,7 @@ def test_transient_describe_faults_are_retried_within_the_deadline(
     job_id = f"transient-{fault}"
     emulated = job(qs, job_id)
     qs.misbehave(fault, fault)
-    result = engine.up(inputs(job_id, timeout_seconds=20))
+    result = engine.up(inputs(job_id, export_timeout_seconds=20))
     assert result.action == "create"
     assert json.loads(result.outputs["template_body"]) == sample_template()
     assert emulated.describes == 1 and emulated.downloads == 1
@@ -122,7 +122,7 @@ def test_a_permanent_fault_fails_at_once_with_its_own_advice(engine: EngineHarne
     job(qs, "permanent-400")
     qs.fail_account(400, "InvalidParameterValueException", "AwsAccountId is invalid")
     mark = len(qs.calls("DescribeAssetBundleExportJob"))
-    exc, took = failing_up(engine, inputs("permanent-400", timeout_seconds=60))
+    exc, took = failing_up(engine, inputs("permanent-400", export_timeout_seconds=60))
     line = line_of(exc, "ExportJobError")
     assert took < 5, "a permanent fault must not be waited on"
     assert len(qs.calls("DescribeAssetBundleExportJob")) == mark + 1
@@ -136,7 +136,7 @@ def test_transient_download_faults_are_retried_with_a_fresh_url(
 ) -> None:
     job_id = f"download-{fault}"
     emulated = job(qs, job_id, download_faults=[fault])
-    result = engine.up(inputs(job_id, timeout_seconds=20))
+    result = engine.up(inputs(job_id, export_timeout_seconds=20))
     assert result.action == "create"
     assert result.outputs["template_sha256"] == hashlib.sha256(emulated.payload).hexdigest()
     assert emulated.downloads == 2 and emulated.describes == 2
@@ -148,7 +148,7 @@ def test_downloads_broken_every_time_name_the_job_and_never_the_url(
 ) -> None:
     job_id = f"always-broken-{fault}"
     emulated = job(qs, job_id, download_faults=[fault] * 3)
-    exc, _ = failing_up(engine, inputs(job_id, timeout_seconds=20))
+    exc, _ = failing_up(engine, inputs(job_id, export_timeout_seconds=20))
     line = line_of(exc, "DownloadError")
     assert f"'{job_id}'" in line and "after 3 attempt(s)" in line and "check network access to S3" in line
     assert emulated.downloads == 3
@@ -171,7 +171,7 @@ def test_a_url_urllib_cannot_send_never_shows_in_the_error(
 ) -> None:
     job_id = f"bad-url-{abs(hash(path)) % 10_000}"
     job(qs, job_id, download_url=f"{qs.url}{path}")
-    exc, _ = failing_up(engine, inputs(job_id, timeout_seconds=20))
+    exc, _ = failing_up(engine, inputs(job_id, export_timeout_seconds=20))
     line = line_of(exc, "DownloadError")
     assert f"'{job_id}'" in line and "after 3 attempt(s)" in line
     assert "the URL QuickSight gave holds spaces, control or non-ASCII characters" in line
@@ -234,7 +234,7 @@ def test_malformed_describe_answers_are_one_of_our_errors(
     job_id = f"malformed-{case}"
     emulated = job(qs, job_id)
     setup(qs, emulated)
-    exc, took = failing_up(engine, inputs(job_id, timeout_seconds=20))
+    exc, took = failing_up(engine, inputs(job_id, export_timeout_seconds=20))
     line = line_of(exc, "MalformedAnswerError")
     assert took < 5, "a malformed answer is not waited on"
     assert f"'{job_id}'" in line and "DescribeAssetBundleExportJob" in line

@@ -36,7 +36,7 @@ def release_engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
 
 
 def release(name: str, **extra: Any) -> dict[str, Any]:
-    return {"aws_account_id": ACCOUNT, "release_name": name, "dashboard_ids": ["sales-dashboard"], **extra}
+    return {"source_account_id": ACCOUNT, "release_name": name, "dashboard_ids": ["sales-dashboard"], **extra}
 
 
 def since(qs: QuickSightEmulator, mark: int) -> list[str]:
@@ -69,7 +69,7 @@ def test_unchanged_or_timeout_only_is_the_same_and_calls_nothing(release_engine:
     first = release_engine.up(release("engine-steady"))
     mark = len(qs.requests)
     again = release_engine.up(release("engine-steady"), first.state)
-    longer = release_engine.up(release("engine-steady", timeout_seconds=3600), again.state)
+    longer = release_engine.up(release("engine-steady", export_timeout_seconds=3600), again.state)
     assert (again.action, longer.action) == ("same", "same")
     assert since(qs, mark) == []
 
@@ -77,9 +77,9 @@ def test_unchanged_or_timeout_only_is_the_same_and_calls_nothing(release_engine:
 def test_a_new_role_updates_in_place_without_exporting_again(release_engine: EngineHarness, qs: QuickSightEmulator) -> None:
     first = release_engine.up(release("engine-role"))
     mark = len(qs.requests)
-    updated = release_engine.up(release("engine-role", role_arn=ROLE), first.state)
+    updated = release_engine.up(release("engine-role", source_role_arn=ROLE), first.state)
     assert updated.action == "update"
-    assert updated.outputs["role_arn"] == ROLE
+    assert updated.outputs["source_role_arn"] == ROLE
     assert updated.outputs["template_sha256"] == first.outputs["template_sha256"]
     assert since(qs, mark) == []
 
@@ -118,9 +118,9 @@ def test_preflight_problems_reach_the_user_in_one_line(release_engine: EngineHar
 
 def test_check_refuses_bad_inputs_and_accepts_unknowns(release_engine: EngineHarness) -> None:
     with pytest.raises(CheckFailedError) as caught:
-        release_engine.up({"aws_account_id": "12", "release_name": "x"})
+        release_engine.up({"source_account_id": "12", "release_name": "x"})
     failures = dict(caught.value.failures)
-    assert "aws_account_id" in failures and "dashboard_ids" in failures
+    assert "source_account_id" in failures and "dashboard_ids" in failures
     preview = release_engine.preview(release("engine-unknown", dashboard_ids=UNKNOWN))
     assert preview.action == "create" and preview.check.failures == []
 

@@ -19,25 +19,11 @@ from botocore.stub import Stubber
 
 from conftest import FakeTime
 from emulator import ACCOUNT, QuickSightEmulator
-from engine import RELEASE_RESOURCE_TYPE, EngineHarness, error_text, user_error
+from engine import EngineHarness, error_text, user_error
 
 DEADLINE = 3
 BOUND = DEADLINE + 1 + 4
 LEAKS = ("X-Amz-Signature", "SECRET", "/download/")
-
-
-@pytest.fixture(scope="module")
-def release_engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
-    from components.release import AssetBundleReleaseProvider
-
-    assets = qs.assets
-    assets.add_data_source("pg", "POSTGRESQL", {"PostgreSqlParameters": {"Host": "dev-db", "Port": 5432, "Database": "sales"}})
-    assets.add_data_set("orders", ("pg",))
-    assets.add_dashboard("sales-dashboard", ("orders",))
-    with EngineHarness(
-        env=qs.env(), provider=AssetBundleReleaseProvider(), name="release", resource_type=RELEASE_RESOURCE_TYPE
-    ) as harness:
-        yield harness
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +33,7 @@ def well_behaved_again(qs: QuickSightEmulator) -> Iterator[None]:
 
 
 def release(name: str, **extra: Any) -> dict[str, Any]:
-    return {"aws_account_id": ACCOUNT, "release_name": name, "dashboard_ids": ["sales-dashboard"], **extra}
+    return {"source_account_id": ACCOUNT, "release_name": name, "dashboard_ids": ["sales-dashboard"], **extra}
 
 
 def failing_up(engine: EngineHarness, props: dict[str, Any]) -> tuple[str, float]:
@@ -67,7 +53,7 @@ def test_transient_faults_of_the_preflight_are_retried_within_the_deadline(
 ) -> None:
     name = f"faulty-preflight-{fault}"
     qs.misbehave(fault, fault, fault)
-    result = release_engine.up(release(name, timeout_seconds=60))
+    result = release_engine.up(release(name, export_timeout_seconds=60))
     assert result.action == "create" and result.outputs["export_job_id"] == name
     assert qs.call_faults == []
     assert [b["AssetBundleExportJobId"] for b in qs.assets.started].count(name) == 1
@@ -79,7 +65,7 @@ def test_a_stalled_preflight_answer_ends_at_the_deadline(
 ) -> None:
     name = f"stalled-preflight-{fault}"
     qs.misbehave(*[fault] * 40)
-    line, took = failing_up(release_engine, release(name, timeout_seconds=DEADLINE))
+    line, took = failing_up(release_engine, release(name, export_timeout_seconds=DEADLINE))
     assert took < BOUND, f"a {DEADLINE} s deadline took {took:.1f} s"
     assert line.startswith(
         f"components.errors.ExportTimeoutError: pre-flight of release export job '{name}' in account {ACCOUNT} "
@@ -108,6 +94,24 @@ def test_thousands_of_definition_errors_give_a_bounded_escaped_line(release_engi
     assert "dashboard 'noisy' has 3,000 definition error(s): PARAMETER_NOT_FOUND: \\x1b[31mparameter p0 not found" in line
     assert "and 2,997 more: fix them in QuickSight" in line
     assert "\x1b" not in line and len(line) < 2000
+
+
+def test_many_hostile_warnings_of_a_release_are_kept_bounded_and_escaped(
+    release_engine: EngineHarness, qs: QuickSightEmulator
+) -> None:
+    # A lenient release of a big bundle can carry many warnings, each outside text a terminal interprets:
+    # kept as the export keeps them (issue 16: the release kept them all, raw).
+    qs.assets.job_warnings = [
+        {"Arn": f"arn:aws:quicksight:us-east-1:111111111111:dataset/w{i}", "Message": "\x1b[2Jgone"} for i in range(250)
+    ]
+    try:
+        result = release_engine.up(release("noisy-warnings", strict_validation=False))
+    finally:
+        qs.assets.job_warnings = []
+    kept = result.outputs["warnings"]
+    assert len(kept) == 101 and kept[-1] == "... and 150 more warnings"
+    assert kept[0] == "arn:aws:quicksight:us-east-1:111111111111:dataset/w0: \\x1b[2Jgone"
+    assert not any("\x1b" in entry for entry in kept)
 
 
 def test_a_5xx_start_is_retried_then_started() -> None:

@@ -574,6 +574,7 @@ class AssetRegistry:
         limit_next: Answer the next N with LimitExceededException (as if 5 exports were running).
         max_concurrent: Exports running at once before LimitExceededException (QuickSight: 5).
         job_statuses: The JobStatus sequence of each started job (Describe by Describe).
+        job_warnings: The ``Warnings`` of each started job (QuickSight reports them under lenient validation).
         started: The request bodies of the accepted StartAssetBundleExportJob calls.
         options: The recorded request of each job id (echoed by DescribeAssetBundleExportJob).
     """
@@ -585,6 +586,7 @@ class AssetRegistry:
         self.limit_next = 0
         self.max_concurrent = 5
         self.job_statuses: list[str] = ["QUEUED_FOR_IMMEDIATE_EXECUTION", "IN_PROGRESS", "SUCCESSFUL"]
+        self.job_warnings: list[dict[str, str]] = []
         self.started: list[dict[str, Any]] = []
         self.options: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -803,6 +805,7 @@ class AssetRegistry:
             resource_arns=list(request.get("ResourceArns", [])),
             statuses=list(self.job_statuses),
             payload=payload,
+            warnings=list(self.job_warnings),
         )
         return 202, {"Arn": job.arn, "AssetBundleExportJobId": job_id, "RequestId": str(uuid.uuid4()), "Status": 202}
 

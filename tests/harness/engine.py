@@ -10,8 +10,8 @@ the provider through the real gRPC servicer (``pulumi/dynamic/__main__.py``): pr
 Typical use::
 
     with EngineHarness(env=emulator.env()) as engine:
-        first = engine.up({"aws_account_id": "111111111111", "export_job_id": "job-1"})
-        again = engine.up({"aws_account_id": "111111111111", "export_job_id": "job-1"}, first.state)
+        first = engine.up({"source_account_id": "111111111111", "export_job_id": "job-1"})
+        again = engine.up({"source_account_id": "111111111111", "export_job_id": "job-1"}, first.state)
         assert again.action == "same"
 
 Values are plain Python dicts. Numbers come back as the engine holds them (doubles), turned

@@ -63,7 +63,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs.update(export_outputs(self.template))
             outputs.update(self.export_overrides)
             outputs["export_job_arn"] = (
-                f"arn:aws:quicksight:us-east-1:{args.inputs['aws_account_id']}:asset-bundle-export-job/"
+                f"arn:aws:quicksight:us-east-1:{args.inputs['source_account_id']}:asset-bundle-export-job/"
                 f"{args.inputs['export_job_id']}"
             )
             resource_id = outputs["export_job_arn"]

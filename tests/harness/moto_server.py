@@ -216,6 +216,17 @@ def stack_template(cloudformation: Any, stack_name: str) -> Any:
 # --- running the real deployment provider against moto -------------------------------------------------
 
 
+# An AWS environment where nothing listens: a provider process given it can make no AWS call, so
+# whatever it decides (an unchanged `up`, a preview) it decides without one.
+NOWHERE = {
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_ACCESS_KEY_ID": "AKIANOWHERE000000000",
+    "AWS_SECRET_ACCESS_KEY": "nowhere",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_MAX_ATTEMPTS": "1",
+}
+
+
 def aws_env(clients: AccountClients) -> dict[str, str]:
     """AWS_* environment that points the standard SDK chain at the moto server, acting as ``clients``' account.
 

@@ -24,10 +24,10 @@ pytestmark = [
 
 def test_fetch_a_real_export_and_map_its_parameters() -> None:
     inputs = ExportInputs(
-        aws_account_id=os.environ["QSP_ACCOUNT_ID"],
+        source_account_id=os.environ["QSP_ACCOUNT_ID"],
         export_job_id=os.environ["QSP_JOB_ID"],
-        region=os.environ.get("QSP_REGION"),
-        role_arn=os.environ.get("QSP_ROLE_ARN"),
+        source_region=os.environ.get("QSP_REGION"),
+        source_role_arn=os.environ.get("QSP_ROLE_ARN"),
     )
     fetched = fetch_export(inputs)
     assert json.loads(fetched.template.body)["Resources"]

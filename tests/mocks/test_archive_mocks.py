@@ -232,7 +232,7 @@ def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
         QuickSightBundleStack(
             "linted",
             QuickSightBundleStackArgs(
-                aws_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
+                source_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
             ),
         )
 
@@ -262,7 +262,7 @@ def test_findings_recorded_in_the_manifest_are_enforced_without_running_cfn_lint
         QuickSightBundleStack(
             "linted",
             QuickSightBundleStackArgs(
-                aws_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
+                source_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
             ),
         )
 

@@ -31,17 +31,21 @@ def _by_name(mocks: RecordingMocks, name: str) -> pulumi.runtime.MockResourceArg
 @pulumi.runtime.test
 def test_export_resource_registers_with_the_dynamic_type_token_and_inputs(mocks: RecordingMocks) -> pulumi.Output:
     bundle = AssetBundleExport(
-        "sales", aws_account_id="111111111111", export_job_id="release-42", region="us-east-1", timeout_seconds=60
+        "sales",
+        source_account_id="111111111111",
+        export_job_id="release-42",
+        source_region="us-east-1",
+        export_timeout_seconds=60,
     )
 
     def check(values: list[Any]) -> None:
         sha, size = values
         registered = _by_name(mocks, "sales")
         assert registered.typ == "pulumi-python:dynamic/quicksight:AssetBundleExport"
-        assert registered.inputs["aws_account_id"] == "111111111111"
+        assert registered.inputs["source_account_id"] == "111111111111"
         assert registered.inputs["export_job_id"] == "release-42"
-        assert registered.inputs["region"] == "us-east-1"
-        assert registered.inputs["timeout_seconds"] == 60
+        assert registered.inputs["source_region"] == "us-east-1"
+        assert registered.inputs["export_timeout_seconds"] == 60
         assert len(sha) == 64 and size > 0
 
     return pulumi.Output.all(bundle.template_sha256, bundle.template_size).apply(check)
@@ -49,7 +53,7 @@ def test_export_resource_registers_with_the_dynamic_type_token_and_inputs(mocks:
 
 @pulumi.runtime.test
 def test_serialised_provider_is_a_small_stateless_reference_to_the_class(mocks: RecordingMocks) -> pulumi.Output:
-    bundle = AssetBundleExport("pickled", aws_account_id="111111111111", export_job_id="job-1")
+    bundle = AssetBundleExport("pickled", source_account_id="111111111111", export_job_id="job-1")
 
     def check(_: Any) -> None:
         serialised = _by_name(mocks, "pickled").inputs["__provider"]

@@ -181,7 +181,7 @@ def _registered(name: str) -> pulumi.runtime.MockResourceArgs:
 
 
 def _export(name: str, job: str = "release-1", **kwargs: Any) -> AssetBundleExport:
-    return AssetBundleExport(name, aws_account_id=ACCOUNT, export_job_id=job, **kwargs)
+    return AssetBundleExport(name, source_account_id=ACCOUNT, export_job_id=job, **kwargs)
 
 
 def _secret_credentials() -> dict[str, Any]:

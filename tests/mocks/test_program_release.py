@@ -41,13 +41,13 @@ def test_the_source_stage_cuts_a_release_of_the_configured_assets() -> pulumi.Ou
 
     def check(_: Any) -> None:
         (made,) = mocks.by_type("quicksight:AssetBundleRelease")
-        assert made.inputs["aws_account_id"] == "111122223333"
+        assert made.inputs["source_account_id"] == "111122223333"
         assert made.inputs["release_name"] == "sales-42"
         assert made.inputs["dashboard_ids"] == ["sales-dashboard"]
         assert made.inputs["analysis_ids"] == ["sales-analysis"]
-        assert made.inputs["region"] == "eu-west-1"
+        assert made.inputs["source_region"] == "eu-west-1"
         assert made.inputs["include_permissions"] is True and made.inputs["id_prefix"] is False
-        assert made.inputs["timeout_seconds"] == 900
+        assert made.inputs["export_timeout_seconds"] == 900
         assert mocks.by_type("quicksight:AssetBundleExport") == []
         assert mocks.by_type("cloudformation/stack:Stack") == []
 

@@ -41,7 +41,7 @@ def stage_values(**credentials: Any) -> dict[str, Any]:
 
 
 def args(**overrides: Any) -> QuickSightBundleStackArgs:
-    base: dict[str, Any] = {"aws_account_id": "111122223333", "export_job_id": "sales-release-42"}
+    base: dict[str, Any] = {"source_account_id": "111122223333", "export_job_id": "sales-release-42"}
     if "parameters" in overrides:
         # Stage values are those of the generated bundle (BIG), which grants its assets to two source users.
         base["principals"] = PRINCIPALS
@@ -106,7 +106,7 @@ def test_large_template_is_staged_in_s3_by_content_address() -> pulumi.Output:
         assert json.loads(deployed.body)["Resources"] == principalize(BIG).document["Resources"]
         assert inputs["staging_bucket"] == "sales-staging-1a2b3c"
         assert inputs["staging_prefix"] == "quicksight-promotion/"
-        assert inputs["region"] == TARGET_REGION
+        assert inputs["target_region"] == TARGET_REGION
 
     return component.stack.urn.apply(check)
 
@@ -284,9 +284,9 @@ def test_target_provider_and_stack_settings_flow_to_children() -> pulumi.Output:
         "sales",
         args(
             stack_name="quicksight-sales-prod",
-            tags={"stage": "prod"},
-            timeout_in_minutes=30,
-            iam_role_arn="arn:aws:iam::999999999999:role/cfn-quicksight",
+            stack_tags={"stage": "prod"},
+            stack_timeout_seconds=30 * 60,
+            cloudformation_role_arn="arn:aws:iam::999999999999:role/cfn-quicksight",
             notification_arns=("arn:aws:sns:eu-west-1:999999999999:stack-events",),
             protect=True,
             expected_sha256="AB" * 32,
@@ -302,12 +302,12 @@ def test_target_provider_and_stack_settings_flow_to_children() -> pulumi.Output:
             assert "prod-account" in (invokes[token].provider or ""), token
         (bucket,) = mocks.by_type("aws:s3/bucket:Bucket")
         assert bucket.provider and "prod-account" in bucket.provider
-        assert inputs["expected_account_id"] == TARGET_ACCOUNT
-        assert inputs["region"] == TARGET_REGION
+        assert inputs["target_account_id"] == TARGET_ACCOUNT
+        assert inputs["target_region"] == TARGET_REGION
         assert inputs["stack_name"] == "quicksight-sales-prod"
-        assert inputs["tags"] == {"stage": "prod"}
-        assert inputs["timeout_seconds"] == 30 * 60
-        assert inputs["iam_role_arn"] == "arn:aws:iam::999999999999:role/cfn-quicksight"
+        assert inputs["stack_tags"] == {"stage": "prod"}
+        assert inputs["stack_timeout_seconds"] == 30 * 60
+        assert inputs["cloudformation_role_arn"] == "arn:aws:iam::999999999999:role/cfn-quicksight"
         assert inputs["notification_arns"] == ["arn:aws:sns:eu-west-1:999999999999:stack-events"]
         # Production: Pulumi refuses to delete it, and so does CloudFormation.
         assert inputs["termination_protection"] is True
@@ -434,12 +434,12 @@ def test_program_runs_the_test_stage_example() -> pulumi.Output:
 
     def check(_: Any) -> None:
         (export,) = mocks.by_type("quicksight:AssetBundleExport")
-        assert export.inputs["aws_account_id"] == "111122223333"
-        assert export.inputs["role_arn"] == "arn:aws:iam::111122223333:role/quicksight-promotion-export-reader"
+        assert export.inputs["source_account_id"] == "111122223333"
+        assert export.inputs["source_role_arn"] == "arn:aws:iam::111122223333:role/quicksight-promotion-export-reader"
         assert SECRET_SIG in export.inputs["parameters"]
         stack = stack_inputs(mocks)
         assert stack["stack_name"] == "quicksight-sales-test"
-        assert stack["tags"] == {"stage": "test", "owner": "analytics-platform"}
+        assert stack["stack_tags"] == {"stage": "test", "owner": "analytics-platform"}
         assert SECRET_SIG in stack["parameters"]
         # The stage's principals setting reached the stack as one parameter per source principal.
         principals = {k: v for k, v in stack["parameters"]["value"].items() if k.startswith("Principal")}
@@ -556,8 +556,8 @@ def test_program_passes_the_deployment_settings_to_the_deployment() -> pulumi.Ou
         "quicksight-promotion:templateValidation": "off",
         "quicksight-promotion:adoptStack": True,
         "quicksight-promotion:executeChangeSet": False,
-        "quicksight-promotion:deployRoleArn": "arn:aws:iam::999999999999:role/deployer",
-        "quicksight-promotion:stackTimeoutMinutes": 15,
+        "quicksight-promotion:targetRoleArn": "arn:aws:iam::999999999999:role/deployer",
+        "quicksight-promotion:stackTimeoutSeconds": 900,
     }
     flat, secret_keys = program_config(merge_config(load_project(ROOT / "Pulumi.yaml"), "test", stage))
     pulumi.runtime.set_all_config(flat, secret_keys)
@@ -565,8 +565,8 @@ def test_program_passes_the_deployment_settings_to_the_deployment() -> pulumi.Ou
 
     def check(_: Any) -> None:
         inputs = stack_inputs(mocks)
-        assert inputs["adopt"] is True and inputs["execute"] is False
-        assert inputs["role_arn"] == "arn:aws:iam::999999999999:role/deployer"
-        assert inputs["timeout_seconds"] == 15 * 60
+        assert inputs["adopt_stack"] is True and inputs["execute_change_set"] is False
+        assert inputs["target_role_arn"] == "arn:aws:iam::999999999999:role/deployer"
+        assert inputs["stack_timeout_seconds"] == 900
 
     return program["bundle"].stack.urn.apply(check)

@@ -88,17 +88,17 @@ def _usage(*argv: str) -> tuple[int, str]:
 @pytest.mark.parametrize(
     ("argv", "flag", "reason"),
     [
-        (["inspect", "--account-id", "123", "--job-id", "j"], "--account-id", "should match pattern '^[0-9]{12}$' (got '123')"),
-        (["inspect", "--account-id", "111111111111", "--job-id", "bad id"], "--job-id", "(got 'bad id')"),
-        (["inspect", "x.json", "--timeout", "soon"], "--timeout", "valid integer"),
-        (["inspect", "x.json", "--timeout", "0"], "--timeout", "greater than or equal to 1"),
-        (["inspect", "x.json", "--region", "Mars-1"], "--region", "(got 'Mars-1')"),
-        (["inspect", "x.json", "--role-arn", "arn:aws:iam::1:user/x"], "--role-arn", "should match pattern"),
+        (["inspect", "--source-account-id", "123", "--export-job-id", "j"], "--source-account-id", "should match pattern '^[0-9]{12}$' (got '123')"),
+        (["inspect", "--source-account-id", "111111111111", "--export-job-id", "bad id"], "--export-job-id", "(got 'bad id')"),
+        (["inspect", "x.json", "--export-timeout-seconds", "soon"], "--export-timeout-seconds", "valid integer"),
+        (["inspect", "x.json", "--export-timeout-seconds", "0"], "--export-timeout-seconds", "greater than or equal to 1"),
+        (["inspect", "x.json", "--source-region", "Mars-1"], "--source-region", "(got 'Mars-1')"),
+        (["inspect", "x.json", "--source-role-arn", "arn:aws:iam::1:user/x"], "--source-role-arn", "should match pattern"),
         (["inspect", "x.json", "--out-dir", "/nonexistent/dir"], "--out-dir", "is not an existing directory"),
         (["inspect", "x.json", "--stage-config", "../prod"], "--stage-config", "a stack name is letters"),
         (["preflight", "/nonexistent.json", "--stage", "Pulumi.x.yaml"], "bundle", "is not an existing file"),
-        (["inspect"], "", "give either a bundle file or --account-id and --job-id"),
-        (["inspect", "--job-id", "j"], "--job-id", "--job-id needs --account-id"),
+        (["inspect"], "", "give either a bundle file or --source-account-id and --export-job-id"),
+        (["inspect", "--export-job-id", "j"], "--export-job-id", "--export-job-id needs --source-account-id"),
         (["frobnicate"], "", "invalid choice: 'frobnicate'"),
     ],
 )
@@ -161,7 +161,7 @@ def test_stage_config_skeleton_is_written_as_valid_yaml_and_not_overwritten(tmp_
 
 def test_inspect_through_the_export_path(emulator, account: str) -> None:  # type: ignore[no-untyped-def]
     emulator.add_job("cli-job", payload=pretty_bytes(sample_template()))
-    code, out, err = inspect("--account-id", account, "--job-id", "cli-job", "--region", "us-east-1")
+    code, out, err = inspect("--source-account-id", account, "--export-job-id", "cli-job", "--source-region", "us-east-1")
     assert code == 0, err
     assert f"Bundle: export job cli-job in account {account} (json)" in out
     assert "SECRET" not in out
@@ -170,7 +170,7 @@ def test_inspect_through_the_export_path(emulator, account: str) -> None:  # typ
 
 def test_the_stage_file_of_an_export_job_has_its_settings_filled_in(emulator, account: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     emulator.add_job("cli-job", payload=pretty_bytes(sample_template()))
-    argv = ["--account-id", account, "--job-id", "cli-job", "--region", "us-east-1", "--stage-config", "test"]
+    argv = ["--source-account-id", account, "--export-job-id", "cli-job", "--source-region", "us-east-1", "--stage-config", "test"]
     code, _, err = inspect(*argv, "--out-dir", str(tmp_path))
     assert code == 0, err
     config = yaml.safe_load((tmp_path / "Pulumi.test.yaml").read_text(encoding="utf-8"))["config"]
@@ -181,16 +181,39 @@ def test_the_stage_file_of_an_export_job_has_its_settings_filled_in(emulator, ac
 
 def test_job_errors_name_the_flags_not_the_resource_inputs(emulator, account: str) -> None:  # type: ignore[no-untyped-def]
     emulator.add_job("slow-job", statuses=["IN_PROGRESS"])
-    code, out, err = inspect("--account-id", account, "--job-id", "slow-job", "--region", "us-east-1", "--timeout", "1")
+    code, out, err = inspect("--source-account-id", account, "--export-job-id", "slow-job", "--source-region", "us-east-1", "--export-timeout-seconds", "1")
     assert code == 1 and out == ""
-    assert "did not finish within" in err and "raise --timeout" in err
+    assert "did not finish within" in err and "raise --export-timeout-seconds" in err
     assert "timeout_seconds" not in err
     # Each status seen while waiting is shown on stderr.
     assert "\n  job status IN_PROGRESS after 0 s\n" in err
 
 
+def test_each_job_flag_is_named_after_the_export_input_it_sets_and_messages_say_the_flag() -> None:
+    from components.cli import _FLAG_FOR_INPUT, _INPUT_WORDS, _parser
+    from components.core.models import ExportInputs
+    from components.provider import AssetBundleExportProvider
+
+    legacy = AssetBundleExportProvider.LEGACY_NAMES
+    for word, flag in _FLAG_FOR_INPUT.items():
+        if word in ExportInputs.model_fields:
+            assert flag == "--" + word.replace("_", "-"), word
+        elif word in legacy:
+            # The boundary's words before 0.2.0 say the flag of the input's new name.
+            assert flag == _FLAG_FOR_INPUT[legacy[word]], word
+        else:
+            assert (word, flag) == ("the resource's region input", "--source-region")
+    inspect_parser = _parser("p")._subparsers._group_actions[0].choices["inspect"]  # noqa: SLF001
+    flags = {option for action in inspect_parser._actions for option in action.option_strings}  # noqa: SLF001
+    assert {flag for word, flag in _FLAG_FOR_INPUT.items() if word in ExportInputs.model_fields} <= flags
+    said = "raise export_timeout_seconds or set source_role_arn (source_account_id, export_job_id, source_region)"
+    assert _INPUT_WORDS.sub(lambda m: _FLAG_FOR_INPUT[m.group()], said) == (
+        "raise --export-timeout-seconds or set --source-role-arn (--source-account-id, --export-job-id, --source-region)"
+    )
+
+
 def test_inspect_through_the_export_path_reports_job_errors(emulator, account: str) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = inspect("--account-id", account, "--job-id", "missing-job", "--region", "us-east-1")
+    code, out, err = inspect("--source-account-id", account, "--export-job-id", "missing-job", "--source-region", "us-east-1")
     assert code == 1 and out == ""
     assert "export job 'missing-job' in account" in err and "14 days" in err
 
@@ -231,7 +254,7 @@ def test_show_overrides_prints_the_release_configuration_and_starts_nothing(emul
     assets.add_data_set("orders", ("rs",))
     assets.add_dashboard("sales-dashboard", ("orders",))
     code, out, err = inspect(
-        "--show-overrides", "--account-id", "111111111111", "--dashboards", "sales-dashboard", "--release-name", "r-1"
+        "--show-overrides", "--source-account-id", "111111111111", "--dashboards", "sales-dashboard", "--release-name", "r-1"
     )
     assert code == 0, err
     assert "Release 'r-1': job id r-1 in account 111111111111 (us-east-1); pre-flight passed" in out
@@ -243,19 +266,19 @@ def test_show_overrides_prints_the_release_configuration_and_starts_nothing(emul
 
 
 def test_show_overrides_reports_preflight_problems(emulator) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = inspect("--show-overrides", "--account-id", "111111111111", "--analyses", "gone")
+    code, out, err = inspect("--show-overrides", "--source-account-id", "111111111111", "--analyses", "gone")
     assert code == 1 and out == ""
     assert err.startswith("error: release 'preview' (preview) in account 111111111111 (us-east-1) cannot start")
     assert "analysis 'gone' was not found" in err
 
 
 def test_show_overrides_needs_assets_and_an_account() -> None:
-    code, err = _usage("inspect", "--show-overrides", "--account-id", "111111111111")
+    code, err = _usage("inspect", "--show-overrides", "--source-account-id", "111111111111")
     assert code == 2
-    assert "--show-overrides needs --account-id and --dashboards and/or --analyses" in err
-    code, err = _usage("inspect", "--show-overrides", "--account-id", "1234", "--dashboards", "d")
+    assert "--show-overrides needs --source-account-id and --dashboards and/or --analyses" in err
+    code, err = _usage("inspect", "--show-overrides", "--source-account-id", "1234", "--dashboards", "d")
     assert code == 2
-    assert "argument --account-id: String should match pattern '^[0-9]{12}$' (got '1234')" in err
+    assert "argument --source-account-id: String should match pattern '^[0-9]{12}$' (got '1234')" in err
 
 
 def test_the_written_stage_file_stays_valid_whichever_commented_line_is_uncommented(tmp_path: Path) -> None:

@@ -51,9 +51,9 @@ def test_the_installed_console_script_names_itself(wheel: Path, tmp_path: Path) 
     )
     version = run("--version")
     assert version.returncode == 0 and version.stdout.strip() == "quicksight-promotion 0.1.0"
-    usage = run("inspect", "--account-id", "123", "--job-id", "j")
+    usage = run("inspect", "--source-account-id", "123", "--export-job-id", "j")
     assert usage.returncode == 2
-    assert usage.stderr.startswith("quicksight-promotion inspect: error: argument --account-id: ")
+    assert usage.stderr.startswith("quicksight-promotion inspect: error: argument --source-account-id: ")
 
 
 def test_installed_package_pickles_the_provider_under_its_installed_name(wheel: Path, tmp_path: Path) -> None:
