@@ -37,10 +37,14 @@ VERSION = "0.1.0"
 
 # Inputs of the export resource as this command line names them, for messages written for the resource.
 _FLAG_FOR_INPUT = {
+    "export_timeout_seconds": "--timeout",
     "timeout_seconds": "--timeout",
+    "source_role_arn": "--role-arn",
     "role_arn": "--role-arn",
+    "source_account_id": "--account-id",
     "aws_account_id": "--account-id",
     "export_job_id": "--job-id",
+    "the resource's source_region input": "--region",
     "the resource's region input": "--region",
 }
 _INPUT_WORDS = re.compile(r"\b(" + "|".join(re.escape(word) for word in _FLAG_FOR_INPUT) + r")\b")

@@ -25,15 +25,13 @@ from botocore.parsers import ResponseParserError
 from ..core.manifest import ReleaseManifest, manifest_key, parse_manifest, same_release
 from ..core.polling import Deadline
 from ..errors import ArchiveConflictError, ArchiveError, AwsAccessError, ServiceUnavailableError, clean
+from .calls import ACCESS_CODES, is_transient, error_code as _error_code
 from .session import (
     DEFAULT_CALL_BUDGET,
     BudgetedClients,
     CallBudget,
     CallTimeout,
     call_within,
-    error_code,
-    is_access_error,
-    is_transient,
     session,
 )
 
@@ -43,6 +41,16 @@ CONTENT_TYPE = "application/json"
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 __all__ = ["ArchiveConflictError", "ArchiveError", "ArchiveTarget", "ArchivedRelease", "archive_release"]
 
+
+
+def error_code(exc: ClientError) -> tuple[str, str]:  # replaced by the call layer in the next commit
+    code, message, _ = _error_code(exc)
+    return code, message
+
+
+def is_access_error(exc: ClientError) -> bool:  # replaced by the call layer in the next commit
+    code, _, status = _error_code(exc)
+    return code in ACCESS_CODES or status in (401, 403)
 
 @dataclass(frozen=True)
 class ArchiveTarget:
