@@ -46,6 +46,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
     CredentialRetrievalError,
     HTTPClientError,
+    IncompleteReadError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
@@ -288,6 +289,7 @@ class Purpose:
         region: How to give a region.
         timeout_setting: The setting that bounds the whole operation (None: not the user's).
         rerun: What to do once a fault is mended.
+        resumes: What a re-run does after a deadline, if it helps to say (``timed_out``).
         advice: Error code -> advice, over the service's (e.g. the archive's missing bucket).
     """
 
@@ -300,6 +302,7 @@ class Purpose:
     region: str
     timeout_setting: Optional[str]
     rerun: str = "re-run"
+    resumes: str = ""
     advice: Mapping[str, str] = field(default_factory=dict)
 
     def error_class(self, fault: Fault) -> type[QuickSightPromotionError]:
@@ -337,7 +340,8 @@ DEPLOYMENT = Purpose(
     permission="give the deploying credentials (or target_role_arn) this permission in the target account",
     region="set the resource's target_region input, AWS_REGION, or aws:region in the stack configuration",
     timeout_setting="stack_timeout_seconds",
-    rerun="run pulumi up again (it carries on from the stack's state)",
+    rerun="run pulumi up again",
+    resumes=" (it carries on from the stack's state)",
     advice={"NoSuchBucket": "create staging_bucket in the stack's region, or set staging_bucket to a bucket there"},
 )
 ARCHIVE = Purpose(
@@ -433,9 +437,12 @@ def diagnose(exc: BaseException, service: Service, hide: Callable[[str], str] = 
         if is_unknown_host(exc):
             return Diagnosis(Fault.UNKNOWN_HOST, text())
         # EndpointConnectionError, ConnectTimeoutError and ProxyConnectionError are ConnectionErrors;
-        # ReadTimeoutError is an HTTPClientError; a body cut mid-way is a ResponseStreamingError.
+        # ReadTimeoutError is an HTTPClientError; a body cut mid-way is a ResponseStreamingError (or,
+        # read from a stream, an IncompleteReadError).
         if isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionClosedError, ResponseStreamingError)):
             return Diagnosis(Fault.UNREACHABLE, text())
+        if isinstance(exc, IncompleteReadError):
+            return Diagnosis(Fault.BROKEN, text())
         return Diagnosis(Fault.NOT_SENT, text())
     if isinstance(exc, ResponseParserError):
         # Its text quotes the answer's body, which may echo the request: never quoted.
@@ -761,7 +768,7 @@ class Calls:
         mend = f"raise {setting}, or mend the last fault" if setting else "mend the last fault"
         return self.purpose.deadline(
             f"{what}: no usable answer within {bound} ({outcome.polls} attempt(s); last fault: {clean(last, 600)})"
-            f"{after}: {mend}, then {self.purpose.rerun}",
+            f"{after}: {mend}, then {self.purpose.rerun}{self.purpose.resumes}",
             **self.evidence,
             operation=getattr(outcome.last_error, "operation", None),
             code=getattr(outcome.last_error, "code", None),
