@@ -183,7 +183,7 @@ def _table(specific: Mapping[str, Rule]) -> Mapping[str, Rule]:
     return MappingProxyType(rules)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per service: compared (and hashed) by identity
 class Service:
     """An AWS service the product calls, and its table of error codes.
 

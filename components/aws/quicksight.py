@@ -267,6 +267,8 @@ def wait_for_export_job(
             f"{ref} did not finish within {deadline.seconds:.0f} s (last status {last}, {outcome.polls} polls"
             f"{fault}): raise {setting}, or check the job in QuickSight",
             **ref.evidence,
+            operation=getattr(outcome.last_error, "operation", None),
+            code=getattr(outcome.last_error, "code", None),
         )
     _check_not_failed(description, ref)
     return description
