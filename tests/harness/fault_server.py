@@ -17,11 +17,12 @@ that follows it meets the fault.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional, Union
+
+from loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -41,31 +42,14 @@ Fault = Union[Refusal, str]
 _WRONG_HEADERS = {"x-amz-object-size": "many", "x-amz-mp-parts-count": "many", "Last-Modified": "not a date"}
 
 
-class FaultServer:
-    """A threaded loopback HTTP server answering every request with ``fault``. Use as a context manager."""
+class FaultServer(LoopbackServer):
+    """A loopback server answering every request with ``fault``. Use as a context manager."""
 
     def __init__(self, fault: Optional[Fault] = None, *, head_missing: bool = False) -> None:
         self.fault = fault
         self.head_missing = head_missing
         self.requests: list[tuple[str, str]] = []  # (protocol, what): ("query", "AssumeRole"), ("s3", "PUT")...
-        self.stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
-
-    def __enter__(self) -> "FaultServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_handler_for(self))
 
 
 def _error(protocol: str, refusal: Refusal) -> tuple[bytes, str, dict[str, str]]:
