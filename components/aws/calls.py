@@ -650,16 +650,17 @@ class Calls:
         **params: Any,
     ) -> Union[dict[str, Any], Expected]:
         """One attempt of ``call`` (transient faults raise a ``TransientError``)."""
-        client, bound = self._fitted(clients, within)
-        answer = self.attempt(
-            service,
-            operation,
-            lambda: getattr(client, xform_name(operation))(**params),
-            on=on,
-            expect=expect,
-            refused=refused,
-            within=bound,
-        )
+        remaining = self.remaining()
+        budgeted = isinstance(clients, BudgetedClients)
+        if within is None and budgeted and remaining is not None:
+            within = max(remaining, 0.0) + clients.budget.min_timeout
+
+        def invoke() -> Any:
+            # A client fitted to the time left (made inside the bound: making one can fail too).
+            client = clients.within(remaining) if budgeted else clients
+            return getattr(client, xform_name(operation))(**params)
+
+        answer = self.attempt(service, operation, invoke, on=on, expect=expect, refused=refused, within=within)
         if not isinstance(answer, (dict, Expected)):
             raise self.malformed(service, operation, "the answer is not an object", on=on)
         return answer
@@ -686,21 +687,14 @@ class Calls:
                 for expected in expect:
                     if expected.matches(code, message, status):
                         return Expected(expected, code, clean(self.hide(message)))
+            if isinstance(exc, ClientError) and exc.operation_name == "AssumeRole" and service is not STS:
+                # Assumed-role credentials refresh themselves inside a later call: the fault is STS's.
+                service, operation, on = STS, "AssumeRole", None
             found = diagnose(exc, service, self.hide)
             if found is None:
                 raise
             error = self.error(found, service, operation, on=on, refused=refused)
             raise error from (exc if self._quotable(exc) else None)
-
-    def _fitted(self, clients: Any, within: Optional[float]) -> tuple[Any, Optional[float]]:
-        """The client to call now and the call's wall-time bound."""
-        if not isinstance(clients, BudgetedClients):
-            return clients, within
-        remaining = self.remaining()
-        client = clients.within(remaining)
-        if within is None and remaining is not None:
-            within = max(remaining, 0.0) + clients.budget.min_timeout
-        return client, within
 
     def _quotable(self, exc: BaseException) -> bool:
         """Whether ``exc`` may stay chained: no hidden value in it, and no answer body (a parser's text)."""

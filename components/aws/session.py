@@ -253,22 +253,6 @@ def assumed(
     return boto3.session.Session(botocore_session=core, region_name=base.region_name)
 
 
-def session(
-    region: str | None,
-    role_arn: str | None,
-    session_name: str,
-    profile: str | None = None,
-    *,
-    sts_config: Config | None = None,
-) -> boto3.session.Session:
-    """A boto3 session from the standard chain, optionally as an assumed role (see ``assumed``).
-
-    Its failures are botocore's own: callers make sessions through ``calls.Calls.open_session``.
-    """
-    base = base_session(region, profile)
-    return assumed(base, role_arn, session_name, sts_config) if role_arn else base
-
-
 def account_mismatch(actual: str, expected: str | None) -> str | None:
     """Why ``actual`` is refused (None when it is the expected account, or none is expected)."""
     if expected is None or actual == expected:

@@ -468,6 +468,24 @@ def test_the_deadline_message_names_the_last_fault_once() -> None:
     assert fake.now == 3
 
 
+def test_a_refresh_of_assumed_credentials_that_fails_is_named_as_sts_s() -> None:
+    from botocore.exceptions import ClientError
+
+    caller = calls.Calls(EXPORT, "export job 'j'", {"job_id": "j"})
+
+    def refresh_refused() -> Any:
+        # What botocore raises when RefreshableCredentials cannot refresh inside a QuickSight call.
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "AssumeRole")
+
+    with pytest.raises(AwsAccessError) as caught:
+        caller.attempt(QUICKSIGHT, "DescribeAssetBundleExportJob", refresh_refused)
+    assert str(caught.value) == (
+        "sts:AssumeRole for export job 'j': AWS denied the call (AccessDenied: no): grant the caller sts:AssumeRole on "
+        "the role, and let the role's trust policy trust the caller"
+    )
+    assert caught.value.operation == "sts:AssumeRole"
+
+
 def test_a_bug_is_not_read_as_a_fault_of_the_call() -> None:
     caller = calls.Calls(EXPORT, "export job 'j'")
 
