@@ -191,13 +191,15 @@ def _check_format(description: ExportJobDescription, ref: JobRef) -> None:
         raise ExportFormatError(
             f"QuickSight's answer for {ref} names no ExportFormat, so it cannot be confirmed to be "
             f"{CLOUDFORMATION_JSON}: check the endpoint (AWS_ENDPOINT_URL_QUICKSIGHT) and re-run, or start a new "
-            f"export with ExportFormat={CLOUDFORMATION_JSON} and set export_job_id to it"
+            f"export with ExportFormat={CLOUDFORMATION_JSON} and set export_job_id to it",
+            **ref.evidence,
         )
     if description.export_format != CLOUDFORMATION_JSON:
         raise ExportFormatError(
             f"{ref} was exported as {clean(description.export_format, 100)}, not {CLOUDFORMATION_JSON}: start a new "
             f"StartAssetBundleExportJob with ExportFormat={CLOUDFORMATION_JSON} for the same ResourceArns "
-            "and set export_job_id to it"
+            "and set export_job_id to it",
+            **ref.evidence,
         )
 
 
@@ -208,7 +210,8 @@ def _check_not_failed(description: ExportJobDescription, ref: JobRef) -> None:
     errors = listing((e.describe() for e in description.errors)) or "QuickSight reported no Errors"
     raise ExportJobFailedError(
         f"{ref} FAILED with {len(description.errors):,} error(s): {errors}; fix the assets (exports fail on "
-        "definition errors and unsupported data sources) and start a new export"
+        "definition errors and unsupported data sources) and start a new export",
+        **ref.evidence,
     )
 
 

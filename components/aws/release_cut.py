@@ -328,7 +328,8 @@ def prepare_release(
     if not arns and not problems:
         raise InputError(
             f"release '{clean(request.release_name, 100)}' names no dashboard or analysis: set dashboard_ids "
-            "and/or analysis_ids"
+            "and/or analysis_ids",
+            **ref.evidence,
         )
     if len(arns) > MAX_RESOURCE_ARNS:
         problems.append(

@@ -354,6 +354,7 @@ def test_failed_job_lists_every_error(emulator: QuickSightEmulator, fake: FakeTi
     assert "com.amazonaws" not in message
     assert "start a new export" in message
     assert job.describes == 2 and fake.sleeps == [1.0]
+    assert (caught.value.job_id, caught.value.account, caught.value.region) == ("broken", ACCOUNT, REGION)
     assert job.downloads == 0
 
 
@@ -373,6 +374,10 @@ def test_job_not_found_names_job_account_and_retention(emulator: QuickSightEmula
     assert "not found" in message and "14 days" in message
     assert "start a new export" in message and "export_job_id" in message
     assert describes(emulator) == 1 and fake.sleeps == []
+    assert caught.value.evidence == {
+        "job_id": "gone-42", "account": ACCOUNT, "region": REGION,
+        "operation": "quicksight:DescribeAssetBundleExportJob", "code": "ResourceNotFoundException",
+    }  # fmt: skip
 
 
 def test_unsupported_edition_is_an_access_error_mentioning_enterprise(
