@@ -33,7 +33,7 @@ from ..core import stacks as core
 from ..core.polling import Backoff, Deadline, poll_until
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 from ..errors import QuickSightPromotionError, TransientError, clean, listing
-from .calls import CLOUDFORMATION, DEPLOYMENT, MISSING_OBJECT, S3, STS, Calls, Expect, Expected
+from .calls import CLOUDFORMATION, DEPLOYMENT, MISSING_OBJECT, S3, STS, Calls, Expect, Expected, Service
 from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget, account_mismatch
 
 # How many pages of DescribeStackEvents (100 events each) are read for one failure: an operation
@@ -299,7 +299,7 @@ class Deployer:
     def _on(
         self,
         clients: Any,
-        service: Any,
+        service: Service,
         operation: str,
         record: str,
         *,
