@@ -119,10 +119,19 @@ class Endpoints:
     cloudformation: Optional[str] = None
 
 
+def export_inputs(role: Optional[str], seconds: int) -> ExportInputs:
+    """The export's inputs under their names by role (``source_*``) and their earlier names: the model
+    ignores names it does not have, so this reads the same before and after the shell's renames."""
+    names = {
+        "source_account_id": ACCOUNT, "aws_account_id": ACCOUNT, "source_region": REGION, "region": REGION,
+        "source_role_arn": role, "role_arn": role, "export_timeout_seconds": seconds, "timeout_seconds": seconds,
+    }  # fmt: skip
+    return ExportInputs(export_job_id="job-1", **names)
+
+
 def export(role: Optional[str] = None) -> Callable[[Timing, Endpoints], None]:
     def run(t: Timing, _: Endpoints) -> None:
-        inputs = ExportInputs(aws_account_id=ACCOUNT, export_job_id="job-1", region=REGION, role_arn=role, timeout_seconds=t.seconds)
-        fetch_export(inputs, sleep=t.sleep, clock=t.clock, draw=zero, call_budget=t.budget)
+        fetch_export(export_inputs(role, t.seconds), sleep=t.sleep, clock=t.clock, draw=zero, call_budget=t.budget)
 
     return run
 
