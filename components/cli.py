@@ -35,12 +35,7 @@ _FLAG_FOR_INPUT = {
     "source_role_arn": "--source-role-arn",
     "export_job_id": "--export-job-id",
     "export_timeout_seconds": "--export-timeout-seconds",
-    # The AWS boundary's words before 0.2.0 (AssetBundleExportProvider.LEGACY_NAMES), for its
-    # messages that still name the inputs so.
-    "aws_account_id": "--source-account-id",
-    "role_arn": "--source-role-arn",
-    "timeout_seconds": "--export-timeout-seconds",
-    "the resource's region input": "--source-region",
+    "the resource's source_region input": "--source-region",
 }
 _INPUT_WORDS = re.compile(r"\b(" + "|".join(re.escape(word) for word in _FLAG_FOR_INPUT) + r")\b")
 # Pulumi stack names: letters, digits, '-', '_' and '.' (the file is Pulumi.<name>.yaml).

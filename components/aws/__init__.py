@@ -1,6 +1,10 @@
 """The AWS boundary: the only package that creates boto3 clients or talks to AWS endpoints.
 
-- ``session``: client settings and sessions from the standard SDK chain (optionally an assumed role);
+- ``calls``: the one call layer: every AWS call made for a named subject within a deadline, fitted
+  to the time left, bounded in wall time, its transient faults retried until the deadline, every
+  failure read through one table per service (QuickSight, CloudFormation, S3, STS) into our errors;
+- ``session``: client settings (timeouts and attempts fitted to a deadline) and sessions from the
+  standard SDK chain (optionally an assumed role);
 - ``download``: the pre-signed download of an exported file;
 - ``quicksight``: describe, wait on, download and unpack an asset-bundle export job;
 - ``cloudformation``: deploy a template through change sets, delete a stack (imported by the
@@ -13,6 +17,7 @@
 Clients are created lazily, inside calls, never at import.
 """
 
+from .calls import Calls, is_transient
 from .download import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits, check_download_url, download_to
 from .quicksight import (
     FetchedExport,
@@ -33,7 +38,6 @@ from .session import (
     CallTimeout,
     call_within,
     harden,
-    is_transient,
 )
 
 __all__ = [
@@ -44,6 +48,7 @@ __all__ = [
     "BudgetedClients",
     "CallBudget",
     "CallTimeout",
+    "Calls",
     "DownloadLimits",
     "FetchedExport",
     "JobRef",

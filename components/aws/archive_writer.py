@@ -8,40 +8,32 @@ sha256). A manifest that exists is read back: the same sha256 is the same releas
 another is refused, naming both. Both objects are ``application/json``, which is what pulumi-aws's
 ``aws.s3.getObject`` needs to return an object's body.
 
-Every call is bounded like the rest of the boundary: one ``Deadline`` for the whole write, each
-call's timeouts and attempts fitted to the time left (``BudgetedClients``) and abandoned past it
-(``call_within``); throttling and 5xx are retried by botocore's standard mode within a call.
+Every call goes through the call layer (``calls.Calls``, purpose ``ARCHIVE``): one ``Deadline`` for
+the whole write, each call's timeouts and attempts fitted to the time left and abandoned past it,
+throttling and 5xx retried by botocore's standard mode within a call and by the deadline beyond it
+(then ``ArchiveTimeoutError``), every failure read through S3's (or STS's) table.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
-
 from ..core.manifest import ReleaseManifest, manifest_key, parse_manifest, same_release
-from ..core.polling import Deadline
-from ..errors import ArchiveConflictError, ArchiveError, AwsAccessError, ServiceUnavailableError, clean
-from .session import (
-    DEFAULT_CALL_BUDGET,
-    BudgetedClients,
-    CallBudget,
-    CallTimeout,
-    call_within,
-    error_code,
-    is_access_error,
-    is_transient,
-    session,
-)
+from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline
+from ..errors import ArchiveConflictError, ArchiveError
+from .calls import ARCHIVE, MISSING_OBJECT, OBJECT_EXISTS, S3, Calls, Expected
+from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget
 
 SESSION_NAME = "quicksight-promotion-archive"
 CONTENT_TYPE = "application/json"
 # A manifest is a few KiB to a few hundred KiB (its catalog); more is not ours.
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 __all__ = ["ArchiveConflictError", "ArchiveError", "ArchiveTarget", "ArchivedRelease", "archive_release"]
+
+
 
 
 @dataclass(frozen=True)
@@ -76,65 +68,22 @@ class ArchivedRelease:
     written: bool
 
 
-def _clients(target: ArchiveTarget, deadline: Deadline, budget: CallBudget) -> BudgetedClients:
-    base = session(target.region, target.role_arn, SESSION_NAME, sts_config=budget.config(deadline.remaining()))
+def _clients(target: ArchiveTarget, calls: Calls, budget: CallBudget) -> BudgetedClients:
+    """S3 clients for the archive, as ``target.role_arn`` if given (AssumeRole through the call layer)."""
+    base = calls.open_session(target.region, target.role_arn, SESSION_NAME, budget=budget)
     return BudgetedClients(lambda config: base.client("s3", config=config), budget)
 
 
 class _Archive:
-    """One archive write: every S3 call bounded by the deadline and translated into our errors."""
+    """One archive write: every S3 call made through the call layer, within the write's deadline."""
 
-    def __init__(self, target: ArchiveTarget, clients: BudgetedClients, deadline: Deadline) -> None:
+    def __init__(self, target: ArchiveTarget, clients: BudgetedClients, calls: Calls) -> None:
         self.target = target
         self.clients = clients
-        self.deadline = deadline
+        self.calls = calls
 
     def where(self, key: str) -> str:
         return f"s3://{self.target.bucket}/{key}"
-
-    def call(self, operation: str, key: str, **kwargs: Any) -> Any:
-        """One S3 call; a 412 PreconditionFailed is returned as None (the key exists)."""
-        remaining = self.deadline.remaining()
-        within = max(remaining, 0.0) + self.clients.budget.min_timeout
-        where = self.where(key)
-        try:
-            client = self.clients.within(remaining)
-            return call_within(lambda: getattr(client, operation)(Bucket=self.target.bucket, Key=key, **kwargs), within)
-        except CallTimeout:
-            raise ServiceUnavailableError(
-                f"S3 did not answer {_camel(operation)} of {where} within {within:.0f} s (the archive's "
-                f"{self.deadline.seconds:.0f} s budget): check the network to S3, then re-run"
-            ) from None
-        except ClientError as exc:
-            code, message = error_code(exc)
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code == "PreconditionFailed" or status == 412:
-                return None
-            if code in ("NoSuchKey", "404", "NotFound") and operation in ("get_object", "head_object"):
-                return None
-            detail = f"{code}: {clean(message, 300)}" if message else code
-            if is_access_error(exc):
-                raise AwsAccessError(
-                    f"S3 refused {_camel(operation)} of {where} ({detail}): the archive writer (the provider's AWS "
-                    f"chain{' as ' + self.target.role_arn if self.target.role_arn else ''}) needs s3:PutObject and "
-                    "s3:GetObject on releases/* and templates/* of the bucket (see README, the release archive)"
-                ) from None
-            if code == "NoSuchBucket":
-                raise ArchiveError(
-                    f"the archive bucket {self.target.bucket!r} does not exist (or not in region "
-                    f"{self.target.region or 'of the AWS chain'}): create it (the source stage does, see README) or fix "
-                    "archiveBucket/archiveRegion"
-                ) from None
-            if is_transient(exc):
-                raise ServiceUnavailableError(
-                    f"S3 failed {_camel(operation)} of {where} after botocore's retries ({detail}): re-run later"
-                ) from None
-            raise ArchiveError(f"S3 refused {_camel(operation)} of {where} ({detail})") from None
-        except (BotoCoreError, ResponseParserError) as exc:
-            raise ServiceUnavailableError(
-                f"S3 could not be reached for {_camel(operation)} of {where} ({type(exc).__name__}): check the network "
-                "and the region, then re-run"
-            ) from None
 
     def put_once(self, key: str, body: bytes) -> bool:
         """PutObject with IfNoneMatch="*": True when written, False when the key existed.
@@ -145,33 +94,50 @@ class _Archive:
         winning. The bucket is versioned, so both versions remain, and a manifest of another
         template would still be reported by the next archive run. Upgrade boto3 to close it.
         """
-        if _conditional_writes(self.clients.within(self.deadline.remaining())):
-            answer = self.call("put_object", key, Body=body, ContentType=CONTENT_TYPE, IfNoneMatch="*")
-            return answer is not None
-        if self.call("head_object", key) is not None:
+        put = {"Bucket": self.target.bucket, "Key": key, "Body": body, "ContentType": CONTENT_TYPE}
+        if _conditional_writes(self.clients.within(self.calls.remaining())):
+            written = self.calls.call(
+                self.clients, S3, "PutObject", on=self.where(key), expect=(OBJECT_EXISTS,), IfNoneMatch="*", **put
+            )
+            return not isinstance(written, Expected)
+        found = self.calls.call(
+            self.clients, S3, "HeadObject", on=self.where(key), expect=(MISSING_OBJECT,), Bucket=self.target.bucket, Key=key
+        )
+        if not isinstance(found, Expected):
             return False
-        return self.call("put_object", key, Body=body, ContentType=CONTENT_TYPE) is not None
+        self.calls.call(self.clients, S3, "PutObject", on=self.where(key), **put)
+        return True
 
     def read(self, key: str) -> Optional[str]:
-        answer = self.call("get_object", key)
-        if answer is None:
+        """The text of ``key`` (None when it is not there); a read that breaks off is retried until the deadline."""
+        data = self.calls.until_deadline(lambda: self._read_once(key), self.calls.what(S3, "GetObject", self.where(key)))
+        if data is None:
             return None
-        stream = answer["Body"]
-        try:
-            remaining = max(self.deadline.remaining(), 0.0) + self.clients.budget.min_timeout
-            data = call_within(lambda: stream.read(MAX_MANIFEST_BYTES + 1), remaining)
-        except (CallTimeout, BotoCoreError) as exc:
-            raise ServiceUnavailableError(
-                f"S3 did not finish sending {self.where(key)} ({type(exc).__name__}): re-run"
-            ) from None
-        finally:
-            stream.close()
         if len(data) > MAX_MANIFEST_BYTES:
             raise ArchiveError(f"{self.where(key)} is over {MAX_MANIFEST_BYTES:,} bytes: it is not a release manifest")
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             raise ArchiveError(f"{self.where(key)} is not UTF-8 text: it is not a release manifest") from None
+
+    def _read_once(self, key: str) -> Optional[bytes]:
+        """GetObject and its body, once (the body is read within the deadline too)."""
+        answer = self.calls.once(
+            self.clients, S3, "GetObject", on=self.where(key), expect=(MISSING_OBJECT,), Bucket=self.target.bucket, Key=key
+        )
+        if isinstance(answer, Expected):
+            return None
+        stream = answer.get("Body")
+        if stream is None:
+            raise self.calls.malformed(S3, "GetObject", "no Body", on=self.where(key))
+        remaining = self.calls.remaining()
+        within = None if remaining is None else max(remaining, 0.0) + self.clients.budget.min_timeout
+        try:
+            return self.calls.attempt(  # type: ignore[return-value]
+                S3, "GetObject", lambda: stream.read(MAX_MANIFEST_BYTES + 1), on=self.where(key), within=within
+            )
+        finally:
+            stream.close()
 
 
 def _conditional_writes(client: Any) -> bool:
@@ -182,16 +148,15 @@ def _conditional_writes(client: Any) -> bool:
         return True
 
 
-def _camel(operation: str) -> str:
-    return "".join(part.title() for part in operation.split("_"))
-
-
 def archive_release(
     target: ArchiveTarget,
     manifest: ReleaseManifest,
     template_body: str,
     *,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    draw: Callable[[], float] = random.random,
     budget: CallBudget = DEFAULT_CALL_BUDGET,
     clients: Optional[BudgetedClients] = None,
 ) -> ArchivedRelease:
@@ -201,7 +166,8 @@ def archive_release(
         target: The archive bucket, region and role.
         manifest: The release's manifest (``core.manifest.build_manifest``).
         template_body: The template whose UTF-8 bytes hash to ``manifest.sha256``.
-        clock: The deadline's clock (tests).
+        clock, sleep, backoff, draw: The deadline's clock and the schedule transient faults are
+            retried on (tests).
         budget: How each call's timeouts and attempts are fitted.
         clients: S3 clients (tests); else made from the standard chain (or ``target.role_arn``).
 
@@ -210,28 +176,24 @@ def archive_release(
 
     Raises:
         ArchiveConflictError: the name is archived with another template (both sha256 named).
-        ArchiveError: the bucket does not exist, or the existing manifest is not one.
-        AwsAccessError: S3 or STS refused the caller.
-        ServiceUnavailableError: S3 did not answer within the deadline, or kept failing.
+        ArchiveError: the bucket does not exist, S3 refused a call, or the existing manifest is not one.
+        AwsAccessError: no credentials, or S3 or STS refused the caller.
+        ArchiveTimeoutError: S3 or STS kept failing transiently until the deadline.
+        InputError: no region anywhere.
     """
     deadline = Deadline.after(target.timeout_seconds, clock)
+    region = target.region or "of the AWS chain"
+    calls = Calls(
+        ARCHIVE,
+        f"the archive of release {manifest.name!r} (region {region})",
+        {"region": target.region},
+        deadline,
+        backoff,
+        sleep,
+        draw,
+    )
+    archive = _Archive(target, clients or _clients(target, calls, budget), calls)
     key = manifest_key(manifest.name)
-    if clients is None:
-        try:
-            clients = call_within(
-                lambda: _clients(target, deadline, budget), max(deadline.remaining(), 0.0) + budget.min_timeout
-            )
-        except CallTimeout:
-            raise ServiceUnavailableError(
-                f"STS did not answer AssumeRole of {target.role_arn} for the archive s3://{target.bucket} in time"
-            ) from None
-        except ClientError as exc:
-            code, message = error_code(exc)
-            raise AwsAccessError(
-                f"STS refused AssumeRole of {target.role_arn} for the archive s3://{target.bucket} "
-                f"({code}: {clean(message, 300)}): check the role's trust policy"
-            ) from None
-    archive = _Archive(target, clients, deadline)
     # The template first: a manifest never points at a template that is not there.
     archive.put_once(manifest.template_key, template_body.encode("utf-8"))
     if archive.put_once(key, manifest.text().encode("utf-8")):

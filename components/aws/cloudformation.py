@@ -5,15 +5,16 @@ The model is aws-cli's ``awscli/customizations/cloudformation/deployer.py``: Cre
 ExecuteChangeSet, wait for the stack. On top of it:
 
 - an account guard (STS GetCallerIdentity) before any other call;
-- what to do with the stack's current status (busy stacks are waited for, a failed first create
-  of ours is deleted and created again, a stack that is not ours is only taken over with
-  ``adopt``, UPDATE_ROLLBACK_FAILED is refused with what to do);
+- what to do with the stack's current status (``core.stacks.decide``: busy stacks are waited for,
+  a failed first create of ours is deleted and created again, a stack that is not ours is only
+  taken over with ``adopt_stack``, UPDATE_ROLLBACK_FAILED is refused with what to do);
 - templates over 51,200 bytes staged once in S3 (HeadObject first) and deployed by TemplateURL;
 - a failure names its root cause, read from this operation's stack events;
 - one deadline for the whole operation, every wait on ``core.polling.poll_until``; every STS,
-  CloudFormation and S3 call fitted to the time left (``session.BudgetedClients``) and cut at it
-  (``session.call_within``), transient faults retried until it, malformed answers refused
-  (``MalformedStackAnswerError``), parameter values never quoted (``core.stacks.redact``).
+  CloudFormation and S3 call made through the call layer (``calls.Calls``, purpose
+  ``DEPLOYMENT``): fitted to the time left, cut at it, transient faults retried until it,
+  failures read through each service's table (a malformed answer is a
+  ``MalformedStackAnswerError``), parameter values never quoted (``core.stacks.redact``).
 
 Clients come from ``session.py`` (lazily, inside calls); tests hand in their own.
 """
@@ -22,38 +23,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
-
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-from botocore.parsers import ResponseParserError
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from ..core import stacks as core
 from ..core.polling import Backoff, Deadline, poll_until
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
-from ..errors import AwsAccessError, QuickSightPromotionError, ThrottledError, TransientError, clean, listing
-from .session import (
-    BROKEN_ANSWER_ERRORS,
-    MALFORMED_ANSWER_ERRORS,
-    DEFAULT_CALL_BUDGET,
-    BudgetedClients,
-    CallBudget,
-    CallTimeout,
-    account_mismatch,
-    call_within,
-    error_code,
-    harden,
-    is_access_error,
-    is_transient,
-    is_unknown_host,
-    session,
-)
+from ..errors import QuickSightPromotionError, TransientError, clean, listing
+from .calls import CLOUDFORMATION, DEPLOYMENT, MISSING_OBJECT, S3, STS, Calls, Expect, Expected, Service
+from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget, account_mismatch
 
-T = TypeVar("T")
-
-THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"})
 # How many pages of DescribeStackEvents (100 events each) are read for one failure: an operation
 # on a bundle of hundreds of assets writes a few events per resource.
 MAX_EVENT_PAGES = 20
@@ -61,21 +43,16 @@ MAX_EVENT_PAGES = 20
 # time and a template holds at most 500 resources, so more pages than this are a broken answer.
 MAX_CHANGE_PAGES = 20
 SESSION_NAME = "quicksight-promotion-deploy"
-# Failures below the API: no answer, or one that is not the service's (a proxy's HTML page, a 500
-# of an emulator). botocore's parser error is not a BotoCoreError.
-TRANSPORT_ERRORS = (BotoCoreError, ResponseParserError)
-# What a malformed answer asks of the user: it is not the service's documented answer, so
-# something between us and AWS (an endpoint override, a proxy) answered instead.
-_MALFORMED_ADVICE = (
-    "this is not the documented answer: check AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_CLOUDFORMATION (S3, STS), "
-    "proxies (HTTPS_PROXY) and the region of the process that runs pulumi, then run pulumi up again"
-)
-# botocore's parser fails with these on an answer of the wrong shape (an HTML page parsed as XML
-# is a KeyError, a bad timestamp a ValueError).
 # Retries of one call (a busy stack's DescribeStacks, CreateChangeSet, ...) meeting transient
 # faults: 1 s, then a quarter of the time waited, at most 5 s apart (the change set schedule):
 # quick for a blip, and at most 12 calls a minute for a long outage.
 RETRY_BACKOFF = core.CHANGE_SET_BACKOFF
+# The error answers the deployment expects (returned by the call layer, not raised).
+NO_STACK = Expect("no such stack", frozenset({"ValidationError"}), says=lambda message: "does not exist" in message)
+EMPTY_CHANGE_SET = Expect("nothing to change", frozenset({"ValidationError"}), says=core.is_empty_change_set)
+# Said after a deadline's message: what the deadline left undone.
+NOTHING_DEPLOYED = "; nothing was deployed"
+NOTHING_EXECUTED = "; nothing was executed"
 
 
 @dataclass(frozen=True)
@@ -113,113 +90,47 @@ def connect(
     with the provider process's AWS chain (or ``target_role_arn``). This guard is what stops a deploy
     into another account than the one the program meant.
 
-    AssumeRole and GetCallerIdentity fit the time left before ``deadline`` (default: the
-    deployment's default timeout) and are bounded in wall time; their transient faults are retried
-    until it. The clients returned fit every later call to the time left as well.
+    AssumeRole and GetCallerIdentity are calls like any other (``calls.Calls``): fitted to the time
+    left before ``deadline`` (default: the deployment's default timeout), bounded in wall time,
+    their transient faults retried until it. The clients returned fit every later call as well.
 
     Raises:
         AccountMismatchError: the credentials act in another account.
-        AwsAccessError: STS refused the credentials.
+        AwsAccessError: no credentials, or STS refused them.
         DeploymentTimeoutError: STS kept failing transiently until the deadline.
         MalformedStackAnswerError: STS's answer could not be read.
-        DeploymentError: no region, no credentials, or an endpoint that does not exist.
+        DeploymentError: no region, or an endpoint that does not exist.
     """
     deadline = deadline or Deadline.after(core.DEFAULT_TIMEOUT_SECONDS)
-
-    def attempt() -> tuple[Any, str]:
-        def make() -> tuple[Any, str]:
-            boto_session = session(
-                target_region, target_role_arn, SESSION_NAME, profile, sts_config=budget.config(deadline.remaining())
-            )
-            if not boto_session.region_name:
-                raise core.DeploymentError(
-                    f"CloudFormation stack {stack_name!r}: no AWS region: set the resource's target_region input, AWS_REGION, "
-                    "or aws:region in the stack configuration"
-                )
-            sts = harden(boto_session.client("sts", config=budget.config(deadline.remaining())))
-            identity = sts.get_caller_identity()
-            return boto_session, str(identity["Account"])
-
-        within = max(deadline.remaining(), 0.0) + budget.min_timeout
-        try:
-            return call_within(make, within)
-        except CallTimeout:
-            raise core.DeploymentUnavailableError(
-                f"CloudFormation stack {stack_name!r}: STS did not answer within {within:.0f} s (an answer that hangs "
-                "or trickles)"
-            ) from None
-        except ClientError as exc:
-            raise _translate(exc, f"sts:{exc.operation_name}", stack_name) from exc
-        except ResponseParserError:
-            raise core.MalformedStackAnswerError(
-                f"CloudFormation stack {stack_name!r}: STS's answer cannot be parsed (not STS's XML): {_MALFORMED_ADVICE}"
-            ) from None
-        except TRANSPORT_ERRORS as exc:  # includes ProfileNotFound, NoCredentialsError
-            if is_transient(exc):
-                raise core.DeploymentUnavailableError(
-                    f"CloudFormation stack {stack_name!r}: could not ask STS who the credentials are: {clean(exc)}; check "
-                    "the AWS credentials and network of the process that runs pulumi"
-                ) from exc
-            unknown = "the endpoint's host does not exist (check the region and AWS_ENDPOINT_URL); " if is_unknown_host(exc) else ""
-            raise core.DeploymentError(
-                f"CloudFormation stack {stack_name!r}: could not ask STS who the credentials are: {clean(exc)}; {unknown}"
-                "check the AWS credentials and network of the process that runs pulumi"
-            ) from exc
-        except BROKEN_ANSWER_ERRORS as exc:
-            raise core.DeploymentUnavailableError(
-                f"CloudFormation stack {stack_name!r}: the connection to STS broke while reading its answer "
-                f"({type(exc).__name__})"
-            ) from exc
-        except MALFORMED_ANSWER_ERRORS as exc:
-            raise core.MalformedStackAnswerError(
-                f"CloudFormation stack {stack_name!r}: STS's answer cannot be read ({type(exc).__name__}): {_MALFORMED_ADVICE}"
-            ) from None
-
-    outcome = poll_until(attempt, lambda _made: True, timeout=max(deadline.remaining(), 0.0), backoff=backoff, sleep=sleep, clock=deadline.clock)
-    if not outcome.done or outcome.value is None:
-        raise core.DeploymentTimeoutError(
-            f"CloudFormation stack {stack_name!r}: STS gave no answer within timeout_seconds ({deadline.seconds:g} s) "
-            f"({outcome.polls} attempt(s); last fault: {clean(outcome.last_error, 400)}): nothing was deployed; check the "
-            "AWS credentials and network of the process that runs pulumi, then run pulumi up again"
-        )
-    boto_session, account = outcome.value
+    calls = Calls(
+        DEPLOYMENT,
+        f"CloudFormation stack {stack_name!r}",
+        {"stack": stack_name, "account": target_account_id, "region": target_region},
+        deadline,
+        backoff,
+        sleep,
+    )
+    boto_session = calls.open_session(
+        target_region, target_role_arn, SESSION_NAME, profile, budget=budget, after=NOTHING_DEPLOYED
+    )
+    sts = BudgetedClients(lambda config: boto_session.client("sts", config=config), budget)
+    identity = calls.call(sts, STS, "GetCallerIdentity", after=NOTHING_DEPLOYED)
+    account = identity.get("Account") if isinstance(identity, dict) else None
+    if not isinstance(account, str) or not account:
+        raise calls.malformed(STS, "GetCallerIdentity", "Account is missing")
     why = account_mismatch(account, target_account_id)
     if why:
         via = f" (after assuming {target_role_arn})" if target_role_arn else ""
         raise core.AccountMismatchError(
             f"CloudFormation stack {stack_name!r}: {clean(why)}{via}: nothing was deployed. The deployment runs with the AWS "
             "credentials of the process that runs pulumi (environment, AWS_PROFILE, or target_role_arn), not with the "
-            "program's aws provider: give it credentials for the target account, or set target_role_arn to a role there"
+            "program's aws provider: give it credentials for the target account, or set target_role_arn to a role there",
+            stack=stack_name,
+            account=account,
         )
-    region_name = str(boto_session.region_name)
     cloudformation = BudgetedClients(lambda config: boto_session.client("cloudformation", config=config), budget)
     s3 = BudgetedClients(lambda config: boto_session.client("s3", config=config), budget)
-    return Target(cloudformation=cloudformation, s3=lambda: s3, account_id=account, region=region_name)
-
-
-def _translate(exc: ClientError, operation: str, stack_name: str, hide: Callable[[str], str] = str) -> Exception:
-    """Our error for a ClientError: access, throttling and transient faults, or a plain refusal.
-
-    ``hide`` removes parameter values from AWS's message (see ``core.stacks.redact``).
-    """
-    code, message = error_code(exc)
-    message = clean(hide(message))
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if is_access_error(exc):
-        return AwsAccessError(
-            f"AWS refused {operation} for CloudFormation stack {stack_name!r}: {clean(code, 100)}: {message}; give the "
-            "deploying credentials (or role_arn) this permission in the target account"
-        )
-    if code in THROTTLING_CODES or status == 429:
-        return ThrottledError(f"{operation} for CloudFormation stack {stack_name!r} kept being throttled ({clean(code, 100)})")
-    if is_transient(exc):
-        return core.DeploymentUnavailableError(
-            f"{operation} for CloudFormation stack {stack_name!r} met a transient fault (HTTP {status}, "
-            f"{clean(code, 100)}: {message}) beyond botocore's retries"
-        )
-    return core.DeploymentError(
-        f"{operation} for CloudFormation stack {stack_name!r} failed: {clean(code, 100)}: {message}"
-    )
+    return Target(cloudformation=cloudformation, s3=lambda: s3, account_id=account, region=str(boto_session.region_name))
 
 
 @dataclass(frozen=True)
@@ -296,9 +207,10 @@ class DeployResult:
 class Deployer:
     """Change-set deployments and deletions of stacks in one account and region.
 
-    Every call fits the time left before the operation's deadline (when the target's clients are
-    ``BudgetedClients``, as ``connect`` makes them) and is bounded in wall time; transient faults
-    are retried until the deadline, permanent ones fail at once; answers of the wrong shape become
+    Every call is made through the call layer (``calls.Calls``, purpose ``DEPLOYMENT``): fitted to
+    the time left before the operation's deadline (when the target's clients are
+    ``BudgetedClients``, as ``connect`` makes them) and bounded in wall time; transient faults are
+    retried until the deadline, permanent ones fail at once; answers of the wrong shape become
     ``MalformedStackAnswerError``. No message quotes a parameter value (``core.stacks.redact``).
 
     Args:
@@ -339,15 +251,31 @@ class Deployer:
         # What root_cause learnt besides the cause (see there).
         self._events_note: str = ""
         self._other_failures: list[Mapping[str, Any]] = []
+        # The stack of the running operation and its calls (see ``_begin``).
+        self._name = "?"
+        self._aws = self._calls_for("?", self._deadline if self._deadline is not None else self.clock() + self._timeout)
 
     # --- calls ---------------------------------------------------------------------------------
-    def _begin(self, timeout_seconds: float) -> float:
-        """Start an operation bounded by ``timeout_seconds`` (and the deployer's deadline); its deadline."""
+    def _begin(self, timeout_seconds: float, name: str) -> float:
+        """Start an operation on stack ``name`` bounded by ``timeout_seconds`` (and the deployer's deadline); its deadline."""
         at = self.clock() + timeout_seconds
         if self.deadline is not None:
             at = min(at, self.deadline.at)
-        self._deadline, self._timeout, self._last_fault = at, timeout_seconds, None
+        self._deadline, self._timeout, self._last_fault, self._name = at, timeout_seconds, None, name
+        self._aws = self._calls_for(name, at)
         return at
+
+    def _calls_for(self, name: str, at: float) -> Calls:
+        return Calls(
+            DEPLOYMENT,
+            f"CloudFormation stack {name!r}",
+            {"stack": name, "account": self.target.account_id, "region": self.target.region},
+            Deadline(at, self._timeout, self.clock),
+            RETRY_BACKOFF,
+            self.sleep,
+            self.draw or random.random,
+            self.hide,
+        )
 
     def _left(self) -> Optional[float]:
         return None if self._deadline is None else self._deadline - self.clock()
@@ -356,95 +284,40 @@ class Deployer:
         """Outside text without any parameter value of the running deployment."""
         return core.redact(str(text), self._hidden)
 
-    def _attempt(self, what: str, stack_name: str, clients: Any, call: Callable[[Any], Any]) -> dict[str, Any]:
-        """One call of ``call(client)``, fitted to the deadline, its errors made ours.
+    def _call(
+        self,
+        operation: str,
+        *,
+        expect: Sequence[Expect] = (),
+        retry: bool = False,
+        after: str = "",
+        **params: Any,
+    ) -> Union[dict[str, Any], Expected]:
+        """A CloudFormation call (``retry``: its transient faults retried until the deadline, ``after`` told then)."""
+        return self._on(self.cfn, CLOUDFORMATION, operation, operation, expect=expect, retry=retry, after=after, **params)
 
-        Raises:
-            ThrottledError, DeploymentUnavailableError: transient faults (``TransientError``).
-            AwsAccessError, DeploymentError: permanent faults, with what to do.
-            MalformedStackAnswerError: an answer of the wrong shape.
-        """
-        left = self._left()
-        budgeted = isinstance(clients, BudgetedClients)
-        within = max(left, 0.0) + clients.budget.min_timeout if budgeted and left is not None else None
-        try:
-            client = clients.within(left) if budgeted else clients
-            response = call_within(lambda: call(client), within)
-        except CallTimeout as exc:
-            raise core.DeploymentUnavailableError(
-                f"{what} for CloudFormation stack {stack_name!r} got no answer within {exc.seconds:.0f} s (an answer "
-                "that hangs or trickles): check the network and proxies of the process that runs pulumi"
-            ) from None
-        except ClientError as exc:
-            error = _translate(exc, what, stack_name, self.hide)
-            if self._hidden and any(value in str(exc) for value in self._hidden):
-                raise error from None  # AWS's own text (in the chained error) quoted a parameter value
-            raise error from exc
-        except NoCredentialsError as exc:
-            raise AwsAccessError(
-                f"no AWS credentials for {what} on CloudFormation stack {stack_name!r}: configure credentials "
-                "(environment, profile or SSO) for the process that runs pulumi"
-            ) from exc
-        except ResponseParserError:
-            # Its text quotes the answer's body, which may echo the request (parameter values).
-            raise core.MalformedStackAnswerError(
-                f"the answer to {what} for CloudFormation stack {stack_name!r} cannot be parsed (not the service's XML): "
-                f"{_MALFORMED_ADVICE}"
-            ) from None
-        except BotoCoreError as exc:
-            if is_transient(exc):
-                raise core.DeploymentUnavailableError(
-                    f"{what} for stack {stack_name!r} failed: {clean(exc)}; check the network and endpoint of the process "
-                    "that runs pulumi, then run pulumi up again"
-                ) from exc
-            unknown = "the endpoint's host does not exist (check the region and AWS_ENDPOINT_URL); " if is_unknown_host(exc) else ""
-            raise core.DeploymentError(
-                f"{what} for stack {stack_name!r} failed: {clean(self.hide(exc))}; {unknown}check the network and endpoint "
-                "of the process that runs pulumi, then run pulumi up again"
-            ) from None
-        except BROKEN_ANSWER_ERRORS as exc:
-            raise core.DeploymentUnavailableError(
-                f"the connection broke while reading the answer to {what} for CloudFormation stack {stack_name!r} "
-                f"({type(exc).__name__}): check the network and proxies, then run pulumi up again"
-            ) from exc
-        except MALFORMED_ANSWER_ERRORS as exc:
-            raise core.MalformedStackAnswerError(
-                f"the answer to {what} for CloudFormation stack {stack_name!r} cannot be read ({type(exc).__name__}: "
-                f"{clean(self.hide(exc), 200)}): {_MALFORMED_ADVICE}"
-            ) from None
-        if not isinstance(response, dict):
-            raise core.MalformedStackAnswerError(
-                f"the answer to {what} for CloudFormation stack {stack_name!r} is not an object: {_MALFORMED_ADVICE}"
-            )
-        return response
+    def _on(
+        self,
+        clients: Any,
+        service: Service,
+        operation: str,
+        record: str,
+        *,
+        on: Optional[str] = None,
+        expect: Sequence[Expect] = (),
+        retry: bool = False,
+        after: str = "",
+        **params: Any,
+    ) -> Union[dict[str, Any], Expected]:
+        """A call of ``service`` through the call layer, each attempt recorded in ``calls`` as ``record``."""
 
-    def _call(self, operation: str, stack_name: str, **kwargs: Any) -> dict[str, Any]:
-        """One CloudFormation call (one attempt, see ``_attempt``)."""
-        self.calls.append(operation)
-        method = _snake(operation)
-        return self._attempt(f"cloudformation:{operation}", stack_name, self.cfn, lambda c: getattr(c, method)(**kwargs))
+        def attempt() -> Union[dict[str, Any], Expected]:
+            self.calls.append(record)
+            return self._aws.once(clients, service, operation, on=on, expect=expect, **params)
 
-    def _retried(self, what: str, stack_name: str, attempt: Callable[[], T], after: str = "") -> T:
-        """``attempt()``, its transient faults retried until the deadline.
-
-        Raises:
-            DeploymentTimeoutError: only transient faults until the deadline (the last one named).
-        """
-        left = self._left()
-        outcome = poll_until(
-            attempt,
-            lambda _value: True,
-            timeout=max(left, 0.0) if left is not None else float(core.DEFAULT_TIMEOUT_SECONDS),
-            **self._poll_kwargs(RETRY_BACKOFF),
-        )
-        if not outcome.done:
-            raise core.DeploymentTimeoutError(
-                f"{what} for CloudFormation stack {stack_name!r} got no usable answer within timeout_seconds "
-                f"({self._timeout:g} s) ({outcome.polls} attempt(s); last fault: {clean(outcome.last_error, 600)})"
-                f"{after}: check the network and endpoint of the process that runs pulumi, then run pulumi up again "
-                "(it carries on from the stack's state)"
-            )
-        return outcome.value  # type: ignore[return-value]
+        if not retry:
+            return attempt()
+        return self._aws.until_deadline(attempt, self._aws.what(service, operation, on), after)
 
     def _poll_kwargs(self, backoff: Backoff) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"backoff": backoff, "sleep": self.sleep, "clock": self.clock}
@@ -457,33 +330,25 @@ class Deployer:
 
         Raises:
             MalformedStackAnswerError: no Stacks list, or an entry without a StackStatus.
-            And ``_attempt``'s errors.
+            And the call layer's errors.
         """
-        def call(client: Any) -> Any:
-            try:
-                return client.describe_stacks(StackName=stack)
-            except ClientError as exc:
-                code, message = error_code(exc)
-                if code == "ValidationError" and "does not exist" in message:
-                    return {"Stacks": []}
-                raise
-
-        self.calls.append("DescribeStacks")
-        answer = self._attempt("cloudformation:DescribeStacks", stack, self.cfn, call)
+        answer = self._call("DescribeStacks", expect=(NO_STACK,), StackName=stack)
+        if isinstance(answer, Expected):
+            return None
         stacks = answer.get("Stacks", [])
         if not isinstance(stacks, list):
-            raise self._malformed("DescribeStacks", stack, "Stacks is not a list")
+            raise self._malformed("DescribeStacks", "Stacks is not a list")
         if not stacks:
             return None
         found = stacks[0]
         if not isinstance(found, dict):
-            raise self._malformed("DescribeStacks", stack, "Stacks[0] is not an object")
+            raise self._malformed("DescribeStacks", "Stacks[0] is not an object")
         status = found.get("StackStatus")
         if not isinstance(status, str) or not status:
-            raise self._malformed("DescribeStacks", stack, "Stacks[0].StackStatus is missing")
+            raise self._malformed("DescribeStacks", "Stacks[0].StackStatus is missing")
         for key in ("Tags", "Parameters", "Outputs"):
             if not isinstance(found.get(key, []), list):
-                raise self._malformed("DescribeStacks", stack, f"Stacks[0].{key} is not a list")
+                raise self._malformed("DescribeStacks", f"Stacks[0].{key} is not a list")
         if status == "DELETE_COMPLETE":
             return None
         return found
@@ -491,17 +356,15 @@ class Deployer:
     def describe_within_deadline(self, stack: str, name: str) -> Optional[dict[str, Any]]:
         """DescribeStacks within the deployer's deadline (for a refresh), transient faults retried."""
         self._hidden = {}
-        return self._describe_retried(stack, name)
+        self._begin(self._timeout, name)
+        return self._describe_retried(stack)
 
-    def _describe_retried(self, stack: str, name: str) -> Optional[dict[str, Any]]:
+    def _describe_retried(self, stack: str, after: str = "") -> Optional[dict[str, Any]]:
         """DescribeStacks, transient faults retried until the deadline."""
-        return self._retried("cloudformation:DescribeStacks", name, lambda: self.describe(stack))
+        return self._aws.until_deadline(lambda: self.describe(stack), self._aws.what(CLOUDFORMATION, "DescribeStacks"), after)
 
-    def _malformed(self, operation: str, stack: str, what: str) -> core.MalformedStackAnswerError:
-        return core.MalformedStackAnswerError(
-            f"CloudFormation's answer to {operation} for stack {clean(stack)!r} is not of the documented shape ({what}): "
-            f"{_MALFORMED_ADVICE}"
-        )
+    def _malformed(self, operation: str, what: str) -> QuickSightPromotionError:
+        return self._aws.malformed(CLOUDFORMATION, operation, what)
 
     # --- waiting ------------------------------------------------------------------------------
     def _remaining(self, deadline: float) -> float:
@@ -532,8 +395,9 @@ class Deployer:
             last = (found or stack).get("StackStatus")
             raise core.StackStateError(
                 f"CloudFormation stack {name!r} is busy ({clean(last)}, another operation runs) and did not settle within "
-                f"timeout_seconds ({timeout:g} s){self._fault()}: nothing was changed; wait for it to finish "
-                "(CloudFormation console or aws cloudformation describe-stacks), then run pulumi up again"
+                f"stack_timeout_seconds ({timeout:g} s){self._fault()}: nothing was changed; wait for it to finish "
+                "(CloudFormation console or aws cloudformation describe-stacks), then run pulumi up again",
+                stack=name,
             )
         return found
 
@@ -557,57 +421,102 @@ class Deployer:
             raise
 
     def _deploy(self, request: DeployRequest) -> DeployResult:
+        """Decide, build the change set, review or execute it: the steps of a deployment."""
         name = request.stack_name
-        deadline = self._begin(request.timeout_seconds)
-        stack = self._describe_retried(name, name)
+        deadline = self._begin(request.timeout_seconds, name)
+        stack, change_set_type = self._prepare(request, deadline)
+        if request.stale_change_set:
+            self._delete_change_set(request.stale_change_set)
+        template_url, source = self._template_source(request)
+        arguments = self._change_set_arguments(request, stack, change_set_type, source)
+        created = self._call("CreateChangeSet", expect=(EMPTY_CHANGE_SET,), retry=True, after=NOTHING_EXECUTED, **arguments)
+        if isinstance(created, Expected):
+            return self._finish(name, stack, [], None, False, change_set_type, request, template_url)
+        change_set_id = str(created.get("Id") or arguments["ChangeSetName"])
+        stack_id = str(created.get("StackId") or name)
+        described = self._evaluated(change_set_id, stack_id, change_set_type, request, deadline)
+        if described is None:
+            return self._finish(name, stack, [], None, False, change_set_type, request, template_url)
+        summary = core.summarize_changes(self._all_changes(described, change_set_id, name), request.assets)
+        if not request.execute_change_set:
+            return DeployResult(
+                stack_id=stack_id,
+                stack_status=str((self._describe_retried(stack_id) or {}).get("StackStatus") or "REVIEW_IN_PROGRESS"),
+                outputs=_outputs(stack) if stack else {},
+                change_summary=summary,
+                change_set_id=change_set_id,
+                executed=False,
+                change_set_type=change_set_type,
+                termination_protection=bool((stack or {}).get("EnableTerminationProtection")),
+                template_url=template_url,
+            )
+        found = self._execute(change_set_id, stack_id, change_set_type, described, request, deadline)
+        return self._finish(name, found, summary, None, True, change_set_type, request, template_url)
+
+    def _prepare(self, request: DeployRequest, deadline: float) -> tuple[Optional[dict[str, Any]], str]:
+        """The stack as found (settled) and the change set type to use, by ``core.stacks.decide``.
+
+        A failed first create of ours (or adopted) is deleted first: it holds no resources, and it
+        blocks the name until it is deleted.
+
+        Raises:
+            StackStateError: a stack not ours (without ``adopt_stack``), UPDATE_ROLLBACK_FAILED,
+                or a state this resource does not act on.
+        """
+        name = request.stack_name
+        stack = self._describe_retried(name)
         if stack is not None:
             stack = self._settle(stack, deadline, name, request.timeout_seconds)
         status = stack.get("StackStatus") if stack else None
-        owned = _owned(stack)
-        kind = core.phase(status)
-        if kind in (core.Phase.ABSENT, core.Phase.REVIEW):
-            change_set_type = "CREATE"
-        elif kind is core.Phase.FAILED_CREATE:
-            if not (owned or request.adopt_stack):
-                raise self._not_ours(name, status)
-            # A failed first create holds no resources; it blocks the name until it is deleted.
+        decision = core.decide(core.phase(status), _owned(stack), request.adopt_stack)
+        if decision is core.Decision.RECREATE:
             self._delete_and_wait(stack, deadline, name, request.timeout_seconds, request.assets)  # type: ignore[arg-type]
-            stack, change_set_type = None, "CREATE"
-        elif kind is core.Phase.STABLE:
-            if not (owned or request.adopt_stack):
-                raise self._not_ours(name, status)
-            change_set_type = "UPDATE"
-        elif kind is core.Phase.UPDATE_ROLLBACK_FAILED:
-            raise core.StackStateError(
+            return None, "CREATE"
+        if decision in (core.Decision.CREATE, core.Decision.UPDATE):
+            return stack, decision.value.upper()
+        raise self._refusal(decision, name, status)
+
+    def _refusal(self, decision: core.Decision, name: str, status: Optional[str]) -> core.StackStateError:
+        """Why a stack is left alone (``decide`` refused it), and what to do."""
+        if decision is core.Decision.NOT_OURS:
+            why = (
+                f"CloudFormation stack {name!r} already exists ({clean(status)}) and was not created by this library (it "
+                f"has no {core.OWNERSHIP_TAG} tag): nothing was changed. Choose another stack_name, or set adopt_stack=true "
+                "to take it over (its template and parameters will be replaced by this deployment's)"
+            )
+        elif decision is core.Decision.CONTINUE_ROLLBACK:
+            why = (
                 f"CloudFormation stack {name!r} is UPDATE_ROLLBACK_FAILED: a failed update could not roll back, and "
                 "CloudFormation accepts no update until the rollback is finished: nothing was changed. Fix what "
                 "blocked the rollback (see the stack's events), then run aws cloudformation continue-update-rollback "
                 f"--stack-name {name} (with --resources-to-skip for resources that cannot roll back), and pulumi up again"
             )
         else:
-            raise core.StackStateError(
+            why = (
                 f"CloudFormation stack {name!r} is {clean(status)}: this resource does not act on a stack in that state; "
                 "nothing was changed. Resolve it in CloudFormation (see the stack's events; a DELETE_FAILED stack must "
                 "be deleted again, retaining what cannot be deleted), then run pulumi up again"
             )
+        return core.StackStateError(why, stack=name)
 
-        if request.stale_change_set:
-            self._delete_change_set(request.stale_change_set, name)
-
-        template_url = None
-        source: dict[str, Any]
+    def _template_source(self, request: DeployRequest) -> tuple[Optional[str], dict[str, Any]]:
+        """(the staged template's URL, the change set's TemplateBody or TemplateURL argument)."""
         body_bytes = len(request.template_body.encode("utf-8"))
         if body_bytes > URL_TEMPLATE_LIMIT:
             raise core.DeploymentError(
-                f"the template for CloudFormation stack {name!r} is {body_bytes:,} bytes, over CloudFormation's "
-                f"{URL_TEMPLATE_LIMIT:,}-byte TemplateURL limit: nothing was deployed; split the bundle"
+                f"the template for CloudFormation stack {request.stack_name!r} is {body_bytes:,} bytes, over "
+                f"CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte TemplateURL limit: nothing was deployed; split the bundle",
+                stack=request.stack_name,
             )
         if body_bytes <= INLINE_TEMPLATE_LIMIT:
-            source = {"TemplateBody": request.template_body}
-        else:
-            template_url = self._stage(request, name)
-            source = {"TemplateURL": template_url}
+            return None, {"TemplateBody": request.template_body}
+        template_url = self._stage(request)
+        return template_url, {"TemplateURL": template_url}
 
+    def _change_set_arguments(
+        self, request: DeployRequest, stack: Optional[Mapping[str, Any]], change_set_type: str, source: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """CreateChangeSet's arguments: parameters (unchanged NoEcho values kept), tags, the ownership tag, a token."""
         existing = {p.get("ParameterKey") for p in (stack or {}).get("Parameters") or [] if isinstance(p, dict)}
         parameters = [
             {"ParameterKey": key, "UsePreviousValue": True}
@@ -618,10 +527,9 @@ class Deployer:
         tags = [{"Key": k, "Value": v} for k, v in sorted(request.stack_tags.items())]
         tags.append({"Key": core.OWNERSHIP_TAG, "Value": core.OWNERSHIP_VALUE})
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
-        change_set_name = f"quicksight-promotion-{stamp}-{secrets.token_hex(3)}"
         arguments: dict[str, Any] = {
-            "StackName": name,
-            "ChangeSetName": change_set_name,
+            "StackName": request.stack_name,
+            "ChangeSetName": f"quicksight-promotion-{stamp}-{secrets.token_hex(3)}",
             "ChangeSetType": change_set_type,
             "Parameters": parameters,
             "Capabilities": list(request.capabilities),
@@ -637,83 +545,73 @@ class Deployer:
             arguments["RoleARN"] = request.cloudformation_role_arn
         if change_set_type == "CREATE" and request.on_failure:
             arguments["OnStackFailure"] = request.on_failure
-        def create(client: Any) -> Any:
-            try:
-                return client.create_change_set(**arguments)
-            except ClientError as exc:
-                code, message = error_code(exc)
-                if code == "ValidationError" and core.is_empty_change_set(message):
-                    return {"Empty": True}
-                raise
+        return arguments
 
-        def attempt() -> dict[str, Any]:
-            self.calls.append("CreateChangeSet")
-            return self._attempt("cloudformation:CreateChangeSet", name, self.cfn, create)
+    def _evaluated(
+        self, change_set_id: str, stack_id: str, change_set_type: str, request: DeployRequest, deadline: float
+    ) -> Optional[dict[str, Any]]:
+        """The change set once evaluated (None: it changes nothing, and was deleted).
 
-        created = self._retried("cloudformation:CreateChangeSet", name, attempt, "; nothing was executed")
-        if created.get("Empty") is True:
-            return self._finish(name, stack, [], None, False, change_set_type, request, template_url, deadline)
-        change_set_id = str(created.get("Id") or change_set_name)
-        stack_id = str(created.get("StackId") or name)
-
+        Raises:
+            ChangeSetFailedError: CloudFormation could not build it (deleted, its reason named).
+        """
+        name = request.stack_name
         described = self._wait_change_set(change_set_id, name, deadline, request.timeout_seconds)
-        cs_status = described.get("Status")
-        if cs_status == "FAILED":
-            reason = self.hide(described.get("StatusReason") or "")
-            self._delete_change_set(change_set_id, name)
-            if core.is_empty_change_set(reason):
-                # Nothing to change: a no-op, never a failure, never a leftover change set.
-                return self._finish(name, stack, [], None, False, change_set_type, request, template_url, deadline)
-            if change_set_type == "CREATE":
-                self._forget_review_stack(stack_id, name)
-            raise core.ChangeSetFailedError(
-                f"CloudFormation could not create a change set for stack {name!r}: {clean(reason) or '(no reason given)'}; "
-                "nothing was changed and the change set was deleted. Fix the template or parameters, then pulumi up again"
-            )
-        summary = core.summarize_changes(self._all_changes(described, change_set_id, name), request.assets)
-        if not request.execute_change_set:
-            return DeployResult(
-                stack_id=stack_id,
-                stack_status=str((self._describe_retried(stack_id, name) or {}).get("StackStatus") or "REVIEW_IN_PROGRESS"),
-                outputs=_outputs(stack) if stack else {},
-                change_summary=summary,
-                change_set_id=change_set_id,
-                executed=False,
-                change_set_type=change_set_type,
-                termination_protection=bool((stack or {}).get("EnableTerminationProtection")),
-                template_url=template_url,
-            )
+        if described.get("Status") != "FAILED":
+            return described
+        reason = self.hide(described.get("StatusReason") or "")
+        self._delete_change_set(change_set_id)
+        if core.is_empty_change_set(reason):
+            # Nothing to change: a no-op, never a failure, never a leftover change set.
+            return None
+        if change_set_type == "CREATE":
+            self._forget_review_stack(stack_id)
+        raise core.ChangeSetFailedError(
+            f"CloudFormation could not create a change set for stack {name!r}: {clean(reason) or '(no reason given)'}; "
+            "nothing was changed and the change set was deleted. Fix the template or parameters, then pulumi up again",
+            stack=name,
+        )
 
+    def _execute(
+        self,
+        change_set_id: str,
+        stack_id: str,
+        change_set_type: str,
+        described: Mapping[str, Any],
+        request: DeployRequest,
+        deadline: float,
+    ) -> Optional[dict[str, Any]]:
+        """Execute the change set and wait for the stack; the stack at the end.
+
+        Raises:
+            DeploymentTimeoutError: still working at the deadline (CloudFormation goes on).
+            StackOperationFailedError: the operation failed (its root cause named).
+        """
+        name = request.stack_name
         token = f"quicksight-promotion-{secrets.token_hex(8)}"
         # The same ClientRequestToken on every retry: CloudFormation executes a change set once.
-        self._retried(
-            "cloudformation:ExecuteChangeSet",
-            name,
-            lambda: self._call(
-                "ExecuteChangeSet", name, ChangeSetName=change_set_id, StackName=stack_id, ClientRequestToken=token
-            ),
-            f"; the change set {clean(change_set_id)} may or may not have been executed",
+        self._call(
+            "ExecuteChangeSet",
+            retry=True,
+            after=f"; the change set {clean(change_set_id)} may or may not have been executed",
+            ChangeSetName=change_set_id,
+            StackName=stack_id,
+            ClientRequestToken=token,
         )
         since = described.get("CreationTime")
         found, done = self._wait_stack(stack_id, deadline)
         if not done:
             raise core.DeploymentTimeoutError(
                 f"CloudFormation stack {name!r} is still {clean((found or {}).get('StackStatus', 'in progress'))} after "
-                f"timeout_seconds ({request.timeout_seconds:g} s); CloudFormation goes on with the {change_set_type.lower()} "
-                f"without us{self._fault()}. Run pulumi up again later: it waits for the stack and carries on (raise "
-                "timeout_seconds for large bundles)"
+                f"stack_timeout_seconds ({request.timeout_seconds:g} s); CloudFormation goes on with the "
+                f"{change_set_type.lower()} without us{self._fault()}. Run pulumi up again later: it waits for the stack "
+                "and carries on (raise stack_timeout_seconds for large bundles)",
+                stack=name,
             )
         final = found.get("StackStatus") if found else None
         if final != core.SUCCESS[change_set_type]:
             raise self._failed(stack_id, name, final, change_set_type, token, since, request.assets, found)
-        return self._finish(name, found, summary, None, True, change_set_type, request, template_url, deadline)
-
-    def _not_ours(self, name: str, status: Optional[str]) -> core.StackStateError:
-        return core.StackStateError(
-            f"CloudFormation stack {name!r} already exists ({clean(status)}) and was not created by this library (it "
-            f"has no {core.OWNERSHIP_TAG} tag): nothing was changed. Choose another stack_name, or set adopt=true to "
-            "take it over (its template and parameters will be replaced by this deployment's)"
-        )
+        return found
 
     def _finish(
         self,
@@ -725,29 +623,23 @@ class Deployer:
         change_set_type: str,
         request: DeployRequest,
         template_url: Optional[str],
-        deadline: float,
     ) -> DeployResult:
         """Set termination protection as wanted and read the stack's final state."""
-        current = (
-            self._describe_retried(str((stack or {}).get("StackId") or name), name) if executed or stack is None else stack
-        )
+        current = self._describe_retried(str((stack or {}).get("StackId") or name)) if executed or stack is None else stack
         if current is None:
             raise core.DeploymentError(
                 f"CloudFormation stack {name!r} disappeared during the deployment (deleted by someone else?); "
-                "run pulumi up again to create it"
+                "run pulumi up again to create it",
+                stack=name,
             )
         protected = bool(current.get("EnableTerminationProtection"))
         if protected != request.termination_protection:
-            self._retried(
-                "cloudformation:UpdateTerminationProtection",
-                name,
-                lambda: self._call(
-                    "UpdateTerminationProtection",
-                    name,
-                    StackName=str(current.get("StackId") or name),
-                    EnableTerminationProtection=request.termination_protection,
-                ),
-                "; the stack is deployed, its termination protection may not be as asked",
+            self._call(
+                "UpdateTerminationProtection",
+                retry=True,
+                after="; the stack is deployed, its termination protection may not be as asked",
+                StackName=str(current.get("StackId") or name),
+                EnableTerminationProtection=request.termination_protection,
             )
             protected = request.termination_protection
         return DeployResult(
@@ -762,61 +654,42 @@ class Deployer:
             template_url=template_url,
         )
 
-    def _stage(self, request: DeployRequest, name: str) -> str:
+    def _stage(self, request: DeployRequest) -> str:
         """Upload the template once to ``<prefix><sha256>.json`` (HeadObject first); its URL."""
+        name = request.stack_name
         if not request.staging_bucket:
             raise core.DeploymentError(
                 f"the template for CloudFormation stack {name!r} is over CloudFormation's {INLINE_TEMPLATE_LIMIT:,}-byte "
                 "TemplateBody limit and must be staged in S3, but no staging_bucket is set: set staging_bucket to a "
-                "bucket of the target account in the stack's region"
+                "bucket of the target account in the stack's region",
+                stack=name,
             )
-        sha = core.template_sha256(request.template_body)
-        key = core.staged_key(request.staging_prefix, sha)
+        key = core.staged_key(request.staging_prefix, core.template_sha256(request.template_body))
         s3 = self.target.s3()
         where = f"s3://{request.staging_bucket}/{key}"
-
-        def head(client: Any) -> Any:
-            try:
-                return client.head_object(Bucket=request.staging_bucket, Key=key)
-            except ClientError as exc:
-                code, _ = error_code(exc)
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-                if code in ("404", "NoSuchKey", "NotFound") or status == 404:
-                    return {"Missing": True}
-                raise
-
-        def head_attempt() -> dict[str, Any]:
-            self.calls.append("s3:HeadObject")
-            return self._attempt(f"s3:HeadObject on {where}", name, s3, head)
-
-        def put_attempt() -> dict[str, Any]:
-            self.calls.append("s3:PutObject")
-            return self._attempt(
-                f"s3:PutObject to {where}",
-                name,
-                s3,
-                lambda client: client.put_object(
-                    Bucket=request.staging_bucket,
-                    Key=key,
-                    Body=request.template_body.encode("utf-8"),
-                    ContentType="application/json",
-                ),
-            )
-
+        found = self._on(
+            s3, S3, "HeadObject", "s3:HeadObject", on=where, expect=(MISSING_OBJECT,), retry=True, after=NOTHING_DEPLOYED,
+            Bucket=request.staging_bucket, Key=key,
+        )  # fmt: skip
         # Content-addressed, so a retried upload writes the same bytes.
-        if self._retried(f"s3:HeadObject on {where}", name, head_attempt, "; nothing was deployed").get("Missing"):
-            self._retried(f"s3:PutObject to {where}", name, put_attempt, "; nothing was deployed")
+        if isinstance(found, Expected):
+            self._on(
+                s3, S3, "PutObject", "s3:PutObject", on=where, retry=True, after=NOTHING_DEPLOYED,
+                Bucket=request.staging_bucket, Key=key, Body=request.template_body.encode("utf-8"),
+                ContentType="application/json",
+            )  # fmt: skip
         # The bucket must be in the stack's region: CloudFormation reads it through this URL.
         return core.template_url(request.staging_bucket, self.target.region, key)
 
     def _wait_change_set(self, change_set_id: str, name: str, deadline: float, timeout: float) -> dict[str, Any]:
         def poll() -> dict[str, Any]:
-            answer = self._call("DescribeChangeSet", name, ChangeSetName=change_set_id, StackName=name)
+            answer = self._call("DescribeChangeSet", ChangeSetName=change_set_id, StackName=name)
+            assert isinstance(answer, dict)
             status = answer.get("Status")
             if not isinstance(status, str) or not status:
-                raise self._malformed("DescribeChangeSet", name, "Status is missing")
+                raise self._malformed("DescribeChangeSet", "Status is missing")
             if not isinstance(answer.get("Changes", []), list):
-                raise self._malformed("DescribeChangeSet", name, "Changes is not a list")
+                raise self._malformed("DescribeChangeSet", "Changes is not a list")
             return answer
 
         outcome = poll_until(
@@ -828,14 +701,16 @@ class Deployer:
         if not outcome.done or outcome.value is None:
             raise core.DeploymentTimeoutError(
                 f"the change set for CloudFormation stack {name!r} was still "
-                f"{clean((outcome.value or {}).get('Status', 'being created'))} after timeout_seconds ({timeout:g} s)"
+                f"{clean((outcome.value or {}).get('Status', 'being created'))} after stack_timeout_seconds ({timeout:g} s)"
                 f"{f'; last fault: {clean(outcome.last_error, 600)}' if outcome.last_error else ''}: "
-                "nothing was executed; CloudFormation goes on evaluating it. Run pulumi up again (raise timeout_seconds)"
+                "nothing was executed; CloudFormation goes on evaluating it. Run pulumi up again (raise stack_timeout_seconds)",
+                stack=name,
             )
         if outcome.value.get("Status") not in ("CREATE_COMPLETE", "FAILED"):
             raise core.ChangeSetFailedError(
                 f"the change set for CloudFormation stack {name!r} was deleted while it was evaluated "
-                f"({clean(outcome.value.get('Status'))}): nothing was executed; run pulumi up again"
+                f"({clean(outcome.value.get('Status'))}): nothing was executed; run pulumi up again",
+                stack=name,
             )
         return outcome.value
 
@@ -849,31 +724,34 @@ class Deployer:
             if (self._left() or 0.0) < 0.0:
                 break  # past the deadline: the summary of the pages read (each page would cost a request timeout)
             seen.add(token)
-            page = self._retried(
-                "cloudformation:DescribeChangeSet",
-                name,
-                lambda: self._call("DescribeChangeSet", name, ChangeSetName=change_set_id, StackName=name, NextToken=token),
-                "; nothing was executed",
+            page = self._call(
+                "DescribeChangeSet",
+                retry=True,
+                after=NOTHING_EXECUTED,
+                ChangeSetName=change_set_id,
+                StackName=name,
+                NextToken=token,
             )
+            assert isinstance(page, dict)
             batch = page.get("Changes") or []
             if not isinstance(batch, list):
-                raise self._malformed("DescribeChangeSet", name, "Changes is not a list")
+                raise self._malformed("DescribeChangeSet", "Changes is not a list")
             changes.extend(c for c in batch if isinstance(c, Mapping))
             token = page.get("NextToken")
         return changes
 
-    def _delete_change_set(self, change_set_id: str, name: str) -> None:
+    def _delete_change_set(self, change_set_id: str) -> None:
         try:
-            self._call("DeleteChangeSet", name, ChangeSetName=change_set_id, StackName=name)
+            self._call("DeleteChangeSet", ChangeSetName=change_set_id, StackName=self._name)
         except QuickSightPromotionError:
             pass  # a leftover FAILED change set costs nothing; the reason is what matters
 
-    def _forget_review_stack(self, stack_id: str, name: str) -> None:
+    def _forget_review_stack(self, stack_id: str) -> None:
         """Delete the empty REVIEW_IN_PROGRESS stack a failed CREATE change set leaves (aws-cli leaves it)."""
         try:
             found = self.describe(stack_id)
             if found is not None and found.get("StackStatus") == "REVIEW_IN_PROGRESS":
-                self._call("DeleteStack", name, StackName=stack_id)
+                self._call("DeleteStack", StackName=stack_id)
         except QuickSightPromotionError:
             pass  # the next create uses it anyway (REVIEW_IN_PROGRESS is a CREATE); the reason is what matters
 
@@ -918,7 +796,8 @@ class Deployer:
         return core.StackOperationFailedError(
             f"CloudFormation stack {name!r}: the {change_set_type.lower()} failed ({clean(status or 'DELETE_COMPLETE')}); "
             f"{because}; {after}. "
-            "Fix the cause, then run pulumi up again"
+            "Fix the cause, then run pulumi up again",
+            stack=name,
         )
 
     def root_cause(self, stack_id: str, name: str, token: Optional[str], since: Any) -> Optional[Mapping[str, Any]]:
@@ -940,9 +819,8 @@ class Deployer:
                 if (self._left() or 0.0) < 0.0:
                     break  # past the deadline: the cause among the pages read (each page would cost a request timeout)
             try:
-                page = self._retried(
-                    "cloudformation:DescribeStackEvents", name, lambda: self._call("DescribeStackEvents", name, **kwargs)
-                )
+                page = self._call("DescribeStackEvents", retry=True, **kwargs)
+                assert isinstance(page, dict)
             except QuickSightPromotionError as exc:
                 self._events_note = f"; its events could not be read: {clean(exc, 600)}"
                 break
@@ -981,8 +859,8 @@ class Deployer:
             DeploymentTimeoutError: still deleting at the deadline.
         """
         self._hidden = {}  # a delete knows no parameter values
-        deadline = self._begin(timeout_seconds)
-        found = self._describe_retried(stack, name)
+        deadline = self._begin(timeout_seconds, name)
+        found = self._describe_retried(stack)
         if found is None:
             return False
         found = self._settle(found, deadline, name, timeout_seconds)
@@ -992,7 +870,8 @@ class Deployer:
             raise core.StackStateError(
                 f"CloudFormation stack {name!r} has termination protection on, so it cannot be deleted: nothing was "
                 "deleted. Turn it off first (termination_protection=false and pulumi up, or aws cloudformation "
-                f"update-termination-protection --no-enable-termination-protection --stack-name {name}), then delete again"
+                f"update-termination-protection --no-enable-termination-protection --stack-name {name}), then delete again",
+                stack=name,
             )
         self._delete_and_wait(found, deadline, name, timeout_seconds, assets or {})
         return True
@@ -1009,18 +888,20 @@ class Deployer:
         token = f"quicksight-promotion-{secrets.token_hex(8)}"
         started = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=60)
         # The same ClientRequestToken on every retry: one deletion.
-        self._retried(
-            "cloudformation:DeleteStack",
-            name,
-            lambda: self._call("DeleteStack", name, StackName=stack_id, ClientRequestToken=token),
-            "; the stack may or may not be being deleted",
+        self._call(
+            "DeleteStack",
+            retry=True,
+            after="; the stack may or may not be being deleted",
+            StackName=stack_id,
+            ClientRequestToken=token,
         )
         found, done = self._wait_stack(stack_id, deadline)
         if not done:
             raise core.DeploymentTimeoutError(
                 f"CloudFormation stack {name!r} is still {clean((found or {}).get('StackStatus', 'DELETE_IN_PROGRESS'))} "
-                f"after timeout_seconds ({timeout:g} s); CloudFormation goes on deleting it without us{self._fault()}. "
-                "Run the command again later"
+                f"after stack_timeout_seconds ({timeout:g} s); CloudFormation goes on deleting it without us{self._fault()}. "
+                "Run the command again later",
+                stack=name,
             )
         if found is not None:
             raise self._failed(stack_id, name, found.get("StackStatus"), "DELETE", token, started, assets, found)
@@ -1077,10 +958,3 @@ def _utc(value: Any) -> Optional[dt.datetime]:
     return None
 
 
-def _snake(operation: str) -> str:
-    out = []
-    for i, ch in enumerate(operation):
-        if ch.isupper() and i:
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)

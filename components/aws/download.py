@@ -248,30 +248,47 @@ def download_to(
     watchdog.daemon = True
     watchdog.start()
     try:
-        return _download(url, sink, limits, clock, end, budget, sockets)
+        transfer = _Transfer(limits, clock, end, sockets, f"the download did not finish within {budget:.0f} s")
+        return _download(url, sink, transfer)
     finally:
         watchdog.cancel()
 
 
-def _left(clock: Callable[[], float], end: float) -> float:
-    return end - clock()
+@dataclass(frozen=True)
+class _Transfer:
+    """The bounds of one download: its limits, its end on ``clock``, its sockets, what to say when time is up."""
+
+    limits: DownloadLimits
+    clock: Callable[[], float]
+    end: float
+    sockets: _Sockets
+    took_too_long: str
+
+    def left(self) -> float:
+        return self.end - self.clock()
+
+    def out_of_time(self) -> bool:
+        return self.sockets.cut or self.left() <= 0
 
 
-def _download(
-    url: str,
-    sink: IO[bytes],
-    limits: DownloadLimits,
-    clock: Callable[[], float],
-    end: float,
-    budget: float,
-    sockets: _Sockets,
-) -> tuple[str, int]:
-    took_too_long = f"the download did not finish within {budget:.0f} s"
-    opener = urllib.request.build_opener(_HTTP(sockets), _HTTPS(sockets), _CheckedRedirects())
+def _download(url: str, sink: IO[bytes], transfer: _Transfer) -> tuple[str, int]:
+    """Open ``url`` and stream its (decoded) bytes into ``sink``: (sha256 hex, bytes)."""
+    response = _open(url, transfer)
+    with response:
+        encoding, declared = _checked_headers(response, transfer.limits)
+        sha256, produced, received = _stream(response, sink, encoding, transfer)
+    if declared is not None and declared != received:
+        raise DownloadError(f"the download ended after {received:,} of {declared:,} bytes")
+    return sha256, produced
+
+
+def _open(url: str, transfer: _Transfer) -> Any:
+    """The answer to GET ``url`` (redirects checked), its socket timeout the time left."""
+    opener = urllib.request.build_opener(_HTTP(transfer.sockets), _HTTPS(transfer.sockets), _CheckedRedirects())
     try:
         # Inside the try: Request() itself quotes the whole URL in the ValueError it raises.
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-        response = opener.open(request, timeout=max(0.01, min(limits.read_timeout, _left(clock, end))))
+        return opener.open(request, timeout=max(0.01, min(transfer.limits.read_timeout, transfer.left())))
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code in (400, 403):
@@ -282,52 +299,55 @@ def _download(
     except DownloadError:
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        if sockets.cut or _left(clock, end) <= 0:
-            raise DownloadRefusedError(f"{took_too_long} (no answer in time)") from None
+        if transfer.out_of_time():
+            raise DownloadRefusedError(f"{transfer.took_too_long} (no answer in time)") from None
         raise DownloadError(f"the download failed to connect or to get an answer ({_failure(exc)})") from None
+
+
+def _checked_headers(response: Any, limits: DownloadLimits) -> tuple[str, int | None]:
+    """(Content-Encoding, declared Content-Length) of an answer; an encoding or a size over the limits refused."""
+    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ("identity", *_GZIP):
+        raise DownloadRefusedError(
+            f"the file was served with Content-Encoding {encoding!r}, which cannot be decoded (only gzip is): "
+            "check the S3 object's metadata or the proxy between this machine and S3"
+        )
+    declared_text = response.headers.get("Content-Length")
+    declared = int(declared_text) if declared_text and declared_text.strip().isdigit() else None
+    if declared is not None and encoding == "identity" and declared > limits.max_bytes:
+        raise DownloadRefusedError(f"the exported file is {declared:,} bytes, more than the {limits.max_bytes:,} accepted")
+    return encoding, declared
+
+
+def _stream(response: Any, sink: IO[bytes], encoding: str, transfer: _Transfer) -> tuple[str, int, int]:
+    """Read the body piece by piece into ``sink``, the clock checked after each: (sha256 hex, bytes decoded, bytes received)."""
+    limits, sockets = transfer.limits, transfer.sockets
     digest = hashlib.sha256()
     received = 0
-    with response:
-        encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
-        if encoding not in ("identity", *_GZIP):
-            raise DownloadRefusedError(
-                f"the file was served with Content-Encoding {encoding!r}, which cannot be decoded (only gzip is): "
-                "check the S3 object's metadata or the proxy between this machine and S3"
-            )
-        declared_text = response.headers.get("Content-Length")
-        declared = int(declared_text) if declared_text and declared_text.strip().isdigit() else None
-        if declared is not None and encoding == "identity" and declared > limits.max_bytes:
-            raise DownloadRefusedError(
-                f"the exported file is {declared:,} bytes, more than the {limits.max_bytes:,} accepted"
-            )
-        decoder = _Decoder(encoding, limits.max_bytes)
-        try:
-            while True:
-                left = _left(clock, end)
-                if left <= 0 or sockets.cut:
-                    raise DownloadRefusedError(f"{took_too_long} ({received:,} bytes received)")
-                sockets.set_timeout(min(limits.read_timeout, left))
-                chunk = response.read1(limits.read_size)
-                if sockets.cut:
-                    raise DownloadRefusedError(f"{took_too_long} ({received:,} bytes received)")
-                if not chunk:
-                    break
-                received += len(chunk)
-                data = decoder.feed(chunk)
-                if decoder.produced > limits.max_bytes or (encoding == "identity" and received > limits.max_bytes):
-                    raise DownloadRefusedError(
-                        f"the exported file is larger than the {limits.max_bytes:,} bytes accepted"
-                    )
-                digest.update(data)
-                sink.write(data)
-            decoder.finish()
-        except DownloadError:
-            raise
-        except (http.client.HTTPException, OSError, ValueError) as exc:
-            # IncompleteRead, a chunked body broken mid-chunk, a reset, a read timeout.
-            if sockets.cut or _left(clock, end) <= 0:
-                raise DownloadRefusedError(f"{took_too_long} ({received:,} bytes received)") from None
-            raise DownloadError(f"the download broke off after {received:,} bytes ({_failure(exc)})") from None
-    if declared is not None and declared != received:
-        raise DownloadError(f"the download ended after {received:,} of {declared:,} bytes")
-    return digest.hexdigest(), decoder.produced
+    decoder = _Decoder(encoding, limits.max_bytes)
+    try:
+        while True:
+            left = transfer.left()
+            if left <= 0 or sockets.cut:
+                raise DownloadRefusedError(f"{transfer.took_too_long} ({received:,} bytes received)")
+            sockets.set_timeout(min(limits.read_timeout, left))
+            chunk = response.read1(limits.read_size)
+            if sockets.cut:
+                raise DownloadRefusedError(f"{transfer.took_too_long} ({received:,} bytes received)")
+            if not chunk:
+                break
+            received += len(chunk)
+            data = decoder.feed(chunk)
+            if decoder.produced > limits.max_bytes or (encoding == "identity" and received > limits.max_bytes):
+                raise DownloadRefusedError(f"the exported file is larger than the {limits.max_bytes:,} bytes accepted")
+            digest.update(data)
+            sink.write(data)
+        decoder.finish()
+    except DownloadError:
+        raise
+    except (http.client.HTTPException, OSError, ValueError) as exc:
+        # IncompleteRead, a chunked body broken mid-chunk, a reset, a read timeout.
+        if transfer.out_of_time():
+            raise DownloadRefusedError(f"{transfer.took_too_long} ({received:,} bytes received)") from None
+        raise DownloadError(f"the download broke off after {received:,} bytes ({_failure(exc)})") from None
+    return digest.hexdigest(), decoder.produced, received

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pydantic import ValidationError
 
 from ..core.bundle import DEFAULT_LIMITS, BundleLimits
@@ -42,52 +41,31 @@ from ..core.overrides import (
 )
 from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline, poll_until
 from ..errors import (
-    AwsAccessError,
     ExportJobNotFoundError,
-    ExportTimeoutError,
     InputError,
-    MalformedAnswerError,
     ReleaseConflictError,
-    ReleaseError,
     ReleasePreflightError,
-    ServiceUnavailableError,
-    ThrottledError,
     clean,
     listing,
 )
+from .calls import NOT_FOUND, QUICKSIGHT, RELEASE, Calls, Expect, Expected
 from .download import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits
 from .quicksight import (
-    _MALFORMED_ADVICE,
     FetchedExport,
     JobRef,
-    _client_for,
-    _within,
     describe_export_job,
     download_export,
-    quicksight_client,  # noqa: F401  (kept for callers that make a plain client)
+    job_calls,
     quicksight_clients,
     wait_for_export_job,
 )
-from .session import (
-    BROKEN_ANSWER_ERRORS,
-    MALFORMED_ANSWER_ERRORS,
-    CLIENT_CONFIG,
-    DEFAULT_CALL_BUDGET,
-    THROTTLING_CODES,
-    BudgetedClients,
-    CallBudget,
-    CallTimeout,
-    call_within,
-    error_code,
-    is_access_error,
-    is_transient,
-    is_unknown_host,
-)
+from .session import CLIENT_CONFIG, DEFAULT_CALL_BUDGET, CallBudget
 
 # StartAssetBundleExportJob answers these while the job id is still running (ConflictException)
 # or while the account already runs 5 export jobs (LimitExceededException): both clear on their
 # own as jobs finish, so they are waited out within the release's deadline.
 WAIT_OUT_CODES = frozenset({"ConflictException", "LimitExceededException"})
+WAIT_OUT = Expect("wait it out", WAIT_OUT_CODES)
 
 # StartAssetBundleExportJob is called with botocore's retries off: botocore's standard mode counts
 # LimitExceededException as throttling and would retry it up to 8 times with real sleeps of up to
@@ -146,94 +124,6 @@ class CutRelease:
     started: bool
 
 
-# --- calls ---------------------------------------------------------------------------------------
-
-
-class _NotFound(Exception):
-    """ResourceNotFoundException from a Describe call (collected as a pre-flight problem)."""
-
-
-def _call(
-    client: Any, operation: str, what: str, ref: JobRef, *, deadline: Optional[Deadline] = None, **kwargs: Any
-) -> dict[str, Any]:
-    """One QuickSight call, its errors translated (ResourceNotFoundException becomes ``_NotFound``).
-
-    With ``BudgetedClients`` and a ``deadline`` the call fits the time left and is bounded in wall time.
-
-    Raises:
-        ThrottledError, ServiceUnavailableError: transient faults (``TransientError``: retried by the caller).
-        AwsAccessError, ReleaseError: permanent faults.
-        MalformedAnswerError: the answer cannot be parsed, or is not an object.
-    """
-    api = "".join(part.capitalize() for part in operation.split("_"))
-    within = _within(client, deadline) if deadline is not None else None
-    try:
-        target = _client_for(client, deadline)
-        response = call_within(lambda: getattr(target, operation)(**kwargs), within)
-    except CallTimeout as exc:
-        raise ServiceUnavailableError(
-            f"QuickSight did not answer {api} of {what} for release {ref} within {exc.seconds:.0f} s (an answer that "
-            "hangs or trickles): check the network and proxies between this machine and QuickSight"
-        ) from None
-    except ClientError as exc:
-        code, message = error_code(exc)
-        message = clean(message)
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code == "ResourceNotFoundException":
-            raise _NotFound(message) from exc
-        if code in THROTTLING_CODES or status == 429:
-            raise ThrottledError(
-                f"QuickSight throttled {api} of {what} for release {ref} ({message}) beyond botocore's retries: "
-                "wait a minute and re-run"
-            ) from exc
-        if is_transient(exc):
-            raise ServiceUnavailableError(
-                f"QuickSight answered {api} of {what} for release {ref} with HTTP {status} ({clean(code, 100)}: "
-                f"{message}) beyond botocore's retries: a QuickSight-side fault; re-run later"
-            ) from exc
-        if code == "UnsupportedUserEditionException":
-            raise AwsAccessError(
-                f"QuickSight in account {ref.account} refused {api} for {ref} ({code}: {message}): asset bundle "
-                "exports need QuickSight Enterprise edition"
-            ) from exc
-        if is_access_error(exc):
-            raise AwsAccessError(
-                f"AWS denied quicksight:{api} on {what} for {ref} ({clean(code, 100)}: {message}): grant the caller that "
-                "permission, or set role_arn to a role in the source account that has it"
-            ) from exc
-        raise ReleaseError(
-            f"{api} of {what} for {ref} failed ({clean(code, 100)}: {message}): check the asset, then re-run"
-        ) from exc
-    except NoCredentialsError as exc:
-        raise AwsAccessError(
-            f"no AWS credentials to describe {what} for {ref}: configure credentials for the process that runs pulumi"
-        ) from exc
-    except BotoCoreError as exc:
-        if is_transient(exc):
-            raise ServiceUnavailableError(
-                f"cannot reach QuickSight to describe {what} for {ref} ({type(exc).__name__}: {clean(exc)}): check the "
-                "network and region, then re-run"
-            ) from exc
-        unknown = "the endpoint's host does not exist (QuickSight is not offered in every region); " if is_unknown_host(exc) else ""
-        raise ReleaseError(
-            f"cannot reach QuickSight to describe {what} for {ref} ({type(exc).__name__}: {clean(exc)}): {unknown}check "
-            "the network and region, then re-run"
-        ) from exc
-    except BROKEN_ANSWER_ERRORS as exc:
-        raise ServiceUnavailableError(
-            f"the connection to QuickSight broke while reading its answer to {api} of {what} for {ref} "
-            f"({type(exc).__name__}): check the network and proxies, then re-run"
-        ) from exc
-    except MALFORMED_ANSWER_ERRORS as exc:
-        raise MalformedAnswerError(
-            f"QuickSight's answer to {api} of {what} for {ref} cannot be parsed ({type(exc).__name__}: "
-            f"{clean(exc, 200)}): {_MALFORMED_ADVICE}"
-        ) from None
-    if not isinstance(response, dict):
-        raise MalformedAnswerError(f"QuickSight's answer to {api} of {what} for {ref} is not an object: {_MALFORMED_ADVICE}")
-    return response
-
-
 def _asset_id(arn: str) -> str:
     parts = parse_arn(arn)
     return parts["id"] if parts else arn
@@ -249,54 +139,22 @@ def _custom_theme(arn: Any, account: str) -> Optional[str]:
 
 # The member every answer of these calls has (botocore reads a body that is not JSON as {}).
 _REQUIRED = {
-    "describe_dashboard": "Dashboard",
-    "describe_analysis": "Analysis",
-    "describe_dashboard_definition": "Definition",
-    "describe_analysis_definition": "Definition",
-    "describe_data_set": "DataSet",
-    "describe_data_source": "DataSource",
+    "DescribeDashboard": "Dashboard",
+    "DescribeAnalysis": "Analysis",
+    "DescribeDashboardDefinition": "Definition",
+    "DescribeAnalysisDefinition": "Definition",
+    "DescribeDataSet": "DataSet",
+    "DescribeDataSource": "DataSource",
 }
-
-
-@dataclass(frozen=True)
-class _Retry:
-    """Retries a call's transient faults on the poll schedule until the release's deadline."""
-
-    deadline: Deadline
-    backoff: Backoff = DEFAULT_BACKOFF
-    sleep: Callable[[float], None] = time.sleep
-    draw: Callable[[], float] = random.random
-
-    def run(self, call: Callable[[], Any], what: str) -> Any:
-        """``call()``, transient faults retried until the deadline.
-
-        Raises:
-            ExportTimeoutError: only transient faults until the deadline (the last one named).
-        """
-        outcome = poll_until(
-            call,
-            lambda _value: True,
-            timeout=max(self.deadline.remaining(), 0.0),
-            backoff=self.backoff,
-            sleep=self.sleep,
-            clock=self.deadline.clock,
-            draw=self.draw,
-        )
-        if not outcome.done:
-            raise ExportTimeoutError(
-                f"{what} within timeout_seconds ({self.deadline.seconds:.0f} s) ({outcome.polls} attempt(s); last "
-                f"fault: {clean(outcome.last_error, 600)}): raise timeout_seconds, or check network access to QuickSight"
-            )
-        return outcome.value
 
 
 class _Walk:
     """Collects the bundle's contents and every problem found on the way."""
 
-    def __init__(self, client: Any, ref: JobRef, retry: Optional["_Retry"] = None) -> None:
+    def __init__(self, client: Any, ref: JobRef, calls: Calls) -> None:
         self.client = client
         self.ref = ref
-        self.retry = retry
+        self.calls = calls
         self.problems: list[str] = []
         self.notes: list[str] = []
         self.data_sets: dict[str, None] = {}
@@ -306,23 +164,42 @@ class _Walk:
         self.schedules: dict[str, None] = {}
         self.pending_sets: list[str] = []
 
-    def _ask(self, operation: str, noun: str, **ids: str) -> dict[str, Any]:
-        if self.retry is None:
-            answer = _call(self.client, operation, noun, self.ref, AwsAccountId=self.ref.account, **ids)
-        else:
-            deadline = self.retry.deadline
-            answer = self.retry.run(
-                lambda: _call(self.client, operation, noun, self.ref, deadline=deadline, AwsAccountId=self.ref.account, **ids),
-                f"pre-flight of release {self.ref} could not describe {noun}",
-            )
+    def _ask(self, operation: str, noun: str, **ids: str) -> Optional[dict[str, Any]]:
+        """One Describe (or List) of the walk: its answer, or None when the asset is not found.
+
+        With a deadline its transient faults are retried until it (``calls.Calls.call``).
+        """
+        answer = self.calls.call(
+            self.client,
+            QUICKSIGHT,
+            operation,
+            on=noun,
+            expect=(NOT_FOUND,),
+            refused="check the asset, then re-run",
+            AwsAccountId=self.ref.account,
+            **ids,
+        )
+        if isinstance(answer, Expected):
+            return None
         required = _REQUIRED.get(operation)
         if required is not None and not isinstance(answer.get(required), dict):
             # botocore reads a body that is not JSON (a proxy's HTML page) as an empty answer.
-            api = "".join(part.capitalize() for part in operation.split("_"))
-            raise MalformedAnswerError(
-                f"QuickSight's answer to {api} of {noun} for {self.ref} has no {required} object: {_MALFORMED_ADVICE}"
-            )
+            raise self.calls.malformed(QUICKSIGHT, operation, f"no {required} object", on=noun)
         return answer
+
+    def contents(self, roots: list[tuple[str, str]]) -> BundleContents:
+        """What the bundle will hold, as walked from ``roots`` (kind, ARN)."""
+        vpcs = tuple(sorted({s.vpc_connection_arn for s in self.sources.values() if s.vpc_connection_arn}))
+        return BundleContents(
+            dashboards=tuple(a for k, a in roots if k == "dashboard"),
+            analyses=tuple(a for k, a in roots if k == "analysis"),
+            data_sets=tuple(self.data_sets),
+            data_sources=tuple(self.sources.values()),
+            themes=tuple(self.themes),
+            vpc_connections=vpcs,
+            refresh_schedules=tuple(self.schedules),
+            notes=tuple(self.notes),
+        )
 
     def _shape(self, model: Any, raw: Any, noun: str) -> Any:
         """Validate an answer's part; a malformed one becomes a problem (None)."""
@@ -342,10 +219,10 @@ class _Walk:
         asset_id = _asset_id(arn)
         key = "DashboardId" if kind == "dashboard" else "AnalysisId"
         noun = f"{kind} '{asset_id}'"
-        try:
-            described = self._ask(f"describe_{kind}", noun, **{key: asset_id})
-            defined = self._ask(f"describe_{kind}_definition", noun, **{key: asset_id})
-        except _NotFound:
+        operation = "DescribeDashboard" if kind == "dashboard" else "DescribeAnalysis"
+        described = self._ask(operation, noun, **{key: asset_id})
+        defined = self._ask(f"{operation}Definition", noun, **{key: asset_id}) if described is not None else None
+        if described is None or defined is None:
             self.problems.append(f"{noun} was not found in account {self.ref.account} ({self.ref.region})")
             return
         summary = described.get("Dashboard" if kind == "dashboard" else "Analysis")
@@ -377,9 +254,8 @@ class _Walk:
         """A data set: the data sources of its physical tables, data sets it builds on, refresh schedules."""
         set_id = _asset_id(arn)
         noun = f"data set '{set_id}'"
-        try:
-            answer = self._ask("describe_data_set", noun, DataSetId=set_id)
-        except _NotFound:
+        answer = self._ask("DescribeDataSet", noun, DataSetId=set_id)
+        if answer is None:
             self.problems.append(f"{noun} (used by the release) was not found in account {self.ref.account}")
             return
         data_set = self._shape(DataSetSummary, answer.get("DataSet"), noun)
@@ -400,10 +276,7 @@ class _Walk:
                 self.pending_sets.append(parent)
         if data_set.import_mode == "SPICE":
             # Only SPICE data sets are refreshed; their schedules are exported as RefreshSchedule resources.
-            try:
-                listed = self._ask("list_refresh_schedules", noun, DataSetId=set_id)
-            except _NotFound:
-                listed = {}
+            listed = self._ask("ListRefreshSchedules", noun, DataSetId=set_id) or {}
             for schedule in listed.get("RefreshSchedules") or []:
                 if isinstance(schedule, dict) and isinstance(schedule.get("Arn"), str):
                     self.schedules[schedule["Arn"]] = None
@@ -411,9 +284,8 @@ class _Walk:
     def _data_source(self, arn: str, user: str) -> None:
         source_id = _asset_id(arn)
         noun = f"data source '{source_id}'"
-        try:
-            answer = self._ask("describe_data_source", noun, DataSourceId=source_id)
-        except _NotFound:
+        answer = self._ask("DescribeDataSource", noun, DataSourceId=source_id)
+        if answer is None:
             self.problems.append(f"{noun} (read by {user}) was not found in account {self.ref.account}")
             return
         raw = answer.get("DataSource")
@@ -451,43 +323,27 @@ def prepare_release(
         AwsAccessError, ThrottledError, ReleaseError: a call failed otherwise.
     """
     ref = JobRef(request.account, release_job_id(request.release_name), region)
-    problems: list[str] = []
-    roots: list[tuple[str, str]] = []
-    for kind, values in (("dashboard", request.dashboard_ids), ("analysis", request.analysis_ids)):
-        for value in values:
-            try:
-                roots.append((kind, asset_arn(kind, value, account=request.account, region=region)))
-            except InputError as exc:
-                problems.append(str(exc))
+    roots, problems = _roots(request, region)
     arns = tuple(dict.fromkeys(arn for _, arn in roots))
     if not arns and not problems:
         raise InputError(
             f"release '{clean(request.release_name, 100)}' names no dashboard or analysis: set dashboard_ids "
-            "and/or analysis_ids"
+            "and/or analysis_ids",
+            **ref.evidence,
         )
     if len(arns) > MAX_RESOURCE_ARNS:
         problems.append(
             f"{len(arns)} dashboards and analyses, more than the {MAX_RESOURCE_ARNS} ResourceArns one export "
             "takes: split them into several releases"
         )
-    walk = _Walk(client, ref, _Retry(deadline, backoff, sleep, draw) if deadline is not None else None)
+    walk = _Walk(client, ref, job_calls(ref, RELEASE, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw))
     if len(arns) <= MAX_RESOURCE_ARNS:
         for kind, arn in dict.fromkeys(roots):
             walk.root(kind, arn)
         while walk.pending_sets:
             walk.data_set(walk.pending_sets.pop(0))
     problems.extend(walk.problems)
-    vpcs = tuple(sorted({s.vpc_connection_arn for s in walk.sources.values() if s.vpc_connection_arn}))
-    contents = BundleContents(
-        dashboards=tuple(a for k, a in roots if k == "dashboard"),
-        analyses=tuple(a for k, a in roots if k == "analysis"),
-        data_sets=tuple(walk.data_sets),
-        data_sources=tuple(walk.sources.values()),
-        themes=tuple(walk.themes),
-        vpc_connections=vpcs,
-        refresh_schedules=tuple(walk.schedules),
-        notes=tuple(walk.notes),
-    )
+    contents = walk.contents(roots)
     overrides: dict[str, Any] = {}
     try:
         overrides = build_overrides(contents, id_prefix=request.id_prefix)
@@ -499,8 +355,27 @@ def prepare_release(
             f"cannot start: {len(problems)} problem(s): {listing(problems)}; fix them in QuickSight (or leave "
             "those assets out of the release) and re-run; no export job was started",
             tuple(problems),
+            **ref.evidence,
         )
-    body = {
+    return PreparedRelease(ref=ref, resource_arns=arns, contents=contents, overrides=overrides, body=_body(request, ref, arns, overrides))
+
+
+def _roots(request: ReleaseRequest, region: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """The release's dashboards and analyses as (kind, ARN), and the ids that are not usable."""
+    problems: list[str] = []
+    roots: list[tuple[str, str]] = []
+    for kind, values in (("dashboard", request.dashboard_ids), ("analysis", request.analysis_ids)):
+        for value in values:
+            try:
+                roots.append((kind, asset_arn(kind, value, account=request.account, region=region)))
+            except InputError as exc:
+                problems.append(str(exc))
+    return roots, problems
+
+
+def _body(request: ReleaseRequest, ref: JobRef, arns: tuple[str, ...], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The StartAssetBundleExportJob request of a release."""
+    return {
         "AwsAccountId": request.account,
         "AssetBundleExportJobId": ref.job_id,
         "ResourceArns": list(arns),
@@ -511,7 +386,6 @@ def prepare_release(
         "IncludeTags": request.include_tags,
         "ValidationStrategy": {"StrictModeForAllResources": request.strict_validation},
     }
-    return PreparedRelease(ref=ref, resource_arns=arns, contents=contents, overrides=overrides, body=body)
 
 
 # --- starting the job ----------------------------------------------------------------------------
@@ -547,18 +421,17 @@ def differences(recorded: ExportJobDescription, prepared: PreparedRelease) -> li
 
 
 def _start_once(
-    client: Any, prepared: PreparedRelease, starter: Any, deadline: Optional[Deadline] = None
+    client: Any, prepared: PreparedRelease, starter: Any, calls: Calls
 ) -> tuple[Optional[str], str]:
     """One attempt: (``"adopted"``/``"started"``, "") or (None, why it must wait).
 
     Raises:
+        ReleaseConflictError: the job id exists with other assets or options.
         ThrottledError, ServiceUnavailableError: transient faults (retried by ``start_release``).
     """
     ref = prepared.ref
     try:
-        recorded: Optional[ExportJobDescription] = describe_export_job(
-            _client_for(client, deadline), ref, within=_within(client, deadline) if deadline else None
-        )
+        recorded: Optional[ExportJobDescription] = describe_export_job(client, ref, calls=calls)
     except ExportJobNotFoundError:
         recorded = None
     if recorded is not None:
@@ -566,62 +439,26 @@ def _start_once(
         if found:
             raise ReleaseConflictError(
                 f"{ref} exists with other assets or options ({listing(found)}): a release name stands for one "
-                "export; give this release a new release_name"
+                "export; give this release a new release_name",
+                **ref.evidence,
             )
         if recorded.status != "FAILED":
             # The same release, already started (by an earlier run that was interrupted, or
             # finished): wait on it rather than export again.
             return "adopted", ""
-    try:
-        target = _client_for(starter, deadline)
-        call_within(
-            lambda: target.start_asset_bundle_export_job(**prepared.body),
-            _within(starter, deadline) if deadline else None,
-        )
-    except CallTimeout as exc:
-        # The job may have started: the next attempt's Describe adopts it (the job id is the release's).
-        raise ServiceUnavailableError(
-            f"QuickSight did not answer StartAssetBundleExportJob for {ref} within {exc.seconds:.0f} s: check the "
-            "network and proxies between this machine and QuickSight"
-        ) from None
-    except ClientError as exc:
-        code, message = error_code(exc)
-        message = clean(message)
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in WAIT_OUT_CODES:
-            return None, f"{code}: {clean(message, 200)}"
-        if code in THROTTLING_CODES or status == 429:
-            raise ThrottledError(f"QuickSight throttled StartAssetBundleExportJob for {ref} ({message})") from exc
-        if is_transient(exc):
-            raise ServiceUnavailableError(
-                f"QuickSight answered StartAssetBundleExportJob for {ref} with HTTP {status} ({clean(code, 100)}: "
-                f"{message}): a QuickSight-side fault; re-run later"
-            ) from exc
-        if is_access_error(exc) or code == "UnsupportedUserEditionException":
-            raise AwsAccessError(
-                f"AWS denied quicksight:StartAssetBundleExportJob for {ref} ({code}: {message}): grant the caller "
-                "that permission and describe rights on every asset of the release"
-            ) from exc
-        raise ReleaseError(
-            f"StartAssetBundleExportJob for {ref} was refused ({code}: {message}): check the release's assets "
-            "and options, then re-run"
-        ) from exc
-    except BotoCoreError as exc:
-        if is_transient(exc):
-            raise ServiceUnavailableError(
-                f"cannot reach QuickSight to start {ref} ({type(exc).__name__}: {clean(exc)}): check the network"
-            ) from exc
-        raise ReleaseError(f"cannot reach QuickSight to start {ref} ({type(exc).__name__}: {clean(exc)}): re-run") from exc
-    except BROKEN_ANSWER_ERRORS as exc:
-        raise ServiceUnavailableError(
-            f"the connection to QuickSight broke while reading its answer to StartAssetBundleExportJob for {ref} "
-            f"({type(exc).__name__}): check the network and proxies"
-        ) from exc
-    except MALFORMED_ANSWER_ERRORS as exc:
-        raise MalformedAnswerError(
-            f"QuickSight's answer to StartAssetBundleExportJob for {ref} cannot be parsed ({type(exc).__name__}): "
-            f"{_MALFORMED_ADVICE}"
-        ) from None
+    # A start with no answer in time may have started the job: the next attempt's Describe adopts it
+    # (the job id is the release's).
+    answer = calls.call(
+        starter,
+        QUICKSIGHT,
+        "StartAssetBundleExportJob",
+        expect=(WAIT_OUT,),
+        refused="check the release's assets and options, then re-run",
+        retry=False,
+        **prepared.body,
+    )
+    if isinstance(answer, Expected):
+        return None, f"{answer.code}: {clean(answer.message, 200)}"
     return "started", ""
 
 
@@ -652,9 +489,10 @@ def start_release(
         ExportTimeoutError: still refused at the deadline.
     """
     reasons: list[str] = []
+    calls = job_calls(prepared.ref, RELEASE, deadline=deadline)
 
     def attempt() -> Optional[str]:
-        outcome, why = _start_once(client, prepared, starter or client, deadline)
+        outcome, why = _start_once(client, prepared, starter or client, calls)
         if why:
             reasons.append(why)
         return outcome
@@ -664,26 +502,13 @@ def start_release(
     )
     if not outcome.done:
         last = reasons[-1] if reasons else f"none usable; last fault: {clean(outcome.last_error, 400)}"
-        raise ExportTimeoutError(
+        raise RELEASE.deadline(
             f"{prepared.ref} could not start within {outcome.waited:.0f} s ({outcome.polls} attempts, last answer "
-            f"{last}): the job id is still running or the account runs 5 exports at once; raise timeout_seconds "
-            "or re-run later"
+            f"{last}): the job id is still running or the account runs 5 exports at once; raise "
+            f"{RELEASE.timeout_setting} or re-run later",
+            **prepared.ref.evidence,
         )
     return outcome.value == "started"
-
-
-def _release_clients(
-    ref: JobRef,
-    role_arn: Optional[str],
-    deadline: Deadline,
-    budget: CallBudget,
-    retry: _Retry,
-) -> BudgetedClients:
-    """QuickSight clients fitted to ``deadline`` (AssumeRole included), its transient faults retried until it."""
-    return retry.run(
-        lambda: quicksight_clients(ref, role_arn, deadline, budget),
-        f"no QuickSight client for release {ref}",
-    )
 
 
 def preview_release(request: ReleaseRequest, *, call_budget: CallBudget = DEFAULT_CALL_BUDGET) -> PreparedRelease:
@@ -692,9 +517,8 @@ def preview_release(request: ReleaseRequest, *, call_budget: CallBudget = DEFAUL
     Bounded by ``request.timeout_seconds`` like a release; transient faults are retried within it.
     """
     deadline = Deadline.after(request.timeout_seconds)
-    retry = _Retry(deadline)
     named = JobRef(request.account, release_job_id(request.release_name), request.region)
-    clients = _release_clients(named, request.role_arn, deadline, call_budget, retry)
+    clients = quicksight_clients(named, request.role_arn, deadline, call_budget, calls=job_calls(named, RELEASE))
     region = clients.within(deadline.remaining()).meta.region_name
     return prepare_release(clients, request, region, deadline=deadline)
 
@@ -723,18 +547,15 @@ def cut_release(
         errors of ``quicksight.wait_for_export_job`` and ``quicksight.download_export``.
     """
     deadline = Deadline.after(request.timeout_seconds, clock)
-    retry = _Retry(deadline, backoff, sleep, draw)
     named = JobRef(request.account, release_job_id(request.release_name), request.region)
-    clients = _release_clients(named, request.role_arn, deadline, call_budget, retry)
+    calls = job_calls(named, RELEASE, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw)
+    clients = quicksight_clients(named, request.role_arn, deadline, call_budget, calls=calls)
     region = clients.within(deadline.remaining()).meta.region_name
     prepared = prepare_release(clients, request, region, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw)
-    start_budget = CallBudget(
-        connect_timeout=call_budget.connect_timeout,
-        read_timeout=call_budget.read_timeout,
-        max_attempts=START_BUDGET.max_attempts,
-        min_timeout=call_budget.min_timeout,
-    )
-    starter = _release_clients(prepared.ref, request.role_arn, deadline, start_budget, retry)
+    calls = calls.about(str(prepared.ref), region=region)
+    # StartAssetBundleExportJob with botocore's retries off (see START_BUDGET), timeouts as the others'.
+    start_budget = replace(call_budget, max_attempts=START_BUDGET.max_attempts)
+    starter = quicksight_clients(prepared.ref, request.role_arn, deadline, start_budget, calls=calls)
     started = start_release(
         clients,
         prepared,
@@ -748,7 +569,7 @@ def cut_release(
     )
     description = wait_for_export_job(
         clients, prepared.ref, timeout=max(deadline.remaining(), 0.0), backoff=backoff, sleep=sleep, clock=clock,
-        draw=draw, deadline=deadline,
+        draw=draw, deadline=deadline, calls=calls,
     )  # fmt: skip
     fetched = download_export(
         clients,
@@ -761,5 +582,6 @@ def cut_release(
         bundle_limits=bundle_limits,
         download_limits=download_limits,
         grace=call_budget.min_timeout,
+        calls=calls,
     )
     return CutRelease(prepared=prepared, fetched=fetched, started=started)

@@ -5,50 +5,22 @@ them (for a dynamic provider: the ``python -m pulumi.dynamic`` process the engin
 environment variables (including ``AWS_ENDPOINT_URL_<SERVICE>``), profiles and shared config.
 Throttling and transient faults are retried by botocore's ``standard`` retry mode within one
 call; a caller with a deadline fits each call's timeouts and attempts to the time left
-(``CallBudget``, ``BudgetedClients``), bounds it in wall time (``call_within``) and lets the poll
-loop (``core.polling.poll_until``) retry what outlasts botocore's attempts (``is_transient``).
+(``CallBudget``, ``BudgetedClients``) and bounds it in wall time (``call_within``). Calls are made,
+retried and their failures read by ``calls.py``; this module only makes sessions and clients.
 """
 
 from __future__ import annotations
 
-import http.client
-import socket
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 import boto3
-import urllib3.exceptions
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectionError as BotoConnectionError,
-    HTTPClientError,
-    ResponseStreamingError,
-)
-
-# How a call's answer can fail outside botocore's own error handling, the same for every service:
-# - botocore reads the body after its retries are done, so a connection cut or timed out mid-body
-#   surfaces as urllib3's or http.client's own exception (a broken connection: transient);
-# - botocore's parser fails on a body of the wrong shape (HTML, a list where an object belongs, a
-#   bad timestamp, an absurd number) with these built-in errors (a malformed answer: permanent).
-BROKEN_ANSWER_ERRORS: tuple[type[BaseException], ...] = (
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-)
-MALFORMED_ANSWER_ERRORS: tuple[type[BaseException], ...] = (
-    ValueError,
-    TypeError,
-    AttributeError,
-    KeyError,
-    OverflowError,
-    RuntimeError,
-)
+from botocore.exceptions import ResponseStreamingError
 
 USER_AGENT = "quicksight-promotion/0.1"
 
@@ -63,39 +35,6 @@ CLIENT_CONFIG = Config(
     connect_timeout=10,
     read_timeout=30,
     user_agent_extra=USER_AGENT,
-)
-
-ACCESS_CODES = frozenset(
-    {
-        "AccessDeniedException",
-        "AccessDenied",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "ExpiredTokenException",
-    }
-)
-
-# Error codes that mean "try again later" whatever their HTTP status (most come with a 5xx,
-# which is transient by itself): botocore's standard mode retries these too, so a caller that
-# sees one has already spent botocore's attempts on it.
-TRANSIENT_CODES = frozenset(
-    {
-        "InternalFailure",
-        "InternalServerError",
-        "InternalServerException",
-        "InternalError",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "PriorRequestNotComplete",
-    }
-)
-THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded"}
 )
 
 # The largest delay botocore's standard mode sleeps between two attempts (its backoff is
@@ -252,41 +191,6 @@ def harden(client: Any) -> Any:
     return client
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Whether a botocore error may pass on its own: throttling, 5xx, resets, timeouts, broken answers."""
-    if isinstance(exc, ClientError):
-        code, _ = error_code(exc)
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return (
-            code in TRANSIENT_CODES
-            or code in THROTTLING_CODES
-            or status == 429
-            or (isinstance(status, int) and status >= 500)
-        )
-    if is_unknown_host(exc):
-        return False
-    # EndpointConnectionError, ConnectTimeoutError and ProxyConnectionError are ConnectionErrors;
-    # ReadTimeoutError is an HTTPClientError; a body cut mid-way is a ResponseStreamingError.
-    return isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionClosedError, ResponseStreamingError))
-
-
-def is_unknown_host(exc: BaseException) -> bool:
-    """Whether DNS answered that the endpoint's host does not exist (EAI_NONAME).
-
-    That is a region without the service, or a mistyped endpoint override: waiting cannot help.
-    A DNS server that cannot answer now (EAI_AGAIN) stays transient.
-    """
-    kwargs = getattr(exc, "kwargs", None)
-    error = kwargs.get("error") if isinstance(kwargs, dict) else None
-    seen = 0
-    while isinstance(error, BaseException) and seen < 5:
-        if isinstance(error, socket.gaierror):
-            return error.errno == socket.EAI_NONAME
-        error = error.__cause__ or error.__context__
-        seen += 1
-    return False
-
-
 _LOADER: botocore.loaders.Loader | None = None
 _LOADER_LOCK = threading.Lock()
 
@@ -309,30 +213,26 @@ def _botocore_session() -> botocore.session.Session:
     return core
 
 
-def session(
-    region: str | None,
-    role_arn: str | None,
-    session_name: str,
-    profile: str | None = None,
-    *,
-    sts_config: Config | None = None,
+def base_session(region: str | None, profile: str | None = None) -> boto3.session.Session:
+    """A boto3 session from the standard chain (or ``profile``) in ``region`` (None: the chain's); makes no call."""
+    return boto3.session.Session(botocore_session=_botocore_session(), region_name=region, profile_name=profile)
+
+
+def assumed(
+    base: boto3.session.Session, role_arn: str, session_name: str, sts_config: Config | None = None
 ) -> boto3.session.Session:
-    """A boto3 session from the standard chain, optionally as an assumed role.
+    """A session acting as ``role_arn``, assumed with ``base``'s credentials (AssumeRole is called now).
 
     The assumed-role credentials refresh themselves: a wait may outlive one STS session.
 
     Args:
-        region: The region, or None for the chain's.
-        role_arn: A role to assume, or None.
-        session_name: The STS role session name.
-        profile: A shared-config profile to start from (else the chain's, ``AWS_PROFILE``).
+        base: The session whose credentials assume the role.
+        role_arn: The role.
+        session_name: The STS role session name (shown in CloudTrail).
         sts_config: The STS client's config (default CLIENT_CONFIG); pass ``CallBudget.config(...)``
             so that AssumeRole fits a deadline.
     """
-    base = boto3.session.Session(botocore_session=_botocore_session(), region_name=region, profile_name=profile)
-    if not role_arn:
-        return base
-    sts = base.client("sts", config=sts_config or CLIENT_CONFIG)
+    sts = harden(base.client("sts", config=sts_config or CLIENT_CONFIG))
 
     def fetch() -> dict[str, Any]:
         creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
@@ -351,38 +251,6 @@ def session(
     # way to give a session refreshable credentials of our own.
     core._credentials = credentials  # noqa: SLF001
     return boto3.session.Session(botocore_session=core, region_name=base.region_name)
-
-
-def error_code(exc: ClientError) -> tuple[str, str]:
-    """(code, message) of a botocore ClientError."""
-    error = exc.response.get("Error", {})
-    return str(error.get("Code", "Unknown")), str(error.get("Message", "")).strip()
-
-
-def is_access_error(exc: ClientError) -> bool:
-    """Whether AWS refused the caller (credentials, signature, permissions)."""
-    code, _ = error_code(exc)
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code in ACCESS_CODES or status in (401, 403)
-
-
-def client(service: str, region: str | None, role_arn: str | None, session_name: str, profile: str | None = None) -> Any:
-    """A boto3 client for ``service`` in ``region``, from the standard chain or as ``role_arn``.
-
-    Args:
-        service: The boto3 service name (``cloudformation``, ``s3``, ``sts``...).
-        region: The region; None takes the chain's (``AWS_REGION``, the profile's).
-        role_arn: A role to assume first (its credentials refresh themselves).
-        session_name: The RoleSessionName, shown in CloudTrail.
-        profile: A shared-config profile to start from (else the chain's).
-    """
-    return session(region, role_arn, session_name, profile).client(service, config=CLIENT_CONFIG)
-
-
-def caller_account(boto_session: boto3.session.Session) -> str:
-    """The account the session's credentials act in (STS GetCallerIdentity; needs no permission)."""
-    identity = boto_session.client("sts", config=CLIENT_CONFIG).get_caller_identity()
-    return str(identity["Account"])
 
 
 def account_mismatch(actual: str, expected: str | None) -> str | None:

@@ -139,6 +139,42 @@ def phase(status: Optional[str]) -> Phase:
     return Phase.BROKEN
 
 
+class Decision(str, Enum):
+    """What a deployment does with the stack it found (see ``decide``)."""
+
+    CREATE = "create"  # no stack, or one a change set made and nobody executed: a CREATE change set
+    UPDATE = "update"  # an UPDATE change set
+    RECREATE = "recreate"  # a failed first create holds nothing: delete it, then a CREATE change set
+    WAIT = "wait"  # an operation runs: wait for it to settle, then decide again
+    NOT_OURS = "not-ours"  # refused: another's stack (no ownership tag) and adopt_stack is off
+    CONTINUE_ROLLBACK = "continue-rollback"  # refused: a human must finish the failed rollback first
+    REFUSE = "refuse"  # refused: a state this resource does not act on (DELETE_FAILED and the like)
+
+
+def decide(stack_phase: Phase, owned: bool, adopt: bool) -> Decision:
+    """The change-set decision: create, update, delete and create again, wait, or refuse.
+
+    Args:
+        stack_phase: What the stack's status means (``phase``).
+        owned: Whether the stack carries this library's ownership tag (``OWNERSHIP_TAG``).
+        adopt: Whether a stack without it may be taken over (the ``adopt_stack`` input).
+
+    A stack that holds resources (STABLE, FAILED_CREATE) is only changed when it is ours or
+    adopted; a stack that holds none (ABSENT, REVIEW: a change set never executed) is created.
+    """
+    if stack_phase in (Phase.ABSENT, Phase.REVIEW):
+        return Decision.CREATE
+    if stack_phase is Phase.BUSY:
+        return Decision.WAIT
+    if stack_phase in (Phase.STABLE, Phase.FAILED_CREATE):
+        if not (owned or adopt):
+            return Decision.NOT_OURS
+        return Decision.UPDATE if stack_phase is Phase.STABLE else Decision.RECREATE
+    if stack_phase is Phase.UPDATE_ROLLBACK_FAILED:
+        return Decision.CONTINUE_ROLLBACK
+    return Decision.REFUSE
+
+
 # What each operation ends in when it worked.
 SUCCESS = {"CREATE": "CREATE_COMPLETE", "UPDATE": "UPDATE_COMPLETE", "DELETE": "DELETE_COMPLETE"}
 

@@ -28,7 +28,7 @@ from components.core.manifest import (
     resource_digests,
     sha256_text,
 )
-from components.errors import AwsAccessError, InputError, ServiceUnavailableError
+from components.errors import ArchiveTimeoutError, AwsAccessError, InputError
 from conftest import sample_template
 from tools.generator import generate_bundle
 from moto_server import MotoServer, moto, moto_env, moto_server  # noqa: F401  (fixtures)
@@ -189,7 +189,11 @@ def test_the_same_name_with_another_template_is_refused_naming_both(moto_env: Mo
 def test_a_missing_bucket_is_named(moto_env: MotoServer) -> None:
     with pytest.raises(ArchiveError) as info:
         archive_release(ArchiveTarget("no-such-archive", region=moto_env.region), manifest_for("s", BODY), BODY)
-    assert "the archive bucket 'no-such-archive' does not exist (or not in region eu-west-1)" in str(info.value)
+    message = str(info.value)
+    assert message.startswith("s3:PutObject on s3://no-such-archive/templates/")
+    assert "for the archive of release 's' (region eu-west-1): S3 refused the call (NoSuchBucket: " in message
+    assert message.endswith("create it (the source stage does, see README) or fix archiveBucket/archiveRegion")
+    assert (info.value.region, info.value.operation, info.value.code) == ("eu-west-1", "s3:PutObject", "NoSuchBucket")
 
 
 # --- faults (Stubber, and a client that never answers) --------------------------------------------------
@@ -209,7 +213,8 @@ def test_access_denied_says_what_the_writer_needs(moto_env: MotoServer) -> None:
         with pytest.raises(AwsAccessError) as info:
             archive_release(ArchiveTarget(BUCKET), manifest_for("s", BODY), BODY, clients=BudgetedClients(lambda _c: client))
     message = str(info.value)
-    assert f"S3 refused PutObject of s3://{BUCKET}/templates/" in message and "(AccessDenied: Access Denied)" in message
+    assert message.startswith(f"s3:PutObject on s3://{BUCKET}/templates/")
+    assert "AWS denied the call (AccessDenied: Access Denied)" in message
     assert "needs s3:PutObject and s3:GetObject on releases/* and templates/*" in message
 
 
@@ -241,7 +246,7 @@ def test_a_hanging_s3_is_abandoned_at_the_deadline() -> None:
     client = NeverAnswers()
     budget = CallBudget(min_timeout=0.2)
     try:
-        with pytest.raises(ServiceUnavailableError) as info:
+        with pytest.raises(ArchiveTimeoutError) as info:
             archive_release(
                 ArchiveTarget(BUCKET, timeout_seconds=0.5),
                 manifest_for("s", BODY),
@@ -251,8 +256,10 @@ def test_a_hanging_s3_is_abandoned_at_the_deadline() -> None:
             )
     finally:
         client.release.set()
-    assert f"S3 did not answer PutObject of s3://{BUCKET}/templates/" in str(info.value)
-    assert "budget): check the network to S3, then re-run" in str(info.value)
+    message = str(info.value)
+    assert message.startswith(f"s3:PutObject on s3://{BUCKET}/templates/")
+    assert "no usable answer within 0.5 s (1 attempt(s); last fault: S3 did not answer within 1 s" in message
+    assert message.endswith("mend the last fault, then re-run")
 
 
 def test_with_a_botocore_without_conditional_writes_the_key_is_looked_up_first(

@@ -277,7 +277,10 @@ def test_cloudformation_rejects_a_stack_without_the_password(moto_env: MotoServe
         deploy(moto_env, recorded, parameters=parameters)
 
     # moto enforces it at ExecuteChangeSet (real CloudFormation, at CreateChangeSet: "Parameters: [<name>] must have values").
-    assert "ChangeSet for CloudFormation stack 'quicksight-sales-test' failed: ValidationError: Missing parameter" in str(info.value)
+    assert (
+        "cloudformation:ExecuteChangeSet for CloudFormation stack 'quicksight-sales-test': CloudFormation refused the call "
+        "(ValidationError: Missing parameter"
+    ) in str(info.value)
     assert password in str(info.value)
 
 

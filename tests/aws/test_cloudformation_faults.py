@@ -348,9 +348,9 @@ def test_a_deadline_while_cloudformation_works_says_it_goes_on(cfn: Scripted) ->
         cfn.deployer.deploy(cfn.request(timeout_seconds=120))
 
     assert str(info.value) == (
-        "CloudFormation stack 'qsp-faults' is still UPDATE_IN_PROGRESS after timeout_seconds (120 s); CloudFormation "
+        "CloudFormation stack 'qsp-faults' is still UPDATE_IN_PROGRESS after stack_timeout_seconds (120 s); CloudFormation "
         "goes on with the update without us. Run pulumi up again later: it waits for the stack and carries on "
-        "(raise timeout_seconds for large bundles)"
+        "(raise stack_timeout_seconds for large bundles)"
     )
     assert cfn.time.now <= 120, "the deadline bounds the whole operation"
 
@@ -381,7 +381,7 @@ def test_a_stack_busy_past_the_deadline_is_refused_naming_its_status(cfn: Script
 
     assert str(info.value) == (
         "CloudFormation stack 'qsp-faults' is busy (UPDATE_ROLLBACK_IN_PROGRESS, another operation runs) and did not "
-        "settle within timeout_seconds (60 s): nothing was changed; wait for it to finish (CloudFormation console or "
+        "settle within stack_timeout_seconds (60 s): nothing was changed; wait for it to finish (CloudFormation console or "
         "aws cloudformation describe-stacks), then run pulumi up again"
     )
     assert "CreateChangeSet" not in cfn.deployer.calls and cfn.time.now <= 60
@@ -410,8 +410,8 @@ def test_a_stack_that_is_not_ours_is_refused_unless_adopted(cfn: Scripted) -> No
         cfn.deployer.deploy(cfn.request())
     assert str(info.value) == (
         "CloudFormation stack 'qsp-faults' already exists (CREATE_COMPLETE) and was not created by this library (it "
-        f"has no {OWNERSHIP_TAG} tag): nothing was changed. Choose another stack_name, or set adopt=true to take it "
-        "over (its template and parameters will be replaced by this deployment's)"
+        f"has no {OWNERSHIP_TAG} tag): nothing was changed. Choose another stack_name, or set adopt_stack=true to take "
+        "it over (its template and parameters will be replaced by this deployment's)"
     )
     assert "CreateChangeSet" not in cfn.deployer.calls
 
@@ -538,10 +538,12 @@ def test_access_denied_names_the_call_and_what_to_do(cfn: Scripted) -> None:
     with pytest.raises(AwsAccessError) as info:
         cfn.deployer.deploy(cfn.request())
     assert str(info.value) == (
-        "AWS refused cloudformation:DescribeStacks for CloudFormation stack 'qsp-faults': AccessDenied: User: x is not "
-        "authorized to perform: cloudformation:DescribeStacks; give the deploying credentials (or role_arn) this "
-        "permission in the target account"
+        "cloudformation:DescribeStacks for CloudFormation stack 'qsp-faults': AWS denied the call (AccessDenied: User: x "
+        "is not authorized to perform: cloudformation:DescribeStacks): give the deploying credentials (or "
+        "target_role_arn) this permission in the target account"
     )
+    assert (info.value.stack, info.value.operation, info.value.code) == (NAME, "cloudformation:DescribeStacks", "AccessDenied")
+    assert (info.value.account, info.value.region) == (ACCOUNT, REGION)
 
 
 def test_throttling_during_a_wait_does_not_end_it(cfn: Scripted) -> None:
@@ -567,8 +569,9 @@ def test_a_change_set_still_evaluating_at_the_deadline(cfn: Scripted) -> None:
     with pytest.raises(DeploymentTimeoutError) as info:
         cfn.deployer.deploy(cfn.request(timeout_seconds=30))
     assert str(info.value) == (
-        "the change set for CloudFormation stack 'qsp-faults' was still CREATE_IN_PROGRESS after timeout_seconds "
-        "(30 s): nothing was executed; CloudFormation goes on evaluating it. Run pulumi up again (raise timeout_seconds)"
+        "the change set for CloudFormation stack 'qsp-faults' was still CREATE_IN_PROGRESS after stack_timeout_seconds "
+        "(30 s): nothing was executed; CloudFormation goes on evaluating it. Run pulumi up again (raise "
+        "stack_timeout_seconds)"
     )
     assert cfn.time.now <= 30
     # Change sets are polled after 1 s, then a quarter of the time waited, at most 5 s apart.
@@ -599,8 +602,9 @@ def test_a_refused_upload_names_the_object(cfn: Scripted) -> None:
     cfn.s3_stub.add_client_error("put_object", "AccessDenied", "Access Denied", 403)
     with pytest.raises(AwsAccessError) as info:
         cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
-    assert str(info.value).startswith("AWS refused s3:PutObject to s3://stage/qs/")
-    assert "give the deploying credentials (or role_arn) this permission in the target account" in str(info.value)
+    assert str(info.value).startswith("s3:PutObject on s3://stage/qs/")
+    assert "for CloudFormation stack 'qsp-faults': AWS denied the call (AccessDenied: Access Denied)" in str(info.value)
+    assert "give the deploying credentials (or target_role_arn) this permission in the target account" in str(info.value)
 
 
 def test_a_failed_update_whose_rollback_failed_says_what_to_run(cfn: Scripted) -> None:
@@ -628,7 +632,7 @@ def test_a_delete_past_the_deadline_says_cloudformation_goes_on(cfn: Scripted) -
     with pytest.raises(DeploymentTimeoutError) as info:
         cfn.deployer.delete(STACK_ID, NAME, 60)
     assert str(info.value) == (
-        "CloudFormation stack 'qsp-faults' is still DELETE_IN_PROGRESS after timeout_seconds (60 s); CloudFormation "
+        "CloudFormation stack 'qsp-faults' is still DELETE_IN_PROGRESS after stack_timeout_seconds (60 s); CloudFormation "
         "goes on deleting it without us. Run the command again later"
     )
 
@@ -660,10 +664,11 @@ def test_an_unreachable_endpoint_is_retried_until_the_deadline_and_named(cfn: Sc
         cfn.deployer.deploy(cfn.request(timeout_seconds=60))
     message = str(info.value)
     assert message.startswith(
-        "the change set for CloudFormation stack 'qsp-faults' was still being created after timeout_seconds (60 s); "
-        "last fault: cloudformation:DescribeChangeSet for stack 'qsp-faults' failed: Could not connect"
+        "the change set for CloudFormation stack 'qsp-faults' was still being created after stack_timeout_seconds (60 s); "
+        "last fault: cloudformation:DescribeChangeSet for CloudFormation stack 'qsp-faults': cannot reach CloudFormation "
+        "(EndpointConnectionError: Could not connect"
     ), message
-    assert "check the network and endpoint of the process that runs pulumi" in message
+    assert "check the network and region of the process that runs pulumi" in message
     assert "nothing was executed" in message
     assert len(calls) > 5 and cfn.time.now <= 60, "retried on the change set schedule, within the deadline"
 
@@ -708,8 +713,8 @@ def test_a_change_set_answer_without_a_status_fails_at_once(cfn: Scripted) -> No
         cfn.deployer.deploy(cfn.request())
     cfn.done()
     assert str(info.value).startswith(
-        "CloudFormation's answer to DescribeChangeSet for stack 'qsp-faults' is not of the documented shape (Status is "
-        "missing): this is not the documented answer"
+        "cloudformation:DescribeChangeSet for CloudFormation stack 'qsp-faults': CloudFormation's answer is not of the "
+        "documented shape (Status is missing): this is not the documented answer: check AWS_ENDPOINT_URL_CLOUDFORMATION"
     )
     assert cfn.time.now == 0, "not waited on"
 
@@ -722,8 +727,9 @@ def test_a_refusal_quoting_the_password_is_redacted_and_its_chain_cut(cfn: Scrip
     with pytest.raises(DeploymentError) as info:
         cfn.deployer.deploy(cfn.request())
     assert str(info.value) == (
-        "cloudformation:CreateChangeSet for CloudFormation stack 'qsp-faults' failed: ValidationError: Parameter value "
-        "<value of parameter Pw> for parameter name Pw is bad"
+        "cloudformation:CreateChangeSet for CloudFormation stack 'qsp-faults': CloudFormation refused the call "
+        "(ValidationError: Parameter value <value of parameter Pw> for parameter name Pw is bad): fix what it names, "
+        "then run pulumi up again"
     )
     shown = "".join(traceback.format_exception(info.value))
     assert "s3cr3t-Pw" not in shown
@@ -792,6 +798,6 @@ def test_a_hanging_s3_ends_the_staging_at_the_deadline() -> None:
     finally:
         silent.close()
     message = str(info.value)
-    assert message.startswith(f"s3:HeadObject on s3://stage/quicksight-promotion/") and "got no usable answer within timeout_seconds (2 s)" in message
+    assert message.startswith(f"s3:HeadObject on s3://stage/quicksight-promotion/") and ": no usable answer within stack_timeout_seconds (2 s)" in message
     assert "nothing was deployed" in message and "s3cr3t-Pw" not in message
     assert took < 2 + 1 + 3, f"a 2 s deadline took {took:.1f} s"

@@ -354,6 +354,7 @@ def test_failed_job_lists_every_error(emulator: QuickSightEmulator, fake: FakeTi
     assert "com.amazonaws" not in message
     assert "start a new export" in message
     assert job.describes == 2 and fake.sleeps == [1.0]
+    assert (caught.value.job_id, caught.value.account, caught.value.region) == ("broken", ACCOUNT, REGION)
     assert job.downloads == 0
 
 
@@ -373,6 +374,10 @@ def test_job_not_found_names_job_account_and_retention(emulator: QuickSightEmula
     assert "not found" in message and "14 days" in message
     assert "start a new export" in message and "export_job_id" in message
     assert describes(emulator) == 1 and fake.sleeps == []
+    assert caught.value.evidence == {
+        "job_id": "gone-42", "account": ACCOUNT, "region": REGION,
+        "operation": "quicksight:DescribeAssetBundleExportJob", "code": "ResourceNotFoundException",
+    }  # fmt: skip
 
 
 def test_unsupported_edition_is_an_access_error_mentioning_enterprise(
@@ -451,7 +456,8 @@ def test_missing_credentials_is_an_access_error(emulator: QuickSightEmulator, mo
         describe_export_job(quicksight_client(ref("anonymous"), None), ref("anonymous"))
     message = str(caught.value)
     assert_names_job(message, "anonymous")
-    assert "no AWS credentials" in message and "configure credentials" in message
+    assert "no AWS credentials (NoCredentialsError: Unable to locate credentials)" in message
+    assert "configure AWS credentials (environment, profile or SSO) for the process that runs pulumi" in message
     assert describes(emulator) == 0
 
 
@@ -974,8 +980,8 @@ def test_refused_assume_role_is_an_access_error(emulator: QuickSightEmulator, fa
     message = str(caught.value)
     assert_names_job(message, "no-trust")
     assert f"sts:AssumeRole on {ROLE_ARN}" in message
-    assert "AccessDenied" in message and "not authorized" in message
-    assert "grant the caller that permission" in message
+    assert "AWS denied the call (AccessDenied: " in message and "not authorized" in message
+    assert "grant the caller sts:AssumeRole on the role, and let the role's trust policy trust the caller" in message
     assert len(emulator.calls("AssumeRole")) == 1
     assert describes(emulator) == 0
 
@@ -1135,7 +1141,8 @@ def test_a_trickled_answer_is_cut_by_the_wall_time_bound(emulator: QuickSightEmu
     with pytest.raises(ServiceUnavailableError) as caught:
         describe_export_job(client, ref("trickled-answer"), within=1.0)
     assert time.monotonic() - started < 3
-    assert "did not answer DescribeAssetBundleExportJob" in str(caught.value) and "within 1 s" in str(caught.value)
+    assert "quicksight:DescribeAssetBundleExportJob for export job 'trickled-answer'" in str(caught.value)
+    assert "QuickSight did not answer within 1 s (an answer that hangs or trickles)" in str(caught.value)
 
 
 # --- downloads: deadlines, encodings, URLs --------------------------------------------------------
@@ -1211,7 +1218,10 @@ def test_assume_role_5xx_until_the_deadline_is_a_timeout_naming_the_fault(
         fetch(fake, "role-down", source_role_arn=ROLE_ARN, export_timeout_seconds=5)
     message = str(caught.value)
     assert_names_job(message, "role-down")
-    assert "no QuickSight client" in message and "ServiceUnavailable: Try again" in message
+    assert f"sts:AssumeRole on {ROLE_ARN} for export job 'role-down'" in message
+    assert "no usable answer within export_timeout_seconds (5 s)" in message
+    assert "STS answered HTTP 503 (ServiceUnavailable: Try again) beyond botocore's retries" in message
+    assert "raise export_timeout_seconds" in message
     assert fake.now == pytest.approx(5.0)
 
 
@@ -1259,4 +1269,5 @@ def test_a_host_that_does_not_exist_fails_at_once_a_dns_hiccup_is_retried(
         describe_export_job(client, ref("nowhere"))
     assert isinstance(caught.value, TransientError) is transient
     assert "cannot reach QuickSight" in str(caught.value) and "check the network and region" in str(caught.value)
-    assert ("host does not exist (QuickSight is not offered in every region)" in str(caught.value)) is not transient
+    assert ("cannot reach QuickSight: the endpoint's host does not exist" in str(caught.value)) is not transient
+    assert ("QuickSight is not offered in every region" in str(caught.value)) is not transient

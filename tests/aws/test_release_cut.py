@@ -203,7 +203,7 @@ def test_the_limit_counts_running_exports_of_the_account(emulator: QuickSightEmu
         cut(request(timeout_seconds=120), time)
     message = str(caught.value)
     assert "export job 'sales-42'" in message and "could not start within 120 s" in message
-    assert "LimitExceededException" in message and "raise timeout_seconds" in message
+    assert "LimitExceededException" in message and "raise export_timeout_seconds" in message
     assert time.now <= 120
 
 
@@ -257,8 +257,9 @@ def test_access_denied_names_the_call_and_the_asset(emulator: QuickSightEmulator
     with pytest.raises(AwsAccessError) as caught:
         cut(request())
     message = str(caught.value)
-    assert "AWS denied quicksight:DescribeDashboard on dashboard 'sales-dashboard'" in message
-    assert "AccessDeniedException: User is not authorized" in message and "role_arn" in message
+    assert message.startswith(f"quicksight:DescribeDashboard on dashboard 'sales-dashboard' for export job 'sales-42' in account {ACCOUNT}")
+    assert "AWS denied the call (AccessDeniedException: User is not authorized)" in message
+    assert "or set source_role_arn to a role in the source account that has it" in message
 
 
 def stubbed() -> tuple[Any, Stubber]:
@@ -272,11 +273,11 @@ def stubbed() -> tuple[Any, Stubber]:
 @pytest.mark.parametrize(
     ("code", "status", "error", "said"),
     [
-        ("ThrottlingException", 429, ThrottledError, "QuickSight throttled DescribeDashboard of dashboard 'd'"),
+        ("ThrottlingException", 429, ThrottledError, "quicksight:DescribeDashboard on dashboard 'd' for export job 'sales-42' in account 111111111111 (us-east-1): QuickSight throttled the call"),
         ("UnsupportedUserEditionException", 403, AwsAccessError, "asset bundle exports need QuickSight Enterprise edition"),
         # A 5xx is transient: raised as such (the release retries it until its deadline, see test_release_faults).
-        ("InternalFailureException", 500, ServiceUnavailableError, "DescribeDashboard of dashboard 'd' for release export job 'sales-42'"),
-        ("InvalidParameterValueException", 400, ReleaseError, "DescribeDashboard of dashboard 'd' for export job 'sales-42'"),
+        ("InternalFailureException", 500, ServiceUnavailableError, "quicksight:DescribeDashboard on dashboard 'd' for export job 'sales-42' in account 111111111111 (us-east-1): QuickSight answered HTTP 500"),
+        ("InvalidParameterValueException", 400, ReleaseError, "quicksight:DescribeDashboard on dashboard 'd' for export job 'sales-42' in account 111111111111 (us-east-1): QuickSight refused the call"),
     ],
 )
 def test_describe_errors_are_translated(code: str, status: int, error: type, said: str) -> None:
@@ -296,8 +297,8 @@ def prepared_for(emulator: QuickSightEmulator) -> Any:
 @pytest.mark.parametrize(
     ("code", "status", "error", "said"),
     [
-        ("InvalidParameterValueException", 400, ReleaseError, "StartAssetBundleExportJob for export job 'sales-42'"),
-        ("AccessDeniedException", 401, AwsAccessError, "AWS denied quicksight:StartAssetBundleExportJob"),
+        ("InvalidParameterValueException", 400, ReleaseError, "quicksight:StartAssetBundleExportJob for export job 'sales-42' in account 111111111111 (us-east-1): QuickSight refused the call"),
+        ("AccessDeniedException", 401, AwsAccessError, "quicksight:StartAssetBundleExportJob for export job 'sales-42' in account 111111111111 (us-east-1): AWS denied the call"),
     ],
 )
 def test_start_errors_are_translated(emulator: QuickSightEmulator, code: str, status: int, error: type, said: str) -> None:

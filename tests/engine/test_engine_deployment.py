@@ -234,7 +234,10 @@ def test_configure_hands_the_stack_configuration_to_the_provider(moto: MotoServe
     with harness(env) as bare:
         with pytest.raises(grpc.RpcError) as info:
             bare.up({**without_region, "stack_name": "qsp-no-region"})
-    assert "no AWS region: set the resource's target_region input, AWS_REGION, or aws:region" in user_error(info.value)
+    assert (
+        "components.errors.DeploymentError: no AWS region for CloudFormation stack 'qsp-no-region': set the resource's "
+        "target_region input, AWS_REGION, or aws:region in the stack configuration"
+    ) == user_error(info.value)
 
 
 def test_unreachable_aws_is_retried_until_the_deadline_then_one_clear_error() -> None:
@@ -247,11 +250,15 @@ def test_unreachable_aws_is_retried_until_the_deadline_then_one_clear_error() ->
         took = time.monotonic() - started
     line = user_error(info.value)
     assert line.startswith(
-        "components.errors.DeploymentTimeoutError: CloudFormation stack 'qsp-engine': STS gave no answer "
-        "within timeout_seconds (3 s) ("
+        "components.errors.DeploymentTimeoutError: sts:GetCallerIdentity for CloudFormation stack 'qsp-engine': no usable "
+        "answer within stack_timeout_seconds (3 s) ("
     ), line
-    assert "last fault: CloudFormation stack 'qsp-engine': could not ask STS who the credentials are: Could not connect to the endpoint URL" in line
-    assert "nothing was deployed; check the AWS credentials and network of the process that runs pulumi" in line
+    assert "last fault: cannot reach STS (EndpointConnectionError: Could not connect to the endpoint URL" in line
+    assert "check the network and region of the process that runs pulumi" in line
+    assert line.endswith(
+        "; nothing was deployed: raise stack_timeout_seconds, or mend the last fault, then run pulumi up again (it "
+        "carries on from the stack's state)"
+    ), line
     assert took < 3 + 1 + 5, f"a 3 s deadline took {took:.1f} s"
 
 

@@ -110,8 +110,9 @@ def test_a_refused_change_set_fails_at_once_with_its_reason(cfn: CloudFormationE
     mark = len(cfn.actions)
     line, took = failing_up(engine, inputs("qsp-refused"))
     assert line == (
-        "components.errors.DeploymentError: cloudformation:CreateChangeSet for CloudFormation stack "
-        "'qsp-refused' failed: ValidationError: Template format error: Unresolved resource dependencies [Nope]"
+        "components.errors.DeploymentError: cloudformation:CreateChangeSet for CloudFormation stack 'qsp-refused': "
+        "CloudFormation refused the call (ValidationError: Template format error: Unresolved resource dependencies "
+        "[Nope]): fix what it names, then run pulumi up again"
     )
     assert cfn.actions[mark:].count("CreateChangeSet") == 1 and took < BOUND
 
@@ -131,7 +132,7 @@ def test_a_hanging_or_trickling_answer_ends_at_the_deadline(
     assert line.startswith("components.errors.DeploymentTimeoutError: "), line
     assert f"'{name}'" in line and f"({DEADLINE} s)" in line and "last fault:" in line
     if action == "GetCallerIdentity":
-        assert "STS gave no answer within timeout_seconds" in line
+        assert f"sts:GetCallerIdentity for CloudFormation stack '{name}': no usable answer within stack_timeout_seconds" in line
     elif action == "DescribeStacks":
         assert "cloudformation:DescribeStacks for CloudFormation stack" in line
     else:
@@ -145,8 +146,8 @@ def test_an_html_page_instead_of_cloudformation_is_one_of_our_errors(cfn: CloudF
     cfn.misbehave("html", action="DescribeStacks")
     line, took = failing_up(engine, inputs("qsp-html"))
     assert line.startswith(
-        "components.errors.MalformedStackAnswerError: the answer to cloudformation:DescribeStacks for "
-        "CloudFormation stack 'qsp-html' cannot be read (KeyError"
+        "components.errors.MalformedStackAnswerError: cloudformation:DescribeStacks for CloudFormation stack 'qsp-html': "
+        "CloudFormation's answer is not of the documented shape (KeyError"
     ), line
     assert "this is not the documented answer: check AWS_ENDPOINT_URL" in line and took < BOUND
 
@@ -155,10 +156,10 @@ def test_a_stack_without_a_status_is_one_of_our_errors(cfn: CloudFormationEmulat
     cfn.misbehave(cfn.body("DescribeStacks", "<Stacks><member><StackName>qsp-nostatus</StackName></member></Stacks>"), action="DescribeStacks")
     line, _ = failing_up(engine, inputs("qsp-nostatus"))
     assert line == (
-        "components.errors.MalformedStackAnswerError: CloudFormation's answer to DescribeStacks for stack "
-        "'qsp-nostatus' is not of the documented shape (Stacks[0].StackStatus is missing): this is not the documented "
-        "answer: check AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_CLOUDFORMATION (S3, STS), proxies (HTTPS_PROXY) and the "
-        "region of the process that runs pulumi, then run pulumi up again"
+        "components.errors.MalformedStackAnswerError: cloudformation:DescribeStacks for CloudFormation stack "
+        "'qsp-nostatus': CloudFormation's answer is not of the documented shape (Stacks[0].StackStatus is missing): this "
+        "is not the documented answer: check AWS_ENDPOINT_URL_CLOUDFORMATION, proxies (HTTPS_PROXY) and the region, "
+        "then run pulumi up again"
     )
 
 
@@ -174,8 +175,8 @@ def test_events_with_a_bad_timestamp_still_report_the_failure(cfn: CloudFormatio
     assert line.startswith(
         "components.errors.StackOperationFailedError: CloudFormation stack 'qsp-badtime': the create failed "
         "(ROLLBACK_COMPLETE); CloudFormation gave no failed resource event (no reason); its events could not be read: "
-        "the answer to cloudformation:DescribeStackEvents for CloudFormation stack 'qsp-badtime' cannot be read "
-        "(ValueError: Invalid timestamp"
+        "cloudformation:DescribeStackEvents for CloudFormation stack 'qsp-badtime': CloudFormation's answer is not of "
+        "the documented shape (ValueError: Invalid timestamp"
     ), line
     assert "the next pulumi up deletes it and creates it again" in line
 
@@ -199,8 +200,8 @@ def test_a_refusal_echoing_a_value_is_redacted_and_its_chain_cut(cfn: CloudForma
     line, _ = failing_up(engine, inputs("qsp-echo-refusal"))
     assert line == (
         "components.errors.DeploymentError: cloudformation:CreateChangeSet for CloudFormation stack "
-        "'qsp-echo-refusal' failed: ValidationError: Parameter value <value of parameter DbPassword> for parameter "
-        "name DbPassword does not exist"
+        "'qsp-echo-refusal': CloudFormation refused the call (ValidationError: Parameter value <value of parameter "
+        "DbPassword> for parameter name DbPassword does not exist): fix what it names, then run pulumi up again"
     )
 
 
@@ -250,8 +251,8 @@ def test_refresh_and_delete_retry_transient_faults_and_end_at_the_deadline(
     assert time.monotonic() - started < BOUND
     line = user_error(caught.value)
     assert line.startswith(
-        f"components.errors.DeploymentTimeoutError: cloudformation:DescribeStacks for CloudFormation stack '{name}' "
-        f"got no usable answer within timeout_seconds ({DEADLINE} s)"
+        f"components.errors.DeploymentTimeoutError: cloudformation:DescribeStacks for CloudFormation stack '{name}': "
+        f"no usable answer within stack_timeout_seconds ({DEADLINE} s)"
     ), line
     assert cfn.stack(name).status == "CREATE_COMPLETE"
 

@@ -75,7 +75,7 @@ def test_a_stalled_download_ends_at_the_deadline(engine: EngineHarness, qs: Quic
     line = line_of(exc, "ExportTimeoutError")
     assert took < BOUND, f"a {DEADLINE} s deadline took {took:.1f} s"
     assert f"'{job_id}'" in line and ACCOUNT in line
-    assert f"not downloaded within timeout_seconds ({DEADLINE} s)" in line and "raise timeout_seconds" in line
+    assert f"not downloaded within export_timeout_seconds ({DEADLINE} s)" in line and "raise export_timeout_seconds" in line
     assert emulated.downloads == 1, "a download cut at the deadline must not be tried again"
 
 
@@ -207,7 +207,7 @@ MALFORMED: dict[str, tuple[Callable[[QuickSightEmulator, Any], None], str]] = {
     ),
     "json-list": (
         lambda qs, _job: qs.misbehave(("body", 200, "application/json", b"[1, 2]")),
-        "cannot be parsed (AttributeError",
+        "QuickSight's answer is not of the documented shape (AttributeError",
     ),
     "no-job-status": (lambda _qs, job: job.describe_overrides.append({"JobStatus": DROP}), "JobStatus is missing"),
     "job-status-object": (
@@ -216,13 +216,16 @@ MALFORMED: dict[str, tuple[Callable[[QuickSightEmulator, Any], None], str]] = {
     ),
     "errors-not-a-list": (
         lambda _qs, job: job.describe_overrides.append({"JobStatus": "FAILED", "Errors": "boom"}),
-        "cannot be parsed (AttributeError",
+        "QuickSight's answer is not of the documented shape (AttributeError",
     ),
     "bad-timestamp": (
         lambda _qs, job: job.describe_overrides.append({"CreatedTime": "yesterday"}),
         'Invalid timestamp "yesterday"',
     ),
-    "absurd-timestamp": (lambda _qs, job: job.describe_overrides.append({"CreatedTime": 1e300}), "cannot be parsed"),
+    "absurd-timestamp": (
+        lambda _qs, job: job.describe_overrides.append({"CreatedTime": 1e300}),
+        "QuickSight's answer is not of the documented shape (RuntimeError",
+    ),
 }
 
 

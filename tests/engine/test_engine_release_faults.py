@@ -68,10 +68,10 @@ def test_a_stalled_preflight_answer_ends_at_the_deadline(
     line, took = failing_up(release_engine, release(name, export_timeout_seconds=DEADLINE))
     assert took < BOUND, f"a {DEADLINE} s deadline took {took:.1f} s"
     assert line.startswith(
-        f"components.errors.ExportTimeoutError: pre-flight of release export job '{name}' in account {ACCOUNT} "
-        f"(us-east-1) could not describe dashboard 'sales-dashboard' within timeout_seconds ({DEADLINE} s) ("
+        f"components.errors.ExportTimeoutError: quicksight:DescribeDashboard on dashboard 'sales-dashboard' for export "
+        f"job '{name}' in account {ACCOUNT} (us-east-1): no usable answer within export_timeout_seconds ({DEADLINE} s) ("
     ), line
-    assert "last fault:" in line and "raise timeout_seconds" in line
+    assert "last fault:" in line and "raise export_timeout_seconds" in line
     assert not [b for b in qs.assets.started if b["AssetBundleExportJobId"] == name]
 
 
@@ -79,9 +79,9 @@ def test_an_html_answer_to_a_describe_is_one_of_our_errors(release_engine: Engin
     qs.misbehave(("body", 200, "application/json", b"<html><body>Sign in to the proxy</body></html>"))
     line, took = failing_up(release_engine, release("html-preflight"))
     assert line.startswith(
-        "components.errors.MalformedAnswerError: QuickSight's answer to DescribeDashboard of dashboard 'sales-dashboard' "
-        f"for export job 'html-preflight' in account {ACCOUNT} (us-east-1) has no Dashboard object: this is not "
-        "QuickSight's documented answer"
+        "components.errors.MalformedAnswerError: quicksight:DescribeDashboard on dashboard 'sales-dashboard' for export "
+        f"job 'html-preflight' in account {ACCOUNT} (us-east-1): QuickSight's answer is not of the documented shape (no "
+        "Dashboard object): this is not the documented answer"
     ), line
     assert "check AWS_ENDPOINT_URL_QUICKSIGHT, proxies (HTTPS_PROXY) and the region" in line and took < BOUND
 

@@ -32,8 +32,10 @@ import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
+
+from loopback import LoopbackServer
 
 ACCOUNT = "111111111111"
 REGION = "us-east-1"
@@ -96,7 +98,7 @@ class EmulatedJob:
         return f"arn:aws:quicksight:{REGION}:{self.account}:asset-bundle-export-job/{self.job_id}"
 
 
-class QuickSightEmulator:
+class QuickSightEmulator(LoopbackServer):
     """Threaded HTTP server on 127.0.0.1 with scripted jobs. Use as a context manager."""
 
     def __init__(self) -> None:
@@ -108,30 +110,11 @@ class QuickSightEmulator:
         self.assume_role_error: Optional[tuple[int, str, str]] = None
         # Faults for the next QuickSight calls, one consumed per call (see misbehave()).
         self.call_faults: list[Any] = []
-        self.stopping = threading.Event()
         self._tokens: dict[str, tuple[EmulatedJob, bool]] = {}
         self._lock = threading.Lock()
         # Release assets and started exports (issue 12; see AssetRegistry at the end of this module).
         self.assets = AssetRegistry(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        # A short poll interval keeps shutdown (every test's teardown) quick.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
-
-    # --- lifecycle ------------------------------------------------------------------------
-    def __enter__(self) -> "QuickSightEmulator":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_handler_for(self))
 
     def env(self) -> dict[str, str]:
         """Environment for a process whose boto3 clients should talk to this emulator."""

@@ -202,7 +202,7 @@ def test_each_job_flag_is_named_after_the_export_input_it_sets_and_messages_say_
             # The boundary's words before 0.2.0 say the flag of the input's new name.
             assert flag == _FLAG_FOR_INPUT[legacy[word]], word
         else:
-            assert (word, flag) == ("the resource's region input", "--source-region")
+            assert (word, flag) == ("the resource's source_region input", "--source-region")
     inspect_parser = _parser("p")._subparsers._group_actions[0].choices["inspect"]  # noqa: SLF001
     flags = {option for action in inspect_parser._actions for option in action.option_strings}  # noqa: SLF001
     assert {flag for word, flag in _FLAG_FOR_INPUT.items() if word in ExportInputs.model_fields} <= flags

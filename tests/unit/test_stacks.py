@@ -37,6 +37,35 @@ def test_stack_statuses_are_classified(status: str, phase: core.Phase) -> None:
     assert core.phase(status) is phase
 
 
+D = core.Decision
+
+
+@pytest.mark.parametrize(
+    ("phase", "ours", "theirs", "adopted"),
+    [
+        # phase                               owned        not owned         not owned, adopt_stack
+        (core.Phase.ABSENT, D.CREATE, D.CREATE, D.CREATE),
+        (core.Phase.REVIEW, D.CREATE, D.CREATE, D.CREATE),
+        (core.Phase.STABLE, D.UPDATE, D.NOT_OURS, D.UPDATE),
+        (core.Phase.FAILED_CREATE, D.RECREATE, D.NOT_OURS, D.RECREATE),
+        (core.Phase.BUSY, D.WAIT, D.WAIT, D.WAIT),
+        (core.Phase.UPDATE_ROLLBACK_FAILED, D.CONTINUE_ROLLBACK, D.CONTINUE_ROLLBACK, D.CONTINUE_ROLLBACK),
+        (core.Phase.BROKEN, D.REFUSE, D.REFUSE, D.REFUSE),
+    ],
+)
+def test_the_change_set_decision_follows_phase_ownership_and_adoption(
+    phase: core.Phase, ours: core.Decision, theirs: core.Decision, adopted: core.Decision
+) -> None:
+    assert core.decide(phase, owned=True, adopt=False) is ours
+    assert core.decide(phase, owned=True, adopt=True) is ours, "adopt_stack changes nothing for our own stack"
+    assert core.decide(phase, owned=False, adopt=False) is theirs
+    assert core.decide(phase, owned=False, adopt=True) is adopted
+
+
+def test_every_phase_has_a_decision() -> None:
+    assert {core.decide(phase, owned, adopt) for phase in core.Phase for owned in (True, False) for adopt in (True, False)} == set(core.Decision)
+
+
 def test_empty_change_set_reasons() -> None:
     assert core.is_empty_change_set(
         "The submitted information didn't contain changes. Submit different information to create a change set."
