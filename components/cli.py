@@ -332,12 +332,12 @@ def _show_overrides(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int
     if not args.source_account_id or not (dashboards or analyses):
         raise _usage(args, "--show-overrides needs --source-account-id and --dashboards and/or --analyses")
     request = ReleaseRequest(
-        account=args.source_account_id,
+        source_account_id=args.source_account_id,
         release_name=args.release_name,
         dashboard_ids=dashboards,
         analysis_ids=analyses,
-        region=args.source_region,
-        role_arn=args.source_role_arn,
+        source_region=args.source_region,
+        source_role_arn=args.source_role_arn,
         id_prefix=not args.no_id_prefix,
     )
     try:

@@ -98,17 +98,17 @@ def _request(inputs: ReleaseInputs) -> Any:
     from .aws.release_cut import ReleaseRequest  # noqa: PLC0415  (boto3 only in the provider process, when it works)
 
     return ReleaseRequest(
-        account=inputs.source_account_id,
+        source_account_id=inputs.source_account_id,
         release_name=inputs.release_name,
         dashboard_ids=tuple(inputs.dashboard_ids),
         analysis_ids=tuple(inputs.analysis_ids),
-        region=inputs.source_region,
-        role_arn=inputs.source_role_arn,
+        source_region=inputs.source_region,
+        source_role_arn=inputs.source_role_arn,
         include_permissions=inputs.include_permissions,
         include_tags=inputs.include_tags,
         strict_validation=inputs.strict_validation,
         id_prefix=inputs.id_prefix,
-        timeout_seconds=float(inputs.export_timeout_seconds),
+        export_timeout_seconds=float(inputs.export_timeout_seconds),
     )
 
 

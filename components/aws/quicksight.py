@@ -293,7 +293,7 @@ def fetch_export(
 
     ``progress``, if given, is told each job status seen while waiting.
 
-    ``inputs.timeout_seconds`` (the ``export_timeout_seconds`` setting) bounds the whole fetch
+    ``inputs.export_timeout_seconds`` bounds the whole fetch
     (AssumeRole, the wait, the re-describes and the downloads): every call and every socket read is
     fitted to the time left, so the fetch ends within it plus at most one short request timeout
     (``call_budget.min_timeout``).
@@ -307,14 +307,14 @@ def fetch_export(
         DownloadError, DownloadRefusedError, IntegrityError, BundleFormatError, and the errors of
         ``wait_for_export_job``.
     """
-    deadline = Deadline.after(inputs.timeout_seconds, clock)
-    ref = JobRef(inputs.aws_account_id, inputs.export_job_id, inputs.region)
+    deadline = Deadline.after(inputs.export_timeout_seconds, clock)
+    ref = JobRef(inputs.source_account_id, inputs.export_job_id, inputs.source_region)
     calls = job_calls(ref, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw)
-    clients = quicksight_clients(ref, inputs.role_arn, deadline, call_budget, calls=calls)
+    clients = quicksight_clients(ref, inputs.source_role_arn, deadline, call_budget, calls=calls)
     ref = JobRef(ref.account, ref.job_id, clients.within(deadline.remaining()).meta.region_name)
     calls = calls.about(str(ref), region=ref.region)
     description = wait_for_export_job(
-        clients, ref, timeout=inputs.timeout_seconds, backoff=backoff, sleep=sleep, clock=clock, draw=draw,
+        clients, ref, timeout=inputs.export_timeout_seconds, backoff=backoff, sleep=sleep, clock=clock, draw=draw,
         deadline=deadline, progress=progress, calls=calls,
     )  # fmt: skip
     return download_export(

@@ -80,28 +80,28 @@ class ReleaseRequest:
     """What a release exports and how (the provider's validated inputs).
 
     Attributes:
-        account: The source (dev) account.
+        source_account_id: The source (dev) account.
         release_name: Names the release; the job id derives from it.
         dashboard_ids, analysis_ids: Ids or ARNs of the release's dashboards and analyses.
-        region: The QuickSight region (else the SDK chain's).
-        role_arn: A role in the source account to assume first.
+        source_region: The QuickSight region (else the SDK chain's).
+        source_role_arn: A role in the source account to assume first.
         include_permissions, include_tags: StartAssetBundleExportJob's options.
         strict_validation: ``ValidationStrategy.StrictModeForAllResources``.
         id_prefix: Parameterise every asset id with ``ResourceIdPrefixForAllResources``.
-        timeout_seconds: Bounds the whole release: pre-flight, waiting for a free slot, the job, the download.
+        export_timeout_seconds: Bounds the whole release: pre-flight, waiting for a free slot, the job, the download.
     """
 
-    account: str
+    source_account_id: str
     release_name: str
     dashboard_ids: tuple[str, ...] = ()
     analysis_ids: tuple[str, ...] = ()
-    region: Optional[str] = None
-    role_arn: Optional[str] = None
+    source_region: Optional[str] = None
+    source_role_arn: Optional[str] = None
     include_permissions: bool = False
     include_tags: bool = False
     strict_validation: bool = True
     id_prefix: bool = True
-    timeout_seconds: float = 1800.0
+    export_timeout_seconds: float = 1800.0
 
 
 @dataclass(frozen=True)
@@ -322,7 +322,7 @@ def prepare_release(
         InputError: the release names no asset, or a malformed id/ARN.
         AwsAccessError, ThrottledError, ReleaseError: a call failed otherwise.
     """
-    ref = JobRef(request.account, release_job_id(request.release_name), region)
+    ref = JobRef(request.source_account_id, release_job_id(request.release_name), region)
     roots, problems = _roots(request, region)
     arns = tuple(dict.fromkeys(arn for _, arn in roots))
     if not arns and not problems:
@@ -351,7 +351,7 @@ def prepare_release(
         problems.append(str(exc))
     if problems:
         raise ReleasePreflightError(
-            f"release '{clean(request.release_name, 100)}' ({ref.job_id}) in account {request.account} ({region}) "
+            f"release '{clean(request.release_name, 100)}' ({ref.job_id}) in account {request.source_account_id} ({region}) "
             f"cannot start: {len(problems)} problem(s): {listing(problems)}; fix them in QuickSight (or leave "
             "those assets out of the release) and re-run; no export job was started",
             tuple(problems),
@@ -367,7 +367,7 @@ def _roots(request: ReleaseRequest, region: str) -> tuple[list[tuple[str, str]],
     for kind, values in (("dashboard", request.dashboard_ids), ("analysis", request.analysis_ids)):
         for value in values:
             try:
-                roots.append((kind, asset_arn(kind, value, account=request.account, region=region)))
+                roots.append((kind, asset_arn(kind, value, account=request.source_account_id, region=region)))
             except InputError as exc:
                 problems.append(str(exc))
     return roots, problems
@@ -376,7 +376,7 @@ def _roots(request: ReleaseRequest, region: str) -> tuple[list[tuple[str, str]],
 def _body(request: ReleaseRequest, ref: JobRef, arns: tuple[str, ...], overrides: dict[str, Any]) -> dict[str, Any]:
     """The StartAssetBundleExportJob request of a release."""
     return {
-        "AwsAccountId": request.account,
+        "AwsAccountId": request.source_account_id,
         "AssetBundleExportJobId": ref.job_id,
         "ResourceArns": list(arns),
         "IncludeAllDependencies": True,
@@ -514,11 +514,11 @@ def start_release(
 def preview_release(request: ReleaseRequest, *, call_budget: CallBudget = DEFAULT_CALL_BUDGET) -> PreparedRelease:
     """Pre-flight only: what a release would export and with which overrides; starts nothing.
 
-    Bounded by ``request.timeout_seconds`` like a release; transient faults are retried within it.
+    Bounded by ``request.export_timeout_seconds`` like a release; transient faults are retried within it.
     """
-    deadline = Deadline.after(request.timeout_seconds)
-    named = JobRef(request.account, release_job_id(request.release_name), request.region)
-    clients = quicksight_clients(named, request.role_arn, deadline, call_budget, calls=job_calls(named, RELEASE))
+    deadline = Deadline.after(request.export_timeout_seconds)
+    named = JobRef(request.source_account_id, release_job_id(request.release_name), request.source_region)
+    clients = quicksight_clients(named, request.source_role_arn, deadline, call_budget, calls=job_calls(named, RELEASE))
     region = clients.within(deadline.remaining()).meta.region_name
     return prepare_release(clients, request, region, deadline=deadline)
 
@@ -546,16 +546,16 @@ def cut_release(
         ReleasePreflightError, ReleaseConflictError, ExportTimeoutError, MalformedAnswerError and the
         errors of ``quicksight.wait_for_export_job`` and ``quicksight.download_export``.
     """
-    deadline = Deadline.after(request.timeout_seconds, clock)
-    named = JobRef(request.account, release_job_id(request.release_name), request.region)
+    deadline = Deadline.after(request.export_timeout_seconds, clock)
+    named = JobRef(request.source_account_id, release_job_id(request.release_name), request.source_region)
     calls = job_calls(named, RELEASE, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw)
-    clients = quicksight_clients(named, request.role_arn, deadline, call_budget, calls=calls)
+    clients = quicksight_clients(named, request.source_role_arn, deadline, call_budget, calls=calls)
     region = clients.within(deadline.remaining()).meta.region_name
     prepared = prepare_release(clients, request, region, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw)
     calls = calls.about(str(prepared.ref), region=region)
     # StartAssetBundleExportJob with botocore's retries off (see START_BUDGET), timeouts as the others'.
     start_budget = replace(call_budget, max_attempts=START_BUDGET.max_attempts)
-    starter = quicksight_clients(prepared.ref, request.role_arn, deadline, start_budget, calls=calls)
+    starter = quicksight_clients(prepared.ref, request.source_role_arn, deadline, start_budget, calls=calls)
     started = start_release(
         clients,
         prepared,

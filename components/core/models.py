@@ -143,25 +143,6 @@ class ExportInputs(SourceJobInputs):
     def _empty_mapping_is_none(cls, value: Any) -> Any:
         return None if value == {} else value
 
-    # Transitional: the AWS boundary (aws/quicksight.fetch_export) reads the inputs under their
-    # names before 0.2.0. Remove these once it reads source_account_id, source_region,
-    # source_role_arn and export_timeout_seconds.
-    @property
-    def aws_account_id(self) -> str:
-        return self.source_account_id
-
-    @property
-    def region(self) -> Optional[str]:
-        return self.source_region
-
-    @property
-    def role_arn(self) -> Optional[str]:
-        return self.source_role_arn
-
-    @property
-    def timeout_seconds(self) -> int:
-        return self.export_timeout_seconds
-
 
 class JobOutputs(BaseModel):
     """The outputs the export and the release share: a fetched job's template (plain JSON-able; never the URL)."""

@@ -137,7 +137,7 @@ def export(role: Optional[str] = None) -> Callable[[Timing, Endpoints], None]:
 
 
 def release(t: Timing, _: Endpoints) -> None:
-    request = ReleaseRequest(account=ACCOUNT, release_name="rel-1", dashboard_ids=("d",), region=REGION, timeout_seconds=t.seconds)
+    request = ReleaseRequest(source_account_id=ACCOUNT, release_name="rel-1", dashboard_ids=("d",), source_region=REGION, export_timeout_seconds=t.seconds)
     cut_release(request, sleep=t.sleep, clock=t.clock, draw=zero, call_budget=t.budget)
 
 

@@ -44,8 +44,8 @@ def sales(emulator: QuickSightEmulator) -> None:
 
 
 def request(**extra: Any) -> ReleaseRequest:
-    values: dict[str, Any] = {"account": ACCOUNT, "release_name": "sales-42", "dashboard_ids": ("sales-dashboard",),
-                              "timeout_seconds": 600}  # fmt: skip
+    values: dict[str, Any] = {"source_account_id": ACCOUNT, "release_name": "sales-42", "dashboard_ids": ("sales-dashboard",),
+                              "export_timeout_seconds": 600}  # fmt: skip
     values.update(extra)
     return ReleaseRequest(**values)
 
@@ -200,7 +200,7 @@ def test_the_limit_counts_running_exports_of_the_account(emulator: QuickSightEmu
         emulator.add_job(f"busy-{i}", statuses=["IN_PROGRESS"])
     time = FakeTime()
     with pytest.raises(ExportTimeoutError) as caught:
-        cut(request(timeout_seconds=120), time)
+        cut(request(export_timeout_seconds=120), time)
     message = str(caught.value)
     assert "export job 'sales-42'" in message and "could not start within 120 s" in message
     assert "LimitExceededException" in message and "raise export_timeout_seconds" in message
@@ -214,7 +214,7 @@ def test_an_interrupted_release_resumes_on_its_running_job(emulator: QuickSightE
     sales(emulator)
     emulator.assets.job_statuses = ["IN_PROGRESS"] * 6 + ["SUCCESSFUL"]
     with pytest.raises(ExportTimeoutError, match="did not finish within"):
-        cut(request(timeout_seconds=3))
+        cut(request(export_timeout_seconds=3))
     resumed = cut(request())
     assert resumed.started is False
     assert len(emulator.calls("StartAssetBundleExportJob")) == 1
