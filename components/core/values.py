@@ -6,7 +6,7 @@ stage deploys: its parameter values (explicit or left to their Default) and its 
 A value can point at the source in four ways, told apart because their fixes differ:
 
 - **the source's own resource**: equal to the export's source value (the parameter's Default) for a
-  property that names a resource globally: a host name, an S3 bucket or manifest key, a VPC subnet
+  property that names a resource globally: a host name, a manifest's S3 bucket, a VPC subnet
   or security group. Another account cannot own the same host or bucket, so prod would read dev;
 - **the source account**: an ARN (a role, a secret, a principal...) or an id that carries the source
   account id: prod would act as, or read from, dev's account;
@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 # Properties whose value names a resource that exists once, whatever the account: a second stage
-# with the same value uses the very same resource.
-GLOBAL_NAME_PROPERTIES = frozenset({"Host", "ManifestFileLocation.Bucket", "ManifestFileLocation.Key"})
+# with the same value uses the very same resource. (A manifest's Key is a name inside its bucket:
+# the same key in another bucket is another object, so the Bucket alone decides.)
+GLOBAL_NAME_PROPERTIES = frozenset({"Host", "ManifestFileLocation.Bucket"})
 _GLOBAL_NAME_PATTERN = re.compile(r"^(SubnetId\d*|SecurityGroupId\d*|SubnetIds|SecurityGroupIds)$")
 # Properties whose value is a name inside one account: the same word in two accounts names two resources.
 ACCOUNT_NAME_PROPERTIES = frozenset({"ClusterId", "InstanceId", "Database", "WorkGroup", "Catalog", "Warehouse", "Domain"})
@@ -97,7 +98,7 @@ def sightings(
     source_region: Optional[str],
     target_region: Optional[str],
     target_account_id: Optional[str] = None,
-    other_stages: Mapping[str, str] = {},
+    other_stages: Optional[Mapping[str, str]] = None,
     stage_words: Iterable[str] = (),
     shown: str,
 ) -> list[Sighting]:
@@ -163,7 +164,7 @@ def sightings(
             )
         )
     if prop in NAMING_PROPERTIES:
-        for stage, other in sorted(other_stages.items()):
+        for stage, other in sorted((other_stages or {}).items()):
             if other == value:
                 found.append(
                     Sighting(

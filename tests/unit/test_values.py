@@ -27,7 +27,7 @@ def test_a_host_equal_to_the_sources_is_an_error() -> None:
     assert found[0].advice == "set this stage's own Host"
 
 
-@pytest.mark.parametrize("prop", ["ManifestFileLocation.Bucket", "ManifestFileLocation.Key", "SubnetId0", "SecurityGroupId3"])
+@pytest.mark.parametrize("prop", ["ManifestFileLocation.Bucket", "SubnetId0", "SecurityGroupId3"])
 def test_buckets_manifests_subnets_and_security_groups_of_the_source_are_errors(prop: str) -> None:
     assert seen(prop, "dev-thing", source_default="dev-thing") == [("source-value", True)]
 
@@ -35,6 +35,10 @@ def test_buckets_manifests_subnets_and_security_groups_of_the_source_are_errors(
 @pytest.mark.parametrize("prop", ["ClusterId", "InstanceId", "Database", "WorkGroup", "Catalog"])
 def test_names_per_account_equal_to_the_sources_are_warnings(prop: str) -> None:
     assert seen(prop, "finance-dev", source_default="finance-dev") == [("source-name", False)]
+
+
+def test_the_same_manifest_key_in_another_bucket_is_another_object() -> None:
+    assert seen("ManifestFileLocation.Key", "manifests/a.json", source_default="manifests/a.json") == []
 
 
 def test_a_name_per_account_in_the_source_account_itself_is_no_warning() -> None:
