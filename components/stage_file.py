@@ -97,12 +97,48 @@ _Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Yaml12Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
-def strict_yaml(text: str, where: str) -> Any:
-    """Parse YAML as go-yaml v3 would, or raise ``StageFileError`` naming the file and position."""
+class _NoAliasLoader(_Yaml12Loader):
+    """The stage-file loader: anchors and aliases refused.
+
+    A 653-byte stage file of nested aliases (a "billion laughs") expands to gigabytes when loaded;
+    no stage file needs them (``pulumi config set`` never writes them), so they are refused before
+    anything is expanded.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "YAML anchors and aliases are not accepted in a stage file", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _position(exc: yaml.YAMLError) -> str:
+    """Where a YAML error is, as ``line L, column C``: never the line's text (it may hold a secret)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "an unknown position"
+
+
+def strict_yaml(text: str, where: str, *, aliases: bool = True) -> Any:
+    """Parse YAML as go-yaml v3 would, or raise ``StageFileError`` naming the file and position.
+
+    The message names the problem, the line and the column, never the text of the line: a stage
+    file holds values that may be secrets.
+
+    Args:
+        text: The YAML text.
+        where: The file, for messages.
+        aliases: Whether anchors and aliases are accepted (not in stage files).
+    """
+    loader = _Yaml12Loader if aliases else _NoAliasLoader
     try:
-        return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        raise StageFileError(f"could not parse {where} as YAML: {' '.join(str(exc).split())}") from exc
+        return yaml.load(text, Loader=loader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as exc:
+        problem = " ".join(str(exc.problem or exc.context or "malformed YAML").split())
+        raise StageFileError(f"could not parse {where} as YAML: {problem} at {_position(exc)}") from None
+    except yaml.YAMLError:
+        raise StageFileError(f"could not parse {where} as YAML") from None
 
 
 # --- Pulumi.yaml ---------------------------------------------------------------------------------
@@ -208,13 +244,49 @@ def _secure(value: Any) -> Any:
     return value
 
 
+PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
+_STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
+
+
+def stack_name(path: Path) -> str:
+    """The stack a stage file configures: ``Pulumi.<stack>.yaml`` (the only name the CLI reads).
+
+    Raises:
+        StageFileError: the file is not named so.
+    """
+    match = _STACK_FILE.match(path.name)
+    if match is None or match.group("stack") in ("yaml", "yml"):
+        raise StageFileError(
+            f"{path.name} is not named Pulumi.<stack>.yaml: the Pulumi CLI reads a stack's settings only from "
+            "Pulumi.<stack>.yaml; rename it"
+        )
+    return match.group("stack")
+
+
+def find_project(start: Path) -> Path:
+    """The project file the Pulumi CLI would use for a stack file in ``start``: there, else upward.
+
+    Raises:
+        StageFileError: none in ``start`` or any folder above it.
+    """
+    folder = start.resolve()
+    for candidate in (folder, *folder.parents):
+        for name in PROJECT_FILES:
+            if (candidate / name).is_file():
+                return candidate / name
+    raise StageFileError(
+        f"no Pulumi.yaml in {start} or any folder above it: put the stage file in the project's folder (beside "
+        "Pulumi.yaml), or name the project file with --project"
+    )
+
+
 def load_stack_config(path: Path, project: str) -> dict[str, Any]:
     """The ``config:`` of a stack file, keys fully namespaced (``project:key``).
 
     Raises:
         StageFileError: the file does not parse, or a key is malformed.
     """
-    document = strict_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+    document = strict_yaml(path.read_text(encoding="utf-8"), str(path), aliases=False) or {}
     if not isinstance(document, dict):
         raise StageFileError(f"{path}: a stack file is a mapping")
     config = document.get("config") or {}
