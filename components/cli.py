@@ -153,14 +153,19 @@ def _parser(prog: str) -> _Parser:
     inspect.add_argument("--release-name", default="preview", help="the release name, for its job id (--show-overrides)")
     inspect.add_argument("--no-id-prefix", action="store_true", help="a release without the id prefix (--show-overrides)")
     preflight = commands.add_parser(
-        "preflight", help="check a stage file against a bundle offline, as pulumi up would (no AWS, no Pulumi)"
+        "preflight",
+        help="judge a stage file offline, as pulumi up would (no AWS, no Pulumi); a source stage needs no bundle",
     )
-    preflight.add_argument("bundle", type=_input_file, help="the bundle the stage deploys (.json or .zip)")
-    preflight.add_argument("--stage", required=True, type=_input_file, help="the stage file, Pulumi.<stage>.yaml")
     preflight.add_argument(
-        "--project", type=_input_file, help="the project file (default: Pulumi.yaml beside the stage file)"
+        "bundle", nargs="?", type=_input_file, help="the bundle the stage deploys (.json or .zip); not for a source stage"
+    )
+    preflight.add_argument("--stage", required=True, type=_input_file, help="the stage file, Pulumi.<stack>.yaml")
+    preflight.add_argument(
+        "--project", type=_input_file, help="the project file (default: Pulumi.yaml beside the stage file, or above it)"
     )
     preflight.add_argument("--no-lint", action="store_true", help="skip cfn-lint (it takes about 10 s)")
+    preflight.add_argument("--json", action="store_true", help="print the findings as JSON (severity, subject, property, message, advice)")
+    preflight.add_argument("--strict", action="store_true", help="exit 1 on a warning too")
     return parser
 
 
@@ -430,7 +435,16 @@ def run(argv: Sequence[str], out: Optional[IO[str]] = None, err: Optional[IO[str
         if args.command == "preflight":
             from .preflight import preflight  # noqa: PLC0415
 
-            return preflight(args.bundle, args.stage, args.project, lint=not args.no_lint, out=out, err=err)
+            return preflight(
+                args.bundle,
+                args.stage,
+                args.project,
+                lint=not args.no_lint,
+                out=out,
+                err=err,
+                as_json=args.json,
+                strict=args.strict,
+            )
         return _inspect(args, out, err)
     except _UsageError as exc:
         print(clean(str(exc), 1000), file=err)

@@ -24,7 +24,7 @@ from .core.types import (
     OptionalSha256,
     OptionalStackName,
 )
-from .errors import InputError
+from .errors import InputError, ProblemsError
 
 NAMESPACE = "quicksight-promotion"
 
@@ -160,21 +160,24 @@ def _problem(item: Any) -> str:
         close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
         hint = f": did you mean {close[0]}?" if close else f" (settings: {', '.join(KNOWN_KEYS)})"
         return f"{NAMESPACE}:{key} is not a setting of this program{hint}"
-    return f"{NAMESPACE}:{key}: {item['msg']} (got {item.get('input')!r})"
+    # The value is not quoted: a setting may hold anything, a secret pasted into the wrong key too.
+    return f"{NAMESPACE}:{key}: {item['msg']}"
 
 
 def parse_config(raw: dict[str, Any]) -> ProgramConfig:
     """Validate raw configuration values, reporting every problem in one message.
 
     Raises:
-        InputError: naming each bad or missing key and what it must be.
+        ProblemsError: naming each bad or missing key and what it must be (``problems``: one by
+            one, each starting with ``quicksight-promotion:<key>``), never its value.
+        InputError: settings that do not go together.
     """
     placeholders = [key for key, value in raw.items() if isinstance(value, str) and value.startswith(PLACEHOLDER_PREFIX)]
     if placeholders:
         listed = "; ".join(
             f"{NAMESPACE}:{key} still holds the skeleton placeholder {raw[key]!r}: set the stage's value" for key in placeholders
         )
-        raise InputError(f"invalid stack configuration: {listed}")
+        raise ProblemsError(f"invalid stack configuration: {listed}", tuple(listed.split("; ")))
     # exportJobId is required unless releaseName is set (the source-stage mode): reported with the
     # other problems, in the same words as a missing required setting.
     chosen = ("releaseName", "exportJobId", "release", "releaseSha256")
@@ -190,7 +193,7 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
         problems = missing
     if problems:
         # Not chained (and raised outside the except): pydantic's own text quotes every value.
-        raise InputError(f"invalid stack configuration: {'; '.join(problems)}") from None
+        raise ProblemsError(f"invalid stack configuration: {'; '.join(problems)}", tuple(problems)) from None
     _check_together(config)
     return config
 

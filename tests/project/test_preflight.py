@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import shutil
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from components.cli import run
 
@@ -45,7 +48,8 @@ def test_a_complete_stage_passes_with_its_credentials_encrypted(tmp_path: Path) 
     stage = _example_with_credentials(tmp_path)
     code, out, err = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
     assert code == 0, out
-    assert out == "Pulumi.test.yaml with sales-bundle.json: no problems found offline; pulumi up --stack test may proceed\n"
+    assert out.splitlines()[-1].startswith("Pulumi.test.yaml with sales-bundle.json: 0 errors, ")
+    assert out.splitlines()[-1].endswith(": pulumi up --stack test may proceed")
     assert err == ""
 
 
@@ -67,18 +71,18 @@ config:
     code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
     assert code == 1
     lines = out.splitlines()
-    assert lines[0].startswith("Pulumi.prod.yaml with sales-bundle.json: ") and "problems that pulumi up would stop on" in lines[0]
-    problems = [line[4:] for line in lines[1:]]
-    assert all(line.startswith("  - ") for line in lines[1:])
-    assert any("unknown property 'WorkGroop' for datasource/82e2e662" in p and "did you mean 'WorkGroup'" in p for p in problems)
-    assert any(p.startswith("quicksight-promotion:expectedSha256 is 0000") and "the bundle hashes to" in p for p in problems)
+    assert lines[-1].startswith("Pulumi.prod.yaml with sales-bundle.json: ") and lines[-1].endswith(": pulumi up would stop")
+    errors = [line[len("  error: ") :] for line in lines if line.startswith("  error: ")]
+    assert all(line.startswith(("  error: ", "  warning: ")) for line in lines[:-1])
+    assert any("unknown property 'WorkGroop' for datasource/82e2e662" in e and "did you mean 'WorkGroup'" in e for e in errors)
+    assert any(e.startswith("template hashes to sha256 ") and "not the pinned 0000" in e for e in errors)
 
 
 def test_settings_refused_by_the_cli_are_reported_before_anything_else(tmp_path: Path) -> None:
     stage = _stage(tmp_path, "prod", "config:\n  quicksight-promotion:exportJobId: j\n")
     code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
     assert code == 1
-    assert "Stack 'prod' is missing configuration value 'sourceAccountId'" in out
+    assert out.splitlines()[0] == "  error: Pulumi.prod.yaml Stack 'prod' is missing configuration value 'sourceAccountId'"
 
 
 def test_skeleton_placeholders_and_bad_settings_are_problems(tmp_path: Path) -> None:
@@ -93,7 +97,114 @@ config:
     )
     code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
     assert code == 1
-    assert "quicksight-promotion:sourceAccountId still holds the skeleton placeholder" in out
+    assert "  error: setting sourceAccountId still holds the skeleton placeholder" in out
+
+
+def test_a_malformed_account_is_one_finding_not_three(tmp_path: Path) -> None:
+    text = _example_with_credentials(tmp_path).read_text(encoding="utf-8")
+    stage = _stage(tmp_path, "test", text.replace('sourceAccountId: "111122223333"', 'sourceAccountId: "1111-2222-3333"'))
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
+    assert code == 1
+    errors = [line for line in out.splitlines() if line.startswith("  error: ")]
+    assert errors == ["  error: setting sourceAccountId String should match pattern '^[0-9]{12}$'"]
+    assert "1111-2222-3333" not in out
+
+
+def test_an_invalid_template_validation_setting_does_not_unmap_principals(tmp_path: Path) -> None:
+    text = _example_with_credentials(tmp_path).read_text(encoding="utf-8")
+    stage = _stage(tmp_path, "test", text.replace("templateValidation: warning", "templateValidation: strict"))
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
+    errors = [line for line in out.splitlines() if line.startswith("  error: ")]
+    assert code == 1 and len(errors) == 1 and errors[0].startswith("  error: setting templateValidation ")
+
+
+def test_a_prod_stage_pointing_at_dev_is_stopped(tmp_path: Path) -> None:
+    text = _example_with_credentials(tmp_path, "prod").read_text(encoding="utf-8")
+    text = text.replace("finance-prod.ghi789.eu-west-1.redshift.amazonaws.com", "finance-dev.abc123xyz.us-east-1.redshift.amazonaws.com")
+    text = text.replace("ClusterId: finance-prod", "ClusterId: finance-dev")
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(_stage(tmp_path, "prod", text)), "--no-lint")
+    assert code == 1
+    assert (
+        f"  error: {REDSHIFT}.Host is 'finance-dev.abc123xyz.us-east-1.redshift.amazonaws.com', the source's own Host "
+        "(the export's value): this stage would use the source's resource: set this stage's own Host"
+    ) in out.splitlines()
+    assert f"  warning: {REDSHIFT}.ClusterId is 'finance-dev', the same ClusterId as the source's" in out
+    assert "no problems" not in out and "may proceed" not in out
+
+
+def test_warnings_up_gives_preflight_gives_and_strict_fails_on_them(tmp_path: Path) -> None:
+    text = _example_with_credentials(tmp_path).read_text(encoding="utf-8")
+    text = text.replace("      Password:\n        secure: v1:AAAApass\n", "      Password: plain-text-pass\n")
+    stage = _stage(tmp_path, "test", text)
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
+    assert code == 0, out
+    assert f"  warning: {REDSHIFT}.Password is a credential given in plain text in the stage file" in out
+    assert "plain-text-pass" not in out
+    assert "is a literal, not a parameter: every stage uses this source value" in out
+    strict, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint", "--strict")
+    assert strict == 1 and out.splitlines()[-1].endswith("--strict counts warnings as errors")
+
+
+def test_json_carries_every_finding(tmp_path: Path) -> None:
+    import json
+
+    stage = _example_with_credentials(tmp_path)
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint", "--json")
+    document = json.loads(out)
+    assert code == 0 and document["passed"] is True and document["stage"] == "test" and document["errors"] == 0
+    assert {"severity", "rule", "subject", "property", "message", "advice"} == set(document["findings"][0])
+    assert document["warnings"] == len(document["findings"])
+
+
+def test_the_source_stage_is_judged_as_a_source_stage(tmp_path: Path) -> None:
+    stage = _stage(tmp_path, "dev", (ROOT / "examples" / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
+    code, out, _ = preflight("--stage", str(stage))
+    assert code == 0, out
+    assert out == "Pulumi.dev.yaml (the source stage: its settings): 0 errors, 0 warnings: pulumi up --stack dev may proceed\n"
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
+    assert code == 0, out
+
+
+def test_it_runs_from_anywhere_finding_the_project_above_the_stage_file(tmp_path: Path, monkeypatch: Any) -> None:
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    nested = tmp_path / "stages"
+    nested.mkdir()
+    stage = nested / "Pulumi.test.yaml"
+    stage.write_text(_example_with_credentials(tmp_path).read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path.parent)
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
+    assert code == 0, out
+
+
+def test_a_stage_file_without_a_project_or_with_a_wrong_name_is_one_line(tmp_path: Path) -> None:
+    lonely = tmp_path / "Pulumi.test.yaml"
+    lonely.write_text("config: {}\n", encoding="utf-8")
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(lonely), "--no-lint", "--project", str(tmp_path / "nope.yaml"))
+    assert code == 2  # --project must exist: a usage error
+    wrong = _stage(tmp_path, "x", "config: {}\n").rename(tmp_path / "m01d_wrong_kind.yaml")
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(wrong), "--no-lint")
+    assert code == 1
+    assert out.splitlines()[0] == (
+        "  error: m01d_wrong_kind.yaml m01d_wrong_kind.yaml is not named Pulumi.<stack>.yaml: the Pulumi CLI reads a "
+        "stack's settings only from Pulumi.<stack>.yaml; rename it"
+    )
+    assert "ong_kind" not in out.replace("wrong_kind", "")
+
+
+def test_yaml_aliases_and_parse_errors_never_echo_the_file(tmp_path: Path) -> None:
+    stage = _stage(tmp_path, "test", "config:\n  a: &x [1]\n  b: *x\n  quicksight-promotion:parameters: {Password: hunter2: x}\n")
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
+    assert code == 1 and "anchors and aliases are not accepted" in out and "hunter2" not in out
+    stage = _stage(tmp_path, "test", "config:\n  quicksight-promotion:parameters:\n    Password: hunter2: x\n")
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
+    assert code == 1 and "at line 3, column 22" in out and "hunter2" not in out
+
+
+@pytest.mark.parametrize("name", ["test", "prod"])
+def test_the_example_stages_pass(tmp_path: Path, name: str) -> None:
+    stage = _example_with_credentials(tmp_path, name)
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
+    assert code == 0, out
 
 
 def test_cfn_lint_runs_with_progress_on_stderr(tmp_path: Path) -> None:
@@ -120,9 +231,12 @@ def test_unmapped_permission_principals_are_problems_naming_them(tmp_path: Path)
     stage = _stage(tmp_path, "test", text[:start] + text[end:])
     code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
     assert code == 1
-    assert "2 problems" in out
-    assert "  - source principal 'arn:${AWS::Partition}:quicksight:${IdentityRegion}:${AWS::AccountId}:user/default/QuickSightAdmin' (held by 12 asset(s): " in out
-    assert "has no target: add it under principals" in out
+    errors = [line for line in out.splitlines() if line.startswith("  error: ")]
+    assert len(errors) == 2
+    assert errors[0].startswith(
+        "  error: principals source principal 'arn:${AWS::Partition}:quicksight:${IdentityRegion}:${AWS::AccountId}:user/default/QuickSightAdmin' (held by 12 asset(s): "
+    )
+    assert "has no target: add it under principals" in errors[0]
 
 
 def test_a_stage_deploying_an_archived_release_preflights_its_archived_template(tmp_path: Path) -> None:
@@ -146,4 +260,4 @@ def test_a_stage_deploying_an_archived_release_preflights_its_archived_template(
     wrong = _stage(tmp_path, "test", text.replace(release, release + f"  quicksight-promotion:releaseSha256: '{'0' * 64}'\n"))
     code, out, _ = preflight(str(archived), "--stage", str(wrong), "--no-lint")
     assert code == 1
-    assert f"quicksight-promotion:releaseSha256 is {'0' * 64} but the bundle's template is archived as {sha}" in out
+    assert f"  error: template hashes to sha256 {sha}, not the pinned {'0' * 64}" in out
