@@ -16,6 +16,7 @@ The tree (a class in brackets is a second base)::
     │   ├── ProblemsError                   several problems at once (``problems``)
     │   │   ├── ParameterError              stage values do not fit the template's parameters
     │   │   ├── PrincipalError              ``principals``/``grant`` do not fit the export
+    │   │   ├── PromotionCheckError         the judge (``core.judge``) found errors in a stage
     │   │   └── ReleasePreflightError [ReleaseError]
     │   ├── ReleaseConflictError [ReleaseError]
     │   └── StageFileError                  the Pulumi CLI would refuse the project or stage file
@@ -39,12 +40,9 @@ The tree (a class in brackets is a second base)::
     │   ├── DownloadUrlExpiredError
     │   └── DownloadRefusedError
     ├── IntegrityError                      bytes are not the expected ones
-    │   ├── ArchiveError                    the release archive holds no usable release
-    │   │   └── ArchiveConflictError        a release name archived with another template
-    │   └── ReleasePinError                 an archived release is not the pinned one
+    │   └── ArchiveError                    the release archive holds no usable release
+    │       └── ArchiveConflictError        a release name archived with another template
     ├── BundleFormatError [ValueError]      not a usable CloudFormation template (or zip of one)
-    ├── TemplateValidationError             cfn-lint errors, and validation stops the deploy
-    ├── TemplateTooLargeError               over CloudFormation's limits even through S3
     └── DeploymentError                     a CloudFormation deployment did not reach its goal
         ├── StackStateError                 a stack state this resource refuses to act on
         ├── ChangeSetFailedError
@@ -200,6 +198,13 @@ class PrincipalError(ProblemsError):
     """The stage's ``principals`` or ``grant`` do not fit the export's permission principals."""
 
 
+class PromotionCheckError(ProblemsError):
+    """The judge (``core.judge``) found errors in what a stage would deploy: nothing was deployed.
+
+    ``problems`` holds each error as ``preflight`` prints it.
+    """
+
+
 class StageFileError(InputError):
     """The Pulumi CLI would refuse the project or stage file with this message."""
 
@@ -293,14 +298,6 @@ class BundleFormatError(QuickSightPromotionError, ValueError):
     """The downloaded file is not a usable CloudFormation template (or zip holding one)."""
 
 
-class TemplateValidationError(QuickSightPromotionError):
-    """cfn-lint found errors in the template and validation is set to stop the deploy."""
-
-
-class TemplateTooLargeError(QuickSightPromotionError):
-    """The template is over what CloudFormation accepts even through S3."""
-
-
 # --- the release archive -------------------------------------------------------------------------
 
 
@@ -314,10 +311,6 @@ class ArchiveConflictError(ArchiveError):
 
 class ArchiveTimeoutError(DeadlineError, ArchiveError):
     """The archive could not be written or read before the deadline."""
-
-
-class ReleasePinError(IntegrityError):
-    """An archived release is not the one the stage is pinned to."""
 
 
 # --- deployments ---------------------------------------------------------------------------------

@@ -130,26 +130,32 @@ def _is_credential_key(key: str) -> bool:
     return any(key.endswith(prop) for prop in CREDENTIAL_PROPERTIES)
 
 
-def protect_credentials(values: Any, resource: str, path: str = "", warn: bool = True) -> Any:
+def protect_credentials(values: Any, path: str = "") -> Any:
     """Wrap every credential value of a stage's ``parameters`` as a Pulumi secret.
 
     A credential given in plain text (not through ``pulumi config set --secret``) is still made
-    secret, and the user is warned (unless ``warn`` is off), without the value, to store it as a
-    secret.
+    secret; the judge (``core.judge``) warns about it, named by ``plain_credentials``.
     """
     if isinstance(values, Mapping):
-        return {
-            key: protect_credentials(item, resource, f"{path}.{key}" if path else str(key), warn)
-            for key, item in values.items()
-        }
+        return {key: protect_credentials(item, f"{path}.{key}" if path else str(key)) for key, item in values.items()}
     if path and _is_credential_key(path.rsplit(".", 1)[-1]) and values is not None:
-        if warn and not isinstance(values, pulumi.Output):
-            pulumi.log.warn(
-                f"parameter {path!r} of {resource} is a credential given in plain text: it is kept secret, but "
-                f"store it encrypted with: pulumi config set --secret --path 'quicksight-promotion:parameters.{path}'"
-            )
         return pulumi.Output.secret(values)
     return values
+
+
+def plain_credentials(values: Any, path: str = "") -> frozenset[str]:
+    """The keys (``datasource/<id>.Password``, a raw parameter name...) of credentials given in plain text.
+
+    Values the program computes (Outputs) cannot be told apart: none of them is named.
+    """
+    if isinstance(values, Mapping):
+        found: set[str] = set()
+        for key, item in values.items():
+            found |= plain_credentials(item, f"{path}.{key}" if path else str(key))
+        return frozenset(found)
+    if path and _is_credential_key(path.rsplit(".", 1)[-1]) and values is not None and not isinstance(values, pulumi.Output):
+        return frozenset({path})
+    return frozenset()
 
 
 class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="AssetBundleExport"):
@@ -228,7 +234,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     ) -> None:
         # A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps
         # the whole `parameters` input and its echo in the outputs encrypted.
-        values, secret = protected_values(parameters, f"AssetBundleExport {resource_name!r}")
+        values, secret = protected_values(parameters)
         props: dict[str, Any] = {
             "source_account_id": source_account_id,
             "export_job_id": export_job_id,
@@ -253,21 +259,17 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         )
 
 
-def protected_values(parameters: Any, label: str) -> tuple[pulumi.Output[Any], pulumi.Output[bool]]:
+def protected_values(parameters: Any) -> tuple[pulumi.Output[Any], pulumi.Output[bool]]:
     """The stage's ``parameters`` with every credential a secret, and whether the result is secret.
 
     A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps it
     encrypted wherever it goes.
     """
     if isinstance(parameters, pulumi.Output):
-        # Computed values: protect the credentials inside once they are known (no warning when
-        # the whole mapping is already a secret).
-        given = parameters
-        values = pulumi.Output.all(given, pulumi.Output.from_input(given.is_secret())).apply(
-            lambda v: pulumi.Output.from_input(protect_credentials(v[0], label, warn=not v[1]))
-        )
+        # Computed values: protect the credentials inside once they are known.
+        values = parameters.apply(lambda given: pulumi.Output.from_input(protect_credentials(given)))
     else:
-        values = pulumi.Output.from_input(protect_credentials(parameters, label))
+        values = pulumi.Output.from_input(protect_credentials(parameters))
     return values, pulumi.Output.from_input(values.is_secret())
 
 

@@ -31,22 +31,16 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from .core.literals import literal_connection_values
-from .core.principals import (
-    PrincipalContext,
-    duplicate_targets,
-    needs_context,
-    principals_left_to_defaults,
-    resolve_principals,
-)
-from .core.transform import deployable
-from .deployment import CloudFormationDeployment
-from .errors import QuickSightPromotionError, ReleasePinError, TemplateTooLargeError
 from .archive import ArchivedTemplate
 from .buckets import private_bucket
-from .core.manifest import resource_digests, sha256_text
-from .provider import AssetBundleExport, protected_values, resolve_catalog_values
-from .validation import VALIDATION_MODES, enforce
+from .core.catalog import CatalogEntry
+from .core.judge import Stage, Target, Verdict, judge
+from .core.manifest import resource_digests
+from .core.transform import deployable
+from .deployment import CloudFormationDeployment
+from .errors import PromotionCheckError, QuickSightPromotionError, listing
+from .provider import AssetBundleExport, plain_credentials, protected_values
+from .validation import VALIDATION_MODES
 
 ON_FAILURE_MODES = ("DELETE", "ROLLBACK", "DO_NOTHING")
 
@@ -154,11 +148,13 @@ class _Source:
     template_body: pulumi.Output[str]
     catalog: pulumi.Output[list[dict[str, Any]]]
     lint_findings: pulumi.Output[Any]
-    cfn_parameters: pulumi.Output[dict[str, str]]
     assets: pulumi.Output[dict[str, list[str]]]
     sha256: pulumi.Output[str]
     subject: pulumi.Output[str]
     release_name: Optional[str]
+    # The sha256 the template was exported as (the downloaded bytes'; an archived release's
+    # recorded export), which a pin may name besides the archived template's own.
+    exported_sha256: pulumi.Output[Optional[str]]
 
 
 @dataclass(frozen=True)
@@ -167,27 +163,15 @@ class _Target:
 
     account_id: pulumi.Output[str]
     region: pulumi.Output[str]
+    partition: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
 class _Deployable:
     """The template as deployed: its body, and its per-resource digests (known when the body is)."""
 
-    choice: pulumi.Output[dict[str, Any]]
     body: pulumi.Output[str]
     digests: pulumi.Output[dict[str, str]]
-
-
-def _principal_values(
-    args: QuickSightBundleStackArgs, picked: Mapping[str, Any], context: Optional[PrincipalContext], who: str
-) -> dict[str, str]:
-    """The principal and grant parameter values of the stage (raises PrincipalError before any deploy)."""
-    template = picked["template"]
-    transform = template.principal_transform()
-    values = resolve_principals(transform, args.principals, args.grant, context, who)
-    for problem in duplicate_targets(transform, values):
-        pulumi.log.warn(f"{who}: {problem}: QuickSight may refuse a principal granted twice; map them apart")
-    return values
 
 
 def default_stack_name(name: str) -> str:
@@ -213,58 +197,59 @@ def staging_bucket(name: str, opts: pulumi.ResourceOptions) -> pulumi.Output[str
     return bucket.bucket
 
 
-def choose_template(values: list[Any], template_validation: str, grant: bool, resource: pulumi.Resource) -> dict[str, Any]:
-    """The deployable template of a source (inside an apply: it creates nothing).
+def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[str], resource: pulumi.Resource) -> dict[str, str]:
+    """The stage's parameter values, once the judge found no error (inside an apply: it creates nothing).
 
-    Its cfn-lint findings are enforced, its principals made parameters and its credential
-    parameters NoEcho; its literal connection values are warned about.
+    Its warnings are logged on the component; its errors stop the program before the deployment
+    (or anything else of the target) is written.
 
     Args:
-        values: The source's template body, catalog, lint findings and subject.
-        template_validation: ``error``, ``warning`` or ``off``.
-        grant: Whether the stage grants the assets (adds the owner/viewer slots).
+        values: The template body, catalog, lint findings, stage values, whether they are secret,
+            the target account, region and partition, the source account and region, the pin, the
+            exported sha256 and the subject.
+        args: The component's arguments.
+        plain: Keys of credentials given in plain text.
         resource: The component, for the warnings.
 
     Raises:
-        TemplateValidationError: cfn-lint errors in ``error`` mode.
-        TemplateTooLargeError: over CloudFormation's limits even through S3.
+        PromotionCheckError: every error the judge found.
     """
-    body, catalog, findings, who = values
-    for finding in enforce(findings or [], template_validation, who):
-        pulumi.log.warn(f"cfn-lint: {finding.describe()}", resource=resource)
-    template = deployable(body, catalog or [], grant=grant)
-    if not template.deployable:
-        raise TemplateTooLargeError(
-            f"the template of {who} is over CloudFormation's limits: {'; '.join(template.exceeded())}: nothing "
-            "was deployed; split the ResourceArns across smaller export jobs and promote each bundle as its "
-            "own stack"
+    body, catalog, findings, stage_values, secret, account, region, partition, source_account, source_region, pin, exported, who = values
+    verdict = judge(
+        body,
+        [CatalogEntry.model_validate(entry) for entry in catalog or []],
+        Stage(
+            name=pulumi.get_stack(),
+            source_account_id=source_account,
+            source_region=source_region,
+            values=stage_values,
+            allow_source_defaults=bool(args.allow_source_defaults),
+            principals=args.principals,
+            grant=args.grant,
+            template_validation=args.template_validation,
+            expected_sha256=pin,
+            archived=args.archived is not None,
+            plain_credentials=plain,
+            hide_values=bool(secret),
+        ),
+        Target(account_id=account, region=region, partition=partition),
+        sha256=exported,
+        lint_findings=findings,
+    )
+    return _verdict_values(verdict, who, resource)
+
+
+def _verdict_values(verdict: Verdict, who: str, resource: pulumi.Resource) -> dict[str, str]:
+    for finding in verdict.warnings:
+        pulumi.log.warn(f"{who}: {finding.describe()}", resource=resource)
+    if verdict.errors:
+        problems = tuple(finding.describe() for finding in verdict.errors)
+        raise PromotionCheckError(
+            f"{who} cannot be deployed by this stage: {len(problems)} error(s): {listing(problems)}; nothing was "
+            "deployed (quicksight-promotion preflight lists the same findings offline)",
+            problems,
         )
-    # Literal connection values would make every stage use the source's (dev's) data.
-    for literal in literal_connection_values(json.loads(body)):
-        pulumi.log.warn(
-            f"{who}: {literal.describe()} is a literal, not a parameter: every stage uses this source value; "
-            "re-export with CloudFormationOverridePropertyConfiguration for it",
-            resource=resource,
-        )
-    return {"body": template.body, "sha256": template.sha256, "template": template}
-
-
-def _pinned(archived: ArchivedTemplate, body: str, manifest: Optional[Mapping[str, Any]], pin: Optional[str]) -> str:
-    """The archived template, refused unless it is the pinned one (its archived or exported sha256).
-
-    Raises:
-        ReleasePinError: another template than the pinned stage's.
-    """
-    if pin:
-        names = manifest or {"sha256": sha256_text(body), "export_sha256": None}
-        if str(pin).lower() not in (names.get("sha256"), names.get("export_sha256")):
-            exported = f" (exported as {names.get('export_sha256')})" if names.get("export_sha256") else ""
-            raise ReleasePinError(
-                f"{archived.subject} is template sha256 {names.get('sha256')}{exported}, not the pinned "
-                f"{str(pin).lower()}: this stage deploys only what the pinned stage deployed; name that release, "
-                "or promote this one through the pinned stage first"
-            )
-    return body
+    return dict(verdict.values)
 
 
 def _archived_findings(body: pulumi.Output[str], archived: ArchivedTemplate, args: QuickSightBundleStackArgs) -> pulumi.Output[Any]:
@@ -319,13 +304,13 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         )
         target = self._target()
         template = self._deployable(args, source)
-        parameters = self._with_principals(args, template.choice, source, target)
+        parameters = self._parameters(args, source, target)
         self.deployment = self._deployment(name, args, template, parameters, target)
         self.stack = self.deployment
-        self._export_outputs(source, template, target)
+        self._export_outputs(source, template, target, parameters)
 
     def _target(self) -> _Target:
-        """The target account and region, asked through the component's own aws provider.
+        """The target account, region and partition, asked through the component's own aws provider.
 
         The deployment runs in the dynamic provider process with the process's AWS chain, and
         refuses any other account than the one the program's aws provider acts in.
@@ -334,6 +319,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         return _Target(
             account_id=aws.get_caller_identity_output(opts=invoke).account_id,
             region=aws.get_region_output(opts=invoke).region,
+            partition=aws.get_partition_output(opts=invoke).partition,
         )
 
     def _deployable(self, args: QuickSightBundleStackArgs, source: _Source) -> _Deployable:
@@ -343,15 +329,40 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         marked NoEcho. A plain value, no resource: the deployment stages it in S3 itself when it
         is over 51,200 bytes.
         """
-        choice = pulumi.Output.all(source.template_body, source.catalog, source.lint_findings, source.subject).apply(
-            lambda values: choose_template(values, args.template_validation, bool(args.grant), self)
+        body = pulumi.Output.all(source.template_body, source.catalog).apply(
+            lambda v: deployable(v[0], v[1] or [], grant=bool(args.grant)).body
         )
-        body = choice.apply(lambda picked: picked["body"])
         # One digest per QuickSight resource of the deployed template: known at preview whenever
         # the template is (always for an archived release), so `pulumi preview --diff` lists the
         # assets that change.
         digests = body.apply(lambda text: resource_digests(json.loads(text)))
-        return _Deployable(choice=choice, body=body, digests=digests)
+        return _Deployable(body=body, digests=digests)
+
+    def _parameters(self, args: QuickSightBundleStackArgs, source: _Source, target: _Target) -> pulumi.Output[dict[str, str]]:
+        """The stack's parameters (the stage's values, principals and grant slots), once the judge allows them.
+
+        One apply over everything the judge needs: ``core.judge`` is the only place the rules are
+        said, and ``preflight`` asks the same function offline.
+        """
+        values, secret = protected_values(args.parameters)
+        plain = plain_credentials(args.parameters)
+        inputs = pulumi.Output.all(
+            source.template_body,
+            source.catalog,
+            source.lint_findings,
+            values,
+            secret,
+            target.account_id,
+            target.region,
+            target.partition,
+            args.source_account_id,
+            args.source_region,
+            args.expected_sha256,
+            source.exported_sha256,
+            source.subject,
+        )
+        # Output.all carries secrecy: the parameters stay secret when any stage value is.
+        return inputs.apply(lambda v: judged(v, args, plain, self))
 
     def _deployment(
         self,
@@ -385,9 +396,11 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
 
-    def _export_outputs(self, source: _Source, template: _Deployable, target: _Target) -> None:
+    def _export_outputs(
+        self, source: _Source, template: _Deployable, target: _Target, parameters: pulumi.Output[dict[str, str]]
+    ) -> None:
         """Set and register the component's outputs."""
-        prefix = source.cfn_parameters.apply(lambda values: (values or {}).get("ResourceIdPrefixForAllResources", ""))
+        prefix = parameters.apply(lambda values: (values or {}).get("ResourceIdPrefixForAllResources", ""))
         self.stack_id = self.deployment.stack_id
         self.stack_name = self.deployment.stack_name
         self.stack_outputs = self.deployment.outputs
@@ -450,7 +463,6 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             template_body=export.template_body,
             catalog=export.parameter_catalog,
             lint_findings=export.lint_findings,
-            cfn_parameters=export.cfn_parameters,
             assets=export.assets,
             sha256=export.template_sha256,
             # From the arguments, not the export's echo of them: a state written before 0.2.0
@@ -460,66 +472,19 @@ class QuickSightBundleStack(pulumi.ComponentResource):
                 pulumi.Output.from_input(args.source_account_id),
             ),  # fmt: skip
             release_name=None,
+            exported_sha256=export.template_sha256,
         )
 
     def _archived_source(self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate) -> _Source:
         """The template of an archived release, read at preview; its stage values checked in the program."""
-        body = pulumi.Output.all(archived.template_body, archived.manifest, args.expected_sha256).apply(
-            lambda v: _pinned(archived, v[0], v[1], v[2])
-        )
-        values, secret = protected_values(args.parameters, f"QuickSightBundleStack {name!r}")
-        allow = bool(args.allow_source_defaults)
-        # Output.all carries secrecy: the result is secret when any given value is. The values are
-        # checked against the catalog here, at preview: no provider sees them first.
-        cfn_parameters = pulumi.Output.all(archived.catalog, values, secret).apply(
-            lambda v: resolve_catalog_values(v[0], v[1], allow, bool(v[2]))
-        )
         return _Source(
             export=None,
-            template_body=body,
+            template_body=archived.template_body,
             catalog=archived.catalog,
-            lint_findings=_archived_findings(body, archived, args),
-            cfn_parameters=cfn_parameters,
+            lint_findings=_archived_findings(archived.template_body, archived, args),
             assets=archived.assets,
             sha256=archived.sha256,
             subject=pulumi.Output.from_input(archived.subject),
             release_name=archived.name,
+            exported_sha256=archived.manifest.apply(lambda m: (m or {}).get("export_sha256")),
         )
-
-    def _with_principals(
-        self,
-        args: QuickSightBundleStackArgs,
-        choice: pulumi.Output[Any],
-        source: _Source,
-        target: _Target,
-    ) -> pulumi.Output[dict[str, str]]:
-        """The stack's parameters: the stage's values plus one per principal and grant slot."""
-        if needs_context(args.principals, args.grant):
-            # Targets given by name are principals of the deploying (target) account, in its
-            # QuickSight identity region: the stage's IdentityRegion, else the stack's region.
-            partition: pulumi.Output[Any] = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self)).partition
-            account: pulumi.Output[Any] = target.account_id
-        else:
-            account = partition = pulumi.Output.from_input(None)
-        identity = pulumi.Output.unsecret(source.cfn_parameters.apply(lambda v: (v or {}).get("IdentityRegion")))
-
-        def principal_values(values: list[Any]) -> dict[str, str]:
-            picked, account_id, part, identity_region, region, who = values
-            context = None
-            if account_id and part:
-                context = PrincipalContext(part, account_id, identity_region or region)
-            return _principal_values(args, picked, context, who)
-
-        principals = pulumi.Output.all(choice, account, partition, identity, target.region, source.subject).apply(
-            principal_values
-        )
-
-        def merged(values: list[Any]) -> dict[str, str]:
-            stage_values, principal_values_, picked, entries, who = values
-            stage_values = stage_values or {}
-            for problem in principals_left_to_defaults(picked["template"].principals, entries or [], stage_values):
-                pulumi.log.warn(f"{who}: {problem}", resource=self)
-            return {**stage_values, **principal_values_}
-
-        # Output.all carries secrecy: the parameters stay secret when any stage value is.
-        return pulumi.Output.all(source.cfn_parameters, principals, choice, source.catalog, source.subject).apply(merged)

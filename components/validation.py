@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import QuickSightPromotionError, TemplateValidationError
+from .errors import QuickSightPromotionError
 
 Level = Literal["error", "warning", "informational"]
 VALIDATION_MODES = ("error", "warning", "off")
@@ -65,32 +65,3 @@ def lint_template(template_body: str, region: str | None = None) -> list[Finding
             )
         )
     return findings
-
-
-def enforce(findings: list[dict[str, Any]] | list[Finding], mode: str, subject: str) -> list[Finding]:
-    """Apply the validation setting to findings; return the ones to report as warnings.
-
-    Args:
-        findings: Findings (as models or plain dicts from state).
-        mode: ``"error"`` stops on error-level findings, ``"warning"`` reports them, ``"off"`` ignores all.
-        subject: Names the template in messages (e.g. the export job).
-
-    Raises:
-        TemplateValidationError: in ``error`` mode, listing every error-level finding.
-    """
-    if mode not in VALIDATION_MODES:
-        raise QuickSightPromotionError(
-            f"unknown template validation mode {mode!r} for {subject}: use one of {', '.join(VALIDATION_MODES)}"
-        )
-    if mode == "off":
-        return []
-    parsed = [f if isinstance(f, Finding) else Finding.model_validate(f) for f in findings]
-    errors = [f for f in parsed if f.level == "error"]
-    if mode == "error" and errors:
-        listed = "; ".join(f.describe() for f in errors)
-        raise TemplateValidationError(
-            f"cfn-lint found {len(errors)} error(s) in the template of {subject}: {listed}; fix the assets and "
-            "re-export, or set template validation to 'warning' to deploy anyway"
-        )
-    return parsed
-

@@ -30,7 +30,7 @@ from .principals import (
     resolve_principals,
 )
 from .stage_values import HIDDEN, PLACEHOLDER_PREFIX, given_parameters, resolve_parameters
-from .transform import DeployableTemplate, deployable
+from .transform import NO_ECHO_PROPERTIES, DeployableTemplate, deployable
 from .values import sightings
 
 Severity = Literal["error", "warning"]
@@ -107,7 +107,8 @@ class Stage:
         template_validation: ``error``, ``warning`` or ``off``: how cfn-lint findings count.
         expected_sha256: The pin (``expectedSha256``/``pinFromStack``), when known.
         archived: Whether the template is an archived release (pinned by its archived sha256 too).
-        plain_credentials: Parameter names whose credential values the stage gives in plain text.
+        plain_credentials: Credentials the stage gives in plain text: parameter names or friendly keys
+            (``<kind>/<id>.<Property>``).
         unreliable: Settings that failed their own validation: rules needing them are not run.
         other_stages: Another stage's name -> its ``parameters`` mapping (same project).
         hide_values: The values were given as a secret: quote none.
@@ -379,18 +380,21 @@ def _other_values(catalog: Sequence[CatalogEntry], stage: Stage) -> dict[str, di
 
 
 def _credentials_in_plain_text(catalog: Sequence[CatalogEntry], stage: Stage) -> list[Finding]:
-    by_name = {entry.name: entry for entry in catalog}
+    """Credentials the stage gives in plain text (named by parameter name or ``<kind>/<id>.<Property>``)."""
     return [
         Finding(
             "warning",
             "plain-credential",
-            by_name[name].asset_key() or name,
+            entry.asset_key() or entry.name,
             "is a credential given in plain text in the stage file: it is kept secret in state, but readable in the file",
-            f"store it encrypted: pulumi config set --secret --path 'quicksight-promotion:parameters.{by_name[name].key}' <value>",
-            by_name[name].property,
+            f"store it encrypted: pulumi config set --secret --path 'quicksight-promotion:parameters.{entry.key}' <value>",
+            entry.property,
         )
-        for name in sorted(stage.plain_credentials)
-        if name in by_name
+        for entry in catalog
+        # A SecretArn names a secret (an ARN is no secret): only the NoEcho credentials are worth the warning.
+        if entry.credential
+        and entry.property in NO_ECHO_PROPERTIES
+        and (entry.name in stage.plain_credentials or entry.key in stage.plain_credentials)
     ]
 
 
@@ -421,7 +425,7 @@ def _lint(lint_findings: Optional[Sequence[Mapping[str, Any]]], stage: Stage) ->
                 severity,
                 "lint",
                 str(item.get("resource", "template")),
-                f"{item.get('rule', '?')} {clean(item.get('message', ''), 500)}",
+                f"cfn-lint {item.get('rule', '?')}: {clean(item.get('message', ''), 500)}",
                 "fix the asset and re-export, or set templateValidation: warning to deploy anyway"
                 if severity == "error"
                 else "",

@@ -448,15 +448,6 @@ def target_arn(target: str, context: PrincipalContext) -> str:
     )
 
 
-def needs_context(principals: Optional[Mapping[str, Any]], grant: Optional[Sequence[Any]]) -> bool:
-    """Whether any target is given by name (so the target account and region are needed)."""
-    targets: list[Any] = []
-    for value in (principals or {}).values():
-        targets.extend(value if isinstance(value, list) else [value])
-    targets.extend(g.get("principal") for g in (grant or []) if isinstance(g, Mapping))
-    return any(isinstance(t, str) and not _TARGET_ARN.match(t) for t in targets)
-
-
 def _lookup(transform: PrincipalTransform) -> dict[str, list[SourcePrincipal]]:
     keys: dict[str, list[SourcePrincipal]] = {}
     for principal in transform.principals:

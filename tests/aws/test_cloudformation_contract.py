@@ -33,7 +33,7 @@ from tools.generator import generate_bundle
 from components.core.principals import find_principals, principalize
 from components.core.transform import deployable
 from components.deployment import CloudFormationDeploymentProvider
-from components.errors import ParameterError
+from components.errors import PromotionCheckError
 from components.core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
 from conftest import sample_template
@@ -290,9 +290,9 @@ def test_the_component_refuses_a_missing_password_before_any_deploy() -> None:
 
     error, mocks = refused(BIG, parameters=values)
 
-    # The SDK re-raises it as a ValueError naming the input chain; the ParameterError is its cause.
-    assert any(issubclass(t, ParameterError) for t in error.types), error.types
-    assert "1 problem with the stage's CloudFormation parameter values: " in str(error)
+    # The SDK re-raises it as a ValueError naming the input chain; the judge's error is its cause.
+    assert any(issubclass(t, PromotionCheckError) for t in error.types), error.types
+    assert "cannot be deployed by this stage: 1 error(s): " in str(error)
     assert f"{REDSHIFT}.Password has no source default and no value" in str(error)
     assert mocks.by_type("quicksight:CloudFormationDeployment") == []
     assert PASSWORD not in str(error)

@@ -228,6 +228,6 @@ def test_dev_test_prod_and_a_rollback_after_the_jobs_expired(moto: MotoServer, s
     # --- a pinned prod refuses any other release (before anything is registered) --------------------------
     refused_mocks = install(ArchiveMocks(moto.s3, "prod"))
     failure = run_failing_program(stage_program(stage_settings("prod", "sales-1", pin), "prod", {}))
-    assert f"release 'sales-1' is template sha256 {manifests['sales-1'].sha256}" in failure.message
+    assert f"release 'sales-1' cannot be deployed by this stage: 1 error(s): template hashes to sha256 {manifests['sales-1'].sha256}" in failure.message
     assert f"not the pinned {pin}" in failure.message
     assert refused_mocks.by_type("quicksight:CloudFormationDeployment") == []

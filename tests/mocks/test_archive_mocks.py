@@ -137,7 +137,7 @@ def test_a_pinned_stage_refuses_another_release() -> None:
 
     failure = run_failing_program(program(settings(release="sales-43", expectedSha256=tested.sha256), {}))
 
-    assert "release 'sales-43' is template sha256" in failure.message
+    assert "release 'sales-43' cannot be deployed by this stage: 1 error(s): template hashes to sha256 " in failure.message
     assert f"not the pinned {tested.sha256}: this stage deploys only what the pinned stage deployed" in failure.message
     assert mocks.by_type("quicksight:CloudFormationDeployment") == []
 
@@ -267,7 +267,7 @@ def test_findings_recorded_in_the_manifest_are_enforced_without_running_cfn_lint
         )
 
     failure = run_failing_program(run)
-    assert "salesdashboardAB12CD NoSuchProperty: E3002 Additional properties are not allowed" in failure.message
+    assert "salesdashboardAB12CD.NoSuchProperty cfn-lint E3002: Additional properties are not allowed" in failure.message
     assert "release 'lint-2'" in failure.message
 
 

@@ -1,4 +1,4 @@
-"""cfn-lint template validation and how its findings are enforced."""
+"""cfn-lint template validation (components/validation.py), and how the judge counts its findings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from components.errors import QuickSightPromotionError
-from components.validation import Finding, TemplateValidationError, enforce, lint_template
+from components.validation import lint_template
 from conftest import sample_template
 
 ERROR = {"resource": "Dash", "path": "Definition/Bogus", "rule": "E3002", "level": "error", "message": "bad"}
@@ -25,25 +25,18 @@ def test_lint_finds_a_schema_error_with_resource_path_and_rule() -> None:
     assert "'Bogus' was unexpected" in bogus[0].message
 
 
-def test_error_mode_lists_every_error_and_says_what_to_do() -> None:
-    with pytest.raises(TemplateValidationError) as info:
-        enforce([ERROR, WARNING, {**ERROR, "resource": "Other"}], "error", "export job 'j' in account 1")
-    message = str(info.value)
-    assert message.startswith("cfn-lint found 2 error(s) in the template of export job 'j' in account 1: ")
-    assert "Dash Definition/Bogus: E3002 bad; Other Definition/Bogus: E3002 bad" in message
-    assert "set template validation to 'warning' to deploy anyway" in message
+def test_error_mode_stops_on_each_error_and_warning_mode_reports_them() -> None:
+    # How findings count is the judge's rule (core.judge), the same for the component and preflight.
+    from components.core.judge import _lint, Stage
 
-
-def test_warning_mode_returns_findings_to_report_and_off_ignores_them() -> None:
-    assert enforce([ERROR, WARNING], "warning", "x") == [Finding(**ERROR), Finding(**WARNING)]
-    assert enforce([ERROR], "off", "x") == []
-    assert enforce([WARNING], "error", "x") == [Finding(**WARNING)]
-
-
-def test_unknown_mode_is_refused() -> None:
-    with pytest.raises(QuickSightPromotionError) as info:
-        enforce([], "strict", "export job 'j'")
-    assert str(info.value) == "unknown template validation mode 'strict' for export job 'j': use one of error, warning, off"
+    stopped = _lint([ERROR, WARNING, {**ERROR, "resource": "Other"}], Stage(template_validation="error"))
+    assert [(f.severity, f.describe()) for f in stopped] == [
+        ("error", "Dash.Definition/Bogus cfn-lint E3002: bad: fix the asset and re-export, or set templateValidation: warning to deploy anyway"),
+        ("warning", "Dash.Name cfn-lint W1001: meh"),
+        ("error", "Other.Definition/Bogus cfn-lint E3002: bad: fix the asset and re-export, or set templateValidation: warning to deploy anyway"),
+    ]
+    assert {f.severity for f in _lint([ERROR, WARNING], Stage(template_validation="warning"))} == {"warning"}
+    assert _lint([ERROR], Stage(template_validation="off")) == []
 
 
 def test_missing_cfn_lint_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
