@@ -31,7 +31,7 @@ from .principals import (
 )
 from .stage_values import HIDDEN, PLACEHOLDER_PREFIX, given_parameters, resolve_parameters
 from .transform import NO_ECHO_PROPERTIES, DeployableTemplate, deployable
-from .values import sightings
+from .values import Context, Sighting, sightings
 
 Severity = Literal["error", "warning"]
 LINT_MODES = ("error", "warning", "off")
@@ -319,44 +319,40 @@ def _sightings(
     principal_values: Mapping[str, str],
 ) -> list[Finding]:
     """Values that still point at the source (``core.values``), errors unless source values are allowed."""
-    source_account = None if "source_account_id" in stage.unreliable else stage.source_account_id
-    source_region = None if "source_region" in stage.unreliable else stage.source_region
+    context = Context(
+        source_account_id=None if "source_account_id" in stage.unreliable else stage.source_account_id,
+        source_region=None if "source_region" in stage.unreliable else stage.source_region,
+        target_region=target.region,
+        target_account_id=target.account_id,
+        stage_words=tuple(name for name in stage.other_stages if name != stage.name),
+    )
     others = _other_values(catalog, stage)
-    words = [name for name in stage.other_stages if name != stage.name]
     findings: list[Finding] = []
     for entry in catalog:
         value = values.get(entry.name)
         if value is None or entry.kind == GLOBAL:
             continue
         shown = HIDDEN if entry.sensitive() or stage.hide_values else repr(clean(value, 200))
-        for seen in sightings(
+        seen = sightings(
             entry.property,
             value,
+            context,
             source_default=entry.default if entry.has_default else None,
-            source_account_id=source_account,
-            source_region=source_region,
-            target_region=target.region,
-            target_account_id=target.account_id,
-            other_stages={stage_name: by_name[entry.name] for stage_name, by_name in others.items() if entry.name in by_name},
-            stage_words=words,
+            other_stages={name: by_name[entry.name] for name, by_name in others.items() if entry.name in by_name},
             shown=shown,
-        ):
-            severity: Severity = "error" if seen.error and not stage.allow_source_defaults else "warning"
-            findings.append(Finding(severity, seen.rule, entry.asset_key() or entry.name, seen.message, seen.advice, entry.property))
+        )
+        findings += [_finding(s, stage, entry.asset_key() or entry.name, s.advice, entry.property) for s in seen]
+    # A principal target names no asset property, and the source region is the identity region's business.
+    principal_context = Context(context.source_account_id, None, target.region, target.account_id)
     for name, value in principal_values.items():
-        for seen in sightings(
-            None,
-            value,
-            source_default=None,
-            source_account_id=source_account,
-            source_region=None,
-            target_region=target.region,
-            target_account_id=target.account_id,
-            shown=repr(clean(value, 200)),
-        ):
-            severity = "error" if seen.error and not stage.allow_source_defaults else "warning"
-            findings.append(Finding(severity, seen.rule, _PRINCIPAL, seen.message, "map it to a principal of the target account", name))
+        for s in sightings(None, value, principal_context, shown=repr(clean(value, 200))):
+            findings.append(_finding(s, stage, _PRINCIPAL, "map it to a principal of the target account", name))
     return findings
+
+
+def _finding(seen: Sighting, stage: Stage, subject: str, advice: str, prop: Optional[str]) -> Finding:
+    severity: Severity = "error" if seen.error and not stage.allow_source_defaults else "warning"
+    return Finding(severity, seen.rule, subject, seen.message, advice, prop)
 
 
 def _other_values(catalog: Sequence[CatalogEntry], stage: Stage) -> dict[str, dict[str, str]]:

@@ -89,100 +89,136 @@ class Sighting:
     advice: str
 
 
+@dataclass(frozen=True)
+class Context:
+    """What is known of the source and the target, for every value of one stage.
+
+    Attributes:
+        source_account_id: The account that exported (None: not known, or its setting is wrong).
+        source_region: The region the export was made in.
+        target_region: The region the stage deploys to (None: unknown, e.g. offline).
+        target_account_id: The account the stage deploys to (None: unknown). A stage deploying into
+            the source account itself may name it.
+        stage_words: Names of the project's other stages (``dev``, ``test``...).
+    """
+
+    source_account_id: Optional[str] = None
+    source_region: Optional[str] = None
+    target_region: Optional[str] = None
+    target_account_id: Optional[str] = None
+    stage_words: tuple[str, ...] = ()
+
+    @property
+    def same_account(self) -> bool:
+        """Whether the stage deploys into the source account itself."""
+        return self.source_account_id is not None and self.source_account_id == self.target_account_id
+
+
 def sightings(
     prop: Optional[str],
     value: str,
+    context: Context,
     *,
-    source_default: Optional[str],
-    source_account_id: Optional[str],
-    source_region: Optional[str],
-    target_region: Optional[str],
-    target_account_id: Optional[str] = None,
+    source_default: Optional[str] = None,
     other_stages: Optional[Mapping[str, str]] = None,
-    stage_words: Iterable[str] = (),
     shown: str,
 ) -> list[Sighting]:
-    """Every way one deployed value points at the source (see the module docstring).
+    """Every way one deployed value points at the source or at another stage (see the module docstring).
 
     Args:
         prop: The asset property the value sets (``Host``, ``RoleArn``...); None for a principal
             target or a parameter of no known property.
         value: The value as CloudFormation receives it.
+        context: What is known of the source and the target.
         source_default: The export's value for it (the parameter's Default), if any.
-        source_account_id: The account that exported.
-        source_region: The region the export was made in.
-        target_region: The region the stage deploys to (None: unknown, e.g. offline).
-        target_account_id: The account the stage deploys to (None: unknown). A stage deploying into
-            the source account itself may name it.
         other_stages: Stage name -> the same parameter's value in that stage's file.
-        stage_words: Names of the project's other stages (``dev``, ``test``...).
-        shown: How messages show the value (``'<hidden>'`` for credentials).
+        shown: How messages show the value (``<hidden>`` for credentials and secret values).
     """
-    found: list[Sighting] = []
-    same_account = source_account_id is not None and source_account_id == target_account_id
-    if prop and source_default is not None and value == source_default and source_default != "":
-        if names_global_resource(prop):
-            found.append(
-                Sighting(
-                    "source-value",
-                    True,
-                    f"is {shown}, the source's own {prop} (the export's value): this stage would use the source's resource",
-                    f"set this stage's own {prop}",
-                )
-            )
-        elif names_account_resource(prop) and not same_account:
-            found.append(
-                Sighting(
-                    "source-name",
-                    False,
-                    f"is {shown}, the same {prop} as the source's: right only if this account has its own by that name",
-                    f"check that this account's {prop} is meant, or set this stage's own",
-                )
-            )
-    if source_account_id and not same_account and source_accounts_in(value, source_account_id):
-        found.append(
-            Sighting(
-                "source-account",
-                True,
-                f"is {shown}, which names the source account {source_account_id}: this stage would act in or read from it",
-                "name a resource of the target account",
-            )
-        )
-    if (
-        source_region
-        and target_region
-        and source_region != target_region
-        and source_region in regions_in(value)
-        and not any(s.rule == "source-value" for s in found)
-    ):
-        found.append(
-            Sighting(
-                "source-region",
-                True,
-                f"is {shown}, which names the source region {source_region} while this stage deploys to {target_region}",
-                f"name the {target_region} resource this stage should use",
-            )
-        )
-    if prop in NAMING_PROPERTIES:
-        for stage, other in sorted((other_stages or {}).items()):
-            if other == value:
-                found.append(
-                    Sighting(
-                        "shared-value",
-                        False,
-                        f"is {shown}, the value stage {stage!r} uses too: two stages would share it",
-                        f"give each stage its own {prop}",
-                    )
-                )
-    if prop == "Host":
-        words = stage_words_in(value, stage_words)
-        if words:
-            found.append(
-                Sighting(
-                    "stage-word",
-                    False,
-                    f"is {shown}, which carries the word {words[0]!r} of another stage",
-                    "check that this host belongs to this stage",
-                )
-            )
+    found = _source_value(prop, value, context, source_default, shown)
+    found += _source_account(value, context, shown)
+    if not any(s.rule == "source-value" for s in found):
+        found += _source_region(value, context, shown)
+    found += _shared(prop, value, other_stages or {}, shown)
+    found += _stage_word(prop, value, context, shown)
     return found
+
+
+def _source_value(prop: Optional[str], value: str, context: Context, default: Optional[str], shown: str) -> list[Sighting]:
+    if not prop or default is None or default == "" or value != default:
+        return []
+    if names_global_resource(prop):
+        return [
+            Sighting(
+                "source-value",
+                True,
+                f"is {shown}, the source's own {prop} (the export's value): this stage would use the source's resource",
+                f"set this stage's own {prop}",
+            )
+        ]
+    if names_account_resource(prop) and not context.same_account:
+        return [
+            Sighting(
+                "source-name",
+                False,
+                f"is {shown}, the same {prop} as the source's: right only if this account has its own by that name",
+                f"check that this account's {prop} is meant, or set this stage's own",
+            )
+        ]
+    return []
+
+
+def _source_account(value: str, context: Context, shown: str) -> list[Sighting]:
+    account = context.source_account_id
+    if not account or context.same_account or not source_accounts_in(value, account):
+        return []
+    return [
+        Sighting(
+            "source-account",
+            True,
+            f"is {shown}, which names the source account {account}: this stage would act in or read from it",
+            "name a resource of the target account",
+        )
+    ]
+
+
+def _source_region(value: str, context: Context, shown: str) -> list[Sighting]:
+    source, target = context.source_region, context.target_region
+    if not source or not target or source == target or source not in regions_in(value):
+        return []
+    return [
+        Sighting(
+            "source-region",
+            True,
+            f"is {shown}, which names the source region {source} while this stage deploys to {target}",
+            f"name the {target} resource this stage should use",
+        )
+    ]
+
+
+def _shared(prop: Optional[str], value: str, other_stages: Mapping[str, str], shown: str) -> list[Sighting]:
+    if prop not in NAMING_PROPERTIES:
+        return []
+    return [
+        Sighting(
+            "shared-value",
+            False,
+            f"is {shown}, the value stage {stage!r} uses too: two stages would share it",
+            f"give each stage its own {prop}",
+        )
+        for stage, other in sorted(other_stages.items())
+        if other == value
+    ]
+
+
+def _stage_word(prop: Optional[str], value: str, context: Context, shown: str) -> list[Sighting]:
+    words = stage_words_in(value, context.stage_words) if prop == "Host" else []
+    if not words:
+        return []
+    return [
+        Sighting(
+            "stage-word",
+            False,
+            f"is {shown}, which carries the word {words[0]!r} of another stage",
+            "check that this host belongs to this stage",
+        )
+    ]

@@ -6,23 +6,23 @@ from typing import Any
 
 import pytest
 
-from components.core.values import regions_in, sightings, source_accounts_in, stage_words_in
+from components.core.values import Context, regions_in, sightings, source_accounts_in, stage_words_in
 
 DEV = "111122223333"
 PROD = "777788889999"
 
 
 def seen(prop: Any, value: str, **kwargs: Any) -> list[tuple[str, bool]]:
-    defaults = {"source_default": None, "source_account_id": DEV, "source_region": "us-east-1", "target_region": "eu-west-1"}
-    found = sightings(prop, value, shown=repr(value), **{**defaults, **kwargs})
+    facts = {"source_account_id": DEV, "source_region": "us-east-1", "target_region": "eu-west-1"}
+    facts.update({k: kwargs.pop(k) for k in list(kwargs) if k in ("source_account_id", "source_region", "target_region", "target_account_id", "stage_words")})
+    found = sightings(prop, value, Context(**facts), shown=repr(value), **kwargs)
     return [(s.rule, s.error) for s in found]
 
 
 def test_a_host_equal_to_the_sources_is_an_error() -> None:
     host = "orders-dev.cluster-a1b2c3.us-east-1.rds.amazonaws.com"
     assert seen("Host", host, source_default=host) == [("source-value", True)]
-    found = sightings("Host", host, source_default=host, source_account_id=DEV, source_region="us-east-1",
-                      target_region="eu-west-1", shown=repr(host))
+    found = sightings("Host", host, Context(DEV, "us-east-1", "eu-west-1"), source_default=host, shown=repr(host))
     assert found[0].message == f"is {host!r}, the source's own Host (the export's value): this stage would use the source's resource"
     assert found[0].advice == "set this stage's own Host"
 
