@@ -133,6 +133,31 @@ class ArchivedTemplate:
     subject: str
 
 
+def _read_manifest(
+    bucket: pulumi.Input[str],
+    bucket_out: pulumi.Output[str],
+    release: str,
+    wanted: Optional[str],
+    region: Optional[pulumi.Input[str]],
+    opts: Optional[pulumi.InvokeOptions],
+) -> pulumi.Output[Optional[dict[str, Any]]]:
+    """``releases/<name>.json``, parsed, and refused unless it is the ``wanted`` template (when one is)."""
+    key = manifest_key(release)
+    answer = aws.s3.get_object_output(bucket=bucket, key=key, region=region, opts=opts)
+
+    def manifest_of(values: list[Any]) -> dict[str, Any]:
+        body, name = values
+        parsed: ReleaseManifest = parse_manifest(body, f"s3://{name}/{key}", release)
+        if wanted and wanted != parsed.sha256:
+            raise ArchiveError(
+                f"release {release!r} (s3://{name}/{key}) is template sha256 {parsed.sha256}, not the releaseSha256 "
+                f"{wanted} this stage asks for: set only one of release and releaseSha256, or the matching pair"
+            )
+        return parsed.model_dump()
+
+    return pulumi.Output.all(answer.body, bucket_out).apply(manifest_of)
+
+
 def read_archived_release(
     bucket: pulumi.Input[str],
     *,
@@ -166,20 +191,7 @@ def read_archived_release(
     subject = f"release {release!r}" if release else f"archived template {wanted}"
     manifest: pulumi.Output[Optional[dict[str, Any]]]
     if release:
-        key = manifest_key(release)
-        answer = aws.s3.get_object_output(bucket=bucket, key=key, region=region, opts=opts)
-
-        def manifest_of(values: list[Any]) -> dict[str, Any]:
-            body, name = values
-            parsed: ReleaseManifest = parse_manifest(body, f"s3://{name}/{key}", release)
-            if wanted and wanted != parsed.sha256:
-                raise ArchiveError(
-                    f"release {release!r} (s3://{name}/{key}) is template sha256 {parsed.sha256}, not the releaseSha256 "
-                    f"{wanted} this stage asks for: set only one of release and releaseSha256, or the matching pair"
-                )
-            return parsed.model_dump()
-
-        manifest = pulumi.Output.all(answer.body, bucket_out).apply(manifest_of)
+        manifest = _read_manifest(bucket, bucket_out, release, wanted, region, opts)
         expected: pulumi.Output[str] = manifest.apply(lambda m: str(m["sha256"]))
     else:
         manifest = pulumi.Output.from_input(None)
