@@ -25,6 +25,7 @@ from .core.manifest import (
     RELEASES_PREFIX,
     TEMPLATES_PREFIX,
     ReleaseManifest,
+    archived_document,
     check_template,
     manifest_key,
     parse_manifest,
@@ -201,7 +202,7 @@ def read_archived_release(
     body = pulumi.Output.all(template.body, expected, bucket_out, object_key).apply(
         lambda v: check_template(v[0], v[1], f"s3://{v[2]}/{v[3]}")
     )
-    document = body.apply(json.loads)
+    document = pulumi.Output.all(body, bucket_out, object_key).apply(lambda v: archived_document(v[0], f"s3://{v[1]}/{v[2]}"))
     return ArchivedTemplate(
         name=release,
         sha256=body.apply(sha256_text),

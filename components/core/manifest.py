@@ -19,7 +19,8 @@ from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ArchiveConflictError, ArchiveError, InputError, clean, listing
+from ..errors import ArchiveConflictError, ArchiveError, BundleFormatError, InputError, clean, listing
+from .bundle import parse_template
 from .template import quicksight_resources, section
 from .types import AccountId
 
@@ -195,7 +196,8 @@ def check_template(body: Optional[str], sha256: str, where: str) -> str:
     """The archived template, refused unless its UTF-8 bytes hash to ``sha256``.
 
     Raises:
-        ArchiveError: missing, or other bytes than the manifest names.
+        ArchiveError: missing, other bytes than the manifest names, or no template an export gives
+            (the strict parser of exports: duplicate keys, NaN, absurd depth refused).
     """
     if body is None or body == "":
         raise ArchiveError(
@@ -208,7 +210,20 @@ def check_template(body: Optional[str], sha256: str, where: str) -> str:
             f"the archived template {where} hashes to sha256 {actual}, not the {sha256} its key and manifest "
             "name: the object was changed after it was archived; restore its first version (the bucket is versioned)"
         )
+    archived_document(body, where)
     return body
+
+
+def archived_document(body: str, where: str) -> dict[str, Any]:
+    """An archived template parsed by the same strict parser as an export (duplicate keys, NaN, depth refused).
+
+    Raises:
+        ArchiveError: the archived bytes are no template an export could have given.
+    """
+    try:
+        return parse_template(body.encode("utf-8")).document
+    except BundleFormatError as exc:
+        raise ArchiveError(f"the archived template {where} is not a template an export gives: {exc}") from None
 
 
 def same_release(existing: ReleaseManifest, new: ReleaseManifest, where: str) -> ReleaseManifest:
