@@ -100,13 +100,18 @@ def _compact(value: Any, depth: int) -> str:
     return _COMPACT.encode(value)
 
 
-def parse_template(raw: bytes, *, source: str = "json") -> Template:
+def parse_template(raw: bytes, *, source: str = "json", local: bool = False) -> Template:
     """Parse template bytes (UTF-8, BOM tolerated) and check it is a CloudFormation template.
+
+    Args:
+        raw: The bytes.
+        source: ``json``, or ``zip:<member>`` for a member of a zip.
+        local: The bytes were not downloaded (a local file, an archived template): messages say "the file".
 
     Raises:
         BundleFormatError: the bytes are not UTF-8 JSON, not an object, or have no ``Resources``.
     """
-    return _parse(lambda: raw, source)
+    return _parse(lambda: raw, source, words=_LOCAL if local else _DOWNLOADED)
 
 
 # Longest number literal accepted: a 64-bit integer has 20 digits, a double needs 17

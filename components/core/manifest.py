@@ -221,7 +221,7 @@ def archived_document(body: str, where: str) -> dict[str, Any]:
         ArchiveError: the archived bytes are no template an export could have given.
     """
     try:
-        return parse_template(body.encode("utf-8")).document
+        return parse_template(body.encode("utf-8"), local=True).document
     except BundleFormatError as exc:
         raise ArchiveError(f"the archived template {where} is not a template an export gives: {exc}") from None
 
