@@ -8,7 +8,8 @@ ExecuteChangeSet, wait for the stack. On top of it:
 - what to do with the stack's current status (``core.stacks.decide``: busy stacks are waited for,
   a failed first create of ours is deleted and created again, a stack that is not ours is only
   taken over with ``adopt_stack``, UPDATE_ROLLBACK_FAILED is refused with what to do);
-- templates over 51,200 bytes staged once in S3 (HeadObject first) and deployed by TemplateURL;
+- templates over 51,200 bytes staged in S3 (an object reused only when its stored checksum is the
+  template's; both calls with ExpectedBucketOwner) and deployed by a TemplateURL naming the version;
 - a failure names its root cause, read from this operation's stack events;
 - one deadline for the whole operation, every wait on ``core.polling.poll_until``; every STS,
   CloudFormation and S3 call made through the call layer (``calls.Calls``, purpose
@@ -655,7 +656,12 @@ class Deployer:
         )
 
     def _stage(self, request: DeployRequest) -> str:
-        """Upload the template once to ``<prefix><sha256>.json`` (HeadObject first); its URL."""
+        """Stage the template at ``<prefix><sha256>.json``: its URL, naming the object version of these bytes.
+
+        An object already there is reused only when S3's stored ``ChecksumSHA256`` is the template's;
+        otherwise a new version is written with the checksum (S3 refuses bytes that do not match it).
+        Both calls carry ``ExpectedBucketOwner`` (the target account).
+        """
         name = request.stack_name
         if not request.staging_bucket:
             raise core.DeploymentError(
@@ -664,22 +670,29 @@ class Deployer:
                 "bucket of the target account in the stack's region",
                 stack=name,
             )
+        body = request.template_body.encode("utf-8")
         key = core.staged_key(request.staging_prefix, core.template_sha256(request.template_body))
+        checksum = core.checksum_sha256(body)
         s3 = self.target.s3()
         where = f"s3://{request.staging_bucket}/{key}"
+        # ExpectedBucketOwner: a bucket of that name in another account is refused (403), never written
+        # to or read from. ChecksumMode: S3 answers the object's stored sha256, which the name is not.
+        owner = {"Bucket": request.staging_bucket, "Key": key, "ExpectedBucketOwner": self.target.account_id}
         found = self._on(
             s3, S3, "HeadObject", "s3:HeadObject", on=where, expect=(MISSING_OBJECT,), retry=True, after=NOTHING_DEPLOYED,
-            Bucket=request.staging_bucket, Key=key,
+            ChecksumMode="ENABLED", **owner,
         )  # fmt: skip
-        # Content-addressed, so a retried upload writes the same bytes.
-        if isinstance(found, Expected):
-            self._on(
+        if isinstance(found, Expected) or found.get("ChecksumSHA256") != checksum:
+            # Missing, or other bytes (anyone who may write to the bucket may have replaced them), or
+            # no checksum to tell: a new version of our bytes, which S3 refuses if they arrive otherwise.
+            found = self._on(
                 s3, S3, "PutObject", "s3:PutObject", on=where, retry=True, after=NOTHING_DEPLOYED,
-                Bucket=request.staging_bucket, Key=key, Body=request.template_body.encode("utf-8"),
-                ContentType="application/json",
+                Body=body, ContentType="application/json", ChecksumSHA256=checksum, **owner,
             )  # fmt: skip
-        # The bucket must be in the stack's region: CloudFormation reads it through this URL.
-        return core.template_url(request.staging_bucket, self.target.region, key)
+        version = found.get("VersionId") if isinstance(found.get("VersionId"), str) else None
+        # The bucket must be in the stack's region: CloudFormation reads it through this URL, at the
+        # version written or checked (a bucket without versioning has none: the checksum check alone).
+        return core.template_url(request.staging_bucket, self.target.region, key, version or None)
 
     def _wait_change_set(self, change_set_id: str, name: str, deadline: float, timeout: float) -> dict[str, Any]:
         def poll() -> dict[str, Any]:

@@ -8,6 +8,7 @@ validates its inputs with ``core.models.DeploymentInputs``.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -337,17 +338,28 @@ def template_sha256(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def template_url(bucket: str, region: str, key: str) -> str:
-    """The virtual-hosted S3 URL CloudFormation reads a staged template from (bucket in ``region``)."""
-    return f"https://{bucket}.s3.{region}.amazonaws.com/{_quote(key)}"
+def checksum_sha256(body: bytes) -> str:
+    """S3's ``ChecksumSHA256`` of an object written in one part: the base64 of its sha256 digest."""
+    return base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
 
 
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+def template_url(bucket: str, region: str, key: str, version_id: Optional[str] = None) -> str:
+    """The virtual-hosted S3 URL CloudFormation reads a staged template from (bucket in ``region``).
+
+    With ``version_id`` (a versioned bucket's answer to the write or the checked read) the URL
+    names that object version: a later write to the key is not what CloudFormation reads.
+    """
+    url = f"https://{bucket}.s3.{region}.amazonaws.com/{_quote(key)}"
+    return f"{url}?versionId={_quote(version_id, slash=False)}" if version_id else url
 
 
-def _quote(key: str) -> str:
-    """Percent-encode an S3 key for a URL path (RFC 3986 unreserved characters and ``/`` kept)."""
-    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in key.encode("utf-8"))
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _quote(text: str, slash: bool = True) -> str:
+    """Percent-encode for a URL (RFC 3986 unreserved characters kept, and ``/`` for a key's path)."""
+    kept = _UNRESERVED | {ord("/")} if slash else _UNRESERVED
+    return "".join(chr(b) if b in kept else f"%{b:02X}" for b in text.encode("utf-8"))
 
 
 def staged_key(prefix: str, sha256: str) -> str:

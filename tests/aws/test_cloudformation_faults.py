@@ -7,7 +7,9 @@ fake clock, then reads the message the user would see.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 from typing import Any, Iterator, Optional
 
 import boto3
@@ -510,20 +512,66 @@ def test_delete_of_a_gone_stack_is_done(cfn: Scripted) -> None:
 BIG_TEMPLATE = TEMPLATE[:-1] + ',"Description":"' + "x" * INLINE_TEMPLATE_LIMIT + '"}'
 
 
-def test_a_large_template_is_staged_once(cfn: Scripted) -> None:
+BIG_CHECKSUM = base64.b64encode(hashlib.sha256(BIG_TEMPLATE.encode()).digest()).decode()
+
+
+def staged(**more: Any) -> dict[str, Any]:
+    """What both staging calls send: the object, and the target account as the bucket's owner."""
+    return {"Bucket": "stage", "Key": ANY, "ExpectedBucketOwner": ACCOUNT, **more}
+
+
+def test_a_large_template_is_staged_once_and_named_by_its_version(cfn: Scripted) -> None:
     for exists in (False, True):
         cfn.stack("UPDATE_COMPLETE")
         if exists:
-            cfn.s3_stub.add_response("head_object", {"ContentLength": len(BIG_TEMPLATE)}, {"Bucket": "stage", "Key": ANY})
+            answer = {"ContentLength": len(BIG_TEMPLATE), "ChecksumSHA256": BIG_CHECKSUM, "VersionId": "v1+/="}
+            cfn.s3_stub.add_response("head_object", answer, staged(ChecksumMode="ENABLED"))
         else:
-            cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params={"Bucket": "stage", "Key": ANY})
-            cfn.s3_stub.add_response("put_object", {}, {"Bucket": "stage", "Key": ANY, "Body": BIG_TEMPLATE.encode(), "ContentType": "application/json"})
+            cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params=staged(ChecksumMode="ENABLED"))
+            sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM)
+            cfn.s3_stub.add_response("put_object", {"VersionId": "v1+/="}, sent)
         cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
         result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
         assert result.template_url is not None and result.template_url.startswith(f"https://stage.s3.{REGION}.amazonaws.com/qs/")
+        assert result.template_url.endswith(".json?versionId=v1%2B%2F%3D"), "the version written or checked, URL-encoded"
     cfn.done()
     assert [c for c in cfn.deployer.calls if c.startswith("s3:")] == ["s3:HeadObject", "s3:PutObject", "s3:HeadObject"]
     assert all("TemplateBody" not in sent and sent["TemplateURL"] == result.template_url for sent in cfn.sent["CreateChangeSet"])
+
+
+@pytest.mark.parametrize("stored", [{"ChecksumSHA256": base64.b64encode(hashlib.sha256(b"other").digest()).decode()}, {}])
+def test_a_staged_object_of_other_bytes_or_no_checksum_is_never_trusted_by_its_name(cfn: Scripted, stored: dict[str, str]) -> None:
+    # Someone who may write to the staging bucket replaced <prefix><sha256>.json (with an IAM role, say):
+    # the name still says our sha256, the stored checksum does not (or there is none to tell).
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.s3_stub.add_response("head_object", {"ContentLength": 9, "VersionId": "theirs", **stored}, staged(ChecksumMode="ENABLED"))
+    sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM)
+    cfn.s3_stub.add_response("put_object", {"VersionId": "ours"}, sent)
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+    result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
+    cfn.done()
+    assert result.template_url is not None and result.template_url.endswith("?versionId=ours")
+    assert cfn.sent["CreateChangeSet"][0]["TemplateURL"] == result.template_url
+
+
+def test_a_bucket_without_versioning_is_named_without_a_version(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params=staged(ChecksumMode="ENABLED"))
+    cfn.s3_stub.add_response("put_object", {}, staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM))
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+    result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
+    cfn.done()
+    assert result.template_url is not None and result.template_url.endswith(".json") and "versionId" not in result.template_url
+
+
+def test_a_staging_bucket_of_another_account_is_refused_with_its_object_named(cfn: Scripted) -> None:
+    # S3 answers 403 to a request whose ExpectedBucketOwner is not the bucket's owner.
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.s3_stub.add_client_error("head_object", "403", "Forbidden", 403, expected_params=staged(ChecksumMode="ENABLED"))
+    with pytest.raises(AwsAccessError) as info:
+        cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
+    assert str(info.value).startswith("s3:HeadObject on s3://stage/qs/")
+    assert "s3:PutObject" not in cfn.deployer.calls and "CreateChangeSet" not in cfn.deployer.calls
 
 
 def test_a_large_template_without_a_staging_bucket_is_refused(cfn: Scripted) -> None:

@@ -159,6 +159,14 @@ def test_replacement_problems_compare_known_values_only() -> None:
 def test_template_url_is_virtual_hosted_and_quoted() -> None:
     assert core.template_url("b", "eu-west-1", "p x/abc.json") == "https://b.s3.eu-west-1.amazonaws.com/p%20x/abc.json"
     assert core.staged_key("quicksight-promotion/", "ab") == "quicksight-promotion/ab.json"
+    # A version id is one query value: every reserved character encoded, "/" too.
+    assert core.template_url("b", "eu-west-1", "k.json", "a/b+c=") == "https://b.s3.eu-west-1.amazonaws.com/k.json?versionId=a%2Fb%2Bc%3D"
+    assert core.template_url("b", "eu-west-1", "k.json", None) == "https://b.s3.eu-west-1.amazonaws.com/k.json"
+
+
+def test_the_staged_checksum_is_s3s_base64_sha256() -> None:
+    # S3's documented example: ChecksumSHA256 of the empty object.
+    assert core.checksum_sha256(b"") == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
 
 # The deployment's parameter values and the catalog's Defaults are written by one function
