@@ -29,7 +29,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.core.stacks import OWNERSHIP_TAG, template_sha256
+from components.core.stacks import OWNER_TAG, OWNERSHIP_TAG, template_sha256
 from tools.generator import generate_bundle
 from components.core.principals import find_principals, principalize
 from components.core.transform import deployable
@@ -195,8 +195,11 @@ def test_small_template_goes_inline_and_cloudformation_creates_the_stack(moto_en
     assert {t["Key"]: t["Value"] for t in stack["Tags"]} == {
         "stage": "test",
         "owner": "analytics-platform",
-        OWNERSHIP_TAG: "CloudFormationDeployment",
+        OWNERSHIP_TAG: outputs["owner_identity"],
+        OWNER_TAG: "quicksight-promotion/test",
     }
+    assert re.fullmatch(r"[0-9a-f]{32}", outputs["owner_identity"]), "minted at the first create"
+    assert outputs["stack_created"] is True
     assert stack["RoleARN"] == role
     assert stack["NotificationARNs"] == [topic]
     assert stack_template(moto.cloudformation, STACK) == sample_template()

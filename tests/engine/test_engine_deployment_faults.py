@@ -35,6 +35,7 @@ def inputs(**overrides: Any) -> dict[str, Any]:
         "target_account_id": ACCOUNT,
         "target_region": "eu-west-1",
         "stack_timeout_seconds": 120,
+        "owner": "sales/prod",
     }
     return base | overrides
 
