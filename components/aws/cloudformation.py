@@ -537,7 +537,8 @@ class Deployer:
             return
         self._delete_change_set(change_set_id)
         name = request.stack_name
-        shown = [core.describe_asset(logical_id, None, request.assets) for logical_id in unreviewed]
+        types = {entry.get("logical_id"): entry.get("type") for entry in summary}
+        shown = [core.describe_asset(logical_id, types.get(logical_id), request.assets) for logical_id in unreviewed]
         raise core.StackStateError(
             f"CloudFormation stack {name!r} is being adopted, and its change set ({core.describe_summary(summary)}) "
             f"would remove or replace {listing(shown, 10, ', ')}, which no review showed: nothing was executed and the "
