@@ -35,6 +35,13 @@ proves the SDK side through the gRPC servicer, with the arguments the engine wou
 keys are the stack's *default* aws provider settings, not those of an explicit
 ``aws.Provider(...)``: the account guard is what makes either case safe.
 
+**Ownership.** A dynamic provider never sees its URN, and two forks of a program have the same
+project, stack and URN: so the resource mints an identity at its first create (``owner_identity``,
+kept in state; a state written before 0.2.0 gets one at its next update) and tags its stack with
+it, beside the readable ``owner`` input (``<project>/<stack>``). What a tag means, and what may be
+adopted, is decided in ``core.stacks`` (``ownership``, ``may_adopt``, ``decide``); the review an
+adoption needs is the change summary a run with ``execute_change_set`` false left in state.
+
 **Secrets.** ``parameters`` is always a secret input. The provider records only HMAC-SHA256
 digests of the values, keyed per resource by a key derived from the stack name and a random salt
 (``digest_salt``, a secret output), never a value: no credential is in any output. Diff compares

@@ -504,8 +504,8 @@ def test_an_adoption_that_removes_what_no_review_showed_is_not_executed(cfn: Scr
     cfn.done()
     assert str(info.value) == (
         "CloudFormation stack 'qsp-faults' is being adopted, and its change set (1 to add, 2 to modify, 1 to remove "
-        "(1 replaced)) would remove or replace theirdash (AWS::QuickSight::Dashboard), theirds (AWS::QuickSight::DataSet), which no review showed: nothing was executed and the "
-        "change set was deleted. Review it first (execute_change_set=false, pulumi up, read change_summary), then set "
+        "(1 replaced)) would remove or replace theirdash (AWS::QuickSight::Dashboard), theirds (AWS::QuickSight::DataSet), "
+        "which no review showed: nothing was executed and the change set was deleted. Review it first (execute_change_set=false, pulumi up, read change_summary), then set "
         "execute_change_set=true; or set adopt_allow_removals=true to accept the removals"
     )
     assert "ExecuteChangeSet" not in cfn.deployer.calls

@@ -7,15 +7,14 @@ deployment's stack, reviewed; a state written by 0.1.0 (no identity) and its sta
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import grpc
 import pytest
 
 from cfn_emulator import ACCOUNT, CloudFormationEmulator
 from components.core.stacks import LEGACY_OWNERSHIP_VALUE, OWNER_TAG, OWNERSHIP_TAG
-from components.deployment import CloudFormationDeploymentProvider
-from engine import DEPLOYMENT_TYPE, EngineHarness, ResourceState, user_error
+from engine import EngineHarness, ResourceState, user_error
 
 PASSWORD = "Owned-Pa55word!"
 TEMPLATE = {
@@ -49,17 +48,8 @@ def inputs(name: str, owner: str, template: dict[str, Any] = TEMPLATE, **overrid
 
 
 @pytest.fixture(scope="module")
-def cfn() -> Iterator[CloudFormationEmulator]:
-    with CloudFormationEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def engine(cfn: CloudFormationEmulator) -> Iterator[EngineHarness]:
-    with EngineHarness(
-        env=cfn.env(), provider=CloudFormationDeploymentProvider(), name="deployment", resource_type=DEPLOYMENT_TYPE
-    ) as harness:
-        yield harness
+def engine(cfn_engine: EngineHarness) -> EngineHarness:
+    return cfn_engine  # the deployment provider against the loopback CloudFormation (tests/conftest.py)
 
 
 def refusal(engine: EngineHarness, props: dict[str, Any], state: Any = None) -> str:
