@@ -35,6 +35,13 @@ proves the SDK side through the gRPC servicer, with the arguments the engine wou
 keys are the stack's *default* aws provider settings, not those of an explicit
 ``aws.Provider(...)``: the account guard is what makes either case safe.
 
+**Ownership.** A dynamic provider never sees its URN, and two forks of a program have the same
+project, stack and URN: so the resource mints an identity at its first create (``owner_identity``,
+kept in state; a state written before 0.2.0 gets one at its next update) and tags its stack with
+it, beside the readable ``owner`` input (``<project>/<stack>``). What a tag means, and what may be
+adopted, is decided in ``core.stacks`` (``ownership``, ``may_adopt``, ``decide``); the review an
+adoption needs is the change summary a run with ``execute_change_set`` false left in state.
+
 **Secrets.** ``parameters`` is always a secret input. The provider records only HMAC-SHA256
 digests of the values, keyed per resource by a key derived from the stack name and a random salt
 (``digest_salt``, a secret output), never a value: no credential is in any output. Diff compares
@@ -101,6 +108,9 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             "termination_protection",
             "execute_change_set",
             "adopt_stack",
+            "adopt_identity",
+            "adopt_allow_removals",
+            "owner",
         }
     )
     # Never replaced: a change of what identifies the stack (its name, the target region or
@@ -108,8 +118,8 @@ class CloudFormationDeploymentProvider(DynamicProvider):
     REPLACE_ON = ()
     # Settings that reach CloudFormation: a change is an update (a change set, maybe empty).
     # on_failure only applies to a first create (CreateChangeSet's OnStackFailure);
-    # stack_timeout_seconds, adopt_stack, target_role_arn and the staging location only matter
-    # while something else changes: no diff on them.
+    # stack_timeout_seconds, adopt_stack, adopt_identity, adopt_allow_removals, owner, target_role_arn
+    # and the staging location only matter while something else changes: no diff on them.
     UPDATE_ON = (
         "capabilities",
         "stack_tags",
@@ -198,7 +208,10 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         return dict(digests or {}) != dict(recorded)
 
     def _create(self, inputs: DeploymentInputs) -> dict[str, Any]:
-        """Deploy a new stack (or repair a failed first create of ours); the id is the stack's ARN."""
+        """Deploy a new stack (or repair a failed first create of ours); the id is the stack's ARN.
+
+        The resource's identity is minted here, once: the stack's ownership tag value from now on.
+        """
         return self._deploy(inputs, secrets.token_hex(16), None)
 
     def _update(self, olds: Mapping[str, Any], _news: Mapping[str, Any], inputs: DeploymentInputs) -> dict[str, Any]:
@@ -211,6 +224,25 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         if problems:
             raise core.refuse_replacement(problems, olds.get("stack_name"))
         return self._deploy(inputs, str(olds.get("digest_salt") or secrets.token_hex(16)), olds)
+
+    @staticmethod
+    def _claim(inputs: DeploymentInputs, olds: Optional[Mapping[str, Any]]) -> core.Claim:
+        """This resource's identity (kept in state; minted when a state has none: at the first create, or
+        the first update of a state written before 0.2.0), its readable owner and what it may adopt."""
+        return core.Claim(
+            identity=str((olds or {}).get("owner_identity") or secrets.token_hex(16)),
+            owner=inputs.owner or "",
+            recorded_stack_id=(olds or {}).get("stack_id"),
+            adopt_stack=inputs.adopt_stack,
+            adopt_identity=inputs.adopt_identity,
+        )
+
+    @staticmethod
+    def _reviewed(olds: Optional[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The change summary of the change set the last run left for review (none: empty)."""
+        if not olds or not olds.get("change_set_id") or olds.get("executed"):
+            return []
+        return list(olds.get("change_summary") or [])
 
     def _read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Read the stack's status and outputs (never its parameter values); a deleted stack is gone.
@@ -280,6 +312,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         digests = _digests(inputs.parameters, name, salt)
         previous = dict((olds or {}).get("deployed_digests") or {})
         keep = frozenset(n for n in core.no_echo_parameters(document) if n in previous and previous[n] == digests.get(n))
+        claim = self._claim(inputs, olds)
         request = cfn.DeployRequest(
             stack_name=name,
             template_body=inputs.template_body,
@@ -291,7 +324,10 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             notification_arns=tuple(inputs.notification_arns),
             termination_protection=inputs.termination_protection,
             execute_change_set=inputs.execute_change_set,
-            adopt_stack=inputs.adopt_stack,
+            claim=claim,
+            adopt_allow_removals=inputs.adopt_allow_removals,
+            reviewed_changes=self._reviewed(olds),
+            created_stack=bool((olds or {}).get("stack_created")),
             timeout_seconds=inputs.stack_timeout_seconds,
             staging_bucket=inputs.staging_bucket,
             staging_prefix=inputs.staging_prefix,
@@ -319,6 +355,8 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             template_url=result.template_url,
             termination_protection=result.termination_protection,
             assets=assets,
+            owner_identity=claim.identity,
+            stack_created=bool((olds or {}).get("stack_created")) or (result.change_set_type == "CREATE" and result.executed),
         )
         # The settings are echoed (diff compares them), never the template or the values.
         settings = inputs.model_dump(exclude={"template_body", "parameters"})
@@ -361,7 +399,15 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         stack_timeout_seconds: How long to wait (default 3600); CloudFormation goes on past it.
         execute_change_set: False: create the change set and stop, for review (``change_set_id``,
             ``change_summary``).
-        adopt_stack: Take over an existing stack this library did not create.
+        adopt_stack: Take over an existing stack this resource did not create: an untagged one, or
+            another deployment's when ``adopt_identity`` names its identity. An adoption's change set
+            that removes or replaces resources is executed only after a review (a run with
+            ``execute_change_set`` false first) or with ``adopt_allow_removals``.
+        adopt_identity: The identity (``quicksight-promotion:managed-by`` tag value) of the deployment
+            a stack is taken from (with ``adopt_stack``); ``CloudFormationDeployment`` for a 0.1.0 stack.
+        adopt_allow_removals: Execute an adoption's removals and replacements without a review first.
+        owner: The readable owner ``<project>/<stack>`` tagged on the stack (``quicksight-promotion:owner``)
+            beside this resource's identity, for whoever meets the stack later.
         on_failure: What CloudFormation does when the first create fails (``ROLLBACK``, ``DELETE``,
             ``DO_NOTHING``); either way the next ``up`` creates the stack again.
         resource_digests: ``<kind>/<asset id>`` -> sha256 of that resource's JSON in ``template_body``
@@ -384,6 +430,8 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
     template_url: pulumi.Output[Optional[str]]
     termination_protection: pulumi.Output[bool]
     resource_digests: pulumi.Output[dict[str, str]]
+    owner_identity: pulumi.Output[str]
+    stack_created: pulumi.Output[bool]
 
     def __init__(
         self,
@@ -405,6 +453,9 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         stack_timeout_seconds: Optional[pulumi.Input[int]] = None,
         execute_change_set: Optional[pulumi.Input[bool]] = None,
         adopt_stack: Optional[pulumi.Input[bool]] = None,
+        adopt_identity: Optional[pulumi.Input[str]] = None,
+        adopt_allow_removals: Optional[pulumi.Input[bool]] = None,
+        owner: Optional[pulumi.Input[str]] = None,
         on_failure: Optional[pulumi.Input[str]] = None,
         resource_digests: Optional[pulumi.Input[Mapping[str, str]]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
@@ -428,6 +479,9 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             "stack_timeout_seconds": stack_timeout_seconds,
             "execute_change_set": execute_change_set,
             "adopt_stack": adopt_stack,
+            "adopt_identity": adopt_identity,
+            "adopt_allow_removals": adopt_allow_removals,
+            "owner": owner,
             "on_failure": on_failure,
             "resource_digests": resource_digests,
         }

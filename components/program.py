@@ -116,6 +116,8 @@ def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStac
         protect=settings.protect,
         target_role_arn=settings.target_role_arn,
         adopt_stack=settings.adopt_stack,
+        adopt_identity=settings.adopt_identity,
+        adopt_allow_removals=settings.adopt_allow_removals,
         execute_change_set=settings.execute_change_set,
         staging_bucket=settings.staging_bucket,
         staging_prefix=settings.staging_prefix,

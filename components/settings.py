@@ -19,6 +19,7 @@ from .core.types import (
     AccountId,
     ExportJobId,
     OptionalBucketName,
+    OptionalIdentity,
     OptionalRegion,
     OptionalRoleArn,
     OptionalSha256,
@@ -46,6 +47,8 @@ SCALAR_KEYS = (
     "protect",
     "targetRoleArn",
     "adoptStack",
+    "adoptIdentity",
+    "adoptAllowRemovals",
     "executeChangeSet",
     "stagingBucket",
     "stagingPrefix",
@@ -105,6 +108,8 @@ class ProgramConfig(BaseModel):
     protect: bool = False
     target_role_arn: OptionalRoleArn = Field(default=None, alias="targetRoleArn")
     adopt_stack: bool = Field(default=False, alias="adoptStack")
+    adopt_identity: OptionalIdentity = Field(default=None, alias="adoptIdentity")
+    adopt_allow_removals: bool = Field(default=False, alias="adoptAllowRemovals")
     execute_change_set: bool = Field(default=True, alias="executeChangeSet")
     staging_bucket: OptionalBucketName = Field(default=None, alias="stagingBucket")
     staging_prefix: str = Field(default="quicksight-promotion/", alias="stagingPrefix")

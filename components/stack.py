@@ -82,7 +82,12 @@ class QuickSightBundleStackArgs:
             reported) or ``off``.
         termination_protection: CloudFormation's termination protection (default: ``protect``).
         execute_change_set: False: create the change set and stop, for review (``change_summary``).
-        adopt_stack: Take over an existing stack of that name that this library did not create.
+        adopt_stack: Take over an existing stack of that name that this deployment did not create: an
+            untagged one, or another deployment's named by ``adopt_identity``. Removals and
+            replacements need a review first (``execute_change_set`` false) or ``adopt_allow_removals``.
+        adopt_identity: The identity of the deployment a stack is taken from (its
+            ``quicksight-promotion:managed-by`` tag, named in the refusal).
+        adopt_allow_removals: Execute an adoption that removes or replaces resources without a review.
         target_role_arn: A role in the target account for the deployment to assume (else the
             AWS chain of the process that runs pulumi, which must act in the target account).
         principals: Source principal (as ``inspect`` lists it) -> the target principal that takes
@@ -120,6 +125,8 @@ class QuickSightBundleStackArgs:
     termination_protection: Optional[bool] = None
     execute_change_set: bool = True
     adopt_stack: bool = False
+    adopt_identity: Optional[str] = None
+    adopt_allow_removals: bool = False
     target_role_arn: Optional[pulumi.Input[str]] = None
     principals: Optional[Mapping[str, Any]] = None
     grant: Optional[Sequence[Mapping[str, Any]]] = None
@@ -391,6 +398,10 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             stack_timeout_seconds=args.stack_timeout_seconds,
             execute_change_set=args.execute_change_set,
             adopt_stack=args.adopt_stack,
+            adopt_identity=args.adopt_identity,
+            adopt_allow_removals=args.adopt_allow_removals,
+            # Readable beside the stack's identity tag: a dynamic provider never sees its URN.
+            owner=f"{pulumi.get_project()}/{pulumi.get_stack()}",
             on_failure=args.on_failure,
             resource_digests=template.digests,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),

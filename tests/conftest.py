@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from cfn_emulator import CloudFormationEmulator
 from emulator import ACCOUNT, QuickSightEmulator
 from engine import EngineHarness
 
@@ -99,6 +100,25 @@ def qs() -> Iterator[QuickSightEmulator]:
 def engine(qs: QuickSightEmulator) -> Iterator[EngineHarness]:
     """One provider process per test module, started as `pulumi up` starts it."""
     with EngineHarness(env=qs.env()) as harness:
+        yield harness
+
+
+@pytest.fixture(scope="module")
+def cfn() -> Iterator[CloudFormationEmulator]:
+    """One loopback CloudFormation per test module."""
+    with CloudFormationEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def cfn_engine(cfn: CloudFormationEmulator) -> Iterator[EngineHarness]:
+    """One deployment provider process per test module, against ``cfn``."""
+    from components.deployment import CloudFormationDeploymentProvider
+    from engine import DEPLOYMENT_TYPE
+
+    with EngineHarness(
+        env=cfn.env(), provider=CloudFormationDeploymentProvider(), name="deployment", resource_type=DEPLOYMENT_TYPE
+    ) as harness:
         yield harness
 
 

@@ -7,8 +7,10 @@ ExecuteChangeSet, wait for the stack. On top of it:
 - an account guard (STS GetCallerIdentity) before any other call;
 - what to do with the stack's current status (``core.stacks.decide``: busy stacks are waited for,
   a failed first create of ours is deleted and created again, a stack that is not ours is only
-  taken over with ``adopt_stack``, UPDATE_ROLLBACK_FAILED is refused with what to do);
-- templates over 51,200 bytes staged once in S3 (HeadObject first) and deployed by TemplateURL;
+  taken over with ``adopt_stack`` (another deployment's only by its identity, and never removing what
+  no review showed), UPDATE_ROLLBACK_FAILED is refused with what to do);
+- templates over 51,200 bytes staged in S3 (an object reused only when its stored checksum is the
+  template's; both calls with ExpectedBucketOwner) and deployed by a TemplateURL naming the version;
 - a failure names its root cause, read from this operation's stack events;
 - one deadline for the whole operation, every wait on ``core.polling.poll_until``; every STS,
   CloudFormation and S3 call made through the call layer (``calls.Calls``, purpose
@@ -148,7 +150,14 @@ class DeployRequest:
         cloudformation_role_arn: The service role CloudFormation assumes (CreateChangeSet's ``RoleARN``).
         termination_protection: Wanted state of termination protection.
         execute_change_set: False: create the change set and stop (for review).
-        adopt_stack: Take over a stack without this library's ownership tag.
+        claim: The deploying resource's identity, readable owner, recorded stack id and what it may adopt
+            (``core.stacks.ownership``, ``core.stacks.may_adopt``); the stack is tagged with the first two.
+        adopt_allow_removals: Execute an adoption's change set even when it removes or replaces resources
+            that no review showed.
+        reviewed_changes: The change summary of the change set this resource last left for review (empty:
+            none); an adoption removes or replaces only what it showed, unless ``adopt_allow_removals``.
+        created_stack: Whether the deploying resource created the stack: termination protection is never
+            turned off on a stack it did not create.
         timeout_seconds: Deadline of the whole operation.
         staging_bucket, staging_prefix: Where a template over 51,200 bytes is staged.
         assets: Logical id -> {"kind", "id"} (of this and the previous template), for messages.
@@ -168,7 +177,10 @@ class DeployRequest:
     notification_arns: Sequence[str] = ()
     termination_protection: bool = False
     execute_change_set: bool = True
-    adopt_stack: bool = False
+    claim: core.Claim = field(default_factory=lambda: core.Claim(identity=secrets.token_hex(16)))
+    adopt_allow_removals: bool = False
+    reviewed_changes: Sequence[Mapping[str, Any]] = ()
+    created_stack: bool = False
     timeout_seconds: float = core.DEFAULT_TIMEOUT_SECONDS
     staging_bucket: Optional[str] = None
     staging_prefix: str = "quicksight-promotion/"
@@ -424,7 +436,7 @@ class Deployer:
         """Decide, build the change set, review or execute it: the steps of a deployment."""
         name = request.stack_name
         deadline = self._begin(request.timeout_seconds, name)
-        stack, change_set_type = self._prepare(request, deadline)
+        stack, change_set_type, adopting = self._prepare(request, deadline)
         if request.stale_change_set:
             self._delete_change_set(request.stale_change_set)
         template_url, source = self._template_source(request)
@@ -438,6 +450,8 @@ class Deployer:
         if described is None:
             return self._finish(name, stack, [], None, False, change_set_type, request, template_url)
         summary = core.summarize_changes(self._all_changes(described, change_set_id, name), request.assets)
+        if adopting and request.execute_change_set and not request.adopt_allow_removals:
+            self._refuse_unreviewed(summary, change_set_id, request)
         if not request.execute_change_set:
             return DeployResult(
                 stack_id=stack_id,
@@ -453,37 +467,50 @@ class Deployer:
         found = self._execute(change_set_id, stack_id, change_set_type, described, request, deadline)
         return self._finish(name, found, summary, None, True, change_set_type, request, template_url)
 
-    def _prepare(self, request: DeployRequest, deadline: float) -> tuple[Optional[dict[str, Any]], str]:
-        """The stack as found (settled) and the change set type to use, by ``core.stacks.decide``.
+    def _prepare(self, request: DeployRequest, deadline: float) -> tuple[Optional[dict[str, Any]], str, bool]:
+        """The stack as found (settled), the change set type to use (``core.stacks.decide``), and
+        whether this deployment adopts the stack.
 
         A failed first create of ours (or adopted) is deleted first: it holds no resources, and it
         blocks the name until it is deleted.
 
         Raises:
-            StackStateError: a stack not ours (without ``adopt_stack``), UPDATE_ROLLBACK_FAILED,
-                or a state this resource does not act on.
+            StackStateError: a stack not ours (untagged or another identity's, not adopted), one
+                whose termination protection this deployment would lower without having created
+                it, UPDATE_ROLLBACK_FAILED, or a state this resource does not act on.
         """
         name = request.stack_name
         stack = self._describe_retried(name)
         if stack is not None:
             stack = self._settle(stack, deadline, name, request.timeout_seconds)
         status = stack.get("StackStatus") if stack else None
-        decision = core.decide(core.phase(status), _owned(stack), request.adopt_stack)
+        tags = core.stack_tags((stack or {}).get("Tags") or [])
+        whose = core.ownership(tags, (stack or {}).get("StackId"), request.claim)
+        decision = core.decide(core.phase(status), whose, core.may_adopt(whose, tags, request.claim))
         if decision is core.Decision.RECREATE:
             self._delete_and_wait(stack, deadline, name, request.timeout_seconds, request.assets)  # type: ignore[arg-type]
-            return None, "CREATE"
-        if decision in (core.Decision.CREATE, core.Decision.UPDATE):
-            return stack, decision.value.upper()
-        raise self._refusal(decision, name, status)
+            return None, "CREATE", False
+        if decision is core.Decision.CREATE:
+            return stack, "CREATE", False
+        if decision is core.Decision.UPDATE:
+            protected = bool((stack or {}).get("EnableTerminationProtection"))
+            if core.lowers_protection(protected, request.termination_protection, request.created_stack):
+                raise core.StackStateError(
+                    f"CloudFormation stack {name!r} has termination protection on, and this deployment did not create "
+                    "it, so it does not turn it off: nothing was changed. Set termination_protection=true, or have the "
+                    "stack's owner turn it off (aws cloudformation update-termination-protection "
+                    f"--no-enable-termination-protection --stack-name {name}), then run pulumi up again",
+                    stack=name,
+                )
+            return stack, "UPDATE", not core.owned(whose)
+        raise self._refusal(decision, name, status, whose, tags)
 
-    def _refusal(self, decision: core.Decision, name: str, status: Optional[str]) -> core.StackStateError:
+    def _refusal(
+        self, decision: core.Decision, name: str, status: Optional[str], whose: core.Ownership, tags: Mapping[str, str]
+    ) -> core.StackStateError:
         """Why a stack is left alone (``decide`` refused it), and what to do."""
         if decision is core.Decision.NOT_OURS:
-            why = (
-                f"CloudFormation stack {name!r} already exists ({clean(status)}) and was not created by this library (it "
-                f"has no {core.OWNERSHIP_TAG} tag): nothing was changed. Choose another stack_name, or set adopt_stack=true "
-                "to take it over (its template and parameters will be replaced by this deployment's)"
-            )
+            why = _not_ours(name, status, whose, tags)
         elif decision is core.Decision.CONTINUE_ROLLBACK:
             why = (
                 f"CloudFormation stack {name!r} is UPDATE_ROLLBACK_FAILED: a failed update could not roll back, and "
@@ -498,6 +525,27 @@ class Deployer:
                 "be deleted again, retaining what cannot be deleted), then run pulumi up again"
             )
         return core.StackStateError(why, stack=name)
+
+    def _refuse_unreviewed(self, summary: Sequence[Mapping[str, Any]], change_set_id: str, request: DeployRequest) -> None:
+        """Refuse to execute an adoption that removes or replaces what no review showed (the change set deleted).
+
+        Raises:
+            StackStateError: naming what would be removed or replaced, and the two ways on.
+        """
+        unreviewed = core.unreviewed_removals(summary, request.reviewed_changes)
+        if not unreviewed:
+            return
+        self._delete_change_set(change_set_id)
+        name = request.stack_name
+        types = {entry.get("logical_id"): entry.get("type") for entry in summary}
+        shown = [core.describe_asset(logical_id, types.get(logical_id), request.assets) for logical_id in unreviewed]
+        raise core.StackStateError(
+            f"CloudFormation stack {name!r} is being adopted, and its change set ({core.describe_summary(summary)}) "
+            f"would remove or replace {listing(shown, 10, ', ')}, which no review showed: nothing was executed and the "
+            "change set was deleted. Review it first (execute_change_set=false, pulumi up, read change_summary), then "
+            "set execute_change_set=true; or set adopt_allow_removals=true to accept the removals",
+            stack=name,
+        )
 
     def _template_source(self, request: DeployRequest) -> tuple[Optional[str], dict[str, Any]]:
         """(the staged template's URL, the change set's TemplateBody or TemplateURL argument)."""
@@ -525,7 +573,9 @@ class Deployer:
             for key, value in sorted(request.parameters.items())
         ]
         tags = [{"Key": k, "Value": v} for k, v in sorted(request.stack_tags.items())]
-        tags.append({"Key": core.OWNERSHIP_TAG, "Value": core.OWNERSHIP_VALUE})
+        tags.append({"Key": core.OWNERSHIP_TAG, "Value": request.claim.identity})
+        if request.claim.owner:
+            tags.append({"Key": core.OWNER_TAG, "Value": request.claim.owner})
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
         arguments: dict[str, Any] = {
             "StackName": request.stack_name,
@@ -655,7 +705,12 @@ class Deployer:
         )
 
     def _stage(self, request: DeployRequest) -> str:
-        """Upload the template once to ``<prefix><sha256>.json`` (HeadObject first); its URL."""
+        """Stage the template at ``<prefix><sha256>.json``: its URL, naming the object version of these bytes.
+
+        An object already there is reused only when S3's stored ``ChecksumSHA256`` is the template's;
+        otherwise a new version is written with the checksum (S3 refuses bytes that do not match it).
+        Both calls carry ``ExpectedBucketOwner`` (the target account).
+        """
         name = request.stack_name
         if not request.staging_bucket:
             raise core.DeploymentError(
@@ -664,22 +719,29 @@ class Deployer:
                 "bucket of the target account in the stack's region",
                 stack=name,
             )
+        body = request.template_body.encode("utf-8")
         key = core.staged_key(request.staging_prefix, core.template_sha256(request.template_body))
+        checksum = core.checksum_sha256(body)
         s3 = self.target.s3()
         where = f"s3://{request.staging_bucket}/{key}"
+        # ExpectedBucketOwner: a bucket of that name in another account is refused (403), never written
+        # to or read from. ChecksumMode: S3 answers the object's stored sha256, which the name is not.
+        owner = {"Bucket": request.staging_bucket, "Key": key, "ExpectedBucketOwner": self.target.account_id}
         found = self._on(
             s3, S3, "HeadObject", "s3:HeadObject", on=where, expect=(MISSING_OBJECT,), retry=True, after=NOTHING_DEPLOYED,
-            Bucket=request.staging_bucket, Key=key,
+            ChecksumMode="ENABLED", **owner,
         )  # fmt: skip
-        # Content-addressed, so a retried upload writes the same bytes.
-        if isinstance(found, Expected):
-            self._on(
+        if isinstance(found, Expected) or found.get("ChecksumSHA256") != checksum:
+            # Missing, or other bytes (anyone who may write to the bucket may have replaced them), or
+            # no checksum to tell: a new version of our bytes, which S3 refuses if they arrive otherwise.
+            found = self._on(
                 s3, S3, "PutObject", "s3:PutObject", on=where, retry=True, after=NOTHING_DEPLOYED,
-                Bucket=request.staging_bucket, Key=key, Body=request.template_body.encode("utf-8"),
-                ContentType="application/json",
+                Body=body, ContentType="application/json", ChecksumSHA256=checksum, **owner,
             )  # fmt: skip
-        # The bucket must be in the stack's region: CloudFormation reads it through this URL.
-        return core.template_url(request.staging_bucket, self.target.region, key)
+        version = found.get("VersionId") if isinstance(found.get("VersionId"), str) else None
+        # The bucket must be in the stack's region: CloudFormation reads it through this URL, at the
+        # version written or checked (a bucket without versioning has none: the checksum check alone).
+        return core.template_url(request.staging_bucket, self.target.region, key, version or None)
 
     def _wait_change_set(self, change_set_id: str, name: str, deadline: float, timeout: float) -> dict[str, Any]:
         def poll() -> dict[str, Any]:
@@ -934,9 +996,26 @@ def _scrub(exc: BaseException, hidden: Mapping[str, str]) -> None:
         depth += 1
 
 
-def _owned(stack: Optional[Mapping[str, Any]]) -> bool:
-    tags = (stack or {}).get("Tags") or []
-    return any(t.get("Key") == core.OWNERSHIP_TAG for t in tags if isinstance(t, Mapping))
+def _not_ours(name: str, status: Optional[str], whose: core.Ownership, tags: Mapping[str, str]) -> str:
+    """The refusal of a stack another deployment (or someone else) owns: whose it is, and what to do."""
+    if whose is core.Ownership.UNTAGGED:
+        return (
+            f"CloudFormation stack {name!r} already exists ({clean(status)}) and was not created by this library (it "
+            f"has no {core.OWNERSHIP_TAG} tag): nothing was changed. Choose another stack_name, or set adopt_stack=true "
+            "to take it over (its template and parameters will be replaced by this deployment's; run it with "
+            "execute_change_set=false first to review what it removes)"
+        )
+    identity = clean(tags.get(core.OWNERSHIP_TAG), 80)
+    if tags.get(core.OWNERSHIP_TAG) == core.LEGACY_OWNERSHIP_VALUE:
+        whom = "a deployment of quicksight-promotion 0.1.0 whose state does not hold this stack"
+    else:
+        owner = tags.get(core.OWNER_TAG)
+        whom = f"the deployment of {clean(owner, 200)!r}" if owner else "another deployment (no owner tag)"
+    return (
+        f"CloudFormation stack {name!r} already exists ({clean(status)}) and belongs to {whom} ({core.OWNERSHIP_TAG} "
+        f"{identity!r}), not to this one: nothing was changed. Choose another stack_name; or, to take it over from its "
+        f"owner, set adopt_stack=true and adopt_identity={identity!r} (review first with execute_change_set=false)"
+    )
 
 
 def _outputs(stack: Optional[Mapping[str, Any]]) -> dict[str, str]:

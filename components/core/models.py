@@ -17,12 +17,13 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ..errors import listing
-from .stacks import DEFAULT_TIMEOUT_SECONDS, OWNERSHIP_TAG, parameter_string
+from .stacks import DEFAULT_TIMEOUT_SECONDS, OWNER_TAG, OWNERSHIP_TAG, parameter_string
 from .types import (
     AccountId,
     ExportJobId,
     OptionalAccountId,
     OptionalBucketName,
+    OptionalIdentity,
     OptionalRegion,
     OptionalRoleArn,
     OptionalSha256,
@@ -224,6 +225,12 @@ class DeploymentInputs(BaseModel):
     stack_timeout_seconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
     execute_change_set: bool = True
     adopt_stack: bool = False
+    # The identity (another deployment's ownership tag value) adopt_stack may take a stack from.
+    adopt_identity: OptionalIdentity = None
+    # Execute an adoption that removes or replaces resources without a review first.
+    adopt_allow_removals: bool = False
+    # The readable owner "<project>/<stack>" tagged beside the identity (a provider never sees its URN).
+    owner: Optional[str] = Field(default=None, max_length=256)
     on_failure: Optional[Literal["ROLLBACK", "DELETE", "DO_NOTHING"]] = None
     # One sha256 per QuickSight resource of the template (core.manifest.resource_digests): derived
     # from template_body, given so that `pulumi preview --diff` names the assets that change.
@@ -251,9 +258,11 @@ class DeploymentInputs(BaseModel):
     @field_validator("stack_tags")
     @classmethod
     def _no_reserved_tags(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(key for key in value if key.startswith("aws:") or key == OWNERSHIP_TAG)
+        bad = sorted(key for key in value if key.startswith("aws:") or key in (OWNERSHIP_TAG, OWNER_TAG))
         if bad:
-            raise ValueError(f"tag keys {listing(bad)} are reserved (aws: by AWS, {OWNERSHIP_TAG} by this library)")
+            raise ValueError(
+                f"tag keys {listing(bad)} are reserved (aws: by AWS, {OWNERSHIP_TAG} and {OWNER_TAG} by this library)"
+            )
         return value
 
     @property
@@ -288,3 +297,9 @@ class DeploymentOutputs(BaseModel):
     template_url: Optional[str] = None
     termination_protection: bool
     assets: dict[str, Any]
+    # The identity minted at this resource's first create: the stack's ownership tag value. States
+    # written before 0.2.0 have none (the next update mints it and tags the stack with it).
+    owner_identity: str
+    # Whether this resource's change set created the stack (termination protection is never turned
+    # off on a stack it did not create); False in states written before 0.2.0.
+    stack_created: bool = False

@@ -8,10 +8,12 @@ validates its inputs with ``core.models.DeploymentInputs``.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Optional
 
@@ -30,13 +32,89 @@ from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary 
 from .catalog import to_parameter_string
 from .polling import Backoff
 from .template import quicksight_resources, section
+from .types import LEGACY_IDENTITY
 from .transform import NO_ECHO_PROPERTIES  # noqa: F401  (re-exported: the secrets among credentials)
 
-# The tag this library puts on every stack it creates: a stack without it was made by someone
-# else, and is only taken over with ``adopt_stack``. CloudFormation propagates stack tags to the
-# resources that support them (QuickSight assets do), which is harmless.
+# The tags this library puts on every stack it deploys. OWNERSHIP_TAG's value is the identity of
+# the one CloudFormationDeployment resource that created (or adopted) the stack: a random id minted
+# at its first create and kept in its state. Project, stack and URN cannot tell two forks of a
+# program apart; the minted id can. OWNER_TAG is the readable ``<project>/<stack>`` of that resource,
+# for messages only (it decides nothing but the repair of a failed first create, see ``ownership``).
+# CloudFormation propagates stack tags to the resources that support them (QuickSight assets do),
+# which is harmless.
 OWNERSHIP_TAG = "quicksight-promotion:managed-by"
-OWNERSHIP_VALUE = "CloudFormationDeployment"
+OWNER_TAG = "quicksight-promotion:owner"
+# The fixed value 0.1.0 wrote on every stack: it tells no owner apart, so a stack carrying it is
+# only this resource's when its state records that stack's id (and is then tagged with its identity).
+LEGACY_OWNERSHIP_VALUE = LEGACY_IDENTITY
+
+
+class Ownership(str, Enum):
+    """Whose a stack is, seen from one deployment resource (see ``ownership``)."""
+
+    OURS = "ours"  # tagged with this resource's identity
+    OURS_LEGACY = "ours-legacy"  # 0.1.0's fixed tag value, on the stack this resource's state records
+    NAMESAKE = "namesake"  # another identity with this resource's readable owner (a failed create's retry, or a fork)
+    UNTAGGED = "untagged"  # no ownership tag: made by someone else
+    THEIRS = "theirs"  # another identity, or 0.1.0's value on a stack this resource's state does not record
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a deployment resource is and may take.
+
+    Attributes:
+        identity: Its identity (the ownership tag's value on the stacks it deploys).
+        owner: Its readable owner (``<project>/<stack>``, "" when not given).
+        recorded_stack_id: The stack id its state records (None at its first create).
+        adopt_stack: Whether it may take over a stack it does not own.
+        adopt_identity: The one other identity it may take a stack from (with ``adopt_stack``).
+    """
+
+    identity: str
+    owner: str = ""
+    recorded_stack_id: Optional[str] = None
+    adopt_stack: bool = False
+    adopt_identity: Optional[str] = None
+
+
+def stack_tags(tags: Iterable[Any]) -> dict[str, str]:
+    """A DescribeStacks entry's ``Tags`` list as a mapping (entries that are no tag ignored)."""
+    return {
+        str(tag["Key"]): str(tag.get("Value", ""))
+        for tag in tags
+        if isinstance(tag, Mapping) and isinstance(tag.get("Key"), str)
+    }
+
+
+def ownership(tags: Mapping[str, str], stack_id: Optional[str], claim: Claim) -> Ownership:
+    """Whose the stack with ``tags`` (and id ``stack_id``) is, for the resource making ``claim``."""
+    value = tags.get(OWNERSHIP_TAG)
+    if value is None:
+        return Ownership.UNTAGGED
+    if value == claim.identity:
+        return Ownership.OURS
+    if value == LEGACY_OWNERSHIP_VALUE:
+        recorded = claim.recorded_stack_id is not None and claim.recorded_stack_id == stack_id
+        return Ownership.OURS_LEGACY if recorded else Ownership.THEIRS
+    if claim.owner and tags.get(OWNER_TAG) == claim.owner:
+        return Ownership.NAMESAKE
+    return Ownership.THEIRS
+
+
+def may_adopt(whose: Ownership, tags: Mapping[str, str], claim: Claim) -> bool:
+    """Whether ``claim`` may take over a stack it does not own: an untagged one with ``adopt_stack``,
+    another identity's only when ``adopt_identity`` names that identity."""
+    if not claim.adopt_stack:
+        return False
+    if whose is Ownership.UNTAGGED:
+        return True
+    return claim.adopt_identity is not None and tags.get(OWNERSHIP_TAG) == claim.adopt_identity
+
+
+def owned(whose: Ownership) -> bool:
+    """Whether the stack is this resource's own (a 0.1.0 stack of its state included)."""
+    return whose in (Ownership.OURS, Ownership.OURS_LEGACY)
 
 
 # Change sets are evaluated in seconds (a large template in under a minute). aws-cli polls every
@@ -146,33 +224,59 @@ class Decision(str, Enum):
     UPDATE = "update"  # an UPDATE change set
     RECREATE = "recreate"  # a failed first create holds nothing: delete it, then a CREATE change set
     WAIT = "wait"  # an operation runs: wait for it to settle, then decide again
-    NOT_OURS = "not-ours"  # refused: another's stack (no ownership tag) and adopt_stack is off
+    NOT_OURS = "not-ours"  # refused: another's stack (untagged, or another identity) and not adopted
     CONTINUE_ROLLBACK = "continue-rollback"  # refused: a human must finish the failed rollback first
     REFUSE = "refuse"  # refused: a state this resource does not act on (DELETE_FAILED and the like)
 
 
-def decide(stack_phase: Phase, owned: bool, adopt: bool) -> Decision:
+def decide(stack_phase: Phase, whose: Ownership, adopt: bool) -> Decision:
     """The change-set decision: create, update, delete and create again, wait, or refuse.
 
     Args:
         stack_phase: What the stack's status means (``phase``).
-        owned: Whether the stack carries this library's ownership tag (``OWNERSHIP_TAG``).
-        adopt: Whether a stack without it may be taken over (the ``adopt_stack`` input).
+        whose: Whose the stack is (``ownership``).
+        adopt: Whether a stack not ours may be taken over (``may_adopt``).
 
-    A stack that holds resources (STABLE, FAILED_CREATE) is only changed when it is ours or
-    adopted; a stack that holds none (ABSENT, REVIEW: a change set never executed) is created.
+    A stack that holds resources (STABLE) is only changed when it is ours or adopted; a failed
+    first create (FAILED_CREATE) holds none, and is also deleted when it carries this resource's
+    readable owner (NAMESAKE): a create that failed is in no state, so its retry mints another
+    identity. A stack that holds none and blocks nothing (ABSENT, REVIEW) is created.
     """
     if stack_phase in (Phase.ABSENT, Phase.REVIEW):
         return Decision.CREATE
     if stack_phase is Phase.BUSY:
         return Decision.WAIT
-    if stack_phase in (Phase.STABLE, Phase.FAILED_CREATE):
-        if not (owned or adopt):
-            return Decision.NOT_OURS
-        return Decision.UPDATE if stack_phase is Phase.STABLE else Decision.RECREATE
+    if stack_phase is Phase.STABLE:
+        return Decision.UPDATE if owned(whose) or adopt else Decision.NOT_OURS
+    if stack_phase is Phase.FAILED_CREATE:
+        return Decision.RECREATE if owned(whose) or adopt or whose is Ownership.NAMESAKE else Decision.NOT_OURS
     if stack_phase is Phase.UPDATE_ROLLBACK_FAILED:
         return Decision.CONTINUE_ROLLBACK
     return Decision.REFUSE
+
+
+def removals(summary: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Logical ids a change summary removes or replaces (``Conditional`` counts: it may replace)."""
+    return sorted(
+        str(entry.get("logical_id"))
+        for entry in summary
+        if entry.get("action") == "Remove" or entry.get("replacement") in ("True", "Conditional", True)
+    )
+
+
+def unreviewed_removals(summary: Sequence[Mapping[str, Any]], reviewed: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What an adoption's change set removes or replaces that no review showed.
+
+    ``reviewed`` is the change summary of the change set this resource last left for review
+    (``execute_change_set: false``) on the same stack; empty when there was none.
+    """
+    shown = set(removals(reviewed))
+    return [logical_id for logical_id in removals(summary) if logical_id not in shown]
+
+
+def lowers_protection(protected: bool, wanted: bool, created: bool) -> bool:
+    """Whether a deployment would turn termination protection off on a stack it did not create (refused)."""
+    return protected and not wanted and not created
 
 
 # What each operation ends in when it worked.
@@ -337,17 +441,28 @@ def template_sha256(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def template_url(bucket: str, region: str, key: str) -> str:
-    """The virtual-hosted S3 URL CloudFormation reads a staged template from (bucket in ``region``)."""
-    return f"https://{bucket}.s3.{region}.amazonaws.com/{_quote(key)}"
+def checksum_sha256(body: bytes) -> str:
+    """S3's ``ChecksumSHA256`` of an object written in one part: the base64 of its sha256 digest."""
+    return base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
 
 
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+def template_url(bucket: str, region: str, key: str, version_id: Optional[str] = None) -> str:
+    """The virtual-hosted S3 URL CloudFormation reads a staged template from (bucket in ``region``).
+
+    With ``version_id`` (a versioned bucket's answer to the write or the checked read) the URL
+    names that object version: a later write to the key is not what CloudFormation reads.
+    """
+    url = f"https://{bucket}.s3.{region}.amazonaws.com/{_quote(key)}"
+    return f"{url}?versionId={_quote(version_id, slash=False)}" if version_id else url
 
 
-def _quote(key: str) -> str:
-    """Percent-encode an S3 key for a URL path (RFC 3986 unreserved characters and ``/`` kept)."""
-    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in key.encode("utf-8"))
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _quote(text: str, slash: bool = True) -> str:
+    """Percent-encode for a URL (RFC 3986 unreserved characters kept, and ``/`` for a key's path)."""
+    kept = _UNRESERVED | {ord("/")} if slash else _UNRESERVED
+    return "".join(chr(b) if b in kept else f"%{b:02X}" for b in text.encode("utf-8"))
 
 
 def staged_key(prefix: str, sha256: str) -> str:

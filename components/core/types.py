@@ -21,6 +21,10 @@ STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,127}$"
 # S3's general-purpose bucket name rule (no upper case, no underscores, 3 to 63 characters).
 BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
+# A deployment's identity, as its stacks' quicksight-promotion:managed-by tag holds it: the 32 hex
+# digits 0.2.0 mints (secrets.token_hex(16)), or the fixed value 0.1.0 wrote on every stack.
+LEGACY_IDENTITY = "CloudFormationDeployment"
+IDENTITY_PATTERN = rf"^([0-9a-f]{{32}}|{LEGACY_IDENTITY})$"
 # QuickSight's AssetBundleExportJobId rule.
 EXPORT_JOB_ID_PATTERN = r"^[\w\-]+$"
 
@@ -41,6 +45,7 @@ RoleArn = Annotated[str, StringConstraints(max_length=2048, pattern=ROLE_ARN_PAT
 StackName = Annotated[str, StringConstraints(pattern=STACK_NAME_PATTERN)]
 BucketName = Annotated[str, StringConstraints(pattern=BUCKET_NAME_PATTERN)]
 Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN), BeforeValidator(lower)]
+Identity = Annotated[str, StringConstraints(pattern=IDENTITY_PATTERN)]
 ExportJobId = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=EXPORT_JOB_ID_PATTERN)]
 
 OptionalRegion = Annotated[Optional[Region], BeforeValidator(empty_is_none)]
@@ -49,3 +54,4 @@ OptionalBucketName = Annotated[Optional[BucketName], BeforeValidator(empty_is_no
 OptionalSha256 = Annotated[Optional[Sha256], BeforeValidator(empty_is_none)]
 OptionalStackName = Annotated[Optional[StackName], BeforeValidator(empty_is_none)]
 OptionalAccountId = Annotated[Optional[AccountId], BeforeValidator(empty_is_none)]
+OptionalIdentity = Annotated[Optional[Identity], BeforeValidator(empty_is_none)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import urllib.parse
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.core.stacks import OWNERSHIP_TAG, template_sha256
+from components.core.stacks import OWNER_TAG, OWNERSHIP_TAG, template_sha256
 from tools.generator import generate_bundle
 from components.core.principals import find_principals, principalize
 from components.core.transform import deployable
@@ -194,8 +195,11 @@ def test_small_template_goes_inline_and_cloudformation_creates_the_stack(moto_en
     assert {t["Key"]: t["Value"] for t in stack["Tags"]} == {
         "stage": "test",
         "owner": "analytics-platform",
-        OWNERSHIP_TAG: "CloudFormationDeployment",
+        OWNERSHIP_TAG: outputs["owner_identity"],
+        OWNER_TAG: "quicksight-promotion/test",
     }
+    assert re.fullmatch(r"[0-9a-f]{32}", outputs["owner_identity"]), "minted at the first create"
+    assert outputs["stack_created"] is True
     assert stack["RoleARN"] == role
     assert stack["NotificationARNs"] == [topic]
     assert stack_template(moto.cloudformation, STACK) == sample_template()
@@ -265,6 +269,34 @@ def test_changed_stage_values_update_the_stack_in_place(moto_env: MotoServer) ->
     }
     # The same inputs again: no change, decided without AWS.
     assert provider.diff(updated["stack_id"], updated, second.sent()).changes is False
+
+
+def test_a_staged_template_replaced_by_another_writer_is_never_deployed(moto_env: MotoServer) -> None:
+    moto = moto_env
+    first = record(BIG)
+    bucket = first.inputs["staging_bucket"]
+    ensure_bucket(moto.s3, bucket)
+    moto.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    outputs = deploy(moto, first)
+    match = VIRTUAL_HOSTED.match(outputs["template_url"].split("?")[0])
+    assert match and "?versionId=" in outputs["template_url"], "a versioned bucket: the URL names the version written"
+    # Another writer of the shared bucket replaces the object under the same name with its own template.
+    role = {"Resources": {"Takeover": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}}}}
+    moto.s3.put_object(Bucket=bucket, Key=match["key"], Body=json.dumps(role).encode())
+
+    changed = stage_values()
+    changed[ATHENA]["WorkGroup"] = "analytics-test-v2"
+    second = record(BIG, parameters=changed)
+    updated = CloudFormationDeploymentProvider().update(outputs["stack_id"], outputs, second.sent()).outs
+
+    assert stack_description(moto.cloudformation, STACK)["StackStatus"] == "UPDATE_COMPLETE"
+    template = stack_template(moto.cloudformation, STACK)
+    assert "Takeover" not in template["Resources"] and template["Resources"] == principalize(BIG).document["Resources"]
+    # Their bytes did not match the checksum: a new version of ours was written, and the URL names it.
+    version = urllib.parse.unquote(updated["template_url"].split("?versionId=")[1])
+    assert updated["template_url"] != outputs["template_url"]
+    staged = moto.s3.get_object(Bucket=bucket, Key=match["key"], VersionId=version)
+    assert staged["Body"].read() == record(BIG, parameters=changed).inputs["template_body"].encode("utf-8")
 
 
 def test_cloudformation_rejects_a_stack_without_the_password(moto_env: MotoServer) -> None:

@@ -7,7 +7,9 @@ fake clock, then reads the message the user would see.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 from typing import Any, Iterator, Optional
 
 import boto3
@@ -15,8 +17,11 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from components.aws.cloudformation import Deployer, DeployRequest, Target
+from components.core import stacks as core
 from components.core.stacks import (
+    OWNER_TAG,
     OWNERSHIP_TAG,
+    Claim,
     ChangeSetFailedError,
     DeploymentError,
     DeploymentTimeoutError,
@@ -39,7 +44,12 @@ TEMPLATE = (
     '"salesdash":{"Type":"AWS::QuickSight::Dashboard","Properties":{"DashboardId":"sales"}}}}'
 )
 ASSETS = {"salesds": {"kind": "dataset", "id": "sales-ds"}, "salesdash": {"kind": "dashboard", "id": "sales"}}
-OURS = [{"Key": OWNERSHIP_TAG, "Value": "CloudFormationDeployment"}]
+IDENTITY = "0123456789abcdef0123456789abcdef"
+OWNER = "sales/prod"
+OURS = [{"Key": OWNERSHIP_TAG, "Value": IDENTITY}, {"Key": OWNER_TAG, "Value": OWNER}]
+THEIR_IDENTITY = "fedcba9876543210fedcba9876543210"
+THEIRS = [{"Key": OWNERSHIP_TAG, "Value": THEIR_IDENTITY}, {"Key": OWNER_TAG, "Value": "team-a/prod"}]
+LEGACY = [{"Key": OWNERSHIP_TAG, "Value": "CloudFormationDeployment"}]
 
 
 def client(service: str) -> Any:
@@ -135,6 +145,8 @@ class Scripted:
             "parameters": {"Pw": "s3cr3t-Pw", "Host": "db.example.com"},
             "timeout_seconds": 600,
             "assets": ASSETS,
+            "claim": Claim(identity=IDENTITY, owner=OWNER, recorded_stack_id=STACK_ID),
+            "created_stack": True,
         }
         return DeployRequest(**(base | overrides))
 
@@ -268,7 +280,7 @@ def test_a_failed_update_names_its_root_cause_not_the_cancellations(cfn: Scripte
         {"ParameterKey": "Pw", "UsePreviousValue": True},
     ]
     assert sent["ChangeSetType"] == "UPDATE"
-    assert {"Key": OWNERSHIP_TAG, "Value": "CloudFormationDeployment"} in sent["Tags"]
+    assert {"Key": OWNERSHIP_TAG, "Value": IDENTITY} in sent["Tags"] and {"Key": OWNER_TAG, "Value": OWNER} in sent["Tags"]
     token = cfn.sent["ExecuteChangeSet"][0]["ClientRequestToken"]
     assert token.startswith("quicksight-promotion-")
 
@@ -404,6 +416,16 @@ def test_a_delete_failed_stack_is_refused_naming_its_status(cfn: Scripted) -> No
     assert str(info.value).startswith("CloudFormation stack 'qsp-faults' is DELETE_FAILED: this resource does not act")
 
 
+def adopted_update(cfn: Scripted, tags: list[dict[str, str]], changes: list[Any], **request: Any) -> Any:
+    """A stack tagged ``tags`` taken over by a change set of ``changes``, executed."""
+    cfn.stack("CREATE_COMPLETE", tags=tags)
+    cfn.change_set("CREATE_COMPLETE", changes=changes)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    return cfn.deployer.deploy(cfn.request(**request))
+
+
 def test_a_stack_that_is_not_ours_is_refused_unless_adopted(cfn: Scripted) -> None:
     cfn.stack("CREATE_COMPLETE", tags=[{"Key": "team", "Value": "bi"}])
     with pytest.raises(StackStateError) as info:
@@ -411,19 +433,128 @@ def test_a_stack_that_is_not_ours_is_refused_unless_adopted(cfn: Scripted) -> No
     assert str(info.value) == (
         "CloudFormation stack 'qsp-faults' already exists (CREATE_COMPLETE) and was not created by this library (it "
         f"has no {OWNERSHIP_TAG} tag): nothing was changed. Choose another stack_name, or set adopt_stack=true to take "
-        "it over (its template and parameters will be replaced by this deployment's)"
+        "it over (its template and parameters will be replaced by this deployment's; run it with "
+        "execute_change_set=false first to review what it removes)"
     )
     assert "CreateChangeSet" not in cfn.deployer.calls
 
-    cfn.stack("CREATE_COMPLETE", tags=[{"Key": "team", "Value": "bi"}])
-    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
-    cfn.stub.add_response("execute_change_set", {}, None)
-    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
-    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
-    result = cfn.deployer.deploy(cfn.request(adopt_stack=True))
+    result = adopted_update(cfn, [{"Key": "team", "Value": "bi"}], CHANGES, claim=Claim(identity=IDENTITY, owner=OWNER, adopt_stack=True))
     cfn.done()
     assert result.stack_status == "UPDATE_COMPLETE"
-    assert {"Key": OWNERSHIP_TAG, "Value": "CloudFormationDeployment"} in cfn.sent["CreateChangeSet"][0]["Tags"]
+    assert {"Key": OWNERSHIP_TAG, "Value": IDENTITY} in cfn.sent["CreateChangeSet"][0]["Tags"]
+
+
+THEIRS_REFUSED = (
+    "CloudFormation stack 'qsp-faults' already exists (CREATE_COMPLETE) and belongs to the deployment of 'team-a/prod' "
+    f"({OWNERSHIP_TAG} '{THEIR_IDENTITY}'), not to this one: nothing was changed. Choose another stack_name; or, to take "
+    f"it over from its owner, set adopt_stack=true and adopt_identity='{THEIR_IDENTITY}' (review first with "
+    "execute_change_set=false)"
+)
+
+
+@pytest.mark.parametrize("adopt_identity", [None, "another-identity"])
+def test_another_deployments_stack_is_refused_naming_its_owner_even_with_adopt_stack(cfn: Scripted, adopt_identity: Optional[str]) -> None:
+    # Team B's first up meets team A's stack of the same default name: never updated, emptied or unprotected.
+    for claim in (Claim(identity=IDENTITY, owner=OWNER), Claim(identity=IDENTITY, owner=OWNER, adopt_stack=True, adopt_identity=adopt_identity)):
+        cfn.stack("CREATE_COMPLETE", tags=THEIRS, protected=True)
+        with pytest.raises(StackStateError) as info:
+            cfn.deployer.deploy(cfn.request(claim=claim))
+        assert str(info.value) == THEIRS_REFUSED
+    cfn.done()
+    assert "CreateChangeSet" not in cfn.deployer.calls and "UpdateTerminationProtection" not in cfn.deployer.calls
+
+
+def test_another_deployments_stack_is_adopted_when_its_identity_is_named(cfn: Scripted) -> None:
+    claim = Claim(identity=IDENTITY, owner=OWNER, adopt_stack=True, adopt_identity=THEIR_IDENTITY)
+    result = adopted_update(cfn, THEIRS, CHANGES, claim=claim, created_stack=False)
+    cfn.done()
+    assert result.executed and {"Key": OWNERSHIP_TAG, "Value": IDENTITY} in cfn.sent["CreateChangeSet"][0]["Tags"]
+
+
+def test_a_stack_of_0_1_0_is_ours_only_when_our_state_records_its_id(cfn: Scripted) -> None:
+    # The resource whose state holds the stack's id re-tags it with its identity...
+    result = adopted_update(cfn, LEGACY, CHANGES, claim=Claim(identity=IDENTITY, owner=OWNER, recorded_stack_id=STACK_ID))
+    assert result.executed and {"Key": OWNERSHIP_TAG, "Value": IDENTITY} in cfn.sent["CreateChangeSet"][0]["Tags"]
+    # ...and a fresh resource (no state) meeting it treats it as another's.
+    cfn.stack("CREATE_COMPLETE", tags=LEGACY)
+    with pytest.raises(StackStateError) as info:
+        cfn.deployer.deploy(cfn.request(claim=Claim(identity=IDENTITY, owner=OWNER)))
+    cfn.done()
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' already exists (CREATE_COMPLETE) and belongs to a deployment of "
+        f"quicksight-promotion 0.1.0 whose state does not hold this stack ({OWNERSHIP_TAG} 'CloudFormationDeployment'), "
+        "not to this one: nothing was changed. Choose another stack_name; or, to take it over from its owner, set "
+        "adopt_stack=true and adopt_identity='CloudFormationDeployment' (review first with execute_change_set=false)"
+    )
+
+
+REMOVING = [
+    *CHANGES,
+    {"Type": "Resource", "ResourceChange": {"Action": "Remove", "LogicalResourceId": "theirdash", "ResourceType": "AWS::QuickSight::Dashboard"}},
+    {"Type": "Resource", "ResourceChange": {"Action": "Modify", "LogicalResourceId": "theirds", "ResourceType": "AWS::QuickSight::DataSet", "Replacement": "True"}},
+]
+
+
+def test_an_adoption_that_removes_what_no_review_showed_is_not_executed(cfn: Scripted) -> None:
+    cfn.stack("CREATE_COMPLETE", tags=[])
+    cfn.change_set("CREATE_COMPLETE", changes=REMOVING)
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+    with pytest.raises(StackStateError) as info:
+        cfn.deployer.deploy(cfn.request(claim=Claim(identity=IDENTITY, adopt_stack=True), created_stack=False))
+    cfn.done()
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' is being adopted, and its change set (1 to add, 2 to modify, 1 to remove "
+        "(1 replaced)) would remove or replace theirdash (AWS::QuickSight::Dashboard), theirds (AWS::QuickSight::DataSet), "
+        "which no review showed: nothing was executed and the change set was deleted. Review it first (execute_change_set=false, pulumi up, read change_summary), then set "
+        "execute_change_set=true; or set adopt_allow_removals=true to accept the removals"
+    )
+    assert "ExecuteChangeSet" not in cfn.deployer.calls
+
+
+def test_an_adoption_removes_what_its_review_showed_or_what_is_allowed(cfn: Scripted) -> None:
+    adopt = Claim(identity=IDENTITY, adopt_stack=True)
+    # The review: execute_change_set false leaves the change set, removals and all.
+    cfn.stack("CREATE_COMPLETE", tags=[])
+    cfn.change_set("CREATE_COMPLETE", changes=REMOVING)
+    cfn.stack("CREATE_COMPLETE", ref=STACK_ID, tags=[])
+    review = cfn.deployer.deploy(cfn.request(claim=adopt, created_stack=False, execute_change_set=False))
+    assert not review.executed and core.removals(review.change_summary) == ["theirdash", "theirds"]
+    # Then executed with what the review showed; or, without a review, with adopt_allow_removals.
+    assert adopted_update(cfn, [], REMOVING, claim=adopt, created_stack=False, reviewed_changes=review.change_summary).executed
+    assert adopted_update(cfn, [], REMOVING, claim=adopt, created_stack=False, adopt_allow_removals=True).executed
+    cfn.done()
+
+
+def test_termination_protection_is_never_lowered_on_a_stack_this_resource_did_not_create(cfn: Scripted) -> None:
+    cfn.stack("CREATE_COMPLETE", tags=[], protected=True)
+    with pytest.raises(StackStateError) as info:
+        cfn.deployer.deploy(cfn.request(claim=Claim(identity=IDENTITY, adopt_stack=True), created_stack=False))
+    cfn.done()
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' has termination protection on, and this deployment did not create it, so "
+        "it does not turn it off: nothing was changed. Set termination_protection=true, or have the stack's owner turn "
+        "it off (aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name "
+        "qsp-faults), then run pulumi up again"
+    )
+    assert "CreateChangeSet" not in cfn.deployer.calls
+
+
+def test_a_failed_first_create_of_a_namesake_is_recreated_and_anothers_is_refused(cfn: Scripted) -> None:
+    # A create that failed left no state: its retry has a new identity but the same readable owner.
+    namesake = [{"Key": OWNERSHIP_TAG, "Value": THEIR_IDENTITY}, {"Key": OWNER_TAG, "Value": OWNER}]
+    cfn.stack("ROLLBACK_COMPLETE", tags=namesake)
+    cfn.stub.add_response("delete_stack", {}, None)
+    cfn.stack(None, ref=STACK_ID)
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("CREATE_COMPLETE", ref=STACK_ID)
+    cfn.stack("CREATE_COMPLETE", ref=STACK_ID)
+    assert cfn.deployer.deploy(cfn.request(claim=Claim(identity=IDENTITY, owner=OWNER))).change_set_type == "CREATE"
+    cfn.stack("ROLLBACK_COMPLETE", tags=THEIRS)
+    with pytest.raises(StackStateError) as info:
+        cfn.deployer.deploy(cfn.request(claim=Claim(identity=IDENTITY, owner=OWNER)))
+    cfn.done()
+    assert str(info.value) == THEIRS_REFUSED.replace("(CREATE_COMPLETE)", "(ROLLBACK_COMPLETE)")
 
 
 def test_execute_false_leaves_the_change_set_for_review(cfn: Scripted) -> None:
@@ -510,20 +641,66 @@ def test_delete_of_a_gone_stack_is_done(cfn: Scripted) -> None:
 BIG_TEMPLATE = TEMPLATE[:-1] + ',"Description":"' + "x" * INLINE_TEMPLATE_LIMIT + '"}'
 
 
-def test_a_large_template_is_staged_once(cfn: Scripted) -> None:
+BIG_CHECKSUM = base64.b64encode(hashlib.sha256(BIG_TEMPLATE.encode()).digest()).decode()
+
+
+def staged(**more: Any) -> dict[str, Any]:
+    """What both staging calls send: the object, and the target account as the bucket's owner."""
+    return {"Bucket": "stage", "Key": ANY, "ExpectedBucketOwner": ACCOUNT, **more}
+
+
+def test_a_large_template_is_staged_once_and_named_by_its_version(cfn: Scripted) -> None:
     for exists in (False, True):
         cfn.stack("UPDATE_COMPLETE")
         if exists:
-            cfn.s3_stub.add_response("head_object", {"ContentLength": len(BIG_TEMPLATE)}, {"Bucket": "stage", "Key": ANY})
+            answer = {"ContentLength": len(BIG_TEMPLATE), "ChecksumSHA256": BIG_CHECKSUM, "VersionId": "v1+/="}
+            cfn.s3_stub.add_response("head_object", answer, staged(ChecksumMode="ENABLED"))
         else:
-            cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params={"Bucket": "stage", "Key": ANY})
-            cfn.s3_stub.add_response("put_object", {}, {"Bucket": "stage", "Key": ANY, "Body": BIG_TEMPLATE.encode(), "ContentType": "application/json"})
+            cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params=staged(ChecksumMode="ENABLED"))
+            sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM)
+            cfn.s3_stub.add_response("put_object", {"VersionId": "v1+/="}, sent)
         cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
         result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
         assert result.template_url is not None and result.template_url.startswith(f"https://stage.s3.{REGION}.amazonaws.com/qs/")
+        assert result.template_url.endswith(".json?versionId=v1%2B%2F%3D"), "the version written or checked, URL-encoded"
     cfn.done()
     assert [c for c in cfn.deployer.calls if c.startswith("s3:")] == ["s3:HeadObject", "s3:PutObject", "s3:HeadObject"]
     assert all("TemplateBody" not in sent and sent["TemplateURL"] == result.template_url for sent in cfn.sent["CreateChangeSet"])
+
+
+@pytest.mark.parametrize("stored", [{"ChecksumSHA256": base64.b64encode(hashlib.sha256(b"other").digest()).decode()}, {}])
+def test_a_staged_object_of_other_bytes_or_no_checksum_is_never_trusted_by_its_name(cfn: Scripted, stored: dict[str, str]) -> None:
+    # Someone who may write to the staging bucket replaced <prefix><sha256>.json (with an IAM role, say):
+    # the name still says our sha256, the stored checksum does not (or there is none to tell).
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.s3_stub.add_response("head_object", {"ContentLength": 9, "VersionId": "theirs", **stored}, staged(ChecksumMode="ENABLED"))
+    sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM)
+    cfn.s3_stub.add_response("put_object", {"VersionId": "ours"}, sent)
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+    result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
+    cfn.done()
+    assert result.template_url is not None and result.template_url.endswith("?versionId=ours")
+    assert cfn.sent["CreateChangeSet"][0]["TemplateURL"] == result.template_url
+
+
+def test_a_bucket_without_versioning_is_named_without_a_version(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params=staged(ChecksumMode="ENABLED"))
+    cfn.s3_stub.add_response("put_object", {}, staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM))
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+    result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
+    cfn.done()
+    assert result.template_url is not None and result.template_url.endswith(".json") and "versionId" not in result.template_url
+
+
+def test_a_staging_bucket_of_another_account_is_refused_with_its_object_named(cfn: Scripted) -> None:
+    # S3 answers 403 to a request whose ExpectedBucketOwner is not the bucket's owner.
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.s3_stub.add_client_error("head_object", "403", "Forbidden", 403, expected_params=staged(ChecksumMode="ENABLED"))
+    with pytest.raises(AwsAccessError) as info:
+        cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
+    assert str(info.value).startswith("s3:HeadObject on s3://stage/qs/")
+    assert "s3:PutObject" not in cfn.deployer.calls and "CreateChangeSet" not in cfn.deployer.calls
 
 
 def test_a_large_template_without_a_staging_bucket_is_refused(cfn: Scripted) -> None:
@@ -792,7 +969,7 @@ def test_a_hanging_s3_ends_the_staging_at_the_deadline() -> None:
         started = wall.monotonic()
         with stub, pytest.raises(DeploymentTimeoutError) as info:
             deployer.deploy(
-                DeployRequest(stack_name=NAME, template_body=BIG_TEMPLATE, parameters={"Pw": "s3cr3t-Pw"}, timeout_seconds=2, staging_bucket="stage")
+                DeployRequest(stack_name=NAME, template_body=BIG_TEMPLATE, parameters={"Pw": "s3cr3t-Pw"}, timeout_seconds=2, staging_bucket="stage", claim=Claim(identity=IDENTITY))
             )
         took = wall.monotonic() - started
     finally:

@@ -44,7 +44,7 @@ from components.validation import lint_template
 from emulator import QuickSightEmulator
 from engine import EngineHarness, StepResult, error_text, user_error
 from mocks import RecordingMocks, install, run_failing_program
-from components.core.stacks import OWNERSHIP_TAG
+from components.core.stacks import OWNER_TAG, OWNERSHIP_TAG
 from components.deployment import CloudFormationDeploymentProvider
 from moto_server import (  # noqa: F401  (fixtures)
     AccountClients,
@@ -256,7 +256,12 @@ def test_promotion_from_test_to_prod(
         stack = stack_description(cloudformation, name)
         assert stack["StackStatus"] == "CREATE_COMPLETE"
         assert stack["StackId"].split(":")[4] == TARGET_ACCOUNTS[run.stage]
-        assert {t["Key"]: t["Value"] for t in stack["Tags"]} == {"stage": run.stage, "owner": "analytics-platform", OWNERSHIP_TAG: "CloudFormationDeployment"}
+        assert {t["Key"]: t["Value"] for t in stack["Tags"]} == {
+            "stage": run.stage,
+            "owner": "analytics-platform",
+            OWNERSHIP_TAG: run.deployed["owner_identity"],
+            OWNER_TAG: run.deployed["owner"],
+        }
         assert stack_parameters(cloudformation, name) == run.parameters
         assert stack_template(cloudformation, name) == DEPLOYED_DOCUMENT
 

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import grpc
 import pytest
 
-from components.core.stacks import OWNERSHIP_TAG
+from components.core.stacks import OWNER_TAG, OWNERSHIP_TAG
 from components.deployment import CloudFormationDeploymentProvider
 from engine import DEPLOYMENT_TYPE, UNKNOWN, EngineHarness, user_error
 from moto_server import (  # noqa: F401  (fixtures)
@@ -58,6 +58,7 @@ def inputs(**overrides: Any) -> dict[str, Any]:
         "target_account_id": DEFAULT_ACCOUNT,
         "target_region": REGION,
         "stack_timeout_seconds": 120,
+        "owner": "sales/prod",
     }
     return base | overrides
 
@@ -91,7 +92,8 @@ def test_up_unchanged_up_changed_value_changed_template_refresh_and_delete(
     assert first.outputs["account_id"] == DEFAULT_ACCOUNT and first.outputs["target_region"] == REGION
     assert stack_parameters(cfn, STACK)["DbPassword"] == PASSWORD
     tags = {t["Key"]: t["Value"] for t in stack_description(cfn, STACK)["Tags"]}
-    assert tags == {OWNERSHIP_TAG: "CloudFormationDeployment"}
+    assert tags == {OWNERSHIP_TAG: first.outputs["owner_identity"], OWNER_TAG: "sales/prod"}
+    assert len(first.outputs["owner_identity"]) == 32 and first.outputs["stack_created"] is True
     # Digests only: no value in the outputs, nor the salt in plain sight of a reader who greps for it.
     assert PASSWORD not in json.dumps(first.outputs)
     assert set(first.outputs["parameter_digests"]) == {"DbPassword", "DbUsername", "TopicName", "Port"}

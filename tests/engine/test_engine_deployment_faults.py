@@ -7,14 +7,13 @@ can, on loopback, speaking the query protocol to the provider process's real bot
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import grpc
 import pytest
 
 from cfn_emulator import ACCOUNT, CloudFormationEmulator
-from components.deployment import CloudFormationDeploymentProvider
-from engine import DEPLOYMENT_TYPE, EngineHarness, user_error
+from engine import EngineHarness, user_error
 
 STACK = "qsp-emulated"
 PASSWORD = "Emulated-Pa55word!"
@@ -35,22 +34,14 @@ def inputs(**overrides: Any) -> dict[str, Any]:
         "target_account_id": ACCOUNT,
         "target_region": "eu-west-1",
         "stack_timeout_seconds": 120,
+        "owner": "sales/prod",
     }
     return base | overrides
 
 
 @pytest.fixture(scope="module")
-def cfn() -> Iterator[CloudFormationEmulator]:
-    with CloudFormationEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def engine(cfn: CloudFormationEmulator) -> Iterator[EngineHarness]:
-    with EngineHarness(
-        env=cfn.env(), provider=CloudFormationDeploymentProvider(), name="deployment", resource_type=DEPLOYMENT_TYPE
-    ) as harness:
-        yield harness
+def engine(cfn_engine: EngineHarness) -> EngineHarness:
+    return cfn_engine  # the deployment provider against the loopback CloudFormation (tests/conftest.py)
 
 
 def test_a_failed_first_create_names_its_root_cause_and_the_next_up_creates_it(

@@ -18,7 +18,7 @@ import pytest
 
 from cfn_emulator import ACCOUNT, NAMESPACE, CloudFormationEmulator
 from components.deployment import CloudFormationDeploymentProvider
-from engine import DEPLOYMENT_TYPE, CheckFailedError, EngineHarness, error_text, user_error
+from engine import CheckFailedError, EngineHarness, error_text, user_error
 
 # In the NoEcho password and in the (plain) host: neither may reach any text the provider sends.
 MARKER = "MARKERz9Q"
@@ -50,17 +50,8 @@ def inputs(name: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def cfn() -> Iterator[CloudFormationEmulator]:
-    with CloudFormationEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def engine(cfn: CloudFormationEmulator) -> Iterator[EngineHarness]:
-    with EngineHarness(
-        env=cfn.env(), provider=CloudFormationDeploymentProvider(), name="deployment", resource_type=DEPLOYMENT_TYPE
-    ) as harness:
-        yield harness
+def engine(cfn_engine: EngineHarness) -> EngineHarness:
+    return cfn_engine  # the deployment provider against the loopback CloudFormation (tests/conftest.py)
 
 
 @pytest.fixture(autouse=True)

@@ -552,6 +552,8 @@ def test_program_passes_the_deployment_settings_to_the_deployment() -> pulumi.Ou
         "quicksight-promotion:exportJobId": "sales-release-42",
         "quicksight-promotion:templateValidation": "off",
         "quicksight-promotion:adoptStack": True,
+        "quicksight-promotion:adoptIdentity": "0123456789abcdef0123456789abcdef",
+        "quicksight-promotion:adoptAllowRemovals": True,
         "quicksight-promotion:executeChangeSet": False,
         "quicksight-promotion:targetRoleArn": "arn:aws:iam::999999999999:role/deployer",
         "quicksight-promotion:stackTimeoutSeconds": 900,
@@ -563,6 +565,9 @@ def test_program_passes_the_deployment_settings_to_the_deployment() -> pulumi.Ou
     def check(_: Any) -> None:
         inputs = stack_inputs(mocks)
         assert inputs["adopt_stack"] is True and inputs["execute_change_set"] is False
+        assert inputs["adopt_identity"] == "0123456789abcdef0123456789abcdef" and inputs["adopt_allow_removals"] is True
+        # The readable owner tagged beside the deployment's identity: the project and the stack.
+        assert inputs["owner"] == f"{pulumi.get_project()}/{pulumi.get_stack()}"
         assert inputs["target_role_arn"] == "arn:aws:iam::999999999999:role/deployer"
         assert inputs["stack_timeout_seconds"] == 900
 

@@ -23,6 +23,7 @@ PACKAGE = ROOT / "components"
 PURE_MODULES = frozenset(
     {
         "__future__",
+        "base64",
         "collections",
         "copy",
         "dataclasses",

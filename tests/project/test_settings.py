@@ -53,3 +53,12 @@ def test_a_settings_error_is_chained_to_nothing() -> None:
     with pytest.raises(InputError) as missing:
         parse_config({"sourceAccountId": "111122223333"})
     assert missing.value.__cause__ is None and missing.value.__context__ is None
+
+
+def test_adopt_identity_is_an_identity_or_unset() -> None:
+    assert parse_config({**BASE, "adoptIdentity": ""}).adopt_identity is None
+    assert parse_config({**BASE, "adoptIdentity": "CloudFormationDeployment"}).adopt_identity == "CloudFormationDeployment"
+    with pytest.raises(InputError) as info:
+        parse_config({**BASE, "adoptIdentity": "team-a/prod"})
+    assert str(info.value).startswith("invalid stack configuration: quicksight-promotion:adoptIdentity: ")
+    assert "team-a/prod" not in str(info.value), "a configuration value is never echoed"

@@ -50,6 +50,7 @@ DERIVED_INPUTS = {
         "template_body",
         "parameters",
         "resource_digests",
+        "owner",
         "termination_protection",
         "capabilities",
     },

@@ -38,32 +38,99 @@ def test_stack_statuses_are_classified(status: str, phase: core.Phase) -> None:
 
 
 D = core.Decision
+O = core.Ownership
 
 
 @pytest.mark.parametrize(
-    ("phase", "ours", "theirs", "adopted"),
+    ("phase", "ours", "theirs", "adopted", "namesake"),
     [
-        # phase                               owned        not owned         not owned, adopt_stack
-        (core.Phase.ABSENT, D.CREATE, D.CREATE, D.CREATE),
-        (core.Phase.REVIEW, D.CREATE, D.CREATE, D.CREATE),
-        (core.Phase.STABLE, D.UPDATE, D.NOT_OURS, D.UPDATE),
-        (core.Phase.FAILED_CREATE, D.RECREATE, D.NOT_OURS, D.RECREATE),
-        (core.Phase.BUSY, D.WAIT, D.WAIT, D.WAIT),
-        (core.Phase.UPDATE_ROLLBACK_FAILED, D.CONTINUE_ROLLBACK, D.CONTINUE_ROLLBACK, D.CONTINUE_ROLLBACK),
-        (core.Phase.BROKEN, D.REFUSE, D.REFUSE, D.REFUSE),
+        # phase                               owned        not owned         not owned, adopted  another identity, our owner
+        (core.Phase.ABSENT, D.CREATE, D.CREATE, D.CREATE, D.CREATE),
+        (core.Phase.REVIEW, D.CREATE, D.CREATE, D.CREATE, D.CREATE),
+        (core.Phase.STABLE, D.UPDATE, D.NOT_OURS, D.UPDATE, D.NOT_OURS),
+        (core.Phase.FAILED_CREATE, D.RECREATE, D.NOT_OURS, D.RECREATE, D.RECREATE),
+        (core.Phase.BUSY, D.WAIT, D.WAIT, D.WAIT, D.WAIT),
+        (core.Phase.UPDATE_ROLLBACK_FAILED, D.CONTINUE_ROLLBACK, D.CONTINUE_ROLLBACK, D.CONTINUE_ROLLBACK, D.CONTINUE_ROLLBACK),
+        (core.Phase.BROKEN, D.REFUSE, D.REFUSE, D.REFUSE, D.REFUSE),
     ],
 )
 def test_the_change_set_decision_follows_phase_ownership_and_adoption(
-    phase: core.Phase, ours: core.Decision, theirs: core.Decision, adopted: core.Decision
+    phase: core.Phase, ours: core.Decision, theirs: core.Decision, adopted: core.Decision, namesake: core.Decision
 ) -> None:
-    assert core.decide(phase, owned=True, adopt=False) is ours
-    assert core.decide(phase, owned=True, adopt=True) is ours, "adopt_stack changes nothing for our own stack"
-    assert core.decide(phase, owned=False, adopt=False) is theirs
-    assert core.decide(phase, owned=False, adopt=True) is adopted
+    for mine in (O.OURS, O.OURS_LEGACY):
+        assert core.decide(phase, mine, adopt=False) is ours
+        assert core.decide(phase, mine, adopt=True) is ours, "adopt_stack changes nothing for our own stack"
+    for other in (O.THEIRS, O.UNTAGGED):
+        assert core.decide(phase, other, adopt=False) is theirs
+        assert core.decide(phase, other, adopt=True) is adopted
+    assert core.decide(phase, O.NAMESAKE, adopt=False) is namesake
 
 
 def test_every_phase_has_a_decision() -> None:
-    assert {core.decide(phase, owned, adopt) for phase in core.Phase for owned in (True, False) for adopt in (True, False)} == set(core.Decision)
+    assert {core.decide(phase, whose, adopt) for phase in core.Phase for whose in O for adopt in (True, False)} == set(core.Decision)
+
+
+ME = core.Claim(identity="mine", owner="sales/prod", recorded_stack_id="arn:stack/1")
+
+
+@pytest.mark.parametrize(
+    ("tags", "stack_id", "whose"),
+    [
+        ({core.OWNERSHIP_TAG: "mine"}, "arn:stack/9", O.OURS),
+        ({}, "arn:stack/1", O.UNTAGGED),
+        ({"team": "bi"}, "arn:stack/1", O.UNTAGGED),
+        ({core.OWNERSHIP_TAG: "theirs", core.OWNER_TAG: "team-a/prod"}, "arn:stack/1", O.THEIRS),
+        ({core.OWNERSHIP_TAG: "theirs"}, "arn:stack/1", O.THEIRS),
+        # Another identity with our readable owner: a failed create's retry, or a fork of the program.
+        ({core.OWNERSHIP_TAG: "theirs", core.OWNER_TAG: "sales/prod"}, "arn:stack/1", O.NAMESAKE),
+        # 0.1.0's fixed value: ours only on the stack our state records.
+        ({core.OWNERSHIP_TAG: core.LEGACY_OWNERSHIP_VALUE}, "arn:stack/1", O.OURS_LEGACY),
+        ({core.OWNERSHIP_TAG: core.LEGACY_OWNERSHIP_VALUE}, "arn:stack/2", O.THEIRS),
+    ],
+)
+def test_ownership_is_by_identity(tags: dict[str, str], stack_id: str, whose: core.Ownership) -> None:
+    assert core.ownership(tags, stack_id, ME) is whose
+
+
+def test_a_fresh_resource_meeting_a_0_1_0_stack_treats_it_as_anothers() -> None:
+    fresh = core.Claim(identity="mine", owner="sales/prod")
+    assert core.ownership({core.OWNERSHIP_TAG: core.LEGACY_OWNERSHIP_VALUE}, "arn:stack/1", fresh) is O.THEIRS
+
+
+def test_adoption_takes_an_untagged_stack_or_only_the_named_identity() -> None:
+    theirs = {core.OWNERSHIP_TAG: "theirs"}
+    adopt = core.Claim(identity="mine", adopt_stack=True)
+    assert core.may_adopt(O.UNTAGGED, {}, adopt) is True
+    assert core.may_adopt(O.UNTAGGED, {}, ME) is False, "adopt_stack off"
+    assert core.may_adopt(O.THEIRS, theirs, adopt) is False, "another identity needs naming"
+    assert core.may_adopt(O.THEIRS, theirs, core.Claim(identity="mine", adopt_stack=True, adopt_identity="other")) is False
+    assert core.may_adopt(O.THEIRS, theirs, core.Claim(identity="mine", adopt_stack=True, adopt_identity="theirs")) is True
+    assert core.may_adopt(O.THEIRS, theirs, core.Claim(identity="mine", adopt_identity="theirs")) is False, "named, not adopted"
+
+
+def test_stack_tags_read_a_describe_stacks_list() -> None:
+    assert core.stack_tags([{"Key": "a", "Value": "1"}, {"Key": "b"}, "junk", {"Value": "x"}]) == {"a": "1", "b": ""}
+
+
+def test_an_adoption_removes_only_what_its_review_showed() -> None:
+    summary = [
+        {"logical_id": "a", "action": "Add", "replacement": None},
+        {"logical_id": "b", "action": "Remove", "replacement": None},
+        {"logical_id": "c", "action": "Modify", "replacement": "True"},
+        {"logical_id": "d", "action": "Modify", "replacement": "Conditional"},
+        {"logical_id": "e", "action": "Modify", "replacement": "False"},
+    ]
+    assert core.removals(summary) == ["b", "c", "d"]
+    assert core.unreviewed_removals(summary, []) == ["b", "c", "d"]
+    assert core.unreviewed_removals(summary, summary[:3]) == ["d"]
+    assert core.unreviewed_removals(summary, summary) == []
+
+
+def test_termination_protection_is_lowered_only_on_a_stack_we_created() -> None:
+    assert core.lowers_protection(protected=True, wanted=False, created=False) is True
+    assert core.lowers_protection(protected=True, wanted=False, created=True) is False
+    assert core.lowers_protection(protected=True, wanted=True, created=False) is False
+    assert core.lowers_protection(protected=False, wanted=False, created=False) is False
 
 
 def test_empty_change_set_reasons() -> None:
@@ -159,6 +226,14 @@ def test_replacement_problems_compare_known_values_only() -> None:
 def test_template_url_is_virtual_hosted_and_quoted() -> None:
     assert core.template_url("b", "eu-west-1", "p x/abc.json") == "https://b.s3.eu-west-1.amazonaws.com/p%20x/abc.json"
     assert core.staged_key("quicksight-promotion/", "ab") == "quicksight-promotion/ab.json"
+    # A version id is one query value: every reserved character encoded, "/" too.
+    assert core.template_url("b", "eu-west-1", "k.json", "a/b+c=") == "https://b.s3.eu-west-1.amazonaws.com/k.json?versionId=a%2Fb%2Bc%3D"
+    assert core.template_url("b", "eu-west-1", "k.json", None) == "https://b.s3.eu-west-1.amazonaws.com/k.json"
+
+
+def test_the_staged_checksum_is_s3s_base64_sha256() -> None:
+    # S3's documented example: ChecksumSHA256 of the empty object.
+    assert core.checksum_sha256(b"") == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
 
 # The deployment's parameter values and the catalog's Defaults are written by one function
