@@ -432,6 +432,7 @@ def _download_once(
                 limits=download_limits,
                 clock=deadline.clock,
                 deadline=deadline,
+                region=ref.region,
             )
         except DownloadRefusedError as exc:
             if deadline.passed:
