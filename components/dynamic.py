@@ -23,7 +23,7 @@ What the engine hands a provider (the SDK's servicer, ``pulumi/dynamic/__main__.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import pulumi
@@ -70,21 +70,16 @@ def same(old: Any, new: Any) -> bool:
     return (old or None) == (new or None)
 
 
-def problems(error: ValidationError, quotable: Collection[str]) -> list[tuple[str, str]]:
+def problems(error: ValidationError) -> list[tuple[str, str]]:
     """(input name, reason) for each validation error.
 
-    The given value is quoted only for inputs named in ``quotable`` (identifiers and numbers),
-    never for anything that may be a secret or is large.
+    The given value is never quoted: an input is a configuration value, and a secret pasted into
+    the wrong setting must not reach a message, the engine's log or the state.
     """
     found = []
     for item in error.errors():
-        top = str(item["loc"][0]) if item["loc"] else "inputs"
         name = clean(".".join(str(part) for part in item["loc"]), 200) if item["loc"] else "inputs"
-        value = item.get("input")
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # the engine sends every number as a double
-        shown = f" (got {clean(repr(value), 200)})" if top in quotable and isinstance(value, (str, int, float)) else ""
-        found.append((name, f"{clean(item['msg'], 300)}{shown}"))
+        found.append((name, clean(item["msg"], 300)))
     return found
 
 
@@ -102,8 +97,8 @@ class DynamicProvider(ResourceProvider):
             (``Field(examples=[...])``): it stands in for a value not known yet at preview.
         OUTPUTS: The pydantic model of its outputs (those also inputs echo the input's value).
         ID_OUTPUT: The output that is the resource's id.
-        QUOTABLE: Inputs whose given value a message may quote: identifiers and numbers, never
-            anything that may be a secret or is large.
+        QUOTABLE: Inputs an error may carry as evidence (identifiers and numbers, never anything
+            that may be a secret or is large); no message quotes an input's value.
         REPLACE_ON: Inputs whose change makes it another resource (a replacement).
         UPDATE_ON: Inputs whose change updates it in place. Any other input (a timeout, a role
             used only while working) never causes a diff on its own.
@@ -204,7 +199,7 @@ class DynamicProvider(ResourceProvider):
         try:
             self.INPUTS.model_validate({**stand_ins(self.INPUTS), **known_inputs(news, self.input_names())})
         except ValidationError as exc:
-            failures.extend(CheckFailure(name, reason) for name, reason in problems(exc, self.QUOTABLE))
+            failures.extend(CheckFailure(name, reason) for name, reason in problems(exc))
         failures.extend(self._check_more(news))
         return CheckResult(self._checked(news), failures)
 
@@ -238,14 +233,14 @@ class DynamicProvider(ResourceProvider):
         """Validate the inputs for create/update, reporting every problem in one message.
 
         Raises:
-            InputError: naming each bad input, quoting only ``QUOTABLE`` values. Not chained, and
+            InputError: naming each bad input, quoting no value. Not chained, and
                 raised outside the ``except``: pydantic's own text quotes every input value,
                 secrets included, and would show in the traceback the engine prints.
         """
         try:
             inputs = self.INPUTS.model_validate(known_inputs(props, self.input_names()))
         except ValidationError as exc:
-            found = problems(exc, self.QUOTABLE)
+            found = problems(exc)
         else:
             self._validate(inputs)
             return inputs

@@ -175,7 +175,7 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
     placeholders = [key for key, value in raw.items() if isinstance(value, str) and value.startswith(PLACEHOLDER_PREFIX)]
     if placeholders:
         listed = "; ".join(
-            f"{NAMESPACE}:{key} still holds the skeleton placeholder {raw[key]!r}: set the stage's value" for key in placeholders
+            f"{NAMESPACE}:{key} still holds the skeleton placeholder (<required: ...>): set the stage's value" for key in placeholders
         )
         raise ProblemsError(f"invalid stack configuration: {listed}", tuple(listed.split("; ")))
     # exportJobId is required unless releaseName is set (the source-stage mode): reported with the

@@ -131,12 +131,12 @@ class QuickSightBundleStackArgs:
     def __post_init__(self) -> None:
         if self.on_failure not in ON_FAILURE_MODES:
             raise QuickSightPromotionError(
-                f"on_failure {self.on_failure!r} is not one of {', '.join(ON_FAILURE_MODES)}: use DELETE so that a "
+                f"on_failure is not one of {', '.join(ON_FAILURE_MODES)}: use DELETE so that a "
                 "failed first create leaves no ROLLBACK_COMPLETE stack"
             )
         if self.template_validation not in VALIDATION_MODES:
             raise QuickSightPromotionError(
-                f"template_validation {self.template_validation!r} is not one of {', '.join(VALIDATION_MODES)}"
+                f"template_validation is not one of {', '.join(VALIDATION_MODES)}: set one of them"
             )
 
 
