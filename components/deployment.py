@@ -14,7 +14,7 @@ providers' base (``components/dynamic.py``).
 **Credentials.** The provider runs in the ``python -m pulumi.dynamic`` process the engine starts,
 not in the program, so it cannot use the program's ``aws.Provider``: it takes the process's AWS
 chain (environment, ``AWS_PROFILE``, SSO...), then ``target_role_arn`` if given.
-``target_account_id`` (STS GetCallerIdentity before any other call) is what stops it from
+``target_account_id`` (required; STS GetCallerIdentity before any other call) is what stops it from
 deploying into another account than the program meant; ``QuickSightBundleStack`` sets it from
 ``aws.get_caller_identity_output()`` of its own aws provider, and ``target_region`` from
 ``aws.get_region_output()``.
@@ -132,6 +132,13 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         "adopt": "adopt_stack",
     }
     EVIDENCE = {"stack": "stack_name", "account": "target_account_id", "region": "target_region"}
+    REQUIRED_BECAUSE = {
+        "target_account_id": (
+            "the account guard refuses to deploy into any other account than this one (STS GetCallerIdentity "
+            "before any other call); QuickSightBundleStack sets it from aws.get_caller_identity_output(), "
+            "a program of its own passes the target account id"
+        )
+    }
 
     def configure(self, req: ConfigureRequest) -> None:
         """Keep ``aws:region`` and ``aws:profile`` of the stack configuration, if the engine hands them over."""
@@ -352,7 +359,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         staging_prefix: Key prefix of staged templates (``<prefix><sha256>.json``).
         target_region: The stack's region (else ``aws:region`` if handed over, else the AWS chain's).
         target_role_arn: A role in the target account to assume.
-        target_account_id: The target account: refuse to act in any other.
+        target_account_id: The target account (required): refuse to act in any other.
         capabilities: ``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM``, ``CAPABILITY_AUTO_EXPAND``.
         stack_tags: Stack tags (CloudFormation propagates them to the assets).
         cloudformation_role_arn: The service role CloudFormation assumes (CloudFormation's ``RoleARN``).
@@ -396,7 +403,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         staging_prefix: Optional[pulumi.Input[str]] = None,
         target_region: Optional[pulumi.Input[str]] = None,
         target_role_arn: Optional[pulumi.Input[str]] = None,
-        target_account_id: Optional[pulumi.Input[str]] = None,
+        target_account_id: pulumi.Input[str],
         capabilities: Optional[pulumi.Input[Sequence[str]]] = None,
         stack_tags: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
         cloudformation_role_arn: Optional[pulumi.Input[str]] = None,

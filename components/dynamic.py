@@ -103,6 +103,7 @@ class DynamicProvider(ResourceProvider):
         UPDATE_ON: Inputs whose change updates it in place. Any other input (a timeout, a role
             used only while working) never causes a diff on its own.
         LEGACY_NAMES: Old input name -> today's, for every input renamed since a state was written.
+        REQUIRED_BECAUSE: Required input -> why it is required (said when it is missing).
         EVIDENCE: The evidence a parse error carries (``errors.EVIDENCE`` name -> a quotable input).
 
     A subclass implements ``_create`` and ``_update``, and may override ``_read``/``_delete`` (by
@@ -122,6 +123,7 @@ class DynamicProvider(ResourceProvider):
     REPLACE_ON: ClassVar[tuple[str, ...]] = ()
     UPDATE_ON: ClassVar[tuple[str, ...]] = ()
     LEGACY_NAMES: ClassVar[Mapping[str, str]] = {}
+    REQUIRED_BECAUSE: ClassVar[Mapping[str, str]] = {}
     EVIDENCE: ClassVar[Mapping[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -192,7 +194,7 @@ class DynamicProvider(ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate the known inputs, every problem at once; unknown ones (preview) are judged in create/update."""
         failures = [
-            CheckFailure(name, f"{name} is required")
+            CheckFailure(name, self._missing(name))
             for name, field in self.INPUTS.model_fields.items()
             if field.is_required() and news.get(name) is None
         ]
@@ -202,6 +204,11 @@ class DynamicProvider(ResourceProvider):
             failures.extend(CheckFailure(name, reason) for name, reason in problems(exc))
         failures.extend(self._check_more(news))
         return CheckResult(self._checked(news), failures)
+
+    def _missing(self, name: str) -> str:
+        """What a check or parse error says of a required input that is missing: that, and why."""
+        because = self.REQUIRED_BECAUSE.get(name)
+        return f"{name} is required: {because}" if because else f"{name} is required"
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare the declared inputs with the recorded ones; no AWS call."""
@@ -240,7 +247,7 @@ class DynamicProvider(ResourceProvider):
         try:
             inputs = self.INPUTS.model_validate(known_inputs(props, self.input_names()))
         except ValidationError as exc:
-            found = problems(exc)
+            found = [(name, self._missing(name) if reason == "Field required" else reason) for name, reason in problems(exc)]
         else:
             self._validate(inputs)
             return inputs

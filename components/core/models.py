@@ -212,7 +212,10 @@ class DeploymentInputs(BaseModel):
     staging_prefix: str = Field(default="quicksight-promotion/", max_length=512)
     target_region: OptionalRegion = None
     target_role_arn: OptionalRoleArn = None
-    target_account_id: OptionalAccountId = None
+    # Required: the account guard (STS GetCallerIdentity before any other call) refuses to act in
+    # any other account. A state recorded while it was optional still refreshes and deletes with
+    # the account it acted in (the ``account_id`` output).
+    target_account_id: AccountId = Field(examples=["123456789012"])
     capabilities: list[Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]] = Field(
         default_factory=list
     )
