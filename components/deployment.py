@@ -55,7 +55,7 @@ from .core.polling import Deadline
 from .dynamic import DynamicProvider, has_unknown, is_unknown, known_inputs
 
 if TYPE_CHECKING:
-    # Only SDKs since pulumi/pulumi#17673 have it (requirements allow 3.130); an older SDK never calls configure().
+    # Since pulumi 3.139 (pulumi/pulumi#17673), this library's floor.
     from pulumi.dynamic import ConfigureRequest
 
 # A secret output: with it the digests cannot be checked against guessed values by whoever reads

@@ -88,25 +88,14 @@ class _Archive:
     def put_once(self, key: str, body: bytes) -> bool:
         """PutObject with IfNoneMatch="*": True when written, False when the key existed.
 
-        botocore learnt ``IfNoneMatch`` for PutObject in 1.35 (August 2024); this library's floor
-        is older. With an older botocore the key is looked up first (HeadObject) and written only
-        if absent: two writers racing between the two calls could both write, the later one
-        winning. The bucket is versioned, so both versions remain, and a manifest of another
-        template would still be reported by the next archive run. Upgrade boto3 to close it.
+        S3 refuses (412) a key that exists, atomically: two writers racing cannot both write.
+        botocore sends ``IfNoneMatch`` since 1.35.2, this library's floor (tests/project/test_packaging.py).
         """
         put = {"Bucket": self.target.bucket, "Key": key, "Body": body, "ContentType": CONTENT_TYPE}
-        if _conditional_writes(self.clients.within(self.calls.remaining())):
-            written = self.calls.call(
-                self.clients, S3, "PutObject", on=self.where(key), expect=(OBJECT_EXISTS,), IfNoneMatch="*", **put
-            )
-            return not isinstance(written, Expected)
-        found = self.calls.call(
-            self.clients, S3, "HeadObject", on=self.where(key), expect=(MISSING_OBJECT,), Bucket=self.target.bucket, Key=key
+        written = self.calls.call(
+            self.clients, S3, "PutObject", on=self.where(key), expect=(OBJECT_EXISTS,), IfNoneMatch="*", **put
         )
-        if not isinstance(found, Expected):
-            return False
-        self.calls.call(self.clients, S3, "PutObject", on=self.where(key), **put)
-        return True
+        return not isinstance(written, Expected)
 
     def read(self, key: str) -> Optional[str]:
         """The text of ``key`` (None when it is not there); a read that breaks off is retried until the deadline."""
@@ -138,14 +127,6 @@ class _Archive:
             )
         finally:
             stream.close()
-
-
-def _conditional_writes(client: Any) -> bool:
-    """Whether this botocore sends PutObject's ``IfNoneMatch`` (S3 conditional writes)."""
-    try:
-        return "IfNoneMatch" in client.meta.service_model.operation_model("PutObject").input_shape.members
-    except Exception:  # noqa: BLE001  (a client without a service model: a test double)
-        return True
 
 
 def archive_release(
