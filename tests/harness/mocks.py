@@ -73,6 +73,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif args.typ == "aws:s3/bucket:Bucket":
             outputs["bucket"] = f"{args.name}-1a2b3c"
             outputs["bucketRegion"] = TARGET_REGION
+            outputs["arn"] = f"arn:aws:s3:::{outputs['bucket']}"
             resource_id = outputs["bucket"]
         elif args.typ.endswith("quicksight:CloudFormationDeployment"):
             name = args.inputs.get("stack_name") or f"{args.name}-4d5e6f"

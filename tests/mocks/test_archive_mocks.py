@@ -205,7 +205,16 @@ def test_the_source_stage_creates_a_private_versioned_archive_and_archives_into_
     (owner,) = mocks.by_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
     assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
     (policy,) = mocks.by_type("aws:s3/bucketPolicy:BucketPolicy")
-    statement = json.loads(policy.inputs["policy"])["Statement"][0]
+    # One policy: TLS only, and the readers (a bucket has one policy).
+    deny, statement = json.loads(policy.inputs["policy"])["Statement"]
+    assert deny == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::release-archive-1a2b3c", "arn:aws:s3:::release-archive-1a2b3c/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
     assert statement["Principal"] == {"AWS": readers} and statement["Action"] == "s3:GetObject"
     assert statement["Resource"] == [
         "arn:aws:s3:::release-archive-1a2b3c/releases/*",
@@ -215,6 +224,18 @@ def test_the_source_stage_creates_a_private_versioned_archive_and_archives_into_
     assert cut.inputs["archive_bucket"] == "release-archive-1a2b3c"
     # The writer is told the bucket's region (its own AWS chain may name another).
     assert cut.inputs["archive_region"] == TARGET_REGION
+
+
+def test_an_archive_without_readers_still_denies_non_tls_requests() -> None:
+    mocks = install(RecordingMocks())
+    config = parse_config({**SOURCE, "releaseName": "sales-42", "releaseDashboards": ["sales-dashboard"]})
+
+    pulumi.runtime.test(lambda: build_release("release", config, *build_archive(config)))()
+    (policy,) = mocks.by_type("aws:s3/bucketPolicy:BucketPolicy")
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "s3:*" and statement["Principal"] == "*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Resource"] == ["arn:aws:s3:::release-archive-1a2b3c", "arn:aws:s3:::release-archive-1a2b3c/*"]
 
 
 def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:

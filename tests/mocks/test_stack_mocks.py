@@ -141,6 +141,17 @@ def test_created_staging_bucket_is_private_and_encrypted() -> pulumi.Output:
         assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
         (owner,) = mocks.by_type("s3/bucketOwnershipControls:BucketOwnershipControls")
         assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+        (policy,) = mocks.by_type("aws:s3/bucketPolicy:BucketPolicy")
+        (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+        assert statement == {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::sales-staging-1a2b3c", "arn:aws:s3:::sales-staging-1a2b3c/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+        assert policy.inputs["bucket"] == "sales-staging-1a2b3c"
 
     return component.stack.urn.apply(check)
 
