@@ -52,7 +52,7 @@ from pulumi.dynamic import ReadResult
 from .core import stacks as core
 from .core.models import DeploymentInputs, DeploymentOutputs
 from .core.polling import Deadline
-from .dynamic import DynamicProvider, has_unknown, is_unknown, known_inputs
+from .dynamic import DynamicProvider, echoed_inputs, has_unknown, is_unknown, known_inputs
 
 if TYPE_CHECKING:
     # Since pulumi 3.139 (pulumi/pulumi#17673), this library's floor.
@@ -270,6 +270,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             name,
             self._config_profile,
             deadline=deadline,
+            external_id=props.get("target_external_id") or None,
         )
 
     def _deploy(self, inputs: DeploymentInputs, salt: str, olds: Optional[Mapping[str, Any]]) -> dict[str, Any]:
@@ -328,7 +329,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             assets=assets,
         )
         # The settings are echoed (diff compares them), never the template or the values.
-        settings = inputs.model_dump(exclude={"template_body", "parameters"})
+        settings = echoed_inputs(inputs, "template_body", "parameters")
         return {**settings, **outputs.model_dump()}
 
 

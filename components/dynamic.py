@@ -319,6 +319,16 @@ SOURCE_JOB_LEGACY_NAMES = {
     "timeout_seconds": "export_timeout_seconds",
 }
 
+# Inputs never echoed in outputs (state's outputs, `pulumi stack output`): an STS ExternalId is a
+# shared secret between the role's owner and its caller.
+NEVER_OUTPUT = frozenset({"source_external_id", "archive_external_id", "target_external_id"})
+
+
+def echoed_inputs(inputs: BaseModel, *also: str) -> dict[str, Any]:
+    """The inputs a provider echoes in its outputs (diff compares them): all but ``NEVER_OUTPUT`` and ``also``."""
+    return inputs.model_dump(exclude={*NEVER_OUTPUT, *also})
+
+
 # Warnings kept in outputs (state, `pulumi stack output`): lenient exports of big bundles can carry
 # many, and each is outside text that a terminal would interpret.
 MAX_WARNINGS = 100
@@ -374,6 +384,7 @@ def archive_job(inputs: Any, name: str, outputs: dict[str, Any], archived_by: st
         bucket=inputs.archive_bucket,
         region=inputs.archive_region,
         role_arn=inputs.archive_role_arn,
+        external_id=inputs.archive_external_id,
         name=name,
         outputs=outputs,
         source_account_id=inputs.source_account_id,

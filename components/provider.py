@@ -25,6 +25,7 @@ from .dynamic import (
     SOURCE_JOB_QUOTABLE,
     DynamicProvider,
     archive_job,
+    echoed_inputs,
     is_unknown,
     job_outputs,
 )
@@ -82,7 +83,7 @@ class AssetBundleExportProvider(DynamicProvider):
             kept["lint_findings"] = _lint(olds["template_body"], inputs)
         if any(self.changed(olds, news, k) for k in self.ARCHIVE_ON):
             kept.update(archive_job(inputs, inputs.export_job_id, kept, self.LABEL))
-        return {**kept, **inputs.model_dump()}
+        return {**kept, **echoed_inputs(inputs)}
 
     # read: the recorded state is kept and `pulumi refresh` makes no AWS call: the template of a
     # finished job never changes, and job descriptions expire after 14 days, so reading it again
@@ -122,7 +123,7 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
     )
     recorded = outputs.model_dump()
     recorded.update(archive_job(inputs, inputs.export_job_id, recorded, AssetBundleExportProvider.LABEL))
-    return {**inputs.model_dump(), **recorded}
+    return {**echoed_inputs(inputs), **recorded}
 
 
 def _is_credential_key(key: str) -> bool:

@@ -26,6 +26,7 @@ from .dynamic import (
     SOURCE_JOB_QUOTABLE,
     DynamicProvider,
     archive_job,
+    echoed_inputs,
     is_unknown,
     job_outputs,
 )
@@ -88,7 +89,7 @@ class AssetBundleReleaseProvider(DynamicProvider):
         kept = {name: olds[name] for name in ReleaseOutputs.model_fields if name in olds}
         if any(self.changed(olds, news, k) for k in self.ARCHIVE_ON) and "template_body" in kept:
             kept.update(_archive(inputs, kept))
-        return {**kept, **inputs.model_dump()}
+        return {**kept, **echoed_inputs(inputs)}
 
     # read: the recorded state is kept: a release's template never changes, and job descriptions expire.
     # delete: nothing remote; QuickSight forgets export jobs after 14 days, and the dev assets stay.
@@ -104,6 +105,7 @@ def _request(inputs: ReleaseInputs) -> Any:
         analysis_ids=tuple(inputs.analysis_ids),
         source_region=inputs.source_region,
         source_role_arn=inputs.source_role_arn,
+        source_external_id=inputs.source_external_id,
         include_permissions=inputs.include_permissions,
         include_tags=inputs.include_tags,
         strict_validation=inputs.strict_validation,
@@ -129,7 +131,7 @@ def _cut(inputs: ReleaseInputs) -> dict[str, Any]:
     )
     recorded = outputs.model_dump()
     recorded.update(_archive(inputs, recorded))
-    return {**inputs.model_dump(), **recorded}
+    return {**echoed_inputs(inputs), **recorded}
 
 
 def _lint_once(template_body: str, region: Optional[str]) -> Optional[list[dict[str, Any]]]:

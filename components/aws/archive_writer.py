@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..core.manifest import ReleaseManifest, manifest_key, parse_manifest, same_release
 from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline
+from ..core.types import role_session_name
 from ..errors import ArchiveConflictError, ArchiveError
 from .calls import ARCHIVE, MISSING_OBJECT, OBJECT_EXISTS, S3, Calls, Expected
 from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget
 
-SESSION_NAME = "quicksight-promotion-archive"
 CONTENT_TYPE = "application/json"
 # A manifest is a few KiB to a few hundred KiB (its catalog); more is not ours.
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
@@ -45,12 +45,16 @@ class ArchiveTarget:
         region: Its region (else the AWS chain's).
         role_arn: A role to assume for writing it (e.g. in the account that owns it).
         timeout_seconds: Bounds the whole write.
+        external_id: The ExternalId ``role_arn``'s trust policy asks for (never shown).
+        session_name: The role session name: names the release (``qsp-archive-<release>``).
     """
 
     bucket: str
     region: Optional[str] = None
     role_arn: Optional[str] = None
     timeout_seconds: float = 120.0
+    external_id: Optional[str] = field(default=None, repr=False)
+    session_name: str = "qsp-archive"
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,9 @@ class ArchivedRelease:
 
 def _clients(target: ArchiveTarget, calls: Calls, budget: CallBudget) -> BudgetedClients:
     """S3 clients for the archive, as ``target.role_arn`` if given (AssumeRole through the call layer)."""
-    base = calls.open_session(target.region, target.role_arn, SESSION_NAME, budget=budget)
+    base = calls.open_session(
+        target.region, target.role_arn, target.session_name, budget=budget, external_id=target.external_id
+    )
     return BudgetedClients(lambda config: base.client("s3", config=config), budget)
 
 
@@ -190,6 +196,7 @@ def archive_outputs(
     role_arn: Optional[str],
     name: str,
     outputs: dict[str, Any],
+    external_id: Optional[str] = None,
     source_account_id: str,
     source_region: Optional[str],
     archived_by: str,
@@ -219,5 +226,8 @@ def archive_outputs(
         archived_by=archived_by,
         lint_findings=outputs.get("lint_findings"),
     )
-    archived = archive_release(ArchiveTarget(bucket, region, role_arn), manifest, outputs["template_body"])
+    target = ArchiveTarget(
+        bucket, region, role_arn, external_id=external_id, session_name=role_session_name("qsp-archive", name)
+    )
+    archived = archive_release(target, manifest, outputs["template_body"])
     return {"archive_manifest_key": archived.manifest_key, "archive_sha256": archived.manifest.sha256}
