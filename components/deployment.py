@@ -52,7 +52,7 @@ from pulumi.dynamic import ReadResult
 from .core import stacks as core
 from .core.models import DeploymentInputs, DeploymentOutputs
 from .core.polling import Deadline
-from .dynamic import DynamicProvider, echoed_inputs, has_unknown, is_unknown, known_inputs
+from .dynamic import DynamicProvider, echoed_inputs, has_unknown, is_unknown, known_inputs, secret_input
 
 if TYPE_CHECKING:
     # Since pulumi 3.139 (pulumi/pulumi#17673), this library's floor.
@@ -360,6 +360,8 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         staging_prefix: Key prefix of staged templates (``<prefix><sha256>.json``).
         target_region: The stack's region (else ``aws:region`` if handed over, else the AWS chain's).
         target_role_arn: A role in the target account to assume.
+        target_external_id: The ExternalId ``target_role_arn``'s trust policy asks for (a secret;
+            never in an output or a message).
         target_account_id: The target account (required): refuse to act in any other.
         capabilities: ``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM``, ``CAPABILITY_AUTO_EXPAND``.
         stack_tags: Stack tags (CloudFormation propagates them to the assets).
@@ -404,6 +406,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         staging_prefix: Optional[pulumi.Input[str]] = None,
         target_region: Optional[pulumi.Input[str]] = None,
         target_role_arn: Optional[pulumi.Input[str]] = None,
+        target_external_id: Optional[pulumi.Input[str]] = None,
         target_account_id: pulumi.Input[str],
         capabilities: Optional[pulumi.Input[Sequence[str]]] = None,
         stack_tags: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
@@ -427,6 +430,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             "staging_prefix": staging_prefix,
             "target_region": target_region,
             "target_role_arn": target_role_arn,
+            "target_external_id": secret_input(target_external_id),
             "target_account_id": target_account_id,
             "capabilities": capabilities,
             "stack_tags": stack_tags,

@@ -324,6 +324,11 @@ SOURCE_JOB_LEGACY_NAMES = {
 NEVER_OUTPUT = frozenset({"source_external_id", "archive_external_id", "target_external_id"})
 
 
+def secret_input(value: Optional[pulumi.Input[str]]) -> Optional[pulumi.Output[str]]:
+    """An ExternalId input as the engine should keep it: a secret (None stays unset)."""
+    return pulumi.Output.secret(value) if value is not None else None
+
+
 def echoed_inputs(inputs: BaseModel, *also: str) -> dict[str, Any]:
     """The inputs a provider echoes in its outputs (diff compares them): all but ``NEVER_OUTPUT`` and ``also``."""
     return inputs.model_dump(exclude={*NEVER_OUTPUT, *also})

@@ -27,6 +27,7 @@ from .dynamic import (
     archive_job,
     echoed_inputs,
     is_unknown,
+    secret_input,
     job_outputs,
 )
 
@@ -177,6 +178,8 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         export_job_id: The ``AssetBundleExportJobId``.
         source_region: The source QuickSight region; else the standard AWS chain's.
         source_role_arn: A role in the source account to assume before calling QuickSight.
+        source_external_id: The ExternalId ``source_role_arn``'s trust policy asks for (a secret;
+            never in an output or a message).
         export_timeout_seconds: How long to wait for the job (default 1800).
         expected_sha256: Refuse a download whose bytes hash differently.
         parameters: The stage's values for the template's parameters (friendly nested form, see
@@ -187,6 +190,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
             (``templates/<sha256>.json``, ``releases/<export_job_id>.json``, written once).
         archive_region: The archive bucket's region (else the AWS chain's).
         archive_role_arn: A role to assume for writing the archive.
+        archive_external_id: The ExternalId ``archive_role_arn``'s trust policy asks for (a secret).
         opts: Resource options.
     """
 
@@ -223,6 +227,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         export_job_id: pulumi.Input[str],
         source_region: Optional[pulumi.Input[str]] = None,
         source_role_arn: Optional[pulumi.Input[str]] = None,
+        source_external_id: Optional[pulumi.Input[str]] = None,
         export_timeout_seconds: Optional[pulumi.Input[int]] = None,
         expected_sha256: Optional[pulumi.Input[str]] = None,
         parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None,
@@ -231,6 +236,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         archive_bucket: Optional[pulumi.Input[str]] = None,
         archive_region: Optional[pulumi.Input[str]] = None,
         archive_role_arn: Optional[pulumi.Input[str]] = None,
+        archive_external_id: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         # A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps
@@ -241,6 +247,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
             "export_job_id": export_job_id,
             "source_region": source_region,
             "source_role_arn": source_role_arn,
+            "source_external_id": secret_input(source_external_id),
             "export_timeout_seconds": export_timeout_seconds,
             "expected_sha256": expected_sha256,
             "parameters": values if parameters is not None else None,
@@ -250,6 +257,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         }
         # None is not sent: a stack recorded before the archive existed sees no new input.
         props.update(archive_bucket=archive_bucket, archive_region=archive_region, archive_role_arn=archive_role_arn)
+        props.update(archive_external_id=secret_input(archive_external_id))
         super().__init__(
             AssetBundleExportProvider(), resource_name, AssetBundleExportProvider.resource_props(props), opts
         )

@@ -28,6 +28,7 @@ from .dynamic import (
     archive_job,
     echoed_inputs,
     is_unknown,
+    secret_input,
     job_outputs,
 )
 from .errors import InputError, QuickSightPromotionError
@@ -172,6 +173,8 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
         analysis_ids: Analysis ids or ARNs.
         source_region: The source QuickSight region; else the standard AWS chain's.
         source_role_arn: A role in the source account to assume first.
+        source_external_id: The ExternalId ``source_role_arn``'s trust policy asks for (a secret;
+            never in an output or a message).
         include_permissions: Export permissions (adds the ``IdentityRegion`` parameter).
         include_tags: Export tags.
         strict_validation: ``ValidationStrategy.StrictModeForAllResources`` (default true).
@@ -181,6 +184,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
             and ``releases/<export job id>.json``, written once, never overwritten).
         archive_region: The archive bucket's region (else the AWS chain's).
         archive_role_arn: A role to assume for writing the archive.
+        archive_external_id: The ExternalId ``archive_role_arn``'s trust policy asks for (a secret).
         opts: Resource options.
     """
 
@@ -222,6 +226,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
         analysis_ids: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None,
         source_region: Optional[pulumi.Input[str]] = None,
         source_role_arn: Optional[pulumi.Input[str]] = None,
+        source_external_id: Optional[pulumi.Input[str]] = None,
         include_permissions: Optional[pulumi.Input[bool]] = None,
         include_tags: Optional[pulumi.Input[bool]] = None,
         strict_validation: Optional[pulumi.Input[bool]] = None,
@@ -230,6 +235,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
         archive_bucket: Optional[pulumi.Input[str]] = None,
         archive_region: Optional[pulumi.Input[str]] = None,
         archive_role_arn: Optional[pulumi.Input[str]] = None,
+        archive_external_id: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -239,6 +245,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
             "analysis_ids": analysis_ids,
             "source_region": source_region,
             "source_role_arn": source_role_arn,
+            "source_external_id": secret_input(source_external_id),
             "include_permissions": include_permissions,
             "include_tags": include_tags,
             "strict_validation": strict_validation,
@@ -247,6 +254,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
             "archive_bucket": archive_bucket,
             "archive_region": archive_region,
             "archive_role_arn": archive_role_arn,
+            "archive_external_id": secret_input(archive_external_id),
         }
         super().__init__(
             AssetBundleReleaseProvider(), resource_name, AssetBundleReleaseProvider.resource_props(props), opts

@@ -19,6 +19,7 @@ from .core.types import (
     AccountId,
     ExportJobId,
     OptionalBucketName,
+    OptionalExternalId,
     OptionalRegion,
     OptionalRoleArn,
     OptionalSha256,
@@ -35,6 +36,7 @@ SCALAR_KEYS = (
     "exportJobId",
     "sourceRegion",
     "sourceRoleArn",
+    "sourceExternalId",
     "expectedSha256",
     "pinFromStack",
     "exportTimeoutSeconds",
@@ -45,6 +47,7 @@ SCALAR_KEYS = (
     "cloudFormationRoleArn",
     "protect",
     "targetRoleArn",
+    "targetExternalId",
     "adoptStack",
     "executeChangeSet",
     "stagingBucket",
@@ -60,6 +63,7 @@ SCALAR_KEYS = (
     "archiveBucket",
     "archiveRegion",
     "archiveRoleArn",
+    "archiveExternalId",
     "release",
     "releaseSha256",
 )
@@ -90,6 +94,8 @@ class ProgramConfig(BaseModel):
     export_job_id: Optional[ExportJobId] = Field(default=None, alias="exportJobId")
     source_region: OptionalRegion = Field(default=None, alias="sourceRegion")
     source_role_arn: OptionalRoleArn = Field(default=None, alias="sourceRoleArn")
+    # STS ExternalIds the roles' trust policies ask for: sent with AssumeRole, never shown.
+    source_external_id: OptionalExternalId = Field(default=None, alias="sourceExternalId")
     expected_sha256: OptionalSha256 = Field(default=None, alias="expectedSha256")
     pin_from_stack: Optional[str] = Field(default=None, alias="pinFromStack")
     export_timeout_seconds: int = Field(
@@ -104,6 +110,7 @@ class ProgramConfig(BaseModel):
     cloudformation_role_arn: OptionalRoleArn = Field(default=None, alias="cloudFormationRoleArn")
     protect: bool = False
     target_role_arn: OptionalRoleArn = Field(default=None, alias="targetRoleArn")
+    target_external_id: OptionalExternalId = Field(default=None, alias="targetExternalId")
     adopt_stack: bool = Field(default=False, alias="adoptStack")
     execute_change_set: bool = Field(default=True, alias="executeChangeSet")
     staging_bucket: OptionalBucketName = Field(default=None, alias="stagingBucket")
@@ -127,6 +134,7 @@ class ProgramConfig(BaseModel):
     archive_bucket: OptionalBucketName = Field(default=None, alias="archiveBucket")
     archive_region: OptionalRegion = Field(default=None, alias="archiveRegion")
     archive_role_arn: OptionalRoleArn = Field(default=None, alias="archiveRoleArn")
+    archive_external_id: OptionalExternalId = Field(default=None, alias="archiveExternalId")
     archive_readers: list[str] = Field(default_factory=list, alias="archiveReaders")
     release: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,511}$")
     release_sha256: OptionalSha256 = Field(default=None, alias="releaseSha256")

@@ -57,6 +57,7 @@ class QuickSightBundleStackArgs:
         export_job_id: The CLOUDFORMATION_JSON export job.
         source_region: The source QuickSight region (else the AWS chain's).
         source_role_arn: A role in the source account to assume for reading the export.
+        source_external_id: The STS ExternalId ``source_role_arn``'s trust policy asks for (a secret).
         expected_sha256: Pin the template: refuse other bytes (e.g. another stage's
             ``template_sha256`` output through a ``pulumi.StackReference``).
         export_timeout_seconds: How long to wait for the export job (default 1800).
@@ -85,6 +86,7 @@ class QuickSightBundleStackArgs:
         adopt_stack: Take over an existing stack of that name that this library did not create.
         target_role_arn: A role in the target account for the deployment to assume (else the
             AWS chain of the process that runs pulumi, which must act in the target account).
+        target_external_id: The STS ExternalId ``target_role_arn``'s trust policy asks for (a secret).
         principals: Source principal (as ``inspect`` lists it) -> the target principal that takes
             its permissions in this stage: an ARN, or ``user/<namespace>/<name>`` /
             ``group/<namespace>/<name>`` of the target account (see ``core.principals``).
@@ -97,12 +99,14 @@ class QuickSightBundleStackArgs:
         archive_bucket: With an export job: archive the fetched release in this bucket.
         archive_region: The archive bucket's region.
         archive_role_arn: A role to assume for writing the archive.
+        archive_external_id: The STS ExternalId ``archive_role_arn``'s trust policy asks for (a secret).
     """
 
     source_account_id: pulumi.Input[str]
     export_job_id: pulumi.Input[str]
     source_region: Optional[pulumi.Input[str]] = None
     source_role_arn: Optional[pulumi.Input[str]] = None
+    source_external_id: Optional[pulumi.Input[str]] = None
     expected_sha256: Optional[pulumi.Input[str]] = None
     export_timeout_seconds: Optional[pulumi.Input[int]] = None
     parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None
@@ -121,12 +125,14 @@ class QuickSightBundleStackArgs:
     execute_change_set: bool = True
     adopt_stack: bool = False
     target_role_arn: Optional[pulumi.Input[str]] = None
+    target_external_id: Optional[pulumi.Input[str]] = None
     principals: Optional[Mapping[str, Any]] = None
     grant: Optional[Sequence[Mapping[str, Any]]] = None
     archived: Optional[ArchivedTemplate] = None
     archive_bucket: Optional[pulumi.Input[str]] = None
     archive_region: Optional[pulumi.Input[str]] = None
     archive_role_arn: Optional[pulumi.Input[str]] = None
+    archive_external_id: Optional[pulumi.Input[str]] = None
 
     def __post_init__(self) -> None:
         if self.on_failure not in ON_FAILURE_MODES:
@@ -383,6 +389,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             staging_prefix=args.staging_prefix,
             target_region=target.region,
             target_role_arn=args.target_role_arn,
+            target_external_id=args.target_external_id,
             target_account_id=target.account_id,
             stack_tags=dict(args.stack_tags) if args.stack_tags else None,
             cloudformation_role_arn=args.cloudformation_role_arn,
@@ -448,6 +455,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             export_job_id=args.export_job_id,
             source_region=args.source_region,
             source_role_arn=args.source_role_arn,
+            source_external_id=args.source_external_id,
             export_timeout_seconds=args.export_timeout_seconds,
             expected_sha256=args.expected_sha256,
             parameters=args.parameters,
@@ -456,6 +464,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             archive_bucket=args.archive_bucket,
             archive_region=args.archive_region,
             archive_role_arn=args.archive_role_arn,
+            archive_external_id=args.archive_external_id,
             opts=child,
         )
         return _Source(

@@ -398,6 +398,17 @@ def test_role_arn_signs_quicksight_calls_with_the_assumed_role(engine: EngineHar
     assert describes and all(r["access_key"] == ASSUMED_KEY_ID for r in describes)
     assert assume[0]["n"] < describes[0]["n"]
     assert result.outputs["source_role_arn"] == ROLE
+    # The session names the job (CloudTrail shows it); no ExternalId unless one is set.
+    assert assume[0]["sts"]["RoleSessionName"] == "qsp-export-role-job" and "ExternalId" not in assume[0]["sts"]
+
+
+def test_the_source_external_id_is_sent_with_assume_role_and_never_output(engine: EngineHarness, qs: QuickSightEmulator) -> None:
+    marker = "Ext-Id-Marker-7f3a"
+    mark = len(qs.requests)
+    result = deploy(engine, qs, "ext-id-job", source_role_arn=ROLE, source_external_id=marker)
+    [assume] = [r for r in requests_since(qs, mark) if r["operation"] == "AssumeRole"]
+    assert assume["sts"]["ExternalId"] == marker and assume["sts"]["RoleSessionName"] == "qsp-export-ext-id-job"
+    assert "source_external_id" not in result.outputs and marker not in repr(result.outputs)
 
 
 def test_create_with_invalid_inputs_names_every_bad_input(engine: EngineHarness) -> None:

@@ -461,6 +461,8 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
             if path == "/":
                 form = urllib.parse.parse_qs(raw.decode())
                 self._record(form.get("Action", ["?"])[0])
+                # What STS was asked (tests read the session name and the ExternalId sent).
+                emulator.requests[-1]["sts"] = {key: values[0] for key, values in form.items()}
                 self._assume_role(form)
                 return
             match = _JOB_PATH.match(path)

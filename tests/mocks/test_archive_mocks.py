@@ -308,3 +308,27 @@ def test_archive_role_arn_reads_through_a_provider_that_assumes_it() -> None:
     reads = [i for i in mocks.invokes if i.token == GET_OBJECT]
     assert len(reads) == 2 and all("archive-reader" in (i.provider or "") for i in reads)
     assert all(i.args.get("region") == "us-east-1" for i in reads)
+    # The session names the stage that reads (CloudTrail shows it); no ExternalId unless set.
+    assert assume[0]["sessionName"] == f"qsp-archive-read-{pulumi.get_project()}-{pulumi.get_stack()}"
+    assert not assume[0].get("externalId")
+
+
+# Pulumi's wire form of a secret value (pulumi/pulumi sdk/proto: the special signature key and the
+# secret's signature), as the mocks record a secret input.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def test_archive_external_id_is_sent_by_the_reader_provider() -> None:
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    role = "arn:aws:iam::111122223333:role/quicksight-archive-reader"
+
+    pulumi.runtime.test(program(settings(archiveRoleArn=role, archiveExternalId="Ext-Id-Marker-9b"), {}))()
+
+    (reader,) = mocks.by_type("pulumi:providers:aws")
+    # The whole assumeRoles input is a secret (the engine keeps it encrypted in state).
+    secret = reader.inputs["assumeRoles"]
+    assert isinstance(secret, dict) and secret.get(SECRET_SIG) == SECRET_VALUE_SIG, secret
+    (assume,) = json.loads(secret["value"])
+    assert assume["externalId"] == "Ext-Id-Marker-9b" and assume["sessionName"].startswith("qsp-archive-read-")
