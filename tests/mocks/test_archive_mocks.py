@@ -18,8 +18,8 @@ from components.core.manifest import resource_digests
 from components.core.transform import deployable
 from components.errors import InputError
 from components.program import build, build_archive, build_release, parse_config
-from mocks import TARGET_REGION, RecordingMocks, archive_release, install, run_failing_program
-from test_stack_mocks import BIG, PRINCIPALS, stage_values
+from mocks import TARGET_REGION, RecordingMocks, archive_release, install, run_failing_program, tls_only_statement
+from test_stack_mocks import BIG, PRINCIPALS, SECRET_SIG, stage_values
 
 BUCKET = "qs-release-archive"
 SOURCE = {"sourceAccountId": "111122223333"}
@@ -207,14 +207,7 @@ def test_the_source_stage_creates_a_private_versioned_archive_and_archives_into_
     (policy,) = mocks.by_type("aws:s3/bucketPolicy:BucketPolicy")
     # One policy: TLS only, and the readers (a bucket has one policy).
     deny, statement = json.loads(policy.inputs["policy"])["Statement"]
-    assert deny == {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": ["arn:aws:s3:::release-archive-1a2b3c", "arn:aws:s3:::release-archive-1a2b3c/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
+    assert deny == tls_only_statement("release-archive-1a2b3c")
     assert statement["Principal"] == {"AWS": readers} and statement["Action"] == "s3:GetObject"
     assert statement["Resource"] == [
         "arn:aws:s3:::release-archive-1a2b3c/releases/*",
@@ -232,10 +225,7 @@ def test_an_archive_without_readers_still_denies_non_tls_requests() -> None:
 
     pulumi.runtime.test(lambda: build_release("release", config, *build_archive(config)))()
     (policy,) = mocks.by_type("aws:s3/bucketPolicy:BucketPolicy")
-    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
-    assert statement["Effect"] == "Deny" and statement["Action"] == "s3:*" and statement["Principal"] == "*"
-    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert statement["Resource"] == ["arn:aws:s3:::release-archive-1a2b3c", "arn:aws:s3:::release-archive-1a2b3c/*"]
+    assert json.loads(policy.inputs["policy"])["Statement"] == [tls_only_statement("release-archive-1a2b3c")]
 
 
 def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
@@ -292,14 +282,21 @@ def test_findings_recorded_in_the_manifest_are_enforced_without_running_cfn_lint
     assert "release 'lint-2'" in failure.message
 
 
-def test_archive_role_arn_reads_through_a_provider_that_assumes_it() -> None:
+READER_ROLE = "arn:aws:iam::111122223333:role/quicksight-archive-reader"
+
+
+def archive_reader(**stage: Any) -> tuple[RecordingMocks, Any]:
+    """Run the program of a stage reading the archive through ``archiveRoleArn``: (mocks, its aws provider)."""
     mocks = install(RecordingMocks())
     archive_release(mocks.archive, BUCKET, "sales-42", BIG)
-    role = "arn:aws:iam::111122223333:role/quicksight-archive-reader"
-
-    pulumi.runtime.test(program(settings(archiveRoleArn=role, archiveRegion="us-east-1"), {}))()
-
+    pulumi.runtime.test(program(settings(archiveRoleArn=READER_ROLE, **stage), {}))()
     (reader,) = mocks.by_type("pulumi:providers:aws")
+    return mocks, reader
+
+
+def test_archive_role_arn_reads_through_a_provider_that_assumes_it() -> None:
+    role = READER_ROLE
+    mocks, reader = archive_reader(archiveRegion="us-east-1")
     assert reader.name == "archive-reader"
     # A provider's nested inputs travel JSON-encoded (as the engine hands them to the aws plugin).
     assume = reader.inputs["assumeRoles"]
@@ -313,22 +310,10 @@ def test_archive_role_arn_reads_through_a_provider_that_assumes_it() -> None:
     assert not assume[0].get("externalId")
 
 
-# Pulumi's wire form of a secret value (pulumi/pulumi sdk/proto: the special signature key and the
-# secret's signature), as the mocks record a secret input.
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
 def test_archive_external_id_is_sent_by_the_reader_provider() -> None:
-    mocks = install(RecordingMocks())
-    archive_release(mocks.archive, BUCKET, "sales-42", BIG)
-    role = "arn:aws:iam::111122223333:role/quicksight-archive-reader"
-
-    pulumi.runtime.test(program(settings(archiveRoleArn=role, archiveExternalId="Ext-Id-Marker-9b"), {}))()
-
-    (reader,) = mocks.by_type("pulumi:providers:aws")
+    _, reader = archive_reader(archiveExternalId="Ext-Id-Marker-9b")
     # The whole assumeRoles input is a secret (the engine keeps it encrypted in state).
     secret = reader.inputs["assumeRoles"]
-    assert isinstance(secret, dict) and secret.get(SECRET_SIG) == SECRET_VALUE_SIG, secret
+    assert isinstance(secret, dict) and secret.get(SECRET_SIG), secret
     (assume,) = json.loads(secret["value"])
     assert assume["externalId"] == "Ext-Id-Marker-9b" and assume["sessionName"].startswith("qsp-archive-read-")

@@ -19,7 +19,15 @@ from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
 from components.errors import PromotionCheckError
 from components.core.principals import principalize
 from conftest import sample_template
-from mocks import TARGET_ACCOUNT, TARGET_REGION, RecordingMocks, export_outputs, install, run_failing_program
+from mocks import (
+    TARGET_ACCOUNT,
+    TARGET_REGION,
+    RecordingMocks,
+    export_outputs,
+    install,
+    run_failing_program,
+    tls_only_statement,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -142,15 +150,7 @@ def test_created_staging_bucket_is_private_and_encrypted() -> pulumi.Output:
         (owner,) = mocks.by_type("s3/bucketOwnershipControls:BucketOwnershipControls")
         assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
         (policy,) = mocks.by_type("aws:s3/bucketPolicy:BucketPolicy")
-        (statement,) = json.loads(policy.inputs["policy"])["Statement"]
-        assert statement == {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": ["arn:aws:s3:::sales-staging-1a2b3c", "arn:aws:s3:::sales-staging-1a2b3c/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
+        assert json.loads(policy.inputs["policy"])["Statement"] == [tls_only_statement("sales-staging-1a2b3c")]
         assert policy.inputs["bucket"] == "sales-staging-1a2b3c"
 
     return component.stack.urn.apply(check)
