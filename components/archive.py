@@ -63,7 +63,7 @@ def reader_policy(bucket: str, reader_arns: Sequence[str]) -> dict[str, Any]:
 
 
 class ReleaseArchive(pulumi.ComponentResource):
-    """The release archive bucket: private, encrypted, versioned, bucket-owner-enforced.
+    """The release archive bucket: private, encrypted, versioned, bucket-owner-enforced, TLS only.
 
     Versioning keeps every object's first version even if someone overwrites or deletes it out of
     band (the writer never does: ``IfNoneMatch="*"``). The bucket is not ``force_destroy``: a
@@ -73,7 +73,8 @@ class ReleaseArchive(pulumi.ComponentResource):
     Args:
         name: The Pulumi resource name.
         reader_arns: Principals of the stage accounts allowed ``s3:GetObject`` on ``releases/*``
-            and ``templates/*`` (a bucket policy; none: only the bucket's account reads).
+            and ``templates/*`` (statements of the bucket's one policy, beside the TLS-only one;
+            none: only the bucket's account reads).
         opts: Resource options.
 
     Outputs: ``bucket_name``, ``bucket_arn``, ``region`` (the bucket's, for the writer).
@@ -88,21 +89,15 @@ class ReleaseArchive(pulumi.ComponentResource):
     ) -> None:
         super().__init__("quicksight-promotion:quicksight:ReleaseArchive", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        bucket, block = private_bucket(name, force_destroy=False, opts=child)
+        # A policy naming other accounts is not "public": the access block allows it.
+        readers = (lambda bucket_name, _arn: reader_policy(bucket_name, reader_arns)["Statement"]) if reader_arns else None
+        bucket, _ = private_bucket(name, force_destroy=False, opts=child, statements=readers)
         aws.s3.BucketVersioning(
             name,
             bucket=bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
             opts=child,
         )
-        if reader_arns:
-            # A policy naming other accounts is not "public": the access block above allows it.
-            aws.s3.BucketPolicy(
-                name,
-                bucket=bucket.id,
-                policy=bucket.bucket.apply(lambda b: json.dumps(reader_policy(b, reader_arns))),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
-            )
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         # The writer runs in the provider process, whose AWS chain may name another region than

@@ -1,4 +1,4 @@
-"""The program's S3 buckets (thin shell): private, encrypted, bucket-owner-enforced, one way.
+"""The program's S3 buckets (thin shell): private, encrypted, bucket-owner-enforced, TLS only, one way.
 
 The component's staging bucket (``stack.py``) and the release archive (``archive.py``) are both
 such a bucket; pulumi-aws resources, created through the caller's aws provider (``opts``).
@@ -6,22 +6,50 @@ such a bucket; pulumi-aws resources, created through the caller's aws provider (
 
 from __future__ import annotations
 
+import json
+from typing import Any, Callable, Optional
+
 import pulumi
 import pulumi_aws as aws
 
+# More statements of a bucket's one policy, given the bucket's name and ARN.
+Statements = Callable[[str, str], list[dict[str, Any]]]
+
+
+def deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
+    """The statement that refuses every request made without TLS (``aws:SecureTransport`` false), whoever makes it."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def bucket_policy(bucket: str, bucket_arn: str, statements: Optional[Statements] = None) -> dict[str, Any]:
+    """A bucket's one policy document: TLS only, then ``statements`` (a bucket has one policy, so they merge here)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [deny_insecure_transport(bucket_arn), *(statements(bucket, bucket_arn) if statements else [])],
+    }
+
 
 def private_bucket(
-    name: str, *, force_destroy: bool, opts: pulumi.ResourceOptions
+    name: str, *, force_destroy: bool, opts: pulumi.ResourceOptions, statements: Optional[Statements] = None
 ) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
-    """A bucket with public access blocked, SSE-S3 encryption and ACLs disabled (bucket owner enforced).
+    """A bucket with public access blocked, SSE-S3 encryption, ACLs disabled (bucket owner enforced) and TLS required.
 
     Args:
         name: The Pulumi name of the bucket and of its settings.
         force_destroy: Let ``pulumi destroy`` delete a bucket that still holds objects.
         opts: Resource options of each resource (``parent``, the aws provider).
+        statements: More statements of the bucket's policy (e.g. the archive's readers), given the
+            bucket's name and ARN; merged with the TLS-only statement into the one policy.
 
     Returns:
-        The bucket, and its public access block (a bucket policy must wait for it).
+        The bucket, and its public access block.
     """
     bucket = aws.s3.Bucket(name, force_destroy=force_destroy, opts=opts)
     block = aws.s3.BucketPublicAccessBlock(
@@ -50,5 +78,15 @@ def private_bucket(
         bucket=bucket.id,
         rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
         opts=opts,
+    )
+    # A Deny with Principal "*" does not make a policy public: the access block above allows it,
+    # and the policy waits for the block (S3 refuses a policy while it is being applied).
+    aws.s3.BucketPolicy(
+        name,
+        bucket=bucket.id,
+        policy=pulumi.Output.all(bucket.bucket, bucket.arn).apply(
+            lambda names: json.dumps(bucket_policy(names[0], names[1], statements))
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[block])),
     )
     return bucket, block

@@ -237,7 +237,37 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+# The longest line or JSON string printed: a bundle's text is cleaned (control characters escaped) and bounded.
+_MAX_SHOWN_CHARS = 100_000
+
+
+def _shown(text: object) -> str:
+    """Text from a bundle or an AWS answer as printed: one line, control characters escaped (``\\x1b``).
+
+    A bundle is outside input: an ESC sequence in an asset name or a parameter default would
+    otherwise drive the terminal that runs ``inspect``.
+    """
+    return clean(text, _MAX_SHOWN_CHARS)
+
+
+def _shown_json(value: Any) -> Any:
+    """``value`` with every string (keys included) passed through ``_shown``."""
+    if isinstance(value, str):
+        return _shown(value)
+    if isinstance(value, dict):
+        return {_shown(key): _shown_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_shown_json(item) for item in value]
+    return value
+
+
+def _print_lines(lines: list[str], out: IO[str]) -> None:
+    """Print ``lines``, each one cleaned line (whatever part of it came from the bundle)."""
+    print("\n".join(_shown(line) for line in lines), file=out)
+
+
 def _table(rows: list[list[str]]) -> list[str]:
+    rows = [[_shown(cell) for cell in row] for row in rows]  # cleaned first: the widths are of what is shown
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
         "  " + "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths)).rstrip() for row in rows
@@ -300,7 +330,7 @@ def _json_report(
         "resources": summarize_resources(template.document),
         "parameters": [shown(entry) for entry in catalog],
     }
-    return json.dumps(report, ensure_ascii=False, indent=2)
+    return json.dumps(_shown_json(report), ensure_ascii=False, indent=2)
 
 
 def _load_job(args: argparse.Namespace, err: IO[str]) -> tuple[Template, str, int]:
@@ -320,7 +350,7 @@ def _load_job(args: argparse.Namespace, err: IO[str]) -> tuple[Template, str, in
         file=err,
     )
     try:
-        fetched = fetch_export(inputs, progress=lambda status: print(f"  job status {status}", file=err))
+        fetched = fetch_export(inputs, progress=lambda status: print(f"  job status {_shown(status)}", file=err))
     except QuickSightPromotionError as exc:
         raise QuickSightPromotionError(_INPUT_WORDS.sub(lambda m: _FLAG_FOR_INPUT[m.group()], str(exc))) from exc
     print(f"downloaded {fetched.downloaded_bytes:,} bytes", file=err)
@@ -361,9 +391,9 @@ def _show_overrides(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int
         "Overrides (CloudFormationOverridePropertyConfiguration):",
         *(f"  {line}" for line in describe_overrides(prepared.overrides)),
         *(f"Note: {note}" for note in contents.notes),
-        json.dumps(prepared.overrides, indent=2),
+        *json.dumps(_shown_json(prepared.overrides), indent=2).splitlines(),
     ]
-    print("\n".join(lines), file=out)
+    _print_lines(lines, out)
     return 0
 
 
@@ -392,7 +422,7 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         lines += _principal_lines(template)
         lines += _literal_lines(template)
         lines += _limit_lines(deployed)
-        print("\n".join(lines), file=out)
+        _print_lines(lines, out)
     if args.stage_config:
         target = args.out_dir / f"Pulumi.{args.stage_config}.yaml"
         if target.exists() and not args.force:

@@ -14,7 +14,7 @@ providers' base (``components/dynamic.py``).
 **Credentials.** The provider runs in the ``python -m pulumi.dynamic`` process the engine starts,
 not in the program, so it cannot use the program's ``aws.Provider``: it takes the process's AWS
 chain (environment, ``AWS_PROFILE``, SSO...), then ``target_role_arn`` if given.
-``target_account_id`` (STS GetCallerIdentity before any other call) is what stops it from
+``target_account_id`` (required; STS GetCallerIdentity before any other call) is what stops it from
 deploying into another account than the program meant; ``QuickSightBundleStack`` sets it from
 ``aws.get_caller_identity_output()`` of its own aws provider, and ``target_region`` from
 ``aws.get_region_output()``.
@@ -59,10 +59,10 @@ from pulumi.dynamic import ReadResult
 from .core import stacks as core
 from .core.models import DeploymentInputs, DeploymentOutputs
 from .core.polling import Deadline
-from .dynamic import DynamicProvider, has_unknown, is_unknown, known_inputs
+from .dynamic import DynamicProvider, echoed_inputs, has_unknown, is_unknown, known_inputs, secret_input
 
 if TYPE_CHECKING:
-    # Only SDKs since pulumi/pulumi#17673 have it (requirements allow 3.130); an older SDK never calls configure().
+    # Since pulumi 3.139 (pulumi/pulumi#17673), this library's floor.
     from pulumi.dynamic import ConfigureRequest
 
 # A secret output: with it the digests cannot be checked against guessed values by whoever reads
@@ -142,6 +142,13 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         "adopt": "adopt_stack",
     }
     EVIDENCE = {"stack": "stack_name", "account": "target_account_id", "region": "target_region"}
+    REQUIRED_BECAUSE = {
+        "target_account_id": (
+            "the account guard refuses to deploy into any other account than this one (STS GetCallerIdentity "
+            "before any other call); QuickSightBundleStack sets it from aws.get_caller_identity_output(), "
+            "a program of its own passes the target account id"
+        )
+    }
 
     def configure(self, req: ConfigureRequest) -> None:
         """Keep ``aws:region`` and ``aws:profile`` of the stack configuration, if the engine hands them over."""
@@ -295,6 +302,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             name,
             self._config_profile,
             deadline=deadline,
+            external_id=props.get("target_external_id") or None,
         )
 
     def _deploy(self, inputs: DeploymentInputs, salt: str, olds: Optional[Mapping[str, Any]]) -> dict[str, Any]:
@@ -359,7 +367,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             stack_created=bool((olds or {}).get("stack_created")) or (result.change_set_type == "CREATE" and result.executed),
         )
         # The settings are echoed (diff compares them), never the template or the values.
-        settings = inputs.model_dump(exclude={"template_body", "parameters"})
+        settings = echoed_inputs(inputs, "template_body", "parameters")
         return {**settings, **outputs.model_dump()}
 
 
@@ -390,7 +398,9 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         staging_prefix: Key prefix of staged templates (``<prefix><sha256>.json``).
         target_region: The stack's region (else ``aws:region`` if handed over, else the AWS chain's).
         target_role_arn: A role in the target account to assume.
-        target_account_id: The target account: refuse to act in any other.
+        target_external_id: The ExternalId ``target_role_arn``'s trust policy asks for (a secret;
+            never in an output or a message).
+        target_account_id: The target account (required): refuse to act in any other.
         capabilities: ``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM``, ``CAPABILITY_AUTO_EXPAND``.
         stack_tags: Stack tags (CloudFormation propagates them to the assets).
         cloudformation_role_arn: The service role CloudFormation assumes (CloudFormation's ``RoleARN``).
@@ -444,7 +454,8 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         staging_prefix: Optional[pulumi.Input[str]] = None,
         target_region: Optional[pulumi.Input[str]] = None,
         target_role_arn: Optional[pulumi.Input[str]] = None,
-        target_account_id: Optional[pulumi.Input[str]] = None,
+        target_external_id: Optional[pulumi.Input[str]] = None,
+        target_account_id: pulumi.Input[str],
         capabilities: Optional[pulumi.Input[Sequence[str]]] = None,
         stack_tags: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
         cloudformation_role_arn: Optional[pulumi.Input[str]] = None,
@@ -470,6 +481,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             "staging_prefix": staging_prefix,
             "target_region": target_region,
             "target_role_arn": target_role_arn,
+            "target_external_id": secret_input(target_external_id),
             "target_account_id": target_account_id,
             "capabilities": capabilities,
             "stack_tags": stack_tags,

@@ -23,7 +23,7 @@ What the engine hands a provider (the SDK's servicer, ``pulumi/dynamic/__main__.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import pulumi
@@ -70,21 +70,16 @@ def same(old: Any, new: Any) -> bool:
     return (old or None) == (new or None)
 
 
-def problems(error: ValidationError, quotable: Collection[str]) -> list[tuple[str, str]]:
+def problems(error: ValidationError) -> list[tuple[str, str]]:
     """(input name, reason) for each validation error.
 
-    The given value is quoted only for inputs named in ``quotable`` (identifiers and numbers),
-    never for anything that may be a secret or is large.
+    The given value is never quoted: an input is a configuration value, and a secret pasted into
+    the wrong setting must not reach a message, the engine's log or the state.
     """
     found = []
     for item in error.errors():
-        top = str(item["loc"][0]) if item["loc"] else "inputs"
         name = clean(".".join(str(part) for part in item["loc"]), 200) if item["loc"] else "inputs"
-        value = item.get("input")
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # the engine sends every number as a double
-        shown = f" (got {clean(repr(value), 200)})" if top in quotable and isinstance(value, (str, int, float)) else ""
-        found.append((name, f"{clean(item['msg'], 300)}{shown}"))
+        found.append((name, clean(item["msg"], 300)))
     return found
 
 
@@ -102,12 +97,13 @@ class DynamicProvider(ResourceProvider):
             (``Field(examples=[...])``): it stands in for a value not known yet at preview.
         OUTPUTS: The pydantic model of its outputs (those also inputs echo the input's value).
         ID_OUTPUT: The output that is the resource's id.
-        QUOTABLE: Inputs whose given value a message may quote: identifiers and numbers, never
-            anything that may be a secret or is large.
+        QUOTABLE: Inputs an error may carry as evidence (identifiers and numbers, never anything
+            that may be a secret or is large); no message quotes an input's value.
         REPLACE_ON: Inputs whose change makes it another resource (a replacement).
         UPDATE_ON: Inputs whose change updates it in place. Any other input (a timeout, a role
             used only while working) never causes a diff on its own.
         LEGACY_NAMES: Old input name -> today's, for every input renamed since a state was written.
+        REQUIRED_BECAUSE: Required input -> why it is required (said when it is missing).
         EVIDENCE: The evidence a parse error carries (``errors.EVIDENCE`` name -> a quotable input).
 
     A subclass implements ``_create`` and ``_update``, and may override ``_read``/``_delete`` (by
@@ -127,6 +123,7 @@ class DynamicProvider(ResourceProvider):
     REPLACE_ON: ClassVar[tuple[str, ...]] = ()
     UPDATE_ON: ClassVar[tuple[str, ...]] = ()
     LEGACY_NAMES: ClassVar[Mapping[str, str]] = {}
+    REQUIRED_BECAUSE: ClassVar[Mapping[str, str]] = {}
     EVIDENCE: ClassVar[Mapping[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -197,16 +194,21 @@ class DynamicProvider(ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate the known inputs, every problem at once; unknown ones (preview) are judged in create/update."""
         failures = [
-            CheckFailure(name, f"{name} is required")
+            CheckFailure(name, self._missing(name))
             for name, field in self.INPUTS.model_fields.items()
             if field.is_required() and news.get(name) is None
         ]
         try:
             self.INPUTS.model_validate({**stand_ins(self.INPUTS), **known_inputs(news, self.input_names())})
         except ValidationError as exc:
-            failures.extend(CheckFailure(name, reason) for name, reason in problems(exc, self.QUOTABLE))
+            failures.extend(CheckFailure(name, reason) for name, reason in problems(exc))
         failures.extend(self._check_more(news))
         return CheckResult(self._checked(news), failures)
+
+    def _missing(self, name: str) -> str:
+        """What a check or parse error says of a required input that is missing: that, and why."""
+        because = self.REQUIRED_BECAUSE.get(name)
+        return f"{name} is required: {because}" if because else f"{name} is required"
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare the declared inputs with the recorded ones; no AWS call."""
@@ -238,14 +240,14 @@ class DynamicProvider(ResourceProvider):
         """Validate the inputs for create/update, reporting every problem in one message.
 
         Raises:
-            InputError: naming each bad input, quoting only ``QUOTABLE`` values. Not chained, and
+            InputError: naming each bad input, quoting no value. Not chained, and
                 raised outside the ``except``: pydantic's own text quotes every input value,
                 secrets included, and would show in the traceback the engine prints.
         """
         try:
             inputs = self.INPUTS.model_validate(known_inputs(props, self.input_names()))
         except ValidationError as exc:
-            found = problems(exc, self.QUOTABLE)
+            found = [(name, self._missing(name) if reason == "Field required" else reason) for name, reason in problems(exc)]
         else:
             self._validate(inputs)
             return inputs
@@ -317,6 +319,21 @@ SOURCE_JOB_LEGACY_NAMES = {
     "timeout_seconds": "export_timeout_seconds",
 }
 
+# Inputs never echoed in outputs (state's outputs, `pulumi stack output`): an STS ExternalId is a
+# shared secret between the role's owner and its caller.
+NEVER_OUTPUT = frozenset({"source_external_id", "archive_external_id", "target_external_id"})
+
+
+def secret_input(value: Optional[pulumi.Input[str]]) -> Optional[pulumi.Output[str]]:
+    """An ExternalId input as the engine should keep it: a secret (None stays unset)."""
+    return pulumi.Output.secret(value) if value is not None else None
+
+
+def echoed_inputs(inputs: BaseModel, *also: str) -> dict[str, Any]:
+    """The inputs a provider echoes in its outputs (diff compares them): all but ``NEVER_OUTPUT`` and ``also``."""
+    return inputs.model_dump(exclude={*NEVER_OUTPUT, *also})
+
+
 # Warnings kept in outputs (state, `pulumi stack output`): lenient exports of big bundles can carry
 # many, and each is outside text that a terminal would interpret.
 MAX_WARNINGS = 100
@@ -372,6 +389,7 @@ def archive_job(inputs: Any, name: str, outputs: dict[str, Any], archived_by: st
         bucket=inputs.archive_bucket,
         region=inputs.archive_region,
         role_arn=inputs.archive_role_arn,
+        external_id=inputs.archive_external_id,
         name=name,
         outputs=outputs,
         source_account_id=inputs.source_account_id,

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import pulumi
 
+from .core.types import role_session_name
 from .settings import KNOWN_KEYS, NAMESPACE, SCALAR_KEYS, STRUCTURED_KEYS, ProgramConfig, parse_config
 from .stack import QuickSightBundleStack, QuickSightBundleStackArgs
 
@@ -61,11 +62,13 @@ def archive_invoke_options(settings: ProgramConfig) -> Optional[pulumi.InvokeOpt
         return None
     import pulumi_aws as aws  # noqa: PLC0415
 
-    reader = aws.Provider(
-        "archive-reader",
-        assume_roles=[aws.ProviderAssumeRoleArgs(role_arn=settings.archive_role_arn, session_name="quicksight-promotion-archive")],
-        region=settings.archive_region,
+    # The session names the stage that reads (CloudTrail shows it); the ExternalId stays a secret.
+    assume = aws.ProviderAssumeRoleArgs(
+        role_arn=settings.archive_role_arn,
+        session_name=role_session_name("qsp-archive-read", pulumi.get_project(), pulumi.get_stack()),
+        external_id=pulumi.Output.secret(settings.archive_external_id) if settings.archive_external_id else None,
     )
+    reader = aws.Provider("archive-reader", assume_roles=[assume], region=settings.archive_region)
     return pulumi.InvokeOptions(provider=reader)
 
 
@@ -103,6 +106,7 @@ def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStac
         export_job_id=settings.export_job_id or "",
         source_region=settings.source_region,
         source_role_arn=settings.source_role_arn,
+        source_external_id=settings.source_external_id,
         expected_sha256=pinned_sha256(settings),
         export_timeout_seconds=settings.export_timeout_seconds,
         parameters=parameters,
@@ -115,6 +119,7 @@ def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStac
         notification_arns=tuple(settings.notification_arns),
         protect=settings.protect,
         target_role_arn=settings.target_role_arn,
+        target_external_id=settings.target_external_id,
         adopt_stack=settings.adopt_stack,
         adopt_identity=settings.adopt_identity,
         adopt_allow_removals=settings.adopt_allow_removals,
@@ -128,6 +133,7 @@ def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStac
         archive_bucket=archive.archive_bucket if archive else None,
         archive_region=archive.archive_region if archive else None,
         archive_role_arn=archive.archive_role_arn if archive else None,
+        archive_external_id=archive.archive_external_id if archive else None,
     )
 
 
@@ -169,6 +175,7 @@ def build_release(
         analysis_ids=list(settings.release_analyses),
         source_region=settings.source_region,
         source_role_arn=settings.source_role_arn,
+        source_external_id=settings.source_external_id,
         include_permissions=settings.release_include_permissions,
         include_tags=settings.release_include_tags,
         strict_validation=settings.release_strict_validation,
@@ -177,6 +184,7 @@ def build_release(
         archive_bucket=archive_bucket,
         archive_region=archive_region if archive_region is not None else settings.archive_region,
         archive_role_arn=settings.archive_role_arn if archive_bucket is not None else None,
+        archive_external_id=settings.archive_external_id if archive_bucket is not None else None,
     )
 
 

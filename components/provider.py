@@ -25,7 +25,9 @@ from .dynamic import (
     SOURCE_JOB_QUOTABLE,
     DynamicProvider,
     archive_job,
+    echoed_inputs,
     is_unknown,
+    secret_input,
     job_outputs,
 )
 
@@ -82,7 +84,7 @@ class AssetBundleExportProvider(DynamicProvider):
             kept["lint_findings"] = _lint(olds["template_body"], inputs)
         if any(self.changed(olds, news, k) for k in self.ARCHIVE_ON):
             kept.update(archive_job(inputs, inputs.export_job_id, kept, self.LABEL))
-        return {**kept, **inputs.model_dump()}
+        return {**kept, **echoed_inputs(inputs)}
 
     # read: the recorded state is kept and `pulumi refresh` makes no AWS call: the template of a
     # finished job never changes, and job descriptions expire after 14 days, so reading it again
@@ -122,7 +124,7 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
     )
     recorded = outputs.model_dump()
     recorded.update(archive_job(inputs, inputs.export_job_id, recorded, AssetBundleExportProvider.LABEL))
-    return {**inputs.model_dump(), **recorded}
+    return {**echoed_inputs(inputs), **recorded}
 
 
 def _is_credential_key(key: str) -> bool:
@@ -176,6 +178,8 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         export_job_id: The ``AssetBundleExportJobId``.
         source_region: The source QuickSight region; else the standard AWS chain's.
         source_role_arn: A role in the source account to assume before calling QuickSight.
+        source_external_id: The ExternalId ``source_role_arn``'s trust policy asks for (a secret;
+            never in an output or a message).
         export_timeout_seconds: How long to wait for the job (default 1800).
         expected_sha256: Refuse a download whose bytes hash differently.
         parameters: The stage's values for the template's parameters (friendly nested form, see
@@ -186,6 +190,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
             (``templates/<sha256>.json``, ``releases/<export_job_id>.json``, written once).
         archive_region: The archive bucket's region (else the AWS chain's).
         archive_role_arn: A role to assume for writing the archive.
+        archive_external_id: The ExternalId ``archive_role_arn``'s trust policy asks for (a secret).
         opts: Resource options.
     """
 
@@ -222,6 +227,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         export_job_id: pulumi.Input[str],
         source_region: Optional[pulumi.Input[str]] = None,
         source_role_arn: Optional[pulumi.Input[str]] = None,
+        source_external_id: Optional[pulumi.Input[str]] = None,
         export_timeout_seconds: Optional[pulumi.Input[int]] = None,
         expected_sha256: Optional[pulumi.Input[str]] = None,
         parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None,
@@ -230,6 +236,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         archive_bucket: Optional[pulumi.Input[str]] = None,
         archive_region: Optional[pulumi.Input[str]] = None,
         archive_role_arn: Optional[pulumi.Input[str]] = None,
+        archive_external_id: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         # A mapping with a secret anywhere inside becomes one secret Output, so the engine keeps
@@ -240,6 +247,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
             "export_job_id": export_job_id,
             "source_region": source_region,
             "source_role_arn": source_role_arn,
+            "source_external_id": secret_input(source_external_id),
             "export_timeout_seconds": export_timeout_seconds,
             "expected_sha256": expected_sha256,
             "parameters": values if parameters is not None else None,
@@ -249,6 +257,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         }
         # None is not sent: a stack recorded before the archive existed sees no new input.
         props.update(archive_bucket=archive_bucket, archive_region=archive_region, archive_role_arn=archive_role_arn)
+        props.update(archive_external_id=secret_input(archive_external_id))
         super().__init__(
             AssetBundleExportProvider(), resource_name, AssetBundleExportProvider.resource_props(props), opts
         )

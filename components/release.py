@@ -26,7 +26,9 @@ from .dynamic import (
     SOURCE_JOB_QUOTABLE,
     DynamicProvider,
     archive_job,
+    echoed_inputs,
     is_unknown,
+    secret_input,
     job_outputs,
 )
 from .errors import InputError, QuickSightPromotionError
@@ -88,7 +90,7 @@ class AssetBundleReleaseProvider(DynamicProvider):
         kept = {name: olds[name] for name in ReleaseOutputs.model_fields if name in olds}
         if any(self.changed(olds, news, k) for k in self.ARCHIVE_ON) and "template_body" in kept:
             kept.update(_archive(inputs, kept))
-        return {**kept, **inputs.model_dump()}
+        return {**kept, **echoed_inputs(inputs)}
 
     # read: the recorded state is kept: a release's template never changes, and job descriptions expire.
     # delete: nothing remote; QuickSight forgets export jobs after 14 days, and the dev assets stay.
@@ -104,6 +106,7 @@ def _request(inputs: ReleaseInputs) -> Any:
         analysis_ids=tuple(inputs.analysis_ids),
         source_region=inputs.source_region,
         source_role_arn=inputs.source_role_arn,
+        source_external_id=inputs.source_external_id,
         include_permissions=inputs.include_permissions,
         include_tags=inputs.include_tags,
         strict_validation=inputs.strict_validation,
@@ -129,7 +132,7 @@ def _cut(inputs: ReleaseInputs) -> dict[str, Any]:
     )
     recorded = outputs.model_dump()
     recorded.update(_archive(inputs, recorded))
-    return {**inputs.model_dump(), **recorded}
+    return {**echoed_inputs(inputs), **recorded}
 
 
 def _lint_once(template_body: str, region: Optional[str]) -> Optional[list[dict[str, Any]]]:
@@ -170,6 +173,8 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
         analysis_ids: Analysis ids or ARNs.
         source_region: The source QuickSight region; else the standard AWS chain's.
         source_role_arn: A role in the source account to assume first.
+        source_external_id: The ExternalId ``source_role_arn``'s trust policy asks for (a secret;
+            never in an output or a message).
         include_permissions: Export permissions (adds the ``IdentityRegion`` parameter).
         include_tags: Export tags.
         strict_validation: ``ValidationStrategy.StrictModeForAllResources`` (default true).
@@ -179,6 +184,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
             and ``releases/<export job id>.json``, written once, never overwritten).
         archive_region: The archive bucket's region (else the AWS chain's).
         archive_role_arn: A role to assume for writing the archive.
+        archive_external_id: The ExternalId ``archive_role_arn``'s trust policy asks for (a secret).
         opts: Resource options.
     """
 
@@ -220,6 +226,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
         analysis_ids: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None,
         source_region: Optional[pulumi.Input[str]] = None,
         source_role_arn: Optional[pulumi.Input[str]] = None,
+        source_external_id: Optional[pulumi.Input[str]] = None,
         include_permissions: Optional[pulumi.Input[bool]] = None,
         include_tags: Optional[pulumi.Input[bool]] = None,
         strict_validation: Optional[pulumi.Input[bool]] = None,
@@ -228,6 +235,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
         archive_bucket: Optional[pulumi.Input[str]] = None,
         archive_region: Optional[pulumi.Input[str]] = None,
         archive_role_arn: Optional[pulumi.Input[str]] = None,
+        archive_external_id: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -237,6 +245,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
             "analysis_ids": analysis_ids,
             "source_region": source_region,
             "source_role_arn": source_role_arn,
+            "source_external_id": secret_input(source_external_id),
             "include_permissions": include_permissions,
             "include_tags": include_tags,
             "strict_validation": strict_validation,
@@ -245,6 +254,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
             "archive_bucket": archive_bucket,
             "archive_region": archive_region,
             "archive_role_arn": archive_role_arn,
+            "archive_external_id": secret_input(archive_external_id),
         }
         super().__init__(
             AssetBundleReleaseProvider(), resource_name, AssetBundleReleaseProvider.resource_props(props), opts

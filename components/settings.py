@@ -20,6 +20,7 @@ from .core.types import (
     ExportJobId,
     OptionalBucketName,
     OptionalIdentity,
+    OptionalExternalId,
     OptionalRegion,
     OptionalRoleArn,
     OptionalSha256,
@@ -36,6 +37,7 @@ SCALAR_KEYS = (
     "exportJobId",
     "sourceRegion",
     "sourceRoleArn",
+    "sourceExternalId",
     "expectedSha256",
     "pinFromStack",
     "exportTimeoutSeconds",
@@ -46,6 +48,7 @@ SCALAR_KEYS = (
     "cloudFormationRoleArn",
     "protect",
     "targetRoleArn",
+    "targetExternalId",
     "adoptStack",
     "adoptIdentity",
     "adoptAllowRemovals",
@@ -63,6 +66,7 @@ SCALAR_KEYS = (
     "archiveBucket",
     "archiveRegion",
     "archiveRoleArn",
+    "archiveExternalId",
     "release",
     "releaseSha256",
 )
@@ -93,6 +97,8 @@ class ProgramConfig(BaseModel):
     export_job_id: Optional[ExportJobId] = Field(default=None, alias="exportJobId")
     source_region: OptionalRegion = Field(default=None, alias="sourceRegion")
     source_role_arn: OptionalRoleArn = Field(default=None, alias="sourceRoleArn")
+    # STS ExternalIds the roles' trust policies ask for: sent with AssumeRole, never shown.
+    source_external_id: OptionalExternalId = Field(default=None, alias="sourceExternalId")
     expected_sha256: OptionalSha256 = Field(default=None, alias="expectedSha256")
     pin_from_stack: Optional[str] = Field(default=None, alias="pinFromStack")
     export_timeout_seconds: int = Field(
@@ -107,6 +113,7 @@ class ProgramConfig(BaseModel):
     cloudformation_role_arn: OptionalRoleArn = Field(default=None, alias="cloudFormationRoleArn")
     protect: bool = False
     target_role_arn: OptionalRoleArn = Field(default=None, alias="targetRoleArn")
+    target_external_id: OptionalExternalId = Field(default=None, alias="targetExternalId")
     adopt_stack: bool = Field(default=False, alias="adoptStack")
     adopt_identity: OptionalIdentity = Field(default=None, alias="adoptIdentity")
     adopt_allow_removals: bool = Field(default=False, alias="adoptAllowRemovals")
@@ -132,6 +139,7 @@ class ProgramConfig(BaseModel):
     archive_bucket: OptionalBucketName = Field(default=None, alias="archiveBucket")
     archive_region: OptionalRegion = Field(default=None, alias="archiveRegion")
     archive_role_arn: OptionalRoleArn = Field(default=None, alias="archiveRoleArn")
+    archive_external_id: OptionalExternalId = Field(default=None, alias="archiveExternalId")
     archive_readers: list[str] = Field(default_factory=list, alias="archiveReaders")
     release: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,511}$")
     release_sha256: OptionalSha256 = Field(default=None, alias="releaseSha256")
@@ -180,7 +188,7 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
     placeholders = [key for key, value in raw.items() if isinstance(value, str) and value.startswith(PLACEHOLDER_PREFIX)]
     if placeholders:
         listed = "; ".join(
-            f"{NAMESPACE}:{key} still holds the skeleton placeholder {raw[key]!r}: set the stage's value" for key in placeholders
+            f"{NAMESPACE}:{key} still holds the skeleton placeholder (<required: ...>): set the stage's value" for key in placeholders
         )
         raise ProblemsError(f"invalid stack configuration: {listed}", tuple(listed.split("; ")))
     # exportJobId is required unless releaseName is set (the source-stage mode): reported with the

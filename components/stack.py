@@ -57,6 +57,7 @@ class QuickSightBundleStackArgs:
         export_job_id: The CLOUDFORMATION_JSON export job.
         source_region: The source QuickSight region (else the AWS chain's).
         source_role_arn: A role in the source account to assume for reading the export.
+        source_external_id: The STS ExternalId ``source_role_arn``'s trust policy asks for (a secret).
         expected_sha256: Pin the template: refuse other bytes (e.g. another stage's
             ``template_sha256`` output through a ``pulumi.StackReference``).
         export_timeout_seconds: How long to wait for the export job (default 1800).
@@ -90,6 +91,7 @@ class QuickSightBundleStackArgs:
         adopt_allow_removals: Execute an adoption that removes or replaces resources without a review.
         target_role_arn: A role in the target account for the deployment to assume (else the
             AWS chain of the process that runs pulumi, which must act in the target account).
+        target_external_id: The STS ExternalId ``target_role_arn``'s trust policy asks for (a secret).
         principals: Source principal (as ``inspect`` lists it) -> the target principal that takes
             its permissions in this stage: an ARN, or ``user/<namespace>/<name>`` /
             ``group/<namespace>/<name>`` of the target account (see ``core.principals``).
@@ -102,12 +104,14 @@ class QuickSightBundleStackArgs:
         archive_bucket: With an export job: archive the fetched release in this bucket.
         archive_region: The archive bucket's region.
         archive_role_arn: A role to assume for writing the archive.
+        archive_external_id: The STS ExternalId ``archive_role_arn``'s trust policy asks for (a secret).
     """
 
     source_account_id: pulumi.Input[str]
     export_job_id: pulumi.Input[str]
     source_region: Optional[pulumi.Input[str]] = None
     source_role_arn: Optional[pulumi.Input[str]] = None
+    source_external_id: Optional[pulumi.Input[str]] = None
     expected_sha256: Optional[pulumi.Input[str]] = None
     export_timeout_seconds: Optional[pulumi.Input[int]] = None
     parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None
@@ -128,22 +132,24 @@ class QuickSightBundleStackArgs:
     adopt_identity: Optional[str] = None
     adopt_allow_removals: bool = False
     target_role_arn: Optional[pulumi.Input[str]] = None
+    target_external_id: Optional[pulumi.Input[str]] = None
     principals: Optional[Mapping[str, Any]] = None
     grant: Optional[Sequence[Mapping[str, Any]]] = None
     archived: Optional[ArchivedTemplate] = None
     archive_bucket: Optional[pulumi.Input[str]] = None
     archive_region: Optional[pulumi.Input[str]] = None
     archive_role_arn: Optional[pulumi.Input[str]] = None
+    archive_external_id: Optional[pulumi.Input[str]] = None
 
     def __post_init__(self) -> None:
         if self.on_failure not in ON_FAILURE_MODES:
             raise QuickSightPromotionError(
-                f"on_failure {self.on_failure!r} is not one of {', '.join(ON_FAILURE_MODES)}: use DELETE so that a "
+                f"on_failure is not one of {', '.join(ON_FAILURE_MODES)}: use DELETE so that a "
                 "failed first create leaves no ROLLBACK_COMPLETE stack"
             )
         if self.template_validation not in VALIDATION_MODES:
             raise QuickSightPromotionError(
-                f"template_validation {self.template_validation!r} is not one of {', '.join(VALIDATION_MODES)}"
+                f"template_validation is not one of {', '.join(VALIDATION_MODES)}: set one of them"
             )
 
 
@@ -390,6 +396,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             staging_prefix=args.staging_prefix,
             target_region=target.region,
             target_role_arn=args.target_role_arn,
+            target_external_id=args.target_external_id,
             target_account_id=target.account_id,
             stack_tags=dict(args.stack_tags) if args.stack_tags else None,
             cloudformation_role_arn=args.cloudformation_role_arn,
@@ -459,6 +466,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             export_job_id=args.export_job_id,
             source_region=args.source_region,
             source_role_arn=args.source_role_arn,
+            source_external_id=args.source_external_id,
             export_timeout_seconds=args.export_timeout_seconds,
             expected_sha256=args.expected_sha256,
             parameters=args.parameters,
@@ -467,6 +475,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             archive_bucket=args.archive_bucket,
             archive_region=args.archive_region,
             archive_role_arn=args.archive_role_arn,
+            archive_external_id=args.archive_external_id,
             opts=child,
         )
         return _Source(

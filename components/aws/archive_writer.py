@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..core.manifest import ReleaseManifest, manifest_key, parse_manifest, same_release
 from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline
+from ..core.types import role_session_name
 from ..errors import ArchiveConflictError, ArchiveError
 from .calls import ARCHIVE, MISSING_OBJECT, OBJECT_EXISTS, S3, Calls, Expected
 from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget
 
-SESSION_NAME = "quicksight-promotion-archive"
 CONTENT_TYPE = "application/json"
 # A manifest is a few KiB to a few hundred KiB (its catalog); more is not ours.
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
@@ -45,12 +45,16 @@ class ArchiveTarget:
         region: Its region (else the AWS chain's).
         role_arn: A role to assume for writing it (e.g. in the account that owns it).
         timeout_seconds: Bounds the whole write.
+        external_id: The ExternalId ``role_arn``'s trust policy asks for (never shown).
+        session_name: The role session name: names the release (``qsp-archive-<release>``).
     """
 
     bucket: str
     region: Optional[str] = None
     role_arn: Optional[str] = None
     timeout_seconds: float = 120.0
+    external_id: Optional[str] = field(default=None, repr=False)
+    session_name: str = "qsp-archive"
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,9 @@ class ArchivedRelease:
 
 def _clients(target: ArchiveTarget, calls: Calls, budget: CallBudget) -> BudgetedClients:
     """S3 clients for the archive, as ``target.role_arn`` if given (AssumeRole through the call layer)."""
-    base = calls.open_session(target.region, target.role_arn, SESSION_NAME, budget=budget)
+    base = calls.open_session(
+        target.region, target.role_arn, target.session_name, budget=budget, external_id=target.external_id
+    )
     return BudgetedClients(lambda config: base.client("s3", config=config), budget)
 
 
@@ -88,25 +94,14 @@ class _Archive:
     def put_once(self, key: str, body: bytes) -> bool:
         """PutObject with IfNoneMatch="*": True when written, False when the key existed.
 
-        botocore learnt ``IfNoneMatch`` for PutObject in 1.35 (August 2024); this library's floor
-        is older. With an older botocore the key is looked up first (HeadObject) and written only
-        if absent: two writers racing between the two calls could both write, the later one
-        winning. The bucket is versioned, so both versions remain, and a manifest of another
-        template would still be reported by the next archive run. Upgrade boto3 to close it.
+        S3 refuses (412) a key that exists, atomically: two writers racing cannot both write.
+        botocore sends ``IfNoneMatch`` since 1.35.2, this library's floor (tests/project/test_packaging.py).
         """
         put = {"Bucket": self.target.bucket, "Key": key, "Body": body, "ContentType": CONTENT_TYPE}
-        if _conditional_writes(self.clients.within(self.calls.remaining())):
-            written = self.calls.call(
-                self.clients, S3, "PutObject", on=self.where(key), expect=(OBJECT_EXISTS,), IfNoneMatch="*", **put
-            )
-            return not isinstance(written, Expected)
-        found = self.calls.call(
-            self.clients, S3, "HeadObject", on=self.where(key), expect=(MISSING_OBJECT,), Bucket=self.target.bucket, Key=key
+        written = self.calls.call(
+            self.clients, S3, "PutObject", on=self.where(key), expect=(OBJECT_EXISTS,), IfNoneMatch="*", **put
         )
-        if not isinstance(found, Expected):
-            return False
-        self.calls.call(self.clients, S3, "PutObject", on=self.where(key), **put)
-        return True
+        return not isinstance(written, Expected)
 
     def read(self, key: str) -> Optional[str]:
         """The text of ``key`` (None when it is not there); a read that breaks off is retried until the deadline."""
@@ -138,14 +133,6 @@ class _Archive:
             )
         finally:
             stream.close()
-
-
-def _conditional_writes(client: Any) -> bool:
-    """Whether this botocore sends PutObject's ``IfNoneMatch`` (S3 conditional writes)."""
-    try:
-        return "IfNoneMatch" in client.meta.service_model.operation_model("PutObject").input_shape.members
-    except Exception:  # noqa: BLE001  (a client without a service model: a test double)
-        return True
 
 
 def archive_release(
@@ -209,6 +196,7 @@ def archive_outputs(
     role_arn: Optional[str],
     name: str,
     outputs: dict[str, Any],
+    external_id: Optional[str] = None,
     source_account_id: str,
     source_region: Optional[str],
     archived_by: str,
@@ -238,5 +226,8 @@ def archive_outputs(
         archived_by=archived_by,
         lint_findings=outputs.get("lint_findings"),
     )
-    archived = archive_release(ArchiveTarget(bucket, region, role_arn), manifest, outputs["template_body"])
+    target = ArchiveTarget(
+        bucket, region, role_arn, external_id=external_id, session_name=role_session_name("qsp-archive", name)
+    )
+    archived = archive_release(target, manifest, outputs["template_body"])
     return {"archive_manifest_key": archived.manifest_key, "archive_sha256": archived.manifest.sha256}

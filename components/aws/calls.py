@@ -778,8 +778,12 @@ class Calls:
         *,
         budget: CallBudget = DEFAULT_CALL_BUDGET,
         after: str = "",
+        external_id: Optional[str] = None,
     ) -> boto3.session.Session:
         """A session from the standard chain (or ``profile``), as ``role_arn`` if given, refusing a missing region.
+
+        ``session_name`` names the stack or job (``core.types.role_session_name``); ``external_id``
+        is sent with AssumeRole when the role's trust policy asks for one, and never quoted.
 
         AssumeRole is a call like any other: fitted to the time left, bounded in wall time, its
         failures read through STS's table, its transient faults retried until the deadline. The
@@ -796,7 +800,7 @@ class Calls:
                 raise NoRegionError()
             if not role_arn:
                 return base
-            return assumed(base, role_arn, session_name, budget.config(self.remaining()))
+            return assumed(base, role_arn, session_name, budget.config(self.remaining()), external_id)
 
         def attempt() -> boto3.session.Session:
             remaining = self.remaining()

@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 from ..core import stacks as core
 from ..core.polling import Backoff, Deadline, poll_until
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
+from ..core.types import role_session_name
 from ..errors import QuickSightPromotionError, TransientError, clean, listing
 from .calls import CLOUDFORMATION, DEPLOYMENT, MISSING_OBJECT, S3, STS, Calls, Expect, Expected, Service
 from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget, account_mismatch
@@ -44,7 +45,6 @@ MAX_EVENT_PAGES = 20
 # How many pages of DescribeChangeSet's Changes are read: CloudFormation pages them 1,000 at a
 # time and a template holds at most 500 resources, so more pages than this are a broken answer.
 MAX_CHANGE_PAGES = 20
-SESSION_NAME = "quicksight-promotion-deploy"
 # Retries of one call (a busy stack's DescribeStacks, CreateChangeSet, ...) meeting transient
 # faults: 1 s, then a quarter of the time waited, at most 5 s apart (the change set schedule):
 # quick for a blip, and at most 12 calls a minute for a long outage.
@@ -85,8 +85,12 @@ def connect(
     budget: CallBudget = DEFAULT_CALL_BUDGET,
     backoff: Backoff = RETRY_BACKOFF,
     sleep: Callable[[float], None] = time.sleep,
+    external_id: Optional[str] = None,
 ) -> Target:
     """Clients for the target account, refusing any other account than ``target_account_id``.
+
+    ``target_role_arn`` is assumed with ``external_id`` (if its trust policy asks for one) under a
+    session name that names the stack (``qsp-deploy-<stack>``, shown in CloudTrail).
 
     A dynamic provider cannot use the credentials of the program's ``aws.Provider``: it runs
     with the provider process's AWS chain (or ``target_role_arn``). This guard is what stops a deploy
@@ -113,7 +117,13 @@ def connect(
         sleep,
     )
     boto_session = calls.open_session(
-        target_region, target_role_arn, SESSION_NAME, profile, budget=budget, after=NOTHING_DEPLOYED
+        target_region,
+        target_role_arn,
+        role_session_name("qsp-deploy", stack_name),
+        profile,
+        budget=budget,
+        after=NOTHING_DEPLOYED,
+        external_id=external_id,
     )
     sts = BudgetedClients(lambda config: boto_session.client("sts", config=config), budget)
     identity = calls.call(sts, STS, "GetCallerIdentity", after=NOTHING_DEPLOYED)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import http.client
 import ipaddress
+import os
+import re
 import socket
 import threading
 import time
@@ -57,6 +59,26 @@ DEFAULT_DOWNLOAD_LIMITS = DownloadLimits()
 _GZIP = ("gzip", "x-gzip")
 
 
+# The test-only switch: set (to "1") by the loopback emulators' environment so that plain http to
+# 127.0.0.1 / ::1 / localhost is followed. Never set it in a deployment: S3 serves downloads over https.
+LOOPBACK_DOWNLOADS_SWITCH = "QUICKSIGHT_PROMOTION_TEST_ONLY_LOOPBACK_DOWNLOADS"
+
+# S3 endpoint hosts (virtual-hosted ``<bucket>.`` or path-style), without the partition's DNS suffix:
+# ``s3``, ``s3.<region>``, ``s3.dualstack.<region>``, ``s3-fips...``, the legacy ``s3-<region>`` and
+# ``s3-external-1``. The region is ``us-east-1``, ``cn-north-1``, ``us-gov-west-1``...
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}"
+_S3_ENDPOINT = re.compile(
+    rf"^(?:[a-z0-9][a-z0-9.-]*\.)?(?:s3(?:-fips)?(?:\.dualstack)?(?:\.(?P<region>{_REGION}))?"
+    rf"|s3-(?P<legacy>{_REGION}|external-1))$"
+)
+# DNS suffix of each partition's S3 endpoints (aws-us-gov shares the aws suffix).
+_PARTITION_SUFFIX = {"aws": ".amazonaws.com", "aws-cn": ".amazonaws.com.cn"}
+
+
+def _partition_of(region: str) -> str:
+    return "aws-cn" if region.startswith("cn-") else "aws"
+
+
 def _is_loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -68,29 +90,78 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def check_download_url(url: str) -> None:
-    """Refuse any URL but https (plain http is allowed to loopback hosts only, for tests).
+def _loopback_switched_on() -> bool:
+    return os.environ.get(LOOPBACK_DOWNLOADS_SWITCH, "") == "1"
 
+
+def is_s3_endpoint(host: str | None, region: str | None = None) -> bool:
+    """Whether ``host`` is an AWS S3 endpoint (of ``region``'s partition, when given).
+
+    Args:
+        host: The URL's host name (lower case, as ``urlsplit`` gives it); an IP literal never is.
+        region: The region the file was exported in; its partition decides the DNS suffix.
+
+    Returns:
+        True for ``bucket.s3.amazonaws.com``, ``s3.us-west-2.amazonaws.com``, ``s3-eu-west-1.amazonaws.com``,
+        ``bucket.s3.dualstack.us-east-1.amazonaws.com``, ``s3.cn-north-1.amazonaws.com.cn`` and the like.
+    """
+    if not host:
+        return False
+    partitions = [_partition_of(region)] if region else list(_PARTITION_SUFFIX)
+    for partition in partitions:
+        suffix = _PARTITION_SUFFIX[partition]
+        if not host.endswith(suffix):
+            continue
+        match = _S3_ENDPOINT.match(host[: -len(suffix)])
+        if match is None:
+            continue
+        named = match.group("region") or match.group("legacy")
+        # An endpoint naming a region must be of the suffix's partition (s3.cn-north-1.amazonaws.com is not S3).
+        if named is None or named == "external-1" or _partition_of(named) == partition:
+            return True
+    return False
+
+
+def check_download_url(url: str, region: str | None = None) -> None:
+    """Refuse any URL but https to an AWS S3 endpoint of the partition.
+
+    Plain http to a loopback host is followed only when the test-only switch
+    ``QUICKSIGHT_PROMOTION_TEST_ONLY_LOOPBACK_DOWNLOADS=1`` is set (the loopback emulators set it).
     Messages name the scheme and host, never the URL: its query string is a credential.
+
+    Args:
+        url: The pre-signed URL (or a redirect's target).
+        region: The export's region: its partition's S3 endpoints only (any partition's when None).
+
+    Raises:
+        DownloadError: the URL cannot be parsed.
+        DownloadRefusedError: another scheme or host.
     """
     try:
         parts = urllib.parse.urlsplit(url)
-        scheme, host = parts.scheme, parts.hostname
+        scheme, host = parts.scheme.lower(), parts.hostname
     except (ValueError, TypeError):
         raise DownloadError("the download URL QuickSight gave cannot be parsed as a URL") from None
-    if scheme == "https" or (scheme == "http" and _is_loopback(host)):
+    if scheme == "https" and is_s3_endpoint(host, region):
         return
+    if scheme == "http" and _is_loopback(host) and _loopback_switched_on():
+        return
+    where = f" of the {_partition_of(region)} partition" if region else ""
     raise DownloadRefusedError(
         f"refusing to download from a {scheme or 'scheme-less'}:// URL on host {host or '?'}: "
-        "only https download URLs are followed"
+        f"only https download URLs to an AWS S3 endpoint{where} are followed"
     )
 
 
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to URLs that pass ``check_download_url``."""
+    """Follow redirects only to URLs that pass ``check_download_url`` (the same partition's S3)."""
+
+    def __init__(self, region: str | None = None) -> None:
+        super().__init__()
+        self._region = region
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        check_download_url(newurl)
+        check_download_url(newurl, self._region)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -222,6 +293,7 @@ def download_to(
     limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS,
     clock: Callable[[], float] = time.monotonic,
     deadline: Deadline | None = None,
+    region: str | None = None,
 ) -> tuple[str, int]:
     """Stream ``url`` into ``sink`` within the limits; return (sha256 hex, bytes).
 
@@ -230,14 +302,15 @@ def download_to(
     ``limits.read_timeout``), the clock is checked after every piece read, and a watchdog shuts
     the connection down at the deadline (a server trickling its headers byte by byte would
     otherwise renew the socket timeout forever). A gzip ``Content-Encoding`` is decoded (bounded
-    by ``max_bytes``); the hash and size are those of the decoded file.
+    by ``max_bytes``); the hash and size are those of the decoded file. Only ``region``'s partition's
+    S3 endpoints are followed, redirects included (see ``check_download_url``).
 
     Raises:
         DownloadUrlExpiredError: S3 answered 400/403 (an expired or otherwise refused signature).
         DownloadRefusedError: the URL's scheme, the size, the encoding or the time is over a limit.
         DownloadError: any other failure (HTTP errors, broken connections, malformed answers).
     """
-    check_download_url(url)
+    check_download_url(url, region)
     budget = limits.timeout if deadline is None else min(limits.timeout, deadline.remaining())
     end = clock() + budget
     if budget <= 0:
@@ -248,7 +321,7 @@ def download_to(
     watchdog.daemon = True
     watchdog.start()
     try:
-        transfer = _Transfer(limits, clock, end, sockets, f"the download did not finish within {budget:.0f} s")
+        transfer = _Transfer(limits, clock, end, sockets, f"the download did not finish within {budget:.0f} s", region)
         return _download(url, sink, transfer)
     finally:
         watchdog.cancel()
@@ -263,6 +336,7 @@ class _Transfer:
     end: float
     sockets: _Sockets
     took_too_long: str
+    region: str | None = None
 
     def left(self) -> float:
         return self.end - self.clock()
@@ -284,7 +358,7 @@ def _download(url: str, sink: IO[bytes], transfer: _Transfer) -> tuple[str, int]
 
 def _open(url: str, transfer: _Transfer) -> Any:
     """The answer to GET ``url`` (redirects checked), its socket timeout the time left."""
-    opener = urllib.request.build_opener(_HTTP(transfer.sockets), _HTTPS(transfer.sockets), _CheckedRedirects())
+    opener = urllib.request.build_opener(_HTTP(transfer.sockets), _HTTPS(transfer.sockets), _CheckedRedirects(transfer.region))
     try:
         # Inside the try: Request() itself quotes the whole URL in the ValueError it raises.
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})

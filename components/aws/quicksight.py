@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from ..core.bundle import DEFAULT_LIMITS, BundleLimits, Template, unpack_bundle
 from ..core.models import CLOUDFORMATION_JSON, ExportInputs, ExportJobDescription
 from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline, poll_until
+from ..core.types import role_session_name
 from ..errors import (
     BundleFormatError,
     DownloadError,
@@ -78,7 +79,7 @@ class JobRef:
     @property
     def session_name(self) -> str:
         """The STS role session name of calls for this job (shown in CloudTrail)."""
-        return f"quicksight-promotion-{self.job_id}"[:64]
+        return role_session_name("qsp-export", self.job_id)
 
 
 def job_calls(
@@ -94,7 +95,9 @@ def job_calls(
     return Calls(purpose, str(ref), ref.evidence, deadline, backoff, sleep, draw)
 
 
-def quicksight_client(ref: JobRef, role_arn: str | None, config: Any = CLIENT_CONFIG) -> Any:
+def quicksight_client(
+    ref: JobRef, role_arn: str | None, config: Any = CLIENT_CONFIG, external_id: str | None = None
+) -> Any:
     """A QuickSight client for ``ref``'s region (or the chain's), assuming ``role_arn`` if given (no deadline).
 
     Raises:
@@ -102,7 +105,7 @@ def quicksight_client(ref: JobRef, role_arn: str | None, config: Any = CLIENT_CO
         AwsAccessError: no credentials, or AssumeRole refused.
         ServiceUnavailableError, MalformedAnswerError: STS could not be reached, or answered wrong.
     """
-    base = job_calls(ref).open_session(ref.region, role_arn, ref.session_name)
+    base = job_calls(ref).open_session(ref.region, role_arn, ref.session_name, external_id=external_id)
     return harden(base.client("quicksight", config=config))
 
 
@@ -113,6 +116,7 @@ def quicksight_clients(
     budget: CallBudget = DEFAULT_CALL_BUDGET,
     *,
     calls: Optional[Calls] = None,
+    external_id: Optional[str] = None,
 ) -> BudgetedClients:
     """QuickSight clients whose every call fits the time left before ``deadline`` (AssumeRole included).
 
@@ -125,7 +129,7 @@ def quicksight_clients(
         MalformedAnswerError: STS's answer could not be read.
     """
     calls = replace(calls or job_calls(ref), deadline=deadline)
-    base = calls.open_session(ref.region, role_arn, ref.session_name, budget=budget)
+    base = calls.open_session(ref.region, role_arn, ref.session_name, budget=budget, external_id=external_id)
     return BudgetedClients(lambda config: base.client("quicksight", config=config), budget)
 
 
@@ -310,7 +314,9 @@ def fetch_export(
     deadline = Deadline.after(inputs.export_timeout_seconds, clock)
     ref = JobRef(inputs.source_account_id, inputs.export_job_id, inputs.source_region)
     calls = job_calls(ref, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw)
-    clients = quicksight_clients(ref, inputs.source_role_arn, deadline, call_budget, calls=calls)
+    clients = quicksight_clients(
+        ref, inputs.source_role_arn, deadline, call_budget, calls=calls, external_id=inputs.source_external_id
+    )
     ref = JobRef(ref.account, ref.job_id, clients.within(deadline.remaining()).meta.region_name)
     calls = calls.about(str(ref), region=ref.region)
     description = wait_for_export_job(
@@ -432,6 +438,7 @@ def _download_once(
                 limits=download_limits,
                 clock=deadline.clock,
                 deadline=deadline,
+                region=ref.region,
             )
         except DownloadRefusedError as exc:
             if deadline.passed:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 from botocore.config import Config
@@ -85,6 +85,7 @@ class ReleaseRequest:
         dashboard_ids, analysis_ids: Ids or ARNs of the release's dashboards and analyses.
         source_region: The QuickSight region (else the SDK chain's).
         source_role_arn: A role in the source account to assume first.
+        source_external_id: The ExternalId its trust policy asks for (never shown).
         include_permissions, include_tags: StartAssetBundleExportJob's options.
         strict_validation: ``ValidationStrategy.StrictModeForAllResources``.
         id_prefix: Parameterise every asset id with ``ResourceIdPrefixForAllResources``.
@@ -97,6 +98,7 @@ class ReleaseRequest:
     analysis_ids: tuple[str, ...] = ()
     source_region: Optional[str] = None
     source_role_arn: Optional[str] = None
+    source_external_id: Optional[str] = field(default=None, repr=False)
     include_permissions: bool = False
     include_tags: bool = False
     strict_validation: bool = True
@@ -518,7 +520,9 @@ def preview_release(request: ReleaseRequest, *, call_budget: CallBudget = DEFAUL
     """
     deadline = Deadline.after(request.export_timeout_seconds)
     named = JobRef(request.source_account_id, release_job_id(request.release_name), request.source_region)
-    clients = quicksight_clients(named, request.source_role_arn, deadline, call_budget, calls=job_calls(named, RELEASE))
+    clients = quicksight_clients(
+        named, request.source_role_arn, deadline, call_budget, calls=job_calls(named, RELEASE), external_id=request.source_external_id
+    )
     region = clients.within(deadline.remaining()).meta.region_name
     return prepare_release(clients, request, region, deadline=deadline)
 
@@ -549,13 +553,17 @@ def cut_release(
     deadline = Deadline.after(request.export_timeout_seconds, clock)
     named = JobRef(request.source_account_id, release_job_id(request.release_name), request.source_region)
     calls = job_calls(named, RELEASE, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw)
-    clients = quicksight_clients(named, request.source_role_arn, deadline, call_budget, calls=calls)
+    clients = quicksight_clients(
+        named, request.source_role_arn, deadline, call_budget, calls=calls, external_id=request.source_external_id
+    )
     region = clients.within(deadline.remaining()).meta.region_name
     prepared = prepare_release(clients, request, region, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw)
     calls = calls.about(str(prepared.ref), region=region)
     # StartAssetBundleExportJob with botocore's retries off (see START_BUDGET), timeouts as the others'.
     start_budget = replace(call_budget, max_attempts=START_BUDGET.max_attempts)
-    starter = quicksight_clients(prepared.ref, request.source_role_arn, deadline, start_budget, calls=calls)
+    starter = quicksight_clients(
+        prepared.ref, request.source_role_arn, deadline, start_budget, calls=calls, external_id=request.source_external_id
+    )
     started = start_release(
         clients,
         prepared,

@@ -219,7 +219,11 @@ def base_session(region: str | None, profile: str | None = None) -> boto3.sessio
 
 
 def assumed(
-    base: boto3.session.Session, role_arn: str, session_name: str, sts_config: Config | None = None
+    base: boto3.session.Session,
+    role_arn: str,
+    session_name: str,
+    sts_config: Config | None = None,
+    external_id: str | None = None,
 ) -> boto3.session.Session:
     """A session acting as ``role_arn``, assumed with ``base``'s credentials (AssumeRole is called now).
 
@@ -228,14 +232,16 @@ def assumed(
     Args:
         base: The session whose credentials assume the role.
         role_arn: The role.
-        session_name: The STS role session name (shown in CloudTrail).
+        session_name: The STS role session name (shown in CloudTrail): ``core.types.role_session_name``.
         sts_config: The STS client's config (default CLIENT_CONFIG); pass ``CallBudget.config(...)``
             so that AssumeRole fits a deadline.
+        external_id: The ExternalId the role's trust policy asks for (never shown anywhere).
     """
     sts = harden(base.client("sts", config=sts_config or CLIENT_CONFIG))
 
     def fetch() -> dict[str, Any]:
-        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        extra = {"ExternalId": external_id} if external_id else {}
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, **extra)["Credentials"]
         return {
             "access_key": creds["AccessKeyId"],
             "secret_key": creds["SecretAccessKey"],

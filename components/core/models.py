@@ -22,6 +22,7 @@ from .types import (
     AccountId,
     ExportJobId,
     OptionalAccountId,
+    OptionalExternalId,
     OptionalBucketName,
     OptionalIdentity,
     OptionalRegion,
@@ -117,12 +118,15 @@ class SourceJobInputs(BaseModel):
     source_account_id: AccountId = Field(examples=["000000000000"])
     source_region: OptionalRegion = None
     source_role_arn: OptionalRoleArn = None
+    # The ExternalId source_role_arn's trust policy asks for: sent with AssumeRole, never output or quoted.
+    source_external_id: OptionalExternalId = None
     # The engine sends numbers as doubles; pydantic accepts 1800.0 for an int.
     export_timeout_seconds: int = Field(default=DEFAULT_EXPORT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
     # The release archive (components/aws/archive_writer.py): archive what was fetched there, once.
     archive_bucket: OptionalBucketName = None
     archive_region: OptionalRegion = None
     archive_role_arn: OptionalRoleArn = None
+    archive_external_id: OptionalExternalId = None
 
 
 class ExportInputs(SourceJobInputs):
@@ -213,7 +217,12 @@ class DeploymentInputs(BaseModel):
     staging_prefix: str = Field(default="quicksight-promotion/", max_length=512)
     target_region: OptionalRegion = None
     target_role_arn: OptionalRoleArn = None
-    target_account_id: OptionalAccountId = None
+    # The ExternalId target_role_arn's trust policy asks for: sent with AssumeRole, never output or quoted.
+    target_external_id: OptionalExternalId = None
+    # Required: the account guard (STS GetCallerIdentity before any other call) refuses to act in
+    # any other account. A state recorded while it was optional still refreshes and deletes with
+    # the account it acted in (the ``account_id`` output).
+    target_account_id: AccountId = Field(examples=["123456789012"])
     capabilities: list[Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]] = Field(
         default_factory=list
     )

@@ -393,20 +393,20 @@ def asset_arn(kind: str, value: str, *, account: str, region: str) -> str:
     """The ARN of a dashboard or analysis given by id or ARN, checked against the account and region.
 
     Raises:
-        InputError: naming the value and what it must look like.
+        InputError: saying what the value must look like (never quoting it: it is a configuration value).
     """
     if value.startswith("arn:"):
         parts = parse_arn(value)
         if parts is None or parts["kind"] != kind:
             raise InputError(
-                f"{value!r} is not a QuickSight {kind} ARN (arn:aws:quicksight:<region>:<account>:{kind}/<id>)"
+                f"a {kind} given as an ARN is not a QuickSight {kind} ARN (arn:aws:quicksight:<region>:<account>:{kind}/<id>)"
             )
         if parts["account"] != account or parts["region"] != region:
             raise InputError(
-                f"{kind} ARN {value!r} is in account {parts['account']} ({parts['region'] or 'no region'}), "
+                f"a {kind} ARN given is in account {parts['account']} ({parts['region'] or 'no region'}), "
                 f"not the release's account {account} ({region})"
             )
         return value
     if not _ID.match(value):
-        raise InputError(f"{value!r} is neither an id (letters, digits, '_' and '-') nor an ARN of a {kind}")
+        raise InputError(f"a {kind} given is neither an id (letters, digits, '_' and '-') nor an ARN of a {kind}")
     return f"arn:{partition_of(region)}:quicksight:{region}:{account}:{kind}/{value}"

@@ -7,6 +7,7 @@ key without one), and a program may pass ``""`` for an input it does not use.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Optional
 
 from pydantic import BeforeValidator, StringConstraints
@@ -39,6 +40,23 @@ def lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+# STS AssumeRole's ExternalId: 2 to 1224 characters of [\w+=,.@:/-] (ASCII).
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9_+=,.@:/-]+$"
+# STS AssumeRole's RoleSessionName: 2 to 64 characters of [\w+=,.@-].
+_SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]")
+
+
+def role_session_name(*parts: str) -> str:
+    """An STS RoleSessionName naming the stack or job (CloudTrail shows it): ``parts`` joined by ``-``.
+
+    Any character STS refuses (``[^\\w+=,.@-]``, non-ASCII included) becomes ``-``, and the name
+    is cut to STS's 64 characters (padded to its minimum of 2).
+    """
+    joined = "-".join(part for part in parts if part)
+    name = _SESSION_NAME_UNSAFE.sub("-", joined.encode("ascii", "replace").decode("ascii"))
+    return name[:64].ljust(2, "-")
+
+
 AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 RoleArn = Annotated[str, StringConstraints(max_length=2048, pattern=ROLE_ARN_PATTERN)]
@@ -55,3 +73,5 @@ OptionalSha256 = Annotated[Optional[Sha256], BeforeValidator(empty_is_none)]
 OptionalStackName = Annotated[Optional[StackName], BeforeValidator(empty_is_none)]
 OptionalAccountId = Annotated[Optional[AccountId], BeforeValidator(empty_is_none)]
 OptionalIdentity = Annotated[Optional[Identity], BeforeValidator(empty_is_none)]
+ExternalId = Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=EXTERNAL_ID_PATTERN)]
+OptionalExternalId = Annotated[Optional[ExternalId], BeforeValidator(empty_is_none)]

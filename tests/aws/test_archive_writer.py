@@ -260,30 +260,3 @@ def test_a_hanging_s3_is_abandoned_at_the_deadline() -> None:
     assert message.startswith(f"s3:PutObject on s3://{BUCKET}/templates/")
     assert "no usable answer within 0.5 s (1 attempt(s); last fault: S3 did not answer within 1 s" in message
     assert message.endswith("mend the last fault, then re-run")
-
-
-def test_with_a_botocore_without_conditional_writes_the_key_is_looked_up_first(
-    moto_env: MotoServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import components.aws.archive_writer as archive_module
-
-    # botocore before 1.35 does not know PutObject's IfNoneMatch (the library's floor is 1.34.100).
-    monkeypatch.setattr(archive_module, "_conditional_writes", lambda _client: False)
-    make_bucket(moto_env)
-    target = ArchiveTarget(BUCKET, region=moto_env.region)
-    manifest = manifest_for("sales-42", BODY)
-
-    assert archive_release(target, manifest, BODY).written is True
-    assert archive_release(target, manifest, BODY).written is False
-    with pytest.raises(ArchiveConflictError, match=f"with template sha256 {sha256_text(BODY)}, not {sha256_text(OTHER)}"):
-        archive_release(target, manifest_for("sales-42", OTHER), OTHER)
-    assert versions(moto_env, "releases/sales-42.json") == versions(moto_env, manifest.template_key) == 1
-
-
-def test_this_botocore_sends_conditional_writes() -> None:
-    import boto3
-
-    from components.aws.archive_writer import _conditional_writes
-
-    client = boto3.session.Session().client("s3", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
-    assert _conditional_writes(client) is True

@@ -515,3 +515,59 @@ def test_json_is_what_the_fault_server_speaks_to_quicksight() -> None:
             client.describe_dashboard(AwsAccountId=ACCOUNT, DashboardId="d")
     assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
     assert server.requests == [("json", f"GET /accounts/{ACCOUNT}/dashboards/d")]
+
+
+# --- AssumeRole: the session names the stack, job or release; an ExternalId is sent, never shown ------------
+
+EXTERNAL_ID = "Ext-Id-Marker-c4f1"
+
+
+def test_the_archive_role_is_assumed_with_its_external_id_and_a_session_naming_the_release(
+    moto_env: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from components.aws.archive_writer import archive_outputs
+
+    moto_env.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": moto_env.region})
+    outputs = {"template_body": TEMPLATE, "template_sha256": None, "export_job_arn": "arn:job"}
+    with QuickSightEmulator() as sts:  # its STS answers AssumeRole
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts.url)
+        added = archive_outputs(
+            bucket=BUCKET, region=moto_env.region, role_arn=ROLE, name="sales-42.rel", outputs=outputs,
+            external_id=EXTERNAL_ID, source_account_id=ACCOUNT, source_region=REGION, archived_by="AssetBundleRelease",
+        )  # fmt: skip
+        [assume] = sts.calls("AssumeRole")
+    assert assume["sts"]["ExternalId"] == EXTERNAL_ID
+    assert assume["sts"]["RoleSessionName"] == "qsp-archive-sales-42.rel"
+    assert added["archive_manifest_key"] == "releases/sales-42.rel.json"
+    assert EXTERNAL_ID not in repr(added)
+
+
+def test_the_deploy_role_is_assumed_with_its_external_id_and_a_session_naming_the_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.errors import AwsAccessError
+
+    with QuickSightEmulator() as sts:
+        for key, value in sts.env().items():
+            monkeypatch.setenv(key, value)
+        sts.assume_role_error = (403, "AccessDenied", "not authorized to perform sts:AssumeRole")
+        with pytest.raises(AwsAccessError) as caught:
+            connect(REGION, ROLE, ACCOUNT, "quicksight-sales-prod", deadline=Deadline.after(30), external_id=EXTERNAL_ID)
+        [assume] = sts.calls("AssumeRole")
+    assert assume["sts"]["ExternalId"] == EXTERNAL_ID
+    assert assume["sts"]["RoleSessionName"] == "qsp-deploy-quicksight-sales-prod"
+    # Refused: the message names the role and the stack, never the ExternalId (nor does its chain).
+    error: Optional[BaseException] = caught.value
+    assert f"sts:AssumeRole on {ROLE}" in str(caught.value)
+    while error is not None:
+        assert EXTERNAL_ID not in str(error) and EXTERNAL_ID not in repr(error)
+        error = error.__cause__ or error.__context__
+
+
+def test_without_an_external_id_none_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    with QuickSightEmulator() as sts:
+        for key, value in sts.env().items():
+            monkeypatch.setenv(key, value)
+        sts.assume_role_error = (403, "AccessDenied", "denied")
+        with pytest.raises(Exception):
+            connect(REGION, ROLE, ACCOUNT, "s", deadline=Deadline.after(30))
+        [assume] = sts.calls("AssumeRole")
+    assert "ExternalId" not in assume["sts"] and assume["sts"]["RoleSessionName"] == "qsp-deploy-s"

@@ -39,6 +39,7 @@ from components.aws import (
     quicksight_clients,
     wait_for_export_job,
 )
+from components.aws.download import LOOPBACK_DOWNLOADS_SWITCH
 from components.core.bundle import compact_json
 from components.core.models import ExportInputs
 from components.core.polling import DEFAULT_BACKOFF, Backoff, Deadline, poll_until
@@ -767,7 +768,7 @@ def test_non_https_url_is_refused_without_any_network_request(
     message = str(caught.value)
     assert_names_job(message, "odd-url")
     scheme = url.split(":", 1)[0]
-    assert f"{scheme}://" in message and "only https download URLs are followed" in message
+    assert f"{scheme}://" in message and "only https download URLs to an AWS S3 endpoint of the aws partition are followed" in message
     assert job.describes == 1  # refused, not retried
     assert emulator.calls("Download") == []
     assert "example.com" not in network.hosts() and "/etc/passwd" not in network.hosts()
@@ -779,23 +780,82 @@ def test_non_https_url_is_refused_without_any_network_request(
     "url",
     [
         "https://bucket.s3.amazonaws.com/key?X-Amz-Signature=x",
-        "http://127.0.0.1:9/x",
-        "http://localhost/x",
-        "http://[::1]:9/x",
         "HTTPS://bucket.s3.amazonaws.com/key",
+        "https://s3.amazonaws.com/bucket/key",
+        "https://bucket.s3.us-west-2.amazonaws.com/key",
+        "https://s3.us-west-2.amazonaws.com/bucket/key",
+        "https://my.dotted.bucket.s3-eu-west-1.amazonaws.com/key",
+        "https://s3-external-1.amazonaws.com/bucket/key",
+        "https://bucket.s3.dualstack.ap-southeast-2.amazonaws.com/key",
+        "https://bucket.s3-fips.us-gov-west-1.amazonaws.com/key",
+        "https://bucket.s3.cn-north-1.amazonaws.com.cn/key",
     ],
 )
-def test_https_and_loopback_http_urls_are_allowed(url: str) -> None:
+def test_https_to_an_s3_endpoint_is_allowed(url: str) -> None:
     check_download_url(url)
 
 
 @pytest.mark.parametrize(
-    "url",
-    ["http://10.0.0.1/x", "http://169.254.169.254/latest", "x-amz://bucket/key", "//host/path", ""],
+    ("url", "region"),
+    [
+        ("https://bucket.s3.us-east-1.amazonaws.com/key", "us-east-1"),
+        ("https://bucket.s3.amazonaws.com/key", "eu-central-1"),
+        ("https://bucket.s3.us-gov-west-1.amazonaws.com/key", "us-gov-west-1"),
+        ("https://bucket.s3.cn-northwest-1.amazonaws.com.cn/key", "cn-north-1"),
+    ],
 )
-def test_other_urls_are_refused_by_check(url: str) -> None:
-    with pytest.raises(DownloadRefusedError, match="only https download URLs are followed"):
+def test_https_to_an_s3_endpoint_of_the_regions_partition_is_allowed(url: str, region: str) -> None:
+    check_download_url(url, region)
+
+
+@pytest.mark.parametrize(
+    ("url", "region", "partition"),
+    [
+        ("https://bucket.s3.cn-north-1.amazonaws.com.cn/key", "us-east-1", "aws"),
+        ("https://bucket.s3.us-east-1.amazonaws.com/key", "cn-north-1", "aws-cn"),
+    ],
+)
+def test_https_to_another_partitions_s3_is_refused(url: str, region: str, partition: str) -> None:
+    with pytest.raises(DownloadRefusedError, match=f"to an AWS S3 endpoint of the {partition} partition are followed"):
+        check_download_url(url, region)
+
+
+def test_loopback_http_is_allowed_only_behind_the_test_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://[::1]:9/x"):
+        monkeypatch.setenv(LOOPBACK_DOWNLOADS_SWITCH, "1")
         check_download_url(url)
+        monkeypatch.delenv(LOOPBACK_DOWNLOADS_SWITCH)
+        with pytest.raises(DownloadRefusedError, match="only https download URLs to an AWS S3 endpoint are followed"):
+            check_download_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1/x",
+        "http://169.254.169.254/latest",
+        "https://169.254.169.254/latest",
+        "https://10.0.0.1/x",
+        "https://[fd00::1]/x",
+        "https://[::1]/x",
+        "https://127.0.0.1/x",
+        "https://example.com/x",
+        "https://bucket.s3.amazonaws.com.example.com/key",
+        "https://s3.amazonaws.com.evil/key",
+        "https://amazonaws.com/key",
+        "https://ec2.us-east-1.amazonaws.com/x",
+        "https://bucket.s3.cn-north-1.amazonaws.com/key",
+        "http://bucket.s3.amazonaws.com/key",
+        "x-amz://bucket/key",
+        "//host/path",
+        "",
+    ],
+)
+def test_other_urls_are_refused_by_check(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv(LOOPBACK_DOWNLOADS_SWITCH, "1")  # the switch opens loopback http, nothing else
+    with pytest.raises(DownloadRefusedError, match="only https download URLs to an AWS S3 endpoint are followed") as caught:
+        check_download_url(url)
+    assert "/key" not in str(caught.value) and "/latest" not in str(caught.value)
 
 
 def test_redirect_to_loopback_http_is_followed(emulator: QuickSightEmulator, fake: FakeTime) -> None:

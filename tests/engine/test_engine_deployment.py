@@ -274,7 +274,8 @@ def test_invalid_inputs_at_create_are_one_message(moto: MotoServer, monkeypatch:
     message = str(info.value)
     assert message.startswith("invalid CloudFormationDeployment inputs for stack 'qsp-engine': template_body: ")
     assert "is not a CloudFormation template (a JSON object with Resources)" in message
-    assert "stack_timeout_seconds: Input should be greater than or equal to 1 (got -1)" in message
+    assert "stack_timeout_seconds: Input should be greater than or equal to 1;" in message
+    assert "-1" not in message  # no input's value is quoted
     assert PASSWORD not in message
 
 
@@ -282,12 +283,12 @@ def test_a_region_or_account_moved_by_the_aws_chain_is_refused(moto: MotoServer,
     for key, value in aws_env(moto.default).items():
         monkeypatch.setenv(key, value)
     provider = CloudFormationDeploymentProvider()
-    unguarded = {k: v for k, v in inputs().items() if k not in ("target_account_id", "target_region")}
-    created = provider.create(unguarded).outs
-    recorded_elsewhere = {**created, "account_id": "210987654321"}
+    chains_region = {k: v for k, v in inputs().items() if k != "target_region"}
+    created = provider.create(chains_region).outs
+    recorded_elsewhere = {**created, "account_id": "210987654321", "target_account_id": None}
 
     with pytest.raises(Exception) as info:
-        provider.update(created["stack_id"], recorded_elsewhere, unguarded)
+        provider.update(created["stack_id"], recorded_elsewhere, chains_region)
 
     assert type(info.value).__name__ == "StackStateError"
     assert f"changing account 210987654321 -> {DEFAULT_ACCOUNT} would replace the deployment" in str(info.value)
@@ -324,3 +325,39 @@ def test_the_provider_pickles_to_its_public_class_path_and_holds_nothing() -> No
     raw = base64.b64decode(serialized_provider(CloudFormationDeploymentProvider()))
     assert b"components.deployment" in raw and b"CloudFormationDeploymentProvider" in raw
     assert len(raw) < 200, "a class reference, no client, session or credential"
+
+
+# --- the account guard is required ------------------------------------------------------------------------
+
+
+def test_a_missing_target_account_is_refused_in_check_saying_why(engine: EngineHarness, moto: MotoServer) -> None:
+    unguarded = {k: v for k, v in inputs().items() if k != "target_account_id"}
+    failures = engine.check(None, unguarded).failures
+    assert [name for name, _ in failures] == ["target_account_id"], failures
+    reason = failures[0][1]
+    assert reason.startswith("target_account_id is required: the account guard refuses to deploy into any other account")
+    assert "aws.get_caller_identity_output()" in reason
+    with pytest.raises(grpc.RpcError) as caught:
+        engine.create(unguarded)
+    assert "target_account_id: target_account_id is required: the account guard" in user_error(caught.value)
+    assert moto.cloudformation.list_stacks()["StackSummaries"] == []
+
+
+def test_a_state_recorded_without_the_account_guard_refreshes_and_deletes_with_its_account(
+    engine: EngineHarness, moto: MotoServer
+) -> None:
+    created = engine.up(inputs())
+    # As a state written while target_account_id was optional holds it: absent, the account acted in recorded.
+    legacy = {k: v for k, v in created.outputs.items() if k != "target_account_id"}
+    assert legacy["account_id"] == DEFAULT_ACCOUNT
+
+    stack_id, refreshed = engine.read(created.id, legacy)
+    assert stack_id == created.id and refreshed["stack_status"] == "CREATE_COMPLETE"
+    # The recorded account is the guard: a state that acted elsewhere is refused before any stack call.
+    with pytest.raises(grpc.RpcError) as caught:
+        engine.delete(created.id, {**legacy, "account_id": "210987654321"})
+    assert f"the credentials act in account {DEFAULT_ACCOUNT}, not the expected account 210987654321" in user_error(caught.value)
+    assert stack_description(moto.cloudformation, STACK)["StackStatus"] == "CREATE_COMPLETE"
+
+    engine.delete(created.id, legacy)
+    assert moto.cloudformation.describe_stacks()["Stacks"] == []

@@ -262,5 +262,5 @@ def test_create_refuses_bad_inputs_without_quoting_a_value() -> None:
     message = str(caught.value)
     assert message.startswith("invalid CloudFormationDeployment inputs for stack 'qsp-create-check': ")
     assert "parameters.DbPassword: Input should be a valid string" in message
-    assert "stack_timeout_seconds: Input should be greater than or equal to 1 (got 0)" in message
+    assert "stack_timeout_seconds: Input should be greater than or equal to 1" in message and "(got" not in message
     assert MARKER not in message

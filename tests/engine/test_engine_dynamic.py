@@ -260,6 +260,40 @@ def test_a_parse_error_is_not_chained_to_pydantics(
     assert error.evidence == evidence
 
 
+def _chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+# Identifier inputs whose bad value 0.1.0 quoted as "(got '...')": a setting may hold a secret
+# pasted into the wrong key, so no value is quoted any more, in check or in create.
+IDENTIFIER_CASES = [
+    ("components.provider", "AssetBundleExportProvider", lambda: export_inputs("ids", source_role_arn=MARKER)),
+    ("components.release", "AssetBundleReleaseProvider", lambda: {"source_account_id": MARKER, "release_name": "r", "dashboard_ids": ["d"]}),
+    ("components.deployment", "CloudFormationDeploymentProvider", lambda: deployment(target_role_arn=MARKER, staging_prefix=f"{MARKER}\n")),
+]
+
+
+@pytest.mark.parametrize(("module", "name", "bad"), IDENTIFIER_CASES, ids=[c[1] for c in IDENTIFIER_CASES])
+def test_a_bad_identifier_input_is_named_never_quoted(module: str, name: str, bad: Any) -> None:
+    import importlib
+
+    from components.errors import InputError
+
+    provider = getattr(importlib.import_module(module), name)()
+    failures = provider.check({}, bad()).failures
+    assert failures and all(MARKER not in failure.reason and "(got" not in failure.reason for failure in failures)
+    with pytest.raises(InputError) as caught:
+        provider.create(bad())
+    assert "should match pattern" in str(caught.value) or "String should" in str(caught.value), str(caught.value)
+    chain = _chain(caught.value)
+    assert chain == [caught.value] and all(MARKER not in str(e) and MARKER not in repr(e) for e in chain)
+
+
 def test_what_the_user_sees_of_a_parse_error_holds_no_value(engine: EngineHarness, release_engine: EngineHarness) -> None:
     # The engine shows the provider's whole traceback: a chained pydantic error would print every value.
     with deployment_harness(NOWHERE) as deploying:

@@ -278,12 +278,12 @@ def test_preview_with_unknown_job_id(engine: EngineHarness, qs: QuickSightEmulat
 @pytest.mark.parametrize(
     ("props", "prop", "words"),
     [
-        ({"source_account_id": "123", "export_job_id": "check-a"}, "source_account_id", ["'123'", "[0-9]{12}"]),
-        (inputs("check-b", source_region="moon"), "source_region", ["'moon'", "pattern"]),
+        ({"source_account_id": "123", "export_job_id": "check-a"}, "source_account_id", ["[0-9]{12}"]),
+        (inputs("check-b", source_region="moon"), "source_region", ["pattern"]),
         ({"source_account_id": ACCOUNT}, "export_job_id", ["required"]),
-        (inputs("check-c", source_role_arn="admin"), "source_role_arn", ["'admin'"]),
+        (inputs("check-c", source_role_arn="admin"), "source_role_arn", ["pattern"]),
         (inputs("check-d", export_timeout_seconds=0), "export_timeout_seconds", ["greater than or equal to 1"]),
-        (inputs("check-e", expected_sha256="abc"), "expected_sha256", ["'abc'"]),
+        (inputs("check-e", expected_sha256="abc"), "expected_sha256", ["[0-9a-fA-F]{64}"]),
     ],
 )
 def test_check_failures_name_the_property(
@@ -295,6 +295,7 @@ def test_check_failures_name_the_property(
     reason = check.failures[0][1]
     for word in words:
         assert word in reason, reason
+    assert "(got" not in reason  # no input's value is quoted
     with pytest.raises(CheckFailedError) as caught:
         engine.up(props)
     assert caught.value.failures == check.failures
@@ -397,6 +398,17 @@ def test_role_arn_signs_quicksight_calls_with_the_assumed_role(engine: EngineHar
     assert describes and all(r["access_key"] == ASSUMED_KEY_ID for r in describes)
     assert assume[0]["n"] < describes[0]["n"]
     assert result.outputs["source_role_arn"] == ROLE
+    # The session names the job (CloudTrail shows it); no ExternalId unless one is set.
+    assert assume[0]["sts"]["RoleSessionName"] == "qsp-export-role-job" and "ExternalId" not in assume[0]["sts"]
+
+
+def test_the_source_external_id_is_sent_with_assume_role_and_never_output(engine: EngineHarness, qs: QuickSightEmulator) -> None:
+    marker = "Ext-Id-Marker-7f3a"
+    mark = len(qs.requests)
+    result = deploy(engine, qs, "ext-id-job", source_role_arn=ROLE, source_external_id=marker)
+    [assume] = [r for r in requests_since(qs, mark) if r["operation"] == "AssumeRole"]
+    assert assume["sts"]["ExternalId"] == marker and assume["sts"]["RoleSessionName"] == "qsp-export-ext-id-job"
+    assert "source_external_id" not in result.outputs and marker not in repr(result.outputs)
 
 
 def test_create_with_invalid_inputs_names_every_bad_input(engine: EngineHarness) -> None:
@@ -405,7 +417,7 @@ def test_create_with_invalid_inputs_names_every_bad_input(engine: EngineHarness)
         engine.create({"source_account_id": "123", "export_job_id": "bad id!", "export_timeout_seconds": 0})
     line = user_error(info.value)
     assert line.startswith("components.errors.InputError: invalid AssetBundleExport inputs: ")
-    assert "source_account_id: String should match pattern" in line and "(got '123')" in line
+    assert "source_account_id: String should match pattern" in line and "'123'" not in line
     assert "export_job_id: String should match pattern" in line
-    assert "export_timeout_seconds: Input should be greater than or equal to 1 (got 0)" in line
+    assert "export_timeout_seconds: Input should be greater than or equal to 1" in line and "(got" not in line
     assert line.endswith("; fix them in the Pulumi program")

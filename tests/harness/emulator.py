@@ -37,6 +37,8 @@ from typing import Any, Optional
 
 from loopback import LoopbackServer
 
+from components.aws.download import LOOPBACK_DOWNLOADS_SWITCH
+
 ACCOUNT = "111111111111"
 REGION = "us-east-1"
 ASSUMED_KEY_ID = "ASIAEMULATEDROLE0001"
@@ -128,6 +130,8 @@ class QuickSightEmulator(LoopbackServer):
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            # Its downloads are served over plain http on 127.0.0.1: the test-only switch.
+            LOOPBACK_DOWNLOADS_SWITCH: "1",
         }
 
     # --- scripting ------------------------------------------------------------------------
@@ -457,6 +461,8 @@ def _handler_for(emulator: QuickSightEmulator) -> type[BaseHTTPRequestHandler]:
             if path == "/":
                 form = urllib.parse.parse_qs(raw.decode())
                 self._record(form.get("Action", ["?"])[0])
+                # What STS was asked (tests read the session name and the ExternalId sent).
+                emulator.requests[-1]["sts"] = {key: values[0] for key, values in form.items()}
                 self._assume_role(form)
                 return
             match = _JOB_PATH.match(path)

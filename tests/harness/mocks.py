@@ -73,6 +73,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif args.typ == "aws:s3/bucket:Bucket":
             outputs["bucket"] = f"{args.name}-1a2b3c"
             outputs["bucketRegion"] = TARGET_REGION
+            outputs["arn"] = f"arn:aws:s3:::{outputs['bucket']}"
             resource_id = outputs["bucket"]
         elif args.typ.endswith("quicksight:CloudFormationDeployment"):
             name = args.inputs.get("stack_name") or f"{args.name}-4d5e6f"
@@ -196,3 +197,16 @@ def archive_release(
     archive[(bucket, manifest.template_key)] = body
     archive[(bucket, f"releases/{name}.json")] = manifest.text()
     return manifest
+
+
+def tls_only_statement(bucket: str) -> dict[str, Any]:
+    """The statement every bucket the program creates must have: no request without TLS (as AWS documents it)."""
+    arn = f"arn:aws:s3:::{bucket}"
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }

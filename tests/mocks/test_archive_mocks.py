@@ -18,8 +18,8 @@ from components.core.manifest import resource_digests
 from components.core.transform import deployable
 from components.errors import InputError
 from components.program import build, build_archive, build_release, parse_config
-from mocks import TARGET_REGION, RecordingMocks, archive_release, install, run_failing_program
-from test_stack_mocks import BIG, PRINCIPALS, stage_values
+from mocks import TARGET_REGION, RecordingMocks, archive_release, install, run_failing_program, tls_only_statement
+from test_stack_mocks import BIG, PRINCIPALS, SECRET_SIG, stage_values
 
 BUCKET = "qs-release-archive"
 SOURCE = {"sourceAccountId": "111122223333"}
@@ -205,7 +205,9 @@ def test_the_source_stage_creates_a_private_versioned_archive_and_archives_into_
     (owner,) = mocks.by_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
     assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
     (policy,) = mocks.by_type("aws:s3/bucketPolicy:BucketPolicy")
-    statement = json.loads(policy.inputs["policy"])["Statement"][0]
+    # One policy: TLS only, and the readers (a bucket has one policy).
+    deny, statement = json.loads(policy.inputs["policy"])["Statement"]
+    assert deny == tls_only_statement("release-archive-1a2b3c")
     assert statement["Principal"] == {"AWS": readers} and statement["Action"] == "s3:GetObject"
     assert statement["Resource"] == [
         "arn:aws:s3:::release-archive-1a2b3c/releases/*",
@@ -215,6 +217,15 @@ def test_the_source_stage_creates_a_private_versioned_archive_and_archives_into_
     assert cut.inputs["archive_bucket"] == "release-archive-1a2b3c"
     # The writer is told the bucket's region (its own AWS chain may name another).
     assert cut.inputs["archive_region"] == TARGET_REGION
+
+
+def test_an_archive_without_readers_still_denies_non_tls_requests() -> None:
+    mocks = install(RecordingMocks())
+    config = parse_config({**SOURCE, "releaseName": "sales-42", "releaseDashboards": ["sales-dashboard"]})
+
+    pulumi.runtime.test(lambda: build_release("release", config, *build_archive(config)))()
+    (policy,) = mocks.by_type("aws:s3/bucketPolicy:BucketPolicy")
+    assert json.loads(policy.inputs["policy"])["Statement"] == [tls_only_statement("release-archive-1a2b3c")]
 
 
 def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
@@ -271,14 +282,21 @@ def test_findings_recorded_in_the_manifest_are_enforced_without_running_cfn_lint
     assert "release 'lint-2'" in failure.message
 
 
-def test_archive_role_arn_reads_through_a_provider_that_assumes_it() -> None:
+READER_ROLE = "arn:aws:iam::111122223333:role/quicksight-archive-reader"
+
+
+def archive_reader(**stage: Any) -> tuple[RecordingMocks, Any]:
+    """Run the program of a stage reading the archive through ``archiveRoleArn``: (mocks, its aws provider)."""
     mocks = install(RecordingMocks())
     archive_release(mocks.archive, BUCKET, "sales-42", BIG)
-    role = "arn:aws:iam::111122223333:role/quicksight-archive-reader"
-
-    pulumi.runtime.test(program(settings(archiveRoleArn=role, archiveRegion="us-east-1"), {}))()
-
+    pulumi.runtime.test(program(settings(archiveRoleArn=READER_ROLE, **stage), {}))()
     (reader,) = mocks.by_type("pulumi:providers:aws")
+    return mocks, reader
+
+
+def test_archive_role_arn_reads_through_a_provider_that_assumes_it() -> None:
+    role = READER_ROLE
+    mocks, reader = archive_reader(archiveRegion="us-east-1")
     assert reader.name == "archive-reader"
     # A provider's nested inputs travel JSON-encoded (as the engine hands them to the aws plugin).
     assume = reader.inputs["assumeRoles"]
@@ -287,3 +305,15 @@ def test_archive_role_arn_reads_through_a_provider_that_assumes_it() -> None:
     reads = [i for i in mocks.invokes if i.token == GET_OBJECT]
     assert len(reads) == 2 and all("archive-reader" in (i.provider or "") for i in reads)
     assert all(i.args.get("region") == "us-east-1" for i in reads)
+    # The session names the stage that reads (CloudTrail shows it); no ExternalId unless set.
+    assert assume[0]["sessionName"] == f"qsp-archive-read-{pulumi.get_project()}-{pulumi.get_stack()}"
+    assert not assume[0].get("externalId")
+
+
+def test_archive_external_id_is_sent_by_the_reader_provider() -> None:
+    _, reader = archive_reader(archiveExternalId="Ext-Id-Marker-9b")
+    # The whole assumeRoles input is a secret (the engine keeps it encrypted in state).
+    secret = reader.inputs["assumeRoles"]
+    assert isinstance(secret, dict) and secret.get(SECRET_SIG), secret
+    (assume,) = json.loads(secret["value"])
+    assert assume["externalId"] == "Ext-Id-Marker-9b" and assume["sessionName"].startswith("qsp-archive-read-")

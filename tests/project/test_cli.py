@@ -322,3 +322,37 @@ def test_the_readme_shows_what_inspect_prints_for_the_example() -> None:
     code, out, _ = inspect(str(EXAMPLE))
     assert code == 0
     assert out.replace(str(EXAMPLE), "examples/sales-bundle.json").splitlines()[:4] == first_lines
+
+
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x9b31m"
+
+
+def escaping_bundle(tmp_path: Path) -> Path:
+    """A bundle whose asset id and parameter default carry terminal escape sequences."""
+    template = sample_template(name=f"Sales{ESCAPES}")
+    resource = template["Resources"]["salesdashboardAB12CD"]
+    resource["Properties"]["DashboardId"] = f"sales{ESCAPES}"
+    template["Parameters"]["salesdashboardAB12CDName"]["Description"] = f"Name for dashboard:sales{ESCAPES}"
+    bundle = tmp_path / "escapes.json"
+    bundle.write_bytes(pretty_bytes(template))
+    return bundle
+
+
+def test_inspect_prints_no_control_character_from_the_bundle(tmp_path: Path) -> None:
+    code, out, err = inspect(str(escaping_bundle(tmp_path)))
+    assert code == 0, err
+    assert not any(ch in out + err for ch in "\x1b\x07\x9b")
+    assert "sales\\x1b[2J\\x1b]0;owned\\x07\\x9b31m" in out  # the asset id, shown escaped
+    assert "Sales\\x1b[2J" in out  # the parameter default, shown escaped
+    table = [line for line in out.splitlines() if "Sales\\x1b" in line]
+    assert table, out
+
+
+def test_inspect_json_holds_no_control_character_from_the_bundle(tmp_path: Path) -> None:
+    code, out, err = inspect(str(escaping_bundle(tmp_path)), "--json")
+    assert code == 0, err
+    assert "\\u001b" not in out and "\x9b" not in out and "\x1b" not in out
+    report = json.loads(out)
+    assert report["resources"]["dashboard"] == ["sales\\x1b[2J\\x1b]0;owned\\x07\\x9b31m"]
+    defaults = [p.get("default") for p in report["parameters"]]
+    assert "Sales\\x1b[2J\\x1b]0;owned\\x07\\x9b31m" in defaults

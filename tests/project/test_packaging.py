@@ -162,3 +162,58 @@ def test_the_product_does_not_import_the_tooling() -> None:
             offenders += [f"{path.relative_to(ROOT)}:{node.lineno}" for m in modules if m.split(".")[0] in ("tools", "tests")]
     assert offenders == []
     assert not (PACKAGE / "core" / "generator.py").exists()
+
+
+# --- dependency floors ----------------------------------------------------------------------------------
+
+# Every API the product relies on that not every release of a dependency has: (package, the first
+# release that has it, what it is, a probe of the installed release). The botocore versions were
+# read from each release's own S3 service model (1.35.1 lacks PutObject's IfNoneMatch, 1.35.2 has
+# it; 1.24.6 lacks ChecksumSHA256 and ChecksumMode, 1.24.7 has them); pulumi's from its CHANGELOG
+# (3.139.0: "Allow accessing configuration in Python dynamic providers", pulumi/pulumi#17673).
+def _s3_member(shape: str, member: str) -> bool:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("s3")
+    return member in model.shape_for(shape).members
+
+
+def _configure_request() -> bool:
+    import pulumi.dynamic
+
+    return hasattr(pulumi.dynamic, "ConfigureRequest") and hasattr(pulumi.dynamic.ResourceProvider, "configure")
+
+
+NEEDS = [
+    ("botocore", "1.35.2", "s3:PutObject IfNoneMatch (the archive's write-once)", lambda: _s3_member("PutObjectRequest", "IfNoneMatch")),
+    ("boto3", "1.35.2", "a boto3 whose botocore sends IfNoneMatch", lambda: _s3_member("PutObjectRequest", "IfNoneMatch")),
+    ("botocore", "1.24.7", "s3:PutObject ChecksumSHA256", lambda: _s3_member("PutObjectRequest", "ChecksumSHA256")),
+    ("botocore", "1.24.7", "s3:GetObject/HeadObject ChecksumMode", lambda: _s3_member("HeadObjectRequest", "ChecksumMode")),
+    ("pulumi", "3.139", "pulumi.dynamic.ConfigureRequest (the deployment provider's configure)", _configure_request),
+]
+
+
+def _floors(lines: list[str]) -> dict[str, str]:
+    import re
+
+    found = {}
+    for line in lines:
+        match = re.match(r"\s*\"?([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9.]*)", line)
+        if match:
+            found[match.group(1).lower()] = match.group(2)
+    return found
+
+
+@pytest.mark.parametrize(("package", "first", "api", "probe"), NEEDS, ids=[f"{n[0]}:{n[2]}" for n in NEEDS])
+def test_each_dependency_floor_has_every_api_the_product_relies_on(package: str, first: str, api: str, probe) -> None:  # type: ignore[no-untyped-def]
+    from packaging.version import Version
+
+    requirements = _floors((ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines())
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    dependencies = pyproject[pyproject.index("dependencies = [") : pyproject.index("]", pyproject.index("dependencies = ["))]
+    project = _floors(dependencies.splitlines())
+    for where, floors in (("requirements.txt", requirements), ("pyproject.toml", project)):
+        assert package in floors, f"{where} sets no floor for {package}, which {api} needs"
+        assert Version(floors[package]) >= Version(first), f"{where}: {package}>={floors[package]} lacks {api} (since {first})"
+    assert requirements[package] == project[package], "requirements.txt and pyproject.toml disagree"
+    assert probe(), f"the installed {package} lacks {api}: the table is wrong"

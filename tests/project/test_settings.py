@@ -62,3 +62,27 @@ def test_adopt_identity_is_an_identity_or_unset() -> None:
         parse_config({**BASE, "adoptIdentity": "team-a/prod"})
     assert str(info.value).startswith("invalid stack configuration: quicksight-promotion:adoptIdentity: ")
     assert "team-a/prod" not in str(info.value), "a configuration value is never echoed"
+
+
+MARKER = "Marker-Pa55-5e771ng"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"stackTimeoutSeconds": MARKER},
+        {"sourceRoleArn": MARKER},
+        {"targetAccountId": MARKER},
+        {"stackTags": [{"apiKey": MARKER}]},
+        {"principals": MARKER},
+        {"exportJobId": "<required: the export job id>"},
+    ],
+)
+def test_a_bad_setting_is_named_never_echoed_nor_chained(bad: dict[str, object]) -> None:
+    with pytest.raises(InputError) as info:
+        parse_config({**BASE, **bad})
+    error = info.value
+    key = next(iter(bad))
+    assert f"quicksight-promotion:{key}" in str(error), str(error)
+    assert MARKER not in str(error) and "<required: the export job id>" not in str(error)
+    assert error.__cause__ is None and error.__context__ is None

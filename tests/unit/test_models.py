@@ -21,9 +21,11 @@ def test_deployment_inputs_report_every_problem() -> None:
             }
         )
     fields = {".".join(str(p) for p in e["loc"]) for e in info.value.errors()}
-    assert fields == {"stack_name", "template_body", "capabilities.1", "stack_tags", "stack_timeout_seconds"}
+    assert fields == {"stack_name", "template_body", "capabilities.1", "stack_tags", "stack_timeout_seconds", "target_account_id"}
     assert OWNERSHIP_TAG in str(info.value)
-    parsed = models.DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"Port": 5432.0, "On": True})
+    parsed = models.DeploymentInputs(
+        stack_name="s", template_body='{"Resources":{}}', parameters={"Port": 5432.0, "On": True}, target_account_id="123456789012"
+    )
     assert parsed.parameters == {"Port": "5432", "On": "true"}
 
 

@@ -242,19 +242,19 @@ def test_the_staged_checksum_is_s3s_base64_sha256() -> None:
 @pytest.mark.parametrize("value", ["abc", True, False, 5432, 5432.0, -3.0, 0.25, 1e20, 2.0**63, -0.0])
 def test_parameter_values_are_written_as_the_catalog_writes_them(value: object) -> None:
     assert core.parameter_string(value) == to_parameter_string(value)
-    parsed = DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"P": value})
+    parsed = DeploymentInputs(stack_name="s", target_account_id="123456789012", template_body='{"Resources":{}}', parameters={"P": value})
     assert parsed.parameters == {"P": to_parameter_string(value)}
 
 
 def test_an_integral_float_past_2_63_is_sent_as_its_integer() -> None:
-    parsed = DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"Big": 1e20})
+    parsed = DeploymentInputs(stack_name="s", target_account_id="123456789012", template_body='{"Resources":{}}', parameters={"Big": 1e20})
     assert parsed.parameters == {"Big": "100000000000000000000"}
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
 def test_a_non_finite_parameter_value_is_refused(value: float) -> None:
     with pytest.raises(ValidationError) as info:
-        DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"P": value})
+        DeploymentInputs(stack_name="s", target_account_id="123456789012", template_body='{"Resources":{}}', parameters={"P": value})
     (error,) = info.value.errors()
     assert error["loc"] == ("parameters",)
     assert error["msg"] == f"Value error, {value!r} is not a finite number"
@@ -263,7 +263,7 @@ def test_a_non_finite_parameter_value_is_refused(value: float) -> None:
 def test_a_parameter_value_that_is_no_scalar_is_left_to_the_input_model_to_refuse() -> None:
     assert core.parameter_string({"v": "x"}) == {"v": "x"}
     with pytest.raises(ValidationError) as info:
-        DeploymentInputs(stack_name="s", template_body='{"Resources":{}}', parameters={"P": {"v": "x"}})
+        DeploymentInputs(stack_name="s", target_account_id="123456789012", template_body='{"Resources":{}}', parameters={"P": {"v": "x"}})
     assert [(e["loc"], e["msg"]) for e in info.value.errors()] == [(("parameters", "P"), "Input should be a valid string")]
 
 
