@@ -91,13 +91,7 @@ class ReleaseArchive(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         # A policy naming other accounts is not "public": the access block allows it.
         readers = (lambda bucket_name, _arn: reader_policy(bucket_name, reader_arns)["Statement"]) if reader_arns else None
-        bucket, _ = private_bucket(name, force_destroy=False, opts=child, statements=readers)
-        aws.s3.BucketVersioning(
-            name,
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
+        bucket, _ = private_bucket(name, force_destroy=False, opts=child, statements=readers, versioned=True)
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         # The writer runs in the provider process, whose AWS chain may name another region than

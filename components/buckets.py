@@ -37,7 +37,12 @@ def bucket_policy(bucket: str, bucket_arn: str, statements: Optional[Statements]
 
 
 def private_bucket(
-    name: str, *, force_destroy: bool, opts: pulumi.ResourceOptions, statements: Optional[Statements] = None
+    name: str,
+    *,
+    force_destroy: pulumi.Input[bool],
+    opts: pulumi.ResourceOptions,
+    statements: Optional[Statements] = None,
+    versioned: bool = False,
 ) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
     """A bucket with public access blocked, SSE-S3 encryption, ACLs disabled (bucket owner enforced) and TLS required.
 
@@ -47,6 +52,8 @@ def private_bucket(
         opts: Resource options of each resource (``parent``, the aws provider).
         statements: More statements of the bucket's policy (e.g. the archive's readers), given the
             bucket's name and ARN; merged with the TLS-only statement into the one policy.
+        versioned: Keep every version of every object (S3 versioning): an overwrite or a delete
+            never loses the bytes that were written first, and a version id names them.
 
     Returns:
         The bucket, and its public access block.
@@ -79,6 +86,13 @@ def private_bucket(
         rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
         opts=opts,
     )
+    if versioned:
+        aws.s3.BucketVersioning(
+            name,
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=opts,
+        )
     # A Deny with Principal "*" does not make a policy public: the access block above allows it,
     # and the policy waits for the block (S3 refuses a policy while it is being applied).
     aws.s3.BucketPolicy(

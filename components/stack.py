@@ -204,9 +204,18 @@ def deployed_asset_ids(assets: Mapping[str, list[str]], prefix: str) -> dict[str
     return {kind: [f"{prefix}{asset_id}" for asset_id in ids] for kind, ids in assets.items() if kind != "other"}
 
 
-def staging_bucket(name: str, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
-    """A private, encrypted bucket of the target account for templates over 51,200 bytes (emptied on destroy)."""
-    bucket, _ = private_bucket(f"{name}-staging", force_destroy=True, opts=opts)
+def staging_bucket(name: str, judged: pulumi.Output[bool], opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """A private, encrypted, versioned bucket of the target account for templates over 51,200 bytes (emptied on destroy).
+
+    Versioned, so that a staged template's URL names the version whose checksum was checked.
+
+    Args:
+        name: The component's name.
+        judged: True once the judge passed the stage (its ``force_destroy``): the bucket is
+            created only then, so a refused stage writes nothing to the target account.
+        opts: The component's child options.
+    """
+    bucket, _ = private_bucket(f"{name}-staging", force_destroy=judged, versioned=True, opts=opts)
     return bucket.bucket
 
 
@@ -312,12 +321,16 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         source = self._template_source(name, args, child)
         self.export = source.export
-        self.staging_bucket_name: pulumi.Output[str] = (
-            pulumi.Output.from_input(args.staging_bucket) if args.staging_bucket is not None else staging_bucket(name, child)
-        )
         target = self._target()
         template = self._deployable(args, source)
         parameters = self._parameters(args, source, target)
+        # The staging bucket waits for the judge: nothing is written to the target before it passes.
+        judged = pulumi.Output.unsecret(parameters.apply(lambda _: True))
+        self.staging_bucket_name: pulumi.Output[str] = (
+            pulumi.Output.from_input(args.staging_bucket)
+            if args.staging_bucket is not None
+            else staging_bucket(name, judged, child)
+        )
         self.deployment = self._deployment(name, args, template, parameters, target)
         self.stack = self.deployment
         self._export_outputs(source, template, target, parameters)

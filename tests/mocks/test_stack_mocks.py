@@ -607,6 +607,21 @@ def test_a_stage_pointing_at_dev_is_refused_before_anything_is_deployed() -> Non
     ) in str(error)
     assert "nothing was deployed" in str(error)
     assert mocks.by_type(DEPLOYMENT) == []
+    # Nothing is written to the target account: the staging bucket waits for the judge too.
+    assert mocks.by_type("aws:s3/bucket:Bucket") == [] and mocks.by_type("BucketPolicy") == []
+
+
+@pulumi.runtime.test
+def test_the_staging_bucket_is_versioned_so_a_staged_template_is_named_by_version() -> pulumi.Output:
+    mocks = install(RecordingMocks(template=BIG))
+    component = QuickSightBundleStack("sales", args(parameters=stage_values()))
+
+    def check(_: Any) -> None:
+        (versioning,) = mocks.by_type("aws:s3/bucketVersioning:BucketVersioning")
+        assert versioning.name == "sales-staging"
+        assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+
+    return component.stack.urn.apply(check)
 
 
 @pulumi.runtime.test
