@@ -31,7 +31,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator
 
 import pytest
 
@@ -114,19 +114,32 @@ class Recorder:
 RECORDER = Recorder()
 
 
-def _product_caller(frame: Any) -> Optional[str]:
-    """The first frame of product code above the call layer (its file), or None: the caller is a test."""
+_KIND_OF_FILE: dict[str, str] = {}
+
+
+def _kind(filename: str) -> str:
+    """"layer" (the call layer), "product" (the rest of components/) or "" (anything else), cached per file."""
+    kind = _KIND_OF_FILE.get(filename)
+    if kind is None:
+        path = Path(filename).resolve()
+        kind = "layer" if path in _CALL_LAYER else "product" if COMPONENTS in path.parents else ""
+        _KIND_OF_FILE[filename] = kind
+    return kind
+
+
+def _product_caller(frame: Any) -> bool:
+    """Whether a frame of product code above the call layer is on the stack (else the caller is a test)."""
     while frame is not None:
-        path = Path(frame.f_code.co_filename).resolve()
-        if path not in _CALL_LAYER and COMPONENTS in path.parents:
-            return str(path)
+        if _kind(frame.f_code.co_filename) == "product":
+            return True
         frame = frame.f_back
-    return None
+    return False
 
 
 def _in_product(frame: Any) -> bool:
+    """Whether any frame of components/ (call layer included) is on the stack."""
     while frame is not None:
-        if COMPONENTS in Path(frame.f_code.co_filename).resolve().parents:
+        if _kind(frame.f_code.co_filename):
             return True
         frame = frame.f_back
     return False
@@ -191,6 +204,16 @@ def read_listed(path: Path = LISTED) -> dict[str, list[str]]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+_LISTED_PAIRS: list[set[tuple[str, str]]] = []
+
+
+def listed_once() -> set[tuple[str, str]]:
+    """The committed record's pairs, read once per process (the per-test check)."""
+    if not _LISTED_PAIRS:
+        _LISTED_PAIRS.append(listed_pairs(read_listed()))
+    return _LISTED_PAIRS[0]
+
+
 def listed_pairs(listed: dict[str, list[str]]) -> set[tuple[str, str]]:
     return {(role, act) for role, actions in listed.items() for act in actions}
 
@@ -231,7 +254,7 @@ def _operations_are_listed() -> Iterator[None]:
     yield
     if os.environ.get("QSP_WRITE_OPERATIONS") == "1":
         return  # the record is being written anew
-    listed = listed_pairs(read_listed())
+    listed = listed_once()
     unlisted = sorted(pair for pair in RECORDER.pairs() if pair not in before and pair not in listed)
     if unlisted:
         pytest.fail(
@@ -258,15 +281,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.workeroutput["operations"] = json.dumps(RECORDER.pairs())  # type: ignore[attr-defined]
         return
     recorded = config.stash[_MERGED] | set(RECORDER.pairs())
-    if not _whole_suite(session) or session.testsfailed:
+    if not _whole_suite(session):
         return
     if os.environ.get("QSP_WRITE_OPERATIONS") == "1":
+        if session.testsfailed:
+            return  # a failed test may not have made all it makes
         LISTED.write_text(json.dumps(as_listing(recorded), indent=2) + "\n", encoding="utf-8")
         return
     never = sorted(listed_pairs(read_listed()) - recorded)
     if never:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
+            reporter.ensure_newline()
             reporter.write_line(
                 "tests/project/operations.json lists operations no test made (remove them there and from the "
                 f"role's policy in policies/): {never}",
