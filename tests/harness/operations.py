@@ -21,7 +21,11 @@ Calls made by a dynamic provider in its own process (the engine harness) are not
 same code paths run in-process in tests/aws, which is where the recorded set comes from.
 
 The IAM action of an operation is ``<service>:<Operation>`` except where ``ACTION_OF`` says
-otherwise (S3's HeadObject is authorised by s3:GetObject).
+otherwise (S3's HeadObject is authorised by s3:GetObject); some parameters need an action of
+their own (``IMPLIED``: a CloudFormation ``RoleARN`` is iam:PassRole, an S3 ``VersionId``
+s3:GetObjectVersion), and CloudFormation reads a ``TemplateURL`` with the caller's credentials.
+
+A whole-suite run with ``QSP_WRITE_OPERATIONS=1`` writes the record anew (``LISTED``).
 """
 
 from __future__ import annotations
@@ -88,9 +92,15 @@ def actions(service: str, operation: str, params: Any = None) -> list[str]:
     """The IAM actions that authorise ``operation`` of ``service`` (its signing name) with ``params``."""
     name = f"{service}:{operation}"
     needed = [ACTION_OF.get(name, name)]
+    params = params if isinstance(params, dict) else {}
     for (implied_by, parameter), implied in IMPLIED.items():
-        if implied_by == needed[0] and isinstance(params, dict) and params.get(parameter) is not None:
+        if implied_by == needed[0] and params.get(parameter) is not None:
             needed.append(implied)
+    url = params.get("TemplateURL")
+    if service == "cloudformation" and isinstance(url, str):
+        # CloudFormation reads a TemplateURL's object with the caller's credentials: at a version
+        # (``?versionId=``) that is s3:GetObjectVersion.
+        needed.append("s3:GetObjectVersion" if "versionId=" in url else "s3:GetObject")
     return needed
 
 

@@ -292,6 +292,15 @@ def test_an_operation_maps_to_its_iam_actions() -> None:
         "iam:PassRole",
     ]
     assert actions("cloudformation", "CreateChangeSet", {"StackName": "s"}) == ["cloudformation:CreateChangeSet"]
+    staged = "https://b.s3.eu-west-1.amazonaws.com/quicksight-promotion/x.json"
+    assert actions("cloudformation", "CreateChangeSet", {"TemplateURL": staged}) == [
+        "cloudformation:CreateChangeSet",
+        "s3:GetObject",
+    ]
+    assert actions("cloudformation", "CreateChangeSet", {"TemplateURL": staged + "?versionId=v1"}) == [
+        "cloudformation:CreateChangeSet",
+        "s3:GetObjectVersion",
+    ]
 
 
 def test_a_call_made_by_a_test_through_the_call_layer_is_recorded_for_nobody() -> None:
