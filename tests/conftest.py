@@ -14,6 +14,9 @@ from cfn_emulator import CloudFormationEmulator
 from emulator import ACCOUNT, QuickSightEmulator
 from engine import EngineHarness
 
+# Records every AWS operation the product makes and checks it against tests/project/operations.json.
+pytest_plugins = ("operations",)
+
 # Calculated fields hold literal ${...} text that must survive untouched.
 # Real exports from public repositories (../shared/real-exports/SOURCES.md), beside the project:
 # the tests that read them skip where the folder is absent.

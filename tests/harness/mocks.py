@@ -14,6 +14,7 @@ from typing import Any, Optional
 import pulumi
 
 from components.core.catalog import build_catalog, summarize_resources
+from operations import record_invoke
 from tools.generator import generate_bundle
 
 TARGET_REGION = "eu-west-1"
@@ -94,6 +95,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         self.invokes.append(args)
+        record_invoke(args.token)
         if args.token == "aws:index/getRegion:getRegion":
             return {"region": TARGET_REGION, "name": TARGET_REGION, "id": TARGET_REGION, "endpoint": "", "description": ""}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
