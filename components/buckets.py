@@ -43,7 +43,7 @@ def private_bucket(
     opts: pulumi.ResourceOptions,
     statements: Optional[Statements] = None,
     versioned: bool = False,
-) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
     """A bucket with public access blocked, SSE-S3 encryption, ACLs disabled (bucket owner enforced) and TLS required.
 
     Args:
@@ -56,7 +56,7 @@ def private_bucket(
             never loses the bytes that were written first, and a version id names them.
 
     Returns:
-        The bucket, and its public access block.
+        The bucket, and its policy (what writes into the bucket should wait for: TLS only then).
     """
     bucket = aws.s3.Bucket(name, force_destroy=force_destroy, opts=opts)
     block = aws.s3.BucketPublicAccessBlock(
@@ -95,7 +95,7 @@ def private_bucket(
         )
     # A Deny with Principal "*" does not make a policy public: the access block above allows it,
     # and the policy waits for the block (S3 refuses a policy while it is being applied).
-    aws.s3.BucketPolicy(
+    policy = aws.s3.BucketPolicy(
         name,
         bucket=bucket.id,
         policy=pulumi.Output.all(bucket.bucket, bucket.arn).apply(
@@ -103,4 +103,4 @@ def private_bucket(
         ),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[block])),
     )
-    return bucket, block
+    return bucket, policy

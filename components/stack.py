@@ -215,8 +215,9 @@ def staging_bucket(name: str, judged: pulumi.Output[bool], opts: pulumi.Resource
             created only then, so a refused stage writes nothing to the target account.
         opts: The component's child options.
     """
-    bucket, _ = private_bucket(f"{name}-staging", force_destroy=judged, versioned=True, opts=opts)
-    return bucket.bucket
+    bucket, policy = private_bucket(f"{name}-staging", force_destroy=judged, versioned=True, opts=opts)
+    # The deployment stages into the bucket only once its policy (TLS only) is in place.
+    return pulumi.Output.all(bucket.bucket, policy.id).apply(lambda values: str(values[0]))
 
 
 def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[str], resource: pulumi.Resource) -> dict[str, str]:
