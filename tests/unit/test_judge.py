@@ -153,3 +153,32 @@ def test_an_export_without_permissions_and_no_grant_is_a_warning() -> None:
     body = json.dumps(document)
     verdict = judge(body, build_catalog(document), prod_stage(principals=None), PROD)
     assert any(f.rule == "no-permissions" for f in verdict.warnings)
+
+
+def test_the_judges_own_findings_read_in_full() -> None:
+    document = json.loads(BUNDLE)
+    for resource in document["Resources"].values():
+        resource.get("Properties", {}).pop("Permissions", None)
+    verdict = judge(json.dumps(document), build_catalog(document), prod_stage(principals=None), PROD)
+    (none,) = [f for f in verdict.findings if f.rule == "no-permissions"]
+    assert none.describe() == (
+        "principals the export carries no permissions and the stage sets no grant: nobody could see the deployed "
+        "assets: re-export with IncludePermissions, or set grant (e.g. {principal: group/default/<admins>, role: owner})"
+    )
+    plain = judge(BUNDLE, CATALOG, prod_stage(plain_credentials=frozenset({f"{REDSHIFT}.Password"})), PROD)
+    (credential,) = [f for f in plain.findings if f.rule == "plain-credential"]
+    assert credential.describe() == (
+        f"{REDSHIFT}.Password is a credential given in plain text in the stage file: it is kept secret in state, but "
+        "readable in the file: store it encrypted: pulumi config set --secret --path "
+        f"'quicksight-promotion:parameters.{REDSHIFT}.Password' <value>"
+    )
+    pinned = judge(BUNDLE, CATALOG, prod_stage(expected_sha256="0" * 64), PROD, sha256="a" * 64)
+    assert pinned.errors[0].describe() == (
+        f"template hashes to sha256 {'a' * 64}, not the pinned {'0' * 64}: this stage deploys only what the pinned "
+        "stage deployed: deploy that release, or promote this one through the pinned stage first"
+    )
+    (literal, *_) = [f for f in verdict.findings if f.rule == "literal"]
+    assert literal.describe().endswith(
+        "is a literal, not a parameter: every stage uses this source value: re-export with "
+        "CloudFormationOverridePropertyConfiguration for it"
+    )

@@ -82,3 +82,31 @@ def test_source_accounts_in_reads_arn_account_fields_only() -> None:
     assert source_accounts_in(DEV, DEV)
     assert not source_accounts_in(f"db-{DEV}.example.com", DEV)
     assert source_accounts_in(f"x arn:aws-us-gov:s3:::{DEV}:y arn:aws:sts::{DEV}:assumed-role/r", DEV)
+
+
+def said(prop: Any, value: str, context: Context, **kwargs: Any) -> list[str]:
+    return [f"{s.message}: {s.advice}" for s in sightings(prop, value, context, shown=repr(value), **kwargs)]
+
+
+def test_every_sighting_says_what_was_seen_and_what_to_do() -> None:
+    prod = Context(DEV, "us-east-1", "eu-west-1", PROD, ("dev", "test"))
+    assert said("ClusterId", "finance-dev", prod, source_default="finance-dev") == [
+        "is 'finance-dev', the same ClusterId as the source's: right only if this account has its own by that name: "
+        "check that this account's ClusterId is meant, or set this stage's own"
+    ]
+    role = f"arn:aws:iam::{DEV}:role/qs"
+    assert said("RoleArn", role, prod) == [
+        f"is {role!r}, which names the source account {DEV}: this stage would act in or read from it: name a "
+        "resource of the target account"
+    ]
+    assert said("Host", "db.us-east-1.rds.amazonaws.com", prod) == [
+        "is 'db.us-east-1.rds.amazonaws.com', which names the source region us-east-1 while this stage deploys to "
+        "eu-west-1: name the eu-west-1 resource this stage should use"
+    ]
+    assert said("Database", "orders", prod, other_stages={"test": "orders"}) == [
+        "is 'orders', the value stage 'test' uses too: two stages would share it: give each stage its own Database"
+    ]
+    assert said("Host", "orders-test.eu-west-1.example.com", prod) == [
+        "is 'orders-test.eu-west-1.example.com', which carries the word 'test' of another stage: check that this "
+        "host belongs to this stage"
+    ]
