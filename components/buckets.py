@@ -36,29 +36,8 @@ def bucket_policy(bucket: str, bucket_arn: str, statements: Optional[Statements]
     }
 
 
-def private_bucket(
-    name: str,
-    *,
-    force_destroy: pulumi.Input[bool],
-    opts: pulumi.ResourceOptions,
-    statements: Optional[Statements] = None,
-    versioned: bool = False,
-) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
-    """A bucket with public access blocked, SSE-S3 encryption, ACLs disabled (bucket owner enforced) and TLS required.
-
-    Args:
-        name: The Pulumi name of the bucket and of its settings.
-        force_destroy: Let ``pulumi destroy`` delete a bucket that still holds objects.
-        opts: Resource options of each resource (``parent``, the aws provider).
-        statements: More statements of the bucket's policy (e.g. the archive's readers), given the
-            bucket's name and ARN; merged with the TLS-only statement into the one policy.
-        versioned: Keep every version of every object (S3 versioning): an overwrite or a delete
-            never loses the bytes that were written first, and a version id names them.
-
-    Returns:
-        The bucket, and its policy (what writes into the bucket should wait for: TLS only then).
-    """
-    bucket = aws.s3.Bucket(name, force_destroy=force_destroy, opts=opts)
+def _lock_down(name: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions) -> aws.s3.BucketPublicAccessBlock:
+    """Public access blocked, SSE-S3 encryption and ACLs disabled on ``bucket``; its public access block."""
     block = aws.s3.BucketPublicAccessBlock(
         name,
         bucket=bucket.id,
@@ -86,6 +65,33 @@ def private_bucket(
         rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
         opts=opts,
     )
+    return block
+
+
+def private_bucket(
+    name: str,
+    *,
+    force_destroy: pulumi.Input[bool],
+    opts: pulumi.ResourceOptions,
+    statements: Optional[Statements] = None,
+    versioned: bool = False,
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+    """A bucket with public access blocked, SSE-S3 encryption, ACLs disabled (bucket owner enforced) and TLS required.
+
+    Args:
+        name: The Pulumi name of the bucket and of its settings.
+        force_destroy: Let ``pulumi destroy`` delete a bucket that still holds objects.
+        opts: Resource options of each resource (``parent``, the aws provider).
+        statements: More statements of the bucket's policy (e.g. the archive's readers), given the
+            bucket's name and ARN; merged with the TLS-only statement into the one policy.
+        versioned: Keep every version of every object (S3 versioning): an overwrite or a delete
+            never loses the bytes that were written first, and a version id names them.
+
+    Returns:
+        The bucket, and its policy (what writes into the bucket should wait for: TLS only then).
+    """
+    bucket = aws.s3.Bucket(name, force_destroy=force_destroy, opts=opts)
+    block = _lock_down(name, bucket, opts)
     if versioned:
         aws.s3.BucketVersioning(
             name,
