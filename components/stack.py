@@ -356,6 +356,9 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         marked NoEcho. A plain value, no resource: the deployment stages it in S3 itself when it
         is over 51,200 bytes.
         """
+        # Computed here as well as inside the judge: the judge's apply carries the stage values,
+        # which are secret, and a body derived there would be secret too (hidden in every preview,
+        # its digests with it). ``deployable`` is a pure function of the template, so both agree.
         body = pulumi.Output.all(source.template_body, source.catalog).apply(
             lambda v: deployable(v[0], v[1] or [], grant=bool(args.grant)).body
         )

@@ -319,8 +319,46 @@ def fetch_export(
     )
     ref = JobRef(ref.account, ref.job_id, clients.within(deadline.remaining()).meta.region_name)
     calls = calls.about(str(ref), region=ref.region)
+    return wait_and_download(
+        clients,
+        ref,
+        deadline,
+        calls,
+        expected_sha256=inputs.expected_sha256,
+        backoff=backoff,
+        sleep=sleep,
+        clock=clock,
+        draw=draw,
+        bundle_limits=bundle_limits,
+        download_limits=download_limits,
+        grace=call_budget.min_timeout,
+        progress=progress,
+    )
+
+
+def wait_and_download(
+    clients: Any,
+    ref: JobRef,
+    deadline: Deadline,
+    calls: Calls,
+    *,
+    expected_sha256: str | None = None,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    draw: Callable[[], float] = random.random,
+    bundle_limits: BundleLimits = DEFAULT_LIMITS,
+    download_limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS,
+    grace: float = DEFAULT_CALL_BUDGET.min_timeout,
+    progress: Callable[[str], None] | None = None,
+) -> FetchedExport:
+    """Wait for a job until ``deadline``, then download and unpack its file (an export's or a release's).
+
+    Raises:
+        The errors of ``wait_for_export_job`` and ``download_export``.
+    """
     description = wait_for_export_job(
-        clients, ref, timeout=inputs.export_timeout_seconds, backoff=backoff, sleep=sleep, clock=clock, draw=draw,
+        clients, ref, timeout=max(deadline.remaining(), 0.0), backoff=backoff, sleep=sleep, clock=clock, draw=draw,
         deadline=deadline, progress=progress, calls=calls,
     )  # fmt: skip
     return download_export(
@@ -328,13 +366,13 @@ def fetch_export(
         ref,
         description,
         deadline=deadline,
-        expected_sha256=inputs.expected_sha256,
+        expected_sha256=expected_sha256,
         backoff=backoff,
         sleep=sleep,
         clock=clock,
         bundle_limits=bundle_limits,
         download_limits=download_limits,
-        grace=call_budget.min_timeout,
+        grace=grace,
         calls=calls,
     )
 

@@ -54,10 +54,9 @@ from .quicksight import (
     FetchedExport,
     JobRef,
     describe_export_job,
-    download_export,
     job_calls,
     quicksight_clients,
-    wait_for_export_job,
+    wait_and_download,
 )
 from .session import CLIENT_CONFIG, DEFAULT_CALL_BUDGET, CallBudget
 
@@ -248,9 +247,13 @@ class _Walk:
             if (custom := _custom_theme(theme, self.ref.account)) is not None:
                 self.themes[custom] = None
         for data_set in [*definition.declared_data_sets, *version.declared_data_sets]:
-            if data_set not in self.data_sets:
-                self.data_sets[data_set] = None
-                self.pending_sets.append(data_set)
+            self._pend(data_set)
+
+    def _pend(self, data_set: str) -> None:
+        """Queue a data set of the bundle to walk, once."""
+        if data_set not in self.data_sets:
+            self.data_sets[data_set] = None
+            self.pending_sets.append(data_set)
 
     def data_set(self, arn: str) -> None:
         """A data set: the data sources of its physical tables, data sets it builds on, refresh schedules."""
@@ -273,9 +276,7 @@ class _Walk:
                 self.seen_sources.add(source)
                 self._data_source(source, noun)
         for parent in data_set.parent_data_set_arns:
-            if parent not in self.data_sets:
-                self.data_sets[parent] = None
-                self.pending_sets.append(parent)
+            self._pend(parent)
         if data_set.import_mode == "SPICE":
             # Only SPICE data sets are refreshed; their schedules are exported as RefreshSchedule resources.
             listed = self._ask("ListRefreshSchedules", noun, DataSetId=set_id) or {}
@@ -575,21 +576,17 @@ def cut_release(
         starter=starter,
         deadline=deadline,
     )
-    description = wait_for_export_job(
-        clients, prepared.ref, timeout=max(deadline.remaining(), 0.0), backoff=backoff, sleep=sleep, clock=clock,
-        draw=draw, deadline=deadline, calls=calls,
-    )  # fmt: skip
-    fetched = download_export(
+    fetched = wait_and_download(
         clients,
         prepared.ref,
-        description,
-        deadline=deadline,
+        deadline,
+        calls,
         backoff=backoff,
         sleep=sleep,
         clock=clock,
+        draw=draw,
         bundle_limits=bundle_limits,
         download_limits=download_limits,
         grace=call_budget.min_timeout,
-        calls=calls,
     )
     return CutRelease(prepared=prepared, fetched=fetched, started=started)

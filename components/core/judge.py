@@ -29,7 +29,7 @@ from .principals import (
     principals_left_to_defaults,
     resolve_principals,
 )
-from .stage_values import HIDDEN, PLACEHOLDER_PREFIX, given_parameters, resolve_parameters
+from .stage_values import HIDDEN, given_parameters, resolve_parameters
 from .transform import NO_ECHO_PROPERTIES, DeployableTemplate, deployable
 from .values import Context, Sighting, sightings
 
@@ -429,8 +429,3 @@ def _lint(lint_findings: Optional[Sequence[Mapping[str, Any]]], stage: Stage) ->
             )
         )
     return found
-
-
-def has_placeholder(value: Any) -> bool:
-    """Whether a settings value still holds a stage skeleton placeholder."""
-    return isinstance(value, str) and value.startswith(PLACEHOLDER_PREFIX)
