@@ -168,6 +168,8 @@ class _Source:
     # The sha256 the template was exported as (the downloaded bytes'; an archived release's
     # recorded export), which a pin may name besides the archived template's own.
     exported_sha256: pulumi.Output[Optional[str]]
+    # The S3 version of the archived release's manifest read (None from an export job).
+    manifest_version_id: Optional[pulumi.Output[Optional[str]]] = None
 
 
 @dataclass(frozen=True)
@@ -300,8 +302,9 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     Outputs: ``stack_id``, ``stack_name``, ``stack_outputs``, ``template_sha256``,
     ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied), ``dashboard_urls``,
     ``change_summary`` (the last change set: logical id, type, action, replacement, asset),
-    ``resource_digests`` (``<kind>/<asset id>`` -> sha256, what preview --diff compares) and
-    ``release_name`` (the archived release deployed, else None).
+    ``resource_digests`` (``<kind>/<asset id>`` -> sha256, what preview --diff compares),
+    ``release_name`` (the archived release deployed, else None) and ``release_manifest_version_id``
+    (the S3 version of its manifest read: what the next stage pins, else None).
     """
 
     stack_id: pulumi.Output[str]
@@ -314,6 +317,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     change_summary: pulumi.Output[list[dict[str, Any]]]
     resource_digests: pulumi.Output[dict[str, str]]
     release_name: pulumi.Output[Optional[str]]
+    release_manifest_version_id: pulumi.Output[Optional[str]]
 
     def __init__(
         self, name: str, args: QuickSightBundleStackArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -444,6 +448,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         self.parameter_catalog = source.catalog
         self.resource_digests = template.digests
         self.release_name = pulumi.Output.from_input(source.release_name)
+        self.release_manifest_version_id = pulumi.Output.from_input(source.manifest_version_id)
         self.asset_ids = pulumi.Output.all(source.assets, pulumi.Output.unsecret(prefix)).apply(
             lambda v: deployed_asset_ids(v[0] or {}, v[1])
         )
@@ -462,6 +467,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
                 "change_summary": self.change_summary,
                 "resource_digests": self.resource_digests,
                 "release_name": self.release_name,
+                "release_manifest_version_id": self.release_manifest_version_id,
             }
         )
 
@@ -524,4 +530,5 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             subject=pulumi.Output.from_input(archived.subject),
             release_name=archived.name,
             exported_sha256=archived.manifest.apply(lambda m: (m or {}).get("export_sha256")),
+            manifest_version_id=archived.manifest_version_id,
         )

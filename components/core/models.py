@@ -166,6 +166,7 @@ class JobOutputs(BaseModel):
     # Set when archive_bucket is: releases/<name>.json and the archived template's sha256.
     archive_manifest_key: Optional[str] = None
     archive_sha256: Optional[str] = None
+    archive_manifest_version_id: Optional[str] = None
 
 
 class ExportOutputs(JobOutputs):
