@@ -277,25 +277,6 @@ def _verdict_values(verdict: Verdict, who: str, resource: pulumi.Resource) -> di
     return dict(verdict.values)
 
 
-def _archived_findings(body: pulumi.Output[str], archived: ArchivedTemplate, args: QuickSightBundleStackArgs) -> pulumi.Output[Any]:
-    """cfn-lint findings of an archived release: those recorded when it was archived, else a run in the program."""
-    if args.template_validation == "off":
-        return pulumi.Output.from_input([])
-    region = args.source_region
-
-    def lint(values: list[Any]) -> list[dict[str, Any]]:
-        text, manifest = values
-        recorded = (manifest or {}).get("lint_findings")
-        if recorded is not None:
-            # Linted once, when the release was archived: no cfn-lint run in any preview.
-            return list(recorded)
-        from .validation import lint_template  # noqa: PLC0415  (cfn-lint is slow to import)
-
-        return [finding.model_dump() for finding in lint_template(text, region if isinstance(region, str) else None)]
-
-    return pulumi.Output.all(body, archived.manifest).apply(lint)
-
-
 class QuickSightBundleStack(pulumi.ComponentResource):
     """Promote an exported QuickSight bundle into the target account as a CloudFormation stack.
 
@@ -479,7 +460,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         """
         if args.archived is None:
             return self._export_source(name, args, child)
-        return self._archived_source(name, args, args.archived)
+        return self._archived_source(name, args, args.archived, child)
 
     def _export_source(self, name: str, args: QuickSightBundleStackArgs, child: pulumi.ResourceOptions) -> _Source:
         """The template of an export job: an ``AssetBundleExport`` child."""
@@ -518,13 +499,35 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             exported_sha256=export.template_sha256,
         )
 
-    def _archived_source(self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate) -> _Source:
+    def _archived_lint(
+        self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[Any]:
+        """cfn-lint's findings of an archived release: a ``TemplateLint`` (once per sha256, kept in state).
+
+        Never the findings the manifest recorded: whoever can write the archive could write none.
+        """
+        if args.template_validation == "off":
+            return pulumi.Output.from_input([])
+        from .lint import TemplateLint  # noqa: PLC0415
+
+        lint = TemplateLint(
+            f"{name}-lint",
+            template_body=archived.template_body,
+            template_sha256=archived.sha256,
+            source_region=args.source_region,
+            opts=child,
+        )
+        return lint.findings
+
+    def _archived_source(
+        self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate, child: pulumi.ResourceOptions
+    ) -> _Source:
         """The template of an archived release, read at preview; its stage values checked in the program."""
         return _Source(
             export=None,
             template_body=archived.template_body,
             catalog=archived.catalog,
-            lint_findings=_archived_findings(archived.template_body, archived, args),
+            lint_findings=self._archived_lint(name, args, archived, child),
             assets=archived.assets,
             sha256=archived.sha256,
             subject=pulumi.Output.from_input(archived.subject),

@@ -28,6 +28,7 @@ from .types import (
     OptionalRegion,
     OptionalRoleArn,
     OptionalSha256,
+    Sha256,
     StackName,
 )
 
@@ -313,3 +314,29 @@ class DeploymentOutputs(BaseModel):
     # Whether this resource's change set created the stack (termination protection is never turned
     # off on a stack it did not create); False in states written before 0.2.0.
     stack_created: bool = False
+
+
+class LintInputs(BaseModel):
+    """Inputs of the ``TemplateLint`` dynamic resource: cfn-lint's findings of one template, kept in state.
+
+    ``template_body`` is read by Check and not kept (the state keeps its sha256 and the findings);
+    ``findings`` and ``cfn_lint_version`` are what Check computed (or kept from the recorded state
+    when the template, the region and cfn-lint are the same).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    template_sha256: Sha256 = Field(examples=["0" * 64])
+    template_body: Optional[str] = None
+    source_region: OptionalRegion = None
+    findings: Optional[list[dict[str, Any]]] = None
+    cfn_lint_version: Optional[str] = None
+
+
+class LintOutputs(BaseModel):
+    """Outputs of the ``TemplateLint`` dynamic resource."""
+
+    template_sha256: str
+    source_region: Optional[str] = None
+    findings: list[dict[str, Any]]
+    cfn_lint_version: str

@@ -286,9 +286,23 @@ def test_an_archive_without_readers_still_denies_non_tls_requests() -> None:
     assert json.loads(policy.inputs["policy"])["Statement"] == [tls_only_statement("release-archive-1a2b3c")]
 
 
-def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
+def linted_program(release: str) -> Any:
     from components.archive import read_archived_release
     from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
+
+    def run() -> None:
+        archived = read_archived_release(BUCKET, release=release)
+        QuickSightBundleStack(
+            "linted",
+            QuickSightBundleStackArgs(
+                source_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
+            ),
+        )
+
+    return run
+
+
+def test_cfn_lint_findings_of_an_archived_release_come_from_a_template_lint_at_preview() -> None:
     from conftest import sample_template
 
     broken = sample_template()
@@ -296,48 +310,36 @@ def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
     mocks = install(RecordingMocks())
     archive_release(mocks.archive, BUCKET, "lint-1", broken)
 
-    def run() -> None:
-        archived = read_archived_release(BUCKET, release="lint-1")
-        QuickSightBundleStack(
-            "linted",
-            QuickSightBundleStackArgs(
-                source_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
-            ),
-        )
+    failure = run_failing_program(linted_program("lint-1"))
 
-    failure = run_failing_program(run)
     assert "NoSuchProperty" in failure.message and "release 'lint-1'" in failure.message
+    (lint,) = mocks.by_type("quicksight:TemplateLint")
+    assert lint.name == "linted-lint"
     assert mocks.by_type("quicksight:CloudFormationDeployment") == []
+    # The state keeps the findings and the template's sha256, not a second copy of the template.
+    assert "template_body" not in mocks.lint_state["linted-lint"]
+    assert mocks.lint_state["linted-lint"]["findings"]
 
 
-def test_findings_recorded_in_the_manifest_are_enforced_without_running_cfn_lint(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The archiving resource linted the template once; a stage deploying it never lints it again.
-    from components import validation
-    from components.archive import read_archived_release
-    from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
+def test_findings_recorded_in_the_manifest_are_never_taken() -> None:
+    # Whoever can write the archive can write "no findings" beside a broken template.
     from conftest import sample_template
 
-    def no_lint(*_args: Any, **_kwargs: Any) -> Any:
-        raise AssertionError("cfn-lint must not run for a release whose manifest records its findings")
-
-    monkeypatch.setattr(validation, "lint_template", no_lint)
-    finding = {"resource": "salesdashboardAB12CD", "path": "NoSuchProperty", "rule": "E3002", "level": "error",
-               "message": "Additional properties are not allowed"}
+    broken = sample_template()
+    broken["Resources"]["salesdashboardAB12CD"]["Properties"]["NoSuchProperty"] = 1
     mocks = install(RecordingMocks())
-    archive_release(mocks.archive, BUCKET, "lint-2", sample_template(), lint_findings=[finding])
+    archive_release(mocks.archive, BUCKET, "lint-2", broken, lint_findings=[])
 
-    def run() -> None:
-        archived = read_archived_release(BUCKET, release="lint-2")
-        QuickSightBundleStack(
-            "linted",
-            QuickSightBundleStackArgs(
-                source_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
-            ),
-        )
+    failure = run_failing_program(linted_program("lint-2"))
 
-    failure = run_failing_program(run)
-    assert "salesdashboardAB12CD.NoSuchProperty cfn-lint E3002: Additional properties are not allowed" in failure.message
-    assert "release 'lint-2'" in failure.message
+    assert "salesdashboardAB12CD.Properties/NoSuchProperty cfn-lint E3002: Additional properties" in failure.message
+
+
+def test_template_validation_off_makes_no_template_lint() -> None:
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    pulumi.runtime.test(program(settings(), {}))()
+    assert mocks.by_type("quicksight:TemplateLint") == []
 
 
 READER_ROLE = "arn:aws:iam::111122223333:role/quicksight-archive-reader"
