@@ -247,8 +247,12 @@ def archive_release(
     )
     archive = _Archive(target, clients or _clients(target, calls, budget), calls)
     key = manifest_key(manifest.name)
-    if sha256_text(template_body) != manifest.sha256:
-        raise ArchiveError(f"the template of release {manifest.name!r} is not the one its manifest names (sha256)")
+    actual = sha256_text(template_body)
+    if actual != manifest.sha256:
+        raise ArchiveError(
+            f"the template handed over to archive release {manifest.name!r} hashes to sha256 {actual}, not the "
+            f"{manifest.sha256} its manifest names: nothing was written; archive the template the manifest was built from"
+        )
     # The template first: a manifest never points at a template that is not there.
     template_version = archive.put_template(manifest.template_key, template_body.encode("utf-8"))
     manifest = manifest.model_copy(update={"template_version_id": template_version})

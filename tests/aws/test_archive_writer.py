@@ -320,3 +320,14 @@ def test_a_hanging_s3_is_abandoned_at_the_deadline() -> None:
     assert message.startswith(f"s3:PutObject on s3://{BUCKET}/templates/")
     assert "no usable answer within 0.5 s (1 attempt(s); last fault: S3 did not answer within 1 s" in message
     assert message.endswith("mend the last fault, then re-run")
+
+
+def test_a_template_other_than_its_manifest_names_is_never_written(moto_env: MotoServer) -> None:
+    make_bucket(moto_env)
+    with pytest.raises(ArchiveError) as info:
+        archive_release(ArchiveTarget(BUCKET, region=moto_env.region), manifest_for("sales-42", BODY), OTHER)
+    assert str(info.value) == (
+        f"the template handed over to archive release 'sales-42' hashes to sha256 {sha256_text(OTHER)}, not the "
+        f"{sha256_text(BODY)} its manifest names: nothing was written; archive the template the manifest was built from"
+    )
+    assert moto_env.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
