@@ -201,6 +201,16 @@ def _version_id(answer: Any) -> Optional[str]:
     return version if isinstance(version, str) and version and version != "null" else None
 
 
+def _check_body(manifest: ReleaseManifest, template_body: str) -> None:
+    """Refuse a template other than the one ``manifest`` names (before anything is written)."""
+    actual = sha256_text(template_body)
+    if actual != manifest.sha256:
+        raise ArchiveError(
+            f"the template handed over to archive release {manifest.name!r} hashes to sha256 {actual}, not the "
+            f"{manifest.sha256} its manifest names: nothing was written; archive the template the manifest was built from"
+        )
+
+
 def archive_release(
     target: ArchiveTarget,
     manifest: ReleaseManifest,
@@ -234,25 +244,13 @@ def archive_release(
         ArchiveTimeoutError: S3 or STS kept failing transiently until the deadline.
         InputError: no region anywhere.
     """
+    _check_body(manifest, template_body)
     deadline = Deadline.after(target.timeout_seconds, clock)
     region = target.region or "of the AWS chain"
-    calls = Calls(
-        ARCHIVE,
-        f"the archive of release {manifest.name!r} (region {region})",
-        {"region": target.region},
-        deadline,
-        backoff,
-        sleep,
-        draw,
-    )
+    subject = f"the archive of release {manifest.name!r} (region {region})"
+    calls = Calls(ARCHIVE, subject, {"region": target.region}, deadline, backoff, sleep, draw)
     archive = _Archive(target, clients or _clients(target, calls, budget), calls)
     key = manifest_key(manifest.name)
-    actual = sha256_text(template_body)
-    if actual != manifest.sha256:
-        raise ArchiveError(
-            f"the template handed over to archive release {manifest.name!r} hashes to sha256 {actual}, not the "
-            f"{manifest.sha256} its manifest names: nothing was written; archive the template the manifest was built from"
-        )
     # The template first: a manifest never points at a template that is not there.
     template_version = archive.put_template(manifest.template_key, template_body.encode("utf-8"))
     manifest = manifest.model_copy(update={"template_version_id": template_version})
