@@ -51,6 +51,7 @@ from .errors import InputError as InputError
 from .errors import IntegrityError as IntegrityError
 from .errors import MalformedAnswerError as MalformedAnswerError
 from .errors import MalformedStackAnswerError as MalformedStackAnswerError
+from .errors import NestingError as NestingError
 from .errors import ParameterError as ParameterError
 from .errors import PrincipalError as PrincipalError
 from .errors import PromotionCheckError as PromotionCheckError

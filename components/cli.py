@@ -24,7 +24,7 @@ from .core.principals import find_principals, principalize, principals_skeleton
 from .core.stage_values import stage_config_skeleton
 from .core.quotas import INLINE_TEMPLATE_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, URL_TEMPLATE_LIMIT
 from .core.transform import DeployableTemplate, deployable
-from .errors import QuickSightPromotionError, clean
+from .errors import QuickSightPromotionError, clean, listing
 
 VERSION = "0.1.0"
 
@@ -175,12 +175,26 @@ def _parser(prog: str) -> _Parser:
 def _size_lines(template: Template, deployed: DeployableTemplate, downloaded: int) -> list[str]:
     """Sizes against CloudFormation's limits, measured on what the component would deploy."""
     inline = "fits" if deployed.inline else "too large: the template is staged in S3"
-    url = "fits" if deployed.deployable else "TOO LARGE: split the export into smaller bundles"
+    url = _url_placement(deployed)
     return [
         f"Template size: {template.size:,} bytes compact ({downloaded:,} bytes as downloaded)",
         f"  inline TemplateBody limit {INLINE_TEMPLATE_LIMIT:,} B: {inline} ({deployed.inline_size:,} B as sent)",
         f"  TemplateURL (S3) limit   {URL_TEMPLATE_LIMIT:,} B: {url}",
     ]
+
+
+def _url_placement(deployed: DeployableTemplate) -> str:
+    """How the template fits TemplateURL: as it is, as nested stacks, or not at all."""
+    plan, unsplittable = deployed.nesting
+    if plan is not None:
+        return f"over one stack's limits: deployed as {len(plan.nested)} nested stacks ({_nested_names(plan)})"
+    if unsplittable or not deployed.deployable:
+        return "TOO LARGE: split the export into smaller bundles"
+    return "fits"
+
+
+def _nested_names(plan: Any) -> str:
+    return ", ".join(f"{n.name} {n.size:,} B" for n in plan.nested)
 
 
 def _principal_lines(template: Template) -> list[str]:
@@ -440,8 +454,8 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         print(f"Wrote {target}: fill in the <required: ...> values, then run pulumi up --stack {args.stage_config}", file=out)
     if not deployed.deployable:
         print(
-            f"error: the template is {deployed.size:,} bytes, over CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte "
-            "TemplateURL limit: it cannot be deployed; split the export into smaller bundles",
+            f"error: the template as deployed is {listing(deployed.exceeded())}: it cannot be deployed; split the "
+            "export into smaller bundles",
             file=err,
         )
         return 1

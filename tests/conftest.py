@@ -155,3 +155,10 @@ class FakeTime:
         assert seconds >= 0, f"negative sleep {seconds}"
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def oversized_template(size: int = 1_100_000) -> dict[str, Any]:
+    """The sample template with one dashboard of over ``size`` bytes on its own: no nested template can hold it."""
+    template = sample_template()
+    template["Resources"]["salesdashboardAB12CD"]["Properties"]["VersionDescription"] = "x" * size
+    return template

@@ -13,7 +13,7 @@ import yaml
 
 from components.cli import run
 from tools.generator import generate_bundle
-from conftest import pretty_bytes, sample_template, zip_bytes
+from conftest import oversized_template, pretty_bytes, sample_template, zip_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "sales-bundle.json"
@@ -50,13 +50,24 @@ def test_inspect_zip_and_small_template(tmp_path: Path) -> None:
     assert "inline TemplateBody limit 51,200 B: fits" in out
 
 
-def test_inspect_too_large_for_cloudformation(tmp_path: Path) -> None:
+def test_inspect_over_one_stack_shows_the_nested_stacks(tmp_path: Path) -> None:
     bundle = tmp_path / "big.json"
     bundle.write_text(json.dumps(generate_bundle(scale=20)))
     code, out, err = inspect(str(bundle))
+    assert code == 0 and err == ""
+    line = next(line for line in out.splitlines() if "TemplateURL (S3) limit" in line)
+    assert "over one stack's limits: deployed as 6 nested stacks (Sources " in line and "Dashboards " in line
+
+
+def test_inspect_too_large_for_cloudformation(tmp_path: Path) -> None:
+    # One dashboard of 1.1 MB: no nested template can hold it.
+    bundle = tmp_path / "huge.json"
+    bundle.write_text(json.dumps(oversized_template()))
+    code, out, err = inspect(str(bundle))
     assert code == 1
     assert "TOO LARGE: split the export into smaller bundles" in out
-    assert err.startswith("error: the template is ") and "TemplateURL limit: it cannot be deployed" in err
+    assert err.startswith("error: the template as deployed is ") and "and it cannot be split into nested stacks: resource " in err
+    assert "it cannot be deployed; split the export into smaller bundles" in err
 
 
 @pytest.mark.parametrize(
