@@ -109,7 +109,9 @@ class NestedPlan:
             if name not in urls:
                 raise NestingError(f"nested stack {name!r} has no staged template URL")
             resource["Properties"]["TemplateURL"] = urls[name]
-        return compact_json(parent)
+        body = compact_json(parent)
+        _check_parent_size(len(body.encode("utf-8")))
+        return body
 
 
 def needs_nesting(size: int, resources: int) -> bool:
@@ -347,7 +349,18 @@ def split_template(document: Mapping[str, Any], limit: int = URL_TEMPLATE_LIMIT)
             raise NestingError(f"nested template {name!r} is {len(encoded):,} bytes after the split, over {limit:,}")
         nested_templates.append(NestedTemplate(name, body, hashlib.sha256(encoded).hexdigest(), len(encoded), tuple(ids)))
     _refuse_cycles(parent_resources)
-    return NestedPlan(_parent(document, parent_resources, parent_outputs), tuple(nested_templates))
+    parent = _parent(document, parent_resources, parent_outputs)
+    _check_parent_size(_size(parent))
+    return NestedPlan(parent, tuple(nested_templates))
+
+
+def _check_parent_size(size: int) -> None:
+    """Refuse a parent over the limit (what is left in it: the parameters, outputs and description)."""
+    if size > URL_TEMPLATE_LIMIT:
+        raise NestingError(
+            f"the parent template is {size:,} bytes, over {URL_TEMPLATE_LIMIT:,}, after the resources moved to nested "
+            "stacks: its parameters, outputs or description are that large; shorten them"
+        )
 
 
 def _nested_stack(

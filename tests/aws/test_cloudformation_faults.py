@@ -29,7 +29,7 @@ from components.core.stacks import (
     StackStateError,
 )
 from components.core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
-from components.errors import AwsAccessError
+from components.errors import AwsAccessError, NestingError
 from conftest import FakeTime
 
 NAME = "qsp-faults"
@@ -764,13 +764,20 @@ def test_a_change_set_deleted_while_evaluated(cfn: Scripted) -> None:
     assert "was deleted while it was evaluated (DELETE_COMPLETE): nothing was executed" in str(info.value)
 
 
-def test_a_template_over_the_url_limit_is_never_sent(cfn: Scripted) -> None:
+def test_a_template_that_cannot_be_split_is_never_sent(cfn: Scripted) -> None:
     cfn.stack(None)
     huge = TEMPLATE[:-1] + ',"Description":"' + "x" * 1_048_576 + '"}'
-    with pytest.raises(DeploymentError) as info:
+    with pytest.raises(NestingError) as info:
         cfn.deployer.deploy(cfn.request(template_body=huge, staging_bucket="stage"))
-    assert f"over CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte TemplateURL limit: nothing was deployed; split the bundle" in str(info.value)
-    assert "CreateChangeSet" not in cfn.deployer.calls
+    assert str(info.value).startswith(
+        f"the template for CloudFormation stack 'qsp-faults' is over one stack's limits ({URL_TEMPLATE_LIMIT:,} bytes, "
+        "500 resources) and cannot be split into nested stacks: the parent template is 1,04"
+    )
+    assert str(info.value).endswith(
+        "its parameters, outputs or description are that large; shorten them; nothing was deployed"
+    )
+    assert info.value.stack == "qsp-faults"
+    assert "CreateChangeSet" not in cfn.deployer.calls and "PutObject" not in cfn.deployer.calls
 
 
 def test_a_refused_upload_names_the_object(cfn: Scripted) -> None:
