@@ -24,9 +24,8 @@ from .core.principals import find_principals, principalize, principals_skeleton
 from .core.stage_values import stage_config_skeleton
 from .core.quotas import INLINE_TEMPLATE_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, URL_TEMPLATE_LIMIT
 from .core.transform import DeployableTemplate, deployable
+from . import __version__
 from .errors import QuickSightPromotionError, clean
-
-VERSION = "0.1.0"
 
 # The flags that fetch a job, each named after the export resource's input it sets.
 _FLAG_FOR_INPUT = {
@@ -131,7 +130,7 @@ def _parser(prog: str) -> _Parser:
     parser = _Parser(
         prog=prog, description="Inspect or pre-flight QuickSight CLOUDFORMATION_JSON asset bundles."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     inspect = commands.add_parser("inspect", help="show the resources, parameters and size of a bundle")
     inspect.add_argument("bundle", nargs="?", type=Path, help="a downloaded bundle (.json or .zip)")
