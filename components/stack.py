@@ -64,7 +64,7 @@ class QuickSightBundleStackArgs:
         expected_sha256: Pin the template: refuse other bytes (e.g. another stage's
             ``template_sha256`` output through a ``pulumi.StackReference``).
         export_timeout_seconds: How long to wait for the export job (default 1800).
-        parameters: The stage's values for the template parameters (see the README for the form).
+        parameters: The stage's values for the template parameters (docs/stages.md has the form).
         allow_source_defaults: Let data source connection properties fall back to the source
             account's values (off: a stage must set them, so prod never silently reads dev).
         stack_name: The CloudFormation stack name (default: ``<project>-<stack>-<name>``).
