@@ -14,6 +14,7 @@ from typing import Any, Optional
 import pulumi
 
 from components.core.catalog import build_catalog, summarize_resources
+from components.testing import QuickSightMocks
 from operations import record_invoke
 from tools.generator import generate_bundle
 
@@ -52,6 +53,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.export_overrides = export_overrides
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
         self.invokes: list[pulumi.runtime.MockCallArgs] = []
+        self.target = QuickSightMocks(account_id=TARGET_ACCOUNT, region=TARGET_REGION)
 
     def by_type(self, suffix: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ.endswith(suffix)]
@@ -96,15 +98,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         self.invokes.append(args)
         record_invoke(args.token)
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"region": TARGET_REGION, "name": TARGET_REGION, "id": TARGET_REGION, "endpoint": "", "description": ""}
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": TARGET_ACCOUNT,
-                "arn": f"arn:aws:iam::{TARGET_ACCOUNT}:user/deployer",
-                "userId": "AIDAEXAMPLE",
-                "id": TARGET_ACCOUNT,
-            }
         if args.token == "aws:s3/getObject:getObject":
             # As the pulumi-aws data source answers (camelCase on the wire); a missing key fails the
             # invoke, as the provider's "NoSuchKey" does.
@@ -113,9 +106,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 raise Exception(f"reading S3 Object (s3://{bucket}/{key}): couldn't find resource (NoSuchKey)")
             body = self.archive[(bucket, key)]
             return {"bucket": bucket, "key": key, "body": body, "contentType": "application/json", "id": f"{bucket}/{key}"}
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
-        return {}
+        # The target's identity, region and partition: as the library's own mocks answer them.
+        return self.target.call(args)
 
 
 def install(mocks: RecordingMocks) -> RecordingMocks:
