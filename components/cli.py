@@ -291,16 +291,17 @@ def _middle(text: str, columns: int) -> str:
     if _width(text) <= columns:
         return text
     budget = max(columns - 1, 2)
-    head, tail = "", ""
-    for ch in text:
-        if _width(head + ch) > (budget + 1) // 2:
-            break
-        head += ch
-    for ch in reversed(text):
-        if _width(tail + ch) > budget // 2:
-            break
-        tail = ch + tail
-    return f"{head}\u2026{tail}"
+    return f"{_leading(text, (budget + 1) // 2)}\u2026{_leading(text[::-1], budget // 2)[::-1]}"
+
+
+def _leading(text: str, columns: int) -> str:
+    """The longest start of ``text`` that fits in ``columns`` terminal columns."""
+    used = 0
+    for index, ch in enumerate(text):
+        used += _width(ch)
+        if used > columns:
+            return text[:index]
+    return text
 
 
 def _fit(line: str, columns: int) -> list[str]:
