@@ -76,3 +76,4 @@ from .stack import QuickSightBundleStack as QuickSightBundleStack
 from .stack import QuickSightBundleStackArgs as QuickSightBundleStackArgs
 
 __all__: list[str]
+__version__: str

@@ -128,7 +128,7 @@ def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStac
     archive = settings if archived is None else None
     return QuickSightBundleStackArgs(
         source_account_id=settings.source_account_id,
-        export_job_id=settings.export_job_id or "",
+        export_job_id=settings.export_job_id,
         source_region=settings.source_region,
         source_role_arn=settings.source_role_arn,
         source_external_id=settings.source_external_id,

@@ -183,7 +183,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         export_timeout_seconds: How long to wait for the job (default 1800).
         expected_sha256: Refuse a download whose bytes hash differently.
         parameters: The stage's values for the template's parameters (friendly nested form, see
-            the README); credentials are made secret.
+            docs/stages.md); credentials are made secret.
         allow_source_defaults: Let data source connection properties keep the source's values.
         validate_template: Run cfn-lint once on each new template and record ``lint_findings``.
         archive_bucket: Archive the template and its manifest in this release archive bucket

@@ -274,7 +274,7 @@ def _check_together(config: ProgramConfig) -> None:
         raise InputError(
             f"invalid stack configuration: {NAMESPACE}:archiveReaders is only for the source stage "
             f"({NAMESPACE}:releaseName) when it creates the archive bucket ({NAMESPACE}:archiveBucket empty): grant "
-            "the readers of an existing bucket with its own bucket policy (see README, the release archive)"
+            "the readers of an existing bucket with its own bucket policy (see docs/archive.md)"
         )
     if config.release_name and not (config.release_dashboards or config.release_analyses):
         raise InputError(

@@ -38,11 +38,13 @@ from .core.judge import Stage, Target, Verdict, judge
 from .core.manifest import resource_digests
 from .core.transform import deployable
 from .deployment import CloudFormationDeployment
-from .errors import PromotionCheckError, QuickSightPromotionError, listing
+from .errors import InputError, PromotionCheckError, QuickSightPromotionError, listing
 from .provider import AssetBundleExport, plain_credentials, protected_values
 from .validation import VALIDATION_MODES
 
 ON_FAILURE_MODES = ("DELETE", "ROLLBACK", "DO_NOTHING")
+# Arguments of the export path only: an archived release is archived already.
+_EXPORT_ONLY = ("archive_bucket", "archive_region", "archive_role_arn", "archive_external_id")
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,16 @@ class QuickSightBundleStackArgs:
     deployed into, whose region and id come from the component's aws provider.
 
     Attributes:
-        source_account_id: The source account that ran the export.
-        export_job_id: The CLOUDFORMATION_JSON export job.
+        source_account_id: The source account that ran the export (the judge tells its values
+            from the stage's by it, with ``archived`` too).
+        export_job_id: The CLOUDFORMATION_JSON export job: required without ``archived``, refused with it.
         source_region: The source QuickSight region (else the AWS chain's).
         source_role_arn: A role in the source account to assume for reading the export.
         source_external_id: The STS ExternalId ``source_role_arn``'s trust policy asks for (a secret).
         expected_sha256: Pin the template: refuse other bytes (e.g. another stage's
             ``template_sha256`` output through a ``pulumi.StackReference``).
         export_timeout_seconds: How long to wait for the export job (default 1800).
-        parameters: The stage's values for the template parameters (see the README for the form).
+        parameters: The stage's values for the template parameters (docs/stages.md has the form).
         allow_source_defaults: Let data source connection properties fall back to the source
             account's values (off: a stage must set them, so prod never silently reads dev).
         stack_name: The CloudFormation stack name (default: ``<project>-<stack>-<name>``).
@@ -98,8 +101,8 @@ class QuickSightBundleStackArgs:
         grant: For an export without permissions: ``[{"principal": <target>, "role": "owner"|"viewer"}]``,
             at most one per role, made owner or viewer of every asset.
         archived: Deploy this archived release (``archive.read_archived_release``) instead of an
-            export job: no ``AssetBundleExport`` is created (``source_account_id``/``export_job_id``
-            are then unused), the template is known at preview, and ``expected_sha256`` must be
+            export job: no ``AssetBundleExport`` is created (give no ``export_job_id`` and no
+            ``archive_*``), the template is known at preview, and ``expected_sha256`` must be
             the release's archived or exported sha256.
         archive_bucket: With an export job: archive the fetched release in this bucket.
         archive_region: The archive bucket's region.
@@ -108,7 +111,7 @@ class QuickSightBundleStackArgs:
     """
 
     source_account_id: pulumi.Input[str]
-    export_job_id: pulumi.Input[str]
+    export_job_id: Optional[pulumi.Input[str]] = None
     source_region: Optional[pulumi.Input[str]] = None
     source_role_arn: Optional[pulumi.Input[str]] = None
     source_external_id: Optional[pulumi.Input[str]] = None
@@ -151,6 +154,25 @@ class QuickSightBundleStackArgs:
             raise QuickSightPromotionError(
                 f"template_validation is not one of {', '.join(VALIDATION_MODES)}: set one of them"
             )
+        self._check_source()
+
+    def _check_source(self) -> None:
+        """Exactly one template source: an export job, or an archived release (without the export's arguments)."""
+        job = self.export_job_id not in (None, "")
+        if self.archived is None and not job:
+            raise InputError(
+                "QuickSightBundleStackArgs needs export_job_id (the export job to deploy) or archived "
+                "(a release read with read_archived_release)",
+                parameter="export_job_id",
+            )
+        if self.archived is not None:
+            given = [name for name in ("export_job_id", *_EXPORT_ONLY) if getattr(self, name) not in (None, "")]
+            if given:
+                raise InputError(
+                    f"{', '.join(given)} given with archived: an archived release is deployed as archived, with no "
+                    "export job and no archiving; drop them, or drop archived to deploy the export job",
+                    parameter=given[0],
+                )
 
 
 @dataclass(frozen=True)

@@ -767,7 +767,7 @@ class Deployer:
             # no checksum to tell: a new version of our bytes, which S3 refuses if they arrive otherwise.
             found = self._on(
                 s3, S3, "PutObject", "s3:PutObject", on=where, retry=True, after=NOTHING_DEPLOYED,
-                Body=body, ContentType="application/json", ChecksumSHA256=checksum, **owner,
+                Body=body, ContentType="application/json", ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, **owner,
             )  # fmt: skip
         version = found.get("VersionId") if isinstance(found.get("VersionId"), str) else None
         # The bucket must be in the stack's region: CloudFormation reads it through this URL, at the

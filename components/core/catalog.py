@@ -59,6 +59,10 @@ SPLIT_PROPERTIES: dict[str, str] = {
 # Data source properties that hold credentials. QuickSight never exports a password, so Password
 # (and often Username) has no Default; SecretArn names a Secrets Manager secret of the source account.
 CREDENTIAL_PROPERTIES: frozenset[str] = frozenset({"Password", "Username", "SecretArn"})
+# The credentials that are secrets, marked NoEcho in the deployed template and set encrypted. A
+# SecretArn names a Secrets Manager secret and is none: a stage may write it in plain text, and
+# CloudFormation shows it (it is still hidden in reports and kept secret in Pulumi state).
+NO_ECHO_PROPERTIES: frozenset[str] = frozenset({"Password", "Username"})
 
 # Data source properties that say where and how the data is reached. Their Default is the source
 # account's value, so a stage that forgets one silently reads dev's data (or dev's secret, role or
@@ -159,6 +163,10 @@ class CatalogEntry(BaseModel):
     def sensitive(self) -> bool:
         """Whether the value must never be shown (a credential, or a NoEcho parameter)."""
         return self.credential or self.no_echo
+
+    def encrypted(self) -> bool:
+        """Whether a stage sets the value encrypted (``pulumi config set --secret``): a secret, not a SecretArn."""
+        return self.no_echo or (self.credential and self.property in NO_ECHO_PROPERTIES)
 
 
 def to_parameter_string(value: Any) -> str:

@@ -15,13 +15,10 @@ from typing import Any, Optional
 
 from ..errors import NestingError
 from .bundle import compact_json
+from .catalog import NO_ECHO_PROPERTIES  # the credentials marked NoEcho (catalog says why not SecretArn)
 from .nesting import NestedPlan, needs_nesting, split_template
 from .principals import PrincipalTransform, SourcePrincipal, principalize
 from .quotas import INLINE_TEMPLATE_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, URL_TEMPLATE_LIMIT
-
-# Credential properties whose parameters are marked NoEcho: the secrets. A SecretArn names a
-# Secrets Manager secret (an ARN is no secret), so it is deployed as is and shown by DescribeStacks.
-NO_ECHO_PROPERTIES: frozenset[str] = frozenset({"Password", "Username"})
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,7 @@ def test_a_missing_bucket_is_named(moto_env: MotoServer) -> None:
     message = str(info.value)
     assert message.startswith("s3:PutObject on s3://no-such-archive/templates/")
     assert "for the archive of release 's' (region eu-west-1): S3 refused the call (NoSuchBucket: " in message
-    assert message.endswith("create it (the source stage does, see README) or fix archiveBucket/archiveRegion")
+    assert message.endswith("create it (the source stage does, see docs/archive.md) or fix archiveBucket/archiveRegion")
     assert (info.value.region, info.value.operation, info.value.code) == ("eu-west-1", "s3:PutObject", "NoSuchBucket")
 
 

@@ -657,7 +657,7 @@ def test_a_large_template_is_staged_once_and_named_by_its_version(cfn: Scripted)
             cfn.s3_stub.add_response("head_object", answer, staged(ChecksumMode="ENABLED"))
         else:
             cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params=staged(ChecksumMode="ENABLED"))
-            sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM)
+            sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumAlgorithm="SHA256", ChecksumSHA256=BIG_CHECKSUM)
             cfn.s3_stub.add_response("put_object", {"VersionId": "v1+/="}, sent)
         cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
         result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
@@ -674,7 +674,7 @@ def test_a_staged_object_of_other_bytes_or_no_checksum_is_never_trusted_by_its_n
     # the name still says our sha256, the stored checksum does not (or there is none to tell).
     cfn.stack("UPDATE_COMPLETE")
     cfn.s3_stub.add_response("head_object", {"ContentLength": 9, "VersionId": "theirs", **stored}, staged(ChecksumMode="ENABLED"))
-    sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM)
+    sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumAlgorithm="SHA256", ChecksumSHA256=BIG_CHECKSUM)
     cfn.s3_stub.add_response("put_object", {"VersionId": "ours"}, sent)
     cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
     result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
@@ -686,7 +686,7 @@ def test_a_staged_object_of_other_bytes_or_no_checksum_is_never_trusted_by_its_n
 def test_a_bucket_without_versioning_is_named_without_a_version(cfn: Scripted) -> None:
     cfn.stack("UPDATE_COMPLETE")
     cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params=staged(ChecksumMode="ENABLED"))
-    cfn.s3_stub.add_response("put_object", {}, staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM))
+    cfn.s3_stub.add_response("put_object", {}, staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumAlgorithm="SHA256", ChecksumSHA256=BIG_CHECKSUM))
     cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
     result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
     cfn.done()

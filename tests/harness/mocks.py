@@ -14,6 +14,7 @@ from typing import Any, Optional
 import pulumi
 
 from components.core.catalog import build_catalog, summarize_resources
+from components.testing import QuickSightMocks
 from operations import record_invoke
 from tools.generator import generate_bundle
 
@@ -54,6 +55,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         # What a TemplateLint recorded, by name: the olds its Check sees on the next run.
         self.lint_state: dict[str, dict[str, Any]] = {}
         self.invokes: list[pulumi.runtime.MockCallArgs] = []
+        self.target = QuickSightMocks(account_id=TARGET_ACCOUNT, region=TARGET_REGION)
 
     def recorded_inputs(self, typ: str, name: str) -> dict[str, Any]:
         """The inputs a resource recorded in an earlier run of these mocks (its Check's olds)."""
@@ -113,20 +115,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         self.invokes.append(args)
         record_invoke(args.token, args.args)
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"region": TARGET_REGION, "name": TARGET_REGION, "id": TARGET_REGION, "endpoint": "", "description": ""}
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": TARGET_ACCOUNT,
-                "arn": f"arn:aws:iam::{TARGET_ACCOUNT}:user/deployer",
-                "userId": "AIDAEXAMPLE",
-                "id": TARGET_ACCOUNT,
-            }
         if args.token == "aws:s3/getObject:getObject":
             return self.get_object(args.args)
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
-        return {}
+        # The target's identity, region and partition: as the library's own mocks answer them.
+        return self.target.call(args)
 
 
     def get_object(self, args: dict[str, Any]) -> dict[str, Any]:

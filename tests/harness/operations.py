@@ -275,7 +275,7 @@ def _operations_are_listed() -> Iterator[None]:
     if unlisted:
         pytest.fail(
             "this test made AWS operations that tests/project/operations.json does not list for the role that makes "
-            f"them: {unlisted}; add each to that file and to the role's policy in policies/ (see README, IAM policies)"
+            f"them: {unlisted}; add each to that file and to the role's policy in policies/ (see policies/README.md)"
         )
 
 
