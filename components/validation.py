@@ -9,7 +9,7 @@ create/update, and keeps the findings in state).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -65,3 +65,36 @@ def lint_template(template_body: str, region: str | None = None) -> list[Finding
             )
         )
     return findings
+
+
+def resource_schemas(resource_types: Sequence[str], region: str | None = None) -> dict[str, dict[str, Any]]:
+    """CloudFormation's resource schemas of these types, as cfn-lint ships them (for ``core.repair``).
+
+    cfn-lint bundles CloudFormation's registry schemas per region (with its own patches applied);
+    a region it does not know reads us-east-1's. The schema of a type the region does not know is
+    left out, and its resources are then not walked.
+
+    Args:
+        resource_types: Resource types, e.g. ``AWS::QuickSight::Dashboard``.
+        region: The region whose schemas apply (default us-east-1).
+
+    Raises:
+        QuickSightPromotionError: cfn-lint is not installed.
+    """
+    try:
+        from cfnlint.helpers import REGIONS  # noqa: PLC0415  (only when a template is repaired)
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError  # noqa: PLC0415
+    except ImportError as exc:
+        raise QuickSightPromotionError(
+            "template repair needs cfn-lint (it ships CloudFormation's resource schemas), which is not installed in "
+            "the environment that runs pulumi: pip install 'quicksight-promotion[validate]' (or cfn-lint), or set "
+            "templateRepair: off"
+        ) from exc
+    known = region if region in REGIONS else "us-east-1"
+    found = {}
+    for resource_type in resource_types:
+        try:
+            found[resource_type] = PROVIDER_SCHEMA_MANAGER.get_resource_schema(known, resource_type).schema
+        except ResourceNotFoundError:
+            continue
+    return found

@@ -45,3 +45,22 @@ def test_missing_cfn_lint_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch
         lint_template("{}")
     assert "template validation needs cfn-lint" in str(info.value)
     assert "pip install 'quicksight-promotion[validate]'" in str(info.value)
+
+
+def test_resource_schemas_are_cfn_lints_and_leave_out_unknown_types_and_regions() -> None:
+    from components.validation import resource_schemas
+
+    found = resource_schemas(["AWS::QuickSight::Dashboard", "AWS::QuickSight::NoSuchThing"], "eu-west-1")
+    assert list(found) == ["AWS::QuickSight::Dashboard"]
+    assert found["AWS::QuickSight::Dashboard"]["definitions"]["DropDownControlDisplayOptions"]["additionalProperties"] is False
+    assert list(resource_schemas(["AWS::QuickSight::Folder"], "xx-nowhere-1")) == ["AWS::QuickSight::Folder"]
+
+
+def test_missing_cfn_lint_for_repair_says_how_to_install_it_or_turn_repair_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.validation import resource_schemas
+
+    monkeypatch.setitem(sys.modules, "cfnlint.schema", None)
+    with pytest.raises(QuickSightPromotionError) as info:
+        resource_schemas(["AWS::QuickSight::Dashboard"])
+    assert "template repair needs cfn-lint" in str(info.value)
+    assert "set templateRepair: off" in str(info.value)
