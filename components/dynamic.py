@@ -23,8 +23,10 @@ What the engine hands a provider (the SDK's servicer, ``pulumi/dynamic/__main__.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import Any, ClassVar, Optional
 
 import pulumi
 from pulumi.dynamic import (
@@ -40,6 +42,7 @@ from pydantic import BaseModel, ValidationError
 
 from .core.catalog import CatalogEntry, summarize_resources
 from .core.models import stand_ins
+from .core.repair import needed_types, repair_template
 from .errors import InputError, clean
 
 # The engine's marker of a value not known yet (preview), as the SDK may still pass it.
@@ -367,6 +370,37 @@ def job_outputs(fetched: Any, catalog: list[CatalogEntry], job_arn: str) -> dict
         "parameter_catalog": [entry.model_dump(exclude_none=True) for entry in catalog],
         "assets": summarize_resources(fetched.template.document),
     }
+
+
+def repaired_job(fetched: Any, mode: str, region: Optional[str]) -> tuple[Any, Optional[list[dict[str, Any]]]]:
+    """A fetched job with its template as ``templateRepair`` makes it, and the places found (``core.repair``).
+
+    The one place the export and the release apply repair: what it returns is what the catalog,
+    ``template_sha256``, the pin, the archive and every later stage see. With ``repair`` and
+    something removed, the template is the repaired compact JSON and its sha256 that of those
+    bytes; otherwise the fetched job is returned unchanged.
+
+    Args:
+        fetched: The boundary's ``FetchedExport``.
+        mode: ``report``, ``repair`` or ``off``.
+        region: The region whose resource schemas apply (the source region; else us-east-1's).
+
+    Returns:
+        (the job to record, each place found as a dict; None when ``off``).
+    """
+    if mode == "off":
+        return fetched, None
+    from .validation import resource_schemas  # noqa: PLC0415  (cfn-lint is slow to import)
+
+    template = fetched.template
+    schemas = resource_schemas(needed_types(template.document), region)
+    result = repair_template(template.body, template.document, schemas, mode)
+    found = [place.model_dump() for place in result.repairs]
+    if not result.changed or result.sha256 is None:
+        return fetched, found
+    body = result.body
+    repaired = replace(template, body=body, size=len(body.encode("utf-8")), document=json.loads(body))
+    return replace(fetched, template=repaired, sha256=result.sha256), found
 
 
 def archive_job(inputs: Any, name: str, outputs: dict[str, Any], archived_by: str) -> dict[str, Any]:

@@ -54,6 +54,8 @@ class ReleaseManifest(BaseModel):
         assets: Asset ids by kind (``core.catalog.summarize_resources``).
         lint_findings: cfn-lint's findings of the template when it was archived (as dumped), so
             that stages deploying it never lint it again; None when it was not validated.
+        template_repairs: What CloudFormation's schemas reject in the template (``core.repair``, as
+            dumped; each says whether ``templateRepair: repair`` removed it); None when not looked at.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -73,6 +75,7 @@ class ReleaseManifest(BaseModel):
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     assets: dict[str, list[str]] = Field(default_factory=dict)
     lint_findings: Optional[list[dict[str, Any]]] = None
+    template_repairs: Optional[list[dict[str, Any]]] = None
 
     def text(self) -> str:
         """The manifest as written to S3 (compact, keys sorted: the same release gives the same bytes)."""
@@ -129,6 +132,7 @@ def build_manifest(
     assets: Mapping[str, list[str]],
     archived_by: str,
     lint_findings: Optional[list[dict[str, Any]]] = None,
+    template_repairs: Optional[list[dict[str, Any]]] = None,
 ) -> ReleaseManifest:
     """The manifest of a fetched release (the template itself is archived under ``template_key``)."""
     sha = sha256_text(template_body)
@@ -147,6 +151,7 @@ def build_manifest(
         catalog=list(catalog),
         assets={k: list(v) for k, v in assets.items()},
         lint_findings=list(lint_findings) if lint_findings is not None else None,
+        template_repairs=list(template_repairs) if template_repairs is not None else None,
     )
 
 

@@ -182,3 +182,22 @@ def test_the_judges_own_findings_read_in_full() -> None:
         "is a literal, not a parameter: every stage uses this source value: re-export with "
         "CloudFormationOverridePropertyConfiguration for it"
     )
+
+
+def test_recorded_repairs_are_warnings_saying_what_repair_did_or_would_do() -> None:
+    place = {
+        "asset": "dashboard/sales",
+        "logical_id": "salesAB12CD",
+        "path": "Properties/Definition/Sheets/0/Title",
+        "problem": "empty-string",
+        "repairable": True,
+        "detail": "an empty string",
+    }
+    found = judge(BUNDLE, CATALOG, prod_stage(), PROD, repairs=[place, {**place, "path": "P/1", "repaired": True}, {**place, "path": "P/2", "repairable": False}])
+    described = [f.describe() for f in found.warnings if f.rule == "repair"]
+    assert described == [
+        "dashboard/sales.Properties/Definition/Sheets/0/Title an empty string: templateRepair: repair would remove it",
+        "dashboard/sales.P/1 an empty string: removed by templateRepair: repair",
+        "dashboard/sales.P/2 an empty string: not repairable: fix the asset in QuickSight and re-export",
+    ]
+    assert found.errors == []

@@ -12,6 +12,7 @@ from components.validation import lint_template
 from conftest import sample_template
 
 ERROR = {"resource": "Dash", "path": "Definition/Bogus", "rule": "E3002", "level": "error", "message": "bad"}
+REPAIR_ADVICE = "set templateRepair: repair to remove it (docs/template-repair.md), or "
 WARNING = {"resource": "Dash", "path": "Name", "rule": "W1001", "level": "warning", "message": "meh"}
 
 
@@ -31,10 +32,12 @@ def test_error_mode_stops_on_each_error_and_warning_mode_reports_them() -> None:
 
     stopped = _lint([ERROR, WARNING, {**ERROR, "resource": "Other"}], Stage(template_validation="error"))
     assert [(f.severity, f.describe()) for f in stopped] == [
-        ("error", "Dash.Definition/Bogus cfn-lint E3002: bad: fix the asset and re-export, or set templateValidation: warning to deploy anyway"),
+        ("error", f"Dash.Definition/Bogus cfn-lint E3002: bad: {REPAIR_ADVICE}fix the asset and re-export, or set templateValidation: warning to deploy anyway"),
         ("warning", "Dash.Name cfn-lint W1001: meh"),
-        ("error", "Other.Definition/Bogus cfn-lint E3002: bad: fix the asset and re-export, or set templateValidation: warning to deploy anyway"),
+        ("error", f"Other.Definition/Bogus cfn-lint E3002: bad: {REPAIR_ADVICE}fix the asset and re-export, or set templateValidation: warning to deploy anyway"),
     ]
+    other = _lint([{**ERROR, "rule": "E3012"}], Stage(template_validation="error"))
+    assert other[0].advice == "fix the asset and re-export, or set templateValidation: warning to deploy anyway"
     assert {f.severity for f in _lint([ERROR, WARNING], Stage(template_validation="warning"))} == {"warning"}
     assert _lint([ERROR], Stage(template_validation="off")) == []
 
