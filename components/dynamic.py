@@ -43,7 +43,7 @@ from pydantic import BaseModel, ValidationError
 from .core.catalog import CatalogEntry, summarize_resources
 from .core.models import stand_ins
 from .core.repair import needed_types, repair_template
-from .errors import InputError, clean
+from .errors import InputError, QuickSightPromotionError, clean
 
 # The engine's marker of a value not known yet (preview), as the SDK may still pass it.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -386,14 +386,22 @@ def repaired_job(fetched: Any, mode: str, region: Optional[str]) -> tuple[Any, O
         region: The region whose resource schemas apply (the source region; else us-east-1's).
 
     Returns:
-        (the job to record, each place found as a dict; None when ``off``).
+        (the job to record, each place found as a dict; None when ``off``, or ``report`` without cfn-lint).
+
+    Raises:
+        QuickSightPromotionError: ``repair`` without cfn-lint installed.
     """
     if mode == "off":
         return fetched, None
     from .validation import resource_schemas  # noqa: PLC0415  (cfn-lint is slow to import)
 
     template = fetched.template
-    schemas = resource_schemas(needed_types(template.document), region)
+    try:
+        schemas = resource_schemas(needed_types(template.document), region)
+    except QuickSightPromotionError:
+        if mode == "repair":
+            raise
+        return fetched, None  # cfn-lint is not installed: the default report is left out, not a failure
     result = repair_template(template.body, template.document, schemas, mode)
     found = [place.model_dump() for place in result.repairs]
     if not result.changed or result.sha256 is None:

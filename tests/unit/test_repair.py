@@ -16,29 +16,10 @@ import pytest
 from components.core.bundle import compact_json
 from components.core.repair import apply_repairs, find_repairs, needed_types, repair_template
 from components.validation import lint_template, resource_schemas
-from conftest import REAL_EXPORTS, needs_real, real, sample_template
+from conftest import DASHBOARD, REAL_EXPORTS, needs_real, real, reported_case
 
-DASHBOARD = "salesdashboardAB12CD"
 CONTROL = "Properties/Definition/Sheets/0/FilterControls/0/Dropdown/DisplayOptions/ControlTitleFormatText"
 TITLE = "Properties/Definition/Sheets/0/Title"
-
-
-def reported_case(**sheet: Any) -> dict[str, Any]:
-    """A dashboard as the reported exports have it: a dropdown's ControlTitleFormatText and a sheet ``Title: ""``."""
-    template = sample_template()
-    definition = template["Resources"][DASHBOARD]["Properties"]["Definition"]
-    definition["DataSetIdentifierDeclarations"] = [
-        {"Identifier": "ds", "DataSetArn": "arn:aws:quicksight:eu-west-1:111111111111:dataset/sales"}
-    ]
-    dropdown = {
-        "FilterControlId": "c1",
-        "Title": "Region",
-        "SourceFilterId": "f1",
-        "Type": "MULTI_SELECT",
-        "DisplayOptions": {"ControlTitleFormatText": {"PlainText": "Region"}, "TitleOptions": {"Visibility": "VISIBLE"}},
-    }
-    definition["Sheets"] = [{"SheetId": "s1", "Title": "", "Name": "Sheet 1", "FilterControls": [{"Dropdown": dropdown}], **sheet}]
-    return template
 
 
 @pytest.fixture(scope="module")
