@@ -23,7 +23,6 @@ What the engine hands a provider (the SDK's servicer, ``pulumi/dynamic/__main__.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, Optional
@@ -42,8 +41,7 @@ from pydantic import BaseModel, ValidationError
 
 from .core.catalog import CatalogEntry, summarize_resources
 from .core.models import stand_ins
-from .core.repair import needed_types, repair_template
-from .errors import InputError, QuickSightPromotionError, clean
+from .errors import InputError, clean
 
 # The engine's marker of a value not known yet (preview), as the SDK may still pass it.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -373,12 +371,10 @@ def job_outputs(fetched: Any, catalog: list[CatalogEntry], job_arn: str) -> dict
 
 
 def repaired_job(fetched: Any, mode: str, region: Optional[str]) -> tuple[Any, Optional[list[dict[str, Any]]]]:
-    """A fetched job with its template as ``templateRepair`` makes it, and the places found (``core.repair``).
+    """A fetched job with its template as ``templateRepair`` makes it, and the places found.
 
-    The one place the export and the release apply repair: what it returns is what the catalog,
-    ``template_sha256``, the pin, the archive and every later stage see. With ``repair`` and
-    something removed, the template is the repaired compact JSON and its sha256 that of those
-    bytes; otherwise the fetched job is returned unchanged.
+    The one place the export and the release apply repair (``validation.repaired``): what it
+    returns is what the catalog, ``template_sha256``, the pin, the archive and every later stage see.
 
     Args:
         fetched: The boundary's ``FetchedExport``.
@@ -386,29 +382,12 @@ def repaired_job(fetched: Any, mode: str, region: Optional[str]) -> tuple[Any, O
         region: The region whose resource schemas apply (the source region; else us-east-1's).
 
     Returns:
-        (the job to record, each place found as a dict; None when ``off``, or ``report`` without cfn-lint).
-
-    Raises:
-        QuickSightPromotionError: ``repair`` without cfn-lint installed.
+        (the job to record, each place found as a dict; None when not looked at).
     """
-    if mode == "off":
-        return fetched, None
-    from .validation import resource_schemas  # noqa: PLC0415  (cfn-lint is slow to import)
+    from .validation import repaired  # noqa: PLC0415  (cfn-lint is slow to import)
 
-    template = fetched.template
-    try:
-        schemas = resource_schemas(needed_types(template.document), region)
-    except QuickSightPromotionError:
-        if mode == "repair":
-            raise
-        return fetched, None  # cfn-lint is not installed: the default report is left out, not a failure
-    result = repair_template(template.body, template.document, schemas, mode)
-    found = [place.model_dump() for place in result.repairs]
-    if not result.changed or result.sha256 is None:
-        return fetched, found
-    body = result.body
-    repaired = replace(template, body=body, size=len(body.encode("utf-8")), document=json.loads(body))
-    return replace(fetched, template=repaired, sha256=result.sha256), found
+    template, sha256, found = repaired(fetched.template, fetched.sha256, mode, region)
+    return replace(fetched, template=template, sha256=sha256), found
 
 
 def archive_job(inputs: Any, name: str, outputs: dict[str, Any], archived_by: str) -> dict[str, Any]:

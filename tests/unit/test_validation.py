@@ -67,3 +67,15 @@ def test_missing_cfn_lint_for_repair_says_how_to_install_it_or_turn_repair_off(m
         resource_schemas(["AWS::QuickSight::Dashboard"])
     assert "template repair needs cfn-lint" in str(info.value)
     assert "set templateRepair: off" in str(info.value)
+
+
+def test_repaired_without_cfn_lint_leaves_the_report_out_but_refuses_to_repair(monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.core.bundle import parse_template
+    from components.validation import repaired
+
+    template = parse_template(json.dumps(sample_template()).encode())
+    monkeypatch.setitem(sys.modules, "cfnlint.schema", None)
+    assert repaired(template, "a" * 64, "report") == (template, "a" * 64, None)
+    with pytest.raises(QuickSightPromotionError) as info:
+        repaired(template, "a" * 64, "repair")
+    assert "set templateRepair: off" in str(info.value)
