@@ -23,6 +23,7 @@ from .core.literals import literal_connection_values
 from .core.principals import find_principals, principalize, principals_skeleton
 from .core.stage_values import stage_config_skeleton
 from .core.quotas import INLINE_TEMPLATE_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, URL_TEMPLATE_LIMIT
+from .core.repair import Repair
 from .core.transform import DeployableTemplate, deployable
 from .errors import QuickSightPromotionError, clean
 
@@ -207,6 +208,19 @@ def _literal_lines(template: Template) -> list[str]:
     ]
     rows = [["ASSET", "PROPERTY", "VALUE"], *([v.asset, v.property, v.value] for v in literals)]
     return [*lines, *_table(rows)]
+
+
+def _repair_lines(template: Template, region: Optional[str]) -> list[str]:
+    """What CloudFormation's resource schemas reject in the template, and what ``templateRepair: repair`` would do."""
+    from .validation import repaired  # noqa: PLC0415  (cfn-lint is slow to import)
+
+    found = repaired(template, "", "report", region)[2]
+    if found is None:
+        return ["Schema repairs: not looked at (cfn-lint is not installed)"]
+    if not found:
+        return ["Schema repairs: none (CloudFormation's resource schemas accept every property)"]
+    lines = [f"Schema repairs ({len(found)}; CloudFormation would refuse these; see docs/template-repair.md):"]
+    return [*lines, *(f"  {Repair.model_validate(place).describe()}" for place in found)]
 
 
 def _limit_lines(deployed: DeployableTemplate) -> list[str]:
@@ -421,6 +435,7 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         lines += _parameter_lines(catalog)
         lines += _principal_lines(template)
         lines += _literal_lines(template)
+        lines += _repair_lines(template, args.source_region)
         lines += _limit_lines(deployed)
         _print_lines(lines, out)
     if args.stage_config:

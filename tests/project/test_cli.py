@@ -13,7 +13,7 @@ import yaml
 
 from components.cli import run
 from tools.generator import generate_bundle
-from conftest import pretty_bytes, sample_template, zip_bytes
+from conftest import pretty_bytes, reported_case, sample_template, zip_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "sales-bundle.json"
@@ -356,3 +356,17 @@ def test_inspect_json_holds_no_control_character_from_the_bundle(tmp_path: Path)
     assert report["resources"]["dashboard"] == ["sales\\x1b[2J\\x1b]0;owned\\x07\\x9b31m"]
     defaults = [p.get("default") for p in report["parameters"]]
     assert "Sales\\x1b[2J\\x1b]0;owned\\x07\\x9b31m" in defaults
+
+
+def test_inspect_lists_what_cloudformations_schema_rejects_and_what_repair_would_do(tmp_path: Path) -> None:
+    bundle = tmp_path / "reported.json"
+    bundle.write_bytes(pretty_bytes(reported_case()))
+    code, out, _ = inspect(str(bundle))
+    assert code == 0
+    lines = out.splitlines()
+    start = lines.index("Schema repairs (2; CloudFormation would refuse these; see docs/template-repair.md):")
+    assert lines[start + 1].startswith("  dashboard/sales-dashboard Properties/Definition/Sheets/0/Title: an empty string")
+    assert lines[start + 2].endswith("(cfn-lint E3002); templateRepair: repair would remove it")
+    clean = tmp_path / "clean.json"
+    clean.write_bytes(pretty_bytes(sample_template()))
+    assert "Schema repairs: none (CloudFormation's resource schemas accept every property)" in inspect(str(clean))[1]
