@@ -20,6 +20,7 @@ from .bundle_file import load_bundle_file
 from .core.bundle import Template
 from .core.catalog import CatalogEntry, build_catalog, summarize_resources
 from .core.literals import literal_connection_values
+from .core.overrides import refused_in_template
 from .core.principals import find_principals, principalize, principals_skeleton
 from .core.stage_values import stage_config_skeleton
 from .core.quotas import INLINE_TEMPLATE_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, URL_TEMPLATE_LIMIT
@@ -208,6 +209,15 @@ def _literal_lines(template: Template) -> list[str]:
     ]
     rows = [["ASSET", "PROPERTY", "VALUE"], *([v.asset, v.property, v.value] for v in literals)]
     return [*lines, *_table(rows)]
+
+
+def _refused_lines(template: Template) -> list[str]:
+    """Data sources of a type that cannot be promoted, and why (``core.overrides.REFUSED_VARIANTS``)."""
+    refused = refused_in_template(template.document)
+    if not refused:
+        return []
+    lines = [f"Data sources that cannot be promoted ({len(refused)}; pulumi up and preflight stop on them):"]
+    return [*lines, *(f"  {asset} ({variant}): {why}" for asset, variant, why in refused)]
 
 
 def _repair_lines(template: Template, region: Optional[str]) -> list[str]:
@@ -435,6 +445,7 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         lines += _parameter_lines(catalog)
         lines += _principal_lines(template)
         lines += _literal_lines(template)
+        lines += _refused_lines(template)
         lines += _repair_lines(template, args.source_region)
         lines += _limit_lines(deployed)
         _print_lines(lines, out)

@@ -27,7 +27,6 @@ from ..core.bundle import DEFAULT_LIMITS, BundleLimits
 from ..core.models import CLOUDFORMATION_JSON, ExportJobDescription
 from ..core.overrides import (
     MAX_RESOURCE_ARNS,
-    UNSUPPORTED_TYPES,
     AssetSummary,
     BundleContents,
     DataSetSummary,
@@ -37,6 +36,7 @@ from ..core.overrides import (
     connection_gaps,
     normalize_overrides,
     parse_arn,
+    refusal,
     release_job_id,
 )
 from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline, poll_until
@@ -296,10 +296,11 @@ class _Walk:
         if info is None:
             return
         self.sources[arn] = info
-        if info.type in UNSUPPORTED_TYPES:
+        why = refusal(info.variant, info.type)
+        if why is not None:
             self.problems.append(
-                f"{noun} is of type {clean(info.type, 40)}, which asset bundle exports do not support: replace it "
-                f"(used by {user}) or leave that data set out of the release"
+                f"{noun} is of type {clean(info.type, 40)}{f' ({info.variant})' if info.variant else ''}, which "
+                f"cannot be promoted: {why}; replace it (used by {user}) or leave that data set out of the release"
             )
         elif (gap := connection_gaps(info)) is not None:
             self.notes.append(gap)

@@ -22,6 +22,7 @@ from typing import Any, Literal, Optional
 from ..errors import ParameterError, PrincipalError, clean
 from .catalog import GLOBAL, CatalogEntry, to_parameter_string
 from .literals import literal_connection_values
+from .overrides import refused_in_template
 from .manifest import sha256_text
 from .principals import (
     PrincipalContext,
@@ -198,6 +199,7 @@ def judge(
         findings += _sightings(catalog, stage, target, resolved, principal_values)
     findings += _credentials_in_plain_text(catalog, stage)
     findings += _literals(body)
+    findings += _refused_sources(body)
     findings += _lint(lint_findings, stage)
     findings += _repairs(repairs)
     ordered = tuple(sorted(_once(findings), key=lambda f: f.severity != "error"))
@@ -411,6 +413,15 @@ def _literals(body: str) -> list[Finding]:
         )
         for literal in literal_connection_values(json.loads(body))
     ]
+
+
+def _refused_sources(body: str) -> list[Finding]:
+    """Data sources of a type that cannot be promoted (``core.overrides.REFUSED_VARIANTS``): errors."""
+    return [
+        Finding("error", "data-source-type", asset, f"is a {variant} data source, which cannot be promoted: {why}",
+                "replace the data source in QuickSight, or leave the data sets that read it out of the export", "DataSourceParameters")
+        for asset, variant, why in refused_in_template(json.loads(body))
+    ]  # fmt: skip
 
 
 def _repairs(repairs: Optional[Sequence[Mapping[str, Any]]]) -> list[Finding]:

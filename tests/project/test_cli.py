@@ -370,3 +370,18 @@ def test_inspect_lists_what_cloudformations_schema_rejects_and_what_repair_would
     clean = tmp_path / "clean.json"
     clean.write_bytes(pretty_bytes(sample_template()))
     assert "Schema repairs: none (CloudFormation's resource schemas accept every property)" in inspect(str(clean))[1]
+
+
+def test_inspect_names_a_data_source_that_cannot_be_promoted_and_why(tmp_path: Path) -> None:
+    template = sample_template()
+    template["Resources"]["bqAB12CD"] = {
+        "Type": "AWS::QuickSight::DataSource",
+        "Properties": {"DataSourceId": "bq", "Name": "bq", "Type": "BIGQUERY",
+                       "DataSourceParameters": {"BigQueryParameters": {"ProjectId": "p", "DataSetRegion": "EU"}}},
+    }  # fmt: skip
+    bundle = tmp_path / "bq.json"
+    bundle.write_bytes(pretty_bytes(template))
+    lines = inspect(str(bundle))[1].splitlines()
+    start = lines.index("Data sources that cannot be promoted (1; pulumi up and preflight stop on them):")
+    assert lines[start + 1].startswith("  datasource/bq (BigQueryParameters): AWS::QuickSight::DataSource cannot express it")
+    assert lines[start + 1].endswith("(cloudformation-coverage-roadmap#2366)")

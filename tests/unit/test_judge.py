@@ -201,3 +201,18 @@ def test_recorded_repairs_are_warnings_saying_what_repair_did_or_would_do() -> N
         "dashboard/sales.P/2 an empty string: not repairable: fix the asset in QuickSight and re-export",
     ]
     assert found.errors == []
+
+
+def test_a_data_source_cloudformation_cannot_express_is_an_error_saying_why() -> None:
+    template = json.loads(BUNDLE)
+    logical, resource = next((k, r) for k, r in template["Resources"].items() if r["Type"] == "AWS::QuickSight::DataSource")
+    resource["Properties"]["DataSourceParameters"] = {"BigQueryParameters": {"ProjectId": "p", "DataSetRegion": "EU"}}
+    verdict = judge(json.dumps(template), CATALOG, prod_stage(), PROD)
+    refused = [f for f in verdict.errors if f.rule == "data-source-type"]
+    asset = "datasource/82e2e662-f728-44fa-8248-5e3a0a5d2f34"  # its id, the prefix parameter left out
+    assert [f.describe() for f in refused] == [
+        f"{asset}.DataSourceParameters is a BigQueryParameters data source, which cannot be promoted: "
+        "AWS::QuickSight::DataSource cannot express it (CloudFormation's DataSourceParameters has no such member), so "
+        "the stack would fail at deploy (cloudformation-coverage-roadmap#2366): replace the data source in QuickSight, "
+        "or leave the data sets that read it out of the export"
+    ], logical
