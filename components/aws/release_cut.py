@@ -163,6 +163,7 @@ class _Walk:
         self.seen_sources: set[str] = set()
         self.themes: dict[str, None] = {}
         self.schedules: dict[str, None] = {}
+        self.spice_sets: dict[str, None] = {}
         self.pending_sets: list[str] = []
 
     def _ask(self, operation: str, noun: str, **ids: str) -> Optional[dict[str, Any]]:
@@ -200,6 +201,7 @@ class _Walk:
             vpc_connections=vpcs,
             refresh_schedules=tuple(self.schedules),
             notes=tuple(self.notes),
+            spice_data_sets=tuple(self.spice_sets),
         )
 
     def _shape(self, model: Any, raw: Any, noun: str) -> Any:
@@ -279,6 +281,7 @@ class _Walk:
             self._pend(parent)
         if data_set.import_mode == "SPICE":
             # Only SPICE data sets are refreshed; their schedules are exported as RefreshSchedule resources.
+            self.spice_sets[arn] = None
             listed = self._ask("ListRefreshSchedules", noun, DataSetId=set_id) or {}
             for schedule in listed.get("RefreshSchedules") or []:
                 if isinstance(schedule, dict) and isinstance(schedule.get("Arn"), str):

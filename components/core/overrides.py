@@ -21,7 +21,12 @@ What is asked for, and why:
   ``Username``/``Password`` for the variants that log in with a user (never for Redshift with IAM
   parameters, Athena, S3, OpenSearch, or a non-password ``AuthenticationType``).
   ``DisableSsl`` and ``ProductType`` are never asked for: they describe the product, not the account.
-- **Data sets, analyses, dashboards, themes**: ``Name``.
+- **Data sets**: ``Name``; SPICE data sets also ``RefreshFailureEmailAlertStatus`` (only they are
+  refreshed), so a stage can turn refresh-failure alerts off in dev and on in prod.
+- **Analyses, dashboards, themes**: ``Name``.
+- **Folders**, when the export includes folders: ``Name`` and ``ParentFolderArn`` (a folder of the
+  source account: the catalog makes a stage set it).
+- **Q topics** (``TopicsV2``), when the export includes topics: ``Name`` and ``Description``.
 - **VPC connections** used by the data sources: ``Name`` and ``RoleArn`` (the role is per account;
   subnets and security groups are parameterised by the export on its own). ``DnsResolvers`` is not
   asked for: a connection without resolvers would get a parameter standing for nothing.
@@ -30,7 +35,11 @@ What is asked for, and why:
 - **The id prefix**: ``ResourceIdOverrideConfiguration.PrefixForAllResources`` (a boolean: the
   template gets a ``ResourceIdPrefixForAllResources`` parameter, set per stage).
 
-Folders are not walked (the release does not export folder memberships), so no folder is named.
+Every kind and property of botocore's ``AssetBundleCloudFormationOverridePropertyConfiguration`` is
+classified in ``OVERRIDE_PROPERTIES`` (asked for) or ``NOT_OVERRIDDEN`` (deliberately not, with why);
+tests/unit/test_overrides.py fails on one in neither. A release (``aws.release_cut``) exports
+dashboards and analyses with their dependencies, without folder memberships or topics: its
+``BundleContents`` then names no folder or topic, and those lists are left out.
 """
 
 from __future__ import annotations
@@ -62,6 +71,30 @@ DATA_SOURCE_OVERRIDE_PROPERTIES: frozenset[str] = frozenset(
         "Warehouse", "RoleArn", "ProductType",
     }
 )  # fmt: skip
+
+# The properties asked for, by override kind, for every kind but DataSources (whose properties depend on
+# each data source: ``data_source_properties``). DataSets' second tuple is for SPICE data sets.
+OVERRIDE_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "VPCConnections": ("Name", "RoleArn"),
+    "RefreshSchedules": ("StartAfterDateTime",),
+    "DataSets": ("Name",),
+    "Themes": ("Name",),
+    "Analyses": ("Name",),
+    "Dashboards": ("Name",),
+    "Folders": ("Name", "ParentFolderArn"),
+    "TopicsV2": ("Name", "Description"),
+}
+SPICE_DATA_SET_PROPERTIES: tuple[str, ...] = ("Name", "RefreshFailureEmailAlertStatus")
+
+# Override properties deliberately never asked for, and why (kind -> property -> reason).
+NOT_OVERRIDDEN: dict[str, dict[str, str]] = {
+    "VPCConnections": {"DnsResolvers": "a connection without resolvers would get a parameter standing for nothing"},
+    "DataSources": {
+        "DisableSsl": "it describes the product, not the account: a stage must not quietly turn SSL off",
+        "ProductType": "the product flavour (e.g. Starburst Galaxy or Enterprise) is the same in every stage",
+        "DataSetName": "only IoT Analytics data sources have it, and CloudFormation cannot express them (REFUSED_VARIANTS)",
+    },
+}
 
 # Every DataSourceParameters variant of botocore's quicksight model is classified here, once:
 # either the connection properties an export is asked to override (CONNECTION_BY_VARIANT), or why a
@@ -289,6 +322,9 @@ class BundleContents:
         themes: Custom themes (of the source account) the analyses and dashboards use.
         vpc_connections: VPC connections the data sources use.
         refresh_schedules: Refresh schedules of the data sets.
+        spice_data_sets: The data sets (of ``data_sets``) that are SPICE, hence refreshed.
+        folders: Folders the export holds (none for a release: it exports no folder memberships).
+        topics: Q topics the export holds (none for a release).
     """
 
     dashboards: tuple[str, ...] = ()
@@ -299,6 +335,9 @@ class BundleContents:
     vpc_connections: tuple[str, ...] = ()
     refresh_schedules: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    spice_data_sets: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
 
 
 def _has(value: Any) -> bool:
@@ -358,16 +397,23 @@ def build_overrides(contents: BundleContents, *, id_prefix: bool = True) -> dict
     if id_prefix:
         config["ResourceIdOverrideConfiguration"] = {"PrefixForAllResources": True}
     sources = {s.arn: s for s in contents.data_sources}
+    spice = set(contents.spice_data_sets)
+    asked = OVERRIDE_PROPERTIES
     lists: dict[str, list[dict[str, Any]]] = {
-        "VPCConnections": _entries(contents.vpc_connections, ("Name", "RoleArn")),
-        "RefreshSchedules": _entries(contents.refresh_schedules, ("StartAfterDateTime",)),
+        "VPCConnections": _entries(contents.vpc_connections, asked["VPCConnections"]),
+        "RefreshSchedules": _entries(contents.refresh_schedules, asked["RefreshSchedules"]),
         "DataSources": [
             {"Arn": arn, "Properties": list(data_source_properties(sources[arn]))} for arn in sorted(sources)
         ],
-        "DataSets": _entries(contents.data_sets, ("Name",)),
-        "Themes": _entries(contents.themes, ("Name",)),
-        "Analyses": _entries(contents.analyses, ("Name",)),
-        "Dashboards": _entries(contents.dashboards, ("Name",)),
+        "DataSets": sorted(
+            _entries(set(contents.data_sets) - spice, asked["DataSets"]) + _entries(spice, SPICE_DATA_SET_PROPERTIES),
+            key=lambda entry: str(entry["Arn"]),
+        ),
+        "Themes": _entries(contents.themes, asked["Themes"]),
+        "Analyses": _entries(contents.analyses, asked["Analyses"]),
+        "Dashboards": _entries(contents.dashboards, asked["Dashboards"]),
+        "Folders": _entries(contents.folders, asked["Folders"]),
+        "TopicsV2": _entries(contents.topics, asked["TopicsV2"]),
     }
     too_many = [f"{key} ({len(items)})" for key, items in lists.items() if len(items) > MAX_OVERRIDE_ENTRIES]
     if too_many:

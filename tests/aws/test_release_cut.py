@@ -73,7 +73,12 @@ def test_a_release_starts_the_export_with_generated_overrides(emulator: QuickSig
         arn_of("datasource", "pg"): ["Name", "Host", "Port", "Database", "Username", "Password"],
     }
     # The data set built on another one, the schedule of the SPICE one, the custom theme, the VPC connection.
-    assert {e["Arn"] for e in overrides["DataSets"]} == {arn_of("dataset", "orders"), arn_of("dataset", "web")}
+    # Only the SPICE data set is refreshed: a stage may turn its refresh-failure alerts on or off.
+    assert overrides["DataSets"] == [
+        {"Arn": arn_of("dataset", "orders"), "Properties": ["Name", "RefreshFailureEmailAlertStatus"]},
+        {"Arn": arn_of("dataset", "web"), "Properties": ["Name"]},
+    ]
+    assert "Folders" not in overrides and "TopicsV2" not in overrides  # a release exports neither
     assert overrides["RefreshSchedules"][0]["Arn"] == arn_of("dataset", "orders") + "/refresh-schedule/nightly"
     assert overrides["Themes"] == [{"Arn": arn_of("theme", "brand"), "Properties": ["Name"]}]
     assert overrides["VPCConnections"] == [{"Arn": arn_of("vpcConnection", "vpc-dev"), "Properties": ["Name", "RoleArn"]}]
