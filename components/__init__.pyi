@@ -65,6 +65,8 @@ from .errors import StackStateError as StackStateError
 from .errors import StageFileError as StageFileError
 from .errors import ThrottledError as ThrottledError
 from .errors import TransientError as TransientError
+from .lint import TemplateLint as TemplateLint
+from .lint import TemplateLintProvider as TemplateLintProvider
 from .provider import AssetBundleExport as AssetBundleExport
 from .provider import AssetBundleExportProvider as AssetBundleExportProvider
 from .release import AssetBundleRelease as AssetBundleRelease

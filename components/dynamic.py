@@ -400,10 +400,11 @@ def archive_job(inputs: Any, name: str, outputs: dict[str, Any], archived_by: st
         archived_by: The resource type, recorded in the manifest.
 
     Returns:
-        ``archive_manifest_key`` and ``archive_sha256`` (None without ``archive_bucket``).
+        ``archive_manifest_key``, ``archive_sha256`` and ``archive_manifest_version_id`` (None
+        without ``archive_bucket``).
     """
     if not inputs.archive_bucket:
-        return {"archive_manifest_key": None, "archive_sha256": None}
+        return {"archive_manifest_key": None, "archive_sha256": None, "archive_manifest_version_id": None}
     from .aws.archive_writer import archive_outputs  # noqa: PLC0415  (boto3 only in the provider process)
 
     return archive_outputs(

@@ -234,6 +234,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     archive_bucket: pulumi.Output[Optional[str]]
     archive_manifest_key: pulumi.Output[Optional[str]]
     archive_sha256: pulumi.Output[Optional[str]]
+    archive_manifest_version_id: pulumi.Output[Optional[str]]
     cfn_parameters: pulumi.Output[dict[str, str]]
 
     def __init__(

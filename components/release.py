@@ -224,6 +224,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
     archive_bucket: pulumi.Output[Optional[str]]
     archive_manifest_key: pulumi.Output[Optional[str]]
     archive_sha256: pulumi.Output[Optional[str]]
+    archive_manifest_version_id: pulumi.Output[Optional[str]]
 
     def __init__(
         self,

@@ -177,6 +177,8 @@ class _Source:
     # The sha256 the template was exported as (the downloaded bytes'; an archived release's
     # recorded export), which a pin may name besides the archived template's own.
     exported_sha256: pulumi.Output[Optional[str]]
+    # The S3 version of the archived release's manifest read (None from an export job).
+    manifest_version_id: Optional[pulumi.Output[Optional[str]]] = None
 
 
 @dataclass(frozen=True)
@@ -285,25 +287,6 @@ def _verdict_values(verdict: Verdict, who: str, resource: pulumi.Resource) -> di
     return dict(verdict.values)
 
 
-def _archived_findings(body: pulumi.Output[str], archived: ArchivedTemplate, args: QuickSightBundleStackArgs) -> pulumi.Output[Any]:
-    """cfn-lint findings of an archived release: those recorded when it was archived, else a run in the program."""
-    if args.template_validation == "off":
-        return pulumi.Output.from_input([])
-    region = args.source_region
-
-    def lint(values: list[Any]) -> list[dict[str, Any]]:
-        text, manifest = values
-        recorded = (manifest or {}).get("lint_findings")
-        if recorded is not None:
-            # Linted once, when the release was archived: no cfn-lint run in any preview.
-            return list(recorded)
-        from .validation import lint_template  # noqa: PLC0415  (cfn-lint is slow to import)
-
-        return [finding.model_dump() for finding in lint_template(text, region if isinstance(region, str) else None)]
-
-    return pulumi.Output.all(body, archived.manifest).apply(lint)
-
-
 class QuickSightBundleStack(pulumi.ComponentResource):
     """Promote an exported QuickSight bundle into the target account as a CloudFormation stack.
 
@@ -311,8 +294,10 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied), ``dashboard_urls``,
     ``change_summary`` (the last change set: logical id, type, action, replacement, asset),
     ``resource_digests`` (``<kind>/<asset id>`` -> sha256, what preview --diff compares),
-    ``release_name`` (the archived release deployed, else None) and ``template_repairs`` (what
-    CloudFormation's schemas reject in the template, and whether ``templateRepair`` removed it).
+    ``release_name`` (the archived release deployed, else None), ``release_manifest_version_id``
+    (the S3 version of its manifest read: what the next stage pins, else None) and
+    ``template_repairs`` (what CloudFormation's schemas reject in the template, and whether
+    ``templateRepair`` removed it).
     """
 
     stack_id: pulumi.Output[str]
@@ -325,6 +310,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     change_summary: pulumi.Output[list[dict[str, Any]]]
     resource_digests: pulumi.Output[dict[str, str]]
     release_name: pulumi.Output[Optional[str]]
+    release_manifest_version_id: pulumi.Output[Optional[str]]
     template_repairs: pulumi.Output[Optional[list[dict[str, Any]]]]
 
     def __init__(
@@ -457,6 +443,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         self.parameter_catalog = source.catalog
         self.resource_digests = template.digests
         self.release_name = pulumi.Output.from_input(source.release_name)
+        self.release_manifest_version_id = pulumi.Output.from_input(source.manifest_version_id)
         self.template_repairs = source.repairs
         self.asset_ids = pulumi.Output.all(source.assets, pulumi.Output.unsecret(prefix)).apply(
             lambda v: deployed_asset_ids(v[0] or {}, v[1])
@@ -476,6 +463,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
                 "change_summary": self.change_summary,
                 "resource_digests": self.resource_digests,
                 "release_name": self.release_name,
+                "release_manifest_version_id": self.release_manifest_version_id,
                 "template_repairs": self.template_repairs,
             }
         )
@@ -488,7 +476,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         """
         if args.archived is None:
             return self._export_source(name, args, child)
-        return self._archived_source(name, args, args.archived)
+        return self._archived_source(name, args, args.archived, child)
 
     def _export_source(self, name: str, args: QuickSightBundleStackArgs, child: pulumi.ResourceOptions) -> _Source:
         """The template of an export job: an ``AssetBundleExport`` child."""
@@ -529,13 +517,35 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             exported_sha256=export.template_sha256,
         )
 
-    def _archived_source(self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate) -> _Source:
+    def _archived_lint(
+        self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[Any]:
+        """cfn-lint's findings of an archived release: a ``TemplateLint`` (once per sha256, kept in state).
+
+        Never the findings the manifest recorded: whoever can write the archive could write none.
+        """
+        if args.template_validation == "off":
+            return pulumi.Output.from_input([])
+        from .lint import TemplateLint  # noqa: PLC0415
+
+        lint = TemplateLint(
+            f"{name}-lint",
+            template_body=archived.template_body,
+            template_sha256=archived.sha256,
+            source_region=args.source_region,
+            opts=child,
+        )
+        return lint.findings
+
+    def _archived_source(
+        self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate, child: pulumi.ResourceOptions
+    ) -> _Source:
         """The template of an archived release, read at preview; its stage values checked in the program."""
         return _Source(
             export=None,
             template_body=archived.template_body,
             catalog=archived.catalog,
-            lint_findings=_archived_findings(archived.template_body, archived, args),
+            lint_findings=self._archived_lint(name, args, archived, child),
             # Found (and, with repair, removed) when the release was fetched: the archive holds the result.
             repairs=archived.manifest.apply(lambda m: (m or {}).get("template_repairs")),
             assets=archived.assets,
@@ -543,4 +553,5 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             subject=pulumi.Output.from_input(archived.subject),
             release_name=archived.name,
             exported_sha256=archived.manifest.apply(lambda m: (m or {}).get("export_sha256")),
+            manifest_version_id=archived.manifest_version_id,
         )
