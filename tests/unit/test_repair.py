@@ -143,3 +143,18 @@ def test_real_exports_need_no_repair_and_keep_their_bytes(name: str) -> None:
     body = compact_json(template)
     result = repair_template(body, template, resource_schemas(needed_types(template), "us-east-1"), "repair")
     assert result.repairs == () and result.body is body and not result.changed
+
+
+def test_a_data_source_variant_cloudformation_does_not_know_is_never_removed(schemas: dict[str, Any]) -> None:
+    # Removing it would deploy a data source connected to nothing; the judge refuses the type instead.
+    template = {"Resources": {"exaAB12CD": {"Type": "AWS::QuickSight::DataSource", "Properties": {
+        "AwsAccountId": "111111111111", "DataSourceId": "exa", "Name": "exa", "Type": "EXASOL",
+        "DataSourceParameters": {"ExasolParameters": {"Host": "h", "Port": 8563}},
+        "AlternateDataSourceParameters": [{"ExasolParameters": {"Host": "h2", "Port": 8563}}]}}}}  # fmt: skip
+    result = repair_template(compact_json(template), template, schemas, "repair")
+    assert [(r.path, r.repairable) for r in result.repairs] == [
+        ("Properties/DataSourceParameters/ExasolParameters", False),
+        ("Properties/AlternateDataSourceParameters/0/ExasolParameters", False),
+    ]
+    assert "the data source's connection itself" in result.repairs[0].describe()
+    assert not result.changed
