@@ -22,9 +22,11 @@ from .bundle_file import load_bundle_file
 from .core.bundle import Template
 from .core.catalog import CatalogEntry, build_catalog, summarize_resources
 from .core.literals import literal_connection_values
+from .core.overrides import refused_in_template
 from .core.principals import find_principals, principalize, principals_skeleton
 from .core.stage_values import stage_config_skeleton
 from .core.quotas import INLINE_TEMPLATE_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, URL_TEMPLATE_LIMIT
+from .core.repair import Repair
 from .core.transform import DeployableTemplate, deployable
 from . import __version__
 from .errors import QuickSightPromotionError, clean, listing
@@ -223,6 +225,28 @@ def _literal_lines(template: Template, columns: Optional[int] = None) -> list[st
     ]
     rows = [["ASSET", "PROPERTY", "VALUE"], *([v.asset, v.property, v.value] for v in literals)]
     return [*lines, *_table(rows, columns)]
+
+
+def _refused_lines(template: Template) -> list[str]:
+    """Data sources of a type that cannot be promoted, and why (``core.overrides.REFUSED_VARIANTS``)."""
+    refused = refused_in_template(template.document)
+    if not refused:
+        return []
+    lines = [f"Data sources that cannot be promoted ({len(refused)}; pulumi up and preflight stop on them):"]
+    return [*lines, *(f"  {asset} ({variant}): {why}" for asset, variant, why in refused)]
+
+
+def _repair_lines(template: Template, region: Optional[str]) -> list[str]:
+    """What CloudFormation's resource schemas reject in the template, and what ``templateRepair: repair`` would do."""
+    from .validation import repaired  # noqa: PLC0415  (cfn-lint is slow to import)
+
+    found = repaired(template, "", "report", region)[2]
+    if found is None:
+        return ["Schema repairs: not looked at (cfn-lint is not installed)"]
+    if not found:
+        return ["Schema repairs: none (CloudFormation's resource schemas accept every property)"]
+    lines = [f"Schema repairs ({len(found)}; CloudFormation would refuse these; see docs/template-repair.md):"]
+    return [*lines, *(f"  {Repair.model_validate(place).describe()}" for place in found)]
 
 
 def _limit_lines(deployed: DeployableTemplate) -> list[str]:
@@ -531,6 +555,8 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         lines += _parameter_lines(catalog, columns)
         lines += _principal_lines(template)
         lines += _literal_lines(template, columns)
+        lines += _refused_lines(template)
+        lines += _repair_lines(template, args.source_region)
         lines += _limit_lines(deployed)
         _print_lines(lines, out, columns)
     if target is not None:

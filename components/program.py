@@ -152,6 +152,7 @@ def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStac
         staging_bucket=settings.staging_bucket,
         staging_prefix=settings.staging_prefix,
         template_validation=settings.template_validation,
+        template_repair=settings.template_repair,
         principals=settings.principals or None,
         grant=settings.grant or None,
         archived=archived,
@@ -211,6 +212,7 @@ def build_release(
         strict_validation=settings.release_strict_validation,
         id_prefix=settings.release_id_prefix,
         export_timeout_seconds=settings.export_timeout_seconds,
+        template_repair=settings.template_repair,
         archive_bucket=archive_bucket,
         archive_region=archive_region if archive_region is not None else settings.archive_region,
         archive_role_arn=settings.archive_role_arn if archive_bucket is not None else None,
@@ -229,6 +231,7 @@ RELEASE_OUTPUTS = {
     "parameter_catalog": "parameter_catalog",
     "override_configuration": "override_configuration",
     "release_notes": "notes",
+    "template_repairs": "template_repairs",
 }
 STACK_OUTPUTS = {
     name: name
@@ -241,6 +244,7 @@ STACK_OUTPUTS = {
         "asset_ids",
         "dashboard_urls",
         "resource_digests",
+        "template_repairs",
     )
 }
 

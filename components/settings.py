@@ -60,6 +60,7 @@ SCALAR_KEYS = (
     "stagingBucket",
     "stagingPrefix",
     "templateValidation",
+    "templateRepair",
     # The source-stage mode: cut a release instead of deploying one.
     "releaseName",
     "releaseIncludePermissions",
@@ -128,6 +129,8 @@ class ProgramConfig(BaseModel):
     staging_bucket: OptionalBucketName = Field(default=None, alias="stagingBucket")
     staging_prefix: str = Field(default="quicksight-promotion/", alias="stagingPrefix")
     template_validation: Literal["error", "warning", "off"] = Field(default="error", alias="templateValidation")
+    # What CloudFormation's resource schemas reject in the template: reported, removed, or neither (core.repair).
+    template_repair: Literal["report", "repair", "off"] = Field(default="report", alias="templateRepair")
     stack_tags: dict[str, str] = Field(default_factory=dict, alias="stackTags")
     notification_arns: list[str] = Field(default_factory=list, alias="notificationArns")
     # Source principal (as `inspect` lists it) -> the target principal that takes its permissions.

@@ -36,6 +36,7 @@ from .buckets import private_bucket
 from .core.catalog import CatalogEntry
 from .core.judge import Stage, Target, Verdict, judge
 from .core.manifest import resource_digests
+from .core.repair import REPAIR_MODES
 from .core.transform import deployable
 from .deployment import CloudFormationDeployment
 from .errors import InputError, PromotionCheckError, QuickSightPromotionError, listing
@@ -84,6 +85,9 @@ class QuickSightBundleStackArgs:
         staging_prefix: Key prefix of staged templates.
         template_validation: ``error`` (cfn-lint errors stop the deploy), ``warning`` (they are
             reported) or ``off``.
+        template_repair: ``report`` (default: what CloudFormation's resource schemas reject is
+            reported), ``repair`` (it is removed from the template the export fetches, so the
+            repaired bytes are what is pinned, archived and deployed) or ``off`` (see ``core.repair``).
         termination_protection: CloudFormation's termination protection (default: ``protect``).
         execute_change_set: False: create the change set and stop, for review (``change_summary``).
         adopt_stack: Take over an existing stack of that name that this deployment did not create: an
@@ -129,6 +133,7 @@ class QuickSightBundleStackArgs:
     staging_bucket: Optional[pulumi.Input[str]] = None
     staging_prefix: str = "quicksight-promotion/"
     template_validation: str = "error"
+    template_repair: str = "report"
     termination_protection: Optional[bool] = None
     execute_change_set: bool = True
     adopt_stack: bool = False
@@ -154,6 +159,8 @@ class QuickSightBundleStackArgs:
             raise QuickSightPromotionError(
                 f"template_validation is not one of {', '.join(VALIDATION_MODES)}: set one of them"
             )
+        if self.template_repair not in REPAIR_MODES:
+            raise QuickSightPromotionError(f"template_repair is not one of {', '.join(REPAIR_MODES)}: set one of them")
         self._check_source()
 
     def _check_source(self) -> None:
@@ -183,6 +190,8 @@ class _Source:
     template_body: pulumi.Output[str]
     catalog: pulumi.Output[list[dict[str, Any]]]
     lint_findings: pulumi.Output[Any]
+    # What CloudFormation's schemas reject (core.repair, dumped), as the export or the archive recorded it.
+    repairs: pulumi.Output[Any]
     assets: pulumi.Output[dict[str, list[str]]]
     sha256: pulumi.Output[str]
     subject: pulumi.Output[str]
@@ -251,7 +260,7 @@ def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[
     (or anything else of the target) is written.
 
     Args:
-        values: The template body, catalog, lint findings, stage values, whether they are secret,
+        values: The template body, catalog, lint findings, repairs, stage values, whether they are secret,
             the target account, region and partition, the source account and region, the pin, the
             exported sha256 and the subject.
         args: The component's arguments.
@@ -261,7 +270,7 @@ def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[
     Raises:
         PromotionCheckError: every error the judge found.
     """
-    body, catalog, findings, stage_values, secret, account, region, partition, source_account, source_region, pin, exported, who = values
+    body, catalog, findings, repairs, stage_values, secret, account, region, partition, source_account, source_region, pin, exported, who = values
     verdict = judge(
         body,
         [CatalogEntry.model_validate(entry) for entry in catalog or []],
@@ -282,6 +291,7 @@ def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[
         Target(account_id=account, region=region, partition=partition),
         sha256=exported,
         lint_findings=findings,
+        repairs=repairs,
     )
     return _verdict_values(verdict, who, resource)
 
@@ -306,8 +316,10 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied), ``dashboard_urls``,
     ``change_summary`` (the last change set: logical id, type, action, replacement, asset),
     ``resource_digests`` (``<kind>/<asset id>`` -> sha256, what preview --diff compares),
-    ``release_name`` (the archived release deployed, else None) and ``release_manifest_version_id``
-    (the S3 version of its manifest read: what the next stage pins, else None).
+    ``release_name`` (the archived release deployed, else None), ``release_manifest_version_id``
+    (the S3 version of its manifest read: what the next stage pins, else None) and
+    ``template_repairs`` (what CloudFormation's schemas reject in the template, and whether
+    ``templateRepair`` removed it).
     """
 
     stack_id: pulumi.Output[str]
@@ -321,6 +333,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     resource_digests: pulumi.Output[dict[str, str]]
     release_name: pulumi.Output[Optional[str]]
     release_manifest_version_id: pulumi.Output[Optional[str]]
+    template_repairs: pulumi.Output[Optional[list[dict[str, Any]]]]
 
     def __init__(
         self, name: str, args: QuickSightBundleStackArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -387,6 +400,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             source.template_body,
             source.catalog,
             source.lint_findings,
+            source.repairs,
             values,
             secret,
             target.account_id,
@@ -452,6 +466,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         self.resource_digests = template.digests
         self.release_name = pulumi.Output.from_input(source.release_name)
         self.release_manifest_version_id = pulumi.Output.from_input(source.manifest_version_id)
+        self.template_repairs = source.repairs
         self.asset_ids = pulumi.Output.all(source.assets, pulumi.Output.unsecret(prefix)).apply(
             lambda v: deployed_asset_ids(v[0] or {}, v[1])
         )
@@ -471,6 +486,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
                 "resource_digests": self.resource_digests,
                 "release_name": self.release_name,
                 "release_manifest_version_id": self.release_manifest_version_id,
+                "template_repairs": self.template_repairs,
             }
         )
 
@@ -498,6 +514,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             parameters=args.parameters,
             allow_source_defaults=args.allow_source_defaults,
             validate_template=args.template_validation != "off",
+            template_repair=args.template_repair,
             archive_bucket=args.archive_bucket,
             archive_region=args.archive_region,
             archive_role_arn=args.archive_role_arn,
@@ -509,6 +526,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             template_body=export.template_body,
             catalog=export.parameter_catalog,
             lint_findings=export.lint_findings,
+            repairs=export.template_repairs,
             assets=export.assets,
             sha256=export.template_sha256,
             # From the arguments, not the export's echo of them: a state written before 0.2.0
@@ -550,6 +568,8 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             template_body=archived.template_body,
             catalog=archived.catalog,
             lint_findings=self._archived_lint(name, args, archived, child),
+            # Found (and, with repair, removed) when the release was fetched: the archive holds the result.
+            repairs=archived.manifest.apply(lambda m: (m or {}).get("template_repairs")),
             assets=archived.assets,
             sha256=archived.sha256,
             subject=pulumi.Output.from_input(archived.subject),

@@ -300,6 +300,7 @@ def archive_outputs(
         assets=dict(outputs.get("assets") or {}),
         archived_by=archived_by,
         lint_findings=outputs.get("lint_findings"),
+        template_repairs=outputs.get("template_repairs"),
     )
     target = ArchiveTarget(
         bucket, region, role_arn, external_id=external_id, session_name=role_session_name("qsp-archive", name)

@@ -92,6 +92,10 @@ CONNECTION_PROPERTIES: frozenset[str] = frozenset(
     }
 )
 
+# Properties of other kinds that name a place in the source account, set per stage like connection
+# properties: a folder's parent folder (an ARN of the source account's folder).
+PER_STAGE_PROPERTIES: dict[str, frozenset[str]] = {"folder": frozenset({"ParentFolderArn"})}
+
 # A VPC connection's network placement and role are the source account's: a stage must set them
 # (QuickSight exports SubnetIds/SecurityGroupIds as one parameter per item, SubnetId0, SubnetId1...).
 _VPC_CONNECTION_PROPERTY = re.compile(r"^(RoleArn|SubnetIds|SecurityGroupIds|SubnetId\d+|SecurityGroupId\d+)$")
@@ -124,7 +128,8 @@ class CatalogEntry(BaseModel):
         constraint_description: ConstraintDescription, shown when a constraint fails.
         credential: A data source's Password, Username or SecretArn: treat its value as secret.
         connection: A data source property saying where or how data is reached (see
-            ``CONNECTION_PROPERTIES``): its source default must not be reused silently.
+            ``CONNECTION_PROPERTIES``), a VPC connection's placement, or a folder's parent folder
+            (``PER_STAGE_PROPERTIES``): its source default must not be reused silently.
         description: The parameter's Description.
         no_echo: NoEcho is set: CloudFormation masks the value.
         note: Why the parameter is ``unknown``; None otherwise.
@@ -444,8 +449,10 @@ def _entry(
 
 def _asset_entry(name: str, asset: TemplateResource, prop: str, common: dict[str, Any]) -> CatalogEntry:
     is_source = asset.kind == DATASOURCE
-    connection = (is_source and prop in CONNECTION_PROPERTIES) or (
-        asset.kind == VPC_CONNECTION and _VPC_CONNECTION_PROPERTY.match(prop) is not None
+    connection = (
+        (is_source and prop in CONNECTION_PROPERTIES)
+        or (asset.kind == VPC_CONNECTION and _VPC_CONNECTION_PROPERTY.match(prop) is not None)
+        or prop in PER_STAGE_PROPERTIES.get(asset.kind, frozenset())
     )
     return CatalogEntry(
         name=name,

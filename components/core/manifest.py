@@ -57,6 +57,9 @@ class ReleaseManifest(BaseModel):
         lint_findings: cfn-lint's findings of the template when it was archived (as dumped), for
             people reading the archive; None when it was not validated. Stages never take them
             from the archive: whoever can write the archive could write "no findings".
+        template_repairs: What CloudFormation's schemas reject in the template (``core.repair``, as
+            dumped; each says whether ``templateRepair: repair`` removed it); None when not looked at.
+            Informational, like ``lint_findings``: a stage shows them (``template_repairs``), decides nothing by them.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -77,6 +80,7 @@ class ReleaseManifest(BaseModel):
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     assets: dict[str, list[str]] = Field(default_factory=dict)
     lint_findings: Optional[list[dict[str, Any]]] = None
+    template_repairs: Optional[list[dict[str, Any]]] = None
 
     def text(self) -> str:
         """The manifest as written to S3 (compact, keys sorted: the same release gives the same bytes)."""
@@ -133,6 +137,7 @@ def build_manifest(
     assets: Mapping[str, list[str]],
     archived_by: str,
     lint_findings: Optional[list[dict[str, Any]]] = None,
+    template_repairs: Optional[list[dict[str, Any]]] = None,
 ) -> ReleaseManifest:
     """The manifest of a fetched release (the template itself is archived under ``template_key``)."""
     sha = sha256_text(template_body)
@@ -151,6 +156,7 @@ def build_manifest(
         catalog=list(catalog),
         assets={k: list(v) for k, v in assets.items()},
         lint_findings=list(lint_findings) if lint_findings is not None else None,
+        template_repairs=list(template_repairs) if template_repairs is not None else None,
     )
 
 

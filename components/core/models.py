@@ -128,6 +128,8 @@ class SourceJobInputs(BaseModel):
     archive_region: OptionalRegion = None
     archive_role_arn: OptionalRoleArn = None
     archive_external_id: OptionalExternalId = None
+    # templateRepair (core.repair): report what CloudFormation's schemas reject, repair it, or neither.
+    template_repair: Literal["report", "repair", "off"] = "report"
 
 
 class ExportInputs(SourceJobInputs):
@@ -168,6 +170,9 @@ class JobOutputs(BaseModel):
     archive_manifest_key: Optional[str] = None
     archive_sha256: Optional[str] = None
     archive_manifest_version_id: Optional[str] = None
+    # What CloudFormation's schemas reject in the template (core.repair.Repair, dumped); each one's
+    # `repaired` says whether it was removed. None: templateRepair off (or recorded before 0.2.0).
+    template_repairs: Optional[list[dict[str, Any]]] = None
 
 
 class ExportOutputs(JobOutputs):

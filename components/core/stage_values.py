@@ -257,8 +257,7 @@ def _resolve(
                 else "set it explicitly"
             )
             problems.add(
-                f"{entry.key} is not set and would reuse the source's value {shown}: it is a "
-                f"{'VPC connection' if entry.kind == 'vpc-connection' else 'data source'} connection property, so the stage would silently use the source's data; {how}, "
+                f"{entry.key} is not set and would reuse the source's value {shown}: it is {_CONNECTION_WHAT.get(entry.kind, _SOURCE_CONNECTION)}; {how}, "
                 f"or pass allow_source_defaults=True (config '{DEFAULT_PROJECT}:allowSourceDefaults: true') to reuse it"
             )
         else:
@@ -595,6 +594,14 @@ def _skeleton_entry(entry: CatalogEntry, key: str, indent: str, project: str) ->
         default = "" if not entry.has_default or entry.sensitive() else f"   # source default: {_yaml_text(entry.default or '')}"
         return [f"{indent}{_yaml_key(key)}: {value}{default}{suffix}"]
     return [f"{indent}# {_yaml_key(key)}: {_yaml_text(entry.default or '')}   # source default{suffix}"]
+
+
+# What a connection entry is, by kind, in the refusal of a source default (catalog.CatalogEntry.connection).
+_SOURCE_CONNECTION = "a data source connection property, so the stage would silently use the source's data"
+_CONNECTION_WHAT = {
+    "vpc-connection": "a VPC connection connection property, so the stage would silently use the source's data",
+    "folder": "a folder's parent folder, a folder of the source account, so the stage would silently file it there",
+}
 
 
 def _is_active(line: str) -> bool:

@@ -449,3 +449,19 @@ def test_a_release_archive_refuses_a_retention_s3_would_refuse(mode: str, days: 
     install(RecordingMocks())
     with pytest.raises(InputError, match=said):
         ReleaseArchive("archive", retention_mode=mode, retention_days=days)  # type: ignore[arg-type]
+
+
+def test_the_repairs_the_manifest_records_are_the_stacks_template_repairs_output() -> None:
+    # Found (and, with templateRepair: repair, removed) when the release was fetched; a stage reads them from the archive.
+    repairs = [{"asset": "dashboard/sales-dashboard", "logical_id": "x", "path": "Properties/Definition/Sheets/0/Title",
+                "problem": "empty-string", "repairable": True, "repaired": True, "detail": "an empty string"}]  # fmt: skip
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG, template_repairs=repairs)
+    seen: dict[str, Any] = {}
+
+    def run() -> pulumi.Output:
+        bundle = build("quicksight", settings(), stage_values())
+        return bundle.template_repairs.apply(lambda value: seen.update(repairs=value))
+
+    pulumi.runtime.test(run)()
+    assert seen["repairs"] == repairs

@@ -74,6 +74,9 @@ def test_args_reject_unknown_modes() -> None:
         args(template_validation="strict")
     assert "template_validation is not one of error, warning, off" in str(info.value)
     assert "'strict'" not in str(info.value)
+    with pytest.raises(Exception) as info:
+        args(template_repair="fix-it")
+    assert str(info.value) == "template_repair is not one of report, repair, off: set one of them"
 
 
 @pulumi.runtime.test

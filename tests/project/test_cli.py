@@ -13,7 +13,7 @@ import yaml
 
 from components.cli import run
 from tools.generator import generate_bundle
-from conftest import oversized_template, pretty_bytes, sample_template, zip_bytes
+from conftest import oversized_template, pretty_bytes, reported_case, sample_template, zip_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "sales-bundle.json"
@@ -436,3 +436,31 @@ def test_stage_config_onto_an_existing_file_errors_before_any_report(tmp_path: P
     assert code == 1 and out == ""
     assert err == f"error: {tmp_path / 'Pulumi.prod.yaml'} exists: pass --force to overwrite it\n"
     assert (tmp_path / "Pulumi.prod.yaml").read_text(encoding="utf-8") == "mine\n"
+
+def test_inspect_lists_what_cloudformations_schema_rejects_and_what_repair_would_do(tmp_path: Path) -> None:
+    bundle = tmp_path / "reported.json"
+    bundle.write_bytes(pretty_bytes(reported_case()))
+    code, out, _ = inspect(str(bundle))
+    assert code == 0
+    lines = out.splitlines()
+    start = lines.index("Schema repairs (2; CloudFormation would refuse these; see docs/template-repair.md):")
+    assert lines[start + 1].startswith("  dashboard/sales-dashboard Properties/Definition/Sheets/0/Title: an empty string")
+    assert lines[start + 2].endswith("(cfn-lint E3002); templateRepair: repair would remove it")
+    clean = tmp_path / "clean.json"
+    clean.write_bytes(pretty_bytes(sample_template()))
+    assert "Schema repairs: none (CloudFormation's resource schemas accept every property)" in inspect(str(clean))[1]
+
+
+def test_inspect_names_a_data_source_that_cannot_be_promoted_and_why(tmp_path: Path) -> None:
+    template = sample_template()
+    template["Resources"]["bqAB12CD"] = {
+        "Type": "AWS::QuickSight::DataSource",
+        "Properties": {"DataSourceId": "bq", "Name": "bq", "Type": "BIGQUERY",
+                       "DataSourceParameters": {"BigQueryParameters": {"ProjectId": "p", "DataSetRegion": "EU"}}},
+    }  # fmt: skip
+    bundle = tmp_path / "bq.json"
+    bundle.write_bytes(pretty_bytes(template))
+    lines = inspect(str(bundle))[1].splitlines()
+    start = lines.index("Data sources that cannot be promoted (1; pulumi up and preflight stop on them):")
+    assert lines[start + 1].startswith("  datasource/bq (BigQueryParameters): AWS::QuickSight::DataSource cannot express it")
+    assert lines[start + 1].endswith("(cloudformation-coverage-roadmap#2366)")
