@@ -62,6 +62,7 @@ from .errors import ReleaseError as ReleaseError
 from .errors import ReleasePreflightError as ReleasePreflightError
 from .errors import ServiceUnavailableError as ServiceUnavailableError
 from .errors import StackOperationFailedError as StackOperationFailedError
+from .errors import StackSetOperationFailedError as StackSetOperationFailedError
 from .errors import StackStateError as StackStateError
 from .errors import StageFileError as StageFileError
 from .errors import ThrottledError as ThrottledError

@@ -48,7 +48,8 @@ The tree (a class in brackets is a second base)::
         ├── ChangeSetFailedError
         ├── StackOperationFailedError
         ├── AccountMismatchError            the credentials act in another account
-        └── NestingError                    a template over one stack's limits cannot be split
+        ├── NestingError                    a template over one stack's limits cannot be split
+        └── StackSetOperationFailedError    a StackSet operation failed in some accounts
 """
 
 from __future__ import annotations
@@ -343,6 +344,10 @@ class AccountMismatchError(DeploymentError):
 
 class NestingError(DeploymentError):
     """A template over one stack's limits cannot be split into nested stacks (the reference or resource is named)."""
+
+
+class StackSetOperationFailedError(DeploymentError):
+    """A StackSet operation ended FAILED or STOPPED (each failed account, region and root cause is in the message)."""
 
 
 class DeploymentUnavailableError(ServiceUnavailableError, DeploymentError):

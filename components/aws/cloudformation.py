@@ -735,6 +735,11 @@ class Deployer:
             template_url=template_url,
         )
 
+    def stage(self, request: DeployRequest) -> str:
+        """Stage ``request.template_body`` within ``request.timeout_seconds`` (as ``_stage``): its URL (for a StackSet's TemplateURL)."""
+        self._begin(request.timeout_seconds, request.stack_name)
+        return self._stage(request, request.template_body)
+
     def _stage(self, request: DeployRequest, template_body: str) -> str:
         """Stage a template at ``<prefix><sha256>.json``: its URL, naming the object version of these bytes.
 

@@ -63,6 +63,8 @@ IMPLIED = {
     ("cloudformation:CreateChangeSet", "RoleARN"): "iam:PassRole",
     ("cloudformation:CreateStack", "RoleARN"): "iam:PassRole",
     ("cloudformation:UpdateStack", "RoleARN"): "iam:PassRole",
+    ("cloudformation:CreateStackSet", "AdministrationRoleARN"): "iam:PassRole",
+    ("cloudformation:UpdateStackSet", "AdministrationRoleARN"): "iam:PassRole",
     ("s3:GetObject", "VersionId"): "s3:GetObjectVersion",
     ("s3:PutObject", "Tagging"): "s3:PutObjectTagging",
     ("s3:PutObject", "ObjectLockMode"): "s3:PutObjectRetention",

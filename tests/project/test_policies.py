@@ -28,6 +28,8 @@ from operations import PIPELINE, RECORDER, ROOT, UNATTRIBUTED, actions, listed_p
 
 POLICIES = ROOT / "policies"
 CLOUDFORMATION_ROLE = "cloudformation-service-role"
+STACKSET_ADMINISTRATION = "stackset-administration"
+STACKSET_EXECUTION = "stackset-execution"
 DOCUMENTS = sorted(POLICIES.glob("*/*.json"))
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
@@ -36,8 +38,10 @@ ALLOWED_FINDINGS = {
     # A role's trust policy is a resource policy: IAM's grammar for it has a Principal and no Resource.
     **{(f"{role}/trust.json", "MALFORMED"): "a trust policy has no Resource" for role in (
         "archive-reader", "archive-writer", CLOUDFORMATION_ROLE, PIPELINE, "release-cutter",
-        "source-export-reader", "target-deployer",
+        "source-export-reader", "target-deployer", "stackset-administration", "stackset-execution",
     )},
+    # CloudFormation's StackSet administration role exists to assume the execution role of each target account.
+    ("stackset-administration/policy.json", "CREDENTIALS_EXPOSURE"): "sts:AssumeRole of the one execution role name",
     # parliament knows a fixed list of web identity providers; an IAM OIDC provider (GitHub's) is not on it.
     ("pipeline/trust.json", "UNKNOWN_FEDERATION_SOURCE"): "GitHub's OIDC provider, created in the account",
     # The pipeline exists to assume the stage roles, each named by ARN (a community auditor's warning).
@@ -47,6 +51,7 @@ ALLOWED_FINDINGS = {
     # Actions newer than parliament's IAM data: test_unknown_actions_are_real shows each is real.
     ("release-cutter/policy.json", "UNKNOWN_ACTION"): "quicksight:Describe*Definition",
     (f"{CLOUDFORMATION_ROLE}/policy.json", "UNKNOWN_ACTION"): "quicksight:PassTopic",
+    ("stackset-execution/policy.json", "UNKNOWN_ACTION"): "quicksight:PassTopic (the service role's permissions)",
 }
 
 # Example values for the placeholders (parliament checks ARNs, so it reads documents filled in).
@@ -58,6 +63,8 @@ EXAMPLES = {
     "GitHubRepository": "example/bi",
     "GitHubEnvironment": "prod",
     "StackName": "quicksight-promotion-prod-quicksight",
+    "StackSetName": "quicksight-promotion-prod",
+    "StackSetExecutionRoleName": "AWSCloudFormationStackSetExecutionRole",
     "StagingBucket": "example-staging",
     "StagingPrefix": "quicksight-promotion/",
     "ArchiveBucket": "example-releases",
@@ -187,7 +194,9 @@ def test_cross_account_roles_trust_the_pipeline_and_cloudformation_its_own_accou
         if role == PIPELINE:
             continue
         assert statement["Action"] == "sts:AssumeRole", role
-        if role == CLOUDFORMATION_ROLE:
+        if role == STACKSET_EXECUTION:
+            continue  # trusts the administration role (test_the_stackset_roles_chain_...)
+        if role in (CLOUDFORMATION_ROLE, STACKSET_ADMINISTRATION):
             assert statement["Principal"] == {"Service": "cloudformation.amazonaws.com"}
             assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "${AccountId}"}}
         else:
@@ -195,11 +204,28 @@ def test_cross_account_roles_trust_the_pipeline_and_cloudformation_its_own_accou
 
 
 def test_passrole_passes_one_role_to_one_service() -> None:
-    for role, service in (("target-deployer", "cloudformation"), (CLOUDFORMATION_ROLE, "quicksight")):
+    # The target deployer passes the CloudFormation service role and the StackSet administration role.
+    for role, service, count in (
+        ("target-deployer", "cloudformation", 2),
+        (CLOUDFORMATION_ROLE, "quicksight", 1),
+        (STACKSET_EXECUTION, "quicksight", 1),
+    ):
         passing = [s for s in statements(document(role, "policy")) if "iam:PassRole" in as_list(s["Action"])]
-        assert [as_list(s["Action"]) for s in passing] == [["iam:PassRole"]], role
-        assert passing[0]["Condition"] == {"StringEquals": {"iam:PassedToService": f"{service}.amazonaws.com"}}
-        assert PLACEHOLDER.fullmatch(passing[0]["Resource"]), role
+        assert [as_list(s["Action"]) for s in passing] == [["iam:PassRole"]] * count, role
+        for statement in passing:
+            assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": f"{service}.amazonaws.com"}}
+            assert PLACEHOLDER.fullmatch(statement["Resource"]), role
+
+
+def test_the_stackset_roles_chain_from_cloudformation_to_what_cloudformation_needs() -> None:
+    """Self-managed StackSets: CloudFormation assumes the administration role, which assumes the execution role in
+    each target account, which creates the assets (what the service role grants, in every region of the stack set)."""
+    (admin,) = statements(document(STACKSET_ADMINISTRATION, "policy"))
+    assert (admin["Action"], admin["Resource"]) == (["sts:AssumeRole"], "arn:${Partition}:iam::*:role/${StackSetExecutionRoleName}")
+    (trusted,) = statements(document(STACKSET_EXECUTION, "trust"))
+    assert trusted["Principal"] == {"AWS": "${StackSetAdministrationRoleArn}"}
+    needed = made_by_cloudformation()
+    assert not needed - granted(STACKSET_EXECUTION), sorted(needed - granted(STACKSET_EXECUTION))
 
 
 def test_every_placeholder_is_documented() -> None:
