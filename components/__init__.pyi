@@ -75,6 +75,11 @@ from .release import AssetBundleRelease as AssetBundleRelease
 from .release import AssetBundleReleaseProvider as AssetBundleReleaseProvider
 from .stack import QuickSightBundleStack as QuickSightBundleStack
 from .stack import QuickSightBundleStackArgs as QuickSightBundleStackArgs
+from .fanout import QuickSightBundleStackSet as QuickSightBundleStackSet
+from .fanout import QuickSightBundleStackSetArgs as QuickSightBundleStackSetArgs
+from .fanout import StackSetAccountArgs as StackSetAccountArgs
+from .stackset import CloudFormationStackSetDeployment as CloudFormationStackSetDeployment
+from .stackset import CloudFormationStackSetProvider as CloudFormationStackSetProvider
 
 __all__: list[str]
 __version__: str

@@ -6,7 +6,7 @@ by ``components/settings.py`` in one message naming every bad key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Optional
 
 import pulumi
@@ -275,6 +275,50 @@ def deploy_release(settings: ProgramConfig, parameters: Any) -> QuickSightBundle
     return bundle
 
 
+STACK_SET_OUTPUTS = {
+    name: name
+    for name in (
+        "stack_set_id",
+        "stack_set_name",
+        "instances",
+        "operation_ids",
+        "template_sha256",
+        "parameter_catalog",
+        "asset_ids",
+        "resource_digests",
+        "template_repairs",
+    )
+}
+
+
+def stack_set_args(settings: ProgramConfig, parameters: Any) -> Any:
+    """The StackSet component's arguments: the stage's (``stack_args``) and the ``stackSet*`` settings."""
+    from .fanout import QuickSightBundleStackSetArgs, StackSetAccountArgs  # noqa: PLC0415
+
+    base = stack_args(settings, parameters)
+    return QuickSightBundleStackSetArgs(
+        **{f.name: getattr(base, f.name) for f in fields(base)},
+        stack_set_name=settings.stack_set_name,
+        stack_set_accounts=tuple(StackSetAccountArgs.from_setting(entry) for entry in settings.stack_set_accounts),
+        stack_set_regions=tuple(settings.stack_set_regions),
+        permission_model=settings.permission_model,
+        administration_role_arn=settings.administration_role_arn,
+        execution_role_name=settings.execution_role_name,
+        deployment_targets=tuple(settings.deployment_targets),
+        max_concurrent=settings.max_concurrent,
+        failure_tolerance=settings.failure_tolerance,
+    )
+
+
+def deploy_stack_set(settings: ProgramConfig, parameters: Any) -> Any:
+    """One release to many accounts (``stackSetName`` set): a ``QuickSightBundleStackSet``, and its outputs."""
+    from .fanout import QuickSightBundleStackSet  # noqa: PLC0415
+
+    bundle = QuickSightBundleStackSet("quicksight", stack_set_args(settings, parameters))
+    export_outputs(bundle, STACK_SET_OUTPUTS)
+    return bundle
+
+
 def run() -> Any:
     """The program: read the stage's configuration, build the component, export its outputs.
 
@@ -286,4 +330,6 @@ def run() -> Any:
     settings, parameters = read_config(pulumi.Config(NAMESPACE))
     if settings.release_name:
         return cut_release(settings)
+    if settings.stack_set_name:
+        return deploy_stack_set(settings, parameters)
     return deploy_release(settings, parameters)

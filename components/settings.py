@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .core.models import DEFAULT_EXPORT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
 from .core.stacks import DEFAULT_TIMEOUT_SECONDS
 from .core.stage_values import PLACEHOLDER_PREFIX
+from .core.stacksets import ROLE_NAME_PATTERN
 from .core.types import (
     DEFAULT_RETENTION_DAYS,
     MAX_RETENTION_DAYS,
@@ -28,6 +29,7 @@ from .core.types import (
     OptionalSha256,
     OptionalStackName,
     OptionalVersionId,
+    Region,
     RetentionMode,
 )
 from .errors import InputError, ProblemsError
@@ -77,6 +79,13 @@ SCALAR_KEYS = (
     "release",
     "releaseSha256",
     "releaseVersionId",
+    # One release to many accounts (docs/stacksets.md).
+    "stackSetName",
+    "permissionModel",
+    "administrationRoleArn",
+    "executionRoleName",
+    "maxConcurrent",
+    "failureTolerance",
 )
 STRUCTURED_KEYS = (
     "stackTags",
@@ -86,6 +95,9 @@ STRUCTURED_KEYS = (
     "releaseDashboards",
     "releaseAnalyses",
     "archiveReaders",
+    "stackSetAccounts",
+    "stackSetRegions",
+    "deploymentTargets",
 )
 KNOWN_KEYS = (*SCALAR_KEYS, *STRUCTURED_KEYS, "parameters")
 # Settings renamed in 0.2.0 (CHANGELOG.md) -> their name now and how to move a value over.
@@ -158,12 +170,24 @@ class ProgramConfig(BaseModel):
     release: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,511}$")
     release_sha256: OptionalSha256 = Field(default=None, alias="releaseSha256")
     release_version_id: OptionalVersionId = Field(default=None, alias="releaseVersionId")
+    # One release to many accounts (docs/stacksets.md): set, the stage deploys a StackSet.
+    stack_set_name: OptionalStackName = Field(default=None, alias="stackSetName")
+    # [{accountId, regions?, parameters?}]: an account's parameters are stage values, as `parameters` takes them.
+    stack_set_accounts: list[dict[str, Any]] = Field(default_factory=list, alias="stackSetAccounts")
+    stack_set_regions: list[Region] = Field(default_factory=list, alias="stackSetRegions")
+    permission_model: Literal["SELF_MANAGED", "SERVICE_MANAGED"] = Field(default="SELF_MANAGED", alias="permissionModel")
+    administration_role_arn: OptionalRoleArn = Field(default=None, alias="administrationRoleArn")
+    execution_role_name: Optional[str] = Field(default=None, alias="executionRoleName", pattern=ROLE_NAME_PATTERN)
+    deployment_targets: list[str] = Field(default_factory=list, alias="deploymentTargets")
+    max_concurrent: str = Field(default="1", alias="maxConcurrent")
+    failure_tolerance: str = Field(default="0", alias="failureTolerance")
 
     @field_validator(
         "export_job_id",
         "pin_from_stack",
         "release_name",
         "release",
+        "execution_role_name",
         mode="before",
     )
     @classmethod
@@ -249,6 +273,35 @@ def _check_release_pin(config: ProgramConfig) -> None:
         )
 
 
+def _check_stack_set(config: ProgramConfig) -> None:
+    """The StackSet settings go with ``stackSetName``, in a stage that deploys (not the source stage).
+
+    Raises:
+        InputError: naming the settings given without it, or with releaseName.
+    """
+    given = [
+        key
+        for key, value in (
+            ("stackSetAccounts", config.stack_set_accounts),
+            ("stackSetRegions", config.stack_set_regions),
+            ("deploymentTargets", config.deployment_targets),
+            ("administrationRoleArn", config.administration_role_arn),
+            ("executionRoleName", config.execution_role_name),
+        )
+        if value
+    ]
+    if given and not config.stack_set_name:
+        raise InputError(
+            f"invalid stack configuration: {', '.join(f'{NAMESPACE}:{key}' for key in given)} set without "
+            f"{NAMESPACE}:stackSetName: name the StackSet to deploy the release as (docs/stacksets.md), or remove them"
+        )
+    if config.stack_set_name and config.release_name:
+        raise InputError(
+            f"invalid stack configuration: {NAMESPACE}:stackSetName deploys a release to many accounts; the source stage "
+            f"({NAMESPACE}:releaseName) cuts one: set one of them"
+        )
+
+
 def _check_together(config: ProgramConfig) -> None:
     """The rules across settings: one mode per stage (cut a release, deploy a job, deploy an archived release).
 
@@ -285,6 +338,7 @@ def _check_together(config: ProgramConfig) -> None:
             f"nor {NAMESPACE}:releaseAnalyses names an asset (pulumi config set --path "
             f"'{NAMESPACE}:releaseDashboards[0]' <dashboard id>)"
         )
+    _check_stack_set(config)
     _check_release_pin(config)
     if config.expected_sha256 and config.pin_from_stack:
         raise InputError(

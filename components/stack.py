@@ -335,10 +335,13 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     release_manifest_version_id: pulumi.Output[Optional[str]]
     template_repairs: pulumi.Output[Optional[list[dict[str, Any]]]]
 
+    # The component's type token (``QuickSightBundleStackSet`` has its own).
+    TYPE = "quicksight-promotion:quicksight:BundleStack"
+
     def __init__(
         self, name: str, args: QuickSightBundleStackArgs, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
-        super().__init__("quicksight-promotion:quicksight:BundleStack", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         source = self._template_source(name, args, child)
         self.export = source.export
@@ -457,10 +460,9 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     ) -> None:
         """Set and register the component's outputs."""
         prefix = parameters.apply(lambda values: (values or {}).get("ResourceIdPrefixForAllResources", ""))
-        self.stack_id = self.deployment.stack_id
-        self.stack_name = self.deployment.stack_name
-        self.stack_outputs = self.deployment.outputs
-        self.change_summary = self.deployment.change_summary
+        deployed = self._deployment_outputs()
+        for key, value in deployed.items():
+            setattr(self, key, value)
         self.template_sha256 = source.sha256
         self.parameter_catalog = source.catalog
         self.resource_digests = template.digests
@@ -475,20 +477,26 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         )
         self.register_outputs(
             {
-                "stack_id": self.stack_id,
-                "stack_name": self.stack_name,
-                "stack_outputs": self.stack_outputs,
+                **deployed,
                 "template_sha256": self.template_sha256,
                 "parameter_catalog": self.parameter_catalog,
                 "asset_ids": self.asset_ids,
                 "dashboard_urls": self.dashboard_urls,
-                "change_summary": self.change_summary,
                 "resource_digests": self.resource_digests,
                 "release_name": self.release_name,
                 "release_manifest_version_id": self.release_manifest_version_id,
                 "template_repairs": self.template_repairs,
             }
         )
+
+    def _deployment_outputs(self) -> dict[str, pulumi.Output[Any]]:
+        """The outputs of what deployed the template (attribute -> Output)."""
+        return {
+            "stack_id": self.deployment.stack_id,
+            "stack_name": self.deployment.stack_name,
+            "stack_outputs": self.deployment.outputs,
+            "change_summary": self.deployment.change_summary,
+        }
 
     def _template_source(self, name: str, args: QuickSightBundleStackArgs, child: pulumi.ResourceOptions) -> _Source:
         """Where the template comes from: the export job (``AssetBundleExport``), or an archived release.

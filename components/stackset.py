@@ -87,14 +87,14 @@ class CloudFormationStackSetProvider(DynamicProvider):
             "max_concurrent",
             "failure_tolerance",
             "capabilities",
-            "stack_set_timeout_seconds",
+            "stack_timeout_seconds",
             "staging_bucket",
             "owner",
         }
     )
     # Settings that reach the stack set: a change is an UpdateStackSet. max_concurrent,
     # failure_tolerance, the timeout, the role and the staging place only matter while something changes.
-    UPDATE_ON = ("administration_role_arn", "execution_role_name", "capabilities", "stack_set_tags", "deployment_targets")
+    UPDATE_ON = ("administration_role_arn", "execution_role_name", "capabilities", "stack_tags", "deployment_targets")
     EVIDENCE = {"stack": "stack_set_name", "account": "target_account_id", "region": "target_region"}
     REQUIRED_BECAUSE = {
         "target_account_id": (
@@ -216,9 +216,9 @@ class CloudFormationStackSetProvider(DynamicProvider):
         return StackSetDeployer(self._connect(props, name, deadline), name, deadline)
 
     def _deploy(self, inputs: sets.StackSetInputs, salt: str, olds: Optional[Mapping[str, Any]]) -> dict[str, Any]:
-        """Deploy within ``stack_set_timeout_seconds``: the outputs."""
+        """Deploy within ``stack_timeout_seconds``: the outputs."""
         name = inputs.stack_set_name
-        deployer = self._deployer(inputs.model_dump(), inputs.stack_set_timeout_seconds)
+        deployer = self._deployer(inputs.model_dump(), inputs.stack_timeout_seconds)
         claim = self._claim(inputs.owner, olds)
         news = inputs.model_dump()
         if olds is None:
@@ -247,14 +247,14 @@ class CloudFormationStackSetProvider(DynamicProvider):
 
     def _read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh the instances' status and root cause; a deleted stack set is gone."""
-        deployer = self._deployer(props, float(props.get("stack_set_timeout_seconds") or core.DEFAULT_TIMEOUT_SECONDS))
+        deployer = self._deployer(props, float(props.get("stack_timeout_seconds") or core.DEFAULT_TIMEOUT_SECONDS))
         if deployer.describe() is None:
             return ReadResult("", {})
         return ReadResult(id_, {**props, "instances": deployer.instances()})
 
     def _delete(self, _id: str, props: dict[str, Any]) -> None:
         """Delete every stack instance (and its stack), then the stack set: only one this resource created."""
-        deployer = self._deployer(props, float(props.get("stack_set_timeout_seconds") or core.DEFAULT_TIMEOUT_SECONDS))
+        deployer = self._deployer(props, float(props.get("stack_timeout_seconds") or core.DEFAULT_TIMEOUT_SECONDS))
         preferences = sets.operation_preferences(str(props.get("max_concurrent") or "1"), str(props.get("failure_tolerance") or "0"))
         deployer.delete(self._claim(props.get("owner"), props), preferences)
 
@@ -280,8 +280,8 @@ class CloudFormationStackSetDeployment(pulumi.dynamic.Resource, module="quicksig
         deployment_targets: SERVICE_MANAGED: Organizations OU (or root) ids.
         max_concurrent: Accounts deployed at once per region: a count (``"10"``) or a percentage (``"25%"``).
         failure_tolerance: Failed accounts per region before CloudFormation stops: a count or a percentage.
-        capabilities, stack_set_tags: As CreateStackSet takes them.
-        stack_set_timeout_seconds: How long to wait for the operations (default 3600).
+        capabilities, stack_tags: As CreateStackSet takes them.
+        stack_timeout_seconds: How long to wait for the operations (default 3600).
         staging_bucket, staging_prefix: Where a template over 51,200 bytes is staged.
         owner: The readable owner ``<project>/<stack>`` tagged beside this resource's identity.
         opts: Resource options (``digest_salt`` is always a secret output).
@@ -301,18 +301,47 @@ class CloudFormationStackSetDeployment(pulumi.dynamic.Resource, module="quicksig
         target_account_id: pulumi.Input[str],
         parameters: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
         stack_set_accounts: Optional[pulumi.Input[Sequence[Any]]] = None,
+        stack_set_regions: Optional[pulumi.Input[Sequence[str]]] = None,
+        target_region: Optional[pulumi.Input[str]] = None,
+        target_role_arn: Optional[pulumi.Input[str]] = None,
+        target_external_id: Optional[pulumi.Input[str]] = None,
+        permission_model: Optional[pulumi.Input[str]] = None,
+        administration_role_arn: Optional[pulumi.Input[str]] = None,
+        execution_role_name: Optional[pulumi.Input[str]] = None,
+        deployment_targets: Optional[pulumi.Input[Sequence[str]]] = None,
+        max_concurrent: Optional[pulumi.Input[str]] = None,
+        failure_tolerance: Optional[pulumi.Input[str]] = None,
+        capabilities: Optional[pulumi.Input[Sequence[str]]] = None,
+        stack_tags: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
+        stack_timeout_seconds: Optional[pulumi.Input[int]] = None,
+        staging_bucket: Optional[pulumi.Input[str]] = None,
+        staging_prefix: Optional[pulumi.Input[str]] = None,
+        owner: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
-        **settings: Any,
     ) -> None:
         props: dict[str, Any] = {
             "stack_set_name": stack_set_name,
             "template_body": template_body,
             "target_account_id": target_account_id,
-            # Always secrets: credentials and hosts are among the values.
+            # Always secrets: credentials and hosts are among the values, shared and per account.
             "parameters": pulumi.Output.secret(parameters) if parameters is not None else None,
             "stack_set_accounts": pulumi.Output.secret(stack_set_accounts) if stack_set_accounts is not None else None,
-            **settings,
-            "target_external_id": secret_input(settings.get("target_external_id")),
+            "stack_set_regions": stack_set_regions,
+            "target_region": target_region,
+            "target_role_arn": target_role_arn,
+            "target_external_id": secret_input(target_external_id),
+            "permission_model": permission_model,
+            "administration_role_arn": administration_role_arn,
+            "execution_role_name": execution_role_name,
+            "deployment_targets": deployment_targets,
+            "max_concurrent": max_concurrent,
+            "failure_tolerance": failure_tolerance,
+            "capabilities": capabilities,
+            "stack_tags": stack_tags,
+            "stack_timeout_seconds": stack_timeout_seconds,
+            "staging_bucket": staging_bucket,
+            "staging_prefix": staging_prefix,
+            "owner": owner,
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))
         super().__init__(

@@ -200,8 +200,8 @@ class StackSetDeployer:
             last = outcome.value["Status"] if outcome.value else "unknown"
             raise DeploymentTimeoutError(
                 f"CloudFormation StackSet {self.name!r}: operation {operation_id} was still {clean(last)} after "
-                f"stack_set_timeout_seconds ({self.deadline.seconds:g} s); CloudFormation goes on with it. Raise "
-                "stack_set_timeout_seconds, or wait for it (aws cloudformation describe-stack-set-operation), then "
+                f"stack_timeout_seconds ({self.deadline.seconds:g} s); CloudFormation goes on with it. Raise "
+                "stack_timeout_seconds, or wait for it (aws cloudformation describe-stack-set-operation), then "
                 "run pulumi up again",
                 stack=self.name,
                 account=self.target.account_id,
@@ -264,7 +264,7 @@ class StackSetDeployer:
     def _settings(self, inputs: plan_core.StackSetInputs, claim: core.Claim) -> dict[str, Any]:
         """What CreateStackSet and UpdateStackSet share: the template, shared values, roles and tags."""
         self._hidden.update(core.hidden_values(inputs.parameters))
-        tags = {**inputs.stack_set_tags, core.OWNERSHIP_TAG: claim.identity, **({core.OWNER_TAG: claim.owner} if claim.owner else {})}
+        tags = {**inputs.stack_tags, core.OWNERSHIP_TAG: claim.identity, **({core.OWNER_TAG: claim.owner} if claim.owner else {})}
         settings: dict[str, Any] = {
             "StackSetName": self.name,
             **self.template_source(inputs, self.deadline.seconds),

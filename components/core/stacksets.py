@@ -93,8 +93,8 @@ class StackSetInputs(BaseModel):
     capabilities: list[Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]] = Field(
         default_factory=list
     )
-    stack_set_tags: dict[str, str] = Field(default_factory=dict)
-    stack_set_timeout_seconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
+    stack_tags: dict[str, str] = Field(default_factory=dict)
+    stack_timeout_seconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
     staging_bucket: OptionalBucketName = None
     staging_prefix: str = Field(default="quicksight-promotion/", max_length=512)
     owner: Optional[str] = Field(default=None, max_length=256)
@@ -129,7 +129,7 @@ class StackSetInputs(BaseModel):
             raise ValueError(f"{len(wrong)} entr(ies) are no Organizations OU or root id (ou-xxxx-xxxxxxxx, r-xxxx)")
         return value
 
-    @field_validator("stack_set_tags")
+    @field_validator("stack_tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         if OWNERSHIP_TAG in value or OWNER_TAG in value:
@@ -204,7 +204,7 @@ def plan_problems(inputs: StackSetInputs) -> list[str]:
             problems.append("stack_set_accounts is empty: a SELF_MANAGED stack set deploys to the accounts it lists")
         if inputs.deployment_targets:
             problems.append("deployment_targets (Organizations OUs) need permission_model SERVICE_MANAGED")
-        without = [a.account_id for a in inputs.stack_set_accounts if not (a.regions or inputs.stack_set_regions)]
+        without = sorted({a.account_id for a in inputs.stack_set_accounts if not (a.regions or inputs.stack_set_regions)})
         if without:
             problems.append(f"account(s) {', '.join(without)} have no region: set stack_set_regions or their regions")
     else:

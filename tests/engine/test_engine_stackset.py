@@ -38,7 +38,7 @@ def inputs(name: str, accounts: list[dict[str, Any]], **overrides: Any) -> dict[
         "stack_set_regions": ["eu-west-1"],
         "target_account_id": ACCOUNT,
         "target_region": "eu-west-1",
-        "stack_set_timeout_seconds": 60,
+        "stack_timeout_seconds": 60,
         "max_concurrent": "25%",
         "failure_tolerance": 0,
         "owner": "bu/prod",
@@ -95,7 +95,7 @@ def test_a_release_reaches_every_account_with_its_own_values_and_an_unchanged_up
     assert PASSWORD not in json.dumps(first.outputs) and "db.a.example.com" not in json.dumps(first.outputs)
 
     mark = len(cfn.actions)
-    again = engine.up(inputs("qsp-fanout", ACCOUNTS, stack_set_timeout_seconds=120, max_concurrent="5"), first.state)
+    again = engine.up(inputs("qsp-fanout", ACCOUNTS, stack_timeout_seconds=120, max_concurrent="5"), first.state)
     assert again.action == "same" and cfn.actions[mark:] == []
 
     # One account's own value changes: only its instances are updated (no UpdateStackSet).

@@ -18,8 +18,10 @@ import pytest
 import yaml
 
 from components.deployment import CloudFormationDeployment, CloudFormationDeploymentProvider
+from components.fanout import QuickSightBundleStackSetArgs
 from components.provider import AssetBundleExport, AssetBundleExportProvider
 from components.release import AssetBundleRelease, AssetBundleReleaseProvider
+from components.stackset import CloudFormationStackSetDeployment, CloudFormationStackSetProvider
 from components.settings import KNOWN_KEYS, NAMESPACE, RENAMED_SETTINGS, ProgramConfig
 from components.stack import QuickSightBundleStackArgs
 from pulumi_cli import load_project
@@ -30,6 +32,7 @@ RESOURCES = {
     "AssetBundleExport": (AssetBundleExport, AssetBundleExportProvider),
     "AssetBundleRelease": (AssetBundleRelease, AssetBundleReleaseProvider),
     "CloudFormationDeployment": (CloudFormationDeployment, CloudFormationDeploymentProvider),
+    "CloudFormationStackSetDeployment": (CloudFormationStackSetDeployment, CloudFormationStackSetProvider),
 }
 # The one documented mapping (docs/settings.md): the release settings drop their prefix.
 RELEASE_MAPPING = {
@@ -54,6 +57,7 @@ DERIVED_INPUTS = {
         "termination_protection",
         "capabilities",
     },
+    "CloudFormationStackSetDeployment": {"target_account_id", "template_body", "parameters", "owner", "capabilities"},
 }
 DERIVED_ARGUMENTS = {"archived", "termination_protection"}
 EMPTY = ("", None, {}, [], ())
@@ -91,7 +95,9 @@ def reference() -> dict[str, dict[str, Any]]:
 ROWS = reference()
 PROJECT = load_project(ROOT / "Pulumi.yaml")["config"]
 SETTINGS = {row: ROWS[row] for row in ROWS if ":" not in row}
-ARGUMENTS = {f.name: f for f in dataclasses.fields(QuickSightBundleStackArgs)}
+# The StackSet component's arguments are the stack's and the stackSet* settings' (components/fanout.py).
+ARGUMENTS = {f.name: f for f in dataclasses.fields(QuickSightBundleStackSetArgs)}
+assert set(ARGUMENTS) >= {f.name for f in dataclasses.fields(QuickSightBundleStackArgs)}
 
 
 def parameters(resource: type) -> dict[str, inspect.Parameter]:
@@ -178,7 +184,8 @@ def test_every_component_argument_is_a_setting_or_derived() -> None:
 def test_inputs_say_whose_region_role_or_account_they_are(resource_name: str) -> None:
     for name in parameters(RESOURCES[resource_name][0]):
         if re.search(r"(^|_)(region|role_arn|account_id)$", name):
-            assert name.startswith(("source_", "target_", "archive_", "cloudformation_")), f"{resource_name}.{name}"
+            # administration_: the StackSet administration role, in the administrator (target) account.
+            assert name.startswith(("source_", "target_", "archive_", "cloudformation_", "administration_")), f"{resource_name}.{name}"
 
 
 def test_renamed_settings_are_gone_and_named_by_their_new_names() -> None:

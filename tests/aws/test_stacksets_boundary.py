@@ -90,8 +90,8 @@ def test_an_operation_that_outlives_the_deadline_is_named(cfn: StackSetEmulator)
         aws.deploy(inputs(), CLAIM, [], update_set=False)
     operation = next(iter(cfn.operations))
     assert str(info.value) == (
-        f"CloudFormation StackSet '{NAME}': operation {operation} was still RUNNING after stack_set_timeout_seconds "
-        "(0.3 s); CloudFormation goes on with it. Raise stack_set_timeout_seconds, or wait for it (aws cloudformation "
+        f"CloudFormation StackSet '{NAME}': operation {operation} was still RUNNING after stack_timeout_seconds "
+        "(0.3 s); CloudFormation goes on with it. Raise stack_timeout_seconds, or wait for it (aws cloudformation "
         "describe-stack-set-operation), then run pulumi up again"
     )
     assert info.value.evidence["operation"] == "cloudformation:DescribeStackSetOperation"
