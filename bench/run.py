@@ -6,7 +6,7 @@ Usage::
     python bench/run.py wait memory     # some figures
     python bench/run.py --quick         # fewer repeats, for a smoke run
 
-Figures: wait (1), overhead (2), memory (3), size (4), preview (5), imports (6), deploy (7). Each is also a
+Figures: wait (1), overhead (2), memory (3), size (4), preview (5), imports (6), deploy (7), fanout (8). Each is also a
 script of its own (``python bench/wait.py``). Every ratio is measured side by side in one run;
 absolute times on a shared machine are noise (see bench/README.md).
 """
@@ -20,7 +20,7 @@ import traceback
 
 from _common import Row, machine, summary_table
 
-FIGURES = ["wait", "overhead", "memory", "size", "preview", "imports", "deploy"]
+FIGURES = ["wait", "overhead", "memory", "size", "preview", "imports", "deploy", "fanout"]
 
 
 def main(argv: list[str]) -> int:

@@ -19,10 +19,11 @@ Typical use::
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from cfn_emulator import CloudFormationEmulator, _Refusal
 
@@ -68,11 +69,22 @@ class Operation:
 class StackSetEmulator(CloudFormationEmulator):
     """Loopback CloudFormation with StackSets; ``stack_sets`` by name, ``operations`` by id."""
 
-    def __init__(self, *args: Any, operation_seconds: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        operation_seconds: float = 0.0,
+        instance_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.stack_sets: dict[str, StackSet] = {}
         self.operations: dict[str, Operation] = {}
         self.operation_seconds = operation_seconds
+        # Seconds one stack instance takes: an operation then lasts that times the rounds its
+        # MaxConcurrent allows (50 accounts at 10 at once: 5 rounds), as CloudFormation schedules it.
+        self.instance_seconds = instance_seconds
+        self.clock = clock
         self._failing: dict[str, str] = {}
         self._lost: list[str] = []
         # The OU -> accounts of the organisation, for SERVICE_MANAGED stack sets.
@@ -145,10 +157,23 @@ class StackSetEmulator(CloudFormationEmulator):
         if "FailureTolerancePercentage" in prefs:
             tolerance = len({a for a, _ in targets}) * int(prefs["FailureTolerancePercentage"]) // 100
         failed = any(count > tolerance for count in failed_by_region.values())
-        self.operations[operation_id] = Operation(
-            operation_id, stack_set, action, time.monotonic(), self.operation_seconds, results, failed, prefs
-        )
+        seconds = self.operation_seconds + self.instance_seconds * self._rounds(targets, prefs)
+        self.operations[operation_id] = Operation(operation_id, stack_set, action, self.clock(), seconds, results, failed, prefs)
         return {"OperationId": operation_id}
+
+    @staticmethod
+    def _rounds(targets: list[tuple[str, str]], prefs: dict[str, str]) -> int:
+        """How many rounds of MaxConcurrent accounts the largest region needs (regions run one after another)."""
+        by_region: dict[str, int] = {}
+        for _, region in targets:
+            by_region[region] = by_region.get(region, 0) + 1
+        rounds = 0
+        for count in by_region.values():
+            at_once = int(prefs.get("MaxConcurrentCount", "1"))
+            if "MaxConcurrentPercentage" in prefs:
+                at_once = max(1, count * int(prefs["MaxConcurrentPercentage"]) // 100)
+            rounds += math.ceil(count / max(at_once, 1))
+        return rounds
 
     def _instance(self, stack_set: StackSet, account: str, region: str, operation: str, overrides: Optional[dict[str, str]] = None, ou: Optional[str] = None) -> None:
         key = (account, region)
@@ -256,7 +281,7 @@ class StackSetEmulator(CloudFormationEmulator):
         operation = self.operations.get(form["OperationId"])
         if operation is None or operation.stack_set.name != form["StackSetName"]:
             raise _Refusal("OperationNotFoundException", f"Operation {form['OperationId']} not found")
-        running = time.monotonic() < operation.started + operation.seconds
+        running = self.clock() < operation.started + operation.seconds
         status = "RUNNING" if running else ("FAILED" if operation.failed else "SUCCEEDED")
         return {
             "StackSetOperation": {
