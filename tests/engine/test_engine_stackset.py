@@ -17,7 +17,7 @@ import pytest
 from cfn_emulator import ACCOUNT
 from components.core.stacks import OWNER_TAG, OWNERSHIP_TAG
 from components.stackset import CloudFormationStackSetProvider
-from engine import CheckFailedError, EngineHarness, user_error
+from engine import UNKNOWN, CheckFailedError, EngineHarness, user_error
 from stackset_emulator import StackSetEmulator
 
 STACK_SET_TYPE = "pulumi-python:dynamic/quicksight:CloudFormationStackSetDeployment"
@@ -178,3 +178,32 @@ def test_check_names_each_bad_input_and_a_rename_is_refused(cfn: StackSetEmulato
     with pytest.raises(grpc.RpcError) as moved:
         engine.preview(inputs("qsp-renamed", ACCOUNTS[:1]), first.state)
     assert "changing stack_name 'qsp-named' -> 'qsp-renamed' would replace the deployment" in user_error(moved.value)
+
+
+def test_organizations_ous_a_preview_with_unknowns_and_a_refresh(cfn: StackSetEmulator, engine: EngineHarness) -> None:
+    cfn.organization = {"ou-ab12-abcdefgh": [UNIT_A, UNIT_C]}
+    service = inputs("qsp-org", [], permission_model="SERVICE_MANAGED", deployment_targets=["ou-ab12-abcdefgh"])
+    del service["stack_set_accounts"]
+    first = engine.up(service)
+    stack_set = cfn.stack_set("qsp-org")
+    assert stack_set.permission_model == "SERVICE_MANAGED" and "ExecutionRoleName" not in stack_set.settings
+    assert stack_set.settings["AutoDeployment.Enabled"] == "true"
+    assert [(i["account_id"], i["organizational_unit_id"]) for i in first.outputs["instances"]] == [
+        (UNIT_A, "ou-ab12-abcdefgh"),
+        (UNIT_C, "ou-ab12-abcdefgh"),
+    ]
+    # A value not known yet (preview): an update is shown, no AWS call made.
+    mark = len(cfn.actions)
+    assert engine.preview({**service, "template_body": UNKNOWN}, first.state).action == "update"
+    assert engine.preview({**service, "parameters": UNKNOWN}, first.state).action == "update"
+    assert cfn.actions[mark:] == []
+    # A refresh reads the instances' status and root cause; a stack set deleted outside is gone.
+    stack_set.instances[(UNIT_C, "eu-west-1")].status = "OUTDATED"
+    stack_set.instances[(UNIT_C, "eu-west-1")].reason = "Stack was deleted outside of StackSets"
+    _, refreshed = engine.read(first.id or "", first.outputs)
+    assert [(i["account_id"], i["status"], i["status_reason"]) for i in refreshed["instances"]][1] == (
+        UNIT_C, "OUTDATED", "Stack was deleted outside of StackSets",
+    )  # fmt: skip
+    stack_set.status = "DELETED"
+    gone_id, gone = engine.read(first.id or "", first.outputs)
+    assert gone_id == "" and set(gone) <= {"__provider"}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -89,6 +90,11 @@ class StackSetEmulator(CloudFormationEmulator):
         self._lost: list[str] = []
         # The OU -> accounts of the organisation, for SERVICE_MANAGED stack sets.
         self.organization: dict[str, list[str]] = {}
+
+    def __enter__(self) -> "StackSetEmulator":
+        # A short poll interval: shutting down takes one interval (0.5 s by default), once per test.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        return self
 
     # --- scripting -------------------------------------------------------------------------------
     def fail_account(self, account: str, reason: str) -> None:
