@@ -25,7 +25,7 @@ import pulumi
 
 from .errors import PromotionCheckError, listing
 from .provider import plain_credentials, protected_values
-from .stack import QuickSightBundleStack, QuickSightBundleStackArgs, default_stack_name, judged
+from .stack import QuickSightBundleStack, QuickSightBundleStackArgs, default_stack_name, judge_inputs, judged
 from .stackset import CloudFormationStackSetDeployment
 
 
@@ -159,26 +159,9 @@ class QuickSightBundleStackSet(QuickSightBundleStack):
     def _parameters(self, args: QuickSightBundleStackArgs, source: Any, target: Any) -> pulumi.Output[dict[str, str]]:
         """The shared parameters, once every account's values passed the judge (each account's own kept aside)."""
         assert isinstance(args, QuickSightBundleStackSetArgs)
-        values, secret = protected_values(args.parameters)
         plain = plain_credentials(args.parameters) | frozenset().union(*(plain_credentials(a.parameters) for a in args.stack_set_accounts))
         own = [protected_values(account.parameters)[0] for account in args.stack_set_accounts]
-        inputs = pulumi.Output.all(
-            source.template_body,
-            source.catalog,
-            source.lint_findings,
-            source.repairs,
-            values,
-            secret,
-            target.account_id,
-            target.region,
-            target.partition,
-            args.source_account_id,
-            args.source_region,
-            args.expected_sha256,
-            source.exported_sha256,
-            source.subject,
-            pulumi.Output.all(*own),
-        )
+        inputs = pulumi.Output.all(*judge_inputs(args, source, target), pulumi.Output.all(*own))
         verdict = inputs.apply(lambda v: judged_accounts(v, args, plain, self))
         self._accounts = verdict.apply(lambda found: found["accounts"])
         return verdict.apply(lambda found: found["shared"])

@@ -233,20 +233,9 @@ RELEASE_OUTPUTS = {
     "release_notes": "notes",
     "template_repairs": "template_repairs",
 }
-STACK_OUTPUTS = {
-    name: name
-    for name in (
-        "stack_id",
-        "stack_name",
-        "stack_outputs",
-        "template_sha256",
-        "parameter_catalog",
-        "asset_ids",
-        "dashboard_urls",
-        "resource_digests",
-        "template_repairs",
-    )
-}
+# What a stage exports of the release it deployed, one stack or a StackSet.
+DEPLOYED_OUTPUTS = ("template_sha256", "parameter_catalog", "asset_ids", "resource_digests", "template_repairs")
+STACK_OUTPUTS = {name: name for name in ("stack_id", "stack_name", "stack_outputs", "dashboard_urls", *DEPLOYED_OUTPUTS)}
 
 
 def export_outputs(resource: Any, outputs: dict[str, str]) -> None:
@@ -275,20 +264,17 @@ def deploy_release(settings: ProgramConfig, parameters: Any) -> QuickSightBundle
     return bundle
 
 
-STACK_SET_OUTPUTS = {
-    name: name
-    for name in (
-        "stack_set_id",
-        "stack_set_name",
-        "instances",
-        "operation_ids",
-        "template_sha256",
-        "parameter_catalog",
-        "asset_ids",
-        "resource_digests",
-        "template_repairs",
-    )
-}
+STACK_SET_OUTPUTS = {name: name for name in ("stack_set_id", "stack_set_name", "instances", "operation_ids", *DEPLOYED_OUTPUTS)}
+
+
+STACK_SET_SETTINGS = (
+    "stack_set_name",
+    "permission_model",
+    "administration_role_arn",
+    "execution_role_name",
+    "max_concurrent",
+    "failure_tolerance",
+)
 
 
 def stack_set_args(settings: ProgramConfig, parameters: Any) -> Any:
@@ -298,15 +284,11 @@ def stack_set_args(settings: ProgramConfig, parameters: Any) -> Any:
     base = stack_args(settings, parameters)
     return QuickSightBundleStackSetArgs(
         **{f.name: getattr(base, f.name) for f in fields(base)},
-        stack_set_name=settings.stack_set_name,
+        # One name per setting: each argument is the setting of its name.
+        **{name: getattr(settings, name) for name in STACK_SET_SETTINGS},
         stack_set_accounts=tuple(StackSetAccountArgs.from_setting(entry) for entry in settings.stack_set_accounts),
         stack_set_regions=tuple(settings.stack_set_regions),
-        permission_model=settings.permission_model,
-        administration_role_arn=settings.administration_role_arn,
-        execution_role_name=settings.execution_role_name,
         deployment_targets=tuple(settings.deployment_targets),
-        max_concurrent=settings.max_concurrent,
-        failure_tolerance=settings.failure_tolerance,
     )
 
 

@@ -253,6 +253,27 @@ def staging_bucket(name: str, judged: pulumi.Output[bool], opts: pulumi.Resource
     return pulumi.Output.all(bucket.bucket, policy.id).apply(lambda values: str(values[0]))
 
 
+def judge_inputs(args: QuickSightBundleStackArgs, source: Any, target: Any) -> list[Any]:
+    """What ``judged`` takes, in its order, as Outputs and plain values (for one ``Output.all``)."""
+    values, secret = protected_values(args.parameters)
+    return [
+        source.template_body,
+        source.catalog,
+        source.lint_findings,
+        source.repairs,
+        values,
+        secret,
+        target.account_id,
+        target.region,
+        target.partition,
+        args.source_account_id,
+        args.source_region,
+        args.expected_sha256,
+        source.exported_sha256,
+        source.subject,
+    ]
+
+
 def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[str], resource: pulumi.Resource) -> dict[str, str]:
     """The stage's parameter values, once the judge found no error (inside an apply: it creates nothing).
 
@@ -397,24 +418,8 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         One apply over everything the judge needs: ``core.judge`` is the only place the rules are
         said, and ``preflight`` asks the same function offline.
         """
-        values, secret = protected_values(args.parameters)
+        inputs = pulumi.Output.all(*judge_inputs(args, source, target))
         plain = plain_credentials(args.parameters)
-        inputs = pulumi.Output.all(
-            source.template_body,
-            source.catalog,
-            source.lint_findings,
-            source.repairs,
-            values,
-            secret,
-            target.account_id,
-            target.region,
-            target.partition,
-            args.source_account_id,
-            args.source_region,
-            args.expected_sha256,
-            source.exported_sha256,
-            source.subject,
-        )
         # Output.all carries secrecy: the parameters stay secret when any stage value is.
         return inputs.apply(lambda v: judged(v, args, plain, self))
 
