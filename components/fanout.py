@@ -84,9 +84,18 @@ def merged(shared: Any, own: Any) -> Any:
 
 
 def split_values(verdicts: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """(the values every account's verdict resolves alike, each account's others): parameters and overrides."""
-    values = list(verdicts.values())
-    shared = {k: v for k, v in (values[0] if values else {}).items() if all(other.get(k) == v for other in values)}
+    """(the stack set's parameters, each account's overrides) of every account's judged values.
+
+    Every parameter gets a stack-set value, the one most accounts have (the first account's on a
+    tie): CloudFormation needs one for each parameter without a default, and an account added later
+    then changes no other account's values. An account's overrides are where it differs.
+    """
+    shared: dict[str, str] = {}
+    for found in verdicts.values():
+        for key in found:
+            if key not in shared:
+                values = [other[key] for other in verdicts.values() if key in other]
+                shared[key] = max(dict.fromkeys(values), key=values.count)
     own = {account: {k: v for k, v in found.items() if shared.get(k) != v} for account, found in verdicts.items()}
     return shared, own
 

@@ -243,9 +243,9 @@ class StackSetDeployer:
             update_set: Whether the template, shared values or settings changed (UpdateStackSet).
         """
         found = self.describe()
-        settings = self._settings(inputs, claim)
         preferences = plan_core.operation_preferences(inputs.max_concurrent, inputs.failure_tolerance)
         if found is None:
+            settings = self._settings(inputs, claim)
             created = self._call("CreateStackSet", ClientRequestToken=f"qsp-{uuid.uuid4()}", **settings)
             stack_set_id = created.get("StackSetId")
             if not isinstance(stack_set_id, str):
@@ -255,6 +255,7 @@ class StackSetDeployer:
             stack_set_id = str(found["StackSetId"])
             if update_set or retag:
                 # The permission model is never changed here: a change is refused before (it would be another stack set).
+                settings = self._settings(inputs, claim)
                 settings.pop("PermissionModel")
                 self._operation("UpdateStackSet", OperationPreferences=preferences, **settings)
         if inputs.permission_model == "SERVICE_MANAGED":
@@ -289,13 +290,13 @@ class StackSetDeployer:
         existing = [(item["account_id"], item["region"]) for item in found]
         # An instance a failed operation left OUTDATED is deployed again, whatever changed.
         stale = [item["account_id"] for item in found if item["status"] != plan_core.INSTANCE_CURRENT]
-        todo = plan_core.plan(plan_core.wanted_instances(inputs), existing, [*changed_values, *stale])
+        wanted = plan_core.wanted_instances(inputs)
+        todo = plan_core.plan(wanted, existing, [*changed_values, *stale])
         for group in plan_core.groups(inputs, list(todo.delete), todo.delete):
             self._operation(
                 "DeleteStackInstances", StackSetName=self.name, Accounts=list(group.accounts), Regions=list(group.regions),
                 RetainStacks=False, OperationPreferences=preferences,
             )  # fmt: skip
-        wanted = plan_core.wanted_instances(inputs)
         for verb, accounts, regions in (
             ("CreateStackInstances", list(todo.create), todo.create),
             ("UpdateStackInstances", todo.override, {a: wanted[a] for a in todo.override}),

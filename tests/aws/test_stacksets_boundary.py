@@ -123,3 +123,25 @@ def test_a_stack_set_that_is_not_ours_is_neither_updated_nor_deleted(cfn: StackS
             "first if it is yours to delete"
         )
     assert cfn.actions[mark:] == ["DescribeStackSet", "DescribeStackSet"]
+
+
+def test_an_untagged_stack_set_is_nobodys_we_know_and_refused(cfn: StackSetEmulator) -> None:
+    cfn.handle({"Action": "CreateStackSet", "StackSetName": NAME, "TemplateBody": json.dumps(TEMPLATE)})
+    aws, _ = deployer(cfn)
+    with pytest.raises(StackStateError) as info:
+        aws.deploy(inputs(), CLAIM, [], update_set=True)
+    assert str(info.value) == (
+        f"CloudFormation StackSet '{NAME}' already exists and belongs to nobody this library knows (no ownership tag), not "
+        "to this one: nothing was changed. Choose another stackSetName, or delete that stack set first if it is yours to delete"
+    )
+
+
+def test_an_operation_answered_with_another_id_is_malformed(cfn: StackSetEmulator) -> None:
+    cfn.misbehave(cfn.body("CreateStackInstances", "<OperationId>someone-elses</OperationId>"), action="CreateStackInstances")
+    aws, _ = deployer(cfn)
+    with pytest.raises(MalformedStackAnswerError) as info:
+        aws.deploy(inputs(), CLAIM, [], update_set=False)
+    assert str(info.value).startswith(
+        f"cloudformation:CreateStackInstances for CloudFormation StackSet '{NAME}': CloudFormation's answer is not of the "
+        "documented shape (OperationId is not the one sent)"
+    ), str(info.value)

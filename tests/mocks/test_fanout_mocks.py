@@ -34,8 +34,10 @@ def args(accounts: list[StackSetAccountArgs], **overrides: Any) -> QuickSightBun
 
 def test_values_shared_by_every_account_are_parameters_and_the_rest_each_accounts_own() -> None:
     assert merged({"a": {"Host": "h", "Port": 1}, "b": 2}, {"a": {"Host": "x"}}) == {"a": {"Host": "x", "Port": 1}, "b": 2}
-    shared, own = split_values({"1": {"P": "p", "H": "a"}, "2": {"P": "p", "H": "b"}})
-    assert (shared, own) == ({"P": "p"}, {"1": {"H": "a"}, "2": {"H": "b"}})
+    shared, own = split_values({"1": {"P": "p", "H": "a"}, "2": {"P": "p", "H": "b"}, "3": {"P": "p", "H": "b"}})
+    assert (shared, own) == ({"P": "p", "H": "b"}, {"1": {"H": "a"}, "2": {}, "3": {}})
+    # A tie: the first account's value.
+    assert split_values({"1": {"H": "a"}, "2": {"H": "b"}}) == ({"H": "a"}, {"1": {}, "2": {"H": "b"}})
 
 
 @pulumi.runtime.test
@@ -57,12 +59,13 @@ def test_each_account_is_judged_and_its_own_values_are_its_overrides() -> pulumi
         shared = inputs["parameters"]["value"]
         (a, b) = inputs["stack_set_accounts"]["value"]
         assert (a["accountId"], b["accountId"], b["regions"]) == (UNIT_A, UNIT_B, ["eu-west-1", "us-east-1"])
-        # Principals resolve to each account's own ARNs: overrides; the host only B changes: B's override.
-        assert any(f":{UNIT_A}:group/default/bi-admins" in value for value in a["parameters"].values())
+        # Principals resolve to each account's own ARNs: B's overrides; the host only B changes: B's override.
+        assert any(f":{UNIT_A}:group/default/bi-admins" in value for value in shared.values())
         assert any(f":{UNIT_B}:group/default/bi-admins" in value for value in b["parameters"].values())
         assert "redshift.unit-b.example.com" in b["parameters"].values()
         assert "redshift.unit-b.example.com" not in a["parameters"].values() and "redshift.unit-b.example.com" not in shared.values()
-        assert not set(shared) & (set(a["parameters"]) | set(b["parameters"]))
+        # Every parameter has a stack-set value (the first account's on a tie): A's own are none.
+        assert a["parameters"] == {} and set(b["parameters"]) <= set(shared)
         assert "hunter2-prod" in shared.values(), "a credential every account shares is a (secret) shared parameter"
 
     return component.stack_set_id.apply(check)
