@@ -242,6 +242,7 @@ class StackSetDeployer:
             changed_values: Accounts whose own values changed since the last deployment.
             update_set: Whether the template, shared values or settings changed (UpdateStackSet).
         """
+        self.operations = []
         found = self.describe()
         preferences = plan_core.operation_preferences(inputs.max_concurrent, inputs.failure_tolerance)
         if found is None:

@@ -19,7 +19,7 @@ from components.aws.stacksets import StackSetDeployer
 from components.core import stacksets as sets
 from components.core.polling import Backoff, Deadline
 from components.core.stacks import OWNER_TAG, OWNERSHIP_TAG, Claim
-from components.errors import DeploymentTimeoutError, MalformedStackAnswerError, StackStateError
+from components.errors import DeploymentTimeoutError, MalformedStackAnswerError, StackSetOperationFailedError, StackStateError
 from stackset_emulator import StackSetEmulator
 
 ACCOUNT = "123456789012"
@@ -145,3 +145,26 @@ def test_an_operation_answered_with_another_id_is_malformed(cfn: StackSetEmulato
         f"cloudformation:CreateStackInstances for CloudFormation StackSet '{NAME}': CloudFormation's answer is not of the "
         "documented shape (OperationId is not the one sent)"
     ), str(info.value)
+
+
+def test_an_update_rolls_out_and_a_failed_account_is_read_from_the_operation_results(cfn: StackSetEmulator) -> None:
+    aws, _ = deployer(cfn)
+    admin = "arn:aws:iam::123456789012:role/qsp-stackset-admin"
+    aws.deploy(inputs(administration_role_arn=admin), CLAIM, [], update_set=False)
+    changed = inputs(
+        administration_role_arn=admin,
+        stack_set_accounts=[{"accountId": "222222222222"}, {"accountId": "333333333333", "parameters": {"Host": "c"}}],
+    )
+    mark = len(cfn.actions)
+    result = aws.deploy(changed, CLAIM, ["333333333333"], update_set=True)
+    assert [a for a in cfn.actions[mark:] if a.startswith(("Update", "Create"))] == ["UpdateStackSet", "UpdateStackInstances"]
+    assert cfn.stack_set(NAME).settings["AdministrationRoleARN"] == admin
+    assert cfn.stack_set(NAME).instances[("333333333333", REGION)].overrides == {"Host": "c"}
+    assert len(result.operations) == 2
+
+    cfn.fail_account("333333333333", "Stack StackSet-x is in UPDATE_ROLLBACK_COMPLETE: Invalid DataSetId")
+    with pytest.raises(StackSetOperationFailedError) as info:
+        aws.deploy(changed, CLAIM, [], update_set=True)
+    assert "333333333333/eu-west-1: Stack StackSet-x is in UPDATE_ROLLBACK_COMPLETE: Invalid DataSetId" in str(info.value)
+    assert info.value.evidence["account"] == "333333333333"
+    assert "ListStackSetOperationResults" in cfn.actions
