@@ -136,8 +136,7 @@ def judged_accounts(values: list[Any], args: QuickSightBundleStackSetArgs, plain
     if problems:
         raise PromotionCheckError(
             f"{who} cannot be deployed to every account of the StackSet: {len(problems)} error(s): {listing(problems)}; "
-            "nothing was deployed to any account (quicksight-promotion preflight lists the same findings offline, one "
-            "account at a time)",
+            "nothing was deployed to any account: mend the stage's parameters or the account's own in stackSetAccounts",
             tuple(problems),
         )
     shared, overrides = split_values(verdicts)

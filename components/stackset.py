@@ -30,11 +30,12 @@ import secrets
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
-from pulumi.dynamic import ReadResult
+from pulumi.dynamic import CheckFailure, ReadResult
 from pydantic import ValidationError
 
 from .core import stacks as core
 from .core import stacksets as sets
+from .core.models import stand_ins
 from .core.polling import Deadline
 from .deployment import CloudFormationDeploymentProvider
 from .dynamic import DynamicProvider, echoed_inputs, has_unknown, is_unknown, known_inputs, secret_input
@@ -43,6 +44,16 @@ from .errors import InputError
 SECRET_OUTPUTS = ["digest_salt"]
 # What identifies the stack set: a change would be another one (refused, as for a stack).
 IDENTITY = ("stack_set_name", "target_region", "target_account_id", "permission_model")
+
+
+# The inputs core.stacksets.plan_problems reads.
+PLAN_INPUTS = ("stack_set_accounts", "stack_set_regions", "permission_model", "deployment_targets", "administration_role_arn", "execution_role_name")
+
+
+def _input_of(problem: str) -> str:
+    """The input a plan problem starts with (an account without a region: ``stack_set_regions``)."""
+    first = problem.split(" ", 1)[0]
+    return first if first in PLAN_INPUTS else "stack_set_regions"
 
 
 def _digests(values: Mapping[str, Any], name: str, salt: str) -> dict[str, str]:
@@ -111,6 +122,16 @@ class CloudFormationStackSetProvider(DynamicProvider):
 
     def _subject(self, props: Mapping[str, Any]) -> str:
         return f" for StackSet {props.get('stack_set_name')!r}"
+
+    def _check_more(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        """The rules across inputs (``core.stacksets.plan_problems``) at preview, once the inputs they read are known."""
+        if any(has_unknown(news.get(name)) for name in PLAN_INPUTS):
+            return []
+        try:
+            inputs = self.INPUTS.model_validate({**stand_ins(self.INPUTS), **known_inputs(news, self.input_names())})
+        except ValidationError:
+            return []  # reported by the model's own check
+        return [CheckFailure(_input_of(problem), problem) for problem in sets.plan_problems(inputs)]
 
     def _validate(self, inputs: sets.StackSetInputs) -> None:
         """The rules across inputs (``core.stacksets.plan_problems``) and per-account values the template lacks.

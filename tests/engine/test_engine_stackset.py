@@ -174,6 +174,13 @@ def test_check_names_each_bad_input_and_a_rename_is_refused(cfn: StackSetEmulato
         f"per-account values for parameters the template does not declare: {UNIT_A}: Nope; fix them in the Pulumi "
         "program (or the stage file's stackSet settings)"
     )
+    # The rules across inputs, at preview already.
+    with pytest.raises(CheckFailedError) as across:
+        engine.preview(inputs("qsp-bad", ACCOUNTS, permission_model="SERVICE_MANAGED"))
+    assert across.value.failures == [
+        ("deployment_targets", "deployment_targets is empty: a SERVICE_MANAGED stack set deploys to Organizations OUs"),
+        ("stack_set_accounts", "stack_set_accounts (per-account values) need permission_model SELF_MANAGED"),
+    ]
     first = engine.up(inputs("qsp-named", ACCOUNTS[:1]))
     with pytest.raises(grpc.RpcError) as moved:
         engine.preview(inputs("qsp-renamed", ACCOUNTS[:1]), first.state)
