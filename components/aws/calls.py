@@ -236,6 +236,18 @@ CLOUDFORMATION = Service(
             "InsufficientCapabilitiesException": Rule(
                 Fault.REFUSED, "the template needs a capability it was not given: add it to capabilities"
             ),
+            # StackSets (components/aws/stacksets.py).
+            "OperationInProgressException": Rule(
+                Fault.REFUSED,
+                "another operation runs on the stack set (a previous pulumi up that timed out, or someone else's): wait "
+                "for it to end (aws cloudformation list-stack-set-operations), then run pulumi up again",
+            ),
+            "InvalidOperationException": Rule(
+                Fault.REFUSED,
+                "CloudFormation refuses this StackSet operation here: a SERVICE_MANAGED stack set needs trusted access "
+                "for StackSets turned on in the organisation's management account; a SELF_MANAGED one needs the "
+                "administration role (docs/stacksets.md)",
+            ),
         }
     ),
 )

@@ -19,7 +19,7 @@ from components.aws.stacksets import StackSetDeployer
 from components.core import stacksets as sets
 from components.core.polling import Backoff, Deadline
 from components.core.stacks import OWNER_TAG, OWNERSHIP_TAG, Claim
-from components.errors import DeploymentTimeoutError, MalformedStackAnswerError, StackSetOperationFailedError, StackStateError
+from components.errors import DeploymentError, DeploymentTimeoutError, MalformedStackAnswerError, StackSetOperationFailedError, StackStateError
 from stackset_emulator import StackSetEmulator
 
 ACCOUNT = "123456789012"
@@ -95,6 +95,17 @@ def test_an_operation_that_outlives_the_deadline_is_named(cfn: StackSetEmulator)
         "describe-stack-set-operation), then run pulumi up again"
     )
     assert info.value.evidence["operation"] == "cloudformation:DescribeStackSetOperation"
+
+    # The next up meets the operation still running: refused, with what to do.
+    again, _ = deployer(cfn)
+    with pytest.raises(DeploymentError) as busy:
+        again.deploy(inputs(stack_set_regions=["eu-west-1", "us-east-1"]), CLAIM, [], update_set=False)
+    assert str(busy.value).startswith(f"cloudformation:CreateStackInstances for CloudFormation StackSet '{NAME}': "), str(busy.value)
+    assert str(busy.value).endswith(
+        "another operation runs on the stack set (a previous pulumi up that timed out, or someone else's): wait for it to "
+        "end (aws cloudformation list-stack-set-operations), then run pulumi up again"
+    ), str(busy.value)
+    assert busy.value.evidence["code"] == "OperationInProgressException"
 
 
 def test_a_malformed_answer_is_ours(cfn: StackSetEmulator) -> None:

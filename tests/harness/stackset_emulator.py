@@ -142,6 +142,8 @@ class StackSetEmulator(CloudFormationEmulator):
         operation_id = form.get("OperationId") or str(uuid.uuid4())
         if operation_id in self.operations:
             raise _Refusal("OperationIdAlreadyExistsException", f"The operation id {operation_id} already exists")
+        if any(op.stack_set is stack_set and self.clock() < op.started + op.seconds for op in self.operations.values()):
+            raise _Refusal("OperationInProgressException", f"Another Operation on StackSet [{stack_set.stack_set_id}] is in progress")
         prefs = self._prefs(form)
         results, failed_by_region = [], {}
         for account, region in targets:
