@@ -31,8 +31,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from ..core import stacks as core
 from ..core import stacksets as plan_core
 from ..core.polling import Backoff, Deadline, poll_until
-from ..core.transform import INLINE_TEMPLATE_LIMIT
-from ..errors import DeploymentTimeoutError, clean
+from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
+from ..errors import DeploymentError, DeploymentTimeoutError, clean
 from .calls import CLOUDFORMATION, DEPLOYMENT, Calls, Expect, Expected
 from .cloudformation import DeployRequest, Deployer, Target
 
@@ -219,8 +219,23 @@ class StackSetDeployer:
 
     # --- deploy and delete ---------------------------------------------------------------------------
     def template_source(self, inputs: plan_core.StackSetInputs, timeout: float) -> dict[str, str]:
-        """``TemplateBody``, or ``TemplateURL`` of the template staged as the deployment stages one (over 51,200 bytes)."""
-        if len(inputs.template_body.encode("utf-8")) <= INLINE_TEMPLATE_LIMIT:
+        """``TemplateBody``, or ``TemplateURL`` of the template staged as the deployment stages one (over 51,200 bytes).
+
+        Raises:
+            DeploymentError: the template is over CloudFormation's 1,000,000-byte TemplateURL limit
+                (a StackSet's template is not split into nested stacks).
+        """
+        size = len(inputs.template_body.encode("utf-8"))
+        if size > URL_TEMPLATE_LIMIT:
+            raise DeploymentError(
+                f"the template for CloudFormation StackSet {self.name!r} is {size:,} bytes, over CloudFormation's "
+                f"{URL_TEMPLATE_LIMIT:,}-byte TemplateURL limit, and a StackSet's template is not split into nested "
+                "stacks: nothing was deployed. Deploy fewer assets per release (releaseDashboards, releaseAnalyses), or "
+                "deploy the release to each account as one stack (stackName) where nested stacks apply",
+                stack=self.name,
+                account=self.target.account_id,
+            )
+        if size <= INLINE_TEMPLATE_LIMIT:
             return {"TemplateBody": inputs.template_body}
         request = DeployRequest(
             stack_name=self.name,
@@ -293,11 +308,7 @@ class StackSetDeployer:
         stale = [item["account_id"] for item in found if item["status"] != plan_core.INSTANCE_CURRENT]
         wanted = plan_core.wanted_instances(inputs)
         todo = plan_core.plan(wanted, existing, [*changed_values, *stale])
-        for group in plan_core.groups(inputs, list(todo.delete), todo.delete):
-            self._operation(
-                "DeleteStackInstances", StackSetName=self.name, Accounts=list(group.accounts), Regions=list(group.regions),
-                RetainStacks=False, OperationPreferences=preferences,
-            )  # fmt: skip
+        self._delete_instances(todo.delete, preferences)
         for verb, accounts, regions in (
             ("CreateStackInstances", list(todo.create), todo.create),
             ("UpdateStackInstances", todo.override, {a: wanted[a] for a in todo.override}),
@@ -339,10 +350,17 @@ class StackSetDeployer:
                 "DeleteStackInstances", StackSetName=self.name, DeploymentTargets={"OrganizationalUnitIds": by_ou},
                 Regions=regions, RetainStacks=False, OperationPreferences=preferences,
             )  # fmt: skip
-        elif instances:
-            accounts = sorted({item["account_id"] for item in instances})
+        else:
+            regions_of: dict[str, list[str]] = {}
+            for item in instances:
+                regions_of.setdefault(item["account_id"], []).append(item["region"])
+            self._delete_instances(regions_of, preferences)
+        self._call("DeleteStackSet", StackSetName=self.name)
+
+    def _delete_instances(self, regions_of: Mapping[str, Sequence[str]], preferences: dict[str, Any]) -> None:
+        """DeleteStackInstances (their stacks too) of exactly these instances (account -> regions)."""
+        for accounts, regions in plan_core.region_groups(regions_of):
             self._operation(
-                "DeleteStackInstances", StackSetName=self.name, Accounts=accounts, Regions=regions,
+                "DeleteStackInstances", StackSetName=self.name, Accounts=list(accounts), Regions=list(regions),
                 RetainStacks=False, OperationPreferences=preferences,
             )  # fmt: skip
-        self._call("DeleteStackSet", StackSetName=self.name)

@@ -287,6 +287,19 @@ def groups(inputs: StackSetInputs, accounts: Sequence[str], regions_of: Mapping[
     return [Group(tuple(members), regions, overrides) for (regions, overrides), members in sorted(found.items())]
 
 
+def region_groups(regions_of: Mapping[str, Sequence[str]]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(accounts, regions) pairs covering exactly the instances of ``regions_of`` (account -> regions).
+
+    A StackSet call acts on accounts x regions: accounts are grouped by the same set of regions,
+    so that no call names an instance that does not exist.
+    """
+    found: dict[tuple[str, ...], list[str]] = {}
+    for account, regions in sorted(regions_of.items()):
+        if regions:
+            found.setdefault(tuple(sorted(set(regions))), []).append(account)
+    return [(tuple(accounts), regions) for regions, accounts in sorted(found.items())]
+
+
 @dataclass(frozen=True)
 class Plan:
     """What one ``up`` does to a self-managed stack set's instances.

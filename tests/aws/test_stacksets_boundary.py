@@ -179,3 +179,17 @@ def test_an_update_rolls_out_and_a_failed_account_is_read_from_the_operation_res
     assert "333333333333/eu-west-1: Stack StackSet-x is in UPDATE_ROLLBACK_COMPLETE: Invalid DataSetId" in str(info.value)
     assert info.value.evidence["account"] == "333333333333"
     assert "ListStackSetOperationResults" in cfn.actions
+
+
+def test_a_template_over_the_url_limit_is_refused_before_any_stack_set_is_made(cfn: StackSetEmulator) -> None:
+    big = {**TEMPLATE, "Description": "x" * 1_000_001}
+    aws, _ = deployer(cfn)
+    with pytest.raises(DeploymentError) as info:
+        aws.deploy(inputs(template_body=json.dumps(big)), CLAIM, [], update_set=False)
+    assert str(info.value) == (
+        f"the template for CloudFormation StackSet '{NAME}' is 1,000,122 bytes, over CloudFormation's 1,000,000-byte "
+        "TemplateURL limit, and a StackSet's template is not split into nested stacks: nothing was deployed. Deploy fewer "
+        "assets per release (releaseDashboards, releaseAnalyses), or deploy the release to each account as one stack "
+        "(stackName) where nested stacks apply"
+    )
+    assert cfn.actions == ["DescribeStackSet"] and cfn.stack_sets == {}

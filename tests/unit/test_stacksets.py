@@ -119,3 +119,8 @@ def test_an_instance_summary_is_plain_and_clean() -> None:
         "status_reason": "x\\x0ay",
         "stack_id": None,
     }
+
+
+def test_instances_are_deleted_in_calls_that_name_no_instance_that_is_not_there() -> None:
+    regions_of = {"2": ["us-east-1", "eu-west-1"], "1": ["eu-west-1"], "3": ["eu-west-1"], "4": []}
+    assert sets.region_groups(regions_of) == [(("1", "3"), ("eu-west-1",)), (("2",), ("eu-west-1", "us-east-1"))]
