@@ -24,13 +24,17 @@ Clients come from ``session.py`` (lazily, inside calls); tests hand in their own
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import random
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
+import botocore.session
+
+from ..core import review
 from ..core import stacks as core
 from ..core.polling import Backoff, Deadline, poll_until
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
@@ -459,7 +463,7 @@ class Deployer:
         described = self._evaluated(change_set_id, stack_id, change_set_type, request, deadline)
         if described is None:
             return self._finish(name, stack, [], None, False, change_set_type, request, template_url)
-        summary = core.summarize_changes(self._all_changes(described, change_set_id, name), request.assets)
+        summary = review.review_changes(self._all_changes(described, change_set_id, name), request.assets, self.hide)
         if adopting and request.execute_change_set and not request.adopt_allow_removals:
             self._refuse_unreviewed(summary, change_set_id, request)
         if not request.execute_change_set:
@@ -620,17 +624,58 @@ class Deployer:
         if described.get("Status") != "FAILED":
             return described
         reason = self.hide(described.get("StatusReason") or "")
-        self._delete_change_set(change_set_id)
         if core.is_empty_change_set(reason):
             # Nothing to change: a no-op, never a failure, never a leftover change set.
+            self._delete_change_set(change_set_id)
             return None
+        # Early validation's details are events of the change set: read before it is deleted.
+        failures, note = self._validation_failures(change_set_id) if review.names_early_validation(reason) else ([], "")
+        self._delete_change_set(change_set_id)
         if change_set_type == "CREATE":
             self._forget_review_stack(stack_id)
+        named = f"; failed properties: {review.describe_failures(failures, request.assets)}" if failures else note
         raise core.ChangeSetFailedError(
-            f"CloudFormation could not create a change set for stack {name!r}: {clean(reason) or '(no reason given)'}; "
-            "nothing was changed and the change set was deleted. Fix the template or parameters, then pulumi up again",
+            f"CloudFormation could not create a change set for stack {name!r}: {clean(reason) or '(no reason given)'}"
+            f"{named}; nothing was changed and the change set was deleted. Fix the template or parameters, then pulumi "
+            "up again",
             stack=name,
+            asset=review.first_asset(failures, request.assets),
         )
+
+    def _validation_failures(self, change_set_id: str) -> tuple[list[review.PropertyFailure], str]:
+        """The change set's failed validations (DescribeEvents), parameter values hidden; and why none, if none.
+
+        Best effort, as the AWS CDK CLI does (aws-cdk-cli#970, #1406): when the events cannot be read
+        (no ``cloudformation:DescribeEvents`` permission, a botocore without the operation) the change
+        set's failure is reported with its reason and a note, never as another failure.
+        """
+        if not model_knows("DescribeEvents"):
+            return [], "; the failed properties are not shown: this botocore has no DescribeEvents (upgrade boto3)"
+        events: list[Mapping[str, Any]] = []
+        token: Optional[str] = None
+        seen: set[str] = set()
+        note = ""
+        for _ in range(review.MAX_EVENT_PAGES):
+            kwargs: dict[str, Any] = {"ChangeSetName": change_set_id, "Filters": {"FailedEvents": True}}
+            if token:
+                kwargs["NextToken"] = token
+            try:
+                page = self._call("DescribeEvents", retry=True, **kwargs)
+                assert isinstance(page, dict)
+            except QuickSightPromotionError as exc:
+                note = f"; the failed properties could not be read: {clean(exc, 600)}"
+                break
+            batch = page.get("OperationEvents") or []
+            if not isinstance(batch, list):
+                note = "; the failed properties could not be read: OperationEvents is not a list"
+                break
+            events.extend(event for event in batch if isinstance(event, Mapping))
+            token = page.get("NextToken") if isinstance(page.get("NextToken"), str) else None
+            if not token or token in seen:
+                break
+            seen.add(token)
+        failures = [replace(f, message=self.hide(f.message)) for f in review.validation_failures(events)]
+        return failures, "" if failures else note
 
     def _execute(
         self,
@@ -755,7 +800,7 @@ class Deployer:
 
     def _wait_change_set(self, change_set_id: str, name: str, deadline: float, timeout: float) -> dict[str, Any]:
         def poll() -> dict[str, Any]:
-            answer = self._call("DescribeChangeSet", ChangeSetName=change_set_id, StackName=name)
+            answer = self._call("DescribeChangeSet", ChangeSetName=change_set_id, StackName=name, **_property_values())
             assert isinstance(answer, dict)
             status = answer.get("Status")
             if not isinstance(status, str) or not status:
@@ -803,6 +848,7 @@ class Deployer:
                 ChangeSetName=change_set_id,
                 StackName=name,
                 NextToken=token,
+                **_property_values(),
             )
             assert isinstance(page, dict)
             batch = page.get("Changes") or []
@@ -842,6 +888,9 @@ class Deployer:
         if cause is not None:
             cause = {**cause, "ResourceStatusReason": self.hide(cause.get("ResourceStatusReason") or "(no reason given)")}
             because = f"root cause: {core.describe_event(cause, assets)}"
+            failures = review.schema_failures(cause)
+            if failures:
+                because += f" (failed properties: {review.describe_failures(failures, assets)})"
             if self._other_failures:
                 # A bundle of hundreds of assets fails with as many events: the first few, then a count.
                 others = [core.describe_asset(str(e.get("LogicalResourceId", "?")), e.get("ResourceType"), assets) for e in self._other_failures]
@@ -977,6 +1026,24 @@ class Deployer:
             )
         if found is not None:
             raise self._failed(stack_id, name, found.get("StackStatus"), "DELETE", token, started, assets, found)
+
+
+@functools.lru_cache(maxsize=None)
+def model_knows(operation: str, member: Optional[str] = None) -> bool:
+    """Whether the installed botocore's CloudFormation model has ``operation`` (and its input ``member``).
+
+    This library claims botocore 1.35.2 and later; DescribeEvents (2025) and DescribeChangeSet's
+    IncludePropertyValues (2024) came after it: an older botocore refuses them before any request.
+    """
+    model = botocore.session.get_session().get_service_model("cloudformation")
+    if operation not in model.operation_names:
+        return False
+    return member is None or member in model.operation_model(operation).input_shape.members
+
+
+def _property_values() -> dict[str, Any]:
+    """DescribeChangeSet's ``IncludePropertyValues`` (before/after values per property), where botocore knows it."""
+    return {"IncludePropertyValues": True} if model_knows("DescribeChangeSet", "IncludePropertyValues") else {}
 
 
 def _no_echo(template_body: str) -> frozenset[str]:

@@ -130,7 +130,7 @@ class Scripted:
             }
             if reason:
                 answer["StatusReason"] = reason
-            self.stub.add_response("describe_change_set", answer, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+            self.stub.add_response("describe_change_set", answer, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME, "IncludePropertyValues": True})
 
     def events(self, *events: dict[str, Any]) -> None:
         full = [
@@ -240,6 +240,124 @@ def test_a_failed_create_change_set_leaves_no_empty_stack(cfn: Scripted) -> None
     cfn.done()
     assert "Parameters: [Pw] must have values" in str(info.value)
     assert cfn.sent["CreateChangeSet"][0]["ChangeSetType"] == "CREATE"
+
+
+EARLY_VALIDATION = (
+    "The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]. To troubleshoot Early "
+    "Validation errors, use the DescribeEvents API for detailed failure information."
+)
+
+
+def test_an_early_validation_failure_names_each_property_from_describe_events(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("FAILED", reason=EARLY_VALIDATION)
+    failed = {
+        "EventId": "v1", "StackId": STACK_ID, "EventType": "VALIDATION_ERROR", "OperationStatus": "FAILED",
+        "LogicalResourceId": "salesdash", "ResourceType": "AWS::QuickSight::Dashboard",
+        "ValidationName": "AWS::EarlyValidation::PropertyValidation", "ValidationStatus": "FAILED",
+        "ValidationFailureMode": "FAIL", "ValidationPath": "/Resources/salesdash/Properties/Definition/Sheets/0",
+        # CloudFormation may echo a value: never quoted.
+        "ValidationStatusReason": "extraneous key [db.example.com] is not permitted",
+    }  # fmt: skip
+    cfn.stub.add_response(
+        "describe_events",
+        {"OperationEvents": [failed], "NextToken": "t2"},
+        {"ChangeSetName": CHANGE_SET_ID, "Filters": {"FailedEvents": True}},
+    )
+    cfn.stub.add_response(
+        "describe_events",
+        {"OperationEvents": [{**failed, "EventId": "v2", "ValidationPath": "/Resources/salesdash/Properties/Name",
+                              "ValidationStatusReason": "expected maxLength: 2048"}]},
+        {"ChangeSetName": CHANGE_SET_ID, "Filters": {"FailedEvents": True}, "NextToken": "t2"},
+    )  # fmt: skip
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    fix = (
+        "(the exported value does not fit CloudFormation's schema for this property: fix it in the source asset and "
+        "export again, or override the property for this stage)"
+    )
+    assert str(info.value) == (
+        f"CloudFormation could not create a change set for stack 'qsp-faults': {EARLY_VALIDATION}; failed properties: "
+        "salesdash (AWS::QuickSight::Dashboard, dashboard/sales) at Properties/Definition/Sheets/0: extraneous key "
+        f"[<value of parameter Host>] is not permitted {fix}; salesdash (AWS::QuickSight::Dashboard, dashboard/sales) "
+        f"at Properties/Name: expected maxLength: 2048 {fix}; nothing was changed and the change set was deleted. Fix "
+        "the template or parameters, then pulumi up again"
+    )
+    assert info.value.asset == "dashboard/sales" and info.value.stack == NAME
+
+
+def test_unreadable_validation_events_leave_the_change_sets_failure_with_a_note(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("FAILED", reason=EARLY_VALIDATION)
+    cfn.stub.add_client_error("describe_events", "AccessDenied", "not authorized to perform: cloudformation:DescribeEvents", 403)
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    message = str(info.value)
+    assert message.startswith(
+        f"CloudFormation could not create a change set for stack 'qsp-faults': {EARLY_VALIDATION}; the failed "
+        "properties could not be read: cloudformation:DescribeEvents for CloudFormation stack 'qsp-faults'"
+    )
+    assert message.endswith("nothing was changed and the change set was deleted. Fix the template or parameters, then pulumi up again")
+
+
+def test_a_change_sets_review_lists_each_changed_property_with_secrets_redacted(cfn: Scripted) -> None:
+    details = [
+        {"Target": {"Attribute": "Properties", "Name": "Name", "Path": "/Properties/Name", "RequiresRecreation": "Never",
+                    "AttributeChangeType": "Modify", "BeforeValue": "Sales", "AfterValue": "Sales EU"},
+         "Evaluation": "Static", "ChangeSource": "DirectModification"},
+        {"Target": {"Attribute": "Properties", "Name": "Credentials", "Path": "/Properties/Credentials/CredentialPair/Password",
+                    "RequiresRecreation": "Never", "AttributeChangeType": "Modify", "BeforeValue": "****", "AfterValue": "****"},
+         "Evaluation": "Static", "ChangeSource": "ParameterReference", "CausingEntity": "Pw"},
+        {"Target": {"Attribute": "Properties", "Name": "Host", "Path": "/Properties/Host", "RequiresRecreation": "Never",
+                    "AttributeChangeType": "Modify", "BeforeValue": "old.example.com", "AfterValue": "db.example.com"},
+         "Evaluation": "Static", "ChangeSource": "ParameterReference", "CausingEntity": "Host"},
+    ]  # fmt: skip
+    changes = [{"Type": "Resource", "ResourceChange": {**CHANGES[0]["ResourceChange"], "Details": details}}]
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=changes)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request(execute_change_set=False))
+
+    cfn.done()
+    assert [(p["path"], p["before"], p["after"]) for p in result.change_summary[0]["properties"]] == [
+        ("Properties/Name", "Sales", "Sales EU"),
+        ("Properties/Credentials/CredentialPair/Password", "<redacted>", "<redacted>"),
+        ("Properties/Host", "<value of parameter Host>", "<value of parameter Host>"),
+    ]
+
+
+def test_an_execution_refused_by_the_schema_names_each_property(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_ROLLBACK_COMPLETE", ref=STACK_ID)
+    reason = (
+        "Properties validation failed for resource salesdash with message: [#/Definition/Sheets/0: extraneous key "
+        "[Foo] is not permitted]"
+    )
+    cfn.events(event(NAME, "UPDATE_ROLLBACK_COMPLETE", 9), event("salesdash", "UPDATE_FAILED", 7, reason, "AWS::QuickSight::Dashboard"))
+
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    assert (
+        "root cause: salesdash (AWS::QuickSight::Dashboard, dashboard/sales) UPDATE_FAILED: Properties validation "
+        "failed for resource salesdash with message: [#/Definition/Sheets/0: extraneous key [Foo] is not permitted] "
+        "(failed properties: salesdash (AWS::QuickSight::Dashboard, dashboard/sales) at Properties/Definition/Sheets/0: "
+        "extraneous key [Foo] is not permitted (the exported value does not fit CloudFormation's schema for this "
+        "property: fix it in the source asset and export again, or override the property for this stage)); the stack "
+        "was rolled back"
+    ) in str(info.value)
 
 
 # --- execution failures and their root cause ----------------------------------------------------------------

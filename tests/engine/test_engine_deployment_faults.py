@@ -153,3 +153,37 @@ def test_execute_false_leaves_a_change_set_for_review_then_executes(cfn: CloudFo
     assert executed.id == review.id, "the REVIEW_IN_PROGRESS stack is the one created"
     assert pending not in cfn.change_sets and cfn.change_sets == {}
     assert cfn.stack(name).parameters["DbPassword"] == PASSWORD
+
+
+def test_a_validation_failure_names_the_property_and_a_review_lists_each_changed_property(
+    cfn: CloudFormationEmulator, engine: EngineHarness
+) -> None:
+    name = "qsp-property-review"
+    created = engine.up(inputs(stack_name=name))
+    changed = json.loads(json.dumps(TEMPLATE))
+    changed["Resources"]["salesdash"]["Properties"].update({"Name": "Sales EU", "ThemeArn": {"Ref": "Host"}})
+    cfn.fail_next_validation(("salesdash", "Properties/Name", "expected maxLength: 2048"))
+
+    with pytest.raises(grpc.RpcError) as info:
+        engine.up(inputs(stack_name=name, template_body=json.dumps(changed)), created.state)
+
+    assert user_error(info.value) == (
+        "components.errors.ChangeSetFailedError: CloudFormation could not create a change set for stack "
+        "'qsp-property-review': The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]. "
+        "To troubleshoot Early Validation errors, use the DescribeEvents API for detailed failure information.; failed "
+        "properties: salesdash (AWS::QuickSight::Dashboard, dashboard/sales) at Properties/Name: expected maxLength: "
+        "2048 (the exported value does not fit CloudFormation's schema for this property: fix it in the source asset "
+        "and export again, or override the property for this stage); nothing was changed and the change set was "
+        "deleted. Fix the template or parameters, then pulumi up again"
+    )
+
+    review = engine.up(inputs(stack_name=name, template_body=json.dumps(changed), execute_change_set=False), created.state)
+
+    dashboard = next(c for c in review.outputs["change_summary"] if c["logical_id"] == "salesdash")
+    assert dashboard["properties"] == [
+        {"path": "Properties/Name", "change": "Add", "before": None, "after": "Sales EU", "recreation": "Never",
+         "source": "DirectModification"},
+        {"path": "Properties/ThemeArn", "change": "Add", "before": None, "after": "<value of parameter Host>",
+         "recreation": "Never", "source": "ParameterReference Host"},
+    ]  # fmt: skip
+    assert cfn.sent_for("DescribeChangeSet")[-1]["IncludePropertyValues"] == "true"

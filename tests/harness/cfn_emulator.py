@@ -5,7 +5,10 @@ clients, so a provider process started by the engine harness reaches it through
 ``AWS_ENDPOINT_URL``. It models only what the deployment provider uses, synchronously (an executed
 change set is final at the next DescribeStacks), and it can be told to fail the next create the way
 CloudFormation does: the resource fails, the others are cancelled, the stack rolls back to
-``ROLLBACK_COMPLETE``, every event carrying the execution's ``ClientRequestToken``.
+``ROLLBACK_COMPLETE``, every event carrying the execution's ``ClientRequestToken``. It can fail the
+next change set under early validation, its details in ``DescribeEvents`` (``VALIDATION_ERROR``
+events with a ``ValidationPath``), and a change set's Modify entries carry property ``Details``
+(values with ``IncludePropertyValues``), in botocore's wire shapes.
 
 Typical use::
 
@@ -34,6 +37,10 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 EMPTY_REASON = "The submitted information didn't contain changes. Submit different information to create a change set."
+EARLY_VALIDATION_REASON = (
+    "The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]. To troubleshoot Early "
+    "Validation errors, use the DescribeEvents API for detailed failure information."
+)
 
 
 @dataclass
@@ -62,6 +69,7 @@ class ChangeSet:
     status: str = "CREATE_COMPLETE"
     reason: Optional[str] = None
     changes: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # DescribeEvents' OperationEvents
 
 
 def _xml(value: Any) -> str:
@@ -95,6 +103,9 @@ class CloudFormationEmulator:
         self.sent: list[dict[str, str]] = []
         self._fail: Optional[tuple[str, str]] = None
         self._fail_change_set: Optional[str] = None
+        self._fail_validation: list[tuple[str, str, str]] = []
+        # Every change set's OperationEvents by id and by name, kept after the change set is deleted.
+        self.operation_events: dict[str, list[dict[str, Any]]] = {}
         # (Action or None for any, fault) for the next requests, one consumed per matching request.
         self.faults: list[tuple[Optional[str], Any]] = []
         self.stopping = threading.Event()
@@ -190,6 +201,14 @@ class CloudFormationEmulator:
     def fail_next_change_set(self, reason: str) -> None:
         """The next created change set is FAILED with ``reason`` (as for a template or parameter error)."""
         self._fail_change_set = reason
+
+    def fail_next_validation(self, *failures: tuple[str, str, str]) -> None:
+        """The next created change set fails early validation: one (logical id, property path, message) each.
+
+        The path is relative to the resource (``Properties/Definition``), as a ValidationPath
+        ``/Resources/<logical id>/<path>`` holds it.
+        """
+        self._fail_validation = list(failures)
 
     def misbehave(self, *faults: Any, action: Optional[str] = None) -> None:
         """Answer the next requests (of ``action`` only, if given) with these faults, one per request.
@@ -334,6 +353,10 @@ class CloudFormationEmulator:
         if self._fail_change_set is not None:
             change_set.status, change_set.reason = "FAILED", self._fail_change_set
             self._fail_change_set = None
+        elif self._fail_validation:
+            change_set.status, change_set.reason = "FAILED", EARLY_VALIDATION_REASON
+            change_set.events = [self._validation_event(change_set, resources, *f) for f in self._fail_validation]
+            self._fail_validation = []
         elif kind == "UPDATE" and (template, parameters, tags) == (stack.template, stack.parameters, stack.tags):
             change_set.status, change_set.reason = "FAILED", EMPTY_REASON
         else:
@@ -343,17 +366,98 @@ class CloudFormationEmulator:
                 entry = {"Action": action, "LogicalResourceId": logical_id, "ResourceType": resource.get("Type")}
                 if action == "Modify":
                     entry["Replacement"] = "False"
+                    entry["Details"] = self._details(
+                        (stack.template, stack.parameters), (template, parameters), "/Properties",
+                        (old[logical_id].get("Properties") or {}, resource.get("Properties") or {}),
+                    )  # fmt: skip
                 change_set.changes.append({"Type": "Resource", "ResourceChange": entry})
             for logical_id in sorted(set(old) - set(resources)):
                 entry = {"Action": "Remove", "LogicalResourceId": logical_id, "ResourceType": old[logical_id].get("Type")}
                 change_set.changes.append({"Type": "Resource", "ResourceChange": entry})
         self.change_sets[change_set.change_set_id] = change_set
+        self.operation_events[change_set.change_set_id] = self.operation_events[change_set.name] = change_set.events
         return {"Id": change_set.change_set_id, "StackId": stack.stack_id}
+
+    def _validation_event(self, change_set: ChangeSet, resources: dict[str, Any], logical_id: str, path: str, message: str) -> dict[str, Any]:
+        return {
+            "EventId": str(uuid.uuid4()),
+            "StackId": change_set.stack.stack_id,
+            "OperationId": change_set.change_set_id.rsplit("/", 1)[-1],
+            "OperationType": "CREATE_CHANGESET",
+            "OperationStatus": "FAILED",
+            "EventType": "VALIDATION_ERROR",
+            "LogicalResourceId": logical_id,
+            "ResourceType": (resources.get(logical_id) or {}).get("Type"),
+            "Timestamp": self._now(),
+            "ValidationFailureMode": "FAIL",
+            "ValidationName": "AWS::EarlyValidation::PropertyValidation",
+            "ValidationStatus": "FAILED",
+            "ValidationStatusReason": message,
+            "ValidationPath": f"/Resources/{logical_id}/{path}",
+        }
+
+    def _details(self, old: tuple[dict[str, Any], dict[str, str]], new: tuple[dict[str, Any], dict[str, str]], path: str, values: tuple[Any, Any]) -> list[dict[str, Any]]:
+        """One ResourceChangeDetail per changed leaf (lists compared whole), Refs to parameters resolved."""
+        before, after = values
+        if isinstance(before, dict) and isinstance(after, dict) and "Ref" not in before and "Ref" not in after:
+            return [
+                detail
+                for key in sorted(set(before) | set(after))
+                for detail in self._details(old, new, f"{path}/{key}", (before.get(key), after.get(key)))
+            ]
+        shown = (self._resolved(old, before), self._resolved(new, after))
+        if shown[0] == shown[1]:
+            return []
+        causing = next((v["Ref"] for v in (after, before) if isinstance(v, dict) and "Ref" in v), None)
+        target = {
+            "Attribute": "Properties",
+            "Name": path.split("/")[2],
+            "Path": path,
+            "RequiresRecreation": "Never",
+            "AttributeChangeType": "Add" if before is None else "Remove" if after is None else "Modify",
+        }
+        if shown[0] is not None:
+            target["BeforeValue"] = shown[0]
+        if shown[1] is not None:
+            target["AfterValue"] = shown[1]
+        source = {"ChangeSource": "ParameterReference", "CausingEntity": causing} if causing else {"ChangeSource": "DirectModification"}
+        return [{"Target": target, "Evaluation": "Static", **source}]
+
+    @staticmethod
+    def _resolved(context: tuple[dict[str, Any], dict[str, str]], value: Any) -> Optional[str]:
+        template, parameters = context
+        if value is None:
+            return None
+        if isinstance(value, dict) and "Ref" in value and value["Ref"] in parameters:
+            spec = (template.get("Parameters") or {}).get(value["Ref"]) or {}
+            return "****" if str(spec.get("NoEcho", "")).lower() == "true" else parameters[value["Ref"]]
+        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+    def _DescribeEvents(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        if not form.get("ChangeSetName"):
+            raise _Refusal("ValidationError", "One of ChangeSetName, OperationId or StackName must be specified")
+        events = self.operation_events.get(form["ChangeSetName"], [])
+        if form.get("Filters.FailedEvents") == "true":
+            events = [e for e in events if e.get("OperationStatus") == "FAILED" or e.get("ValidationStatus") == "FAILED"]
+        return {"OperationEvents": events}
 
     def _DescribeChangeSet(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
         change_set = self.change_sets.get(form["ChangeSetName"])
         if change_set is None:
             raise _Refusal("ChangeSetNotFound", f"ChangeSet [{form['ChangeSetName']}] does not exist")
+        # Without IncludePropertyValues CloudFormation names the changed properties, not their values.
+        values = form.get("IncludePropertyValues") == "true"
+        hidden = ("BeforeValue", "AfterValue")
+        changes = [
+            {**change, "ResourceChange": {
+                **change["ResourceChange"],
+                "Details": [
+                    {**d, "Target": {k: v for k, v in d["Target"].items() if values or k not in hidden}}
+                    for d in change["ResourceChange"].get("Details") or []
+                ] or None,
+            }}
+            for change in change_set.changes
+        ]  # fmt: skip
         return {
             "ChangeSetId": change_set.change_set_id,
             "ChangeSetName": change_set.name,
@@ -363,7 +467,7 @@ class CloudFormationEmulator:
             "ExecutionStatus": "AVAILABLE" if change_set.status == "CREATE_COMPLETE" else "UNAVAILABLE",
             "Status": change_set.status,
             "StatusReason": change_set.reason,
-            "Changes": change_set.changes,
+            "Changes": changes,
         }
 
     def _DeleteChangeSet(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
