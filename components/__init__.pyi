@@ -60,6 +60,7 @@ from .errors import ReleaseConflictError as ReleaseConflictError
 from .errors import ReleaseError as ReleaseError
 from .errors import ReleasePreflightError as ReleasePreflightError
 from .errors import ServiceUnavailableError as ServiceUnavailableError
+from .errors import StackDriftError as StackDriftError
 from .errors import StackOperationFailedError as StackOperationFailedError
 from .errors import StackStateError as StackStateError
 from .errors import StageFileError as StageFileError

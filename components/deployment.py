@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 import pulumi
 from pulumi.dynamic import ReadResult
 
+from .core import review
 from .core import stacks as core
 from .core.models import DeploymentInputs, DeploymentOutputs
 from .core.polling import Deadline
@@ -105,6 +106,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             "staging_bucket",
             "staging_prefix",
             "on_failure",
+            "on_drift",
             "termination_protection",
             "execute_change_set",
             "adopt_stack",
@@ -342,6 +344,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             assets={**dict((olds or {}).get("assets") or {}), **assets},
             on_failure=inputs.on_failure,
             stale_change_set=(olds or {}).get("change_set_id"),
+            on_drift=review.drift_mode(inputs.on_drift, inputs.termination_protection),
         )
         result = cfn.Deployer(target, deadline=deadline).deploy(request)
         # What the stack holds: the new values once executed (or when nothing needed to change),
@@ -365,6 +368,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             assets=assets,
             owner_identity=claim.identity,
             stack_created=bool((olds or {}).get("stack_created")) or (result.change_set_type == "CREATE" and result.executed),
+            drift=result.drift,
         )
         # The settings are echoed (diff compares them), never the template or the values.
         settings = echoed_inputs(inputs, "template_body", "parameters")
@@ -420,6 +424,9 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             beside this resource's identity, for whoever meets the stack later.
         on_failure: What CloudFormation does when the first create fails (``ROLLBACK``, ``DELETE``,
             ``DO_NOTHING``); either way the next ``up`` creates the stack again.
+        on_drift: Before an update, detect drift (edits in the target account) and ``refuse`` (naming each
+            drifted asset and property), ``warn`` (output ``drift``) and overwrite it, ``revert`` it through a
+            drift-aware change set, or ``ignore`` it; default ``refuse`` with termination protection on, else ``warn``.
         resource_digests: ``<kind>/<asset id>`` -> sha256 of that resource's JSON in ``template_body``
             (``core.manifest.resource_digests``): known at preview when the template is, it makes
             ``pulumi preview --diff`` list the assets added, changed or removed. No AWS call.
@@ -442,6 +449,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
     resource_digests: pulumi.Output[dict[str, str]]
     owner_identity: pulumi.Output[str]
     stack_created: pulumi.Output[bool]
+    drift: pulumi.Output[Optional[dict[str, Any]]]
 
     def __init__(
         self,
@@ -468,6 +476,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         adopt_allow_removals: Optional[pulumi.Input[bool]] = None,
         owner: Optional[pulumi.Input[str]] = None,
         on_failure: Optional[pulumi.Input[str]] = None,
+        on_drift: Optional[pulumi.Input[str]] = None,
         resource_digests: Optional[pulumi.Input[Mapping[str, str]]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
@@ -495,6 +504,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             "adopt_allow_removals": adopt_allow_removals,
             "owner": owner,
             "on_failure": on_failure,
+            "on_drift": on_drift,
             "resource_digests": resource_digests,
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))

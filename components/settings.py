@@ -45,6 +45,7 @@ SCALAR_KEYS = (
     "stackName",
     "stackTimeoutSeconds",
     "onFailure",
+    "onDrift",
     "cloudFormationRoleArn",
     "protect",
     "targetRoleArn",
@@ -110,6 +111,7 @@ class ProgramConfig(BaseModel):
         default=DEFAULT_TIMEOUT_SECONDS, alias="stackTimeoutSeconds", ge=1, le=MAX_TIMEOUT_SECONDS
     )
     on_failure: Literal["DELETE", "ROLLBACK", "DO_NOTHING"] = Field(default="DELETE", alias="onFailure")
+    on_drift: Optional[Literal["refuse", "warn", "revert", "ignore"]] = Field(default=None, alias="onDrift")
     cloudformation_role_arn: OptionalRoleArn = Field(default=None, alias="cloudFormationRoleArn")
     protect: bool = False
     target_role_arn: OptionalRoleArn = Field(default=None, alias="targetRoleArn")
@@ -149,6 +151,7 @@ class ProgramConfig(BaseModel):
         "pin_from_stack",
         "release_name",
         "release",
+        "on_drift",
         mode="before",
     )
     @classmethod

@@ -72,6 +72,8 @@ class QuickSightBundleStackArgs:
             removes the failed stack; with ``ROLLBACK`` the next ``up`` deletes the empty
             ``ROLLBACK_COMPLETE`` stack itself. Either way the next ``up`` creates it again;
             updates always roll back.
+        on_drift: Before an update, ``refuse``, ``warn`` about, ``revert`` or ``ignore`` drift (assets edited
+            in the target account); default ``refuse`` with termination protection on, else ``warn``.
         cloudformation_role_arn: The service role CloudFormation assumes to create the assets
             (CloudFormation's ``RoleARN``).
         notification_arns: SNS topics for stack events.
@@ -120,6 +122,7 @@ class QuickSightBundleStackArgs:
     stack_tags: Optional[Mapping[str, pulumi.Input[str]]] = None
     stack_timeout_seconds: Optional[int] = None
     on_failure: str = "DELETE"
+    on_drift: Optional[str] = None
     cloudformation_role_arn: Optional[pulumi.Input[str]] = None
     notification_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     protect: bool = False
@@ -427,6 +430,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             # Readable beside the stack's identity tag: a dynamic provider never sees its URN.
             owner=f"{pulumi.get_project()}/{pulumi.get_stack()}",
             on_failure=args.on_failure,
+            on_drift=args.on_drift,
             resource_digests=template.digests,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )

@@ -179,6 +179,8 @@ class DeployRequest:
             CloudFormation's default (ROLLBACK: the next deploy deletes the empty stack and creates it again).
         stale_change_set: The change set a previous ``execute_change_set=False`` run left for review: deleted
             first, so reviews never pile up (the new one is computed from the current inputs).
+        on_drift: Before an update: ``refuse`` drift, ``warn`` (report it and go on), ``revert`` it through
+            a drift-aware change set, or ``ignore`` (no detection) (``core.review.DRIFT_MODES``).
     """
 
     stack_name: str
@@ -201,6 +203,7 @@ class DeployRequest:
     assets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     on_failure: Optional[str] = None
     stale_change_set: Optional[str] = None
+    on_drift: str = "ignore"
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,7 @@ class DeployResult:
         change_set_type: CREATE or UPDATE.
         termination_protection: Whether termination protection is on at the end.
         template_url: The staged template's URL (None when sent inline).
+        drift: What drift detection found before the update (``core.review.summarize_drift``); None: not checked.
     """
 
     stack_id: str
@@ -228,6 +232,7 @@ class DeployResult:
     change_set_type: str
     termination_protection: bool
     template_url: Optional[str] = None
+    drift: Optional[dict[str, Any]] = None
 
 
 class Deployer:
@@ -274,6 +279,8 @@ class Deployer:
         self._hidden: dict[str, str] = {}
         # The last transient fault a wait met, for its timeout message.
         self._last_fault: Optional[TransientError] = None
+        # What drift detection found before the running deployment (None: not checked).
+        self._drift_report: Optional[dict[str, Any]] = None
         # What root_cause learnt besides the cause (see there).
         self._events_note: str = ""
         self._other_failures: list[Mapping[str, Any]] = []
@@ -441,7 +448,7 @@ class Deployer:
         except Exception:  # noqa: BLE001  (an unparsable template is refused by CloudFormation; hide every value)
             self._hidden = core.hidden_values(request.parameters, request.parameters)
         try:
-            return self._deploy(request)
+            return replace(self._deploy(request), drift=self._drift_report)
         except QuickSightPromotionError as exc:
             _scrub(exc, self._hidden)
             raise
@@ -451,10 +458,14 @@ class Deployer:
         name = request.stack_name
         deadline = self._begin(request.timeout_seconds, name)
         stack, change_set_type, adopting = self._prepare(request, deadline)
+        revert = self._guard_drift(stack, change_set_type, request, deadline)
         if request.stale_change_set:
             self._delete_change_set(request.stale_change_set)
         template_url, source = self._template_source(request)
         arguments = self._change_set_arguments(request, stack, change_set_type, source)
+        if revert:
+            # A drift-aware change set: it also puts the drifted properties back to the template's values.
+            arguments["DeploymentMode"] = "REVERT_DRIFT"
         created = self._call("CreateChangeSet", expect=(EMPTY_CHANGE_SET,), retry=True, after=NOTHING_EXECUTED, **arguments)
         if isinstance(created, Expected):
             return self._finish(name, stack, [], None, False, change_set_type, request, template_url)
@@ -651,31 +662,120 @@ class Deployer:
         """
         if not model_knows("DescribeEvents"):
             return [], "; the failed properties are not shown: this botocore has no DescribeEvents (upgrade boto3)"
-        events: list[Mapping[str, Any]] = []
+        try:
+            events = self._pages(
+                "DescribeEvents", "OperationEvents", review.MAX_EVENT_PAGES, ChangeSetName=change_set_id, Filters={"FailedEvents": True}
+            )
+        except QuickSightPromotionError as exc:
+            return [], f"; the failed properties could not be read: {clean(exc, 600)}"
+        return [replace(f, message=self.hide(f.message)) for f in review.validation_failures(events)], ""
+
+    def _pages(self, operation: str, key: str, max_pages: int, **params: Any) -> list[Mapping[str, Any]]:
+        """The items under ``key`` of up to ``max_pages`` pages of ``operation`` (transient faults retried).
+
+        Reading stops at the last page, at a token seen before (it would loop for ever) and past the
+        deadline (each page would cost a request timeout).
+
+        Raises:
+            MalformedStackAnswerError: ``key`` is not a list. And the call layer's errors.
+        """
+        items: list[Mapping[str, Any]] = []
         token: Optional[str] = None
         seen: set[str] = set()
-        note = ""
-        for _ in range(review.MAX_EVENT_PAGES):
-            kwargs: dict[str, Any] = {"ChangeSetName": change_set_id, "Filters": {"FailedEvents": True}}
-            if token:
-                kwargs["NextToken"] = token
-            try:
-                page = self._call("DescribeEvents", retry=True, **kwargs)
-                assert isinstance(page, dict)
-            except QuickSightPromotionError as exc:
-                note = f"; the failed properties could not be read: {clean(exc, 600)}"
-                break
-            batch = page.get("OperationEvents") or []
+        for _ in range(max_pages):
+            page = self._call(operation, retry=True, **params, **({"NextToken": token} if token else {}))
+            assert isinstance(page, dict)
+            batch = page.get(key) or []
             if not isinstance(batch, list):
-                note = "; the failed properties could not be read: OperationEvents is not a list"
-                break
-            events.extend(event for event in batch if isinstance(event, Mapping))
+                raise self._malformed(operation, f"{key} is not a list")
+            items.extend(item for item in batch if isinstance(item, Mapping))
             token = page.get("NextToken") if isinstance(page.get("NextToken"), str) else None
-            if not token or token in seen:
+            if not token or token in seen or (self._left() or 0.0) < 0.0:
                 break
             seen.add(token)
-        failures = [replace(f, message=self.hide(f.message)) for f in review.validation_failures(events)]
-        return failures, "" if failures else note
+        return items
+
+    # --- drift ----------------------------------------------------------------------------------
+    def _guard_drift(self, stack: Optional[Mapping[str, Any]], change_set_type: str, request: DeployRequest, deadline: float) -> bool:
+        """Detect drift before an update, as ``request.on_drift`` asks; whether the change set reverts it.
+
+        The report is kept in ``_drift_report`` (None: not checked). ``warn`` goes on whatever it
+        finds (a detection that could not run is noted in the report); ``refuse`` and ``revert``
+        stop when drift cannot be checked.
+
+        Raises:
+            StackDriftError: drift under ``refuse``; drift not checkable under ``refuse``/``revert``;
+                ``revert`` with a botocore that has no ``DeploymentMode``.
+            DeploymentTimeoutError: the detection still ran at the deadline.
+        """
+        self._drift_report = None
+        if change_set_type != "UPDATE" or stack is None or request.on_drift == "ignore":
+            return False
+        name = request.stack_name
+        try:
+            report = self._detect_drift(str(stack.get("StackId") or name), request.assets, deadline)
+        except core.DeploymentTimeoutError:
+            raise
+        except QuickSightPromotionError as exc:
+            if request.on_drift == "warn":
+                self._drift_report = {"drifted": [], "not_checked": [], "detection": {"status": "NOT_RUN", "reason": clean(exc, 600)}}
+                return False
+            raise core.StackDriftError(
+                f"CloudFormation stack {name!r}: drift could not be checked ({clean(exc, 600)}): nothing was changed "
+                f"(on_drift={request.on_drift}). Grant the deploying role cloudformation:DetectStackDrift, "
+                "DescribeStackDriftDetectionStatus and DescribeStackResourceDrifts (policies/target-deployer), or set "
+                "on_drift=warn to go on without the check",
+                stack=name,
+            ) from None
+        self._drift_report = report
+        decision = review.drift_decision(request.on_drift, report)
+        if decision == "refuse":
+            first = report["drifted"][0]
+            raise core.StackDriftError(
+                f"CloudFormation stack {name!r} drifted from its last deployment (edited in the target account): "
+                f"{review.describe_drift(report, request.assets)}; nothing was changed (on_drift=refuse). Bring the edits "
+                "into the source account and promote them; or set on_drift=revert to put the deployed values back, or "
+                "on_drift=warn to overwrite them with this deployment",
+                stack=name,
+                asset=f"{first['asset_kind']}/{first['asset_id']}" if first.get("asset_kind") else None,
+            )
+        if decision == "revert" and not model_knows("CreateChangeSet", "DeploymentMode"):
+            raise core.StackDriftError(
+                f"CloudFormation stack {name!r} drifted and on_drift=revert, but this botocore has no CreateChangeSet "
+                "DeploymentMode (REVERT_DRIFT): nothing was changed. Upgrade boto3, or set on_drift=warn",
+                stack=name,
+            )
+        return decision == "revert"
+
+    def _detect_drift(self, stack_id: str, assets: Mapping[str, Mapping[str, Any]], deadline: float) -> dict[str, Any]:
+        """DetectStackDrift, wait for it, and read every resource's drift (``review.summarize_drift``)."""
+        started = self._call("DetectStackDrift", retry=True, after=NOTHING_DEPLOYED, StackName=stack_id)
+        assert isinstance(started, dict)
+        detection_id = started.get("StackDriftDetectionId")
+        if not isinstance(detection_id, str) or not detection_id:
+            raise self._malformed("DetectStackDrift", "StackDriftDetectionId is missing")
+
+        def poll() -> dict[str, Any]:
+            answer = self._call("DescribeStackDriftDetectionStatus", StackDriftDetectionId=detection_id)
+            assert isinstance(answer, dict)
+            if not isinstance(answer.get("DetectionStatus"), str):
+                raise self._malformed("DescribeStackDriftDetectionStatus", "DetectionStatus is missing")
+            return answer
+
+        outcome = poll_until(
+            poll,
+            lambda answer: answer.get("DetectionStatus") != "DETECTION_IN_PROGRESS",
+            timeout=self._remaining(deadline),
+            **self._poll_kwargs(self.change_set_backoff),
+        )
+        if not outcome.done or outcome.value is None:
+            raise core.DeploymentTimeoutError(
+                f"drift detection of CloudFormation stack {self._name!r} was still running after stack_timeout_seconds "
+                f"({self._timeout:g} s){self._fault()}: nothing was deployed. Run pulumi up again (or set on_drift=ignore)",
+                stack=self._name,
+            )
+        drifts = self._pages("DescribeStackResourceDrifts", "StackResourceDrifts", review.MAX_DRIFT_PAGES, StackName=stack_id, MaxResults=100)
+        return review.summarize_drift(drifts, assets, self.hide, outcome.value)
 
     def _execute(
         self,

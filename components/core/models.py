@@ -241,6 +241,9 @@ class DeploymentInputs(BaseModel):
     # The readable owner "<project>/<stack>" tagged beside the identity (a provider never sees its URN).
     owner: Optional[str] = Field(default=None, max_length=256)
     on_failure: Optional[Literal["ROLLBACK", "DELETE", "DO_NOTHING"]] = None
+    # Before an update: refuse, warn about, revert or ignore drift (None: refuse with termination
+    # protection on, else warn: core.review.drift_mode).
+    on_drift: Optional[Literal["refuse", "warn", "revert", "ignore"]] = None
     # One sha256 per QuickSight resource of the template (core.manifest.resource_digests): derived
     # from template_body, given so that `pulumi preview --diff` names the assets that change.
     resource_digests: dict[str, str] = Field(default_factory=dict)
@@ -312,3 +315,5 @@ class DeploymentOutputs(BaseModel):
     # Whether this resource's change set created the stack (termination protection is never turned
     # off on a stack it did not create); False in states written before 0.2.0.
     stack_created: bool = False
+    # What drift detection found before the last update (core.review.summarize_drift); None: not checked.
+    drift: Optional[dict[str, Any]] = None

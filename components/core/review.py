@@ -270,3 +270,109 @@ def review_changes(
 
 def _text(value: Any) -> Optional[str]:
     return clean(value, 300) if isinstance(value, str) and value else None
+
+
+# --- drift guard ---------------------------------------------------------------------------------------
+
+# What a deployment does when the stack drifted from its last deployment (someone edited an asset
+# in the target account): refuse naming the drift, warn (the outputs list it) and overwrite it,
+# revert it through a drift-aware change set (CreateChangeSet ``DeploymentMode=REVERT_DRIFT``), or
+# not look at all.
+DRIFT_MODES = ("refuse", "warn", "revert", "ignore")
+# StackResourceDriftStatus values that are drift; IN_SYNC is clean; anything else (NOT_CHECKED for
+# a type CloudFormation cannot check, UNKNOWN when its check failed) was not checked, never clean.
+DRIFTED_STATUSES = ("MODIFIED", "DELETED")
+# How many DescribeStackResourceDrifts pages (100 resources each) are read: a stack holds at most 500.
+MAX_DRIFT_PAGES = 10
+
+
+def drift_mode(on_drift: Optional[str], protected: bool) -> str:
+    """The stage's drift mode: ``on_drift`` when set, else ``refuse`` for a protected stage (``protect``), else ``warn``."""
+    return on_drift or ("refuse" if protected else "warn")
+
+
+def summarize_drift(
+    drifts: Iterable[Mapping[str, Any]],
+    assets: Mapping[str, Mapping[str, Any]],
+    hide: Callable[[str], str] = str,
+    detection: Optional[Mapping[str, Any]] = None,
+) -> dict[str, Any]:
+    """What drift detection found, plain JSON-able, by logical id.
+
+    Args:
+        drifts: DescribeStackResourceDrifts' ``StackResourceDrifts``.
+        assets: Logical id -> {"kind", "id"}.
+        hide: Removes parameter values from outside text.
+        detection: DescribeStackDriftDetectionStatus' answer (its status and reason are kept).
+
+    Returns:
+        ``drifted``: one entry per drifted resource (``logical_id``, ``type``, ``asset_kind``,
+        ``asset_id``, ``status``, ``properties``: ``path``, ``difference``, ``expected``, ``actual``);
+        ``not_checked``: the resources CloudFormation did not check (same keys, no properties);
+        ``detection``: the detection's status and reason.
+    """
+    drifted: list[dict[str, Any]] = []
+    not_checked: list[dict[str, Any]] = []
+    for drift in drifts:
+        if not isinstance(drift, Mapping):
+            continue
+        logical_id = str(drift.get("LogicalResourceId") or "")
+        asset = assets.get(logical_id) or {}
+        status = _text(drift.get("StackResourceDriftStatus")) or "UNKNOWN"
+        entry: dict[str, Any] = {
+            "logical_id": clean(logical_id, 300),
+            "type": _text(drift.get("ResourceType")),
+            "asset_kind": asset.get("kind"),
+            "asset_id": asset.get("id"),
+            "status": status,
+        }
+        if status in DRIFTED_STATUSES:
+            entry["properties"] = [_difference(d, hide) for d in drift.get("PropertyDifferences") or [] if isinstance(d, Mapping)][
+                :MAX_PROPERTIES
+            ]
+            drifted.append(entry)
+        elif status != "IN_SYNC":
+            not_checked.append(entry)
+    return {
+        "drifted": sorted(drifted, key=lambda e: e["logical_id"]),
+        "not_checked": sorted(not_checked, key=lambda e: e["logical_id"]),
+        "detection": {
+            "status": _text((detection or {}).get("DetectionStatus")),
+            "reason": _text(hide(str((detection or {}).get("DetectionStatusReason") or ""))),
+        },
+    }
+
+
+def _difference(difference: Mapping[str, Any], hide: Callable[[str], str]) -> dict[str, Any]:
+    path = str(difference.get("PropertyPath") or "").strip("/")
+    secret = is_secret_path(path)
+    return {
+        "path": clean(path, 300),
+        "difference": _text(difference.get("DifferenceType")),
+        "expected": REDACTED if secret else shown_value(difference.get("ExpectedValue"), hide),
+        "actual": REDACTED if secret else shown_value(difference.get("ActualValue"), hide),
+    }
+
+
+def drift_decision(mode: str, report: Mapping[str, Any]) -> str:
+    """``go`` (no drift, or ``warn``/``ignore``), ``refuse`` or ``revert`` for drift ``report`` under ``mode``."""
+    if not report.get("drifted") or mode not in ("refuse", "revert"):
+        return "go"
+    return mode
+
+
+def describe_drift(report: Mapping[str, Any], assets: Mapping[str, Mapping[str, Any]]) -> str:
+    """Each drifted asset and property (bounded), then the resources not checked, for a message."""
+    lines = []
+    for entry in report.get("drifted") or []:
+        where = describe_asset(str(entry.get("logical_id")), entry.get("type"), assets)
+        properties = [
+            f"{p.get('path') or '?'} {p.get('expected')!r} -> {p.get('actual')!r}" for p in entry.get("properties") or []
+        ]
+        changed = f": {listing(properties, 5, ', ')}" if properties else ""
+        lines.append(f"{where} {entry.get('status')}{changed}")
+    text = listing(lines, MAX_LISTED)
+    unchecked = [describe_asset(str(e.get("logical_id")), e.get("type"), assets) for e in report.get("not_checked") or []]
+    if unchecked:
+        text += f" (not checked for drift: {listing(unchecked, 5, ', ')})"
+    return text

@@ -24,6 +24,7 @@ from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary 
     DeploymentTimeoutError,
     DeploymentUnavailableError,
     MalformedStackAnswerError,
+    StackDriftError,
     StackOperationFailedError,
     StackStateError,
     clean,

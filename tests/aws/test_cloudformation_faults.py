@@ -25,6 +25,7 @@ from components.core.stacks import (
     ChangeSetFailedError,
     DeploymentError,
     DeploymentTimeoutError,
+    StackDriftError,
     StackOperationFailedError,
     StackStateError,
 )
@@ -358,6 +359,99 @@ def test_an_execution_refused_by_the_schema_names_each_property(cfn: Scripted) -
         "property: fix it in the source asset and export again, or override the property for this stage)); the stack "
         "was rolled back"
     ) in str(info.value)
+
+
+# --- the drift guard ------------------------------------------------------------------------------------------
+
+DETECTION = "b7a1c0de-0000-4000-8000-000000000001"
+EDITED = {
+    "StackId": STACK_ID, "LogicalResourceId": "salesdash", "PhysicalResourceId": "sales", "Timestamp": T0,
+    "ResourceType": "AWS::QuickSight::Dashboard", "StackResourceDriftStatus": "MODIFIED",
+    "PropertyDifferences": [{"PropertyPath": "/Name", "ExpectedValue": '"Sales"', "ActualValue": '"Sales (prod fix)"',
+                             "DifferenceType": "NOT_EQUAL"}],
+}  # fmt: skip
+UNCHECKED = {"StackId": STACK_ID, "LogicalResourceId": "salesds", "PhysicalResourceId": "sales-ds", "Timestamp": T0,
+             "ResourceType": "AWS::QuickSight::DataSet", "StackResourceDriftStatus": "NOT_CHECKED"}  # fmt: skip
+
+
+def drift(cfn: Scripted, *drifts: dict[str, Any]) -> None:
+    """DetectStackDrift, one DescribeStackDriftDetectionStatus in progress then complete, DescribeStackResourceDrifts."""
+    cfn.stub.add_response("detect_stack_drift", {"StackDriftDetectionId": DETECTION}, {"StackName": STACK_ID})
+    for status in ("DETECTION_IN_PROGRESS", "DETECTION_COMPLETE"):
+        cfn.stub.add_response(
+            "describe_stack_drift_detection_status",
+            {"StackId": STACK_ID, "StackDriftDetectionId": DETECTION, "DetectionStatus": status, "Timestamp": T0},
+            {"StackDriftDetectionId": DETECTION},
+        )
+    cfn.stub.add_response(
+        "describe_stack_resource_drifts", {"StackResourceDrifts": list(drifts)}, {"StackName": STACK_ID, "MaxResults": 100}
+    )
+
+
+def test_drift_is_refused_naming_each_asset_and_property_and_what_was_not_checked(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    drift(cfn, EDITED, UNCHECKED)
+
+    with pytest.raises(StackDriftError) as info:
+        cfn.deployer.deploy(cfn.request(on_drift="refuse"))
+
+    cfn.done()
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' drifted from its last deployment (edited in the target account): salesdash "
+        "(AWS::QuickSight::Dashboard, dashboard/sales) MODIFIED: Name '\"Sales\"' -> '\"Sales (prod fix)\"' (not checked "
+        "for drift: salesds (AWS::QuickSight::DataSet, dataset/sales-ds)); nothing was changed (on_drift=refuse). Bring "
+        "the edits into the source account and promote them; or set on_drift=revert to put the deployed values back, "
+        "or on_drift=warn to overwrite them with this deployment"
+    )
+    assert info.value.asset == "dashboard/sales"
+    assert "CreateChangeSet" not in cfn.deployer.calls
+    assert cfn.time.sleeps == [1.0]  # the detection is polled on the change set schedule
+
+
+def test_drift_is_reverted_through_a_drift_aware_change_set(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    drift(cfn, EDITED)
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES[:1])
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request(on_drift="revert"))
+
+    cfn.done()
+    assert cfn.sent["CreateChangeSet"][0]["DeploymentMode"] == "REVERT_DRIFT"
+    assert result.executed and result.drift is not None
+    assert [e["logical_id"] for e in result.drift["drifted"]] == ["salesdash"]
+
+
+def test_warn_goes_on_over_drift_and_over_a_detection_it_may_not_run(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_client_error("detect_stack_drift", "AccessDenied", "not authorized to perform: cloudformation:DetectStackDrift", 403)
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+
+    result = cfn.deployer.deploy(cfn.request(on_drift="warn"))
+
+    cfn.done()
+    assert "DeploymentMode" not in cfn.sent["CreateChangeSet"][0]
+    assert result.drift is not None and result.drift["drifted"] == [] and result.drift["detection"]["status"] == "NOT_RUN"
+    assert result.drift["detection"]["reason"].startswith("cloudformation:DetectStackDrift for CloudFormation stack 'qsp-faults'")
+
+
+def test_refuse_stops_when_drift_cannot_be_checked(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_client_error("detect_stack_drift", "AccessDenied", "not authorized to perform: cloudformation:DetectStackDrift", 403)
+
+    with pytest.raises(StackDriftError) as info:
+        cfn.deployer.deploy(cfn.request(on_drift="refuse"))
+
+    cfn.done()
+    message = str(info.value)
+    assert message.startswith("CloudFormation stack 'qsp-faults': drift could not be checked (cloudformation:DetectStackDrift")
+    assert message.endswith(
+        "nothing was changed (on_drift=refuse). Grant the deploying role cloudformation:DetectStackDrift, "
+        "DescribeStackDriftDetectionStatus and DescribeStackResourceDrifts (policies/target-deployer), or set "
+        "on_drift=warn to go on without the check"
+    )
 
 
 # --- execution failures and their root cause ----------------------------------------------------------------

@@ -187,3 +187,32 @@ def test_a_validation_failure_names_the_property_and_a_review_lists_each_changed
          "recreation": "Never", "source": "ParameterReference Host"},
     ]  # fmt: skip
     assert cfn.sent_for("DescribeChangeSet")[-1]["IncludePropertyValues"] == "true"
+
+
+def test_drift_in_a_protected_stack_is_refused_by_default_and_reverted_on_request(
+    cfn: CloudFormationEmulator, engine: EngineHarness
+) -> None:
+    name = "qsp-drift"
+    created = engine.up(inputs(stack_name=name, termination_protection=True))
+    cfn.edit(name, "salesdash", "/DashboardId", "sales-fixed-in-prod")
+    cfn.unchecked_types.add("AWS::QuickSight::DataSet")
+    changed = inputs(stack_name=name, termination_protection=True, parameters={"DbPassword": PASSWORD, "Host": "db2.example.com"})
+
+    with pytest.raises(grpc.RpcError) as info:
+        engine.up(changed, created.state)
+
+    assert user_error(info.value) == (
+        "components.errors.StackDriftError: CloudFormation stack 'qsp-drift' drifted from its last deployment (edited in "
+        "the target account): salesdash (AWS::QuickSight::Dashboard, dashboard/sales) MODIFIED: DashboardId "
+        "'\"sales\"' -> '\"sales-fixed-in-prod\"' (not checked for drift: salesds (AWS::QuickSight::DataSet, "
+        "dataset/sales-ds)); nothing was changed (on_drift=refuse). Bring the edits into the source account and promote "
+        "them; or set on_drift=revert to put the deployed values back, or on_drift=warn to overwrite them with this "
+        "deployment"
+    )
+    assert "CreateChangeSet" not in cfn.actions[-4:]
+
+    reverted = engine.up({**changed, "on_drift": "revert"}, created.state)
+
+    assert reverted.outputs["drift"]["drifted"][0]["logical_id"] == "salesdash"
+    assert cfn.sent_for("CreateChangeSet")[-1]["DeploymentMode"] == "REVERT_DRIFT"
+    assert cfn.stack(name).drift == {} and cfn.stack(name).parameters["Host"] == "db2.example.com"

@@ -54,6 +54,8 @@ class Stack:
     tags: dict[str, str] = field(default_factory=dict)
     protected: bool = False
     events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    # Edits made outside CloudFormation: logical id -> property path (``/Name``) -> actual value.
+    drift: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,6 +72,7 @@ class ChangeSet:
     reason: Optional[str] = None
     changes: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)  # DescribeEvents' OperationEvents
+    mode: Optional[str] = None  # DeploymentMode (REVERT_DRIFT)
 
 
 def _xml(value: Any) -> str:
@@ -106,6 +109,10 @@ class CloudFormationEmulator:
         self._fail_validation: list[tuple[str, str, str]] = []
         # Every change set's OperationEvents by id and by name, kept after the change set is deleted.
         self.operation_events: dict[str, list[dict[str, Any]]] = {}
+        # Resource types drift detection does not check (their drift status is NOT_CHECKED).
+        self.unchecked_types: set[str] = set()
+        # Drift detections: id -> (stack, DescribeStackDriftDetectionStatus answers still to give IN_PROGRESS).
+        self.detections: dict[str, tuple[Stack, int]] = {}
         # (Action or None for any, fault) for the next requests, one consumed per matching request.
         self.faults: list[tuple[Optional[str], Any]] = []
         self.stopping = threading.Event()
@@ -209,6 +216,10 @@ class CloudFormationEmulator:
         ``/Resources/<logical id>/<path>`` holds it.
         """
         self._fail_validation = list(failures)
+
+    def edit(self, stack: str, logical_id: str, path: str, actual: Any) -> None:
+        """Someone edits a resource outside CloudFormation: its property at ``path`` (``/Name``) is now ``actual``."""
+        self.stack(stack).drift.setdefault(logical_id, {})[path] = actual
 
     def misbehave(self, *faults: Any, action: Optional[str] = None) -> None:
         """Answer the next requests (of ``action`` only, if given) with these faults, one per request.
@@ -357,6 +368,11 @@ class CloudFormationEmulator:
             change_set.status, change_set.reason = "FAILED", EARLY_VALIDATION_REASON
             change_set.events = [self._validation_event(change_set, resources, *f) for f in self._fail_validation]
             self._fail_validation = []
+        elif form.get("DeploymentMode") == "REVERT_DRIFT" and stack.drift:
+            change_set.mode = "REVERT_DRIFT"
+            for logical_id in sorted(stack.drift):
+                entry = {"Action": "Modify", "LogicalResourceId": logical_id, "ResourceType": resources[logical_id].get("Type"), "Replacement": "False"}
+                change_set.changes.append({"Type": "Resource", "ResourceChange": entry})
         elif kind == "UPDATE" and (template, parameters, tags) == (stack.template, stack.parameters, stack.tags):
             change_set.status, change_set.reason = "FAILED", EMPTY_REASON
         else:
@@ -514,6 +530,8 @@ class CloudFormationEmulator:
             self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
             return {}
         stack.template, stack.parameters, stack.tags = change_set.template, change_set.parameters, change_set.tags
+        if change_set.mode == "REVERT_DRIFT":
+            stack.drift = {}
         stack.status = f"{verb}_COMPLETE"
         self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
         return {}
@@ -542,3 +560,56 @@ class CloudFormationEmulator:
             raise _Refusal("ValidationError", f"Stack [{form['StackName']}] does not exist")
         stack.protected = form["EnableTerminationProtection"] == "true"
         return {"StackId": stack.stack_id}
+
+    # --- drift detection -----------------------------------------------------------------------
+    def _DetectStackDrift(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        stack = self._find(form["StackName"])
+        if stack is None:
+            raise _Refusal("ValidationError", f"Stack [{form['StackName']}] does not exist")
+        detection_id = str(uuid.uuid4())
+        self.detections[detection_id] = (stack, 1)  # one answer IN_PROGRESS, then complete
+        return {"StackDriftDetectionId": detection_id}
+
+    def _DescribeStackDriftDetectionStatus(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        stack, pending = self.detections[form["StackDriftDetectionId"]]
+        self.detections[form["StackDriftDetectionId"]] = (stack, max(0, pending - 1))
+        drifted = len(stack.drift)
+        return {
+            "StackId": stack.stack_id,
+            "StackDriftDetectionId": form["StackDriftDetectionId"],
+            "StackDriftStatus": "DRIFTED" if drifted else "IN_SYNC",
+            "DetectionStatus": "DETECTION_IN_PROGRESS" if pending else "DETECTION_COMPLETE",
+            "DriftedStackResourceCount": drifted,
+            "Timestamp": self._now(),
+        }
+
+    def _DescribeStackResourceDrifts(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        stack = self._find(form["StackName"])
+        if stack is None:
+            raise _Refusal("ValidationError", f"Stack [{form['StackName']}] does not exist")
+        drifts = []
+        for logical_id, resource in sorted((stack.template.get("Resources") or {}).items()):
+            rtype = resource.get("Type", "")
+            edits = stack.drift.get(logical_id, {})
+            status = "NOT_CHECKED" if rtype in self.unchecked_types else "MODIFIED" if edits else "IN_SYNC"
+            differences = [
+                {
+                    "PropertyPath": path,
+                    "ExpectedValue": json.dumps((resource.get("Properties") or {}).get(path.strip("/"))),
+                    "ActualValue": json.dumps(actual),
+                    "DifferenceType": "NOT_EQUAL",
+                }
+                for path, actual in sorted(edits.items())
+            ]
+            drifts.append(
+                {
+                    "StackId": stack.stack_id,
+                    "LogicalResourceId": logical_id,
+                    "PhysicalResourceId": logical_id,
+                    "ResourceType": rtype,
+                    "StackResourceDriftStatus": status,
+                    "PropertyDifferences": differences if status == "MODIFIED" else None,
+                    "Timestamp": self._now(),
+                }
+            )
+        return {"StackResourceDrifts": drifts}

@@ -197,3 +197,51 @@ def test_the_review_adds_properties_to_the_resource_summary() -> None:
         {"logical_id": "salesds", "type": "AWS::QuickSight::DataSource", "action": "Add", "replacement": None,
          "asset_kind": "datasource", "asset_id": "pg"},
     ]  # fmt: skip
+
+
+# --- drift guard ------------------------------------------------------------------------------------------
+
+
+def test_the_drift_mode_defaults_to_refuse_for_a_protected_stage_else_warn() -> None:
+    assert review.drift_mode(None, protected=True) == "refuse"
+    assert review.drift_mode(None, protected=False) == "warn"
+    assert review.drift_mode("ignore", protected=True) == "ignore"
+
+
+DRIFTS = [
+    {"LogicalResourceId": "salesdash", "ResourceType": "AWS::QuickSight::Dashboard", "StackResourceDriftStatus": "MODIFIED",
+     "PropertyDifferences": [{"PropertyPath": "/Name", "ExpectedValue": '"Sales"', "ActualValue": '"Sales (fixed)"',
+                              "DifferenceType": "NOT_EQUAL"},
+                             {"PropertyPath": "/Credentials/CredentialPair/Password", "ExpectedValue": "a",
+                              "ActualValue": "b", "DifferenceType": "NOT_EQUAL"}]},
+    {"LogicalResourceId": "salesds", "ResourceType": "AWS::QuickSight::DataSource", "StackResourceDriftStatus": "IN_SYNC"},
+    {"LogicalResourceId": "topic", "ResourceType": "AWS::QuickSight::Topic", "StackResourceDriftStatus": "NOT_CHECKED"},
+    {"LogicalResourceId": "theme", "ResourceType": "AWS::QuickSight::Theme", "StackResourceDriftStatus": "UNKNOWN"},
+]  # fmt: skip
+
+
+def test_drift_lists_each_drifted_property_and_what_was_not_checked_never_as_clean() -> None:
+    report = review.summarize_drift(DRIFTS, ASSETS, detection={"DetectionStatus": "DETECTION_COMPLETE"})
+
+    assert report["drifted"] == [
+        {"logical_id": "salesdash", "type": "AWS::QuickSight::Dashboard", "asset_kind": "dashboard", "asset_id": "sales",
+         "status": "MODIFIED",
+         "properties": [{"path": "Name", "difference": "NOT_EQUAL", "expected": '"Sales"', "actual": '"Sales (fixed)"'},
+                        {"path": "Credentials/CredentialPair/Password", "difference": "NOT_EQUAL",
+                         "expected": "<redacted>", "actual": "<redacted>"}]},
+    ]  # fmt: skip
+    assert [(e["logical_id"], e["status"]) for e in report["not_checked"]] == [("theme", "UNKNOWN"), ("topic", "NOT_CHECKED")]
+    assert report["detection"] == {"status": "DETECTION_COMPLETE", "reason": None}
+    assert review.describe_drift(report, ASSETS) == (
+        "salesdash (AWS::QuickSight::Dashboard, dashboard/sales) MODIFIED: Name '\"Sales\"' -> '\"Sales (fixed)\"', "
+        "Credentials/CredentialPair/Password '<redacted>' -> '<redacted>' (not checked for drift: theme "
+        "(AWS::QuickSight::Theme), topic (AWS::QuickSight::Topic))"
+    )
+
+
+def test_the_drift_decision_follows_the_mode_only_when_something_drifted() -> None:
+    drifted = review.summarize_drift(DRIFTS, ASSETS)
+    clean = review.summarize_drift(DRIFTS[1:], ASSETS)
+
+    assert [review.drift_decision(mode, drifted) for mode in review.DRIFT_MODES] == ["refuse", "go", "revert", "go"]
+    assert {review.drift_decision(mode, clean) for mode in review.DRIFT_MODES} == {"go"}
