@@ -32,6 +32,7 @@ from .errors import AccountMismatchError as AccountMismatchError
 from .errors import ArchiveConflictError as ArchiveConflictError
 from .errors import ArchiveError as ArchiveError
 from .errors import ArchiveTimeoutError as ArchiveTimeoutError
+from .errors import AssetVerificationError as AssetVerificationError
 from .errors import AwsAccessError as AwsAccessError
 from .errors import BundleFormatError as BundleFormatError
 from .errors import ChangeSetFailedError as ChangeSetFailedError

@@ -60,6 +60,7 @@ from .core import review
 from .core import stacks as core
 from .core.models import DeploymentInputs, DeploymentOutputs
 from .core.polling import Deadline
+from .core.template import PREFIX_PARAMETER
 from .dynamic import DynamicProvider, echoed_inputs, has_unknown, is_unknown, known_inputs, secret_input
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             "staging_prefix",
             "on_failure",
             "on_drift",
+            "verify_assets",
             "termination_protection",
             "execute_change_set",
             "adopt_stack",
@@ -347,6 +349,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             on_drift=review.drift_mode(inputs.on_drift, inputs.termination_protection),
         )
         result = cfn.Deployer(target, deadline=deadline).deploy(request)
+        verification = _verify(inputs, target, assets, deadline) if result.executed else (olds or {}).get("verification")
         # What the stack holds: the new values once executed (or when nothing needed to change),
         # the previous ones while a change set waits for review.
         applied = result.executed or result.change_set_id is None
@@ -369,10 +372,21 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             owner_identity=claim.identity,
             stack_created=bool((olds or {}).get("stack_created")) or (result.change_set_type == "CREATE" and result.executed),
             drift=result.drift,
+            verification=verification,
         )
         # The settings are echoed (diff compares them), never the template or the values.
         settings = echoed_inputs(inputs, "template_body", "parameters")
         return {**settings, **outputs.model_dump()}
+
+
+def _verify(inputs: DeploymentInputs, target: Any, assets: Mapping[str, Any], deadline: Deadline) -> Optional[list[dict[str, Any]]]:
+    """Each dashboard and analysis as QuickSight describes it once the stack completed (None: ``verify_assets`` off)."""
+    from .aws import verify  # noqa: PLC0415  (boto3 only in the provider process)
+
+    if inputs.verify_assets == "off":
+        return None
+    prefix = inputs.parameters.get(PREFIX_PARAMETER, "")
+    return verify.verify_assets(target, inputs.stack_name, review.verification_targets(assets, prefix), deadline)
 
 
 def _refuse_a_move(olds: Mapping[str, Any], target: Any, name: str) -> None:
@@ -427,6 +441,9 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         on_drift: Before an update, detect drift (edits in the target account) and ``refuse`` (naming each
             drifted asset and property), ``warn`` (output ``drift``) and overwrite it, ``revert`` it through a
             drift-aware change set, or ``ignore`` it; default ``refuse`` with termination protection on, else ``warn``.
+        verify_assets: Once the stack completes, describe each dashboard and analysis (output
+            ``verification``: per-asset status and errors); ``error`` (default) or ``warning`` is what
+            ``QuickSightBundleStack`` makes of a failed one, ``off`` describes none.
         resource_digests: ``<kind>/<asset id>`` -> sha256 of that resource's JSON in ``template_body``
             (``core.manifest.resource_digests``): known at preview when the template is, it makes
             ``pulumi preview --diff`` list the assets added, changed or removed. No AWS call.
@@ -450,6 +467,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
     owner_identity: pulumi.Output[str]
     stack_created: pulumi.Output[bool]
     drift: pulumi.Output[Optional[dict[str, Any]]]
+    verification: pulumi.Output[Optional[list[dict[str, Any]]]]
 
     def __init__(
         self,
@@ -477,6 +495,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         owner: Optional[pulumi.Input[str]] = None,
         on_failure: Optional[pulumi.Input[str]] = None,
         on_drift: Optional[pulumi.Input[str]] = None,
+        verify_assets: Optional[pulumi.Input[str]] = None,
         resource_digests: Optional[pulumi.Input[Mapping[str, str]]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
@@ -505,6 +524,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             "owner": owner,
             "on_failure": on_failure,
             "on_drift": on_drift,
+            "verify_assets": verify_assets,
             "resource_digests": resource_digests,
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))

@@ -47,6 +47,7 @@ The tree (a class in brackets is a second base)::
         ├── StackStateError                 a stack state this resource refuses to act on
         │   └── StackDriftError             the stack drifted and the stage refuses to overwrite it
         ├── ChangeSetFailedError
+        ├── AssetVerificationError          deployed, but a dashboard or analysis failed in QuickSight
         ├── StackOperationFailedError
         └── AccountMismatchError            the credentials act in another account
 """
@@ -327,6 +328,10 @@ class StackStateError(DeploymentError):
 
 class StackDriftError(StackStateError):
     """The stack drifted from its last deployment (edits in the target account) and ``on_drift`` refuses (each drifted asset named)."""
+
+
+class AssetVerificationError(DeploymentError):
+    """The stack completed, but QuickSight reports a dashboard or analysis failed or with errors (each named)."""
 
 
 class ChangeSetFailedError(DeploymentError):

@@ -46,6 +46,7 @@ SCALAR_KEYS = (
     "stackTimeoutSeconds",
     "onFailure",
     "onDrift",
+    "verifyAssets",
     "cloudFormationRoleArn",
     "protect",
     "targetRoleArn",
@@ -112,6 +113,7 @@ class ProgramConfig(BaseModel):
     )
     on_failure: Literal["DELETE", "ROLLBACK", "DO_NOTHING"] = Field(default="DELETE", alias="onFailure")
     on_drift: Optional[Literal["refuse", "warn", "revert", "ignore"]] = Field(default=None, alias="onDrift")
+    verify_assets: Literal["error", "warning", "off"] = Field(default="error", alias="verifyAssets")
     cloudformation_role_arn: OptionalRoleArn = Field(default=None, alias="cloudFormationRoleArn")
     protect: bool = False
     target_role_arn: OptionalRoleArn = Field(default=None, alias="targetRoleArn")

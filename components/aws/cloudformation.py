@@ -70,12 +70,15 @@ class Target:
         s3: Makes an S3 client (or ``BudgetedClients``) on first use (only a staged template needs one).
         account_id: The account the credentials act in.
         region: The region of the clients.
+        quicksight: Makes a QuickSight client (or ``BudgetedClients``) on first use (verification after
+            deploy, ``verify.py``); None: none was made.
     """
 
     cloudformation: Any
     s3: Callable[[], Any]
     account_id: str
     region: str
+    quicksight: Optional[Callable[[], Any]] = None
 
 
 def connect(
@@ -146,7 +149,14 @@ def connect(
         )
     cloudformation = BudgetedClients(lambda config: boto_session.client("cloudformation", config=config), budget)
     s3 = BudgetedClients(lambda config: boto_session.client("s3", config=config), budget)
-    return Target(cloudformation=cloudformation, s3=lambda: s3, account_id=account, region=str(boto_session.region_name))
+    quicksight = BudgetedClients(lambda config: boto_session.client("quicksight", config=config), budget)
+    return Target(
+        cloudformation=cloudformation,
+        s3=lambda: s3,
+        account_id=account,
+        region=str(boto_session.region_name),
+        quicksight=lambda: quicksight,
+    )
 
 
 @dataclass(frozen=True)

@@ -244,6 +244,9 @@ class DeploymentInputs(BaseModel):
     # Before an update: refuse, warn about, revert or ignore drift (None: refuse with termination
     # protection on, else warn: core.review.drift_mode).
     on_drift: Optional[Literal["refuse", "warn", "revert", "ignore"]] = None
+    # Once the stack completes: describe each dashboard and analysis (core.review.VERIFY_MODES); the
+    # component fails the up (error) or warns (warning) on a failed one.
+    verify_assets: Literal["error", "warning", "off"] = "error"
     # One sha256 per QuickSight resource of the template (core.manifest.resource_digests): derived
     # from template_body, given so that `pulumi preview --diff` names the assets that change.
     resource_digests: dict[str, str] = Field(default_factory=dict)
@@ -317,3 +320,6 @@ class DeploymentOutputs(BaseModel):
     stack_created: bool = False
     # What drift detection found before the last update (core.review.summarize_drift); None: not checked.
     drift: Optional[dict[str, Any]] = None
+    # Each dashboard and analysis as QuickSight described it after the last executed change set
+    # (``kind``, ``id``, ``status``, ``errors``; aws/verify.py); None: not verified.
+    verification: Optional[list[dict[str, Any]]] = None

@@ -376,3 +376,61 @@ def describe_drift(report: Mapping[str, Any], assets: Mapping[str, Mapping[str, 
     if unchecked:
         text += f" (not checked for drift: {listing(unchecked, 5, ', ')})"
     return text
+
+
+# --- verification after deploy -----------------------------------------------------------------------
+
+# The asset kinds verified once the stack completes: CloudFormation reports a dashboard or an
+# analysis created even when its version failed or its definition carries errors.
+VERIFIED_KINDS = ("dashboard", "analysis")
+VERIFY_MODES = ("error", "warning", "off")
+# How many of an asset's errors a status keeps.
+MAX_ASSET_ERRORS = 10
+# A status for an asset that could not be described (not a failure of the asset: unknown).
+NOT_VERIFIED = "NOT_VERIFIED"
+
+
+def verification_targets(assets: Mapping[str, Mapping[str, Any]], prefix: str = "") -> list[dict[str, str]]:
+    """The dashboards and analyses to describe: ``logical_id``, ``kind`` and the ``id`` as deployed (``prefix`` + id)."""
+    return sorted(
+        (
+            {"logical_id": str(logical_id), "kind": str(asset["kind"]), "id": f"{prefix}{asset['id']}"}
+            for logical_id, asset in assets.items()
+            if asset.get("kind") in VERIFIED_KINDS and asset.get("id")
+        ),
+        key=lambda target: (target["kind"], target["id"]),
+    )
+
+
+def asset_status(kind: str, answer: Mapping[str, Any]) -> dict[str, Any]:
+    """``status`` and ``errors`` of a DescribeDashboard (its ``Version``) or DescribeAnalysis answer."""
+    found = answer.get("Dashboard" if kind == "dashboard" else "Analysis")
+    found = found if isinstance(found, Mapping) else {}
+    if kind == "dashboard":
+        found = found.get("Version") if isinstance(found.get("Version"), Mapping) else {}
+    errors = [e for e in found.get("Errors") or [] if isinstance(e, Mapping)]
+    return {
+        "status": _text(found.get("Status")),
+        "errors": [clean(f"{e.get('Type') or 'ERROR'}: {e.get('Message') or '(no message)'}", 300) for e in errors][
+            :MAX_ASSET_ERRORS
+        ],
+    }
+
+
+def failed_assets(statuses: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The verified assets whose version failed or that carry errors (an unverified one is not failed)."""
+    return [
+        s
+        for s in statuses
+        if s.get("status") != NOT_VERIFIED and (s.get("errors") or str(s.get("status") or "").endswith(("_FAILED", "DELETED")))
+    ]
+
+
+def describe_verification(statuses: Sequence[Mapping[str, Any]]) -> str:
+    """Each failed asset with its status and errors (bounded), for a message."""
+    lines = [
+        f"{s.get('kind')} {s.get('id')!r} {s.get('status') or '(no status)'}"
+        + (f": {listing(s.get('errors') or [], 3, ', ')}" if s.get("errors") else "")
+        for s in failed_assets(statuses)
+    ]
+    return listing(lines, MAX_LISTED)

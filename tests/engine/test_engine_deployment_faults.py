@@ -216,3 +216,22 @@ def test_drift_in_a_protected_stack_is_refused_by_default_and_reverted_on_reques
     assert reverted.outputs["drift"]["drifted"][0]["logical_id"] == "salesdash"
     assert cfn.sent_for("CreateChangeSet")[-1]["DeploymentMode"] == "REVERT_DRIFT"
     assert cfn.stack(name).drift == {} and cfn.stack(name).parameters["Host"] == "db2.example.com"
+
+
+def test_each_dashboard_is_verified_after_the_deploy_and_its_status_is_an_output(
+    cfn: CloudFormationEmulator, engine: EngineHarness
+) -> None:
+    name = "qsp-verified"
+    cfn.fail_asset("dashboard", "prod-sales", "CREATION_FAILED", ("DATA_SET_NOT_FOUND", "Data set prod-sales-ds not found"))
+    template = json.loads(json.dumps(TEMPLATE))
+    template["Parameters"]["ResourceIdPrefixForAllResources"] = {"Type": "String"}
+    template["Resources"]["salesdash"]["Properties"]["DashboardId"] = {"Fn::Sub": "${ResourceIdPrefixForAllResources}sales"}
+    parameters = {"DbPassword": PASSWORD, "Host": "db.example.com", "ResourceIdPrefixForAllResources": "prod-"}
+
+    created = engine.up(inputs(stack_name=name, template_body=json.dumps(template), parameters=parameters))
+
+    assert created.outputs["verification"] == [
+        {"logical_id": "salesdash", "kind": "dashboard", "id": "prod-sales", "status": "CREATION_FAILED",
+         "errors": ["DATA_SET_NOT_FOUND: Data set prod-sales-ds not found"]},
+    ]  # fmt: skip
+    assert cfn.asset_reads[-1] == f"/accounts/{ACCOUNT}/dashboards/prod-sales"

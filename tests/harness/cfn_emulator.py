@@ -109,6 +109,9 @@ class CloudFormationEmulator:
         self._fail_validation: list[tuple[str, str, str]] = []
         # Every change set's OperationEvents by id and by name, kept after the change set is deleted.
         self.operation_events: dict[str, list[dict[str, Any]]] = {}
+        # QuickSight's view of deployed assets: (kind, id) -> (status, errors) when not CREATION_SUCCESSFUL.
+        self.asset_states: dict[tuple[str, str], tuple[str, list[dict[str, str]]]] = {}
+        self.asset_reads: list[str] = []  # the QuickSight paths described
         # Resource types drift detection does not check (their drift status is NOT_CHECKED).
         self.unchecked_types: set[str] = set()
         # Drift detections: id -> (stack, DescribeStackDriftDetectionStatus answers still to give IN_PROGRESS).
@@ -121,6 +124,18 @@ class CloudFormationEmulator:
         emulator = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                # QuickSight's REST routes the verification after a deploy describes (rest-json).
+                status, body, error = emulator.describe_asset(urllib.parse.urlparse(self.path).path)
+                data = json.dumps(body).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if error:
+                    self.send_header("x-amzn-ErrorType", error)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode("utf-8"), keep_blank_values=True))
@@ -216,6 +231,44 @@ class CloudFormationEmulator:
         ``/Resources/<logical id>/<path>`` holds it.
         """
         self._fail_validation = list(failures)
+
+    def fail_asset(self, kind: str, asset_id: str, status: str, *errors: tuple[str, str]) -> None:
+        """QuickSight reports the deployed ``kind`` (dashboard, analysis) ``asset_id`` with ``status`` and (type, message) errors."""
+        self.asset_states[(kind, asset_id)] = (status, [{"Type": t, "Message": m} for t, m in errors])
+
+    def describe_asset(self, path: str) -> tuple[int, dict[str, Any], Optional[str]]:
+        """DescribeDashboard / DescribeAnalysis of an asset a live stack holds (ids resolved with the id prefix)."""
+        parts = path.strip("/").split("/")
+        kinds = {"dashboards": ("dashboard", "AWS::QuickSight::Dashboard", "DashboardId"), "analyses": ("analysis", "AWS::QuickSight::Analysis", "AnalysisId")}
+        with self._lock:
+            self.asset_reads.append(path)
+            if len(parts) != 4 or parts[0] != "accounts" or parts[2] not in kinds:
+                return 404, {"Message": f"no route {path}"}, "UnknownOperationException"
+            kind, rtype, key = kinds[parts[2]]
+            held = {
+                self._asset_id(stack, resource.get("Properties", {}).get(key))
+                for stack in self.stacks
+                if stack.status.endswith("_COMPLETE") and not stack.status.startswith(("DELETE", "ROLLBACK"))
+                for resource in (stack.template.get("Resources") or {}).values()
+                if resource.get("Type") == rtype
+            }
+        asset_id = urllib.parse.unquote(parts[3])
+        if asset_id not in held:
+            return 404, {"Message": f"{kind} {asset_id} is not found", "RequestId": str(uuid.uuid4())}, "ResourceNotFoundException"
+        status, listed = self.asset_states.get((kind, asset_id), ("CREATION_SUCCESSFUL", []))
+        errors = listed or None  # botocore's model: Errors has at least one entry when present
+        arn = f"arn:aws:quicksight:{self.region}:{self.account}:{kind}/{asset_id}"
+        if kind == "dashboard":
+            found = {"DashboardId": asset_id, "Arn": arn, "Version": {k: v for k, v in {"Status": status, "Errors": errors, "VersionNumber": 1}.items() if v is not None}}
+            return 200, {"Dashboard": found, "RequestId": str(uuid.uuid4())}, None
+        return 200, {"Analysis": {k: v for k, v in {"AnalysisId": asset_id, "Arn": arn, "Status": status, "Errors": errors}.items() if v is not None}, "RequestId": str(uuid.uuid4())}, None
+
+    @staticmethod
+    def _asset_id(stack: Stack, value: Any) -> Optional[str]:
+        prefix = stack.parameters.get("ResourceIdPrefixForAllResources", "")
+        if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+            return value["Fn::Sub"].replace("${ResourceIdPrefixForAllResources}", prefix)
+        return value if isinstance(value, str) else None
 
     def edit(self, stack: str, logical_id: str, path: str, actual: Any) -> None:
         """Someone edits a resource outside CloudFormation: its property at ``path`` (``/Name``) is now ``actual``."""

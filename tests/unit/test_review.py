@@ -245,3 +245,36 @@ def test_the_drift_decision_follows_the_mode_only_when_something_drifted() -> No
 
     assert [review.drift_decision(mode, drifted) for mode in review.DRIFT_MODES] == ["refuse", "go", "revert", "go"]
     assert {review.drift_decision(mode, clean) for mode in review.DRIFT_MODES} == {"go"}
+
+
+# --- verification after deploy -------------------------------------------------------------------------------
+
+
+def test_dashboards_and_analyses_are_verified_under_their_deployed_ids() -> None:
+    assets = {**ASSETS, "an": {"kind": "analysis", "id": "a1"}, "broken": {"kind": "dashboard", "id": None}}
+
+    assert review.verification_targets(assets, "prod-") == [
+        {"logical_id": "an", "kind": "analysis", "id": "prod-a1"},
+        {"logical_id": "salesdash", "kind": "dashboard", "id": "prod-sales"},
+    ]
+
+
+def test_a_failed_version_or_definition_errors_make_a_failed_asset() -> None:
+    dashboard = review.asset_status(
+        "dashboard",
+        {"Dashboard": {"Version": {"Status": "CREATION_FAILED", "Errors": [{"Type": "DATA_SET_NOT_FOUND", "Message": "gone\x1b"}]}}},
+    )
+    analysis = review.asset_status("analysis", {"Analysis": {"Status": "UPDATE_SUCCESSFUL", "Errors": []}})
+    statuses = [
+        {"kind": "dashboard", "id": "d", **dashboard},
+        {"kind": "analysis", "id": "a", **analysis},
+        {"kind": "analysis", "id": "b", "status": "UPDATE_SUCCESSFUL", "errors": ["PARAMETER_NOT_FOUND: p"]},
+        {"kind": "analysis", "id": "c", "status": review.NOT_VERIFIED, "errors": []},
+    ]
+
+    assert dashboard == {"status": "CREATION_FAILED", "errors": ["DATA_SET_NOT_FOUND: gone\\x1b"]}
+    assert [s["id"] for s in review.failed_assets(statuses)] == ["d", "b"]
+    assert review.describe_verification(statuses) == (
+        "dashboard 'd' CREATION_FAILED: DATA_SET_NOT_FOUND: gone\\x1b; analysis 'b' UPDATE_SUCCESSFUL: PARAMETER_NOT_FOUND: p"
+    )
+    assert review.asset_status("analysis", {"Analysis": "not an object"}) == {"status": None, "errors": []}
