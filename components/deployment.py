@@ -347,6 +347,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             on_failure=inputs.on_failure,
             stale_change_set=(olds or {}).get("change_set_id"),
             on_drift=review.drift_mode(inputs.on_drift, inputs.termination_protection),
+            expected_seconds=(olds or {}).get("stack_seconds"),
         )
         result = cfn.Deployer(target, deadline=deadline).deploy(request)
         verification = _verify(inputs, target, assets, deadline) if result.executed else (olds or {}).get("verification")
@@ -373,6 +374,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             stack_created=bool((olds or {}).get("stack_created")) or (result.change_set_type == "CREATE" and result.executed),
             drift=result.drift,
             verification=verification,
+            stack_seconds=result.stack_seconds if result.stack_seconds is not None else (olds or {}).get("stack_seconds"),
         )
         # The settings are echoed (diff compares them), never the template or the values.
         settings = echoed_inputs(inputs, "template_body", "parameters")
@@ -468,6 +470,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
     stack_created: pulumi.Output[bool]
     drift: pulumi.Output[Optional[dict[str, Any]]]
     verification: pulumi.Output[Optional[list[dict[str, Any]]]]
+    stack_seconds: pulumi.Output[Optional[float]]
 
     def __init__(
         self,

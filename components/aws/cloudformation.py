@@ -36,7 +36,7 @@ import botocore.session
 
 from ..core import review
 from ..core import stacks as core
-from ..core.polling import Backoff, Deadline, poll_until
+from ..core.polling import Backoff, Deadline, Schedule, poll_until
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 from ..core.types import role_session_name
 from ..errors import QuickSightPromotionError, TransientError, clean, listing
@@ -49,10 +49,8 @@ MAX_EVENT_PAGES = 20
 # How many pages of DescribeChangeSet's Changes are read: CloudFormation pages them 1,000 at a
 # time and a template holds at most 500 resources, so more pages than this are a broken answer.
 MAX_CHANGE_PAGES = 20
-# Retries of one call (a busy stack's DescribeStacks, CreateChangeSet, ...) meeting transient
-# faults: 1 s, then a quarter of the time waited, at most 5 s apart (the change set schedule):
-# quick for a blip, and at most 12 calls a minute for a long outage.
-RETRY_BACKOFF = core.CHANGE_SET_BACKOFF
+# Retries of one call (a busy stack's DescribeStacks, CreateChangeSet, ...) meeting transient faults.
+RETRY_BACKOFF = core.RETRY_BACKOFF
 # The error answers the deployment expects (returned by the call layer, not raised).
 NO_STACK = Expect("no such stack", frozenset({"ValidationError"}), says=lambda message: "does not exist" in message)
 EMPTY_CHANGE_SET = Expect("nothing to change", frozenset({"ValidationError"}), says=core.is_empty_change_set)
@@ -191,6 +189,7 @@ class DeployRequest:
             first, so reviews never pile up (the new one is computed from the current inputs).
         on_drift: Before an update: ``refuse`` drift, ``warn`` (report it and go on), ``revert`` it through
             a drift-aware change set, or ``ignore`` (no detection) (``core.review.DRIFT_MODES``).
+        expected_seconds: How long the stack's previous operation took (the wait polls around it), if known.
     """
 
     stack_name: str
@@ -214,6 +213,7 @@ class DeployRequest:
     on_failure: Optional[str] = None
     stale_change_set: Optional[str] = None
     on_drift: str = "ignore"
+    expected_seconds: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,7 @@ class DeployResult:
         termination_protection: Whether termination protection is on at the end.
         template_url: The staged template's URL (None when sent inline).
         drift: What drift detection found before the update (``core.review.summarize_drift``); None: not checked.
+        stack_seconds: How long the executed stack operation took (None: nothing was executed).
     """
 
     stack_id: str
@@ -243,6 +244,7 @@ class DeployResult:
     termination_protection: bool
     template_url: Optional[str] = None
     drift: Optional[dict[str, Any]] = None
+    stack_seconds: Optional[float] = None
 
 
 class Deployer:
@@ -291,6 +293,8 @@ class Deployer:
         self._last_fault: Optional[TransientError] = None
         # What drift detection found before the running deployment (None: not checked).
         self._drift_report: Optional[dict[str, Any]] = None
+        # How long the running deployment's stack operation took (None: none was executed).
+        self._stack_seconds: Optional[float] = None
         # What root_cause learnt besides the cause (see there).
         self._events_note: str = ""
         self._other_failures: list[Mapping[str, Any]] = []
@@ -362,7 +366,7 @@ class Deployer:
             return attempt()
         return self._aws.until_deadline(attempt, self._aws.what(service, operation, on), after)
 
-    def _poll_kwargs(self, backoff: Backoff) -> dict[str, Any]:
+    def _poll_kwargs(self, backoff: Schedule) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"backoff": backoff, "sleep": self.sleep, "clock": self.clock}
         if self.draw is not None:
             kwargs["draw"] = self.draw
@@ -413,13 +417,19 @@ class Deployer:
     def _remaining(self, deadline: float) -> float:
         return max(0.0, deadline - self.clock())
 
-    def _wait_stack(self, stack: str, deadline: float) -> tuple[Optional[dict[str, Any]], bool]:
-        """Poll DescribeStacks until the stack is settled (or gone); (last description, settled)."""
+    def _wait_stack(
+        self, stack: str, deadline: float, expected_seconds: Optional[float] = None
+    ) -> tuple[Optional[dict[str, Any]], bool]:
+        """Poll DescribeStacks until the stack is settled (or gone); (last description, settled).
+
+        ``expected_seconds`` (the previous operation's duration) makes the schedule ``Predicted``
+        around it (``core.stacks.stack_schedule``).
+        """
         outcome = poll_until(
             lambda: self.describe(stack),
             lambda found: found is None or core.settled(found.get("StackStatus")),
             timeout=self._remaining(deadline),
-            **self._poll_kwargs(self.stack_backoff),
+            **self._poll_kwargs(core.stack_schedule(expected_seconds, self.stack_backoff)),
         )
         self._last_fault = outcome.last_error
         return outcome.value, outcome.done
@@ -457,8 +467,9 @@ class Deployer:
             self._hidden = core.hidden_values(request.parameters, _no_echo(request.template_body))
         except Exception:  # noqa: BLE001  (an unparsable template is refused by CloudFormation; hide every value)
             self._hidden = core.hidden_values(request.parameters, request.parameters)
+        self._stack_seconds = None
         try:
-            return replace(self._deploy(request), drift=self._drift_report)
+            return replace(self._deploy(request), drift=self._drift_report, stack_seconds=self._stack_seconds)
         except QuickSightPromotionError as exc:
             _scrub(exc, self._hidden)
             raise
@@ -814,7 +825,9 @@ class Deployer:
             ClientRequestToken=token,
         )
         since = described.get("CreationTime")
-        found, done = self._wait_stack(stack_id, deadline)
+        began = self.clock()
+        found, done = self._wait_stack(stack_id, deadline, request.expected_seconds)
+        self._stack_seconds = self.clock() - began
         if not done:
             raise core.DeploymentTimeoutError(
                 f"CloudFormation stack {name!r} is still {clean((found or {}).get('StackStatus', 'in progress'))} after "

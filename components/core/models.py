@@ -323,3 +323,5 @@ class DeploymentOutputs(BaseModel):
     # Each dashboard and analysis as QuickSight described it after the last executed change set
     # (``kind``, ``id``, ``status``, ``errors``; aws/verify.py); None: not verified.
     verification: Optional[list[dict[str, Any]]] = None
+    # How long the last executed stack operation took: the next one's wait polls around it.
+    stack_seconds: Optional[float] = None

@@ -199,7 +199,7 @@ def test_an_empty_change_set_is_deleted_and_is_a_no_op(cfn: Scripted) -> None:
     assert result.executed is False and result.change_set_id is None and result.change_summary == []
     assert result.stack_status == "UPDATE_COMPLETE"
     assert "ExecuteChangeSet" not in cfn.deployer.calls
-    assert cfn.time.sleeps == [1.0]  # the change set poll: after 1 s
+    assert cfn.time.sleeps == [2.5, 2.5]  # the change set polls: after 2.5 s (it is never evaluated at once), then 2.5 s
 
 
 def test_a_refused_update_with_no_updates_is_a_no_op(cfn: Scripted) -> None:
@@ -405,7 +405,7 @@ def test_drift_is_refused_naming_each_asset_and_property_and_what_was_not_checke
     )
     assert info.value.asset == "dashboard/sales"
     assert "CreateChangeSet" not in cfn.deployer.calls
-    assert cfn.time.sleeps == [1.0]  # the detection is polled on the change set schedule
+    assert cfn.time.sleeps == [2.5, 2.5]  # the detection is polled on the change set schedule
 
 
 def test_drift_is_reverted_through_a_drift_aware_change_set(cfn: Scripted) -> None:
@@ -452,6 +452,20 @@ def test_refuse_stops_when_drift_cannot_be_checked(cfn: Scripted) -> None:
         "DescribeStackDriftDetectionStatus and DescribeStackResourceDrifts (policies/target-deployer), or set "
         "on_drift=warn to go on without the check"
     )
+
+
+def test_the_stack_wait_polls_around_the_previous_duration_and_records_this_one(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES[:1])
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)  # seen at the first poll, 60 s in
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request(expected_seconds=100.0))
+
+    cfn.done()
+    # The change set after 2.5 s; the stack first after 60 s (not 2 s): it took 100 s last time.
+    assert cfn.time.sleeps == [2.5, 60.0] and result.stack_seconds == 60.0
 
 
 # --- execution failures and their root cause ----------------------------------------------------------------
@@ -963,8 +977,8 @@ def test_a_change_set_still_evaluating_at_the_deadline(cfn: Scripted) -> None:
         "stack_timeout_seconds)"
     )
     assert cfn.time.now <= 30
-    # Change sets are polled after 1 s, then a quarter of the time waited, at most 5 s apart.
-    assert cfn.time.sleeps[:3] == [1.0, 1.0, 1.0] and max(cfn.time.sleeps) <= 5.0
+    # Change sets are polled after 2.5 s, then at ~5 s, then every 5 s.
+    assert cfn.time.sleeps[:4] == [2.5, 2.5, 5.0, 5.0] and max(cfn.time.sleeps) <= 5.0
 
 
 def test_a_change_set_deleted_while_evaluated(cfn: Scripted) -> None:
@@ -1105,7 +1119,7 @@ def test_a_change_set_answer_without_a_status_fails_at_once(cfn: Scripted) -> No
         "cloudformation:DescribeChangeSet for CloudFormation stack 'qsp-faults': CloudFormation's answer is not of the "
         "documented shape (Status is missing): this is not the documented answer: check AWS_ENDPOINT_URL_CLOUDFORMATION"
     )
-    assert cfn.time.now == 0, "not waited on"
+    assert cfn.time.now == core.CHANGE_SET_BACKOFF.initial, "not waited on past the first poll"
 
 
 def test_a_refusal_quoting_the_password_is_redacted_and_its_chain_cut(cfn: Scripted) -> None:

@@ -214,6 +214,8 @@ def test_drift_in_a_protected_stack_is_refused_by_default_and_reverted_on_reques
     reverted = engine.up({**changed, "on_drift": "revert"}, created.state)
 
     assert reverted.outputs["drift"]["drifted"][0]["logical_id"] == "salesdash"
+    # The stack operation's duration is recorded: the next wait polls around it.
+    assert isinstance(created.outputs["stack_seconds"], float) and created.outputs["stack_seconds"] >= 0
     assert cfn.sent_for("CreateChangeSet")[-1]["DeploymentMode"] == "REVERT_DRIFT"
     assert cfn.stack(name).drift == {} and cfn.stack(name).parameters["Host"] == "db2.example.com"
 
