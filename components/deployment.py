@@ -67,6 +67,8 @@ if TYPE_CHECKING:
     # Since pulumi 3.139 (pulumi/pulumi#17673), this library's floor.
     from pulumi.dynamic import ConfigureRequest
 
+    from .aws import cloudformation as cfn
+
 # A secret output: with it the digests cannot be checked against guessed values by whoever reads
 # the state's plain text.
 SECRET_OUTPUTS = ["digest_salt"]
@@ -325,30 +327,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         previous = dict((olds or {}).get("deployed_digests") or {})
         keep = frozenset(n for n in core.no_echo_parameters(document) if n in previous and previous[n] == digests.get(n))
         claim = self._claim(inputs, olds)
-        request = cfn.DeployRequest(
-            stack_name=name,
-            template_body=inputs.template_body,
-            parameters=inputs.parameters,
-            keep=keep,
-            capabilities=tuple(inputs.capabilities),
-            stack_tags=inputs.stack_tags,
-            cloudformation_role_arn=inputs.cloudformation_role_arn,
-            notification_arns=tuple(inputs.notification_arns),
-            termination_protection=inputs.termination_protection,
-            execute_change_set=inputs.execute_change_set,
-            claim=claim,
-            adopt_allow_removals=inputs.adopt_allow_removals,
-            reviewed_changes=self._reviewed(olds),
-            created_stack=bool((olds or {}).get("stack_created")),
-            timeout_seconds=inputs.stack_timeout_seconds,
-            staging_bucket=inputs.staging_bucket,
-            staging_prefix=inputs.staging_prefix,
-            assets={**dict((olds or {}).get("assets") or {}), **assets},
-            on_failure=inputs.on_failure,
-            stale_change_set=(olds or {}).get("change_set_id"),
-            on_drift=review.drift_mode(inputs.on_drift, inputs.termination_protection),
-            expected_seconds=(olds or {}).get("stack_seconds"),
-        )
+        request = self._request(inputs, keep, claim, assets, olds)
         result = cfn.Deployer(target, deadline=deadline).deploy(request)
         verification = _verify(inputs, target, assets, deadline) if result.executed else (olds or {}).get("verification")
         # What the stack holds: the new values once executed (or when nothing needed to change),
@@ -379,6 +358,42 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         # The settings are echoed (diff compares them), never the template or the values.
         settings = echoed_inputs(inputs, "template_body", "parameters")
         return {**settings, **outputs.model_dump()}
+
+    def _request(
+        self,
+        inputs: DeploymentInputs,
+        keep: frozenset[str],
+        claim: core.Claim,
+        assets: Mapping[str, Any],
+        olds: Optional[Mapping[str, Any]],
+    ) -> "cfn.DeployRequest":
+        """The ``DeployRequest`` of these inputs: ``keep`` (unchanged NoEcho values), the claim, and what the state recorded."""
+        from .aws import cloudformation as cfn  # noqa: PLC0415
+
+        return cfn.DeployRequest(
+            stack_name=inputs.stack_name,
+            template_body=inputs.template_body,
+            parameters=inputs.parameters,
+            keep=keep,
+            capabilities=tuple(inputs.capabilities),
+            stack_tags=inputs.stack_tags,
+            cloudformation_role_arn=inputs.cloudformation_role_arn,
+            notification_arns=tuple(inputs.notification_arns),
+            termination_protection=inputs.termination_protection,
+            execute_change_set=inputs.execute_change_set,
+            claim=claim,
+            adopt_allow_removals=inputs.adopt_allow_removals,
+            reviewed_changes=self._reviewed(olds),
+            created_stack=bool((olds or {}).get("stack_created")),
+            timeout_seconds=inputs.stack_timeout_seconds,
+            staging_bucket=inputs.staging_bucket,
+            staging_prefix=inputs.staging_prefix,
+            assets={**dict((olds or {}).get("assets") or {}), **assets},
+            on_failure=inputs.on_failure,
+            stale_change_set=(olds or {}).get("change_set_id"),
+            on_drift=review.drift_mode(inputs.on_drift, inputs.termination_protection),
+            expected_seconds=(olds or {}).get("stack_seconds"),
+        )
 
 
 def _verify(inputs: DeploymentInputs, target: Any, assets: Mapping[str, Any], deadline: Deadline) -> Optional[list[dict[str, Any]]]:

@@ -146,15 +146,8 @@ def connect(
             account=account,
         )
     cloudformation = BudgetedClients(lambda config: boto_session.client("cloudformation", config=config), budget)
-    s3 = BudgetedClients(lambda config: boto_session.client("s3", config=config), budget)
-    quicksight = BudgetedClients(lambda config: boto_session.client("quicksight", config=config), budget)
-    return Target(
-        cloudformation=cloudformation,
-        s3=lambda: s3,
-        account_id=account,
-        region=str(boto_session.region_name),
-        quicksight=lambda: quicksight,
-    )
+    s3, quicksight = (BudgetedClients(lambda config, name=name: boto_session.client(name, config=config), budget) for name in ("s3", "quicksight"))
+    return Target(cloudformation, lambda: s3, account, str(boto_session.region_name), lambda: quicksight)
 
 
 @dataclass(frozen=True)
