@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import random
 import secrets
 import time
@@ -54,6 +55,10 @@ RETRY_BACKOFF = core.RETRY_BACKOFF
 # The error answers the deployment expects (returned by the call layer, not raised).
 NO_STACK = Expect("no such stack", frozenset({"ValidationError"}), says=lambda message: "does not exist" in message)
 EMPTY_CHANGE_SET = Expect("nothing to change", frozenset({"ValidationError"}), says=core.is_empty_change_set)
+# A loopback CloudFormation (moto, a test emulator, LocalStack) has evaluated a change set before it
+# answers CreateChangeSet: with this switch on ("1") the first poll is made at once, not after the
+# wait meant for AWS's (``core.stacks.CHANGE_SET_BACKOFF.initial``).
+LOOPBACK_CLOUDFORMATION_SWITCH = "QSP_LOOPBACK_CLOUDFORMATION"
 # Said after a deadline's message: what the deadline left undone.
 NOTHING_DEPLOYED = "; nothing was deployed"
 NOTHING_EXECUTED = "; nothing was executed"
@@ -252,7 +257,8 @@ class Deployer:
     Args:
         target: The clients (see ``connect``).
         sleep, clock, draw: Injectable for tests (``poll_until``'s).
-        change_set_backoff, stack_backoff: Poll schedules (``core.stacks``'s by default).
+        change_set_backoff, stack_backoff: Poll schedules (``change_set_schedule()`` and ``core.stacks.STACK_BACKOFF``
+            by default).
         deadline: A bound of every operation (e.g. made before ``connect``, so that connecting
             counts); each operation also ends within its own ``timeout_seconds``.
     """
@@ -264,7 +270,7 @@ class Deployer:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         draw: Optional[Callable[[], float]] = None,
-        change_set_backoff: Backoff = core.CHANGE_SET_BACKOFF,
+        change_set_backoff: Optional[Backoff] = None,
         stack_backoff: Backoff = core.STACK_BACKOFF,
         deadline: Optional[Deadline] = None,
     ) -> None:
@@ -273,7 +279,7 @@ class Deployer:
         self.sleep = sleep
         self.clock = clock
         self.draw = draw
-        self.change_set_backoff = change_set_backoff
+        self.change_set_backoff = change_set_backoff or change_set_schedule()
         self.stack_backoff = stack_backoff
         self.calls: list[str] = []
         self.deadline = deadline
@@ -780,7 +786,7 @@ class Deployer:
             poll,
             lambda answer: answer.get("DetectionStatus") != "DETECTION_IN_PROGRESS",
             timeout=self._remaining(deadline),
-            **self._poll_kwargs(self.change_set_backoff),
+            **self._poll_kwargs(core.DRIFT_BACKOFF),
         )
         if not outcome.done or outcome.value is None:
             raise core.DeploymentTimeoutError(
@@ -1142,6 +1148,13 @@ class Deployer:
             )
         if found is not None:
             raise self._failed(stack_id, name, found.get("StackStatus"), "DELETE", token, started, assets, found)
+
+
+def change_set_schedule() -> Backoff:
+    """How change sets are polled: ``core.stacks.CHANGE_SET_BACKOFF``, at once on a loopback endpoint (``LOOPBACK_CLOUDFORMATION_SWITCH``)."""
+    if os.environ.get(LOOPBACK_CLOUDFORMATION_SWITCH, "") == "1":
+        return replace(core.CHANGE_SET_BACKOFF, initial=0.0)
+    return core.CHANGE_SET_BACKOFF
 
 
 @functools.lru_cache(maxsize=None)

@@ -123,6 +123,8 @@ def owned(whose: Ownership) -> bool:
 # every 5 s sees a 2 s evaluation within ~0.5 s for no more calls than aws-cli's in any case
 # (bench/deploy.py, figure 7).
 CHANGE_SET_BACKOFF = Backoff(first=2.5, proportion=1.0, cap=5.0, jitter=0.05, initial=2.5)
+# Drift detection takes seconds (a few resources) to minutes: polled as a retried call is.
+DRIFT_BACKOFF = Backoff(first=1.0, proportion=0.25, cap=5.0, jitter=0.2)
 # Retries of one call meeting transient faults: 1 s, then a quarter of the time waited, at most 5 s
 # apart: quick for a blip, and at most 12 calls a minute for a long outage.
 RETRY_BACKOFF = Backoff(first=1.0, proportion=0.25, cap=5.0, jitter=0.2)

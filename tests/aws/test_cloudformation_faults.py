@@ -405,7 +405,7 @@ def test_drift_is_refused_naming_each_asset_and_property_and_what_was_not_checke
     )
     assert info.value.asset == "dashboard/sales"
     assert "CreateChangeSet" not in cfn.deployer.calls
-    assert cfn.time.sleeps == [2.5, 2.5]  # the detection is polled on the change set schedule
+    assert cfn.time.sleeps == [core.DRIFT_BACKOFF.first]  # the detection, polled again after 1 s
 
 
 def test_drift_is_reverted_through_a_drift_aware_change_set(cfn: Scripted) -> None:
@@ -1204,3 +1204,14 @@ def test_a_hanging_s3_ends_the_staging_at_the_deadline() -> None:
     assert message.startswith(f"s3:HeadObject on s3://stage/quicksight-promotion/") and ": no usable answer within stack_timeout_seconds (2 s)" in message
     assert "nothing was deployed" in message and "s3cr3t-Pw" not in message
     assert took < 2 + 1 + 3, f"a 2 s deadline took {took:.1f} s"
+
+
+def test_change_sets_are_first_polled_after_aws_evaluates_them_or_at_once_on_a_loopback_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from components.aws.cloudformation import LOOPBACK_CLOUDFORMATION_SWITCH, change_set_schedule
+
+    monkeypatch.delenv(LOOPBACK_CLOUDFORMATION_SWITCH, raising=False)
+    assert change_set_schedule() is core.CHANGE_SET_BACKOFF and core.CHANGE_SET_BACKOFF.initial == 2.5
+    monkeypatch.setenv(LOOPBACK_CLOUDFORMATION_SWITCH, "1")
+    assert change_set_schedule().initial == 0.0 and change_set_schedule().cap == core.CHANGE_SET_BACKOFF.cap

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from xml.sax.saxutils import escape
 
+from components.aws.cloudformation import LOOPBACK_CLOUDFORMATION_SWITCH
+
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
@@ -213,6 +215,8 @@ class CloudFormationEmulator:
             "AWS_ACCESS_KEY_ID": "AKIAEMULATOR00000001",
             "AWS_SECRET_ACCESS_KEY": "emulator",
             "AWS_DEFAULT_REGION": self.region,
+            # Change sets are evaluated before CreateChangeSet answers: poll them at once.
+            LOOPBACK_CLOUDFORMATION_SWITCH: "1",
         }
 
     # --- scripting -----------------------------------------------------------------------------
@@ -620,7 +624,7 @@ class CloudFormationEmulator:
         if stack is None:
             raise _Refusal("ValidationError", f"Stack [{form['StackName']}] does not exist")
         detection_id = str(uuid.uuid4())
-        self.detections[detection_id] = (stack, 1)  # one answer IN_PROGRESS, then complete
+        self.detections[detection_id] = (stack, 0)  # complete at once (the wait is tested with Stubber)
         return {"StackDriftDetectionId": detection_id}
 
     def _DescribeStackDriftDetectionStatus(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
