@@ -16,6 +16,9 @@ import os
 from importlib import import_module
 from typing import Any
 
+# The one place the version is written: pyproject.toml reads it (``[tool.setuptools.dynamic]``).
+__version__ = "0.1.0"
+
 
 def _public_names() -> dict[str, str]:
     """Name -> defining module (relative), read from ``__init__.pyi``'s ``from .x import Name as Name`` lines."""

@@ -52,6 +52,7 @@ from .errors import InputError as InputError
 from .errors import IntegrityError as IntegrityError
 from .errors import MalformedAnswerError as MalformedAnswerError
 from .errors import MalformedStackAnswerError as MalformedStackAnswerError
+from .errors import NestingError as NestingError
 from .errors import ParameterError as ParameterError
 from .errors import PrincipalError as PrincipalError
 from .errors import PromotionCheckError as PromotionCheckError
@@ -67,6 +68,8 @@ from .errors import StackStateError as StackStateError
 from .errors import StageFileError as StageFileError
 from .errors import ThrottledError as ThrottledError
 from .errors import TransientError as TransientError
+from .lint import TemplateLint as TemplateLint
+from .lint import TemplateLintProvider as TemplateLintProvider
 from .provider import AssetBundleExport as AssetBundleExport
 from .provider import AssetBundleExportProvider as AssetBundleExportProvider
 from .release import AssetBundleRelease as AssetBundleRelease
@@ -75,3 +78,4 @@ from .stack import QuickSightBundleStack as QuickSightBundleStack
 from .stack import QuickSightBundleStackArgs as QuickSightBundleStackArgs
 
 __all__: list[str]
+__version__: str

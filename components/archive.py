@@ -8,6 +8,10 @@
   ``templates/<sha256>.json`` with pulumi-aws's ``aws.s3.getObject`` invoke, which runs in
   preview as in up, and checks the template's sha256 against the manifest. No export job is
   needed: a release deploys a year after its job expired, and a rollback names an earlier one.
+  It reads the manifest at the version the stage pins (the source stage's
+  ``release_manifest_version_id`` output, through ``pinFromStack`` or ``releaseVersionId``) and the
+  template at the version that manifest records: a version written over either later (S3 Object
+  Lock protects versions, not keys) is never what a stage deploys.
 
 No resource is created inside an ``apply``: the graph is the same in every preview.
 """
@@ -32,9 +36,10 @@ from .core.manifest import (
     sha256_text,
     template_key,
 )
-from .buckets import private_bucket
+from .buckets import Retention, private_bucket
 from .core.catalog import build_catalog, summarize_resources
-from .errors import ArchiveError, InputError
+from .core.types import DEFAULT_RETENTION_DAYS, RetentionMode
+from .errors import ArchiveError, InputError, clean
 
 __all__ = ["ArchivedTemplate", "ReleaseArchive", "read_archived_release", "reader_policy"]
 
@@ -42,8 +47,9 @@ __all__ = ["ArchivedTemplate", "ReleaseArchive", "read_archived_release", "reade
 def reader_policy(bucket: str, reader_arns: Sequence[str]) -> dict[str, Any]:
     """The bucket policy that lets ``reader_arns`` (stage roles or account roots) read the releases.
 
-    Only ``s3:GetObject`` on ``releases/*`` and ``templates/*``: a stage can read any release,
-    and write none (the writer is the source stage, in the bucket's own account).
+    Only ``s3:GetObject`` and ``s3:GetObjectVersion`` (a read of a pinned version) on
+    ``releases/*`` and ``templates/*``: a stage can read any release, and write none (the writer
+    is the source stage, in the bucket's own account).
     """
     return {
         "Version": "2012-10-17",
@@ -52,7 +58,7 @@ def reader_policy(bucket: str, reader_arns: Sequence[str]) -> dict[str, Any]:
                 "Sid": "StagesReadReleases",
                 "Effect": "Allow",
                 "Principal": {"AWS": sorted(set(reader_arns))},
-                "Action": "s3:GetObject",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
                 "Resource": [
                     f"arn:aws:s3:::{bucket}/{RELEASES_PREFIX}*",
                     f"arn:aws:s3:::{bucket}/{TEMPLATES_PREFIX}*",
@@ -63,18 +69,24 @@ def reader_policy(bucket: str, reader_arns: Sequence[str]) -> dict[str, Any]:
 
 
 class ReleaseArchive(pulumi.ComponentResource):
-    """The release archive bucket: private, encrypted, versioned, bucket-owner-enforced, TLS only.
+    """The release archive bucket: private, encrypted, versioned, locked, bucket-owner-enforced, TLS only.
 
     Versioning keeps every object's first version even if someone overwrites or deletes it out of
-    band (the writer never does: ``IfNoneMatch="*"``). The bucket is not ``force_destroy``: a
-    ``pulumi destroy`` of the source stage fails on a non-empty archive rather than forgetting
-    every release.
+    band (the writer never does: ``IfNoneMatch="*"``), and S3 Object Lock's default retention
+    keeps each version from being deleted or shortened for ``retention_days``: in ``GOVERNANCE``
+    mode only a principal with ``s3:BypassGovernanceRetention`` can, in ``COMPLIANCE`` mode nobody,
+    not even the account's root user, until the days have passed. Object Lock is enabled on an
+    existing archive too (S3 allows it on a versioned bucket) and cannot be turned off again. The
+    bucket is not ``force_destroy``: a ``pulumi destroy`` of the source stage fails on a non-empty
+    archive rather than forgetting every release.
 
     Args:
         name: The Pulumi resource name.
-        reader_arns: Principals of the stage accounts allowed ``s3:GetObject`` on ``releases/*``
-            and ``templates/*`` (statements of the bucket's one policy, beside the TLS-only one;
-            none: only the bucket's account reads).
+        reader_arns: Principals of the stage accounts allowed ``s3:GetObject`` and
+            ``s3:GetObjectVersion`` on ``releases/*`` and ``templates/*`` (statements of the
+            bucket's one policy, beside the TLS-only one; none: only the bucket's account reads).
+        retention_mode: ``GOVERNANCE`` or ``COMPLIANCE`` (Object Lock's default retention).
+        retention_days: How long each object version is locked, in days.
         opts: Resource options.
 
     Outputs: ``bucket_name``, ``bucket_arn``, ``region`` (the bucket's, for the writer).
@@ -85,13 +97,20 @@ class ReleaseArchive(pulumi.ComponentResource):
     region: pulumi.Output[str]
 
     def __init__(
-        self, name: str, reader_arns: Sequence[str] = (), opts: Optional[pulumi.ResourceOptions] = None
+        self,
+        name: str,
+        reader_arns: Sequence[str] = (),
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        retention_mode: RetentionMode = "GOVERNANCE",
+        retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
         super().__init__("quicksight-promotion:quicksight:ReleaseArchive", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        retention = Retention(retention_mode, retention_days)  # refuses a bad mode or days at once
         # A policy naming other accounts is not "public": the access block allows it.
         readers = (lambda bucket_name, _arn: reader_policy(bucket_name, reader_arns)["Statement"]) if reader_arns else None
-        bucket, _ = private_bucket(name, force_destroy=False, opts=child, statements=readers, versioned=True)
+        bucket, _ = private_bucket(name, force_destroy=False, opts=child, statements=readers, retention=retention)
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         # The writer runs in the provider process, whose AWS chain may name another region than
@@ -111,6 +130,8 @@ class ArchivedTemplate:
         catalog: Its parameter catalog (rebuilt from the template with ``build_catalog``).
         assets: Asset ids by kind.
         manifest: The manifest (as dumped), or None when chosen by sha256.
+        manifest_version_id: The S3 version of the manifest read (None by sha256 alone, or in a
+            bucket without versioning): what the next stage pins.
         subject: How messages name it (``release 'x' of s3://bucket``).
     """
 
@@ -121,6 +142,22 @@ class ArchivedTemplate:
     assets: pulumi.Output[dict[str, list[str]]]
     manifest: pulumi.Output[Optional[dict[str, Any]]]
     subject: str
+    manifest_version_id: Optional[pulumi.Output[Optional[str]]] = None
+
+
+def _version(answer: Any) -> Optional[str]:
+    """The version id a getObject answered (None for none, or ``"null"``: an object written unversioned)."""
+    return answer if isinstance(answer, str) and answer and answer != "null" else None
+
+
+def _checked_version(where: str, asked: Optional[str], answered: Optional[str]) -> Optional[str]:
+    """The version read, refused when it is not the one asked for."""
+    if asked and _version(answered) != asked:
+        raise ArchiveError(
+            f"{where} was read at version {clean(str(answered), 100)!r}, not the pinned {clean(asked, 100)!r}: "
+            "the archive or its reader did not honour the version; nothing was deployed"
+        )
+    return _version(answered)
 
 
 def _read_manifest(
@@ -128,24 +165,35 @@ def _read_manifest(
     bucket_out: pulumi.Output[str],
     release: str,
     wanted: Optional[str],
+    version_id: Optional[pulumi.Input[Optional[str]]],
     region: Optional[pulumi.Input[str]],
     opts: Optional[pulumi.InvokeOptions],
-) -> pulumi.Output[Optional[dict[str, Any]]]:
-    """``releases/<name>.json``, parsed, and refused unless it is the ``wanted`` template (when one is)."""
+) -> tuple[pulumi.Output[Optional[dict[str, Any]]], pulumi.Output[Optional[str]]]:
+    """``releases/<name>.json`` at the pinned version, parsed, and refused unless it is the ``wanted`` template.
+
+    Returns:
+        The manifest (as dumped) and the version read.
+    """
     key = manifest_key(release)
-    answer = aws.s3.get_object_output(bucket=bucket, key=key, region=region, opts=opts)
+    pinned = pulumi.Output.from_input(version_id).apply(_version)
+    answer = aws.s3.get_object_output(bucket=bucket, key=key, version_id=pinned, region=region, opts=opts)
 
     def manifest_of(values: list[Any]) -> dict[str, Any]:
-        body, name = values
-        parsed: ReleaseManifest = parse_manifest(body, f"s3://{name}/{key}", release)
+        body, name, asked, answered = values
+        where = f"s3://{name}/{key}"
+        _checked_version(where, asked, answered)
+        parsed: ReleaseManifest = parse_manifest(body, where, release)
         if wanted and wanted != parsed.sha256:
             raise ArchiveError(
-                f"release {release!r} (s3://{name}/{key}) is template sha256 {parsed.sha256}, not the releaseSha256 "
+                f"release {release!r} ({where}) is template sha256 {parsed.sha256}, not the releaseSha256 "
                 f"{wanted} this stage asks for: set only one of release and releaseSha256, or the matching pair"
             )
         return parsed.model_dump()
 
-    return pulumi.Output.all(answer.body, bucket_out).apply(manifest_of)
+    manifest = pulumi.Output.all(answer.body, bucket_out, pinned, answer.version_id).apply(manifest_of)
+    # The version read, known once the manifest passed its checks.
+    read = pulumi.Output.all(manifest, answer.version_id).apply(lambda v: _version(v[1]))
+    return manifest, read
 
 
 def read_archived_release(
@@ -153,19 +201,23 @@ def read_archived_release(
     *,
     release: Optional[str] = None,
     sha256: Optional[str] = None,
+    manifest_version_id: Optional[pulumi.Input[Optional[str]]] = None,
     region: Optional[pulumi.Input[str]] = None,
     opts: Optional[pulumi.InvokeOptions] = None,
 ) -> ArchivedTemplate:
     """Read a release (by name, or by sha256) from the archive with ``aws.s3.getObject`` invokes.
 
     Invokes run in preview as in up, so the template, its catalog and its per-resource digests are
-    known at preview; every check fails the preview with a message naming the object.
+    known at preview; every check fails the preview with a message naming the object. The
+    template is read at the version its manifest records (when it records one).
 
     Args:
         bucket: The archive bucket.
         release: The release name (``releases/<name>.json``).
         sha256: The template's sha256 (``templates/<sha256>.json``); with ``release`` it must be the
             manifest's.
+        manifest_version_id: The manifest's S3 version to read (the source stage's
+            ``release_manifest_version_id`` output); None reads the latest.
         region: The bucket's region (else the aws provider's).
         opts: Invoke options (``parent``, and ``provider`` for another account or role).
 
@@ -181,15 +233,16 @@ def read_archived_release(
     subject = f"release {release!r}" if release else f"archived template {wanted}"
     manifest: pulumi.Output[Optional[dict[str, Any]]]
     if release:
-        manifest = _read_manifest(bucket, bucket_out, release, wanted, region, opts)
+        manifest, read_version = _read_manifest(bucket, bucket_out, release, wanted, manifest_version_id, region, opts)
         expected: pulumi.Output[str] = manifest.apply(lambda m: str(m["sha256"]))
     else:
-        manifest = pulumi.Output.from_input(None)
+        manifest, read_version = pulumi.Output.from_input(None), pulumi.Output.from_input(None)
         expected = pulumi.Output.from_input(str(wanted))
     object_key = expected.apply(template_key)
-    template = aws.s3.get_object_output(bucket=bucket, key=object_key, region=region, opts=opts)
-    body = pulumi.Output.all(template.body, expected, bucket_out, object_key).apply(
-        lambda v: check_template(v[0], v[1], f"s3://{v[2]}/{v[3]}")
+    template_version = manifest.apply(lambda m: (m or {}).get("template_version_id"))
+    template = aws.s3.get_object_output(bucket=bucket, key=object_key, version_id=template_version, region=region, opts=opts)
+    body = pulumi.Output.all(template.body, expected, bucket_out, object_key, template_version, template.version_id).apply(
+        lambda v: _checked_template(v[0], v[1], f"s3://{v[2]}/{v[3]}", v[4], v[5])
     )
     document = pulumi.Output.all(body, bucket_out, object_key).apply(lambda v: archived_document(v[0], f"s3://{v[1]}/{v[2]}"))
     return ArchivedTemplate(
@@ -200,4 +253,11 @@ def read_archived_release(
         assets=document.apply(summarize_resources),
         manifest=manifest,
         subject=subject,
+        manifest_version_id=read_version,
     )
+
+
+def _checked_template(body: Optional[str], sha256: str, where: str, asked: Optional[str], answered: Optional[str]) -> str:
+    """The archived template, read at the version asked for and hashing to ``sha256``."""
+    _checked_version(where, asked, answered)
+    return check_template(body, sha256, where)

@@ -8,9 +8,11 @@ Progress (waiting on a job, running cfn-lint) goes to stderr; results to stdout.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
+import shutil
 import sys
 import unicodedata
 from pathlib import Path
@@ -20,13 +22,14 @@ from .bundle_file import load_bundle_file
 from .core.bundle import Template
 from .core.catalog import CatalogEntry, build_catalog, summarize_resources
 from .core.literals import literal_connection_values
+from .core.overrides import refused_in_template
 from .core.principals import find_principals, principalize, principals_skeleton
 from .core.stage_values import stage_config_skeleton
 from .core.quotas import INLINE_TEMPLATE_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, URL_TEMPLATE_LIMIT
+from .core.repair import Repair
 from .core.transform import DeployableTemplate, deployable
-from .errors import QuickSightPromotionError, clean
-
-VERSION = "0.1.0"
+from . import __version__
+from .errors import QuickSightPromotionError, clean, listing
 
 # The flags that fetch a job, each named after the export resource's input it sets.
 _FLAG_FOR_INPUT = {
@@ -97,9 +100,10 @@ def _stage_name(text: str) -> str:
 
 
 def _directory(text: str) -> Path:
+    """A directory to write into: created when the file is written (not here: a usage error writes nothing)."""
     path = Path(text)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is not an existing directory")
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory")
     return path
 
 
@@ -131,7 +135,7 @@ def _parser(prog: str) -> _Parser:
     parser = _Parser(
         prog=prog, description="Inspect or pre-flight QuickSight CLOUDFORMATION_JSON asset bundles."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     inspect = commands.add_parser("inspect", help="show the resources, parameters and size of a bundle")
     inspect.add_argument("bundle", nargs="?", type=Path, help="a downloaded bundle (.json or .zip)")
@@ -139,9 +143,9 @@ def _parser(prog: str) -> _Parser:
     inspect.add_argument(
         "--stage-config", metavar="NAME", type=_stage_name, help="write a commented Pulumi.NAME.yaml for this bundle"
     )
-    inspect.add_argument("--out-dir", type=_directory, default=Path("."), help="where to write it (default .)")
+    inspect.add_argument("--out-dir", type=_directory, default=Path("."), help="where to write it (default .; created if missing)")
     inspect.add_argument("--force", action="store_true", help="overwrite an existing Pulumi.NAME.yaml")
-    inspect.add_argument("--json", action="store_true", help="print the sizes, resources and catalog as JSON")
+    inspect.add_argument("--json", action="store_true", help="print the whole report as JSON (full ids)")
     inspect.add_argument(
         "--show-overrides",
         action="store_true",
@@ -182,12 +186,26 @@ def _parser(prog: str) -> _Parser:
 def _size_lines(template: Template, deployed: DeployableTemplate, downloaded: int) -> list[str]:
     """Sizes against CloudFormation's limits, measured on what the component would deploy."""
     inline = "fits" if deployed.inline else "too large: the template is staged in S3"
-    url = "fits" if deployed.deployable else "TOO LARGE: split the export into smaller bundles"
+    url = _url_placement(deployed)
     return [
         f"Template size: {template.size:,} bytes compact ({downloaded:,} bytes as downloaded)",
         f"  inline TemplateBody limit {INLINE_TEMPLATE_LIMIT:,} B: {inline} ({deployed.inline_size:,} B as sent)",
         f"  TemplateURL (S3) limit   {URL_TEMPLATE_LIMIT:,} B: {url}",
     ]
+
+
+def _url_placement(deployed: DeployableTemplate) -> str:
+    """How the template fits TemplateURL: as it is, as nested stacks, or not at all."""
+    plan, unsplittable = deployed.nesting
+    if plan is not None:
+        return f"over one stack's limits: deployed as {len(plan.nested)} nested stacks ({_nested_names(plan)})"
+    if unsplittable or not deployed.deployable:
+        return "TOO LARGE: split the export into smaller bundles"
+    return "fits"
+
+
+def _nested_names(plan: Any) -> str:
+    return ", ".join(f"{n.name} {n.size:,} B" for n in plan.nested)
 
 
 def _principal_lines(template: Template) -> list[str]:
@@ -203,7 +221,7 @@ def _principal_lines(template: Template) -> list[str]:
     return lines
 
 
-def _literal_lines(template: Template) -> list[str]:
+def _literal_lines(template: Template, columns: Optional[int] = None) -> list[str]:
     """Connection values written as literals: every stage would use the source's."""
     literals = literal_connection_values(template.document)
     if not literals:
@@ -213,7 +231,29 @@ def _literal_lines(template: Template) -> list[str]:
         "re-export with CloudFormationOverridePropertyConfiguration for them):"
     ]
     rows = [["ASSET", "PROPERTY", "VALUE"], *([v.asset, v.property, v.value] for v in literals)]
-    return [*lines, *_table(rows)]
+    return [*lines, *_table(rows, columns)]
+
+
+def _refused_lines(template: Template) -> list[str]:
+    """Data sources of a type that cannot be promoted, and why (``core.overrides.REFUSED_VARIANTS``)."""
+    refused = refused_in_template(template.document)
+    if not refused:
+        return []
+    lines = [f"Data sources that cannot be promoted ({len(refused)}; pulumi up and preflight stop on them):"]
+    return [*lines, *(f"  {asset} ({variant}): {why}" for asset, variant, why in refused)]
+
+
+def _repair_lines(template: Template, region: Optional[str]) -> list[str]:
+    """What CloudFormation's resource schemas reject in the template, and what ``templateRepair: repair`` would do."""
+    from .validation import repaired  # noqa: PLC0415  (cfn-lint is slow to import)
+
+    found = repaired(template, "", "report", region)[2]
+    if found is None:
+        return ["Schema repairs: not looked at (cfn-lint is not installed)"]
+    if not found:
+        return ["Schema repairs: none (CloudFormation's resource schemas accept every property)"]
+    lines = [f"Schema repairs ({len(found)}; CloudFormation would refuse these; see docs/template-repair.md):"]
+    return [*lines, *(f"  {Repair.model_validate(place).describe()}" for place in found)]
 
 
 def _limit_lines(deployed: DeployableTemplate) -> list[str]:
@@ -268,14 +308,80 @@ def _shown_json(value: Any) -> Any:
     return value
 
 
-def _print_lines(lines: list[str], out: IO[str]) -> None:
-    """Print ``lines``, each one cleaned line (whatever part of it came from the bundle)."""
-    print("\n".join(_shown(line) for line in lines), file=out)
+def _print_lines(lines: list[str], out: IO[str], columns: Optional[int] = None) -> None:
+    """Print ``lines``, each one cleaned line (whatever part of it came from the bundle).
+
+    With ``columns``, each line is fitted to that many terminal columns (``_fit``).
+    """
+    shown = [_shown(line) for line in lines]
+    if columns is not None:
+        shown = [part for line in shown for part in _fit(line, columns)]
+    print("\n".join(shown), file=out)
 
 
-def _table(rows: list[list[str]]) -> list[str]:
+# The narrowest report: below it, ids would be shortened past recognition.
+_MIN_COLUMNS = 40
+
+
+def _columns(out: IO[str]) -> Optional[int]:
+    """The width to fit the report to: ``COLUMNS`` if set, else the terminal's; None (whole lines) into a pipe or file."""
+    if not os.environ.get("COLUMNS", "").strip().isdigit() and not (hasattr(out, "isatty") and out.isatty()):
+        return None
+    # shutil reads COLUMNS first, then the terminal of sys.__stdout__.
+    return max(_MIN_COLUMNS, shutil.get_terminal_size(fallback=(100, 24)).columns)
+
+
+def _middle(text: str, columns: int) -> str:
+    """``text`` in at most ``columns`` terminal columns, shortened in the middle with an ellipsis (the ends of an id tell it apart)."""
+    if _width(text) <= columns:
+        return text
+    budget = max(columns - 1, 2)
+    return f"{_leading(text, (budget + 1) // 2)}\u2026{_leading(text[::-1], budget // 2)[::-1]}"
+
+
+def _leading(text: str, columns: int) -> str:
+    """The longest start of ``text`` that fits in ``columns`` terminal columns."""
+    used = 0
+    for index, ch in enumerate(text):
+        used += _width(ch)
+        if used > columns:
+            return text[:index]
+    return text
+
+
+def _fit(line: str, columns: int) -> list[str]:
+    """A report line in ``columns``: wrapped at spaces under its own indent, a word too long for a line shortened in the middle."""
+    if _width(line) <= columns:
+        return [line]
+    first = line[: len(line) - len(line.lstrip(" "))]
+    indent = first + "    "
+    lines: list[str] = []
+    current = first
+    for word in line.split():
+        if not current.strip():  # a fresh line: the word goes on it, shortened if it must be
+            current += _middle(word, columns - _width(current))
+        elif _width(f"{current} {word}") <= columns:
+            current = f"{current} {word}"
+        else:
+            lines.append(current)
+            current = indent + _middle(word, columns - _width(indent))
+    lines.append(current)
+    return lines
+
+
+def _table(rows: list[list[str]], columns: Optional[int] = None) -> list[str]:
+    """Rows as aligned columns; with ``columns``, the widest columns narrowed (cells shortened in the middle) to fit."""
     rows = [[_shown(cell) for cell in row] for row in rows]  # cleaned first: the widths are of what is shown
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    if columns is not None:
+        # Two spaces before the table and between columns; no column narrower than its header or 8.
+        floors = [max(8, _width(header)) for header in rows[0]]
+        while 2 * len(widths) + sum(widths) > columns:
+            widest = max(range(len(widths)), key=lambda i: widths[i])
+            if widths[widest] <= floors[widest]:
+                break
+            widths[widest] -= 1
+        rows = [[_middle(cell, w) for cell, w in zip(row, widths)] for row in rows]
     return [
         "  " + "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths)).rstrip() for row in rows
     ]
@@ -290,7 +396,7 @@ def _shown_default(entry: CatalogEntry) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _parameter_lines(catalog: list[CatalogEntry]) -> list[str]:
+def _parameter_lines(catalog: list[CatalogEntry], columns: Optional[int] = None) -> list[str]:
     """The catalog as a table; the friendly key of a row is ASSET.PROPERTY (or the name alone)."""
     if not catalog:
         return ["Parameters: none (the export asked for no overrides)"]
@@ -309,7 +415,17 @@ def _parameter_lines(catalog: list[CatalogEntry]) -> list[str]:
             ]
         )
         previous = asset
-    return [f"Parameters ({len(catalog)}; set each as ASSET.PROPERTY, or by its global name):", *_table(rows)]
+    heading = f"Parameters ({len(catalog)}; set each as ASSET.PROPERTY, or by its global name):"
+    table = _table(rows)
+    if columns is None or max(_width(line) for line in table) <= columns:
+        return [heading, *table]
+    # Too wide for the terminal: each asset on a line of its own, its properties indented below it.
+    fitted = _table([row[1:] for row in rows], columns - 2)
+    lines = [heading, f"  {fitted[0]}"]
+    for row, line in zip(rows[1:], fitted[1:]):
+        lines += [f"  {row[0]}"] if row[0] else []
+        lines.append(f"  {line}")
+    return lines
 
 
 def _json_report(
@@ -336,6 +452,18 @@ def _json_report(
         },
         "resources": summarize_resources(template.document),
         "parameters": [shown(entry) for entry in catalog],
+        # Everything the text shows: the principals to map, the literal values, the limits.
+        "principals": [
+            {"text": p.text, "parameter": p.parameter, "kept_because": p.kept_because, "assets": list(p.assets)}
+            for p in find_principals(template.document)
+        ],
+        "literal_values": [dataclasses.asdict(value) for value in literal_connection_values(template.document)],
+        "limits": {
+            "resources": {"count": deployed.resources, "limit": RESOURCE_LIMIT},
+            "parameters": {"count": deployed.parameters, "limit": PARAMETER_LIMIT},
+            "outputs": {"count": deployed.outputs, "limit": OUTPUT_LIMIT},
+            "exceeded": list(deployed.exceeded()),
+        },
     }
     return json.dumps(_shown_json(report), ensure_ascii=False, indent=2)
 
@@ -419,22 +547,26 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         return 1
     deployed = deployable(template.body, [entry.model_dump() for entry in catalog])
     source = str(args.bundle) if args.bundle else f"export job {args.export_job_id} in account {args.source_account_id}"
+    target = args.out_dir / f"Pulumi.{args.stage_config}.yaml" if args.stage_config else None
+    if target is not None and target.exists() and not args.force:
+        # Before the report: an error at its end would scroll out of sight.
+        print(f"error: {target} exists: pass --force to overwrite it", file=err)
+        return 1
     if args.json:
         print(_json_report(source, template, sha256, downloaded, deployed, catalog), file=out)
     else:
+        columns = _columns(out)
         lines = [f"Bundle: {source} ({template.source}), sha256 {sha256}"]
         lines += _size_lines(template, deployed, downloaded)
         lines += _resource_lines(template)
-        lines += _parameter_lines(catalog)
+        lines += _parameter_lines(catalog, columns)
         lines += _principal_lines(template)
-        lines += _literal_lines(template)
+        lines += _literal_lines(template, columns)
+        lines += _refused_lines(template)
+        lines += _repair_lines(template, args.source_region)
         lines += _limit_lines(deployed)
-        _print_lines(lines, out)
-    if args.stage_config:
-        target = args.out_dir / f"Pulumi.{args.stage_config}.yaml"
-        if target.exists() and not args.force:
-            print(f"error: {target} exists: pass --force to overwrite it", file=err)
-            return 1
+        _print_lines(lines, out, columns)
+    if target is not None:
         settings = {
             "sourceAccountId": args.source_account_id,
             "exportJobId": args.export_job_id,
@@ -443,12 +575,13 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         }
         skeleton = stage_config_skeleton(catalog, args.stage_config, settings={k: v for k, v in settings.items() if v})
         skeleton += principals_skeleton(principalize(template.document))
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(skeleton, encoding="utf-8")
         print(f"Wrote {target}: fill in the <required: ...> values, then run pulumi up --stack {args.stage_config}", file=out)
     if not deployed.deployable:
         print(
-            f"error: the template is {deployed.size:,} bytes, over CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte "
-            "TemplateURL limit: it cannot be deployed; split the export into smaller bundles",
+            f"error: the template as deployed is {listing(deployed.exceeded())}: it cannot be deployed; split the "
+            "export into smaller bundles",
             file=err,
         )
         return 1

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import Any, ClassVar, Optional
 
 import pulumi
 from pulumi.dynamic import (
@@ -369,6 +370,26 @@ def job_outputs(fetched: Any, catalog: list[CatalogEntry], job_arn: str) -> dict
     }
 
 
+def repaired_job(fetched: Any, mode: str, region: Optional[str]) -> tuple[Any, Optional[list[dict[str, Any]]]]:
+    """A fetched job with its template as ``templateRepair`` makes it, and the places found.
+
+    The one place the export and the release apply repair (``validation.repaired``): what it
+    returns is what the catalog, ``template_sha256``, the pin, the archive and every later stage see.
+
+    Args:
+        fetched: The boundary's ``FetchedExport``.
+        mode: ``report``, ``repair`` or ``off``.
+        region: The region whose resource schemas apply (the source region; else us-east-1's).
+
+    Returns:
+        (the job to record, each place found as a dict; None when not looked at).
+    """
+    from .validation import repaired  # noqa: PLC0415  (cfn-lint is slow to import)
+
+    template, sha256, found = repaired(fetched.template, fetched.sha256, mode, region)
+    return replace(fetched, template=template, sha256=sha256), found
+
+
 def archive_job(inputs: Any, name: str, outputs: dict[str, Any], archived_by: str) -> dict[str, Any]:
     """Archive a fetched (or recorded) job when ``archive_bucket`` is set (once; see aws/archive_writer.py).
 
@@ -379,10 +400,11 @@ def archive_job(inputs: Any, name: str, outputs: dict[str, Any], archived_by: st
         archived_by: The resource type, recorded in the manifest.
 
     Returns:
-        ``archive_manifest_key`` and ``archive_sha256`` (None without ``archive_bucket``).
+        ``archive_manifest_key``, ``archive_sha256`` and ``archive_manifest_version_id`` (None
+        without ``archive_bucket``).
     """
     if not inputs.archive_bucket:
-        return {"archive_manifest_key": None, "archive_sha256": None}
+        return {"archive_manifest_key": None, "archive_sha256": None, "archive_manifest_version_id": None}
     from .aws.archive_writer import archive_outputs  # noqa: PLC0415  (boto3 only in the provider process)
 
     return archive_outputs(

@@ -49,7 +49,8 @@ The tree (a class in brackets is a second base)::
         ├── ChangeSetFailedError
         ├── AssetVerificationError          deployed, but a dashboard or analysis failed in QuickSight
         ├── StackOperationFailedError
-        └── AccountMismatchError            the credentials act in another account
+        ├── AccountMismatchError            the credentials act in another account
+        └── NestingError                    a template over one stack's limits cannot be split
 """
 
 from __future__ import annotations
@@ -348,6 +349,10 @@ class DeploymentTimeoutError(DeadlineError, DeploymentError):
 
 class AccountMismatchError(DeploymentError):
     """The credentials act in another account than the target account."""
+
+
+class NestingError(DeploymentError):
+    """A template over one stack's limits cannot be split into nested stacks (the reference or resource is named)."""
 
 
 class DeploymentUnavailableError(ServiceUnavailableError, DeploymentError):

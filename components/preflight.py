@@ -8,7 +8,8 @@ the one judge the component calls too (``core.judge``): this module has no rule 
 A source stage (``releaseName``) deploys nothing: only its settings are judged (the release's
 assets are checked by its own pre-flight at ``up``). A target stage is judged against the bundle
 it deploys: its values, principals, the pin, CloudFormation's limits, values still pointing at the
-source, literal connection values and cfn-lint.
+source, literal connection values, what CloudFormation's schemas reject (``templateRepair``: the
+bundle is judged as the stage's export would record it, repaired or not) and cfn-lint.
 
 Encrypted values (``secure:``) cannot be read without the stack's secrets provider: they count as
 set, and their constraints are left to ``pulumi up``. ``pinFromStack`` needs the other stack's
@@ -198,6 +199,17 @@ def _lint(body: str, settings: Optional[ProgramConfig], err: IO[str]) -> list[di
     return [finding.model_dump() for finding in lint_template(body, region)]
 
 
+def _repaired(loaded: Any, settings: Optional[ProgramConfig]) -> tuple[Any, str, Optional[list[dict[str, Any]]]]:
+    """The bundle as the stage's ``templateRepair`` makes it (what its export would record), with the places found."""
+    from .validation import repaired  # noqa: PLC0415  (cfn-lint is slow to import)
+
+    mode = settings.template_repair if settings else "report"
+    if settings and (settings.release or settings.release_sha256) and mode == "repair":
+        # An archived release was repaired (or not) when it was archived: a stage deploys it as it is.
+        mode = "report"
+    return repaired(loaded.template, loaded.sha256, mode, settings.source_region if settings else None)
+
+
 def check_stage(
     bundle: Optional[Path], stage: Path, project: Optional[Path] = None, *, lint: bool = True, err: IO[str] = sys.stderr
 ) -> Report:
@@ -215,17 +227,19 @@ def check_stage(
         loaded = load_bundle_file(bundle)
     except QuickSightPromotionError as exc:
         return Report(read.name, False, (*read.findings, Finding("error", "bundle", bundle.name, clean(str(exc), 2000))))
-    catalog = build_catalog(loaded.template.document)
+    template, sha256, repairs = _repaired(loaded, settings)
+    catalog = build_catalog(template.document)
     encrypted, plain = _encrypted(catalog, read.parameters)
     mode = settings.template_validation if settings else "error"
-    findings = _lint(loaded.template.body, settings, err) if lint and mode != "off" else None
+    findings = _lint(template.body, settings, err) if lint and mode != "off" else None
     verdict = judge(
-        loaded.template.body,
+        template.body,
         _relaxed(catalog, encrypted),
         _stage(read, settings, encrypted, plain, _other_stages(stage, read.name)),
         Target(region=read.region, partition=_partition(read.region)),
-        sha256=loaded.sha256,
+        sha256=sha256,
         lint_findings=findings,
+        repairs=repairs,
     )
     pin = []
     if settings and settings.pin_from_stack:

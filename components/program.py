@@ -6,6 +6,7 @@ by ``components/settings.py`` in one message naming every bad key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
@@ -72,7 +73,40 @@ def archive_invoke_options(settings: ProgramConfig) -> Optional[pulumi.InvokeOpt
     return pulumi.InvokeOptions(provider=reader)
 
 
-def read_release(settings: ProgramConfig) -> Any:
+@dataclass(frozen=True)
+class Pins:
+    """What a stage must deploy, from its settings or the stage before it (``pinFromStack``).
+
+    Attributes:
+        sha256: The template sha256 (``expectedSha256``, or the stage before's ``template_sha256``).
+        manifest_version_id: The S3 version of the release's manifest to read (``releaseVersionId``,
+            or the stage before's ``release_manifest_version_id`` when it deployed or cut the same
+            release); None reads the latest, which the sha256 pin then checks.
+    """
+
+    sha256: Optional[pulumi.Input[str]]
+    manifest_version_id: Optional[pulumi.Input[Optional[str]]]
+
+
+def pins(settings: ProgramConfig) -> Pins:
+    """The stage's pins: deploy exactly the bytes the stage before validated.
+
+    One ``StackReference`` serves both (a second of the same name would clash). With an archived
+    release the checks are made at preview: the release must be that template, read at that version.
+    """
+    if not settings.pin_from_stack:
+        return Pins(settings.expected_sha256, settings.release_version_id)
+    before = pulumi.StackReference(settings.pin_from_stack)
+    version: Optional[pulumi.Input[Optional[str]]] = settings.release_version_id
+    if settings.release and not version:
+        # The stage before names the version it read (or wrote) of its own release's manifest.
+        version = pulumi.Output.all(before.get_output("release_name"), before.get_output("release_manifest_version_id")).apply(
+            lambda v: v[1] if v[0] == settings.release and isinstance(v[1], str) else None
+        )
+    return Pins(before.require_output("template_sha256"), version)
+
+
+def read_release(settings: ProgramConfig, pinned: Pins) -> Any:
     """The archived release a stage deploys (``release``/``releaseSha256``), read with invokes (known at preview)."""
     from .archive import read_archived_release  # noqa: PLC0415
 
@@ -80,34 +114,25 @@ def read_release(settings: ProgramConfig) -> Any:
         settings.archive_bucket or "",
         release=settings.release,
         sha256=settings.release_sha256,
+        manifest_version_id=pinned.manifest_version_id,
         region=settings.archive_region,
         opts=archive_invoke_options(settings),
     )
 
 
-def pinned_sha256(settings: ProgramConfig) -> Optional[pulumi.Input[str]]:
-    """The template sha256 this stage must deploy: ``expectedSha256``, or ``pinFromStack``'s ``template_sha256``.
-
-    Deploy exactly the bytes another stage tested. With an archived release the check is made at
-    preview: the release must be that template.
-    """
-    if settings.pin_from_stack:
-        return pulumi.StackReference(settings.pin_from_stack).require_output("template_sha256")
-    return settings.expected_sha256
-
-
 def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStackArgs:
     """The component's arguments: each setting under its one name (README, the settings reference)."""
-    archived = read_release(settings) if (settings.release or settings.release_sha256) else None
+    pinned = pins(settings)
+    archived = read_release(settings, pinned) if (settings.release or settings.release_sha256) else None
     # Only the export path archives what it fetched; an archived release is archived already.
     archive = settings if archived is None else None
     return QuickSightBundleStackArgs(
         source_account_id=settings.source_account_id,
-        export_job_id=settings.export_job_id or "",
+        export_job_id=settings.export_job_id,
         source_region=settings.source_region,
         source_role_arn=settings.source_role_arn,
         source_external_id=settings.source_external_id,
-        expected_sha256=pinned_sha256(settings),
+        expected_sha256=pinned.sha256,
         export_timeout_seconds=settings.export_timeout_seconds,
         parameters=parameters,
         allow_source_defaults=settings.allow_source_defaults,
@@ -129,6 +154,7 @@ def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStac
         staging_bucket=settings.staging_bucket,
         staging_prefix=settings.staging_prefix,
         template_validation=settings.template_validation,
+        template_repair=settings.template_repair,
         principals=settings.principals or None,
         grant=settings.grant or None,
         archived=archived,
@@ -150,7 +176,12 @@ def build_archive(settings: ProgramConfig) -> tuple[pulumi.Output[str], pulumi.O
         return pulumi.Output.from_input(settings.archive_bucket), pulumi.Output.from_input(settings.archive_region)
     from .archive import ReleaseArchive  # noqa: PLC0415
 
-    archive = ReleaseArchive("release-archive", reader_arns=tuple(settings.archive_readers))
+    archive = ReleaseArchive(
+        "release-archive",
+        reader_arns=tuple(settings.archive_readers),
+        retention_mode=settings.archive_retention_mode,
+        retention_days=settings.archive_retention_days,
+    )
     region = archive.region.apply(lambda created: settings.archive_region or created or None)
     return archive.bucket_name, region
 
@@ -183,6 +214,7 @@ def build_release(
         strict_validation=settings.release_strict_validation,
         id_prefix=settings.release_id_prefix,
         export_timeout_seconds=settings.export_timeout_seconds,
+        template_repair=settings.template_repair,
         archive_bucket=archive_bucket,
         archive_region=archive_region if archive_region is not None else settings.archive_region,
         archive_role_arn=settings.archive_role_arn if archive_bucket is not None else None,
@@ -195,11 +227,13 @@ RELEASE_OUTPUTS = {
     "release_name": "export_job_id",
     "archive_manifest_key": "archive_manifest_key",
     "archive_sha256": "archive_sha256",
+    "release_manifest_version_id": "archive_manifest_version_id",
     "export_job_id": "export_job_id",
     "template_sha256": "template_sha256",
     "parameter_catalog": "parameter_catalog",
     "override_configuration": "override_configuration",
     "release_notes": "notes",
+    "template_repairs": "template_repairs",
 }
 STACK_OUTPUTS = {
     name: name
@@ -212,6 +246,7 @@ STACK_OUTPUTS = {
         "asset_ids",
         "dashboard_urls",
         "resource_digests",
+        "template_repairs",
     )
 }
 
@@ -237,6 +272,8 @@ def deploy_release(settings: ProgramConfig, parameters: Any) -> QuickSightBundle
     export_outputs(bundle, STACK_OUTPUTS)
     if settings.release or settings.release_sha256:
         pulumi.export("release_name", bundle.release_name)
+        # The next stage's pinFromStack reads the manifest at this version.
+        pulumi.export("release_manifest_version_id", bundle.release_manifest_version_id)
     return bundle
 
 

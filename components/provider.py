@@ -29,6 +29,7 @@ from .dynamic import (
     is_unknown,
     secret_input,
     job_outputs,
+    repaired_job,
 )
 
 
@@ -47,8 +48,9 @@ class AssetBundleExportProvider(DynamicProvider):
     QUOTABLE = SOURCE_JOB_QUOTABLE | {"export_job_id", "expected_sha256"}
     # What identifies the export: a change means another job, so another resource.
     REPLACE_ON = ("source_account_id", "export_job_id", "source_region")
-    # How the same job is fetched or verified: fetch again in place.
-    REFETCH_ON = ("source_role_arn", "expected_sha256")
+    # How the same job is fetched, verified or repaired: fetch again in place (a repaired template
+    # no longer holds what another mode needs).
+    REFETCH_ON = ("source_role_arn", "expected_sha256", "template_repair")
     # The stage's values: re-resolved against the recorded catalog, no AWS call (so a stage can
     # still change a value after the job's description expired, 14 days on).
     REVALUE_ON = ("parameters", "allow_source_defaults", "validate_template")
@@ -113,7 +115,15 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
     """Fetch the job, check the stage values against its template, lint and archive it: the outputs."""
     from . import aws  # noqa: PLC0415  (boto3 is imported by the provider process only when it works)
 
-    fetched = aws.fetch_export(inputs)
+    repair = inputs.template_repair == "repair"
+    # A repaired template is pinned by the sha256 of its repaired bytes: checked once repaired.
+    fetched, repairs = repaired_job(
+        aws.fetch_export(inputs.model_copy(update={"expected_sha256": None}) if repair else inputs),
+        inputs.template_repair,
+        inputs.source_region,
+    )
+    if repair:
+        aws.check_pin(aws.JobRef(inputs.source_account_id, inputs.export_job_id, inputs.source_region), fetched.sha256, inputs.expected_sha256)
     catalog = build_catalog(fetched.template.document)
     # Checked before anything is deployed: an unknown key or a missing value fails this step.
     _resolve(catalog, inputs)
@@ -121,6 +131,7 @@ def _fetch(inputs: ExportInputs) -> dict[str, Any]:
         **job_outputs(fetched, catalog, f"{inputs.source_account_id}/{inputs.export_job_id}"),
         resource_arns=list(fetched.description.resource_arns),
         lint_findings=_lint(fetched.template.body, inputs) if inputs.validate_template else None,
+        template_repairs=repairs,
     )
     recorded = outputs.model_dump()
     recorded.update(archive_job(inputs, inputs.export_job_id, recorded, AssetBundleExportProvider.LABEL))
@@ -183,9 +194,13 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         export_timeout_seconds: How long to wait for the job (default 1800).
         expected_sha256: Refuse a download whose bytes hash differently.
         parameters: The stage's values for the template's parameters (friendly nested form, see
-            the README); credentials are made secret.
+            docs/stages.md); credentials are made secret.
         allow_source_defaults: Let data source connection properties keep the source's values.
         validate_template: Run cfn-lint once on each new template and record ``lint_findings``.
+        template_repair: ``report`` (default), ``repair`` or ``off``: what CloudFormation's resource
+            schemas reject in the template is listed in ``template_repairs``, and with ``repair``
+            removed (``core.repair``); the repaired bytes are then ``template_body`` and
+            ``template_sha256``.
         archive_bucket: Archive the template and its manifest in this release archive bucket
             (``templates/<sha256>.json``, ``releases/<export_job_id>.json``, written once).
         archive_region: The archive bucket's region (else the AWS chain's).
@@ -214,9 +229,12 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
     assets: pulumi.Output[dict[str, list[str]]]
     validate_template: pulumi.Output[bool]
     lint_findings: pulumi.Output[Optional[list[dict[str, Any]]]]
+    template_repair: pulumi.Output[str]
+    template_repairs: pulumi.Output[Optional[list[dict[str, Any]]]]
     archive_bucket: pulumi.Output[Optional[str]]
     archive_manifest_key: pulumi.Output[Optional[str]]
     archive_sha256: pulumi.Output[Optional[str]]
+    archive_manifest_version_id: pulumi.Output[Optional[str]]
     cfn_parameters: pulumi.Output[dict[str, str]]
 
     def __init__(
@@ -233,6 +251,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
         parameters: Optional[pulumi.Input[Mapping[str, Any]]] = None,
         allow_source_defaults: Optional[pulumi.Input[bool]] = None,
         validate_template: Optional[pulumi.Input[bool]] = None,
+        template_repair: Optional[pulumi.Input[str]] = None,
         archive_bucket: Optional[pulumi.Input[str]] = None,
         archive_region: Optional[pulumi.Input[str]] = None,
         archive_role_arn: Optional[pulumi.Input[str]] = None,
@@ -254,6 +273,7 @@ class AssetBundleExport(pulumi.dynamic.Resource, module="quicksight", name="Asse
             "parameters_secret": secret,
             "allow_source_defaults": allow_source_defaults,
             "validate_template": validate_template,
+            "template_repair": template_repair,
         }
         # None is not sent: a stack recorded before the archive existed sees no new input.
         props.update(archive_bucket=archive_bucket, archive_region=archive_region, archive_role_arn=archive_role_arn)

@@ -30,6 +30,7 @@ from .dynamic import (
     is_unknown,
     secret_input,
     job_outputs,
+    repaired_job,
 )
 from .errors import InputError, QuickSightPromotionError
 
@@ -59,6 +60,8 @@ class AssetBundleReleaseProvider(DynamicProvider):
         "include_tags",
         "strict_validation",
         "id_prefix",
+        # The release's template as repaired: other bytes, so another release.
+        "template_repair",
     )
     ARCHIVE_ON = ARCHIVE_INPUTS
     # source_role_arn only changes who calls QuickSight: the recorded release stays.
@@ -120,7 +123,8 @@ def _cut(inputs: ReleaseInputs) -> dict[str, Any]:
     from .aws.release_cut import cut_release  # noqa: PLC0415
 
     cut = cut_release(_request(inputs))
-    fetched, prepared = cut.fetched, cut.prepared
+    prepared = cut.prepared
+    fetched, repairs = repaired_job(cut.fetched, inputs.template_repair, inputs.source_region)
     catalog = build_catalog(fetched.template.document)
     outputs = ReleaseOutputs(
         **job_outputs(fetched, catalog, f"{inputs.source_account_id}/{prepared.ref.job_id}"),
@@ -129,6 +133,7 @@ def _cut(inputs: ReleaseInputs) -> dict[str, Any]:
         notes=list(prepared.contents.notes),
         override_configuration=prepared.overrides,
         started=cut.started,
+        template_repairs=repairs,
     )
     recorded = outputs.model_dump()
     recorded.update(_archive(inputs, recorded))
@@ -180,6 +185,8 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
         strict_validation: ``ValidationStrategy.StrictModeForAllResources`` (default true).
         id_prefix: Parameterise every asset id with ``ResourceIdPrefixForAllResources`` (default true).
         export_timeout_seconds: Bounds the whole release (default 1800).
+        template_repair: ``report`` (default), ``repair`` or ``off`` (see ``AssetBundleExport``):
+            with ``repair``, the release's template, sha256 and archive are the repaired ones.
         archive_bucket: Archive the release in this release archive bucket (``templates/<sha256>.json``
             and ``releases/<export job id>.json``, written once, never overwritten).
         archive_region: The archive bucket's region (else the AWS chain's).
@@ -212,9 +219,12 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
     assets: pulumi.Output[dict[str, list[str]]]
     override_configuration: pulumi.Output[dict[str, Any]]
     started: pulumi.Output[bool]
+    template_repair: pulumi.Output[str]
+    template_repairs: pulumi.Output[Optional[list[dict[str, Any]]]]
     archive_bucket: pulumi.Output[Optional[str]]
     archive_manifest_key: pulumi.Output[Optional[str]]
     archive_sha256: pulumi.Output[Optional[str]]
+    archive_manifest_version_id: pulumi.Output[Optional[str]]
 
     def __init__(
         self,
@@ -232,6 +242,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
         strict_validation: Optional[pulumi.Input[bool]] = None,
         id_prefix: Optional[pulumi.Input[bool]] = None,
         export_timeout_seconds: Optional[pulumi.Input[int]] = None,
+        template_repair: Optional[pulumi.Input[str]] = None,
         archive_bucket: Optional[pulumi.Input[str]] = None,
         archive_region: Optional[pulumi.Input[str]] = None,
         archive_role_arn: Optional[pulumi.Input[str]] = None,
@@ -251,6 +262,7 @@ class AssetBundleRelease(pulumi.dynamic.Resource, module="quicksight", name="Ass
             "strict_validation": strict_validation,
             "id_prefix": id_prefix,
             "export_timeout_seconds": export_timeout_seconds,
+            "template_repair": template_repair,
             "archive_bucket": archive_bucket,
             "archive_region": archive_region,
             "archive_role_arn": archive_role_arn,

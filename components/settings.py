@@ -16,6 +16,8 @@ from .core.models import DEFAULT_EXPORT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
 from .core.stacks import DEFAULT_TIMEOUT_SECONDS
 from .core.stage_values import PLACEHOLDER_PREFIX
 from .core.types import (
+    DEFAULT_RETENTION_DAYS,
+    MAX_RETENTION_DAYS,
     AccountId,
     ExportJobId,
     OptionalBucketName,
@@ -25,6 +27,8 @@ from .core.types import (
     OptionalRoleArn,
     OptionalSha256,
     OptionalStackName,
+    OptionalVersionId,
+    RetentionMode,
 )
 from .errors import InputError, ProblemsError
 
@@ -58,6 +62,7 @@ SCALAR_KEYS = (
     "stagingBucket",
     "stagingPrefix",
     "templateValidation",
+    "templateRepair",
     # The source-stage mode: cut a release instead of deploying one.
     "releaseName",
     "releaseIncludePermissions",
@@ -69,8 +74,11 @@ SCALAR_KEYS = (
     "archiveRegion",
     "archiveRoleArn",
     "archiveExternalId",
+    "archiveRetentionMode",
+    "archiveRetentionDays",
     "release",
     "releaseSha256",
+    "releaseVersionId",
 )
 STRUCTURED_KEYS = (
     "stackTags",
@@ -125,6 +133,8 @@ class ProgramConfig(BaseModel):
     staging_bucket: OptionalBucketName = Field(default=None, alias="stagingBucket")
     staging_prefix: str = Field(default="quicksight-promotion/", alias="stagingPrefix")
     template_validation: Literal["error", "warning", "off"] = Field(default="error", alias="templateValidation")
+    # What CloudFormation's resource schemas reject in the template: reported, removed, or neither (core.repair).
+    template_repair: Literal["report", "repair", "off"] = Field(default="report", alias="templateRepair")
     stack_tags: dict[str, str] = Field(default_factory=dict, alias="stackTags")
     notification_arns: list[str] = Field(default_factory=list, alias="notificationArns")
     # Source principal (as `inspect` lists it) -> the target principal that takes its permissions.
@@ -145,8 +155,13 @@ class ProgramConfig(BaseModel):
     archive_role_arn: OptionalRoleArn = Field(default=None, alias="archiveRoleArn")
     archive_external_id: OptionalExternalId = Field(default=None, alias="archiveExternalId")
     archive_readers: list[str] = Field(default_factory=list, alias="archiveReaders")
+    archive_retention_mode: RetentionMode = Field(default="GOVERNANCE", alias="archiveRetentionMode")
+    archive_retention_days: int = Field(
+        default=DEFAULT_RETENTION_DAYS, alias="archiveRetentionDays", ge=1, le=MAX_RETENTION_DAYS
+    )
     release: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,511}$")
     release_sha256: OptionalSha256 = Field(default=None, alias="releaseSha256")
+    release_version_id: OptionalVersionId = Field(default=None, alias="releaseVersionId")
 
     @field_validator(
         "export_job_id",
@@ -216,6 +231,29 @@ def parse_config(raw: dict[str, Any]) -> ProgramConfig:
     return config
 
 
+def _check_release_pin(config: ProgramConfig) -> None:
+    """A release read by name is pinned: by its manifest's version, its sha256, or the stage before.
+
+    Whoever can write the archive can write a new version of ``releases/<name>.json`` naming
+    another template; a pin makes the stage read (or check) exactly what was validated.
+
+    Raises:
+        InputError: ``release`` without a pin, or ``releaseVersionId`` without ``release``.
+    """
+    if config.release_version_id and not config.release:
+        raise InputError(
+            f"invalid stack configuration: {NAMESPACE}:releaseVersionId is the version of a release's manifest: set "
+            f"{NAMESPACE}:release to that release's name too"
+        )
+    pins = (config.release_version_id, config.release_sha256, config.pin_from_stack, config.expected_sha256)
+    if config.release and not any(pins):
+        raise InputError(
+            f"invalid stack configuration: {NAMESPACE}:release is set with no pin: set {NAMESPACE}:pinFromStack to the "
+            f"stage before (its release_manifest_version_id and template_sha256 outputs), or {NAMESPACE}:releaseVersionId "
+            f"(the source stage's release_manifest_version_id output), or {NAMESPACE}:releaseSha256"
+        )
+
+
 def _check_together(config: ProgramConfig) -> None:
     """The rules across settings: one mode per stage (cut a release, deploy a job, deploy an archived release).
 
@@ -244,7 +282,7 @@ def _check_together(config: ProgramConfig) -> None:
         raise InputError(
             f"invalid stack configuration: {NAMESPACE}:archiveReaders is only for the source stage "
             f"({NAMESPACE}:releaseName) when it creates the archive bucket ({NAMESPACE}:archiveBucket empty): grant "
-            "the readers of an existing bucket with its own bucket policy (see README, the release archive)"
+            "the readers of an existing bucket with its own bucket policy (see docs/archive.md)"
         )
     if config.release_name and not (config.release_dashboards or config.release_analyses):
         raise InputError(
@@ -252,6 +290,7 @@ def _check_together(config: ProgramConfig) -> None:
             f"nor {NAMESPACE}:releaseAnalyses names an asset (pulumi config set --path "
             f"'{NAMESPACE}:releaseDashboards[0]' <dashboard id>)"
         )
+    _check_release_pin(config)
     if config.expected_sha256 and config.pin_from_stack:
         raise InputError(
             f"invalid stack configuration: set either {NAMESPACE}:expectedSha256 or {NAMESPACE}:pinFromStack, not both"

@@ -37,13 +37,16 @@ from .core import review
 from .core.catalog import CatalogEntry
 from .core.judge import Stage, Target, Verdict, judge
 from .core.manifest import resource_digests
+from .core.repair import REPAIR_MODES
 from .core.transform import deployable
 from .deployment import CloudFormationDeployment
-from .errors import AssetVerificationError, PromotionCheckError, QuickSightPromotionError, listing
+from .errors import AssetVerificationError, InputError, PromotionCheckError, QuickSightPromotionError, listing
 from .provider import AssetBundleExport, plain_credentials, protected_values
 from .validation import VALIDATION_MODES
 
 ON_FAILURE_MODES = ("DELETE", "ROLLBACK", "DO_NOTHING")
+# Arguments of the export path only: an archived release is archived already.
+_EXPORT_ONLY = ("archive_bucket", "archive_region", "archive_role_arn", "archive_external_id")
 
 
 @dataclass(frozen=True)
@@ -54,15 +57,16 @@ class QuickSightBundleStackArgs:
     deployed into, whose region and id come from the component's aws provider.
 
     Attributes:
-        source_account_id: The source account that ran the export.
-        export_job_id: The CLOUDFORMATION_JSON export job.
+        source_account_id: The source account that ran the export (the judge tells its values
+            from the stage's by it, with ``archived`` too).
+        export_job_id: The CLOUDFORMATION_JSON export job: required without ``archived``, refused with it.
         source_region: The source QuickSight region (else the AWS chain's).
         source_role_arn: A role in the source account to assume for reading the export.
         source_external_id: The STS ExternalId ``source_role_arn``'s trust policy asks for (a secret).
         expected_sha256: Pin the template: refuse other bytes (e.g. another stage's
             ``template_sha256`` output through a ``pulumi.StackReference``).
         export_timeout_seconds: How long to wait for the export job (default 1800).
-        parameters: The stage's values for the template parameters (see the README for the form).
+        parameters: The stage's values for the template parameters (docs/stages.md has the form).
         allow_source_defaults: Let data source connection properties fall back to the source
             account's values (off: a stage must set them, so prod never silently reads dev).
         stack_name: The CloudFormation stack name (default: ``<project>-<stack>-<name>``).
@@ -87,6 +91,9 @@ class QuickSightBundleStackArgs:
         staging_prefix: Key prefix of staged templates.
         template_validation: ``error`` (cfn-lint errors stop the deploy), ``warning`` (they are
             reported) or ``off``.
+        template_repair: ``report`` (default: what CloudFormation's resource schemas reject is
+            reported), ``repair`` (it is removed from the template the export fetches, so the
+            repaired bytes are what is pinned, archived and deployed) or ``off`` (see ``core.repair``).
         termination_protection: CloudFormation's termination protection (default: ``protect``).
         execute_change_set: False: create the change set and stop, for review (``change_summary``).
         adopt_stack: Take over an existing stack of that name that this deployment did not create: an
@@ -104,8 +111,8 @@ class QuickSightBundleStackArgs:
         grant: For an export without permissions: ``[{"principal": <target>, "role": "owner"|"viewer"}]``,
             at most one per role, made owner or viewer of every asset.
         archived: Deploy this archived release (``archive.read_archived_release``) instead of an
-            export job: no ``AssetBundleExport`` is created (``source_account_id``/``export_job_id``
-            are then unused), the template is known at preview, and ``expected_sha256`` must be
+            export job: no ``AssetBundleExport`` is created (give no ``export_job_id`` and no
+            ``archive_*``), the template is known at preview, and ``expected_sha256`` must be
             the release's archived or exported sha256.
         archive_bucket: With an export job: archive the fetched release in this bucket.
         archive_region: The archive bucket's region.
@@ -114,7 +121,7 @@ class QuickSightBundleStackArgs:
     """
 
     source_account_id: pulumi.Input[str]
-    export_job_id: pulumi.Input[str]
+    export_job_id: Optional[pulumi.Input[str]] = None
     source_region: Optional[pulumi.Input[str]] = None
     source_role_arn: Optional[pulumi.Input[str]] = None
     source_external_id: Optional[pulumi.Input[str]] = None
@@ -134,6 +141,7 @@ class QuickSightBundleStackArgs:
     staging_bucket: Optional[pulumi.Input[str]] = None
     staging_prefix: str = "quicksight-promotion/"
     template_validation: str = "error"
+    template_repair: str = "report"
     termination_protection: Optional[bool] = None
     execute_change_set: bool = True
     adopt_stack: bool = False
@@ -159,6 +167,27 @@ class QuickSightBundleStackArgs:
             raise QuickSightPromotionError(
                 f"template_validation is not one of {', '.join(VALIDATION_MODES)}: set one of them"
             )
+        if self.template_repair not in REPAIR_MODES:
+            raise QuickSightPromotionError(f"template_repair is not one of {', '.join(REPAIR_MODES)}: set one of them")
+        self._check_source()
+
+    def _check_source(self) -> None:
+        """Exactly one template source: an export job, or an archived release (without the export's arguments)."""
+        job = self.export_job_id not in (None, "")
+        if self.archived is None and not job:
+            raise InputError(
+                "QuickSightBundleStackArgs needs export_job_id (the export job to deploy) or archived "
+                "(a release read with read_archived_release)",
+                parameter="export_job_id",
+            )
+        if self.archived is not None:
+            given = [name for name in ("export_job_id", *_EXPORT_ONLY) if getattr(self, name) not in (None, "")]
+            if given:
+                raise InputError(
+                    f"{', '.join(given)} given with archived: an archived release is deployed as archived, with no "
+                    "export job and no archiving; drop them, or drop archived to deploy the export job",
+                    parameter=given[0],
+                )
 
 
 @dataclass(frozen=True)
@@ -169,6 +198,8 @@ class _Source:
     template_body: pulumi.Output[str]
     catalog: pulumi.Output[list[dict[str, Any]]]
     lint_findings: pulumi.Output[Any]
+    # What CloudFormation's schemas reject (core.repair, dumped), as the export or the archive recorded it.
+    repairs: pulumi.Output[Any]
     assets: pulumi.Output[dict[str, list[str]]]
     sha256: pulumi.Output[str]
     subject: pulumi.Output[str]
@@ -176,6 +207,8 @@ class _Source:
     # The sha256 the template was exported as (the downloaded bytes'; an archived release's
     # recorded export), which a pin may name besides the archived template's own.
     exported_sha256: pulumi.Output[Optional[str]]
+    # The S3 version of the archived release's manifest read (None from an export job).
+    manifest_version_id: Optional[pulumi.Output[Optional[str]]] = None
 
 
 @dataclass(frozen=True)
@@ -261,7 +294,7 @@ def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[
     (or anything else of the target) is written.
 
     Args:
-        values: The template body, catalog, lint findings, stage values, whether they are secret,
+        values: The template body, catalog, lint findings, repairs, stage values, whether they are secret,
             the target account, region and partition, the source account and region, the pin, the
             exported sha256 and the subject.
         args: The component's arguments.
@@ -271,7 +304,7 @@ def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[
     Raises:
         PromotionCheckError: every error the judge found.
     """
-    body, catalog, findings, stage_values, secret, account, region, partition, source_account, source_region, pin, exported, who = values
+    body, catalog, findings, repairs, stage_values, secret, account, region, partition, source_account, source_region, pin, exported, who = values
     verdict = judge(
         body,
         [CatalogEntry.model_validate(entry) for entry in catalog or []],
@@ -292,6 +325,7 @@ def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[
         Target(account_id=account, region=region, partition=partition),
         sha256=exported,
         lint_findings=findings,
+        repairs=repairs,
     )
     return _verdict_values(verdict, who, resource)
 
@@ -309,33 +343,17 @@ def _verdict_values(verdict: Verdict, who: str, resource: pulumi.Resource) -> di
     return dict(verdict.values)
 
 
-def _archived_findings(body: pulumi.Output[str], archived: ArchivedTemplate, args: QuickSightBundleStackArgs) -> pulumi.Output[Any]:
-    """cfn-lint findings of an archived release: those recorded when it was archived, else a run in the program."""
-    if args.template_validation == "off":
-        return pulumi.Output.from_input([])
-    region = args.source_region
-
-    def lint(values: list[Any]) -> list[dict[str, Any]]:
-        text, manifest = values
-        recorded = (manifest or {}).get("lint_findings")
-        if recorded is not None:
-            # Linted once, when the release was archived: no cfn-lint run in any preview.
-            return list(recorded)
-        from .validation import lint_template  # noqa: PLC0415  (cfn-lint is slow to import)
-
-        return [finding.model_dump() for finding in lint_template(text, region if isinstance(region, str) else None)]
-
-    return pulumi.Output.all(body, archived.manifest).apply(lint)
-
-
 class QuickSightBundleStack(pulumi.ComponentResource):
     """Promote an exported QuickSight bundle into the target account as a CloudFormation stack.
 
     Outputs: ``stack_id``, ``stack_name``, ``stack_outputs``, ``template_sha256``,
     ``parameter_catalog``, ``asset_ids`` (deployed ids, prefix applied), ``dashboard_urls``,
     ``change_summary`` (the last change set: logical id, type, action, replacement, asset),
-    ``resource_digests`` (``<kind>/<asset id>`` -> sha256, what preview --diff compares) and
-    ``release_name`` (the archived release deployed, else None).
+    ``resource_digests`` (``<kind>/<asset id>`` -> sha256, what preview --diff compares),
+    ``release_name`` (the archived release deployed, else None), ``release_manifest_version_id``
+    (the S3 version of its manifest read: what the next stage pins, else None) and
+    ``template_repairs`` (what CloudFormation's schemas reject in the template, and whether
+    ``templateRepair`` removed it).
     """
 
     stack_id: pulumi.Output[str]
@@ -349,6 +367,8 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     verification: pulumi.Output[Optional[list[dict[str, Any]]]]
     resource_digests: pulumi.Output[dict[str, str]]
     release_name: pulumi.Output[Optional[str]]
+    release_manifest_version_id: pulumi.Output[Optional[str]]
+    template_repairs: pulumi.Output[Optional[list[dict[str, Any]]]]
 
     def __init__(
         self, name: str, args: QuickSightBundleStackArgs, opts: Optional[pulumi.ResourceOptions] = None
@@ -415,6 +435,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             source.template_body,
             source.catalog,
             source.lint_findings,
+            source.repairs,
             values,
             secret,
             target.account_id,
@@ -489,6 +510,8 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         self.parameter_catalog = source.catalog
         self.resource_digests = template.digests
         self.release_name = pulumi.Output.from_input(source.release_name)
+        self.release_manifest_version_id = pulumi.Output.from_input(source.manifest_version_id)
+        self.template_repairs = source.repairs
         self.asset_ids = pulumi.Output.all(source.assets, pulumi.Output.unsecret(prefix)).apply(
             lambda v: deployed_asset_ids(v[0] or {}, v[1])
         )
@@ -508,6 +531,8 @@ class QuickSightBundleStack(pulumi.ComponentResource):
                 "verification": self.verification,
                 "resource_digests": self.resource_digests,
                 "release_name": self.release_name,
+                "release_manifest_version_id": self.release_manifest_version_id,
+                "template_repairs": self.template_repairs,
             }
         )
 
@@ -519,7 +544,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         """
         if args.archived is None:
             return self._export_source(name, args, child)
-        return self._archived_source(name, args, args.archived)
+        return self._archived_source(name, args, args.archived, child)
 
     def _export_source(self, name: str, args: QuickSightBundleStackArgs, child: pulumi.ResourceOptions) -> _Source:
         """The template of an export job: an ``AssetBundleExport`` child."""
@@ -535,6 +560,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             parameters=args.parameters,
             allow_source_defaults=args.allow_source_defaults,
             validate_template=args.template_validation != "off",
+            template_repair=args.template_repair,
             archive_bucket=args.archive_bucket,
             archive_region=args.archive_region,
             archive_role_arn=args.archive_role_arn,
@@ -546,6 +572,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             template_body=export.template_body,
             catalog=export.parameter_catalog,
             lint_findings=export.lint_findings,
+            repairs=export.template_repairs,
             assets=export.assets,
             sha256=export.template_sha256,
             # From the arguments, not the export's echo of them: a state written before 0.2.0
@@ -558,16 +585,41 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             exported_sha256=export.template_sha256,
         )
 
-    def _archived_source(self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate) -> _Source:
+    def _archived_lint(
+        self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[Any]:
+        """cfn-lint's findings of an archived release: a ``TemplateLint`` (once per sha256, kept in state).
+
+        Never the findings the manifest recorded: whoever can write the archive could write none.
+        """
+        if args.template_validation == "off":
+            return pulumi.Output.from_input([])
+        from .lint import TemplateLint  # noqa: PLC0415
+
+        lint = TemplateLint(
+            f"{name}-lint",
+            template_body=archived.template_body,
+            template_sha256=archived.sha256,
+            source_region=args.source_region,
+            opts=child,
+        )
+        return lint.findings
+
+    def _archived_source(
+        self, name: str, args: QuickSightBundleStackArgs, archived: ArchivedTemplate, child: pulumi.ResourceOptions
+    ) -> _Source:
         """The template of an archived release, read at preview; its stage values checked in the program."""
         return _Source(
             export=None,
             template_body=archived.template_body,
             catalog=archived.catalog,
-            lint_findings=_archived_findings(archived.template_body, archived, args),
+            lint_findings=self._archived_lint(name, args, archived, child),
+            # Found (and, with repair, removed) when the release was fetched: the archive holds the result.
+            repairs=archived.manifest.apply(lambda m: (m or {}).get("template_repairs")),
             assets=archived.assets,
             sha256=archived.sha256,
             subject=pulumi.Output.from_input(archived.subject),
             release_name=archived.name,
             exported_sha256=archived.manifest.apply(lambda m: (m or {}).get("export_sha256")),
+            manifest_version_id=archived.manifest_version_id,
         )

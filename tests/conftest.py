@@ -59,6 +59,27 @@ def sample_template(name: str = "Ventes 売上") -> dict[str, Any]:
     }
 
 
+DASHBOARD = "salesdashboardAB12CD"
+
+
+def reported_case(**sheet: Any) -> dict[str, Any]:
+    """A dashboard as the reported exports have it: a dropdown's ControlTitleFormatText and a sheet ``Title: ""``."""
+    template = sample_template()
+    definition = template["Resources"][DASHBOARD]["Properties"]["Definition"]
+    definition["DataSetIdentifierDeclarations"] = [
+        {"Identifier": "ds", "DataSetArn": "arn:aws:quicksight:eu-west-1:111111111111:dataset/sales"}
+    ]
+    dropdown = {
+        "FilterControlId": "c1",
+        "Title": "Region",
+        "SourceFilterId": "f1",
+        "Type": "MULTI_SELECT",
+        "DisplayOptions": {"ControlTitleFormatText": {"PlainText": "Region"}, "TitleOptions": {"Visibility": "VISIBLE"}},
+    }
+    definition["Sheets"] = [{"SheetId": "s1", "Title": "", "Name": "Sheet 1", "FilterControls": [{"Dropdown": dropdown}], **sheet}]
+    return template
+
+
 def pretty_bytes(template: dict[str, Any]) -> bytes:
     return json.dumps(template, indent=2, ensure_ascii=False).encode("utf-8")
 
@@ -155,3 +176,10 @@ class FakeTime:
         assert seconds >= 0, f"negative sleep {seconds}"
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def oversized_template(size: int = 1_100_000) -> dict[str, Any]:
+    """The sample template with one dashboard of over ``size`` bytes on its own: no nested template can hold it."""
+    template = sample_template()
+    template["Resources"]["salesdashboardAB12CD"]["Properties"]["VersionDescription"] = "x" * size
+    return template

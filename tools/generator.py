@@ -1080,7 +1080,7 @@ class _Builder:
 
 
 def generate_bundle(
-    *, seed: int = 0, scale: int = 1, id_prefix: bool = True, include_permissions: bool = True
+    *, seed: int = 0, scale: int = 1, id_prefix: bool = True, include_permissions: bool = True, copies: int = 1
 ) -> dict[str, Any]:
     """Build a realistic CLOUDFORMATION_JSON export template.
 
@@ -1090,6 +1090,8 @@ def generate_bundle(
             linearly, ~0.2 MB at 1 and several MB from ~15.
         id_prefix: Export with ``ResourceIdOverrideConfiguration.PrefixForAllResources``.
         include_permissions: Export with ``IncludePermissions`` (adds ``IdentityRegion``).
+        copies: How many analyses and dashboards (each another copy, its ids suffixed
+            ``-c<n>``): an export of several dashboards over the same data sets.
 
     Returns:
         The template as a JSON-able dict.
@@ -1101,7 +1103,37 @@ def generate_bundle(
         raise InputError(
             f"generator scale {scale!r} is not an integer between 1 and {MAX_SCALE}: pass a smaller positive scale"
         )
-    return _Builder(seed, scale, id_prefix, include_permissions).build()
+    if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= 100:
+        raise InputError(f"generator copies {copies!r} is not an integer between 1 and 100")
+    doc = _Builder(seed, scale, id_prefix, include_permissions).build()
+    return _with_copies(doc, copies)
+
+
+# The id property of the assets copied, by resource type.
+_COPIED = {"AWS::QuickSight::Analysis": "AnalysisId", "AWS::QuickSight::Dashboard": "DashboardId"}
+
+
+def _with_copies(doc: dict[str, Any], copies: int) -> dict[str, Any]:
+    """``doc`` with ``copies - 1`` more copies of each analysis and dashboard, in template order."""
+    if copies == 1:
+        return doc
+    resources: dict[str, Any] = {}
+    for logical_id, resource in doc["Resources"].items():
+        resources[logical_id] = resource
+        prop = _COPIED.get(resource.get("Type"))
+        if prop is None:
+            continue
+        for n in range(2, copies + 1):
+            copy_ = json.loads(json.dumps(resource))
+            value = copy_["Properties"][prop]
+            suffix = f"-c{n}"
+            if isinstance(value, dict):
+                copy_["Properties"][prop] = {"Fn::Sub": value["Fn::Sub"] + suffix}
+            else:
+                copy_["Properties"][prop] = value + suffix
+            resources[f"{logical_id}C{n}"] = copy_
+    doc["Resources"] = resources
+    return doc
 
 
 def dump_bundle(doc: dict[str, Any], pretty: bool = True) -> str:

@@ -22,6 +22,7 @@ from .download import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits, check_download_ur
 from .quicksight import (
     FetchedExport,
     JobRef,
+    check_pin,
     describe_export_job,
     download_export,
     fetch_export,
@@ -53,6 +54,7 @@ __all__ = [
     "FetchedExport",
     "JobRef",
     "call_within",
+    "check_pin",
     "check_download_url",
     "describe_export_job",
     "download_export",

@@ -3,10 +3,18 @@
 ``templates/<sha256>.json`` and ``releases/<name>.json`` are written with ``PutObject`` and
 ``IfNoneMatch="*"`` (S3's conditional write, since August 2024): S3 answers 412
 PreconditionFailed when the key exists, atomically, so two stages archiving the same release at
-once cannot overwrite each other. A template key that exists holds the same bytes (it is their
-sha256). A manifest that exists is read back: the same sha256 is the same release (idempotent),
-another is refused, naming both. Both objects are ``application/json``, which is what pulumi-aws's
-``aws.s3.getObject`` needs to return an object's body.
+once cannot overwrite each other. Each write carries ``ChecksumSHA256``: S3 refuses bytes that
+arrive other than they were sent, and a bucket with S3 Object Lock's default retention (the
+``ReleaseArchive``) requires a checksum on every write.
+
+A template key that exists is trusted only after its bytes are read back and hash to its name;
+the version read is the one recorded. A manifest that exists is read back: the same sha256 is the
+same release (idempotent), another is refused, naming both.
+
+The manifest records the template's S3 version id, and the writer returns the manifest's own:
+a stage reads exactly those versions, so a later version written over either (which Object Lock
+cannot prevent: it protects versions, not keys) is never what a stage deploys. Both objects are
+``application/json``, which is what pulumi-aws's ``aws.s3.getObject`` needs to return a body.
 
 Every call goes through the call layer (``calls.Calls``, purpose ``ARCHIVE``): one ``Deadline`` for
 the whole write, each call's timeouts and attempts fitted to the time left and abandoned past it,
@@ -16,12 +24,14 @@ throttling and 5xx retried by botocore's standard mode within a call and by the 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ..core.manifest import ReleaseManifest, manifest_key, parse_manifest, same_release
+from ..core.manifest import ReleaseManifest, manifest_key, parse_manifest, same_release, sha256_text
 from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline
 from ..core.types import role_session_name
 from ..errors import ArchiveConflictError, ArchiveError
@@ -29,7 +39,8 @@ from .calls import ARCHIVE, MISSING_OBJECT, OBJECT_EXISTS, S3, Calls, Expected
 from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget
 
 CONTENT_TYPE = "application/json"
-# A manifest is a few KiB to a few hundred KiB (its catalog); more is not ours.
+# A manifest is a few KiB to a few hundred KiB (its catalog); more is not ours. A template that
+# CloudFormation deploys from S3 is at most 1 MB; this bound is what the writer ever reads back.
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 __all__ = ["ArchiveConflictError", "ArchiveError", "ArchiveTarget", "ArchivedRelease", "archive_release"]
 
@@ -65,11 +76,22 @@ class ArchivedRelease:
         manifest: The archived manifest (the existing one when the release was archived already).
         manifest_key: ``releases/<name>.json``.
         written: Whether this call wrote the manifest (False: it was there, same template).
+        manifest_version_id: The S3 version id of the manifest written (or read back): what a
+            later stage pins (None in a bucket without versioning).
     """
 
     manifest: ReleaseManifest
     manifest_key: str
     written: bool
+    manifest_version_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class _Object:
+    """An object read back: its bytes and the version they are."""
+
+    data: bytes
+    version_id: Optional[str]
 
 
 def _clients(target: ArchiveTarget, calls: Calls, budget: CallBudget) -> BudgetedClients:
@@ -91,31 +113,68 @@ class _Archive:
     def where(self, key: str) -> str:
         return f"s3://{self.target.bucket}/{key}"
 
-    def put_once(self, key: str, body: bytes) -> bool:
-        """PutObject with IfNoneMatch="*": True when written, False when the key existed.
+    def put_once(self, key: str, body: bytes) -> tuple[bool, Optional[str]]:
+        """PutObject with IfNoneMatch="*" and ChecksumSHA256: (written, the version id written).
 
         S3 refuses (412) a key that exists, atomically: two writers racing cannot both write.
         botocore sends ``IfNoneMatch`` since 1.35.2, this library's floor (tests/project/test_packaging.py).
         """
         put = {"Bucket": self.target.bucket, "Key": key, "Body": body, "ContentType": CONTENT_TYPE}
+        checksum = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
         written = self.calls.call(
-            self.clients, S3, "PutObject", on=self.where(key), expect=(OBJECT_EXISTS,), IfNoneMatch="*", **put
+            self.clients,
+            S3,
+            "PutObject",
+            on=self.where(key),
+            expect=(OBJECT_EXISTS,),
+            IfNoneMatch="*",
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=checksum,
+            **put,
         )
-        return not isinstance(written, Expected)
+        if isinstance(written, Expected):
+            return False, None
+        return True, _version_id(written)
 
-    def read(self, key: str) -> Optional[str]:
-        """The text of ``key`` (None when it is not there); a read that breaks off is retried until the deadline."""
-        data = self.calls.until_deadline(lambda: self._read_once(key), self.calls.what(S3, "GetObject", self.where(key)))
-        if data is None:
-            return None
-        if len(data) > MAX_MANIFEST_BYTES:
-            raise ArchiveError(f"{self.where(key)} is over {MAX_MANIFEST_BYTES:,} bytes: it is not a release manifest")
+    def put_template(self, key: str, body: bytes) -> Optional[str]:
+        """Write the content-addressed template once; the version id that holds exactly ``body``.
+
+        A key that exists is read back and its bytes hashed: its name is not trusted.
+
+        Raises:
+            ArchiveError: the key's latest version holds other bytes (someone wrote over it).
+        """
+        written, version_id = self.put_once(key, body)
+        if written:
+            return version_id
+        found = self.read_object(key)
+        if found is None or found.data != body:
+            seen = "no object" if found is None else f"bytes of sha256 {hashlib.sha256(found.data).hexdigest()}"
+            raise ArchiveError(
+                f"{self.where(key)} exists but its latest version holds {seen}, not the bytes its name is the "
+                "sha256 of: someone wrote over it; delete the later versions (the first is kept by versioning and "
+                "Object Lock) and archive again"
+            )
+        return found.version_id
+
+    def read(self, key: str) -> tuple[Optional[str], Optional[str]]:
+        """The text of ``key`` and its version id (None, None when it is not there)."""
+        found = self.read_object(key)
+        if found is None:
+            return None, None
         try:
-            return data.decode("utf-8")
+            return found.data.decode("utf-8"), found.version_id
         except UnicodeDecodeError:
             raise ArchiveError(f"{self.where(key)} is not UTF-8 text: it is not a release manifest") from None
 
-    def _read_once(self, key: str) -> Optional[bytes]:
+    def read_object(self, key: str) -> Optional[_Object]:
+        """The bytes and version of ``key`` (None when it is not there); a read that breaks off is retried until the deadline."""
+        found = self.calls.until_deadline(lambda: self._read_once(key), self.calls.what(S3, "GetObject", self.where(key)))
+        if found is not None and len(found.data) > MAX_MANIFEST_BYTES:
+            raise ArchiveError(f"{self.where(key)} is over {MAX_MANIFEST_BYTES:,} bytes: it is not this program's")
+        return found
+
+    def _read_once(self, key: str) -> Optional[_Object]:
         """GetObject and its body, once (the body is read within the deadline too)."""
         answer = self.calls.once(
             self.clients, S3, "GetObject", on=self.where(key), expect=(MISSING_OBJECT,), Bucket=self.target.bucket, Key=key
@@ -128,11 +187,28 @@ class _Archive:
         remaining = self.calls.remaining()
         within = None if remaining is None else max(remaining, 0.0) + self.clients.budget.min_timeout
         try:
-            return self.calls.attempt(  # type: ignore[return-value]
+            data = self.calls.attempt(
                 S3, "GetObject", lambda: stream.read(MAX_MANIFEST_BYTES + 1), on=self.where(key), within=within
             )
         finally:
             stream.close()
+        return _Object(data, _version_id(answer))  # type: ignore[arg-type]
+
+
+def _version_id(answer: Any) -> Optional[str]:
+    """The ``VersionId`` S3 answered: None in a bucket that was never versioned (or its ``"null"`` version)."""
+    version = answer.get("VersionId") if isinstance(answer, dict) else None
+    return version if isinstance(version, str) and version and version != "null" else None
+
+
+def _check_body(manifest: ReleaseManifest, template_body: str) -> None:
+    """Refuse a template other than the one ``manifest`` names (before anything is written)."""
+    actual = sha256_text(template_body)
+    if actual != manifest.sha256:
+        raise ArchiveError(
+            f"the template handed over to archive release {manifest.name!r} hashes to sha256 {actual}, not the "
+            f"{manifest.sha256} its manifest names: nothing was written; archive the template the manifest was built from"
+        )
 
 
 def archive_release(
@@ -168,25 +244,22 @@ def archive_release(
         ArchiveTimeoutError: S3 or STS kept failing transiently until the deadline.
         InputError: no region anywhere.
     """
+    _check_body(manifest, template_body)
     deadline = Deadline.after(target.timeout_seconds, clock)
     region = target.region or "of the AWS chain"
-    calls = Calls(
-        ARCHIVE,
-        f"the archive of release {manifest.name!r} (region {region})",
-        {"region": target.region},
-        deadline,
-        backoff,
-        sleep,
-        draw,
-    )
+    subject = f"the archive of release {manifest.name!r} (region {region})"
+    calls = Calls(ARCHIVE, subject, {"region": target.region}, deadline, backoff, sleep, draw)
     archive = _Archive(target, clients or _clients(target, calls, budget), calls)
     key = manifest_key(manifest.name)
     # The template first: a manifest never points at a template that is not there.
-    archive.put_once(manifest.template_key, template_body.encode("utf-8"))
-    if archive.put_once(key, manifest.text().encode("utf-8")):
-        return ArchivedRelease(manifest, key, True)
-    existing = parse_manifest(archive.read(key), archive.where(key), manifest.name)
-    return ArchivedRelease(same_release(existing, manifest, archive.where(key)), key, False)
+    template_version = archive.put_template(manifest.template_key, template_body.encode("utf-8"))
+    manifest = manifest.model_copy(update={"template_version_id": template_version})
+    written, version_id = archive.put_once(key, manifest.text().encode("utf-8"))
+    if written:
+        return ArchivedRelease(manifest, key, True, version_id)
+    text, version_id = archive.read(key)
+    existing = parse_manifest(text, archive.where(key), manifest.name)
+    return ArchivedRelease(same_release(existing, manifest, archive.where(key)), key, False, version_id)
 
 
 def archive_outputs(
@@ -208,7 +281,9 @@ def archive_outputs(
     call, so it works after the job expired).
 
     Returns:
-        ``{"archive_manifest_key": "releases/<name>.json", "archive_sha256": <archived template sha256>}``.
+        ``archive_manifest_key`` (``releases/<name>.json``), ``archive_sha256`` (the archived
+        template's sha256) and ``archive_manifest_version_id`` (the manifest's S3 version: what
+        later stages pin).
     """
     from ..core.manifest import build_manifest  # noqa: PLC0415
 
@@ -225,9 +300,14 @@ def archive_outputs(
         assets=dict(outputs.get("assets") or {}),
         archived_by=archived_by,
         lint_findings=outputs.get("lint_findings"),
+        template_repairs=outputs.get("template_repairs"),
     )
     target = ArchiveTarget(
         bucket, region, role_arn, external_id=external_id, session_name=role_session_name("qsp-archive", name)
     )
     archived = archive_release(target, manifest, outputs["template_body"])
-    return {"archive_manifest_key": archived.manifest_key, "archive_sha256": archived.manifest.sha256}
+    return {
+        "archive_manifest_key": archived.manifest_key,
+        "archive_sha256": archived.manifest.sha256,
+        "archive_manifest_version_id": archived.manifest_version_id,
+    }

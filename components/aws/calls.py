@@ -352,11 +352,11 @@ ARCHIVE = Purpose(
     no_region=InputError,
     permission=(
         "the archive writer (the provider's AWS chain, or archive_role_arn) needs s3:PutObject and s3:GetObject on "
-        "releases/* and templates/* of the bucket (see README, the release archive)"
+        "releases/* and templates/* of the bucket (see docs/archive.md)"
     ),
     region="set archiveRegion, or AWS_REGION / a profile region in the environment that runs pulumi",
     timeout_setting=None,
-    advice={"NoSuchBucket": "create it (the source stage does, see README) or fix archiveBucket/archiveRegion"},
+    advice={"NoSuchBucket": "create it (the source stage does, see docs/archive.md) or fix archiveBucket/archiveRegion"},
 )
 PURPOSES = (EXPORT, RELEASE, DEPLOYMENT, ARCHIVE)
 

@@ -37,10 +37,12 @@ import botocore.session
 
 from ..core import review
 from ..core import stacks as core
+from ..core.nesting import needs_nesting, split_template
 from ..core.polling import Backoff, Deadline, Schedule, poll_until
+from ..core.quotas import RESOURCE_LIMIT
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 from ..core.types import role_session_name
-from ..errors import QuickSightPromotionError, TransientError, clean, listing
+from ..errors import NestingError, QuickSightPromotionError, TransientError, clean, listing
 from .calls import CLOUDFORMATION, DEPLOYMENT, MISSING_OBJECT, S3, STS, Calls, Expect, Expected, Service
 from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget, account_mismatch
 
@@ -593,18 +595,37 @@ class Deployer:
         )
 
     def _template_source(self, request: DeployRequest) -> tuple[Optional[str], dict[str, Any]]:
-        """(the staged template's URL, the change set's TemplateBody or TemplateURL argument)."""
-        body_bytes = len(request.template_body.encode("utf-8"))
-        if body_bytes > URL_TEMPLATE_LIMIT:
-            raise core.DeploymentError(
-                f"the template for CloudFormation stack {request.stack_name!r} is {body_bytes:,} bytes, over "
-                f"CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte TemplateURL limit: nothing was deployed; split the bundle",
-                stack=request.stack_name,
-            )
-        if body_bytes <= INLINE_TEMPLATE_LIMIT:
-            return None, {"TemplateBody": request.template_body}
-        template_url = self._stage(request)
+        """(the staged template's URL, the change set's TemplateBody or TemplateURL argument).
+
+        A template over one stack's limits is deployed as a parent and nested stacks
+        (``core.nesting``): each nested template is staged like a large template, and the parent
+        names each at the version staged.
+        """
+        body = request.template_body
+        if needs_nesting(len(body.encode("utf-8")), _resource_count(body)):
+            body = self._nested_parent(request)
+        if len(body.encode("utf-8")) <= INLINE_TEMPLATE_LIMIT:
+            return None, {"TemplateBody": body}
+        template_url = self._stage(request, body)
         return template_url, {"TemplateURL": template_url}
+
+    def _nested_parent(self, request: DeployRequest) -> str:
+        """Split the template, stage each nested template, and return the parent naming them.
+
+        Raises:
+            NestingError: the template cannot be split (nothing was staged or deployed).
+        """
+        name = request.stack_name
+        try:
+            plan = split_template(json.loads(request.template_body))
+        except NestingError as exc:
+            raise NestingError(
+                f"the template for CloudFormation stack {name!r} is over one stack's limits ({URL_TEMPLATE_LIMIT:,} bytes, "
+                f"{RESOURCE_LIMIT:,} resources) and cannot be split into nested stacks: {exc}; nothing was deployed",
+                stack=name,
+                asset=exc.asset,
+            ) from None
+        return plan.with_urls({nested.name: self._stage(request, nested.body) for nested in plan.nested})
 
     def _change_set_arguments(
         self, request: DeployRequest, stack: Optional[Mapping[str, Any]], change_set_type: str, source: Mapping[str, Any]
@@ -881,8 +902,8 @@ class Deployer:
             template_url=template_url,
         )
 
-    def _stage(self, request: DeployRequest) -> str:
-        """Stage the template at ``<prefix><sha256>.json``: its URL, naming the object version of these bytes.
+    def _stage(self, request: DeployRequest, template_body: str) -> str:
+        """Stage a template at ``<prefix><sha256>.json``: its URL, naming the object version of these bytes.
 
         An object already there is reused only when S3's stored ``ChecksumSHA256`` is the template's;
         otherwise a new version is written with the checksum (S3 refuses bytes that do not match it).
@@ -896,8 +917,8 @@ class Deployer:
                 "bucket of the target account in the stack's region",
                 stack=name,
             )
-        body = request.template_body.encode("utf-8")
-        key = core.staged_key(request.staging_prefix, core.template_sha256(request.template_body))
+        body = template_body.encode("utf-8")
+        key = core.staged_key(request.staging_prefix, core.template_sha256(template_body))
         checksum = core.checksum_sha256(body)
         s3 = self.target.s3()
         where = f"s3://{request.staging_bucket}/{key}"
@@ -913,7 +934,7 @@ class Deployer:
             # no checksum to tell: a new version of our bytes, which S3 refuses if they arrive otherwise.
             found = self._on(
                 s3, S3, "PutObject", "s3:PutObject", on=where, retry=True, after=NOTHING_DEPLOYED,
-                Body=body, ContentType="application/json", ChecksumSHA256=checksum, **owner,
+                Body=body, ContentType="application/json", ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, **owner,
             )  # fmt: skip
         version = found.get("VersionId") if isinstance(found.get("VersionId"), str) else None
         # The bucket must be in the stack's region: CloudFormation reads it through this URL, at the
@@ -1173,6 +1194,15 @@ def model_knows(operation: str, member: Optional[str] = None) -> bool:
 def _property_values() -> dict[str, Any]:
     """DescribeChangeSet's ``IncludePropertyValues`` (before/after values per property), where botocore knows it."""
     return {"IncludePropertyValues": True} if model_knows("DescribeChangeSet", "IncludePropertyValues") else {}
+
+
+def _resource_count(template_body: str) -> int:
+    """How many resources a template declares (0 when it is not one: CloudFormation will say)."""
+    try:
+        resources = json.loads(template_body).get("Resources")
+    except (ValueError, AttributeError):
+        return 0
+    return len(resources) if isinstance(resources, dict) else 0
 
 
 def _no_echo(template_body: str) -> frozenset[str]:

@@ -490,18 +490,27 @@ def _download_once(
             # Expired or refused signatures, 5xx answers and broken connections: a fresh
             # Describe signs a new URL, so the next attempt starts clean.
             return exc
-        if expected_sha256 and sha256 != expected_sha256:
-            raise IntegrityError(
-                f"the template of {ref} hashes to sha256 {sha256}, not the expected {expected_sha256}: "
-                "refusing bytes other than the pinned ones; export the same bundle again or update "
-                "expected_sha256",
-                **ref.evidence,
-            )
+        check_pin(ref, sha256, expected_sha256)
         try:
             template = unpack_bundle(spool, limits=bundle_limits)
         except BundleFormatError as exc:
             raise BundleFormatError(f"the template of {ref}: {exc}", **ref.evidence) from exc
         return FetchedExport(description=description, template=template, sha256=sha256, downloaded_bytes=size)
+
+
+def check_pin(ref: JobRef, sha256: str, expected_sha256: Optional[str]) -> None:
+    """Refuse a template of ``ref`` whose sha256 is not the pinned one (none pinned: any).
+
+    Raises:
+        IntegrityError: naming both sha256s.
+    """
+    if expected_sha256 and sha256 != expected_sha256:
+        raise IntegrityError(
+            f"the template of {ref} hashes to sha256 {sha256}, not the expected {expected_sha256}: "
+            "refusing bytes other than the pinned ones; export the same bundle again or update "
+            "expected_sha256",
+            **ref.evidence,
+        )
 
 
 def _not_downloaded(

@@ -27,7 +27,6 @@ from ..core.bundle import DEFAULT_LIMITS, BundleLimits
 from ..core.models import CLOUDFORMATION_JSON, ExportJobDescription
 from ..core.overrides import (
     MAX_RESOURCE_ARNS,
-    UNSUPPORTED_TYPES,
     AssetSummary,
     BundleContents,
     DataSetSummary,
@@ -37,6 +36,7 @@ from ..core.overrides import (
     connection_gaps,
     normalize_overrides,
     parse_arn,
+    refusal,
     release_job_id,
 )
 from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline, poll_until
@@ -163,6 +163,7 @@ class _Walk:
         self.seen_sources: set[str] = set()
         self.themes: dict[str, None] = {}
         self.schedules: dict[str, None] = {}
+        self.spice_sets: dict[str, None] = {}
         self.pending_sets: list[str] = []
 
     def _ask(self, operation: str, noun: str, **ids: str) -> Optional[dict[str, Any]]:
@@ -200,6 +201,7 @@ class _Walk:
             vpc_connections=vpcs,
             refresh_schedules=tuple(self.schedules),
             notes=tuple(self.notes),
+            spice_data_sets=tuple(self.spice_sets),
         )
 
     def _shape(self, model: Any, raw: Any, noun: str) -> Any:
@@ -279,6 +281,7 @@ class _Walk:
             self._pend(parent)
         if data_set.import_mode == "SPICE":
             # Only SPICE data sets are refreshed; their schedules are exported as RefreshSchedule resources.
+            self.spice_sets[arn] = None
             listed = self._ask("ListRefreshSchedules", noun, DataSetId=set_id) or {}
             for schedule in listed.get("RefreshSchedules") or []:
                 if isinstance(schedule, dict) and isinstance(schedule.get("Arn"), str):
@@ -296,10 +299,11 @@ class _Walk:
         if info is None:
             return
         self.sources[arn] = info
-        if info.type in UNSUPPORTED_TYPES:
+        why = refusal(info.variant, info.type)
+        if why is not None:
             self.problems.append(
-                f"{noun} is of type {clean(info.type, 40)}, which asset bundle exports do not support: replace it "
-                f"(used by {user}) or leave that data set out of the release"
+                f"{noun} is of type {clean(info.type, 40)}{f' ({info.variant})' if info.variant else ''}, which "
+                f"cannot be promoted: {why}; replace it (used by {user}) or leave that data set out of the release"
             )
         elif (gap := connection_gaps(info)) is not None:
             self.notes.append(gap)

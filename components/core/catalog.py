@@ -59,6 +59,10 @@ SPLIT_PROPERTIES: dict[str, str] = {
 # Data source properties that hold credentials. QuickSight never exports a password, so Password
 # (and often Username) has no Default; SecretArn names a Secrets Manager secret of the source account.
 CREDENTIAL_PROPERTIES: frozenset[str] = frozenset({"Password", "Username", "SecretArn"})
+# The credentials that are secrets, marked NoEcho in the deployed template and set encrypted. A
+# SecretArn names a Secrets Manager secret and is none: a stage may write it in plain text, and
+# CloudFormation shows it (it is still hidden in reports and kept secret in Pulumi state).
+NO_ECHO_PROPERTIES: frozenset[str] = frozenset({"Password", "Username"})
 
 # Data source properties that say where and how the data is reached. Their Default is the source
 # account's value, so a stage that forgets one silently reads dev's data (or dev's secret, role or
@@ -87,6 +91,10 @@ CONNECTION_PROPERTIES: frozenset[str] = frozenset(
         "DisableSsl",
     }
 )
+
+# Properties of other kinds that name a place in the source account, set per stage like connection
+# properties: a folder's parent folder (an ARN of the source account's folder).
+PER_STAGE_PROPERTIES: dict[str, frozenset[str]] = {"folder": frozenset({"ParentFolderArn"})}
 
 # A VPC connection's network placement and role are the source account's: a stage must set them
 # (QuickSight exports SubnetIds/SecurityGroupIds as one parameter per item, SubnetId0, SubnetId1...).
@@ -120,7 +128,8 @@ class CatalogEntry(BaseModel):
         constraint_description: ConstraintDescription, shown when a constraint fails.
         credential: A data source's Password, Username or SecretArn: treat its value as secret.
         connection: A data source property saying where or how data is reached (see
-            ``CONNECTION_PROPERTIES``): its source default must not be reused silently.
+            ``CONNECTION_PROPERTIES``), a VPC connection's placement, or a folder's parent folder
+            (``PER_STAGE_PROPERTIES``): its source default must not be reused silently.
         description: The parameter's Description.
         no_echo: NoEcho is set: CloudFormation masks the value.
         note: Why the parameter is ``unknown``; None otherwise.
@@ -159,6 +168,10 @@ class CatalogEntry(BaseModel):
     def sensitive(self) -> bool:
         """Whether the value must never be shown (a credential, or a NoEcho parameter)."""
         return self.credential or self.no_echo
+
+    def encrypted(self) -> bool:
+        """Whether a stage sets the value encrypted (``pulumi config set --secret``): a secret, not a SecretArn."""
+        return self.no_echo or (self.credential and self.property in NO_ECHO_PROPERTIES)
 
 
 def to_parameter_string(value: Any) -> str:
@@ -436,8 +449,10 @@ def _entry(
 
 def _asset_entry(name: str, asset: TemplateResource, prop: str, common: dict[str, Any]) -> CatalogEntry:
     is_source = asset.kind == DATASOURCE
-    connection = (is_source and prop in CONNECTION_PROPERTIES) or (
-        asset.kind == VPC_CONNECTION and _VPC_CONNECTION_PROPERTY.match(prop) is not None
+    connection = (
+        (is_source and prop in CONNECTION_PROPERTIES)
+        or (asset.kind == VPC_CONNECTION and _VPC_CONNECTION_PROPERTY.match(prop) is not None)
+        or prop in PER_STAGE_PROPERTIES.get(asset.kind, frozenset())
     )
     return CatalogEntry(
         name=name,

@@ -22,6 +22,7 @@ from typing import Any, Literal, Optional
 from ..errors import ParameterError, PrincipalError, clean
 from .catalog import GLOBAL, CatalogEntry, to_parameter_string
 from .literals import literal_connection_values
+from .overrides import refused_in_template
 from .manifest import sha256_text
 from .principals import (
     PrincipalContext,
@@ -29,6 +30,7 @@ from .principals import (
     principals_left_to_defaults,
     resolve_principals,
 )
+from .repair import Repair
 from .stage_values import HIDDEN, given_parameters, resolve_parameters
 from .transform import NO_ECHO_PROPERTIES, DeployableTemplate, deployable
 from .values import Context, Sighting, sightings
@@ -162,6 +164,7 @@ def judge(
     *,
     sha256: Optional[str] = None,
     lint_findings: Optional[Sequence[Mapping[str, Any]]] = None,
+    repairs: Optional[Sequence[Mapping[str, Any]]] = None,
 ) -> Verdict:
     """Every finding of ``stage`` deploying the export template ``body`` into ``target``.
 
@@ -173,6 +176,8 @@ def judge(
         sha256: The sha256 the export was fetched with (the downloaded bytes'), for the pin.
         lint_findings: cfn-lint findings of the template as deployed (dicts with ``level``,
             ``resource``, ``path``, ``rule``, ``message``), None when not linted.
+        repairs: What CloudFormation's schemas reject in the template (``core.repair.Repair``
+            dumped, as the export, the release and the archive record them), None when not looked at.
 
     Returns:
         The findings, the deployable template and, without errors, the stage's parameter values.
@@ -194,7 +199,9 @@ def judge(
         findings += _sightings(catalog, stage, target, resolved, principal_values)
     findings += _credentials_in_plain_text(catalog, stage)
     findings += _literals(body)
+    findings += _refused_sources(body)
     findings += _lint(lint_findings, stage)
+    findings += _repairs(repairs)
     ordered = tuple(sorted(_once(findings), key=lambda f: f.severity != "error"))
     clean_values = values if resolved is not None and not any(f.severity == "error" for f in ordered) else {}
     return Verdict(ordered, template, clean_values)
@@ -408,6 +415,31 @@ def _literals(body: str) -> list[Finding]:
     ]
 
 
+def _refused_sources(body: str) -> list[Finding]:
+    """Data sources of a type that cannot be promoted (``core.overrides.REFUSED_VARIANTS``): errors."""
+    return [
+        Finding("error", "data-source-type", asset, f"is a {variant} data source, which cannot be promoted: {why}",
+                "replace the data source in QuickSight, or leave the data sets that read it out of the export", "DataSourceParameters")
+        for asset, variant, why in refused_in_template(json.loads(body))
+    ]  # fmt: skip
+
+
+def _repairs(repairs: Optional[Sequence[Mapping[str, Any]]]) -> list[Finding]:
+    """Each place CloudFormation's schemas reject, and what ``templateRepair`` did or would do: warnings.
+
+    A place left in the template also fails cfn-lint (E3002, E3033), which the lint rule counts.
+    """
+    found = []
+    for item in repairs or ():
+        place = Repair.model_validate(item)
+        found.append(Finding("warning", "repair", place.asset, clean(place.detail, 500), place.action(), place.path))
+    return found
+
+
+# cfn-lint's rules for what core.repair finds: a key the schema does not permit, a string too short.
+_REPAIRABLE_RULES = frozenset({"E3002", "E3033"})
+
+
 def _lint(lint_findings: Optional[Sequence[Mapping[str, Any]]], stage: Stage) -> list[Finding]:
     mode = stage.template_validation if "template_validation" not in stage.unreliable else "warning"
     if mode == "off" or not lint_findings:
@@ -422,10 +454,16 @@ def _lint(lint_findings: Optional[Sequence[Mapping[str, Any]]], stage: Stage) ->
                 "lint",
                 str(item.get("resource", "template")),
                 f"cfn-lint {item.get('rule', '?')}: {clean(item.get('message', ''), 500)}",
-                "fix the asset and re-export, or set templateValidation: warning to deploy anyway"
-                if severity == "error"
-                else "",
+                _lint_advice(str(item.get("rule"))) if severity == "error" else "",
                 str(item.get("path")) or None,
             )
         )
     return found
+
+
+def _lint_advice(rule: str) -> str:
+    """What to do about a cfn-lint error that stops the deploy."""
+    advice = "fix the asset and re-export, or set templateValidation: warning to deploy anyway"
+    if rule in _REPAIRABLE_RULES:
+        return f"set templateRepair: repair to remove it (docs/template-repair.md), or {advice}"
+    return advice

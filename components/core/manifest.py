@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import ArchiveConflictError, ArchiveError, BundleFormatError, InputError, clean, listing
 from .bundle import parse_template
 from .template import quicksight_resources, section
-from .types import AccountId
+from .types import AccountId, OptionalVersionId
 
 TEMPLATES_PREFIX = "templates/"
 RELEASES_PREFIX = "releases/"
@@ -43,6 +43,8 @@ class ReleaseManifest(BaseModel):
         export_sha256: The sha256 of the bytes the export job served (the ``template_sha256``
             output of the export/release resource, what ``expectedSha256`` pins).
         template_key: ``templates/<sha256>.json``.
+        template_version_id: The S3 version of ``template_key`` that holds those bytes (None in a
+            bucket without versioning, and in manifests written before 0.2.0): stages read it.
         template_size: Bytes of the archived template.
         job_arn: The export job's ARN.
         source_account_id: The account that ran the export.
@@ -52,8 +54,12 @@ class ReleaseManifest(BaseModel):
         resource_arns: The ARNs the job exported.
         catalog: The template's parameter catalog (``core.catalog.build_catalog``, as dumped).
         assets: Asset ids by kind (``core.catalog.summarize_resources``).
-        lint_findings: cfn-lint's findings of the template when it was archived (as dumped), so
-            that stages deploying it never lint it again; None when it was not validated.
+        lint_findings: cfn-lint's findings of the template when it was archived (as dumped), for
+            people reading the archive; None when it was not validated. Stages never take them
+            from the archive: whoever can write the archive could write "no findings".
+        template_repairs: What CloudFormation's schemas reject in the template (``core.repair``, as
+            dumped; each says whether ``templateRepair: repair`` removed it); None when not looked at.
+            Informational, like ``lint_findings``: a stage shows them (``template_repairs``), decides nothing by them.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -63,6 +69,7 @@ class ReleaseManifest(BaseModel):
     sha256: str = Field(pattern=SHA256_PATTERN)
     export_sha256: Optional[str] = Field(default=None, pattern=SHA256_PATTERN)
     template_key: str
+    template_version_id: OptionalVersionId = None
     template_size: int = Field(ge=2)
     job_arn: str
     source_account_id: AccountId
@@ -73,6 +80,7 @@ class ReleaseManifest(BaseModel):
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     assets: dict[str, list[str]] = Field(default_factory=dict)
     lint_findings: Optional[list[dict[str, Any]]] = None
+    template_repairs: Optional[list[dict[str, Any]]] = None
 
     def text(self) -> str:
         """The manifest as written to S3 (compact, keys sorted: the same release gives the same bytes)."""
@@ -129,6 +137,7 @@ def build_manifest(
     assets: Mapping[str, list[str]],
     archived_by: str,
     lint_findings: Optional[list[dict[str, Any]]] = None,
+    template_repairs: Optional[list[dict[str, Any]]] = None,
 ) -> ReleaseManifest:
     """The manifest of a fetched release (the template itself is archived under ``template_key``)."""
     sha = sha256_text(template_body)
@@ -147,6 +156,7 @@ def build_manifest(
         catalog=list(catalog),
         assets={k: list(v) for k, v in assets.items()},
         lint_findings=list(lint_findings) if lint_findings is not None else None,
+        template_repairs=list(template_repairs) if template_repairs is not None else None,
     )
 
 

@@ -28,6 +28,7 @@ from .types import (
     OptionalRegion,
     OptionalRoleArn,
     OptionalSha256,
+    Sha256,
     StackName,
 )
 
@@ -127,6 +128,8 @@ class SourceJobInputs(BaseModel):
     archive_region: OptionalRegion = None
     archive_role_arn: OptionalRoleArn = None
     archive_external_id: OptionalExternalId = None
+    # templateRepair (core.repair): report what CloudFormation's schemas reject, repair it, or neither.
+    template_repair: Literal["report", "repair", "off"] = "report"
 
 
 class ExportInputs(SourceJobInputs):
@@ -166,6 +169,10 @@ class JobOutputs(BaseModel):
     # Set when archive_bucket is: releases/<name>.json and the archived template's sha256.
     archive_manifest_key: Optional[str] = None
     archive_sha256: Optional[str] = None
+    archive_manifest_version_id: Optional[str] = None
+    # What CloudFormation's schemas reject in the template (core.repair.Repair, dumped); each one's
+    # `repaired` says whether it was removed. None: templateRepair off (or recorded before 0.2.0).
+    template_repairs: Optional[list[dict[str, Any]]] = None
 
 
 class ExportOutputs(JobOutputs):
@@ -325,3 +332,29 @@ class DeploymentOutputs(BaseModel):
     verification: Optional[list[dict[str, Any]]] = None
     # How long the last executed stack operation took: the next one's wait polls around it.
     stack_seconds: Optional[float] = None
+
+
+class LintInputs(BaseModel):
+    """Inputs of the ``TemplateLint`` dynamic resource: cfn-lint's findings of one template, kept in state.
+
+    ``template_body`` is read by Check and not kept (the state keeps its sha256 and the findings);
+    ``findings`` and ``cfn_lint_version`` are what Check computed (or kept from the recorded state
+    when the template, the region and cfn-lint are the same).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    template_sha256: Sha256 = Field(examples=["0" * 64])
+    template_body: Optional[str] = None
+    source_region: OptionalRegion = None
+    findings: Optional[list[dict[str, Any]]] = None
+    cfn_lint_version: Optional[str] = None
+
+
+class LintOutputs(BaseModel):
+    """Outputs of the ``TemplateLint`` dynamic resource."""
+
+    template_sha256: str
+    source_region: Optional[str] = None
+    findings: list[dict[str, Any]]
+    cfn_lint_version: str

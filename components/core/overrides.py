@@ -11,15 +11,22 @@ What is asked for, and why:
   ``DataSourceParameters`` variant: an Aurora data source has Host, Port and Database; an RDS one
   InstanceId and Database; a Redshift one whichever of Host/Port/ClusterId it was made with, plus
   Database; Athena WorkGroup and RoleArn; S3 ManifestFileLocation and RoleArn; Snowflake Host,
-  Database, Warehouse; Presto/Trino/Starburst Host, Port, Catalog; Spark/Databricks/Exasol Host,
-  Port; OpenSearch/Elasticsearch Domain; IoT Analytics DataSetName). The API reference does not
+  Database, Warehouse; Presto/Trino/Starburst Host, Port, Catalog; Spark/Databricks Host, Port;
+  OpenSearch/Elasticsearch Domain). Every other variant is refused, saying why (``REFUSED_VARIANTS``:
+  CloudFormation cannot express it, e.g. BigQuery, Exasol, IoT Analytics; the asset bundle cannot
+  export it; a Quick Suite knowledge source). The API reference does not
   say whether a property the data source lacks is refused or ignored, so none is asked for:
   conservative, and every parameter in the template then stands for a real value.
   Credentials: ``SecretArn`` when the data source uses a Secrets Manager secret, else
   ``Username``/``Password`` for the variants that log in with a user (never for Redshift with IAM
-  parameters, Athena, S3, OpenSearch, IoT Analytics, or a non-password ``AuthenticationType``).
+  parameters, Athena, S3, OpenSearch, or a non-password ``AuthenticationType``).
   ``DisableSsl`` and ``ProductType`` are never asked for: they describe the product, not the account.
-- **Data sets, analyses, dashboards, themes**: ``Name``.
+- **Data sets**: ``Name``; SPICE data sets also ``RefreshFailureEmailAlertStatus`` (only they are
+  refreshed), so a stage can turn refresh-failure alerts off in dev and on in prod.
+- **Analyses, dashboards, themes**: ``Name``.
+- **Folders**, when the export includes folders: ``Name`` and ``ParentFolderArn`` (a folder of the
+  source account: the catalog makes a stage set it).
+- **Q topics** (``TopicsV2``), when the export includes topics: ``Name`` and ``Description``.
 - **VPC connections** used by the data sources: ``Name`` and ``RoleArn`` (the role is per account;
   subnets and security groups are parameterised by the export on its own). ``DnsResolvers`` is not
   asked for: a connection without resolvers would get a parameter standing for nothing.
@@ -28,7 +35,11 @@ What is asked for, and why:
 - **The id prefix**: ``ResourceIdOverrideConfiguration.PrefixForAllResources`` (a boolean: the
   template gets a ``ResourceIdPrefixForAllResources`` parameter, set per stage).
 
-Folders are not walked (the release does not export folder memberships), so no folder is named.
+Every kind and property of botocore's ``AssetBundleCloudFormationOverridePropertyConfiguration`` is
+classified in ``OVERRIDE_PROPERTIES`` (asked for) or ``NOT_OVERRIDDEN`` (deliberately not, with why);
+tests/unit/test_overrides.py fails on one in neither. A release (``aws.release_cut``) exports
+dashboards and analyses with their dependencies, without folder memberships or topics: its
+``BundleContents`` then names no folder or topic, and those lists are left out.
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InputError
+from .template import DATASOURCE, quicksight_resources, section
 
 # StartAssetBundleExportJob: ResourceArns holds 1-100 ARNs; each override list 1-50 entries, each
 # entry 1-10 properties (botocore's quicksight model).
@@ -60,8 +72,39 @@ DATA_SOURCE_OVERRIDE_PROPERTIES: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-# Connection properties asked for, by DataSourceParameters variant, in the order they are listed.
-# Only the ones the data source's own parameters hold are asked for (see the module docstring).
+# The properties asked for, by override kind, for every kind but DataSources (whose properties depend on
+# each data source: ``data_source_properties``). DataSets' second tuple is for SPICE data sets.
+OVERRIDE_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "VPCConnections": ("Name", "RoleArn"),
+    "RefreshSchedules": ("StartAfterDateTime",),
+    "DataSets": ("Name",),
+    "Themes": ("Name",),
+    "Analyses": ("Name",),
+    "Dashboards": ("Name",),
+    "Folders": ("Name", "ParentFolderArn"),
+    "TopicsV2": ("Name", "Description"),
+}
+SPICE_DATA_SET_PROPERTIES: tuple[str, ...] = ("Name", "RefreshFailureEmailAlertStatus")
+
+# Override properties deliberately never asked for, and why (kind -> property -> reason).
+NOT_OVERRIDDEN: dict[str, dict[str, str]] = {
+    "VPCConnections": {"DnsResolvers": "a connection without resolvers would get a parameter standing for nothing"},
+    "DataSources": {
+        "DisableSsl": "it describes the product, not the account: a stage must not quietly turn SSL off",
+        "ProductType": "the product flavour (e.g. Starburst Galaxy or Enterprise) is the same in every stage",
+        "DataSetName": "only IoT Analytics data sources have it, and CloudFormation cannot express them (REFUSED_VARIANTS)",
+    },
+}
+
+# Every DataSourceParameters variant of botocore's quicksight model is classified here, once:
+# either the connection properties an export is asked to override (CONNECTION_BY_VARIANT), or why a
+# data source of it cannot be promoted through a CLOUDFORMATION_JSON bundle (REFUSED_VARIANTS).
+# tests/unit/test_overrides.py fails when the model has a variant in neither, and when a mapped
+# variant is not a member of AWS::QuickSight::DataSource's DataSourceParameters in CloudFormation's
+# schema (as cfn-lint ships it).
+
+# Connection properties asked for, by variant, in the order they are listed. Only the ones the data
+# source's own parameters hold are asked for (see the module docstring).
 CONNECTION_BY_VARIANT: dict[str, tuple[str, ...]] = {
     "AuroraParameters": ("Host", "Port", "Database"),
     "AuroraPostgreSqlParameters": ("Host", "Port", "Database"),
@@ -81,10 +124,42 @@ CONNECTION_BY_VARIANT: dict[str, tuple[str, ...]] = {
     "TrinoParameters": ("Host", "Port", "Catalog"),
     "StarburstParameters": ("Host", "Port", "Catalog"),
     "DatabricksParameters": ("Host", "Port"),
-    "ExasolParameters": ("Host", "Port"),
     "AmazonElasticsearchParameters": ("Domain",),
     "AmazonOpenSearchParameters": ("Domain",),
-    "AwsIotAnalyticsParameters": ("DataSetName",),
+}
+
+_NO_CLOUDFORMATION = (
+    "AWS::QuickSight::DataSource cannot express it (CloudFormation's DataSourceParameters has no such member), "
+    "so the stack would fail at deploy"
+)
+_NOT_EXPORTED = "asset bundle exports do not support it"
+_KNOWLEDGE_SOURCE = (
+    "it is a Quick Suite knowledge source (for spaces, agents and Q), not a data source a CloudFormation bundle deploys"
+)
+
+# Variants that cannot be promoted, and why. Refused before any export starts (aws.release_cut) and
+# by the judge (inspect, preflight, up) when a template holds one.
+REFUSED_VARIANTS: dict[str, str] = {
+    "BigQueryParameters": f"{_NO_CLOUDFORMATION} (cloudformation-coverage-roadmap#2366)",
+    "ImpalaParameters": _NO_CLOUDFORMATION,
+    "ExasolParameters": _NO_CLOUDFORMATION,
+    "AwsIotAnalyticsParameters": _NO_CLOUDFORMATION,
+    "CustomConnectionParameters": _NO_CLOUDFORMATION,
+    "S3TablesParameters": (
+        "an export cannot override its TableBucketArn (no such override property), so every stage would read "
+        "the source account's table bucket"
+    ),
+    "JiraParameters": _NOT_EXPORTED,
+    "ServiceNowParameters": _NOT_EXPORTED,
+    "TwitterParameters": _NOT_EXPORTED,
+    "WebCrawlerParameters": _KNOWLEDGE_SOURCE,
+    "ConfluenceParameters": _KNOWLEDGE_SOURCE,
+    "QBusinessParameters": _KNOWLEDGE_SOURCE,
+    "SharePointParameters": _KNOWLEDGE_SOURCE,
+    "GoogleDriveParameters": _KNOWLEDGE_SOURCE,
+    "OneDriveParameters": _KNOWLEDGE_SOURCE,
+    "FMKBParameters": _KNOWLEDGE_SOURCE,
+    "S3KnowledgeBaseParameters": _KNOWLEDGE_SOURCE,
 }
 
 # Variants that log in with a user name and password (or a secret holding them).
@@ -94,16 +169,43 @@ CREDENTIAL_VARIANTS: frozenset[str] = frozenset(
         "OracleParameters", "PostgreSqlParameters", "SqlServerParameters", "TeradataParameters",
         "RdsParameters", "RedshiftParameters", "SnowflakeParameters", "SparkParameters",
         "PrestoParameters", "TrinoParameters", "StarburstParameters", "DatabricksParameters",
-        "ExasolParameters",
     }
 )  # fmt: skip
 
-# Data source types that asset bundle exports refuse: SaaS connectors and uploaded files (QuickSight
-# developer guide, asset bundle operations). A bundle holding one fails the job, so it is refused
-# before the job starts.
+# Data source types that asset bundle exports refuse and that have no DataSourceParameters variant
+# of their own (SaaS connectors and uploaded files; QuickSight developer guide, asset bundle
+# operations). A bundle holding one fails the job, so it is refused before the job starts.
 UNSUPPORTED_TYPES: frozenset[str] = frozenset(
     {"SALESFORCE", "JIRA", "SERVICENOW", "GITHUB", "TWITTER", "ADOBE_ANALYTICS", "FILE"}
 )
+
+
+def refusal(variant: Optional[str], type_: Optional[str] = None) -> Optional[str]:
+    """Why a data source of this DataSourceParameters variant (or type) cannot be promoted; None when it can.
+
+    Args:
+        variant: Its DataSourceParameters member (``BigQueryParameters``), if any.
+        type_: Its ``Type`` (``BIGQUERY``), when known.
+    """
+    if variant in REFUSED_VARIANTS:
+        return REFUSED_VARIANTS[variant]
+    if type_ in UNSUPPORTED_TYPES:
+        return _NOT_EXPORTED
+    return None
+
+
+def refused_in_template(document: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The data sources of an export template that cannot be promoted: (asset, variant, why), in template order."""
+    found = []
+    for resource in quicksight_resources(section(document, "Resources")):
+        if resource.kind != DATASOURCE or resource.properties is None:
+            continue
+        parameters = resource.properties.get("DataSourceParameters")
+        for variant in parameters if isinstance(parameters, Mapping) else ():
+            why = refusal(str(variant))
+            if why is not None:
+                found.append((resource.label, str(variant), why))
+    return found
 
 
 class DataSourceInfo(BaseModel):
@@ -220,6 +322,9 @@ class BundleContents:
         themes: Custom themes (of the source account) the analyses and dashboards use.
         vpc_connections: VPC connections the data sources use.
         refresh_schedules: Refresh schedules of the data sets.
+        spice_data_sets: The data sets (of ``data_sets``) that are SPICE, hence refreshed.
+        folders: Folders the export holds (none for a release: it exports no folder memberships).
+        topics: Q topics the export holds (none for a release).
     """
 
     dashboards: tuple[str, ...] = ()
@@ -230,6 +335,9 @@ class BundleContents:
     vpc_connections: tuple[str, ...] = ()
     refresh_schedules: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    spice_data_sets: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
 
 
 def _has(value: Any) -> bool:
@@ -289,16 +397,23 @@ def build_overrides(contents: BundleContents, *, id_prefix: bool = True) -> dict
     if id_prefix:
         config["ResourceIdOverrideConfiguration"] = {"PrefixForAllResources": True}
     sources = {s.arn: s for s in contents.data_sources}
+    spice = set(contents.spice_data_sets)
+    asked = OVERRIDE_PROPERTIES
     lists: dict[str, list[dict[str, Any]]] = {
-        "VPCConnections": _entries(contents.vpc_connections, ("Name", "RoleArn")),
-        "RefreshSchedules": _entries(contents.refresh_schedules, ("StartAfterDateTime",)),
+        "VPCConnections": _entries(contents.vpc_connections, asked["VPCConnections"]),
+        "RefreshSchedules": _entries(contents.refresh_schedules, asked["RefreshSchedules"]),
         "DataSources": [
             {"Arn": arn, "Properties": list(data_source_properties(sources[arn]))} for arn in sorted(sources)
         ],
-        "DataSets": _entries(contents.data_sets, ("Name",)),
-        "Themes": _entries(contents.themes, ("Name",)),
-        "Analyses": _entries(contents.analyses, ("Name",)),
-        "Dashboards": _entries(contents.dashboards, ("Name",)),
+        "DataSets": sorted(
+            _entries(set(contents.data_sets) - spice, asked["DataSets"]) + _entries(spice, SPICE_DATA_SET_PROPERTIES),
+            key=lambda entry: str(entry["Arn"]),
+        ),
+        "Themes": _entries(contents.themes, asked["Themes"]),
+        "Analyses": _entries(contents.analyses, asked["Analyses"]),
+        "Dashboards": _entries(contents.dashboards, asked["Dashboards"]),
+        "Folders": _entries(contents.folders, asked["Folders"]),
+        "TopicsV2": _entries(contents.topics, asked["TopicsV2"]),
     }
     too_many = [f"{key} ({len(items)})" for key, items in lists.items() if len(items) > MAX_OVERRIDE_ENTRIES]
     if too_many:

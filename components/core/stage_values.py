@@ -253,12 +253,11 @@ def _resolve(
             shown = HIDDEN if entry.sensitive() else _show(entry.default or "")
             how = (
                 f"set it as a secret with pulumi config set --secret --path '{config_path(entry)}' <value>"
-                if entry.sensitive()
+                if entry.encrypted()
                 else "set it explicitly"
             )
             problems.add(
-                f"{entry.key} is not set and would reuse the source's value {shown}: it is a "
-                f"{'VPC connection' if entry.kind == 'vpc-connection' else 'data source'} connection property, so the stage would silently use the source's data; {how}, "
+                f"{entry.key} is not set and would reuse the source's value {shown}: it is {_CONNECTION_WHAT.get(entry.kind, _SOURCE_CONNECTION)}; {how}, "
                 f"or pass allow_source_defaults=True (config '{DEFAULT_PROJECT}:allowSourceDefaults: true') to reuse it"
             )
         else:
@@ -359,7 +358,7 @@ def _quoted(words: Sequence[str]) -> str:
 
 
 def _missing(entry: CatalogEntry) -> str:
-    if entry.sensitive():
+    if entry.encrypted():
         return (
             f"{entry.key} has no source default and no value: QuickSight never exports credentials; "
             f"set it as a secret with pulumi config set --secret --path '{config_path(entry)}' <value>"
@@ -584,7 +583,7 @@ def _skeleton_entry(entry: CatalogEntry, key: str, indent: str, project: str) ->
     hints = _hints(entry)
     suffix = f"   # {'; '.join(hints)}" if hints else ""
     what = entry.key if entry.kind in (GLOBAL, UNKNOWN) else f"{entry.property} for {entry.asset_key()}"
-    if entry.sensitive():
+    if entry.encrypted():
         state = "no source default" if not entry.has_default else "source default not shown"
         return [
             f"{indent}## {key}: credential ({state}); never write it here in plain text, run:",
@@ -592,9 +591,17 @@ def _skeleton_entry(entry: CatalogEntry, key: str, indent: str, project: str) ->
         ]
     if not entry.has_default or entry.connection:
         value = _yaml_text(f"{PLACEHOLDER_PREFIX}: {what}>")
-        default = "" if not entry.has_default else f"   # source default: {_yaml_text(entry.default or '')}"
+        default = "" if not entry.has_default or entry.sensitive() else f"   # source default: {_yaml_text(entry.default or '')}"
         return [f"{indent}{_yaml_key(key)}: {value}{default}{suffix}"]
     return [f"{indent}# {_yaml_key(key)}: {_yaml_text(entry.default or '')}   # source default{suffix}"]
+
+
+# What a connection entry is, by kind, in the refusal of a source default (catalog.CatalogEntry.connection).
+_SOURCE_CONNECTION = "a data source connection property, so the stage would silently use the source's data"
+_CONNECTION_WHAT = {
+    "vpc-connection": "a VPC connection connection property, so the stage would silently use the source's data",
+    "folder": "a folder's parent folder, a folder of the source account, so the stage would silently file it there",
+}
 
 
 def _is_active(line: str) -> bool:

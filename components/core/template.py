@@ -26,6 +26,7 @@ PREFIX_PARAMETER = "ResourceIdPrefixForAllResources"
 DATASOURCE = "datasource"
 VPC_CONNECTION = "vpc-connection"
 REFRESH_SCHEDULE = "refresh-schedule"
+TOPIC = "topic"
 
 # Asset kinds in catalog order, keyed by CloudFormation resource type.
 KIND_BY_RESOURCE_TYPE: dict[str, str] = {
@@ -37,8 +38,11 @@ KIND_BY_RESOURCE_TYPE: dict[str, str] = {
     "AWS::QuickSight::Folder": "folder",
     "AWS::QuickSight::VPCConnection": VPC_CONNECTION,
     "AWS::QuickSight::RefreshSchedule": REFRESH_SCHEDULE,
+    # Q topics: the export's TopicsV2 override kind (botocore's AssetBundleCloudFormationOverridePropertyConfiguration).
+    "AWS::QuickSight::Topic": TOPIC,
+    "AWS::QuickSight::TopicV2": TOPIC,
 }
-ASSET_KINDS: tuple[str, ...] = tuple(KIND_BY_RESOURCE_TYPE.values())
+ASSET_KINDS: tuple[str, ...] = tuple(dict.fromkeys(KIND_BY_RESOURCE_TYPE.values()))
 
 # The property that carries the asset id. A RefreshSchedule has none of its own: it is identified
 # by its data set's id and ``Schedule.ScheduleId``.
@@ -50,6 +54,7 @@ ID_PROPERTY: dict[str, str] = {
     "theme": "ThemeId",
     "folder": "FolderId",
     VPC_CONNECTION: "VPCConnectionId",
+    TOPIC: "TopicId",
 }
 
 # ${Name} in an Fn::Sub string; ${!Literal} is CloudFormation's escape for a literal "${Literal}".

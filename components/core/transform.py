@@ -10,15 +10,15 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, Optional
 
+from ..errors import NestingError
 from .bundle import compact_json
+from .catalog import NO_ECHO_PROPERTIES  # the credentials marked NoEcho (catalog says why not SecretArn)
+from .nesting import NestedPlan, needs_nesting, split_template
 from .principals import PrincipalTransform, SourcePrincipal, principalize
 from .quotas import INLINE_TEMPLATE_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, URL_TEMPLATE_LIMIT
-
-# Credential properties whose parameters are marked NoEcho: the secrets. A SecretArn names a
-# Secrets Manager secret (an ARN is no secret), so it is deployed as is and shown by DescribeStacks.
-NO_ECHO_PROPERTIES: frozenset[str] = frozenset({"Password", "Username"})
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,39 @@ class DeployableTemplate:
 
     @property
     def deployable(self) -> bool:
-        """Whether CloudFormation takes it at all (through S3 when not inline): no limit is exceeded."""
+        """Whether CloudFormation takes it at all (through S3 when not inline, as nested stacks when over one stack's limits)."""
         return not self.exceeded()
 
+    @property
+    def nested(self) -> bool:
+        """Whether it is over what one stack takes (bytes or resources): deployed as nested stacks (``core.nesting``)."""
+        return needs_nesting(self.size, self.resources)
+
+    @cached_property
+    def nesting(self) -> tuple[Optional[NestedPlan], Optional[str]]:
+        """(the split into nested stacks, None) when ``nested``; (None, why it cannot be split) when it cannot."""
+        if not self.nested:
+            return None, None
+        try:
+            return split_template(json.loads(self.body)), None
+        except NestingError as exc:
+            return None, str(exc)
+
     def exceeded(self) -> list[str]:
-        """Each CloudFormation limit the template exceeds, with the numbers (empty when it fits)."""
+        """Each CloudFormation limit the template exceeds, with the numbers (empty when it fits).
+
+        Over one stack's bytes or resources is no limit while the template splits into nested
+        stacks; the parent declares every parameter and output, so those limits stay.
+        """
         found = []
-        if self.size > URL_TEMPLATE_LIMIT:
-            found.append(f"{self.size:,} bytes compact, over the {URL_TEMPLATE_LIMIT:,}-byte limit for TemplateURL")
+        _plan, unsplittable = self.nesting
+        if unsplittable:
+            found.append(
+                f"{self.size:,} bytes compact with {self.resources:,} resources, over one stack's limits "
+                f"({URL_TEMPLATE_LIMIT:,} bytes, {RESOURCE_LIMIT:,} resources), and it cannot be split into nested "
+                f"stacks: {unsplittable}"
+            )
         for count, limit, what in (
-            (self.resources, RESOURCE_LIMIT, "resources"),
             (self.parameters, PARAMETER_LIMIT, "parameters (the principal parameters included)"),
             (self.outputs, OUTPUT_LIMIT, "outputs"),
         ):

@@ -8,7 +8,7 @@ key without one), and a program may pass ``""`` for an input it does not use.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BeforeValidator, StringConstraints
 
@@ -26,6 +26,14 @@ SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 # digits 0.2.0 mints (secrets.token_hex(16)), or the fixed value 0.1.0 wrote on every stack.
 LEGACY_IDENTITY = "CloudFormationDeployment"
 IDENTITY_PATTERN = rf"^([0-9a-f]{{32}}|{LEGACY_IDENTITY})$"
+# S3 Object Lock's retention modes, and S3's longest default retention (100 years).
+RetentionMode = Literal["GOVERNANCE", "COMPLIANCE"]
+MAX_RETENTION_DAYS = 36500
+# The release archive's default: a release deploys (and rolls back) for at least a year after it was cut.
+DEFAULT_RETENTION_DAYS = 365
+# An S3 object version id: opaque, at most 1,024 bytes; "null" is the version of an object written
+# while the bucket was not versioned, which names no version of its own.
+VERSION_ID_PATTERN = r"^[\x21-\x7e]{1,1024}$"
 # QuickSight's AssetBundleExportJobId rule.
 EXPORT_JOB_ID_PATTERN = r"^[\w\-]+$"
 
@@ -75,3 +83,5 @@ OptionalAccountId = Annotated[Optional[AccountId], BeforeValidator(empty_is_none
 OptionalIdentity = Annotated[Optional[Identity], BeforeValidator(empty_is_none)]
 ExternalId = Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=EXTERNAL_ID_PATTERN)]
 OptionalExternalId = Annotated[Optional[ExternalId], BeforeValidator(empty_is_none)]
+VersionId = Annotated[str, StringConstraints(pattern=VERSION_ID_PATTERN)]
+OptionalVersionId = Annotated[Optional[VersionId], BeforeValidator(empty_is_none)]

@@ -7,6 +7,7 @@ through would show as a second version: the tests count versions.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import threading
@@ -159,12 +160,15 @@ def test_a_release_is_archived_once_and_archiving_it_again_is_idempotent(moto_en
 
     assert (first.written, again.written) == (True, False)
     assert first.manifest_key == again.manifest_key == "releases/sales-42.json"
-    assert again.manifest == manifest
+    assert again.manifest == first.manifest == manifest.model_copy(update={"template_version_id": first.manifest.template_version_id})
     stored = moto_env.s3.get_object(Bucket=BUCKET, Key=manifest.template_key)
     assert stored["Body"].read().decode("utf-8") == BODY and stored["ContentType"] == "application/json"
+    # The manifest names the template's version, and the writer the manifest's: what stages pin.
+    assert first.manifest.template_version_id == stored["VersionId"]
     recorded = moto_env.s3.get_object(Bucket=BUCKET, Key="releases/sales-42.json")
-    assert parse_manifest(recorded["Body"].read().decode(), "m", "sales-42") == manifest
+    assert parse_manifest(recorded["Body"].read().decode(), "m", "sales-42") == first.manifest
     assert recorded["ContentType"] == "application/json"
+    assert first.manifest_version_id == again.manifest_version_id == recorded["VersionId"]
     # Written once: the second run's conditional writes were refused (no second version).
     assert versions(moto_env, manifest.template_key) == versions(moto_env, "releases/sales-42.json") == 1
 
@@ -186,13 +190,67 @@ def test_the_same_name_with_another_template_is_refused_naming_both(moto_env: Mo
     assert versions(moto_env, f"templates/{sha256_text(OTHER)}.json") == 1
 
 
+def test_every_write_carries_its_sha256_and_s3_keeps_it(moto_env: MotoServer) -> None:
+    make_bucket(moto_env)
+    manifest = manifest_for("sales-42", BODY)
+    archive_release(ArchiveTarget(BUCKET, region=moto_env.region), manifest, BODY)
+
+    head = moto_env.s3.head_object(Bucket=BUCKET, Key=manifest.template_key, ChecksumMode="ENABLED")
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == sha256_text(BODY)
+    head = moto_env.s3.head_object(Bucket=BUCKET, Key="releases/sales-42.json", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"]
+
+
+def test_a_template_key_holding_the_same_bytes_is_reused_at_its_version(moto_env: MotoServer) -> None:
+    make_bucket(moto_env)
+    manifest = manifest_for("sales-42", BODY)
+    put = moto_env.s3.put_object(Bucket=BUCKET, Key=manifest.template_key, Body=BODY.encode("utf-8"))
+
+    archived = archive_release(ArchiveTarget(BUCKET, region=moto_env.region), manifest, BODY)
+
+    assert archived.written and archived.manifest.template_version_id == put["VersionId"]
+    assert versions(moto_env, manifest.template_key) == 1
+
+
+def test_a_template_key_written_over_with_other_bytes_is_refused_and_no_manifest_written(moto_env: MotoServer) -> None:
+    make_bucket(moto_env)
+    manifest = manifest_for("sales-42", BODY)
+    # What an attacker with PutObject would do: other bytes under the name of these.
+    moto_env.s3.put_object(Bucket=BUCKET, Key=manifest.template_key, Body=OTHER.encode("utf-8"))
+
+    with pytest.raises(ArchiveError) as info:
+        archive_release(ArchiveTarget(BUCKET, region=moto_env.region), manifest, BODY)
+
+    message = str(info.value)
+    assert message.startswith(f"s3://{BUCKET}/{manifest.template_key} exists but its latest version holds bytes of ")
+    assert f"sha256 {sha256_text(OTHER)}, not the bytes its name is the sha256 of: someone wrote over it" in message
+    assert versions(moto_env, "releases/sales-42.json") == 0
+
+
+def test_an_object_lock_bucket_takes_the_writes_and_locks_them(moto_env: MotoServer) -> None:
+    moto_env.s3.create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": moto_env.region}, ObjectLockEnabledForBucket=True
+    )
+    moto_env.s3.put_object_lock_configuration(
+        Bucket=BUCKET,
+        ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}}},
+    )
+    manifest = manifest_for("sales-42", BODY)
+    archived = archive_release(ArchiveTarget(BUCKET, region=moto_env.region), manifest, BODY)
+
+    head = moto_env.s3.head_object(Bucket=BUCKET, Key=manifest.template_key, VersionId=archived.manifest.template_version_id)
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    with pytest.raises(Exception, match="AccessDenied"):
+        moto_env.s3.delete_object(Bucket=BUCKET, Key=manifest.template_key, VersionId=archived.manifest.template_version_id)
+
+
 def test_a_missing_bucket_is_named(moto_env: MotoServer) -> None:
     with pytest.raises(ArchiveError) as info:
         archive_release(ArchiveTarget("no-such-archive", region=moto_env.region), manifest_for("s", BODY), BODY)
     message = str(info.value)
     assert message.startswith("s3:PutObject on s3://no-such-archive/templates/")
     assert "for the archive of release 's' (region eu-west-1): S3 refused the call (NoSuchBucket: " in message
-    assert message.endswith("create it (the source stage does, see README) or fix archiveBucket/archiveRegion")
+    assert message.endswith("create it (the source stage does, see docs/archive.md) or fix archiveBucket/archiveRegion")
     assert (info.value.region, info.value.operation, info.value.code) == ("eu-west-1", "s3:PutObject", "NoSuchBucket")
 
 
@@ -222,6 +280,8 @@ def test_a_manifest_conflict_read_back_that_is_not_a_manifest_is_refused(moto_en
     client, stub = stubbed(moto_env)
     manifest = manifest_for("s", BODY)
     stub.add_client_error("put_object", "PreconditionFailed", "At least one of the pre-conditions failed", 412)
+    data = BODY.encode("utf-8")
+    stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(data), len(data)), "VersionId": "v1"})
     stub.add_client_error("put_object", "PreconditionFailed", "At least one of the pre-conditions failed", 412)
     stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(b"<html>"), 6)})
     with stub:
@@ -260,3 +320,14 @@ def test_a_hanging_s3_is_abandoned_at_the_deadline() -> None:
     assert message.startswith(f"s3:PutObject on s3://{BUCKET}/templates/")
     assert "no usable answer within 0.5 s (1 attempt(s); last fault: S3 did not answer within 1 s" in message
     assert message.endswith("mend the last fault, then re-run")
+
+
+def test_a_template_other_than_its_manifest_names_is_never_written(moto_env: MotoServer) -> None:
+    make_bucket(moto_env)
+    with pytest.raises(ArchiveError) as info:
+        archive_release(ArchiveTarget(BUCKET, region=moto_env.region), manifest_for("sales-42", BODY), OTHER)
+    assert str(info.value) == (
+        f"the template handed over to archive release 'sales-42' hashes to sha256 {sha256_text(OTHER)}, not the "
+        f"{sha256_text(BODY)} its manifest names: nothing was written; archive the template the manifest was built from"
+    )
+    assert moto_env.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0

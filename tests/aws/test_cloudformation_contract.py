@@ -17,7 +17,9 @@ What moto checks and what it does not (moto 5.x):
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
 import urllib.parse
 import re
@@ -355,13 +357,39 @@ def test_generated_bundles_stay_within_cloudformations_limits(scale: int) -> Non
     assert INLINE_TEMPLATE_LIMIT < size <= URL_TEMPLATE_LIMIT, "staged, and within the TemplateURL limit"
 
 
-def test_template_over_one_megabyte_is_never_sent() -> None:
+def test_a_template_over_one_megabyte_is_staged_as_nested_templates_and_a_parent(moto_env: MotoServer) -> None:
+    # moto cannot execute nested stacks of QuickSight resources (it validates outputs of types it
+    # does not know); the change set is left for review, and what it names is read back.
     template = generate_bundle(scale=14)
     assert export_outputs(template)["template_size"] > URL_TEMPLATE_LIMIT
+    recorded = record(template)
 
-    error, mocks = refused(template)
+    outputs = deploy(moto_env, recorded, execute_change_set=False)
 
-    assert f"over the {URL_TEMPLATE_LIMIT:,}-byte limit for TemplateURL" in str(error)
+    assert outputs["template_sha256"] == template_sha256(recorded.inputs["template_body"])
+    # The parent holds the parameters and six stacks: small enough to be sent inline.
+    assert outputs["template_url"] is None and outputs["change_set_id"]
+    bucket = recorded.sent()["staging_bucket"]
+    listed = moto_env.s3.list_object_versions(Bucket=bucket, Prefix="quicksight-promotion/")["Versions"]
+    held = []
+    for item in listed:
+        # Each nested template staged once by its sha256, with S3's stored checksum of it.
+        stored = moto_env.s3.get_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"], ChecksumMode="ENABLED")
+        body = stored["Body"].read()
+        assert item["Key"] == f"quicksight-promotion/{hashlib.sha256(body).hexdigest()}.json"
+        assert base64.b64decode(stored["ChecksumSHA256"]) == hashlib.sha256(body).digest()
+        assert len(body) <= URL_TEMPLATE_LIMIT
+        held.extend(json.loads(body)["Resources"])
+    assert len(listed) == 6
+    assert sorted(held) == sorted(json.loads(recorded.inputs["template_body"])["Resources"])
+
+
+def test_template_that_cannot_be_split_is_never_sent() -> None:
+    from conftest import oversized_template
+
+    error, mocks = refused(oversized_template())
+
+    assert "and it cannot be split into nested stacks: resource 'salesdashboardAB12CD'" in str(error)
     assert mocks.by_type("quicksight:CloudFormationDeployment") == []
 
 

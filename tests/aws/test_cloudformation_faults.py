@@ -30,7 +30,7 @@ from components.core.stacks import (
     StackStateError,
 )
 from components.core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
-from components.errors import AwsAccessError
+from components.errors import AwsAccessError, NestingError
 from conftest import FakeTime
 
 NAME = "qsp-faults"
@@ -883,7 +883,7 @@ def test_a_large_template_is_staged_once_and_named_by_its_version(cfn: Scripted)
             cfn.s3_stub.add_response("head_object", answer, staged(ChecksumMode="ENABLED"))
         else:
             cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params=staged(ChecksumMode="ENABLED"))
-            sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM)
+            sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumAlgorithm="SHA256", ChecksumSHA256=BIG_CHECKSUM)
             cfn.s3_stub.add_response("put_object", {"VersionId": "v1+/="}, sent)
         cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
         result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
@@ -900,7 +900,7 @@ def test_a_staged_object_of_other_bytes_or_no_checksum_is_never_trusted_by_its_n
     # the name still says our sha256, the stored checksum does not (or there is none to tell).
     cfn.stack("UPDATE_COMPLETE")
     cfn.s3_stub.add_response("head_object", {"ContentLength": 9, "VersionId": "theirs", **stored}, staged(ChecksumMode="ENABLED"))
-    sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM)
+    sent = staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumAlgorithm="SHA256", ChecksumSHA256=BIG_CHECKSUM)
     cfn.s3_stub.add_response("put_object", {"VersionId": "ours"}, sent)
     cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
     result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
@@ -912,7 +912,7 @@ def test_a_staged_object_of_other_bytes_or_no_checksum_is_never_trusted_by_its_n
 def test_a_bucket_without_versioning_is_named_without_a_version(cfn: Scripted) -> None:
     cfn.stack("UPDATE_COMPLETE")
     cfn.s3_stub.add_client_error("head_object", "404", "Not Found", 404, expected_params=staged(ChecksumMode="ENABLED"))
-    cfn.s3_stub.add_response("put_object", {}, staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumSHA256=BIG_CHECKSUM))
+    cfn.s3_stub.add_response("put_object", {}, staged(Body=BIG_TEMPLATE.encode(), ContentType="application/json", ChecksumAlgorithm="SHA256", ChecksumSHA256=BIG_CHECKSUM))
     cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
     result = cfn.deployer.deploy(cfn.request(template_body=BIG_TEMPLATE, staging_bucket="stage", staging_prefix="qs/"))
     cfn.done()
@@ -990,13 +990,20 @@ def test_a_change_set_deleted_while_evaluated(cfn: Scripted) -> None:
     assert "was deleted while it was evaluated (DELETE_COMPLETE): nothing was executed" in str(info.value)
 
 
-def test_a_template_over_the_url_limit_is_never_sent(cfn: Scripted) -> None:
+def test_a_template_that_cannot_be_split_is_never_sent(cfn: Scripted) -> None:
     cfn.stack(None)
     huge = TEMPLATE[:-1] + ',"Description":"' + "x" * 1_048_576 + '"}'
-    with pytest.raises(DeploymentError) as info:
+    with pytest.raises(NestingError) as info:
         cfn.deployer.deploy(cfn.request(template_body=huge, staging_bucket="stage"))
-    assert f"over CloudFormation's {URL_TEMPLATE_LIMIT:,}-byte TemplateURL limit: nothing was deployed; split the bundle" in str(info.value)
-    assert "CreateChangeSet" not in cfn.deployer.calls
+    assert str(info.value).startswith(
+        f"the template for CloudFormation stack 'qsp-faults' is over one stack's limits ({URL_TEMPLATE_LIMIT:,} bytes, "
+        "500 resources) and cannot be split into nested stacks: the parent template is 1,04"
+    )
+    assert str(info.value).endswith(
+        "its parameters, outputs or description are that large; shorten them; nothing was deployed"
+    )
+    assert info.value.stack == "qsp-faults"
+    assert "CreateChangeSet" not in cfn.deployer.calls and "PutObject" not in cfn.deployer.calls
 
 
 def test_a_refused_upload_names_the_object(cfn: Scripted) -> None:

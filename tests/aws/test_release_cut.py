@@ -73,7 +73,12 @@ def test_a_release_starts_the_export_with_generated_overrides(emulator: QuickSig
         arn_of("datasource", "pg"): ["Name", "Host", "Port", "Database", "Username", "Password"],
     }
     # The data set built on another one, the schedule of the SPICE one, the custom theme, the VPC connection.
-    assert {e["Arn"] for e in overrides["DataSets"]} == {arn_of("dataset", "orders"), arn_of("dataset", "web")}
+    # Only the SPICE data set is refreshed: a stage may turn its refresh-failure alerts on or off.
+    assert overrides["DataSets"] == [
+        {"Arn": arn_of("dataset", "orders"), "Properties": ["Name", "RefreshFailureEmailAlertStatus"]},
+        {"Arn": arn_of("dataset", "web"), "Properties": ["Name"]},
+    ]
+    assert "Folders" not in overrides and "TopicsV2" not in overrides  # a release exports neither
     assert overrides["RefreshSchedules"][0]["Arn"] == arn_of("dataset", "orders") + "/refresh-schedule/nightly"
     assert overrides["Themes"] == [{"Arn": arn_of("theme", "brand"), "Properties": ["Name"]}]
     assert overrides["VPCConnections"] == [{"Arn": arn_of("vpcConnection", "vpc-dev"), "Properties": ["Name", "RoleArn"]}]
@@ -92,7 +97,8 @@ def test_a_release_starts_the_export_with_generated_overrides(emulator: QuickSig
 def test_preflight_reports_every_problem_in_one_message_and_starts_nothing(emulator: QuickSightEmulator) -> None:
     assets = emulator.assets
     assets.add_data_source("sf", "SALESFORCE", {})
-    assets.add_data_set("crm", ("sf",))
+    assets.add_data_source("bq", "BIGQUERY", {"BigQueryParameters": {"ProjectId": "p", "DataSetRegion": "EU"}})
+    assets.add_data_set("crm", ("sf", "bq"))
     assets.add_data_set("uploaded", file_upload=True)
     assets.add_data_set("orphan", ("gone-source",))
     assets.add_dashboard(
@@ -111,7 +117,11 @@ def test_preflight_reports_every_problem_in_one_message_and_starts_nothing(emula
         "dashboard 'broken' has 1 definition error(s): COLUMN_TYPE_MISMATCH: Column amount changed type (at sheet/1/visual/2)",
         "dashboard 'no-such-dashboard' was not found in account 111111111111 (us-east-1)",
         "analysis 'no-such-analysis' was not found",
-        "data source 'sf' is of type SALESFORCE, which asset bundle exports do not support",
+        "data source 'sf' is of type SALESFORCE, which cannot be promoted: asset bundle exports do not support it; "
+        "replace it (used by data set 'crm')",
+        "data source 'bq' is of type BIGQUERY (BigQueryParameters), which cannot be promoted: AWS::QuickSight::DataSource "
+        "cannot express it (CloudFormation's DataSourceParameters has no such member), so the stack would fail at deploy "
+        "(cloudformation-coverage-roadmap#2366); replace it",
         "data set 'uploaded' reads an uploaded file",
         "data source 'gone-source' (read by data set 'orphan') was not found",
         "data set 'missing-set' (used by the release) was not found",

@@ -67,13 +67,14 @@ class ArchiveMocks(RecordingMocks):
         return super().call(args)
 
 
-def archive_objects(s3: Any) -> dict[tuple[str, str], str]:
-    """Every object of the archive bucket, as the getObject invoke returns its body (UTF-8 text)."""
-    listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-    return {
-        (BUCKET, item["Key"]): s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode("utf-8")
-        for item in listed
-    }
+def archive_objects(s3: Any) -> dict[tuple[str, str], dict[str, str]]:
+    """Every version of every object of the archive bucket, as the getObject invoke returns its body (UTF-8 text)."""
+    listed = s3.list_object_versions(Bucket=BUCKET).get("Versions", [])
+    objects: dict[tuple[str, str], dict[str, str]] = {}
+    for item in sorted(listed, key=lambda v: v["LastModified"]):
+        answer = s3.get_object(Bucket=BUCKET, Key=item["Key"], VersionId=item["VersionId"])
+        objects.setdefault((BUCKET, item["Key"]), {})[item["VersionId"]] = answer["Body"].read().decode("utf-8")
+    return objects
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def source() -> Iterator[QuickSightEmulator]:
         yield emulator
 
 
-def stage_settings(stage: str, release: str, pin: Optional[str] = None) -> Any:
+def stage_settings(stage: str, release: str, pin: Optional[str] = None, version: Optional[str] = None) -> Any:
     return parse_config(
         {
             "sourceAccountId": ACCOUNT,
@@ -99,6 +100,7 @@ def stage_settings(stage: str, release: str, pin: Optional[str] = None) -> Any:
             "templateValidation": "off",
             "allowSourceDefaults": True,
             **({"expectedSha256": pin} if pin else {}),
+            **({"releaseVersionId": version} if version else {}),
         }
     )
 
@@ -109,20 +111,22 @@ def stage_program(settings: Any, stage: str, outputs: dict[str, Any]) -> Any:
         "datasource/pg": {"Host": f"{stage}-db", "Username": "qs_reader", "Password": PASSWORDS[stage]},
     }
 
+    names = ("template_sha256", "release_name", "resource_digests", "release_manifest_version_id")
+
     def program() -> pulumi.Output:
         # As `pulumi config set --secret --path` makes them: the stage's parameters are one secret.
         bundle = build("quicksight", settings, pulumi.Output.secret(values))
-        return pulumi.Output.all(bundle.template_sha256, bundle.release_name, bundle.resource_digests).apply(
-            lambda v: outputs.update(zip(("template_sha256", "release_name", "resource_digests"), v))
-        )
+        return pulumi.Output.all(*(getattr(bundle, name) for name in names)).apply(lambda v: outputs.update(zip(names, v)))
 
     return program
 
 
-def run_stage(moto: MotoServer, stage: str, release: str, pin: Optional[str] = None) -> tuple[ArchiveMocks, dict[str, Any]]:
+def run_stage(
+    moto: MotoServer, stage: str, release: str, pin: Optional[str] = None, version: Optional[str] = None
+) -> tuple[ArchiveMocks, dict[str, Any]]:
     mocks = install(ArchiveMocks(moto.s3, stage))
     outputs: dict[str, Any] = {}
-    pulumi.runtime.test(stage_program(stage_settings(stage, release, pin), stage, outputs))()
+    pulumi.runtime.test(stage_program(stage_settings(stage, release, pin, version), stage, outputs))()
     return mocks, outputs
 
 
@@ -165,11 +169,16 @@ def test_dev_test_prod_and_a_rollback_after_the_jobs_expired(moto: MotoServer, s
         # The same release again is the same resource: nothing is written twice.
         again = dev.up({**base, "release_name": "sales-1", "dashboard_ids": ["sales-dashboard"]}, first.state)
         assert again.action == "same"
-    manifests = {}
+    manifests, versions = {}, {}
     for step in (first, second):
         out = step.outputs
         key = out["archive_manifest_key"]
-        manifest = parse_manifest(moto.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode(), key)
+        stored = moto.s3.get_object(Bucket=BUCKET, Key=key)
+        manifest = parse_manifest(stored["Body"].read().decode(), key)
+        # What the source stage exports as release_manifest_version_id, and the template's version.
+        assert out["archive_manifest_version_id"] == stored["VersionId"]
+        assert manifest.template_version_id == moto.s3.head_object(Bucket=BUCKET, Key=manifest.template_key)["VersionId"]
+        versions[out["export_job_id"]] = stored["VersionId"]
         assert key == f"releases/{out['export_job_id']}.json"
         assert manifest.sha256 == out["archive_sha256"] == sha256_text(out["template_body"])
         assert manifest.export_sha256 == out["template_sha256"] and manifest.job_arn == out["export_job_arn"]
@@ -184,17 +193,18 @@ def test_dev_test_prod_and_a_rollback_after_the_jobs_expired(moto: MotoServer, s
     accounts = {stage: moto.account(account) for stage, account in TARGET_ACCOUNTS.items()}
 
     # --- test deploys sales-2 from the archive -----------------------------------------------------------
-    test_mocks, test_out = run_stage(moto, "test", "sales-2")
+    test_mocks, test_out = run_stage(moto, "test", "sales-2", version=versions["sales-2"])
     assert test_mocks.by_type("quicksight:AssetBundleExport") == []
     test_sent = deployment_inputs(test_mocks)
     test_state = deploy(accounts["test"], test_sent)
     assert stack_description(accounts["test"].cloudformation, "quicksight-sales-test")["StackStatus"] == "CREATE_COMPLETE"
     assert test_out["template_sha256"] == manifests["sales-2"].sha256 and test_out["release_name"] == "sales-2"
+    assert test_out["release_manifest_version_id"] == versions["sales-2"]
     assert set(test_out["resource_digests"]) >= {"dashboard/sales-dashboard", "analysis/sales-analysis", "datasource/pg"}
 
     # --- prod, pinned to what test deployed, deploys sales-2 ---------------------------------------------
     pin = test_out["template_sha256"]
-    prod_mocks, prod_out = run_stage(moto, "prod", "sales-2", pin)
+    prod_mocks, prod_out = run_stage(moto, "prod", "sales-2", pin, test_out["release_manifest_version_id"])
     prod_sent = deployment_inputs(prod_mocks)
     prod_state = deploy(accounts["prod"], prod_sent)
     prod_cfn = accounts["prod"].cloudformation
@@ -203,7 +213,7 @@ def test_dev_test_prod_and_a_rollback_after_the_jobs_expired(moto: MotoServer, s
     assert prod_state["account_id"] == TARGET_ACCOUNTS["prod"]
 
     # --- rollback: prod names the earlier release ----------------------------------------------------
-    back_mocks, back_out = run_stage(moto, "prod", "sales-1")
+    back_mocks, back_out = run_stage(moto, "prod", "sales-1", version=versions["sales-1"])
     back_sent = deployment_inputs(back_mocks)
     before, after = prod_out["resource_digests"], back_out["resource_digests"]
     # What `pulumi preview --diff` lists: the analysis removed, the others as they were or changed.

@@ -118,5 +118,7 @@ def test_the_release_provider_archives_a_recorded_release_without_exporting_agai
         assert manifest.archived_by == "AssetBundleRelease"
         # Linted once here, so that stages deploying the release never run cfn-lint for it.
         assert isinstance(manifest.lint_findings, list)
+        # What templateRepair found is recorded beside them (the default, report: nothing in this template).
+        assert manifest.template_repairs == later.outputs["template_repairs"] == []
         # Unchanged afterwards: nothing to do.
         assert engine.up({**release, **ARCHIVE}, later.state).action == "same"

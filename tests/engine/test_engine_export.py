@@ -19,7 +19,7 @@ import dill
 import grpc
 import pytest
 
-from conftest import CALC_EXPRESSION, inputs, pretty_bytes, sample_template
+from conftest import CALC_EXPRESSION, inputs, pretty_bytes, reported_case, sample_template
 from emulator import ACCOUNT, ASSUMED_KEY_ID, BASE_KEY_ID, QuickSightEmulator
 from engine import (
     DIFF_NONE,
@@ -421,3 +421,35 @@ def test_create_with_invalid_inputs_names_every_bad_input(engine: EngineHarness)
     assert "export_job_id: String should match pattern" in line
     assert "export_timeout_seconds: Input should be greater than or equal to 1" in line and "(got" not in line
     assert line.endswith("; fix them in the Pulumi program")
+
+
+# --- templateRepair ---------------------------------------------------------------------------------
+
+
+def test_repair_makes_the_repaired_bytes_the_template_its_sha256_and_what_a_pin_names(engine: EngineHarness, qs: QuickSightEmulator) -> None:
+    payload = pretty_bytes(reported_case())
+    qs.add_job("repair-job", payload=payload)
+
+    reported = engine.up(inputs("repair-job"))  # the default: report
+    assert reported.outputs["template_sha256"] == hashlib.sha256(payload).hexdigest()
+    assert "ControlTitleFormatText" in reported.outputs["template_body"]
+    assert [(r["path"].rsplit("/", 1)[1], r["repairable"], r["repaired"]) for r in reported.outputs["template_repairs"]] == [
+        ("Title", True, False),
+        ("ControlTitleFormatText", True, False),
+    ]
+
+    repaired = engine.up(inputs("repair-job", template_repair="repair"), reported.state)
+    assert repaired.action == "update", "another mode fetches the job again"
+    body = repaired.outputs["template_body"]
+    assert "ControlTitleFormatText" not in body and '"Title":""' not in body
+    sha = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    assert repaired.outputs["template_sha256"] == sha != reported.outputs["template_sha256"]
+    assert [r["repaired"] for r in repaired.outputs["template_repairs"]] == [True, True]
+
+    # A later stage pins the repaired bytes: the same export repaired again is the same bytes.
+    pinned = engine.up(inputs("repair-job", template_repair="repair", expected_sha256=sha), repaired.state)
+    assert pinned.outputs["template_body"] == body
+    with pytest.raises(grpc.RpcError) as caught:
+        engine.up(inputs("repair-job", template_repair="repair", expected_sha256=reported.outputs["template_sha256"]), repaired.state)
+    line = user_error(caught.value)
+    assert line.startswith("components.errors.IntegrityError: ") and sha in line, line

@@ -60,6 +60,8 @@ def test_up_cuts_the_release_and_records_the_template(release_engine: EngineHarn
     assert {"datasource/pg.Host", "datasource/s3.ManifestFileLocation.Bucket", "dataset/orders.Name"} <= keys
     assert out["assets"]["dashboard"] == ["sales-dashboard"]
     assert out["started"] is True and out["strict_validation"] is True and out["id_prefix"] is True
+    # templateRepair's default: the template is looked at through the same step as an export's.
+    assert out["template_repair"] == "report" and out["template_repairs"] == []
     assert out[PROVIDER_KEY] == release_engine.provider_string
     text = json.dumps(out)
     assert "X-Amz-Signature" not in text and "/download/" not in text

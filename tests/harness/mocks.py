@@ -14,6 +14,7 @@ from typing import Any, Optional
 import pulumi
 
 from components.core.catalog import build_catalog, summarize_resources
+from components.testing import QuickSightMocks
 from operations import record_invoke
 from tools.generator import generate_bundle
 
@@ -43,15 +44,22 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(
         self,
         template: Optional[dict[str, Any]] = None,
-        archive: Optional[dict[tuple[str, str], str]] = None,
+        archive: Optional[dict[tuple[str, str], Any]] = None,
         **export_overrides: Any,
     ) -> None:
         self.template = template if template is not None else generate_bundle()
         # A fake release archive: (bucket, key) -> object body, served by the aws.s3.getObject invoke.
-        self.archive: dict[tuple[str, str], str] = archive if archive is not None else {}
+        self.archive: dict[tuple[str, str], Any] = archive if archive is not None else {}
         self.export_overrides = export_overrides
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        # What a TemplateLint recorded, by name: the olds its Check sees on the next run.
+        self.lint_state: dict[str, dict[str, Any]] = {}
         self.invokes: list[pulumi.runtime.MockCallArgs] = []
+        self.target = QuickSightMocks(account_id=TARGET_ACCOUNT, region=TARGET_REGION)
+
+    def recorded_inputs(self, typ: str, name: str) -> dict[str, Any]:
+        """The inputs a resource recorded in an earlier run of these mocks (its Check's olds)."""
+        return dict(self.lint_state.get(name, {})) if typ.endswith("quicksight:TemplateLint") else {}
 
     def by_type(self, suffix: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ.endswith(suffix)]
@@ -87,6 +95,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 parameter_digests={},
                 account_id=TARGET_ACCOUNT,
             )
+        elif args.typ.endswith("quicksight:TemplateLint"):
+            # The engine's preview of a provider that does not implement previews: the outputs are
+            # the inputs its Check returned (which is where TemplateLint lints).
+            from components.lint import TemplateLintProvider  # noqa: PLC0415
+
+            checked = TemplateLintProvider().check(self.recorded_inputs(args.typ, args.name), dict(args.inputs))
+            if checked.failures:
+                raise Exception("; ".join(f"{f.property}: {f.reason}" for f in checked.failures))
+            outputs = dict(checked.inputs)
+            self.lint_state[args.name] = outputs
+            resource_id = outputs["template_sha256"]
         elif args.typ == "aws:cloudformation/stack:Stack":
             outputs.setdefault("name", f"{args.name}-4d5e6f")
             outputs["outputs"] = {}
@@ -95,27 +114,38 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         self.invokes.append(args)
-        record_invoke(args.token)
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"region": TARGET_REGION, "name": TARGET_REGION, "id": TARGET_REGION, "endpoint": "", "description": ""}
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": TARGET_ACCOUNT,
-                "arn": f"arn:aws:iam::{TARGET_ACCOUNT}:user/deployer",
-                "userId": "AIDAEXAMPLE",
-                "id": TARGET_ACCOUNT,
-            }
+        record_invoke(args.token, args.args)
         if args.token == "aws:s3/getObject:getObject":
-            # As the pulumi-aws data source answers (camelCase on the wire); a missing key fails the
-            # invoke, as the provider's "NoSuchKey" does.
-            bucket, key = str(args.args.get("bucket")), str(args.args.get("key"))
-            if (bucket, key) not in self.archive:
-                raise Exception(f"reading S3 Object (s3://{bucket}/{key}): couldn't find resource (NoSuchKey)")
-            body = self.archive[(bucket, key)]
-            return {"bucket": bucket, "key": key, "body": body, "contentType": "application/json", "id": f"{bucket}/{key}"}
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
-        return {}
+            return self.get_object(args.args)
+        # The target's identity, region and partition: as the library's own mocks answer them.
+        return self.target.call(args)
+
+
+    def get_object(self, args: dict[str, Any]) -> dict[str, Any]:
+        """As the pulumi-aws data source answers (camelCase on the wire), from a versioned bucket.
+
+        An archive value is one object version (version id "1"), a list of versions ("1", "2"...,
+        the latest last) or a dict of version id -> body (the latest last). A missing key or
+        version fails the invoke, as the provider's does.
+        """
+        bucket, key = str(args.get("bucket")), str(args.get("key"))
+        if (bucket, key) not in self.archive:
+            raise Exception(f"reading S3 Object (s3://{bucket}/{key}): couldn't find resource (NoSuchKey)")
+        stored = self.archive[(bucket, key)]
+        if isinstance(stored, str):
+            stored = [stored]
+        versions = stored if isinstance(stored, dict) else {str(n): body for n, body in enumerate(stored, 1)}
+        asked = args.get("versionId") or list(versions)[-1]
+        if asked not in versions:
+            raise Exception(f"reading S3 Object (s3://{bucket}/{key}) version {asked}: couldn't find resource (NoSuchVersion)")
+        return {
+            "bucket": bucket,
+            "key": key,
+            "body": versions[asked],
+            "contentType": "application/json",
+            "versionId": asked,
+            "id": f"{bucket}/{key}",
+        }
 
 
 def install(mocks: RecordingMocks) -> RecordingMocks:
@@ -195,7 +225,8 @@ def archive_release(
         "archived_by": "AssetBundleRelease",
     }
     fields.update(manifest_fields)
-    manifest = build_manifest(**fields)
+    # As the writer records it: the template's version that holds these bytes (the first).
+    manifest = build_manifest(**fields).model_copy(update={"template_version_id": "1"})
     archive[(bucket, manifest.template_key)] = body
     archive[(bucket, f"releases/{name}.json")] = manifest.text()
     return manifest

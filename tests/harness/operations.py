@@ -35,7 +35,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 import pytest
 
@@ -201,10 +201,16 @@ def install() -> None:
     botocore.client.BaseClient._make_api_call = recording_make_api_call  # type: ignore[method-assign]  # noqa: SLF001
 
 
-def record_invoke(token: str) -> None:
-    """Record a pulumi-aws invoke the program made (a no-op for invokes that call no AWS API)."""
+def record_invoke(token: str, args: Optional[Mapping[str, Any]] = None) -> None:
+    """Record a pulumi-aws invoke the program made (a no-op for invokes that call no AWS API).
+
+    S3 authorizes a GetObject of a given version as ``s3:GetObjectVersion``, not ``s3:GetObject``.
+    """
     if token in INVOKES:
-        RECORDER.add(*INVOKES[token])
+        role, action = INVOKES[token]
+        if action == "s3:GetObject" and (args or {}).get("versionId"):
+            action = "s3:GetObjectVersion"
+        RECORDER.add(role, action)
 
 
 def read_listed(path: Path = LISTED) -> dict[str, list[str]]:
@@ -269,7 +275,7 @@ def _operations_are_listed() -> Iterator[None]:
     if unlisted:
         pytest.fail(
             "this test made AWS operations that tests/project/operations.json does not list for the role that makes "
-            f"them: {unlisted}; add each to that file and to the role's policy in policies/ (see README, IAM policies)"
+            f"them: {unlisted}; add each to that file and to the role's policy in policies/ (see policies/README.md)"
         )
 
 

@@ -27,7 +27,17 @@ GET_OBJECT = "aws:s3/getObject:getObject"
 
 
 def settings(**raw: Any) -> Any:
-    base = {**SOURCE, "release": "sales-42", "archiveBucket": BUCKET, "templateValidation": "off", "principals": PRINCIPALS}
+    # The manifest's first version, as the source stage's release_manifest_version_id names it.
+    base = {
+        **SOURCE,
+        "release": "sales-42",
+        "releaseVersionId": "1",
+        "archiveBucket": BUCKET,
+        "templateValidation": "off",
+        "principals": PRINCIPALS,
+    }
+    if raw.get("release", "sales-42") is None:
+        base.pop("releaseVersionId")
     return parse_config({k: v for k, v in (base | raw).items() if v is not None})
 
 
@@ -40,12 +50,13 @@ def renamed_dashboard(description: str) -> dict[str, Any]:
     return template
 
 
+SEEN = ("template_sha256", "release_name", "resource_digests", "release_manifest_version_id")
+
+
 def program(config: Any, seen: dict[str, Any]) -> Any:
     def run() -> pulumi.Output:
         bundle = build("quicksight", config, stage_values())
-        return pulumi.Output.all(bundle.template_sha256, bundle.release_name, bundle.resource_digests).apply(
-            lambda v: seen.update(zip(("template_sha256", "release_name", "resource_digests"), v))
-        )
+        return pulumi.Output.all(*(getattr(bundle, name) for name in SEEN)).apply(lambda v: seen.update(zip(SEEN, v)))
 
     return run
 
@@ -63,8 +74,9 @@ def test_a_release_deploys_from_the_archive_without_an_export_job() -> None:
     pulumi.runtime.test(program(settings(), seen))()
 
     assert mocks.by_type("quicksight:AssetBundleExport") == []
-    reads = [(i.args["bucket"], i.args["key"]) for i in mocks.invokes if i.token == GET_OBJECT]
-    assert reads == [(BUCKET, "releases/sales-42.json"), (BUCKET, manifest.template_key)]
+    reads = [(i.args["bucket"], i.args["key"], i.args.get("versionId")) for i in mocks.invokes if i.token == GET_OBJECT]
+    # Each at its pinned version: the manifest's from the stage, the template's from the manifest.
+    assert reads == [(BUCKET, "releases/sales-42.json", "1"), (BUCKET, manifest.template_key, "1")]
     sent = deployment_inputs(mocks)
     expected = deployable(json.dumps(BIG, ensure_ascii=False, separators=(",", ":")), manifest.catalog)
     assert sent["template_body"] == expected.body
@@ -72,6 +84,7 @@ def test_a_release_deploys_from_the_archive_without_an_export_job() -> None:
     assert digests == resource_digests(json.loads(expected.body)) == seen["resource_digests"]
     assert "dashboard/sales-dashboard" in digests and all(len(v) == 64 for v in digests.values())
     assert seen["template_sha256"] == manifest.sha256 and seen["release_name"] == "sales-42"
+    assert seen["release_manifest_version_id"] == "1"
 
 
 def test_a_new_release_changes_exactly_the_digest_of_the_asset_it_changes() -> None:
@@ -94,7 +107,37 @@ def test_a_release_by_sha256_alone_reads_only_the_template() -> None:
     assert json.loads(deployment_inputs(mocks)["template_body"])["Resources"].keys() == BIG["Resources"].keys()
 
 
+def test_versions_written_over_the_manifest_and_the_template_are_never_deployed() -> None:
+    # What someone with s3:PutObject on the archive can do despite Object Lock: new versions of
+    # both keys, the manifest naming another template the attacker wrote too.
+    mocks = install(RecordingMocks())
+    manifest = archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    planted = archive_release({}, BUCKET, "sales-42", renamed_dashboard("planted"))
+    body = mocks.archive[(BUCKET, manifest.template_key)]
+    mocks.archive[(BUCKET, manifest.template_key)] = [body, body.replace("sales-dashboard", "sales-dashboarX", 1)]
+    mocks.archive[(BUCKET, "releases/sales-42.json")] = [mocks.archive[(BUCKET, "releases/sales-42.json")], planted.text()]
+    seen: dict[str, Any] = {}
+
+    pulumi.runtime.test(program(settings(), seen))()
+
+    assert seen["template_sha256"] == manifest.sha256
+    assert json.loads(deployment_inputs(mocks)["template_body"])["Resources"].keys() == BIG["Resources"].keys()
+
+
+def test_a_manifest_read_at_another_version_than_pinned_is_refused() -> None:
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    original = mocks.get_object
+    mocks.get_object = lambda args: {**original({**args, "versionId": None}), "versionId": "7"}  # type: ignore[method-assign]
+
+    failure = run_failing_program(program(settings(), {}))
+
+    assert f"s3://{BUCKET}/releases/sales-42.json was read at version '7', not the pinned '1'" in failure.message
+    assert mocks.by_type("quicksight:CloudFormationDeployment") == []
+
+
 def test_a_changed_archived_template_fails_the_preview_naming_both_sha256() -> None:
+    # The version the manifest names itself changed (what Object Lock's retention prevents).
     mocks = install(RecordingMocks())
     manifest = archive_release(mocks.archive, BUCKET, "sales-42", BIG)
     tampered = mocks.archive[(BUCKET, manifest.template_key)].replace("sales-dashboard", "sales-dashboarX", 1)
@@ -174,6 +217,16 @@ def test_stage_values_are_checked_against_the_release_at_preview() -> None:
         ({**SOURCE, "release": "r/x", "archiveBucket": BUCKET}, "quicksight-promotion:release: String should match pattern"),
         ({**SOURCE, "exportJobId": "j", "archiveReaders": ["arn:aws:iam::222222222222:root"]},
          "quicksight-promotion:archiveReaders is only for the source stage"),
+        ({**SOURCE, "release": "r", "archiveBucket": BUCKET},
+         "quicksight-promotion:release is set with no pin: set quicksight-promotion:pinFromStack to the stage before "
+         "(its release_manifest_version_id and template_sha256 outputs), or quicksight-promotion:releaseVersionId "
+         "(the source stage's release_manifest_version_id output), or quicksight-promotion:releaseSha256"),
+        ({**SOURCE, "releaseSha256": "ab" * 32, "releaseVersionId": "v1", "archiveBucket": BUCKET},
+         "quicksight-promotion:releaseVersionId is the version of a release's manifest: set quicksight-promotion:release"),
+        ({**SOURCE, "releaseName": "r", "releaseDashboards": ["d"], "archiveRetentionMode": "FOREVER"},
+         "quicksight-promotion:archiveRetentionMode: Input should be 'GOVERNANCE' or 'COMPLIANCE'"),
+        ({**SOURCE, "releaseName": "r", "releaseDashboards": ["d"], "archiveRetentionDays": 0},
+         "quicksight-promotion:archiveRetentionDays: Input should be greater than or equal to 1"),
     ],
 )  # fmt: skip
 def test_the_archive_settings_are_checked(raw: dict[str, Any], said: str) -> None:
@@ -202,13 +255,18 @@ def test_the_source_stage_creates_a_private_versioned_archive_and_archives_into_
     assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     (versioning,) = mocks.by_type("aws:s3/bucketVersioning:BucketVersioning")
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    # Object Lock, governance mode for a year unless the stage says otherwise, once versioning is on.
+    (lock,) = mocks.by_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock.inputs["objectLockEnabled"] == "Enabled"
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "GOVERNANCE", "days": 365}
     (owner,) = mocks.by_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
     assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
     (policy,) = mocks.by_type("aws:s3/bucketPolicy:BucketPolicy")
     # One policy: TLS only, and the readers (a bucket has one policy).
     deny, statement = json.loads(policy.inputs["policy"])["Statement"]
     assert deny == tls_only_statement("release-archive-1a2b3c")
-    assert statement["Principal"] == {"AWS": readers} and statement["Action"] == "s3:GetObject"
+    assert statement["Principal"] == {"AWS": readers}
+    assert statement["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert statement["Resource"] == [
         "arn:aws:s3:::release-archive-1a2b3c/releases/*",
         "arn:aws:s3:::release-archive-1a2b3c/templates/*",
@@ -228,9 +286,23 @@ def test_an_archive_without_readers_still_denies_non_tls_requests() -> None:
     assert json.loads(policy.inputs["policy"])["Statement"] == [tls_only_statement("release-archive-1a2b3c")]
 
 
-def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
+def linted_program(release: str) -> Any:
     from components.archive import read_archived_release
     from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
+
+    def run() -> None:
+        archived = read_archived_release(BUCKET, release=release)
+        QuickSightBundleStack(
+            "linted",
+            QuickSightBundleStackArgs(
+                source_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
+            ),
+        )
+
+    return run
+
+
+def test_cfn_lint_findings_of_an_archived_release_come_from_a_template_lint_at_preview() -> None:
     from conftest import sample_template
 
     broken = sample_template()
@@ -238,48 +310,36 @@ def test_cfn_lint_runs_in_the_program_on_an_archived_release() -> None:
     mocks = install(RecordingMocks())
     archive_release(mocks.archive, BUCKET, "lint-1", broken)
 
-    def run() -> None:
-        archived = read_archived_release(BUCKET, release="lint-1")
-        QuickSightBundleStack(
-            "linted",
-            QuickSightBundleStackArgs(
-                source_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
-            ),
-        )
+    failure = run_failing_program(linted_program("lint-1"))
 
-    failure = run_failing_program(run)
     assert "NoSuchProperty" in failure.message and "release 'lint-1'" in failure.message
+    (lint,) = mocks.by_type("quicksight:TemplateLint")
+    assert lint.name == "linted-lint"
     assert mocks.by_type("quicksight:CloudFormationDeployment") == []
+    # The state keeps the findings and the template's sha256, not a second copy of the template.
+    assert "template_body" not in mocks.lint_state["linted-lint"]
+    assert mocks.lint_state["linted-lint"]["findings"]
 
 
-def test_findings_recorded_in_the_manifest_are_enforced_without_running_cfn_lint(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The archiving resource linted the template once; a stage deploying it never lints it again.
-    from components import validation
-    from components.archive import read_archived_release
-    from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
+def test_findings_recorded_in_the_manifest_are_never_taken() -> None:
+    # Whoever can write the archive can write "no findings" beside a broken template.
     from conftest import sample_template
 
-    def no_lint(*_args: Any, **_kwargs: Any) -> Any:
-        raise AssertionError("cfn-lint must not run for a release whose manifest records its findings")
-
-    monkeypatch.setattr(validation, "lint_template", no_lint)
-    finding = {"resource": "salesdashboardAB12CD", "path": "NoSuchProperty", "rule": "E3002", "level": "error",
-               "message": "Additional properties are not allowed"}
+    broken = sample_template()
+    broken["Resources"]["salesdashboardAB12CD"]["Properties"]["NoSuchProperty"] = 1
     mocks = install(RecordingMocks())
-    archive_release(mocks.archive, BUCKET, "lint-2", sample_template(), lint_findings=[finding])
+    archive_release(mocks.archive, BUCKET, "lint-2", broken, lint_findings=[])
 
-    def run() -> None:
-        archived = read_archived_release(BUCKET, release="lint-2")
-        QuickSightBundleStack(
-            "linted",
-            QuickSightBundleStackArgs(
-                source_account_id="111122223333", export_job_id="", archived=archived, template_validation="error"
-            ),
-        )
+    failure = run_failing_program(linted_program("lint-2"))
 
-    failure = run_failing_program(run)
-    assert "salesdashboardAB12CD.NoSuchProperty cfn-lint E3002: Additional properties are not allowed" in failure.message
-    assert "release 'lint-2'" in failure.message
+    assert "salesdashboardAB12CD.Properties/NoSuchProperty cfn-lint E3002: Additional properties" in failure.message
+
+
+def test_template_validation_off_makes_no_template_lint() -> None:
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    pulumi.runtime.test(program(settings(), {}))()
+    assert mocks.by_type("quicksight:TemplateLint") == []
 
 
 READER_ROLE = "arn:aws:iam::111122223333:role/quicksight-archive-reader"
@@ -317,3 +377,91 @@ def test_archive_external_id_is_sent_by_the_reader_provider() -> None:
     assert isinstance(secret, dict) and secret.get(SECRET_SIG), secret
     (assume,) = json.loads(secret["value"])
     assert assume["externalId"] == "Ext-Id-Marker-9b" and assume["sessionName"].startswith("qsp-archive-read-")
+
+
+def with_stage_before(mocks: RecordingMocks, outputs: dict[str, Any]) -> None:
+    """The ``pinFromStack`` StackReference answers with the stage before's outputs."""
+    original = mocks.new_resource
+
+    def new_resource(mock_args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if mock_args.typ == "pulumi:pulumi:StackReference":
+            mocks.resources.append(mock_args)
+            return mock_args.name, {"name": mock_args.name, "outputs": outputs}
+        return original(mock_args)
+
+    mocks.new_resource = new_resource  # type: ignore[method-assign]
+
+
+def test_pin_from_stack_reads_the_manifest_version_the_stage_before_read() -> None:
+    mocks = install(RecordingMocks())
+    manifest = archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    planted = archive_release({}, BUCKET, "sales-42", BIG, export_sha256="ef" * 32)
+    mocks.archive[(BUCKET, "releases/sales-42.json")] = [mocks.archive[(BUCKET, "releases/sales-42.json")], planted.text()]
+    before = {"release_name": "sales-42", "release_manifest_version_id": "1", "template_sha256": manifest.sha256}
+    with_stage_before(mocks, before)
+    seen: dict[str, Any] = {}
+
+    pulumi.runtime.test(program(settings(releaseVersionId=None, pinFromStack="acme/quicksight-promotion/test"), seen))()
+
+    reads = [(i.args["key"], i.args.get("versionId")) for i in mocks.invokes if i.token == GET_OBJECT]
+    assert reads[0] == ("releases/sales-42.json", "1")
+    assert seen["release_manifest_version_id"] == "1" and seen["template_sha256"] == manifest.sha256
+
+
+def test_pin_from_stack_of_another_release_pins_by_sha256_alone() -> None:
+    # The stage before deployed sales-41: its manifest version names nothing of sales-42, and its
+    # template_sha256 refuses sales-42 (the judge's pin).
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG)
+    with_stage_before(mocks, {"release_name": "sales-41", "release_manifest_version_id": "9", "template_sha256": "ab" * 32})
+
+    failure = run_failing_program(program(settings(releaseVersionId=None, pinFromStack="acme/quicksight-promotion/test"), {}))
+
+    reads = [(i.args["key"], i.args.get("versionId")) for i in mocks.invokes if i.token == GET_OBJECT]
+    assert reads[0] == ("releases/sales-42.json", None)
+    assert f"not the pinned {'ab' * 32}: this stage deploys only what the pinned stage deployed" in failure.message
+
+
+def test_the_source_stage_locks_the_archive_as_configured_and_exports_the_manifest_version() -> None:
+    mocks = install(RecordingMocks())
+    config = parse_config(
+        {
+            **SOURCE,
+            "releaseName": "sales-42",
+            "releaseDashboards": ["sales-dashboard"],
+            "archiveRetentionMode": "COMPLIANCE",
+            "archiveRetentionDays": 3650,
+        }
+    )
+    from components.program import cut_release
+
+    pulumi.runtime.test(lambda: cut_release(config))()
+    (lock,) = mocks.by_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 3650}
+    assert mocks.by_type("aws:s3/bucketVersioning:BucketVersioning")
+
+
+@pytest.mark.parametrize(("mode", "days", "said"), [("FOREVER", 1, "retention mode 'FOREVER' is not GOVERNANCE or COMPLIANCE"),
+                                                     ("GOVERNANCE", 0, "retention of 0 days is not a whole number from 1 to 36,500")])  # fmt: skip
+def test_a_release_archive_refuses_a_retention_s3_would_refuse(mode: str, days: int, said: str) -> None:
+    from components.archive import ReleaseArchive
+
+    install(RecordingMocks())
+    with pytest.raises(InputError, match=said):
+        ReleaseArchive("archive", retention_mode=mode, retention_days=days)  # type: ignore[arg-type]
+
+
+def test_the_repairs_the_manifest_records_are_the_stacks_template_repairs_output() -> None:
+    # Found (and, with templateRepair: repair, removed) when the release was fetched; a stage reads them from the archive.
+    repairs = [{"asset": "dashboard/sales-dashboard", "logical_id": "x", "path": "Properties/Definition/Sheets/0/Title",
+                "problem": "empty-string", "repairable": True, "repaired": True, "detail": "an empty string"}]  # fmt: skip
+    mocks = install(RecordingMocks())
+    archive_release(mocks.archive, BUCKET, "sales-42", BIG, template_repairs=repairs)
+    seen: dict[str, Any] = {}
+
+    def run() -> pulumi.Output:
+        bundle = build("quicksight", settings(), stage_values())
+        return bundle.template_repairs.apply(lambda value: seen.update(repairs=value))
+
+    pulumi.runtime.test(run)()
+    assert seen["repairs"] == repairs

@@ -18,7 +18,7 @@ from components.errors import AssetVerificationError, InputError, ParameterError
 from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
 from components.errors import PromotionCheckError
 from components.core.principals import principalize
-from conftest import sample_template
+from conftest import oversized_template, sample_template
 from mocks import (
     TARGET_ACCOUNT,
     TARGET_REGION,
@@ -74,6 +74,9 @@ def test_args_reject_unknown_modes() -> None:
         args(template_validation="strict")
     assert "template_validation is not one of error, warning, off" in str(info.value)
     assert "'strict'" not in str(info.value)
+    with pytest.raises(Exception) as info:
+        args(template_repair="fix-it")
+    assert str(info.value) == "template_repair is not one of report, repair, off: set one of them"
 
 
 @pulumi.runtime.test
@@ -171,8 +174,8 @@ def test_given_staging_bucket_is_used_and_none_created() -> pulumi.Output:
     return component.stack.urn.apply(check)
 
 
-def test_template_over_one_megabyte_fails_before_any_deploy() -> None:
-    huge = generate_bundle(scale=14)
+def test_a_template_that_cannot_be_split_fails_before_any_deploy() -> None:
+    huge = oversized_template()
     mocks = install(RecordingMocks(template=huge))
 
     def program() -> pulumi.Output:
@@ -181,9 +184,26 @@ def test_template_over_one_megabyte_fails_before_any_deploy() -> None:
 
     error = run_failing_program(program)
     size = deployable(export_outputs(huge)["template_body"], export_outputs(huge)["parameter_catalog"]).size
-    assert f"template as deployed is {size:,} bytes compact, over the 1,000,000-byte limit for TemplateURL" in str(error)
+    assert f"template as deployed is {size:,} bytes compact with " in str(error)
+    assert "and it cannot be split into nested stacks: resource 'salesdashboardAB12CD' (AWS::QuickSight::Dashboard)" in str(error)
     assert "nothing was deployed" in str(error)
     assert mocks.by_type(DEPLOYMENT) == []
+
+
+@pulumi.runtime.test
+def test_a_template_over_one_megabyte_is_handed_to_the_deployment_whole() -> pulumi.Output:
+    # The deployment splits it into nested stacks (core.nesting) when it stages it: the component
+    # hands over the deployable template, which is what the pin, the digests and the review name.
+    huge = generate_bundle(scale=14)
+    mocks = install(RecordingMocks(template=huge))
+    component = QuickSightBundleStack("sales", args(parameters=stage_values()))
+
+    def check(_: Any) -> None:
+        sent = stack_inputs(mocks)["template_body"]
+        assert len(sent.encode("utf-8")) > 1_000_000
+        assert sent == deployable(export_outputs(huge)["template_body"], export_outputs(huge)["parameter_catalog"]).body
+
+    return component.stack.urn.apply(check)
 
 
 @pulumi.runtime.test

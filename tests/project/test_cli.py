@@ -13,10 +13,16 @@ import yaml
 
 from components.cli import run
 from tools.generator import generate_bundle
-from conftest import pretty_bytes, sample_template, zip_bytes
+from conftest import oversized_template, pretty_bytes, reported_case, sample_template, zip_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "sales-bundle.json"
+
+
+@pytest.fixture(autouse=True)
+def _no_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Into a StringIO (not a terminal) and without COLUMNS, the report's lines are whole.
+    monkeypatch.delenv("COLUMNS", raising=False)
 
 
 def inspect(*argv: str) -> tuple[int, str, str]:
@@ -50,13 +56,24 @@ def test_inspect_zip_and_small_template(tmp_path: Path) -> None:
     assert "inline TemplateBody limit 51,200 B: fits" in out
 
 
-def test_inspect_too_large_for_cloudformation(tmp_path: Path) -> None:
+def test_inspect_over_one_stack_shows_the_nested_stacks(tmp_path: Path) -> None:
     bundle = tmp_path / "big.json"
     bundle.write_text(json.dumps(generate_bundle(scale=20)))
     code, out, err = inspect(str(bundle))
+    assert code == 0 and err == ""
+    line = next(line for line in out.splitlines() if "TemplateURL (S3) limit" in line)
+    assert "over one stack's limits: deployed as 6 nested stacks (Sources " in line and "Dashboards " in line
+
+
+def test_inspect_too_large_for_cloudformation(tmp_path: Path) -> None:
+    # One dashboard of 1.1 MB: no nested template can hold it.
+    bundle = tmp_path / "huge.json"
+    bundle.write_text(json.dumps(oversized_template()))
+    code, out, err = inspect(str(bundle))
     assert code == 1
     assert "TOO LARGE: split the export into smaller bundles" in out
-    assert err.startswith("error: the template is ") and "TemplateURL limit: it cannot be deployed" in err
+    assert err.startswith("error: the template as deployed is ") and "and it cannot be split into nested stacks: resource " in err
+    assert "it cannot be deployed; split the export into smaller bundles" in err
 
 
 @pytest.mark.parametrize(
@@ -94,7 +111,7 @@ def _usage(*argv: str) -> tuple[int, str]:
         (["inspect", "x.json", "--export-timeout-seconds", "0"], "--export-timeout-seconds", "greater than or equal to 1"),
         (["inspect", "x.json", "--source-region", "Mars-1"], "--source-region", "(got 'Mars-1')"),
         (["inspect", "x.json", "--source-role-arn", "arn:aws:iam::1:user/x"], "--source-role-arn", "should match pattern"),
-        (["inspect", "x.json", "--out-dir", "/nonexistent/dir"], "--out-dir", "is not an existing directory"),
+        (["inspect", "x.json", "--out-dir", str(EXAMPLE)], "--out-dir", "is not a directory"),
         (["inspect", "x.json", "--stage-config", "../prod"], "--stage-config", "a stack name is letters"),
         (["preflight", "/nonexistent.json", "--stage", "Pulumi.x.yaml"], "bundle", "is not an existing file"),
         (["inspect"], "", "give either a bundle file or --source-account-id and --export-job-id"),
@@ -112,8 +129,10 @@ def test_usage_errors_exit_2_with_one_line_naming_the_flag(argv: list[str], flag
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    import components
+
     assert run(["--version"], prog="quicksight-promotion") == 0
-    assert capsys.readouterr().out.strip() == "quicksight-promotion 0.1.0"
+    assert capsys.readouterr().out.strip() == f"quicksight-promotion {components.__version__}"
     assert run(["inspect", "--help"], prog="quicksight-promotion") == 0
     assert capsys.readouterr().out.startswith("usage: quicksight-promotion inspect")
 
@@ -125,12 +144,6 @@ def test_the_installed_console_script_names_itself(monkeypatch: pytest.MonkeyPat
     assert _prog() == "quicksight-promotion"
     monkeypatch.setattr(sys, "argv", [str(ROOT / "components" / "__main__.py")])
     assert _prog() == "python -m components"
-
-
-def test_version_matches_the_package_metadata() -> None:
-    from components.cli import VERSION
-
-    assert f'version = "{VERSION}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
 
 
 def test_json_output_has_the_sizes_resources_and_catalog() -> None:
@@ -356,3 +369,98 @@ def test_inspect_json_holds_no_control_character_from_the_bundle(tmp_path: Path)
     assert report["resources"]["dashboard"] == ["sales\\x1b[2J\\x1b]0;owned\\x07\\x9b31m"]
     defaults = [p.get("default") for p in report["parameters"]]
     assert "Sales\\x1b[2J\\x1b]0;owned\\x07\\x9b31m" in defaults
+
+
+# --- manners: the terminal's width, the whole report in --json, files written as asked ---------------------
+
+REFRESH_ID = "48268673-23a7-411a-8133-287637ebdcd9/149818d1-1759-4dc3-b2ae-22448b0163c1"
+
+
+def _columns_of(line: str) -> int:
+    from components.cli import _width
+
+    return _width(line)
+
+
+@pytest.mark.parametrize("columns", [80, 50])
+def test_inspect_fits_the_terminals_width_and_shortens_long_ids_in_the_middle(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, _ = inspect(str(EXAMPLE))
+    assert code == 0
+    assert [line for line in out.splitlines() if _columns_of(line) > columns] == []
+    # Nothing is dropped: each asset still heads its parameters, and wrapped lists keep every id.
+    assert "  datasource/e87a1613-e443-4f78-9558-867f5ba91faf" in out.splitlines()
+    assert out.count("sales-analysis") >= 3
+    if columns == 50:
+        # An id wider than the line: its two ends, an ellipsis between them; the full id is in --json.
+        assert "48268673-23a7-411a-813\u2026dc3-b2ae-22448b0163c1" in out and REFRESH_ID not in out
+        assert REFRESH_ID in json.loads(inspect(str(EXAMPLE), "--json")[1])["resources"]["refresh-schedule"]
+
+
+def test_inspect_into_a_pipe_prints_whole_lines() -> None:
+    code, out, _ = inspect(str(EXAMPLE))
+    assert code == 0 and f"  refresh-schedule (1): {REFRESH_ID}" in out.splitlines()
+
+
+def test_middle_shortening_counts_wide_characters() -> None:
+    from components.cli import _middle
+
+    assert _middle("abcdefghij", 5) == "ab\u2026ij"
+    assert _middle("abc", 5) == "abc"
+    shortened = _middle("受注データベース", 9)
+    assert _columns_of(shortened) <= 9 and shortened.startswith("受注") and shortened.endswith("ース")
+
+
+def test_json_carries_everything_the_text_shows() -> None:
+    code, out, _ = inspect(str(EXAMPLE), "--json")
+    assert code == 0
+    report = json.loads(out)
+    admin = next(p for p in report["principals"] if p["text"].endswith("user/default/QuickSightAdmin"))
+    assert admin["parameter"] == "Principalad9bc02f58" and "dashboard/sales-dashboard" in admin["assets"]
+    assert {"asset": "vpc-connection/vpc-conn-orders-db", "property": "SubnetIds", "value": "subnet-0123456789abcdef0"} in report[
+        "literal_values"
+    ]
+    assert report["limits"]["resources"] == {"count": 14, "limit": 500}
+    assert report["limits"]["parameters"] == {"count": 32, "limit": 200} and report["limits"]["exceeded"] == []
+
+
+def test_out_dir_is_created_as_needed(tmp_path: Path) -> None:
+    target = tmp_path / "stages" / "new"
+    code, out, _ = inspect(str(EXAMPLE), "--stage-config", "prod", "--out-dir", str(target))
+    assert code == 0 and (target / "Pulumi.prod.yaml").is_file()
+
+
+def test_stage_config_onto_an_existing_file_errors_before_any_report(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.prod.yaml").write_text("mine\n", encoding="utf-8")
+    code, out, err = inspect(str(EXAMPLE), "--stage-config", "prod", "--out-dir", str(tmp_path))
+    assert code == 1 and out == ""
+    assert err == f"error: {tmp_path / 'Pulumi.prod.yaml'} exists: pass --force to overwrite it\n"
+    assert (tmp_path / "Pulumi.prod.yaml").read_text(encoding="utf-8") == "mine\n"
+
+def test_inspect_lists_what_cloudformations_schema_rejects_and_what_repair_would_do(tmp_path: Path) -> None:
+    bundle = tmp_path / "reported.json"
+    bundle.write_bytes(pretty_bytes(reported_case()))
+    code, out, _ = inspect(str(bundle))
+    assert code == 0
+    lines = out.splitlines()
+    start = lines.index("Schema repairs (2; CloudFormation would refuse these; see docs/template-repair.md):")
+    assert lines[start + 1].startswith("  dashboard/sales-dashboard Properties/Definition/Sheets/0/Title: an empty string")
+    assert lines[start + 2].endswith("(cfn-lint E3002); templateRepair: repair would remove it")
+    clean = tmp_path / "clean.json"
+    clean.write_bytes(pretty_bytes(sample_template()))
+    assert "Schema repairs: none (CloudFormation's resource schemas accept every property)" in inspect(str(clean))[1]
+
+
+def test_inspect_names_a_data_source_that_cannot_be_promoted_and_why(tmp_path: Path) -> None:
+    template = sample_template()
+    template["Resources"]["bqAB12CD"] = {
+        "Type": "AWS::QuickSight::DataSource",
+        "Properties": {"DataSourceId": "bq", "Name": "bq", "Type": "BIGQUERY",
+                       "DataSourceParameters": {"BigQueryParameters": {"ProjectId": "p", "DataSetRegion": "EU"}}},
+    }  # fmt: skip
+    bundle = tmp_path / "bq.json"
+    bundle.write_bytes(pretty_bytes(template))
+    lines = inspect(str(bundle))[1].splitlines()
+    start = lines.index("Data sources that cannot be promoted (1; pulumi up and preflight stop on them):")
+    assert lines[start + 1].startswith("  datasource/bq (BigQueryParameters): AWS::QuickSight::DataSource cannot express it")
+    assert lines[start + 1].endswith("(cloudformation-coverage-roadmap#2366)")

@@ -29,6 +29,7 @@ PURE_MODULES = frozenset(
         "dataclasses",
         "datetime",
         "difflib",
+        "functools",
         "enum",
         "hashlib",
         "hmac",

@@ -27,13 +27,37 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         source,
         ignore=shutil.ignore_patterns(".git", ".venv*", "build", "*.egg-info", ".pytest_cache", "__pycache__", "bench", "tests"),
     )
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v", "-w", str(out), str(source)],
         check=True,
         capture_output=True,
+        text=True,
         timeout=180,
     )
+    # Kept for test_the_build_warns_of_nothing: setuptools' deprecations show only in a verbose build.
+    (out / "build.log").write_text(built.stdout + built.stderr, encoding="utf-8")
     return next(out.glob("quicksight_promotion-*.whl"))
+
+
+def test_the_build_warns_of_nothing(wheel: Path) -> None:
+    log = (wheel.parent / "build.log").read_text(encoding="utf-8")
+    warnings = [line.strip() for line in log.splitlines() if "Warning:" in line or "deprecated" in line]
+    assert warnings == []
+
+
+def test_the_version_is_written_once_and_the_wheel_carries_it(wheel: Path) -> None:
+    import re
+
+    import components
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+", components.__version__)
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    project = pyproject[pyproject.index("[project]\n") : pyproject.index("\n[", pyproject.index("[project]\n"))]
+    assert not re.search(r"^version\s*=", project, re.M), "pyproject.toml reads the version from __version__"
+    assert 'dynamic = ["version"]' in project
+    assert 'version = { attr = "quicksight_promotion.__version__" }' in pyproject
+    assert wheel.name.startswith(f"quicksight_promotion-{components.__version__}-")
+    assert "quicksight_promotion/py.typed" in zipfile.ZipFile(wheel).namelist()
 
 
 def test_wheel_ships_the_library_as_quicksight_promotion_only(wheel: Path) -> None:
@@ -58,11 +82,64 @@ def test_the_installed_console_script_names_itself(wheel: Path, tmp_path: Path) 
     run = lambda *argv: subprocess.run(  # noqa: E731
         [sys.executable, str(script), *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
+    import components
+
     version = run("--version")
-    assert version.returncode == 0 and version.stdout.strip() == "quicksight-promotion 0.1.0"
+    assert version.returncode == 0 and version.stdout.strip() == f"quicksight-promotion {components.__version__}"
     usage = run("inspect", "--source-account-id", "123", "--export-job-id", "j")
     assert usage.returncode == 2
     assert usage.stderr.startswith("quicksight-promotion inspect: error: argument --source-account-id: ")
+    # From any directory, as the README runs it.
+    report = run("inspect", "--json", str(ROOT / "examples" / "sales-bundle.json"))
+    assert report.returncode == 0, report.stderr
+    assert '"dashboard"' in report.stdout
+
+
+CONSUMER_TEST = """
+import pulumi
+from quicksight_promotion import QuickSightBundleStack, QuickSightBundleStackArgs
+from quicksight_promotion.testing import set_mocks
+
+mocks = set_mocks()
+
+
+@pulumi.runtime.test
+def test_my_program_deploys_the_sales_dashboard():
+    stack = QuickSightBundleStack("sales", QuickSightBundleStackArgs(source_account_id="111122223333", export_job_id="job-1"))
+
+    def check(values):
+        urls, name = values
+        assert urls == ["https://us-east-1.quicksight.aws.amazon.com/sn/dashboards/sales-dashboard"]
+        assert name == "project-test-sales"
+        assert [r.name for r in mocks.by_type("CloudFormationDeployment")] == ["sales-stack"]
+
+    return pulumi.Output.all(stack.dashboard_urls, stack.stack_name).apply(check)
+"""
+
+
+def test_a_consumers_unit_test_passes_with_the_installed_testing_mocks(wheel: Path, tmp_path: Path) -> None:
+    """A consumer's own test of a program using the component, against the wheel, outside the repository."""
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (consumer / "test_program.py").write_text(CONSUMER_TEST, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "test_program.py"],
+        cwd=consumer,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    imported = subprocess.run(
+        [sys.executable, "-c", "import quicksight_promotion.testing as t; print(t.__file__)"],
+        cwd=consumer, env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert imported.stdout.startswith(str(site))
 
 
 def test_installed_package_pickles_the_provider_under_its_installed_name(wheel: Path, tmp_path: Path) -> None:

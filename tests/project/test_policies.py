@@ -63,6 +63,9 @@ EXAMPLES = {
     "StagingBucket": "example-staging",
     "StagingPrefix": "quicksight-promotion/",
     "ArchiveBucket": "example-releases",
+    "SourceExternalId": "example-source-external-id",
+    "TargetExternalId": "example-target-external-id",
+    "ArchiveExternalId": "example-archive-external-id",
 }
 
 
@@ -327,3 +330,13 @@ def test_the_record_lists_what_the_policies_grant() -> None:
     assert ("target-deployer", "cloudformation:CreateChangeSet") in listed
     assert (PIPELINE, "sts:AssumeRole") in listed
     assert ("archive-reader", "s3:GetObject") in listed
+
+
+def test_every_role_the_pipeline_assumes_asks_for_an_external_id() -> None:
+    trusting = [role for role in roles() if "${PipelineRoleArn}" in json.dumps(document(role, "trust"))]
+    assert trusting
+    for role in trusting:
+        (statement,) = statements(document(role, "trust"))
+        (external_id,) = statement["Condition"]["StringEquals"].values()
+        assert list(statement["Condition"]["StringEquals"]) == ["sts:ExternalId"], role
+        assert re.fullmatch(r"\$\{(Source|Target|Archive)ExternalId\}", external_id), role

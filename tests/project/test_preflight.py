@@ -261,3 +261,22 @@ def test_a_stage_deploying_an_archived_release_preflights_its_archived_template(
     code, out, _ = preflight(str(archived), "--stage", str(wrong), "--no-lint")
     assert code == 1
     assert f"  error: template hashes to sha256 {sha}, not the pinned {'0' * 64}" in out
+
+
+def test_what_cloudformations_schema_rejects_is_reported_or_judged_repaired(tmp_path: Path) -> None:
+    import json
+
+    bundle = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    sheet = bundle["Resources"]["salesdashboard818E72"]["Properties"]["Definition"]["Sheets"][0]
+    sheet["Title"] = ""
+    defective = tmp_path / "defective.json"
+    defective.write_text(json.dumps(bundle), encoding="utf-8")
+    where = "dashboard/sales-dashboard.Properties/Definition/Sheets/0/Title an empty string, shorter than the schema's minLength of 1, in an optional property (cfn-lint E3033)"
+    stage = _example_with_credentials(tmp_path)
+    code, out, _ = preflight(str(defective), "--stage", str(stage), "--no-lint")
+    assert code == 0 and f"  warning: {where}: templateRepair: repair would remove it" in out.splitlines(), out
+
+    text = stage.read_text(encoding="utf-8") + "  quicksight-promotion:templateRepair: repair\n"
+    repairing = _stage(tmp_path, "test", text)
+    code, out, _ = preflight(str(defective), "--stage", str(repairing), "--no-lint")
+    assert code == 0 and f"  warning: {where}: removed by templateRepair: repair" in out.splitlines(), out

@@ -55,6 +55,11 @@ def test_a_settings_error_is_chained_to_nothing() -> None:
     assert missing.value.__cause__ is None and missing.value.__context__ is None
 
 
+def test_template_repair_is_report_unless_set() -> None:
+    assert parse_config(BASE).template_repair == "report"
+    assert parse_config({**BASE, "templateRepair": "repair"}).template_repair == "repair"
+
+
 def test_adopt_identity_is_an_identity_or_unset() -> None:
     assert parse_config({**BASE, "adoptIdentity": ""}).adopt_identity is None
     assert parse_config({**BASE, "adoptIdentity": "CloudFormationDeployment"}).adopt_identity == "CloudFormationDeployment"
@@ -76,6 +81,7 @@ MARKER = "Marker-Pa55-5e771ng"
         {"stackTags": [{"apiKey": MARKER}]},
         {"principals": MARKER},
         {"exportJobId": "<required: the export job id>"},
+        {"templateRepair": MARKER},
     ],
 )
 def test_a_bad_setting_is_named_never_echoed_nor_chained(bad: dict[str, object]) -> None:

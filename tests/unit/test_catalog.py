@@ -416,3 +416,49 @@ def test_to_parameter_string_refuses_other_types() -> None:
         to_parameter_string(float("nan"))
     with pytest.raises(ValueError, match="inf is not a finite number"):
         to_parameter_string(float("inf"))
+
+
+def _param(description: str, default: str) -> dict[str, Any]:
+    return {"Type": "String", "Default": default, "Description": description}
+
+
+def test_folders_topics_and_a_data_sets_alert_status_are_known_and_the_parent_folder_is_per_stage() -> None:
+    from components.core.stage_values import resolve_parameters, stage_config_skeleton
+    from components.errors import ParameterError
+
+    parent = "arn:aws:quicksight:us-east-1:111111111111:folder/dev-root"
+    template = {
+        "Parameters": {
+            "teamABCDEFName": _param("Name for folder:team", "Team"),
+            "teamABCDEFParentFolderArn": _param("ParentFolderArn for folder:team", parent),
+            "salesqABCDEFName": _param("Name for topic:sales-q", "Sales Q"),
+            "salesqABCDEFDescription": _param("Description for topic:sales-q", "Ask about sales"),
+            "ordersABCDEFRefreshFailureEmailAlertStatus": _param("RefreshFailureEmailAlertStatus for dataset:orders", "DISABLED"),
+        },
+        "Resources": {
+            "teamABCDEF": {"Type": "AWS::QuickSight::Folder", "Properties": {
+                "FolderId": "team", "Name": {"Ref": "teamABCDEFName"}, "ParentFolderArn": {"Ref": "teamABCDEFParentFolderArn"}}},
+            "salesqABCDEF": {"Type": "AWS::QuickSight::TopicV2", "Properties": {
+                "TopicId": "sales-q", "Name": {"Ref": "salesqABCDEFName"}, "Description": {"Ref": "salesqABCDEFDescription"}}},
+            "ordersABCDEF": {"Type": "AWS::QuickSight::DataSet", "Properties": {
+                "DataSetId": "orders", "RefreshFailureEmailAlertStatus": {"Ref": "ordersABCDEFRefreshFailureEmailAlertStatus"}}},
+        },
+    }  # fmt: skip
+    catalog = build_catalog(template)
+    assert [(e.key, e.connection) for e in catalog] == [
+        ("dataset/orders.RefreshFailureEmailAlertStatus", False),
+        ("folder/team.Name", False),
+        ("folder/team.ParentFolderArn", True),
+        ("topic/sales-q.Description", False),
+        ("topic/sales-q.Name", False),
+    ]
+    with pytest.raises(ParameterError) as info:
+        resolve_parameters(catalog, {"dataset/orders": {"RefreshFailureEmailAlertStatus": "ENABLED"}})
+    assert info.value.problems == (
+        f"folder/team.ParentFolderArn is not set and would reuse the source's value \"{parent}\": it is a folder's parent "
+        "folder, a folder of the source account, so the stage would silently file it there; set it explicitly, or pass "
+        "allow_source_defaults=True (config 'quicksight-promotion:allowSourceDefaults: true') to reuse it",
+    )
+    skeleton = stage_config_skeleton(catalog, "prod")
+    assert '      ParentFolderArn: "<required: ParentFolderArn for folder/team>"' in skeleton
+    assert '      # Description: "Ask about sales"   # source default' in skeleton

@@ -182,3 +182,37 @@ def test_the_judges_own_findings_read_in_full() -> None:
         "is a literal, not a parameter: every stage uses this source value: re-export with "
         "CloudFormationOverridePropertyConfiguration for it"
     )
+
+
+def test_recorded_repairs_are_warnings_saying_what_repair_did_or_would_do() -> None:
+    place = {
+        "asset": "dashboard/sales",
+        "logical_id": "salesAB12CD",
+        "path": "Properties/Definition/Sheets/0/Title",
+        "problem": "empty-string",
+        "repairable": True,
+        "detail": "an empty string",
+    }
+    found = judge(BUNDLE, CATALOG, prod_stage(), PROD, repairs=[place, {**place, "path": "P/1", "repaired": True}, {**place, "path": "P/2", "repairable": False}])
+    described = [f.describe() for f in found.warnings if f.rule == "repair"]
+    assert described == [
+        "dashboard/sales.Properties/Definition/Sheets/0/Title an empty string: templateRepair: repair would remove it",
+        "dashboard/sales.P/1 an empty string: removed by templateRepair: repair",
+        "dashboard/sales.P/2 an empty string: not repairable: fix the asset in QuickSight and re-export",
+    ]
+    assert found.errors == []
+
+
+def test_a_data_source_cloudformation_cannot_express_is_an_error_saying_why() -> None:
+    template = json.loads(BUNDLE)
+    logical, resource = next((k, r) for k, r in template["Resources"].items() if r["Type"] == "AWS::QuickSight::DataSource")
+    resource["Properties"]["DataSourceParameters"] = {"BigQueryParameters": {"ProjectId": "p", "DataSetRegion": "EU"}}
+    verdict = judge(json.dumps(template), CATALOG, prod_stage(), PROD)
+    refused = [f for f in verdict.errors if f.rule == "data-source-type"]
+    asset = "datasource/82e2e662-f728-44fa-8248-5e3a0a5d2f34"  # its id, the prefix parameter left out
+    assert [f.describe() for f in refused] == [
+        f"{asset}.DataSourceParameters is a BigQueryParameters data source, which cannot be promoted: "
+        "AWS::QuickSight::DataSource cannot express it (CloudFormation's DataSourceParameters has no such member), so "
+        "the stack would fail at deploy (cloudformation-coverage-roadmap#2366): replace the data source in QuickSight, "
+        "or leave the data sets that read it out of the export"
+    ], logical

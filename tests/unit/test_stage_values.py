@@ -285,10 +285,12 @@ def test_connection_properties_need_explicit_values(catalog: list[CatalogEntry])
         "connection property, so the stage would silently use the source's data; set it explicitly, or pass "
         "allow_source_defaults=True (config 'quicksight-promotion:allowSourceDefaults: true') to reuse it"
     ) in message
-    # A credential's source default is not shown, and the hint says to set it as a secret.
-    assert f"{postgres}.SecretArn is not set and would reuse the source's value <hidden>" in message
-    assert "secretsmanager" not in message
-    assert f"pulumi config set --secret --path 'quicksight-promotion:parameters.{postgres}.SecretArn'" in message
+    # A SecretArn's source default is not shown; it names a secret and is none: set it as any value.
+    assert (
+        f"{postgres}.SecretArn is not set and would reuse the source's value <hidden>: it is a data source connection "
+        "property, so the stage would silently use the source's data; set it explicitly,"
+    ) in message
+    assert "secretsmanager" not in message and f"{postgres}.SecretArn'" not in message
     # Names may fall back to their source default: they are not mentioned.
     assert ".Name " not in message
 
@@ -424,10 +426,11 @@ def test_skeleton_credentials_are_comments_with_the_secret_hint(catalog: list[Ca
     redshift = source_with(catalog, "Password")
     assert "Password" not in parameters[redshift] and "Username" not in parameters[redshift]
     assert f"pulumi config set --secret --path 'quicksight-promotion:parameters.{redshift}.Password' <value>" in text
+    # A SecretArn names a secret and is none: a placeholder to fill in, its source value not shown.
     postgres = source_with(catalog, "SecretArn")
-    assert "# SecretArn: credential (source default not shown)" in text
+    assert parameters[postgres]["SecretArn"] == f"<required: SecretArn for {postgres}>"
     assert "secretsmanager" not in text
-    assert f"--path 'quicksight-promotion:parameters.{postgres}.SecretArn'" in text
+    assert f"--path 'quicksight-promotion:parameters.{postgres}.SecretArn'" not in text
 
 
 def test_skeleton_placeholders_are_refused_until_replaced(catalog: list[CatalogEntry]) -> None:

@@ -40,7 +40,7 @@ PREFIX = "${ResourceIdPrefixForAllResources}"
 
 
 def test_every_kind_has_an_id_property_but_the_refresh_schedule() -> None:
-    assert ASSET_KINDS == tuple(KIND_BY_RESOURCE_TYPE.values())
+    assert ASSET_KINDS == tuple(dict.fromkeys(KIND_BY_RESOURCE_TYPE.values()))
     assert set(ID_PROPERTY) == set(ASSET_KINDS) - {"refresh-schedule"}
 
 

@@ -10,7 +10,7 @@ from components.core.catalog import build_catalog
 from tools.generator import generate_bundle
 from components.core.principals import principalize
 from components.core.transform import URL_TEMPLATE_LIMIT, deployable, inline_size
-from conftest import CALC_EXPRESSION, sample_template
+from conftest import CALC_EXPRESSION, oversized_template, sample_template
 
 
 def catalog_of(template: dict) -> list[dict]:
@@ -71,5 +71,18 @@ def test_placement_follows_cloudformations_limits() -> None:
     assert small.inline and small.deployable
     big = generate_bundle(scale=14)
     huge = deployable(compact_json(big), catalog_of(big))
-    assert not huge.inline and not huge.deployable and huge.size > URL_TEMPLATE_LIMIT == 1_000_000
-    assert huge.exceeded() == [f"{huge.size:,} bytes compact, over the 1,000,000-byte limit for TemplateURL"]
+    # Over one stack's bytes: deployed as nested stacks (core.nesting), so nothing is exceeded.
+    assert not huge.inline and huge.size > URL_TEMPLATE_LIMIT == 1_000_000
+    assert huge.nested and huge.deployable and huge.exceeded() == []
+    assert huge.nesting[0] is not None and len(huge.nesting[0].nested) == 6
+
+
+def test_a_template_that_cannot_be_split_exceeds_the_limit_naming_why() -> None:
+    big = oversized_template()
+    huge = deployable(compact_json(big), catalog_of(big))
+    (exceeded,) = huge.exceeded()
+    resources = len(big["Resources"])
+    assert exceeded.startswith(
+        f"{huge.size:,} bytes compact with {resources} resources, over one stack's limits (1,000,000 bytes, 500 resources)"
+    )
+    assert "and it cannot be split into nested stacks: resource 'salesdashboardAB12CD' (AWS::QuickSight::Dashboard) is " in exceeded
