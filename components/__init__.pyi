@@ -32,6 +32,7 @@ from .errors import AccountMismatchError as AccountMismatchError
 from .errors import ArchiveConflictError as ArchiveConflictError
 from .errors import ArchiveError as ArchiveError
 from .errors import ArchiveTimeoutError as ArchiveTimeoutError
+from .errors import AssetVerificationError as AssetVerificationError
 from .errors import AwsAccessError as AwsAccessError
 from .errors import BundleFormatError as BundleFormatError
 from .errors import ChangeSetFailedError as ChangeSetFailedError
@@ -61,6 +62,7 @@ from .errors import ReleaseConflictError as ReleaseConflictError
 from .errors import ReleaseError as ReleaseError
 from .errors import ReleasePreflightError as ReleasePreflightError
 from .errors import ServiceUnavailableError as ServiceUnavailableError
+from .errors import StackDriftError as StackDriftError
 from .errors import StackOperationFailedError as StackOperationFailedError
 from .errors import StackSetOperationFailedError as StackSetOperationFailedError
 from .errors import StackStateError as StackStateError

@@ -1,4 +1,4 @@
-"""The command line: ``inspect`` a bundle, ``preflight`` a stage offline.
+"""The command line: ``inspect`` a bundle, ``preflight`` a stage offline, ``diff`` two bundles.
 
 Exit codes: 0 fine, 1 the bundle, the job or the stage has a problem (one ``error: ...`` line, or
 one line per problem for ``preflight``), 2 a usage error (one line naming the flag).
@@ -170,6 +170,13 @@ def _parser(prog: str) -> _Parser:
     preflight.add_argument("--no-lint", action="store_true", help="skip cfn-lint (it takes about 10 s)")
     preflight.add_argument("--json", action="store_true", help="print the findings as JSON (severity, subject, property, message, advice)")
     preflight.add_argument("--strict", action="store_true", help="exit 1 on a warning too")
+    diff = commands.add_parser(
+        "diff", help="compare two bundles (or archived release templates) asset by asset and property by property"
+    )
+    diff.add_argument("old", type=_input_file, help="the bundle (.json or .zip) or release template a stage runs now")
+    diff.add_argument("new", type=_input_file, help="the one it would run next")
+    diff.add_argument("--json", action="store_true", help="print the differences as JSON")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when they differ (as git diff --exit-code)")
     return parser
 
 
@@ -581,6 +588,27 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return 0
 
 
+# --- diff ------------------------------------------------------------------------------------------------
+
+
+def _diff(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """``diff OLD NEW``: what a release changes, offline (``core.diff``)."""
+    from .core.diff import describe_diff, diff_templates  # noqa: PLC0415
+
+    try:
+        old, new = load_bundle_file(args.old), load_bundle_file(args.new)
+    except QuickSightPromotionError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    found = diff_templates(old.template.document, new.template.document)
+    if args.json:
+        print(json.dumps(found, indent=2), file=out)
+    else:
+        _print_lines([f"{args.old} (sha256 {old.sha256[:12]}) -> {args.new} (sha256 {new.sha256[:12]})", *describe_diff(found)], out)
+    differ = bool(found["assets"] or found["parameters"]["added"] or found["parameters"]["removed"])
+    return 1 if differ and args.exit_code else 0
+
+
 # --- run -------------------------------------------------------------------------------------------------
 
 
@@ -608,6 +636,8 @@ def run(argv: Sequence[str], out: Optional[IO[str]] = None, err: Optional[IO[str
                 as_json=args.json,
                 strict=args.strict,
             )
+        if args.command == "diff":
+            return _diff(args, out, err)
         return _inspect(args, out, err)
     except _UsageError as exc:
         print(clean(str(exc), 1000), file=err)

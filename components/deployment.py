@@ -56,14 +56,18 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 import pulumi
 from pulumi.dynamic import ReadResult
 
+from .core import review
 from .core import stacks as core
 from .core.models import DeploymentInputs, DeploymentOutputs
 from .core.polling import Deadline
+from .core.template import PREFIX_PARAMETER
 from .dynamic import DynamicProvider, echoed_inputs, has_unknown, is_unknown, known_inputs, secret_input
 
 if TYPE_CHECKING:
     # Since pulumi 3.139 (pulumi/pulumi#17673), this library's floor.
     from pulumi.dynamic import ConfigureRequest
+
+    from .aws import cloudformation as cfn
 
 # A secret output: with it the digests cannot be checked against guessed values by whoever reads
 # the state's plain text.
@@ -105,6 +109,8 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             "staging_bucket",
             "staging_prefix",
             "on_failure",
+            "on_drift",
+            "verify_assets",
             "termination_protection",
             "execute_change_set",
             "adopt_stack",
@@ -321,29 +327,9 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         previous = dict((olds or {}).get("deployed_digests") or {})
         keep = frozenset(n for n in core.no_echo_parameters(document) if n in previous and previous[n] == digests.get(n))
         claim = self._claim(inputs, olds)
-        request = cfn.DeployRequest(
-            stack_name=name,
-            template_body=inputs.template_body,
-            parameters=inputs.parameters,
-            keep=keep,
-            capabilities=tuple(inputs.capabilities),
-            stack_tags=inputs.stack_tags,
-            cloudformation_role_arn=inputs.cloudformation_role_arn,
-            notification_arns=tuple(inputs.notification_arns),
-            termination_protection=inputs.termination_protection,
-            execute_change_set=inputs.execute_change_set,
-            claim=claim,
-            adopt_allow_removals=inputs.adopt_allow_removals,
-            reviewed_changes=self._reviewed(olds),
-            created_stack=bool((olds or {}).get("stack_created")),
-            timeout_seconds=inputs.stack_timeout_seconds,
-            staging_bucket=inputs.staging_bucket,
-            staging_prefix=inputs.staging_prefix,
-            assets={**dict((olds or {}).get("assets") or {}), **assets},
-            on_failure=inputs.on_failure,
-            stale_change_set=(olds or {}).get("change_set_id"),
-        )
+        request = self._request(inputs, keep, claim, assets, olds)
         result = cfn.Deployer(target, deadline=deadline).deploy(request)
+        verification = _verify(inputs, target, assets, deadline) if result.executed else (olds or {}).get("verification")
         # What the stack holds: the new values once executed (or when nothing needed to change),
         # the previous ones while a change set waits for review.
         applied = result.executed or result.change_set_id is None
@@ -365,10 +351,59 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             assets=assets,
             owner_identity=claim.identity,
             stack_created=bool((olds or {}).get("stack_created")) or (result.change_set_type == "CREATE" and result.executed),
+            drift=result.drift,
+            verification=verification,
+            stack_seconds=result.stack_seconds if result.stack_seconds is not None else (olds or {}).get("stack_seconds"),
         )
         # The settings are echoed (diff compares them), never the template or the values.
         settings = echoed_inputs(inputs, "template_body", "parameters")
         return {**settings, **outputs.model_dump()}
+
+    def _request(
+        self,
+        inputs: DeploymentInputs,
+        keep: frozenset[str],
+        claim: core.Claim,
+        assets: Mapping[str, Any],
+        olds: Optional[Mapping[str, Any]],
+    ) -> "cfn.DeployRequest":
+        """The ``DeployRequest`` of these inputs: ``keep`` (unchanged NoEcho values), the claim, and what the state recorded."""
+        from .aws import cloudformation as cfn  # noqa: PLC0415
+
+        return cfn.DeployRequest(
+            stack_name=inputs.stack_name,
+            template_body=inputs.template_body,
+            parameters=inputs.parameters,
+            keep=keep,
+            capabilities=tuple(inputs.capabilities),
+            stack_tags=inputs.stack_tags,
+            cloudformation_role_arn=inputs.cloudformation_role_arn,
+            notification_arns=tuple(inputs.notification_arns),
+            termination_protection=inputs.termination_protection,
+            execute_change_set=inputs.execute_change_set,
+            claim=claim,
+            adopt_allow_removals=inputs.adopt_allow_removals,
+            reviewed_changes=self._reviewed(olds),
+            created_stack=bool((olds or {}).get("stack_created")),
+            timeout_seconds=inputs.stack_timeout_seconds,
+            staging_bucket=inputs.staging_bucket,
+            staging_prefix=inputs.staging_prefix,
+            assets={**dict((olds or {}).get("assets") or {}), **assets},
+            on_failure=inputs.on_failure,
+            stale_change_set=(olds or {}).get("change_set_id"),
+            on_drift=review.drift_mode(inputs.on_drift, inputs.termination_protection),
+            expected_seconds=(olds or {}).get("stack_seconds"),
+        )
+
+
+def _verify(inputs: DeploymentInputs, target: Any, assets: Mapping[str, Any], deadline: Deadline) -> Optional[list[dict[str, Any]]]:
+    """Each dashboard and analysis as QuickSight describes it once the stack completed (None: ``verify_assets`` off)."""
+    from .aws import verify  # noqa: PLC0415  (boto3 only in the provider process)
+
+    if inputs.verify_assets == "off":
+        return None
+    prefix = inputs.parameters.get(PREFIX_PARAMETER, "")
+    return verify.verify_assets(target, inputs.stack_name, review.verification_targets(assets, prefix), deadline)
 
 
 def _refuse_a_move(olds: Mapping[str, Any], target: Any, name: str) -> None:
@@ -420,6 +455,12 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             beside this resource's identity, for whoever meets the stack later.
         on_failure: What CloudFormation does when the first create fails (``ROLLBACK``, ``DELETE``,
             ``DO_NOTHING``); either way the next ``up`` creates the stack again.
+        on_drift: Before an update, detect drift (edits in the target account) and ``refuse`` (naming each
+            drifted asset and property), ``warn`` (output ``drift``) and overwrite it, ``revert`` it through a
+            drift-aware change set, or ``ignore`` it; default ``refuse`` with termination protection on, else ``warn``.
+        verify_assets: Once the stack completes, describe each dashboard and analysis (output
+            ``verification``: per-asset status and errors); ``error`` (default) or ``warning`` is what
+            ``QuickSightBundleStack`` makes of a failed one, ``off`` describes none.
         resource_digests: ``<kind>/<asset id>`` -> sha256 of that resource's JSON in ``template_body``
             (``core.manifest.resource_digests``): known at preview when the template is, it makes
             ``pulumi preview --diff`` list the assets added, changed or removed. No AWS call.
@@ -442,6 +483,9 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
     resource_digests: pulumi.Output[dict[str, str]]
     owner_identity: pulumi.Output[str]
     stack_created: pulumi.Output[bool]
+    drift: pulumi.Output[Optional[dict[str, Any]]]
+    verification: pulumi.Output[Optional[list[dict[str, Any]]]]
+    stack_seconds: pulumi.Output[Optional[float]]
 
     def __init__(
         self,
@@ -468,6 +512,8 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         adopt_allow_removals: Optional[pulumi.Input[bool]] = None,
         owner: Optional[pulumi.Input[str]] = None,
         on_failure: Optional[pulumi.Input[str]] = None,
+        on_drift: Optional[pulumi.Input[str]] = None,
+        verify_assets: Optional[pulumi.Input[str]] = None,
         resource_digests: Optional[pulumi.Input[Mapping[str, str]]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
@@ -495,6 +541,8 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             "adopt_allow_removals": adopt_allow_removals,
             "owner": owner,
             "on_failure": on_failure,
+            "on_drift": on_drift,
+            "verify_assets": verify_assets,
             "resource_digests": resource_digests,
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))

@@ -45,7 +45,9 @@ The tree (a class in brackets is a second base)::
     ├── BundleFormatError [ValueError]      not a usable CloudFormation template (or zip of one)
     └── DeploymentError                     a CloudFormation deployment did not reach its goal
         ├── StackStateError                 a stack state this resource refuses to act on
+        │   └── StackDriftError             the stack drifted and the stage refuses to overwrite it
         ├── ChangeSetFailedError
+        ├── AssetVerificationError          deployed, but a dashboard or analysis failed in QuickSight
         ├── StackOperationFailedError
         ├── AccountMismatchError            the credentials act in another account
         ├── NestingError                    a template over one stack's limits cannot be split
@@ -324,6 +326,14 @@ class DeploymentError(QuickSightPromotionError):
 
 class StackStateError(DeploymentError):
     """The stack is in a state this resource refuses to act on (busy, failed rollback, not ours...)."""
+
+
+class StackDriftError(StackStateError):
+    """The stack drifted from its last deployment (edits in the target account) and ``on_drift`` refuses (each drifted asset named)."""
+
+
+class AssetVerificationError(DeploymentError):
+    """The stack completed, but QuickSight reports a dashboard or analysis failed or with errors (each named)."""
 
 
 class ChangeSetFailedError(DeploymentError):

@@ -140,6 +140,8 @@ def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStac
         stack_tags=settings.stack_tags or None,
         stack_timeout_seconds=settings.stack_timeout_seconds,
         on_failure=settings.on_failure,
+        on_drift=settings.on_drift,
+        verify_assets=settings.verify_assets,
         cloudformation_role_arn=settings.cloudformation_role_arn,
         notification_arns=tuple(settings.notification_arns),
         protect=settings.protect,

@@ -51,6 +51,8 @@ SCALAR_KEYS = (
     "stackName",
     "stackTimeoutSeconds",
     "onFailure",
+    "onDrift",
+    "verifyAssets",
     "cloudFormationRoleArn",
     "protect",
     "targetRoleArn",
@@ -130,6 +132,8 @@ class ProgramConfig(BaseModel):
         default=DEFAULT_TIMEOUT_SECONDS, alias="stackTimeoutSeconds", ge=1, le=MAX_TIMEOUT_SECONDS
     )
     on_failure: Literal["DELETE", "ROLLBACK", "DO_NOTHING"] = Field(default="DELETE", alias="onFailure")
+    on_drift: Optional[Literal["refuse", "warn", "revert", "ignore"]] = Field(default=None, alias="onDrift")
+    verify_assets: Literal["error", "warning", "off"] = Field(default="error", alias="verifyAssets")
     cloudformation_role_arn: OptionalRoleArn = Field(default=None, alias="cloudFormationRoleArn")
     protect: bool = False
     target_role_arn: OptionalRoleArn = Field(default=None, alias="targetRoleArn")
@@ -188,6 +192,7 @@ class ProgramConfig(BaseModel):
         "release_name",
         "release",
         "execution_role_name",
+        "on_drift",
         mode="before",
     )
     @classmethod

@@ -33,13 +33,14 @@ import pulumi_aws as aws
 
 from .archive import ArchivedTemplate
 from .buckets import private_bucket
+from .core import review
 from .core.catalog import CatalogEntry
 from .core.judge import Stage, Target, Verdict, judge
 from .core.manifest import resource_digests
 from .core.repair import REPAIR_MODES
 from .core.transform import deployable
 from .deployment import CloudFormationDeployment
-from .errors import InputError, PromotionCheckError, QuickSightPromotionError, listing
+from .errors import AssetVerificationError, InputError, PromotionCheckError, QuickSightPromotionError, listing
 from .provider import AssetBundleExport, plain_credentials, protected_values
 from .validation import VALIDATION_MODES
 
@@ -76,6 +77,11 @@ class QuickSightBundleStackArgs:
             removes the failed stack; with ``ROLLBACK`` the next ``up`` deletes the empty
             ``ROLLBACK_COMPLETE`` stack itself. Either way the next ``up`` creates it again;
             updates always roll back.
+        on_drift: Before an update, ``refuse``, ``warn`` about, ``revert`` or ``ignore`` drift (assets edited
+            in the target account); default ``refuse`` with termination protection on, else ``warn``.
+        verify_assets: Once the stack completes, each dashboard and analysis is described: ``error``
+            (default) fails the ``up`` on a failed version or definition errors, ``warning`` warns, ``off``
+            describes none (output ``verification``: per-asset status).
         cloudformation_role_arn: The service role CloudFormation assumes to create the assets
             (CloudFormation's ``RoleARN``).
         notification_arns: SNS topics for stack events.
@@ -127,6 +133,8 @@ class QuickSightBundleStackArgs:
     stack_tags: Optional[Mapping[str, pulumi.Input[str]]] = None
     stack_timeout_seconds: Optional[int] = None
     on_failure: str = "DELETE"
+    on_drift: Optional[str] = None
+    verify_assets: str = "error"
     cloudformation_role_arn: Optional[pulumi.Input[str]] = None
     notification_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     protect: bool = False
@@ -274,6 +282,32 @@ def judge_inputs(args: QuickSightBundleStackArgs, source: Any, target: Any) -> l
     ]
 
 
+def verified(statuses: Optional[list[dict[str, Any]]], mode: str, resource: pulumi.Resource) -> Optional[list[dict[str, Any]]]:
+    """The deployment's per-asset verification, once checked (inside an apply: it creates nothing).
+
+    Args:
+        statuses: The deployment's ``verification`` output (None: not verified).
+        mode: ``verify_assets``: ``error`` raises on a failed asset, ``warning`` warns.
+        resource: The component, for the warnings.
+
+    Raises:
+        AssetVerificationError: a failed dashboard or analysis under ``error``.
+    """
+    unverified = [f"{s.get('kind')} {s.get('id')!r}" for s in statuses or [] if s.get("status") == review.NOT_VERIFIED]
+    if unverified:
+        pulumi.log.warn(f"not verified after the deploy (QuickSight could not describe them): {listing(unverified)}", resource=resource)
+    if not review.failed_assets(statuses or []):
+        return statuses
+    text = (
+        f"the stack is deployed, but QuickSight reports {review.describe_verification(statuses or [])}. Fix the asset in "
+        "the source account and promote it again (or set verifyAssets: warning to go on)"
+    )
+    if mode == "error":
+        raise AssetVerificationError(text)
+    pulumi.log.warn(text, resource=resource)
+    return statuses
+
+
 def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[str], resource: pulumi.Resource) -> dict[str, str]:
     """The stage's parameter values, once the judge found no error (inside an apply: it creates nothing).
 
@@ -351,6 +385,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
     asset_ids: pulumi.Output[dict[str, list[str]]]
     dashboard_urls: pulumi.Output[list[str]]
     change_summary: pulumi.Output[list[dict[str, Any]]]
+    verification: pulumi.Output[Optional[list[dict[str, Any]]]]
     resource_digests: pulumi.Output[dict[str, str]]
     release_name: pulumi.Output[Optional[str]]
     release_manifest_version_id: pulumi.Output[Optional[str]]
@@ -378,7 +413,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
         )
         self.deployment = self._deployment(name, args, template, parameters, target)
         self.stack = self.deployment
-        self._export_outputs(source, template, target, parameters)
+        self._export_outputs(source, template, target, parameters, args.verify_assets)
 
     def _target(self) -> _Target:
         """The target account, region and partition, asked through the component's own aws provider.
@@ -456,16 +491,23 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             # Readable beside the stack's identity tag: a dynamic provider never sees its URN.
             owner=f"{pulumi.get_project()}/{pulumi.get_stack()}",
             on_failure=args.on_failure,
+            on_drift=args.on_drift,
+            verify_assets=args.verify_assets,
             resource_digests=template.digests,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
 
     def _export_outputs(
-        self, source: _Source, template: _Deployable, target: _Target, parameters: pulumi.Output[dict[str, str]]
+        self,
+        source: _Source,
+        template: _Deployable,
+        target: _Target,
+        parameters: pulumi.Output[dict[str, str]],
+        verify_mode: str,
     ) -> None:
-        """Set and register the component's outputs."""
+        """Set and register the component's outputs (``verify_mode``: ``verify_assets``, see ``verified``)."""
         prefix = parameters.apply(lambda values: (values or {}).get("ResourceIdPrefixForAllResources", ""))
-        deployed = self._deployment_outputs()
+        deployed = self._deployment_outputs(verify_mode)
         for key, value in deployed.items():
             setattr(self, key, value)
         self.template_sha256 = source.sha256
@@ -494,13 +536,16 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             }
         )
 
-    def _deployment_outputs(self) -> dict[str, pulumi.Output[Any]]:
-        """The outputs of what deployed the template (attribute -> Output)."""
+    def _deployment_outputs(self, verify_mode: str) -> dict[str, pulumi.Output[Any]]:
+        """The outputs of what deployed the template (attribute -> Output; ``verify_mode``: see ``verified``)."""
         return {
             "stack_id": self.deployment.stack_id,
             "stack_name": self.deployment.stack_name,
             "stack_outputs": self.deployment.outputs,
             "change_summary": self.deployment.change_summary,
+            # Checked inside an apply (it creates nothing): a failed dashboard or analysis fails the up
+            # after the deployment's state is recorded, so the next up finds the stack its own.
+            "verification": self.deployment.verification.apply(lambda statuses: verified(statuses, verify_mode, self)),
         }
 
     def _template_source(self, name: str, args: QuickSightBundleStackArgs, child: pulumi.ResourceOptions) -> _Source:

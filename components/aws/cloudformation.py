@@ -24,16 +24,21 @@ Clients come from ``session.py`` (lazily, inside calls); tests hand in their own
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import os
 import random
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
+import botocore.session
+
+from ..core import review
 from ..core import stacks as core
 from ..core.nesting import needs_nesting, split_template
-from ..core.polling import Backoff, Deadline, poll_until
+from ..core.polling import Backoff, Deadline, Schedule, poll_until
 from ..core.quotas import RESOURCE_LIMIT
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 from ..core.types import role_session_name
@@ -47,13 +52,15 @@ MAX_EVENT_PAGES = 20
 # How many pages of DescribeChangeSet's Changes are read: CloudFormation pages them 1,000 at a
 # time and a template holds at most 500 resources, so more pages than this are a broken answer.
 MAX_CHANGE_PAGES = 20
-# Retries of one call (a busy stack's DescribeStacks, CreateChangeSet, ...) meeting transient
-# faults: 1 s, then a quarter of the time waited, at most 5 s apart (the change set schedule):
-# quick for a blip, and at most 12 calls a minute for a long outage.
-RETRY_BACKOFF = core.CHANGE_SET_BACKOFF
+# Retries of one call (a busy stack's DescribeStacks, CreateChangeSet, ...) meeting transient faults.
+RETRY_BACKOFF = core.RETRY_BACKOFF
 # The error answers the deployment expects (returned by the call layer, not raised).
 NO_STACK = Expect("no such stack", frozenset({"ValidationError"}), says=lambda message: "does not exist" in message)
 EMPTY_CHANGE_SET = Expect("nothing to change", frozenset({"ValidationError"}), says=core.is_empty_change_set)
+# A loopback CloudFormation (moto, a test emulator, LocalStack) has evaluated a change set before it
+# answers CreateChangeSet: with this switch on ("1") the first poll is made at once, not after the
+# wait meant for AWS's (``core.stacks.CHANGE_SET_BACKOFF.initial``).
+LOOPBACK_CLOUDFORMATION_SWITCH = "QSP_LOOPBACK_CLOUDFORMATION"
 # Said after a deadline's message: what the deadline left undone.
 NOTHING_DEPLOYED = "; nothing was deployed"
 NOTHING_EXECUTED = "; nothing was executed"
@@ -68,12 +75,15 @@ class Target:
         s3: Makes an S3 client (or ``BudgetedClients``) on first use (only a staged template needs one).
         account_id: The account the credentials act in.
         region: The region of the clients.
+        quicksight: Makes a QuickSight client (or ``BudgetedClients``) on first use (verification after
+            deploy, ``verify.py``); None: none was made.
     """
 
     cloudformation: Any
     s3: Callable[[], Any]
     account_id: str
     region: str
+    quicksight: Optional[Callable[[], Any]] = None
 
 
 def connect(
@@ -143,8 +153,8 @@ def connect(
             account=account,
         )
     cloudformation = BudgetedClients(lambda config: boto_session.client("cloudformation", config=config), budget)
-    s3 = BudgetedClients(lambda config: boto_session.client("s3", config=config), budget)
-    return Target(cloudformation=cloudformation, s3=lambda: s3, account_id=account, region=str(boto_session.region_name))
+    s3, quicksight = (BudgetedClients(lambda config, name=name: boto_session.client(name, config=config), budget) for name in ("s3", "quicksight"))
+    return Target(cloudformation, lambda: s3, account, str(boto_session.region_name), lambda: quicksight)
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,9 @@ class DeployRequest:
             CloudFormation's default (ROLLBACK: the next deploy deletes the empty stack and creates it again).
         stale_change_set: The change set a previous ``execute_change_set=False`` run left for review: deleted
             first, so reviews never pile up (the new one is computed from the current inputs).
+        on_drift: Before an update: ``refuse`` drift, ``warn`` (report it and go on), ``revert`` it through
+            a drift-aware change set, or ``ignore`` (no detection) (``core.review.DRIFT_MODES``).
+        expected_seconds: How long the stack's previous operation took (the wait polls around it), if known.
     """
 
     stack_name: str
@@ -199,6 +212,8 @@ class DeployRequest:
     assets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     on_failure: Optional[str] = None
     stale_change_set: Optional[str] = None
+    on_drift: str = "ignore"
+    expected_seconds: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +230,8 @@ class DeployResult:
         change_set_type: CREATE or UPDATE.
         termination_protection: Whether termination protection is on at the end.
         template_url: The staged template's URL (None when sent inline).
+        drift: What drift detection found before the update (``core.review.summarize_drift``); None: not checked.
+        stack_seconds: How long the executed stack operation took (None: nothing was executed).
     """
 
     stack_id: str
@@ -226,6 +243,8 @@ class DeployResult:
     change_set_type: str
     termination_protection: bool
     template_url: Optional[str] = None
+    drift: Optional[dict[str, Any]] = None
+    stack_seconds: Optional[float] = None
 
 
 class Deployer:
@@ -240,7 +259,8 @@ class Deployer:
     Args:
         target: The clients (see ``connect``).
         sleep, clock, draw: Injectable for tests (``poll_until``'s).
-        change_set_backoff, stack_backoff: Poll schedules (``core.stacks``'s by default).
+        change_set_backoff, stack_backoff: Poll schedules (``change_set_schedule()`` and ``core.stacks.STACK_BACKOFF``
+            by default).
         deadline: A bound of every operation (e.g. made before ``connect``, so that connecting
             counts); each operation also ends within its own ``timeout_seconds``.
     """
@@ -252,7 +272,7 @@ class Deployer:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         draw: Optional[Callable[[], float]] = None,
-        change_set_backoff: Backoff = core.CHANGE_SET_BACKOFF,
+        change_set_backoff: Optional[Backoff] = None,
         stack_backoff: Backoff = core.STACK_BACKOFF,
         deadline: Optional[Deadline] = None,
     ) -> None:
@@ -261,7 +281,7 @@ class Deployer:
         self.sleep = sleep
         self.clock = clock
         self.draw = draw
-        self.change_set_backoff = change_set_backoff
+        self.change_set_backoff = change_set_backoff or change_set_schedule()
         self.stack_backoff = stack_backoff
         self.calls: list[str] = []
         self.deadline = deadline
@@ -272,6 +292,10 @@ class Deployer:
         self._hidden: dict[str, str] = {}
         # The last transient fault a wait met, for its timeout message.
         self._last_fault: Optional[TransientError] = None
+        # What drift detection found before the running deployment (None: not checked).
+        self._drift_report: Optional[dict[str, Any]] = None
+        # How long the running deployment's stack operation took (None: none was executed).
+        self._stack_seconds: Optional[float] = None
         # What root_cause learnt besides the cause (see there).
         self._events_note: str = ""
         self._other_failures: list[Mapping[str, Any]] = []
@@ -343,7 +367,7 @@ class Deployer:
             return attempt()
         return self._aws.until_deadline(attempt, self._aws.what(service, operation, on), after)
 
-    def _poll_kwargs(self, backoff: Backoff) -> dict[str, Any]:
+    def _poll_kwargs(self, backoff: Schedule) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"backoff": backoff, "sleep": self.sleep, "clock": self.clock}
         if self.draw is not None:
             kwargs["draw"] = self.draw
@@ -394,13 +418,19 @@ class Deployer:
     def _remaining(self, deadline: float) -> float:
         return max(0.0, deadline - self.clock())
 
-    def _wait_stack(self, stack: str, deadline: float) -> tuple[Optional[dict[str, Any]], bool]:
-        """Poll DescribeStacks until the stack is settled (or gone); (last description, settled)."""
+    def _wait_stack(
+        self, stack: str, deadline: float, expected_seconds: Optional[float] = None
+    ) -> tuple[Optional[dict[str, Any]], bool]:
+        """Poll DescribeStacks until the stack is settled (or gone); (last description, settled).
+
+        ``expected_seconds`` (the previous operation's duration) makes the schedule ``Predicted``
+        around it (``core.stacks.stack_schedule``).
+        """
         outcome = poll_until(
             lambda: self.describe(stack),
             lambda found: found is None or core.settled(found.get("StackStatus")),
             timeout=self._remaining(deadline),
-            **self._poll_kwargs(self.stack_backoff),
+            **self._poll_kwargs(core.stack_schedule(expected_seconds, self.stack_backoff)),
         )
         self._last_fault = outcome.last_error
         return outcome.value, outcome.done
@@ -438,8 +468,9 @@ class Deployer:
             self._hidden = core.hidden_values(request.parameters, _no_echo(request.template_body))
         except Exception:  # noqa: BLE001  (an unparsable template is refused by CloudFormation; hide every value)
             self._hidden = core.hidden_values(request.parameters, request.parameters)
+        self._stack_seconds = None
         try:
-            return self._deploy(request)
+            return replace(self._deploy(request), drift=self._drift_report, stack_seconds=self._stack_seconds)
         except QuickSightPromotionError as exc:
             _scrub(exc, self._hidden)
             raise
@@ -449,10 +480,14 @@ class Deployer:
         name = request.stack_name
         deadline = self._begin(request.timeout_seconds, name)
         stack, change_set_type, adopting = self._prepare(request, deadline)
+        revert = self._guard_drift(stack, change_set_type, request, deadline)
         if request.stale_change_set:
             self._delete_change_set(request.stale_change_set)
         template_url, source = self._template_source(request)
         arguments = self._change_set_arguments(request, stack, change_set_type, source)
+        if revert:
+            # A drift-aware change set: it also puts the drifted properties back to the template's values.
+            arguments["DeploymentMode"] = "REVERT_DRIFT"
         created = self._call("CreateChangeSet", expect=(EMPTY_CHANGE_SET,), retry=True, after=NOTHING_EXECUTED, **arguments)
         if isinstance(created, Expected):
             return self._finish(name, stack, [], None, False, change_set_type, request, template_url)
@@ -461,7 +496,7 @@ class Deployer:
         described = self._evaluated(change_set_id, stack_id, change_set_type, request, deadline)
         if described is None:
             return self._finish(name, stack, [], None, False, change_set_type, request, template_url)
-        summary = core.summarize_changes(self._all_changes(described, change_set_id, name), request.assets)
+        summary = review.review_changes(self._all_changes(described, change_set_id, name), request.assets, self.hide)
         if adopting and request.execute_change_set and not request.adopt_allow_removals:
             self._refuse_unreviewed(summary, change_set_id, request)
         if not request.execute_change_set:
@@ -641,17 +676,147 @@ class Deployer:
         if described.get("Status") != "FAILED":
             return described
         reason = self.hide(described.get("StatusReason") or "")
-        self._delete_change_set(change_set_id)
         if core.is_empty_change_set(reason):
             # Nothing to change: a no-op, never a failure, never a leftover change set.
+            self._delete_change_set(change_set_id)
             return None
+        # Early validation's details are events of the change set: read before it is deleted.
+        failures, note = self._validation_failures(change_set_id) if review.names_early_validation(reason) else ([], "")
+        self._delete_change_set(change_set_id)
         if change_set_type == "CREATE":
             self._forget_review_stack(stack_id)
+        named = f"; failed properties: {review.describe_failures(failures, request.assets)}" if failures else note
         raise core.ChangeSetFailedError(
-            f"CloudFormation could not create a change set for stack {name!r}: {clean(reason) or '(no reason given)'}; "
-            "nothing was changed and the change set was deleted. Fix the template or parameters, then pulumi up again",
+            f"CloudFormation could not create a change set for stack {name!r}: {clean(reason) or '(no reason given)'}"
+            f"{named}; nothing was changed and the change set was deleted. Fix the template or parameters, then pulumi "
+            "up again",
             stack=name,
+            asset=review.first_asset(failures, request.assets),
         )
+
+    def _validation_failures(self, change_set_id: str) -> tuple[list[review.PropertyFailure], str]:
+        """The change set's failed validations (DescribeEvents), parameter values hidden; and why none, if none.
+
+        Best effort, as the AWS CDK CLI does (aws-cdk-cli#970, #1406): when the events cannot be read
+        (no ``cloudformation:DescribeEvents`` permission, a botocore without the operation) the change
+        set's failure is reported with its reason and a note, never as another failure.
+        """
+        if not model_knows("DescribeEvents"):
+            return [], "; the failed properties are not shown: this botocore has no DescribeEvents (upgrade boto3)"
+        try:
+            events = self._pages(
+                "DescribeEvents", "OperationEvents", review.MAX_EVENT_PAGES, ChangeSetName=change_set_id, Filters={"FailedEvents": True}
+            )
+        except QuickSightPromotionError as exc:
+            return [], f"; the failed properties could not be read: {clean(exc, 600)}"
+        return [replace(f, message=self.hide(f.message)) for f in review.validation_failures(events)], ""
+
+    def _pages(self, operation: str, key: str, max_pages: int, **params: Any) -> list[Mapping[str, Any]]:
+        """The items under ``key`` of up to ``max_pages`` pages of ``operation`` (transient faults retried).
+
+        Reading stops at the last page, at a token seen before (it would loop for ever) and past the
+        deadline (each page would cost a request timeout).
+
+        Raises:
+            MalformedStackAnswerError: ``key`` is not a list. And the call layer's errors.
+        """
+        items: list[Mapping[str, Any]] = []
+        token: Optional[str] = None
+        seen: set[str] = set()
+        for _ in range(max_pages):
+            page = self._call(operation, retry=True, **params, **({"NextToken": token} if token else {}))
+            assert isinstance(page, dict)
+            batch = page.get(key) or []
+            if not isinstance(batch, list):
+                raise self._malformed(operation, f"{key} is not a list")
+            items.extend(item for item in batch if isinstance(item, Mapping))
+            token = page.get("NextToken") if isinstance(page.get("NextToken"), str) else None
+            if not token or token in seen or (self._left() or 0.0) < 0.0:
+                break
+            seen.add(token)
+        return items
+
+    # --- drift ----------------------------------------------------------------------------------
+    def _guard_drift(self, stack: Optional[Mapping[str, Any]], change_set_type: str, request: DeployRequest, deadline: float) -> bool:
+        """Detect drift before an update, as ``request.on_drift`` asks; whether the change set reverts it.
+
+        The report is kept in ``_drift_report`` (None: not checked). ``warn`` goes on whatever it
+        finds (a detection that could not run is noted in the report); ``refuse`` and ``revert``
+        stop when drift cannot be checked.
+
+        Raises:
+            StackDriftError: drift under ``refuse``; drift not checkable under ``refuse``/``revert``;
+                ``revert`` with a botocore that has no ``DeploymentMode``.
+            DeploymentTimeoutError: the detection still ran at the deadline.
+        """
+        self._drift_report = None
+        if change_set_type != "UPDATE" or stack is None or request.on_drift == "ignore":
+            return False
+        name = request.stack_name
+        try:
+            report = self._detect_drift(str(stack.get("StackId") or name), request.assets, deadline)
+        except core.DeploymentTimeoutError:
+            raise
+        except QuickSightPromotionError as exc:
+            if request.on_drift == "warn":
+                self._drift_report = {"drifted": [], "not_checked": [], "detection": {"status": "NOT_RUN", "reason": clean(exc, 600)}}
+                return False
+            raise core.StackDriftError(
+                f"CloudFormation stack {name!r}: drift could not be checked ({clean(exc, 600)}): nothing was changed "
+                f"(on_drift={request.on_drift}). Grant the deploying role cloudformation:DetectStackDrift, "
+                "DescribeStackDriftDetectionStatus and DescribeStackResourceDrifts (policies/target-deployer), or set "
+                "on_drift=warn to go on without the check",
+                stack=name,
+            ) from None
+        self._drift_report = report
+        decision = review.drift_decision(request.on_drift, report)
+        if decision == "refuse":
+            first = report["drifted"][0]
+            raise core.StackDriftError(
+                f"CloudFormation stack {name!r} drifted from its last deployment (edited in the target account): "
+                f"{review.describe_drift(report, request.assets)}; nothing was changed (on_drift=refuse). Bring the edits "
+                "into the source account and promote them; or set on_drift=revert to put the deployed values back, or "
+                "on_drift=warn to overwrite them with this deployment",
+                stack=name,
+                asset=f"{first['asset_kind']}/{first['asset_id']}" if first.get("asset_kind") else None,
+            )
+        if decision == "revert" and not model_knows("CreateChangeSet", "DeploymentMode"):
+            raise core.StackDriftError(
+                f"CloudFormation stack {name!r} drifted and on_drift=revert, but this botocore has no CreateChangeSet "
+                "DeploymentMode (REVERT_DRIFT): nothing was changed. Upgrade boto3, or set on_drift=warn",
+                stack=name,
+            )
+        return decision == "revert"
+
+    def _detect_drift(self, stack_id: str, assets: Mapping[str, Mapping[str, Any]], deadline: float) -> dict[str, Any]:
+        """DetectStackDrift, wait for it, and read every resource's drift (``review.summarize_drift``)."""
+        started = self._call("DetectStackDrift", retry=True, after=NOTHING_DEPLOYED, StackName=stack_id)
+        assert isinstance(started, dict)
+        detection_id = started.get("StackDriftDetectionId")
+        if not isinstance(detection_id, str) or not detection_id:
+            raise self._malformed("DetectStackDrift", "StackDriftDetectionId is missing")
+
+        def poll() -> dict[str, Any]:
+            answer = self._call("DescribeStackDriftDetectionStatus", StackDriftDetectionId=detection_id)
+            assert isinstance(answer, dict)
+            if not isinstance(answer.get("DetectionStatus"), str):
+                raise self._malformed("DescribeStackDriftDetectionStatus", "DetectionStatus is missing")
+            return answer
+
+        outcome = poll_until(
+            poll,
+            lambda answer: answer.get("DetectionStatus") != "DETECTION_IN_PROGRESS",
+            timeout=self._remaining(deadline),
+            **self._poll_kwargs(core.DRIFT_BACKOFF),
+        )
+        if not outcome.done or outcome.value is None:
+            raise core.DeploymentTimeoutError(
+                f"drift detection of CloudFormation stack {self._name!r} was still running after stack_timeout_seconds "
+                f"({self._timeout:g} s){self._fault()}: nothing was deployed. Run pulumi up again (or set on_drift=ignore)",
+                stack=self._name,
+            )
+        drifts = self._pages("DescribeStackResourceDrifts", "StackResourceDrifts", review.MAX_DRIFT_PAGES, StackName=stack_id, MaxResults=100)
+        return review.summarize_drift(drifts, assets, self.hide, outcome.value)
 
     def _execute(
         self,
@@ -680,7 +845,9 @@ class Deployer:
             ClientRequestToken=token,
         )
         since = described.get("CreationTime")
-        found, done = self._wait_stack(stack_id, deadline)
+        began = self.clock()
+        found, done = self._wait_stack(stack_id, deadline, request.expected_seconds)
+        self._stack_seconds = self.clock() - began
         if not done:
             raise core.DeploymentTimeoutError(
                 f"CloudFormation stack {name!r} is still {clean((found or {}).get('StackStatus', 'in progress'))} after "
@@ -781,7 +948,7 @@ class Deployer:
 
     def _wait_change_set(self, change_set_id: str, name: str, deadline: float, timeout: float) -> dict[str, Any]:
         def poll() -> dict[str, Any]:
-            answer = self._call("DescribeChangeSet", ChangeSetName=change_set_id, StackName=name)
+            answer = self._call("DescribeChangeSet", ChangeSetName=change_set_id, StackName=name, **_property_values())
             assert isinstance(answer, dict)
             status = answer.get("Status")
             if not isinstance(status, str) or not status:
@@ -829,6 +996,7 @@ class Deployer:
                 ChangeSetName=change_set_id,
                 StackName=name,
                 NextToken=token,
+                **_property_values(),
             )
             assert isinstance(page, dict)
             batch = page.get("Changes") or []
@@ -868,6 +1036,9 @@ class Deployer:
         if cause is not None:
             cause = {**cause, "ResourceStatusReason": self.hide(cause.get("ResourceStatusReason") or "(no reason given)")}
             because = f"root cause: {core.describe_event(cause, assets)}"
+            failures = review.schema_failures(cause)
+            if failures:
+                because += f" (failed properties: {review.describe_failures(failures, assets)})"
             if self._other_failures:
                 # A bundle of hundreds of assets fails with as many events: the first few, then a count.
                 others = [core.describe_asset(str(e.get("LogicalResourceId", "?")), e.get("ResourceType"), assets) for e in self._other_failures]
@@ -1003,6 +1174,31 @@ class Deployer:
             )
         if found is not None:
             raise self._failed(stack_id, name, found.get("StackStatus"), "DELETE", token, started, assets, found)
+
+
+def change_set_schedule() -> Backoff:
+    """How change sets are polled: ``core.stacks.CHANGE_SET_BACKOFF``, at once on a loopback endpoint (``LOOPBACK_CLOUDFORMATION_SWITCH``)."""
+    if os.environ.get(LOOPBACK_CLOUDFORMATION_SWITCH, "") == "1":
+        return replace(core.CHANGE_SET_BACKOFF, initial=0.0)
+    return core.CHANGE_SET_BACKOFF
+
+
+@functools.lru_cache(maxsize=None)
+def model_knows(operation: str, member: Optional[str] = None) -> bool:
+    """Whether the installed botocore's CloudFormation model has ``operation`` (and its input ``member``).
+
+    This library claims botocore 1.35.2 and later; DescribeEvents (2025) and DescribeChangeSet's
+    IncludePropertyValues (2024) came after it: an older botocore refuses them before any request.
+    """
+    model = botocore.session.get_session().get_service_model("cloudformation")
+    if operation not in model.operation_names:
+        return False
+    return member is None or member in model.operation_model(operation).input_shape.members
+
+
+def _property_values() -> dict[str, Any]:
+    """DescribeChangeSet's ``IncludePropertyValues`` (before/after values per property), where botocore knows it."""
+    return {"IncludePropertyValues": True} if model_knows("DescribeChangeSet", "IncludePropertyValues") else {}
 
 
 def _resource_count(template_body: str) -> int:

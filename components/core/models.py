@@ -248,6 +248,12 @@ class DeploymentInputs(BaseModel):
     # The readable owner "<project>/<stack>" tagged beside the identity (a provider never sees its URN).
     owner: Optional[str] = Field(default=None, max_length=256)
     on_failure: Optional[Literal["ROLLBACK", "DELETE", "DO_NOTHING"]] = None
+    # Before an update: refuse, warn about, revert or ignore drift (None: refuse with termination
+    # protection on, else warn: core.review.drift_mode).
+    on_drift: Optional[Literal["refuse", "warn", "revert", "ignore"]] = None
+    # Once the stack completes: describe each dashboard and analysis (core.review.VERIFY_MODES); the
+    # component fails the up (error) or warns (warning) on a failed one.
+    verify_assets: Literal["error", "warning", "off"] = "error"
     # One sha256 per QuickSight resource of the template (core.manifest.resource_digests): derived
     # from template_body, given so that `pulumi preview --diff` names the assets that change.
     resource_digests: dict[str, str] = Field(default_factory=dict)
@@ -319,6 +325,13 @@ class DeploymentOutputs(BaseModel):
     # Whether this resource's change set created the stack (termination protection is never turned
     # off on a stack it did not create); False in states written before 0.2.0.
     stack_created: bool = False
+    # What drift detection found before the last update (core.review.summarize_drift); None: not checked.
+    drift: Optional[dict[str, Any]] = None
+    # Each dashboard and analysis as QuickSight described it after the last executed change set
+    # (``kind``, ``id``, ``status``, ``errors``; aws/verify.py); None: not verified.
+    verification: Optional[list[dict[str, Any]]] = None
+    # How long the last executed stack operation took: the next one's wait polls around it.
+    stack_seconds: Optional[float] = None
 
 
 class LintInputs(BaseModel):

@@ -5,10 +5,11 @@ Pure core: the loop performs no I/O itself; it calls the ``poll`` function it is
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Protocol, TypeVar
 
 from ..errors import TransientError
 
@@ -47,6 +48,8 @@ class Backoff:
     proportion: float = 0.21
     cap: float = 30.0
     jitter: float = 0.2
+    # Seconds before the first poll (0: poll at once), for work that is never done that soon.
+    initial: float = 0.0
 
     def delay(self, waited: float, draw: float) -> float:
         """Seconds to sleep after ``waited`` seconds of waiting; ``draw`` is uniform in [0, 1)."""
@@ -55,6 +58,77 @@ class Backoff:
 
 
 DEFAULT_BACKOFF = Backoff()
+
+
+class Schedule(Protocol):
+    """What ``poll_until`` asks of a schedule: the wait before the first poll, and each delay after."""
+
+    @property
+    def initial(self) -> float: ...
+
+    def delay(self, waited: float, draw: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class Predicted:
+    """A schedule around a predicted duration: sparse while little can have changed, dense near the end.
+
+    Used when the work's duration is known from before (a stack operation's previous duration,
+    ``bench/deploy.py``): a fixed or proportional schedule pays either lag or calls everywhere,
+    this one pays them only where the end is likely.
+
+    - Before the window, one poll every ``sparse`` of ``expected`` (at least ``min_sparse`` s, so that
+      an early end, such as a failure rolling back, is still seen within a quarter of the expected
+      duration), the last one landing on the window's start.
+    - The window starts at the whole number of ``step`` before ``expected`` that is nearest ``start``
+      of it, so that one poll lands on ``expected`` itself; in it, one poll every ``step``
+      (``expected``/15 between ``min_step`` and ``max_step``: a 20 s operation is polled every 2.5 s
+      near its end, a 30-minute one every 8 s), to ``end`` of ``expected``.
+    - Past the window, ``fallback`` (its proportional schedule), never sparser than ``step``.
+
+    Attributes:
+        expected: The predicted duration, seconds (> 0).
+        fallback: The schedule once the prediction is passed.
+        start, end: The earliest start and the end of the window, as fractions of ``expected``.
+        sparse: The sparse phase's interval, as a fraction of ``expected`` (at least ``min_sparse`` s).
+        min_step, max_step: The bounds of the step in the window.
+        jitter: Fraction of a step removed at random (only shortens it).
+    """
+
+    expected: float
+    fallback: Backoff
+    start: float = 0.9
+    end: float = 1.25
+    sparse: float = 0.25
+    min_sparse: float = 60.0
+    min_step: float = 2.5
+    max_step: float = 8.0
+    jitter: float = 0.1
+
+    @property
+    def step(self) -> float:
+        """The interval of the dense phase."""
+        return min(self.max_step, max(self.min_step, self.expected / 15.0))
+
+    @property
+    def window(self) -> float:
+        """When the dense phase starts: whole steps before ``expected``, not before ``start`` of it."""
+        return self.expected - self.step * math.floor((1.0 - self.start) * self.expected / self.step)
+
+    @property
+    def initial(self) -> float:
+        """The wait before the first poll: the start of the window, or the first sparse interval."""
+        return min(self.window, max(self.min_sparse, self.sparse * self.expected))
+
+    def delay(self, waited: float, draw: float) -> float:
+        """Seconds to sleep after ``waited`` seconds of waiting; ``draw`` is uniform in [0, 1)."""
+        window = self.window
+        if waited < window - 1e-9:
+            return min(window - waited, max(self.min_sparse, self.sparse * self.expected))
+        step = self.step * (1.0 - self.jitter * draw)
+        if waited < self.end * self.expected:
+            return step
+        return max(step, self.fallback.delay(waited, draw))
 
 
 @dataclass(frozen=True)
@@ -114,7 +188,7 @@ def poll_until(
     is_done: Callable[[T], bool],
     *,
     timeout: float,
-    backoff: Backoff = DEFAULT_BACKOFF,
+    backoff: Schedule = DEFAULT_BACKOFF,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     draw: Callable[[], float] = random.random,
@@ -126,13 +200,16 @@ def poll_until(
     its schedule, so a burst of faults never ends the wait early, and the last one is reported in
     the outcome. Any other exception propagates (a permanent fault fails at once). The last poll is
     made at the deadline, never after it, and a sleep never runs past the deadline; ``poll`` itself
-    must bound its calls by the time left (see ``Deadline``).
+    must bound its calls by the time left (see ``Deadline``). The first poll is made after the
+    schedule's ``initial`` wait (bounded by the deadline too).
     """
     start = clock()
     deadline = start + timeout
     value: T | None = None
     last_error: TransientError | None = None
     polls = 0
+    if backoff.initial > 0:
+        sleep(min(backoff.initial, max(0.0, timeout)))
     while True:
         polls += 1
         try:

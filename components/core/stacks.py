@@ -24,13 +24,14 @@ from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary 
     DeploymentTimeoutError,
     DeploymentUnavailableError,
     MalformedStackAnswerError,
+    StackDriftError,
     StackOperationFailedError,
     StackStateError,
     clean,
     listing,
 )
 from .catalog import to_parameter_string
-from .polling import Backoff
+from .polling import Backoff, Predicted, Schedule
 from .template import quicksight_resources, section
 from .types import LEGACY_IDENTITY
 from .transform import NO_ECHO_PROPERTIES  # noqa: F401  (re-exported: the secrets among credentials)
@@ -117,14 +118,32 @@ def owned(whose: Ownership) -> bool:
     return whose in (Ownership.OURS, Ownership.OURS_LEGACY)
 
 
-# Change sets are evaluated in seconds (a large template in under a minute). aws-cli polls every
-# 5 s; polling after 1 s and then a quarter of the time waited, capped at 5 s, sees a 3 s
-# evaluation within ~1 s and never does worse than aws-cli (bench/deploy.py).
-CHANGE_SET_BACKOFF = Backoff(first=1.0, proportion=0.25, cap=5.0, jitter=0.2)
+# Change sets are evaluated in seconds (a large template in under a minute) and never at once.
+# aws-cli polls every 5 s from the start; the first poll after 2.5 s, the next at ~5 s and then
+# every 5 s sees a 2 s evaluation within ~0.5 s for no more calls than aws-cli's in any case
+# (bench/deploy.py, figure 7).
+CHANGE_SET_BACKOFF = Backoff(first=2.5, proportion=1.0, cap=5.0, jitter=0.05, initial=2.5)
+# Drift detection takes seconds (a few resources) to minutes: polled as a retried call is.
+DRIFT_BACKOFF = Backoff(first=1.0, proportion=0.25, cap=5.0, jitter=0.2)
+# Retries of one call meeting transient faults: 1 s, then a quarter of the time waited, at most 5 s
+# apart: quick for a blip, and at most 12 calls a minute for a long outage.
+RETRY_BACKOFF = Backoff(first=1.0, proportion=0.25, cap=5.0, jitter=0.2)
 # Stack operations with QuickSight assets take from ~20 s (a data source) to many minutes
 # (analyses and dashboards with large definitions). aws-cli polls every 30 s; 2 s then 21 % of
-# the time waited, capped at 30 s, keeps the lag a fraction of the operation's length.
+# the time waited, capped at 30 s, keeps the lag a fraction of the operation's length. When the
+# stack's previous operation took E seconds, the wait is ``Predicted`` around E instead (sparse,
+# then dense near E, then this schedule): bench/deploy.py.
 STACK_BACKOFF = Backoff(first=2.0, proportion=0.21, cap=30.0, jitter=0.2)
+
+
+def stack_schedule(expected_seconds: Optional[float], fallback: Backoff = STACK_BACKOFF) -> Schedule:
+    """The stack wait's schedule: ``Predicted`` around the previous operation's duration, else ``fallback``.
+
+    A previous duration under 10 s predicts nothing useful (a no-op, or a stack of one data source).
+    """
+    if expected_seconds is None or expected_seconds < 10:
+        return fallback
+    return Predicted(expected=float(expected_seconds), fallback=fallback)
 
 # Reasons CloudFormation gives for a change set that is FAILED only because nothing changes.
 EMPTY_CHANGE_SET_REASONS = ("didn't contain changes", "No updates are to be performed")

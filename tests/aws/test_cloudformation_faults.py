@@ -25,6 +25,7 @@ from components.core.stacks import (
     ChangeSetFailedError,
     DeploymentError,
     DeploymentTimeoutError,
+    StackDriftError,
     StackOperationFailedError,
     StackStateError,
 )
@@ -130,7 +131,7 @@ class Scripted:
             }
             if reason:
                 answer["StatusReason"] = reason
-            self.stub.add_response("describe_change_set", answer, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+            self.stub.add_response("describe_change_set", answer, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME, "IncludePropertyValues": True})
 
     def events(self, *events: dict[str, Any]) -> None:
         full = [
@@ -198,7 +199,7 @@ def test_an_empty_change_set_is_deleted_and_is_a_no_op(cfn: Scripted) -> None:
     assert result.executed is False and result.change_set_id is None and result.change_summary == []
     assert result.stack_status == "UPDATE_COMPLETE"
     assert "ExecuteChangeSet" not in cfn.deployer.calls
-    assert cfn.time.sleeps == [1.0]  # the change set poll: after 1 s
+    assert cfn.time.sleeps == [2.5, 2.5]  # the change set polls: after 2.5 s (it is never evaluated at once), then 2.5 s
 
 
 def test_a_refused_update_with_no_updates_is_a_no_op(cfn: Scripted) -> None:
@@ -240,6 +241,231 @@ def test_a_failed_create_change_set_leaves_no_empty_stack(cfn: Scripted) -> None
     cfn.done()
     assert "Parameters: [Pw] must have values" in str(info.value)
     assert cfn.sent["CreateChangeSet"][0]["ChangeSetType"] == "CREATE"
+
+
+EARLY_VALIDATION = (
+    "The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]. To troubleshoot Early "
+    "Validation errors, use the DescribeEvents API for detailed failure information."
+)
+
+
+def test_an_early_validation_failure_names_each_property_from_describe_events(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("FAILED", reason=EARLY_VALIDATION)
+    failed = {
+        "EventId": "v1", "StackId": STACK_ID, "EventType": "VALIDATION_ERROR", "OperationStatus": "FAILED",
+        "LogicalResourceId": "salesdash", "ResourceType": "AWS::QuickSight::Dashboard",
+        "ValidationName": "AWS::EarlyValidation::PropertyValidation", "ValidationStatus": "FAILED",
+        "ValidationFailureMode": "FAIL", "ValidationPath": "/Resources/salesdash/Properties/Definition/Sheets/0",
+        # CloudFormation may echo a value: never quoted.
+        "ValidationStatusReason": "extraneous key [db.example.com] is not permitted",
+    }  # fmt: skip
+    cfn.stub.add_response(
+        "describe_events",
+        {"OperationEvents": [failed], "NextToken": "t2"},
+        {"ChangeSetName": CHANGE_SET_ID, "Filters": {"FailedEvents": True}},
+    )
+    cfn.stub.add_response(
+        "describe_events",
+        {"OperationEvents": [{**failed, "EventId": "v2", "ValidationPath": "/Resources/salesdash/Properties/Name",
+                              "ValidationStatusReason": "expected maxLength: 2048"}]},
+        {"ChangeSetName": CHANGE_SET_ID, "Filters": {"FailedEvents": True}, "NextToken": "t2"},
+    )  # fmt: skip
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    fix = (
+        "(the exported value does not fit CloudFormation's schema for this property: fix it in the source asset and "
+        "export again, or override the property for this stage)"
+    )
+    assert str(info.value) == (
+        f"CloudFormation could not create a change set for stack 'qsp-faults': {EARLY_VALIDATION}; failed properties: "
+        "salesdash (AWS::QuickSight::Dashboard, dashboard/sales) at Properties/Definition/Sheets/0: extraneous key "
+        f"[<value of parameter Host>] is not permitted {fix}; salesdash (AWS::QuickSight::Dashboard, dashboard/sales) "
+        f"at Properties/Name: expected maxLength: 2048 {fix}; nothing was changed and the change set was deleted. Fix "
+        "the template or parameters, then pulumi up again"
+    )
+    assert info.value.asset == "dashboard/sales" and info.value.stack == NAME
+
+
+def test_unreadable_validation_events_leave_the_change_sets_failure_with_a_note(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("FAILED", reason=EARLY_VALIDATION)
+    cfn.stub.add_client_error("describe_events", "AccessDenied", "not authorized to perform: cloudformation:DescribeEvents", 403)
+    cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NAME})
+
+    with pytest.raises(ChangeSetFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    message = str(info.value)
+    assert message.startswith(
+        f"CloudFormation could not create a change set for stack 'qsp-faults': {EARLY_VALIDATION}; the failed "
+        "properties could not be read: cloudformation:DescribeEvents for CloudFormation stack 'qsp-faults'"
+    )
+    assert message.endswith("nothing was changed and the change set was deleted. Fix the template or parameters, then pulumi up again")
+
+
+def test_a_change_sets_review_lists_each_changed_property_with_secrets_redacted(cfn: Scripted) -> None:
+    details = [
+        {"Target": {"Attribute": "Properties", "Name": "Name", "Path": "/Properties/Name", "RequiresRecreation": "Never",
+                    "AttributeChangeType": "Modify", "BeforeValue": "Sales", "AfterValue": "Sales EU"},
+         "Evaluation": "Static", "ChangeSource": "DirectModification"},
+        {"Target": {"Attribute": "Properties", "Name": "Credentials", "Path": "/Properties/Credentials/CredentialPair/Password",
+                    "RequiresRecreation": "Never", "AttributeChangeType": "Modify", "BeforeValue": "****", "AfterValue": "****"},
+         "Evaluation": "Static", "ChangeSource": "ParameterReference", "CausingEntity": "Pw"},
+        {"Target": {"Attribute": "Properties", "Name": "Host", "Path": "/Properties/Host", "RequiresRecreation": "Never",
+                    "AttributeChangeType": "Modify", "BeforeValue": "old.example.com", "AfterValue": "db.example.com"},
+         "Evaluation": "Static", "ChangeSource": "ParameterReference", "CausingEntity": "Host"},
+    ]  # fmt: skip
+    changes = [{"Type": "Resource", "ResourceChange": {**CHANGES[0]["ResourceChange"], "Details": details}}]
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=changes)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request(execute_change_set=False))
+
+    cfn.done()
+    assert [(p["path"], p["before"], p["after"]) for p in result.change_summary[0]["properties"]] == [
+        ("Properties/Name", "Sales", "Sales EU"),
+        ("Properties/Credentials/CredentialPair/Password", "<redacted>", "<redacted>"),
+        ("Properties/Host", "<value of parameter Host>", "<value of parameter Host>"),
+    ]
+
+
+def test_an_execution_refused_by_the_schema_names_each_property(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_ROLLBACK_COMPLETE", ref=STACK_ID)
+    reason = (
+        "Properties validation failed for resource salesdash with message: [#/Definition/Sheets/0: extraneous key "
+        "[Foo] is not permitted]"
+    )
+    cfn.events(event(NAME, "UPDATE_ROLLBACK_COMPLETE", 9), event("salesdash", "UPDATE_FAILED", 7, reason, "AWS::QuickSight::Dashboard"))
+
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    assert (
+        "root cause: salesdash (AWS::QuickSight::Dashboard, dashboard/sales) UPDATE_FAILED: Properties validation "
+        "failed for resource salesdash with message: [#/Definition/Sheets/0: extraneous key [Foo] is not permitted] "
+        "(failed properties: salesdash (AWS::QuickSight::Dashboard, dashboard/sales) at Properties/Definition/Sheets/0: "
+        "extraneous key [Foo] is not permitted (the exported value does not fit CloudFormation's schema for this "
+        "property: fix it in the source asset and export again, or override the property for this stage)); the stack "
+        "was rolled back"
+    ) in str(info.value)
+
+
+# --- the drift guard ------------------------------------------------------------------------------------------
+
+DETECTION = "b7a1c0de-0000-4000-8000-000000000001"
+EDITED = {
+    "StackId": STACK_ID, "LogicalResourceId": "salesdash", "PhysicalResourceId": "sales", "Timestamp": T0,
+    "ResourceType": "AWS::QuickSight::Dashboard", "StackResourceDriftStatus": "MODIFIED",
+    "PropertyDifferences": [{"PropertyPath": "/Name", "ExpectedValue": '"Sales"', "ActualValue": '"Sales (prod fix)"',
+                             "DifferenceType": "NOT_EQUAL"}],
+}  # fmt: skip
+UNCHECKED = {"StackId": STACK_ID, "LogicalResourceId": "salesds", "PhysicalResourceId": "sales-ds", "Timestamp": T0,
+             "ResourceType": "AWS::QuickSight::DataSet", "StackResourceDriftStatus": "NOT_CHECKED"}  # fmt: skip
+
+
+def drift(cfn: Scripted, *drifts: dict[str, Any]) -> None:
+    """DetectStackDrift, one DescribeStackDriftDetectionStatus in progress then complete, DescribeStackResourceDrifts."""
+    cfn.stub.add_response("detect_stack_drift", {"StackDriftDetectionId": DETECTION}, {"StackName": STACK_ID})
+    for status in ("DETECTION_IN_PROGRESS", "DETECTION_COMPLETE"):
+        cfn.stub.add_response(
+            "describe_stack_drift_detection_status",
+            {"StackId": STACK_ID, "StackDriftDetectionId": DETECTION, "DetectionStatus": status, "Timestamp": T0},
+            {"StackDriftDetectionId": DETECTION},
+        )
+    cfn.stub.add_response(
+        "describe_stack_resource_drifts", {"StackResourceDrifts": list(drifts)}, {"StackName": STACK_ID, "MaxResults": 100}
+    )
+
+
+def test_drift_is_refused_naming_each_asset_and_property_and_what_was_not_checked(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    drift(cfn, EDITED, UNCHECKED)
+
+    with pytest.raises(StackDriftError) as info:
+        cfn.deployer.deploy(cfn.request(on_drift="refuse"))
+
+    cfn.done()
+    assert str(info.value) == (
+        "CloudFormation stack 'qsp-faults' drifted from its last deployment (edited in the target account): salesdash "
+        "(AWS::QuickSight::Dashboard, dashboard/sales) MODIFIED: Name '\"Sales\"' -> '\"Sales (prod fix)\"' (not checked "
+        "for drift: salesds (AWS::QuickSight::DataSet, dataset/sales-ds)); nothing was changed (on_drift=refuse). Bring "
+        "the edits into the source account and promote them; or set on_drift=revert to put the deployed values back, "
+        "or on_drift=warn to overwrite them with this deployment"
+    )
+    assert info.value.asset == "dashboard/sales"
+    assert "CreateChangeSet" not in cfn.deployer.calls
+    assert cfn.time.sleeps == [core.DRIFT_BACKOFF.first]  # the detection, polled again after 1 s
+
+
+def test_drift_is_reverted_through_a_drift_aware_change_set(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    drift(cfn, EDITED)
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES[:1])
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request(on_drift="revert"))
+
+    cfn.done()
+    assert cfn.sent["CreateChangeSet"][0]["DeploymentMode"] == "REVERT_DRIFT"
+    assert result.executed and result.drift is not None
+    assert [e["logical_id"] for e in result.drift["drifted"]] == ["salesdash"]
+
+
+def test_warn_goes_on_over_drift_and_over_a_detection_it_may_not_run(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_client_error("detect_stack_drift", "AccessDenied", "not authorized to perform: cloudformation:DetectStackDrift", 403)
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.", 400)
+
+    result = cfn.deployer.deploy(cfn.request(on_drift="warn"))
+
+    cfn.done()
+    assert "DeploymentMode" not in cfn.sent["CreateChangeSet"][0]
+    assert result.drift is not None and result.drift["drifted"] == [] and result.drift["detection"]["status"] == "NOT_RUN"
+    assert result.drift["detection"]["reason"].startswith("cloudformation:DetectStackDrift for CloudFormation stack 'qsp-faults'")
+
+
+def test_refuse_stops_when_drift_cannot_be_checked(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_client_error("detect_stack_drift", "AccessDenied", "not authorized to perform: cloudformation:DetectStackDrift", 403)
+
+    with pytest.raises(StackDriftError) as info:
+        cfn.deployer.deploy(cfn.request(on_drift="refuse"))
+
+    cfn.done()
+    message = str(info.value)
+    assert message.startswith("CloudFormation stack 'qsp-faults': drift could not be checked (cloudformation:DetectStackDrift")
+    assert message.endswith(
+        "nothing was changed (on_drift=refuse). Grant the deploying role cloudformation:DetectStackDrift, "
+        "DescribeStackDriftDetectionStatus and DescribeStackResourceDrifts (policies/target-deployer), or set "
+        "on_drift=warn to go on without the check"
+    )
+
+
+def test_the_stack_wait_polls_around_the_previous_duration_and_records_this_one(cfn: Scripted) -> None:
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES[:1])
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)  # seen at the first poll, 60 s in
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request(expected_seconds=100.0))
+
+    cfn.done()
+    # The change set after 2.5 s; the stack first after 60 s (not 2 s): it took 100 s last time.
+    assert cfn.time.sleeps == [2.5, 60.0] and result.stack_seconds == 60.0
 
 
 # --- execution failures and their root cause ----------------------------------------------------------------
@@ -751,8 +977,8 @@ def test_a_change_set_still_evaluating_at_the_deadline(cfn: Scripted) -> None:
         "stack_timeout_seconds)"
     )
     assert cfn.time.now <= 30
-    # Change sets are polled after 1 s, then a quarter of the time waited, at most 5 s apart.
-    assert cfn.time.sleeps[:3] == [1.0, 1.0, 1.0] and max(cfn.time.sleeps) <= 5.0
+    # Change sets are polled after 2.5 s, then at ~5 s, then every 5 s.
+    assert cfn.time.sleeps[:4] == [2.5, 2.5, 5.0, 5.0] and max(cfn.time.sleeps) <= 5.0
 
 
 def test_a_change_set_deleted_while_evaluated(cfn: Scripted) -> None:
@@ -900,7 +1126,7 @@ def test_a_change_set_answer_without_a_status_fails_at_once(cfn: Scripted) -> No
         "cloudformation:DescribeChangeSet for CloudFormation stack 'qsp-faults': CloudFormation's answer is not of the "
         "documented shape (Status is missing): this is not the documented answer: check AWS_ENDPOINT_URL_CLOUDFORMATION"
     )
-    assert cfn.time.now == 0, "not waited on"
+    assert cfn.time.now == core.CHANGE_SET_BACKOFF.initial, "not waited on past the first poll"
 
 
 def test_a_refusal_quoting_the_password_is_redacted_and_its_chain_cut(cfn: Scripted) -> None:
@@ -985,3 +1211,14 @@ def test_a_hanging_s3_ends_the_staging_at_the_deadline() -> None:
     assert message.startswith(f"s3:HeadObject on s3://stage/quicksight-promotion/") and ": no usable answer within stack_timeout_seconds (2 s)" in message
     assert "nothing was deployed" in message and "s3cr3t-Pw" not in message
     assert took < 2 + 1 + 3, f"a 2 s deadline took {took:.1f} s"
+
+
+def test_change_sets_are_first_polled_after_aws_evaluates_them_or_at_once_on_a_loopback_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from components.aws.cloudformation import LOOPBACK_CLOUDFORMATION_SWITCH, change_set_schedule
+
+    monkeypatch.delenv(LOOPBACK_CLOUDFORMATION_SWITCH, raising=False)
+    assert change_set_schedule() is core.CHANGE_SET_BACKOFF and core.CHANGE_SET_BACKOFF.initial == 2.5
+    monkeypatch.setenv(LOOPBACK_CLOUDFORMATION_SWITCH, "1")
+    assert change_set_schedule().initial == 0.0 and change_set_schedule().cap == core.CHANGE_SET_BACKOFF.cap

@@ -153,3 +153,87 @@ def test_execute_false_leaves_a_change_set_for_review_then_executes(cfn: CloudFo
     assert executed.id == review.id, "the REVIEW_IN_PROGRESS stack is the one created"
     assert pending not in cfn.change_sets and cfn.change_sets == {}
     assert cfn.stack(name).parameters["DbPassword"] == PASSWORD
+
+
+def test_a_validation_failure_names_the_property_and_a_review_lists_each_changed_property(
+    cfn: CloudFormationEmulator, engine: EngineHarness
+) -> None:
+    name = "qsp-property-review"
+    created = engine.up(inputs(stack_name=name))
+    changed = json.loads(json.dumps(TEMPLATE))
+    changed["Resources"]["salesdash"]["Properties"].update({"Name": "Sales EU", "ThemeArn": {"Ref": "Host"}})
+    cfn.fail_next_validation(("salesdash", "Properties/Name", "expected maxLength: 2048"))
+
+    with pytest.raises(grpc.RpcError) as info:
+        engine.up(inputs(stack_name=name, template_body=json.dumps(changed)), created.state)
+
+    assert user_error(info.value) == (
+        "components.errors.ChangeSetFailedError: CloudFormation could not create a change set for stack "
+        "'qsp-property-review': The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]. "
+        "To troubleshoot Early Validation errors, use the DescribeEvents API for detailed failure information.; failed "
+        "properties: salesdash (AWS::QuickSight::Dashboard, dashboard/sales) at Properties/Name: expected maxLength: "
+        "2048 (the exported value does not fit CloudFormation's schema for this property: fix it in the source asset "
+        "and export again, or override the property for this stage); nothing was changed and the change set was "
+        "deleted. Fix the template or parameters, then pulumi up again"
+    )
+
+    review = engine.up(inputs(stack_name=name, template_body=json.dumps(changed), execute_change_set=False), created.state)
+
+    dashboard = next(c for c in review.outputs["change_summary"] if c["logical_id"] == "salesdash")
+    assert dashboard["properties"] == [
+        {"path": "Properties/Name", "change": "Add", "before": None, "after": "Sales EU", "recreation": "Never",
+         "source": "DirectModification"},
+        {"path": "Properties/ThemeArn", "change": "Add", "before": None, "after": "<value of parameter Host>",
+         "recreation": "Never", "source": "ParameterReference Host"},
+    ]  # fmt: skip
+    assert cfn.sent_for("DescribeChangeSet")[-1]["IncludePropertyValues"] == "true"
+
+
+def test_drift_in_a_protected_stack_is_refused_by_default_and_reverted_on_request(
+    cfn: CloudFormationEmulator, engine: EngineHarness
+) -> None:
+    name = "qsp-drift"
+    created = engine.up(inputs(stack_name=name, termination_protection=True))
+    cfn.edit(name, "salesdash", "/DashboardId", "sales-fixed-in-prod")
+    cfn.unchecked_types.add("AWS::QuickSight::DataSet")
+    changed = inputs(stack_name=name, termination_protection=True, parameters={"DbPassword": PASSWORD, "Host": "db2.example.com"})
+
+    with pytest.raises(grpc.RpcError) as info:
+        engine.up(changed, created.state)
+
+    assert user_error(info.value) == (
+        "components.errors.StackDriftError: CloudFormation stack 'qsp-drift' drifted from its last deployment (edited in "
+        "the target account): salesdash (AWS::QuickSight::Dashboard, dashboard/sales) MODIFIED: DashboardId "
+        "'\"sales\"' -> '\"sales-fixed-in-prod\"' (not checked for drift: salesds (AWS::QuickSight::DataSet, "
+        "dataset/sales-ds)); nothing was changed (on_drift=refuse). Bring the edits into the source account and promote "
+        "them; or set on_drift=revert to put the deployed values back, or on_drift=warn to overwrite them with this "
+        "deployment"
+    )
+    assert "CreateChangeSet" not in cfn.actions[-4:]
+
+    reverted = engine.up({**changed, "on_drift": "revert"}, created.state)
+
+    assert reverted.outputs["drift"]["drifted"][0]["logical_id"] == "salesdash"
+    # The stack operation's duration is recorded: the next wait polls around it.
+    assert isinstance(created.outputs["stack_seconds"], float) and created.outputs["stack_seconds"] >= 0
+    assert cfn.sent_for("CreateChangeSet")[-1]["DeploymentMode"] == "REVERT_DRIFT"
+    assert cfn.stack(name).drift == {} and cfn.stack(name).parameters["Host"] == "db2.example.com"
+
+
+def test_each_dashboard_is_verified_after_the_deploy_and_its_status_is_an_output(
+    cfn: CloudFormationEmulator, engine: EngineHarness
+) -> None:
+    name = "qsp-verified"
+    cfn.fail_asset("dashboard", "prod-sales", "CREATION_FAILED", ("DATA_SET_NOT_FOUND", "Data set prod-sales-ds not found"))
+    template = json.loads(json.dumps(TEMPLATE))
+    template["Parameters"]["ResourceIdPrefixForAllResources"] = {"Type": "String"}
+    template["Resources"]["salesdash"]["Properties"]["DashboardId"] = {"Fn::Sub": "${ResourceIdPrefixForAllResources}sales"}
+    parameters = {"DbPassword": PASSWORD, "Host": "db.example.com", "ResourceIdPrefixForAllResources": "prod-"}
+
+    created = engine.up(inputs(stack_name=name, template_body=json.dumps(template), parameters=parameters))
+
+    assert created.outputs["verification"] == [
+        {"logical_id": "salesdash", "kind": "dashboard", "id": "prod-sales", "status": "CREATION_FAILED",
+         "errors": ["DATA_SET_NOT_FOUND: Data set prod-sales-ds not found"]},
+    ]  # fmt: skip
+    assert cfn.asset_reads[-1] == f"/accounts/{ACCOUNT}/dashboards/prod-sales"

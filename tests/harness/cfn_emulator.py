@@ -5,7 +5,10 @@ clients, so a provider process started by the engine harness reaches it through
 ``AWS_ENDPOINT_URL``. It models only what the deployment provider uses, synchronously (an executed
 change set is final at the next DescribeStacks), and it can be told to fail the next create the way
 CloudFormation does: the resource fails, the others are cancelled, the stack rolls back to
-``ROLLBACK_COMPLETE``, every event carrying the execution's ``ClientRequestToken``.
+``ROLLBACK_COMPLETE``, every event carrying the execution's ``ClientRequestToken``. It can fail the
+next change set under early validation, its details in ``DescribeEvents`` (``VALIDATION_ERROR``
+events with a ``ValidationPath``), and a change set's Modify entries carry property ``Details``
+(values with ``IncludePropertyValues``), in botocore's wire shapes.
 
 Typical use::
 
@@ -30,10 +33,16 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from xml.sax.saxutils import escape
 
+from components.aws.cloudformation import LOOPBACK_CLOUDFORMATION_SWITCH
+
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 EMPTY_REASON = "The submitted information didn't contain changes. Submit different information to create a change set."
+EARLY_VALIDATION_REASON = (
+    "The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]. To troubleshoot Early "
+    "Validation errors, use the DescribeEvents API for detailed failure information."
+)
 
 
 @dataclass
@@ -47,6 +56,8 @@ class Stack:
     tags: dict[str, str] = field(default_factory=dict)
     protected: bool = False
     events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    # Edits made outside CloudFormation: logical id -> property path (``/Name``) -> actual value.
+    drift: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +73,8 @@ class ChangeSet:
     status: str = "CREATE_COMPLETE"
     reason: Optional[str] = None
     changes: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # DescribeEvents' OperationEvents
+    mode: Optional[str] = None  # DeploymentMode (REVERT_DRIFT)
 
 
 def _xml(value: Any) -> str:
@@ -95,6 +108,16 @@ class CloudFormationEmulator:
         self.sent: list[dict[str, str]] = []
         self._fail: Optional[tuple[str, str]] = None
         self._fail_change_set: Optional[str] = None
+        self._fail_validation: list[tuple[str, str, str]] = []
+        # Every change set's OperationEvents by id and by name, kept after the change set is deleted.
+        self.operation_events: dict[str, list[dict[str, Any]]] = {}
+        # QuickSight's view of deployed assets: (kind, id) -> (status, errors) when not CREATION_SUCCESSFUL.
+        self.asset_states: dict[tuple[str, str], tuple[str, list[dict[str, str]]]] = {}
+        self.asset_reads: list[str] = []  # the QuickSight paths described
+        # Resource types drift detection does not check (their drift status is NOT_CHECKED).
+        self.unchecked_types: set[str] = set()
+        # Drift detections: id -> (stack, DescribeStackDriftDetectionStatus answers still to give IN_PROGRESS).
+        self.detections: dict[str, tuple[Stack, int]] = {}
         # (Action or None for any, fault) for the next requests, one consumed per matching request.
         self.faults: list[tuple[Optional[str], Any]] = []
         self.stopping = threading.Event()
@@ -103,6 +126,18 @@ class CloudFormationEmulator:
         emulator = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                # QuickSight's REST routes the verification after a deploy describes (rest-json).
+                status, body, error = emulator.describe_asset(urllib.parse.urlparse(self.path).path)
+                data = json.dumps(body).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if error:
+                    self.send_header("x-amzn-ErrorType", error)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode("utf-8"), keep_blank_values=True))
@@ -180,6 +215,8 @@ class CloudFormationEmulator:
             "AWS_ACCESS_KEY_ID": "AKIAEMULATOR00000001",
             "AWS_SECRET_ACCESS_KEY": "emulator",
             "AWS_DEFAULT_REGION": self.region,
+            # Change sets are evaluated before CreateChangeSet answers: poll them at once.
+            LOOPBACK_CLOUDFORMATION_SWITCH: "1",
         }
 
     # --- scripting -----------------------------------------------------------------------------
@@ -190,6 +227,56 @@ class CloudFormationEmulator:
     def fail_next_change_set(self, reason: str) -> None:
         """The next created change set is FAILED with ``reason`` (as for a template or parameter error)."""
         self._fail_change_set = reason
+
+    def fail_next_validation(self, *failures: tuple[str, str, str]) -> None:
+        """The next created change set fails early validation: one (logical id, property path, message) each.
+
+        The path is relative to the resource (``Properties/Definition``), as a ValidationPath
+        ``/Resources/<logical id>/<path>`` holds it.
+        """
+        self._fail_validation = list(failures)
+
+    def fail_asset(self, kind: str, asset_id: str, status: str, *errors: tuple[str, str]) -> None:
+        """QuickSight reports the deployed ``kind`` (dashboard, analysis) ``asset_id`` with ``status`` and (type, message) errors."""
+        self.asset_states[(kind, asset_id)] = (status, [{"Type": t, "Message": m} for t, m in errors])
+
+    def describe_asset(self, path: str) -> tuple[int, dict[str, Any], Optional[str]]:
+        """DescribeDashboard / DescribeAnalysis of an asset a live stack holds (ids resolved with the id prefix)."""
+        parts = path.strip("/").split("/")
+        kinds = {"dashboards": ("dashboard", "AWS::QuickSight::Dashboard", "DashboardId"), "analyses": ("analysis", "AWS::QuickSight::Analysis", "AnalysisId")}
+        with self._lock:
+            self.asset_reads.append(path)
+            if len(parts) != 4 or parts[0] != "accounts" or parts[2] not in kinds:
+                return 404, {"Message": f"no route {path}"}, "UnknownOperationException"
+            kind, rtype, key = kinds[parts[2]]
+            held = {
+                self._asset_id(stack, resource.get("Properties", {}).get(key))
+                for stack in self.stacks
+                if stack.status.endswith("_COMPLETE") and not stack.status.startswith(("DELETE", "ROLLBACK"))
+                for resource in (stack.template.get("Resources") or {}).values()
+                if resource.get("Type") == rtype
+            }
+        asset_id = urllib.parse.unquote(parts[3])
+        if asset_id not in held:
+            return 404, {"Message": f"{kind} {asset_id} is not found", "RequestId": str(uuid.uuid4())}, "ResourceNotFoundException"
+        status, listed = self.asset_states.get((kind, asset_id), ("CREATION_SUCCESSFUL", []))
+        errors = listed or None  # botocore's model: Errors has at least one entry when present
+        arn = f"arn:aws:quicksight:{self.region}:{self.account}:{kind}/{asset_id}"
+        if kind == "dashboard":
+            found = {"DashboardId": asset_id, "Arn": arn, "Version": {k: v for k, v in {"Status": status, "Errors": errors, "VersionNumber": 1}.items() if v is not None}}
+            return 200, {"Dashboard": found, "RequestId": str(uuid.uuid4())}, None
+        return 200, {"Analysis": {k: v for k, v in {"AnalysisId": asset_id, "Arn": arn, "Status": status, "Errors": errors}.items() if v is not None}, "RequestId": str(uuid.uuid4())}, None
+
+    @staticmethod
+    def _asset_id(stack: Stack, value: Any) -> Optional[str]:
+        prefix = stack.parameters.get("ResourceIdPrefixForAllResources", "")
+        if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+            return value["Fn::Sub"].replace("${ResourceIdPrefixForAllResources}", prefix)
+        return value if isinstance(value, str) else None
+
+    def edit(self, stack: str, logical_id: str, path: str, actual: Any) -> None:
+        """Someone edits a resource outside CloudFormation: its property at ``path`` (``/Name``) is now ``actual``."""
+        self.stack(stack).drift.setdefault(logical_id, {})[path] = actual
 
     def misbehave(self, *faults: Any, action: Optional[str] = None) -> None:
         """Answer the next requests (of ``action`` only, if given) with these faults, one per request.
@@ -334,6 +421,15 @@ class CloudFormationEmulator:
         if self._fail_change_set is not None:
             change_set.status, change_set.reason = "FAILED", self._fail_change_set
             self._fail_change_set = None
+        elif self._fail_validation:
+            change_set.status, change_set.reason = "FAILED", EARLY_VALIDATION_REASON
+            change_set.events = [self._validation_event(change_set, resources, *f) for f in self._fail_validation]
+            self._fail_validation = []
+        elif form.get("DeploymentMode") == "REVERT_DRIFT" and stack.drift:
+            change_set.mode = "REVERT_DRIFT"
+            for logical_id in sorted(stack.drift):
+                entry = {"Action": "Modify", "LogicalResourceId": logical_id, "ResourceType": resources[logical_id].get("Type"), "Replacement": "False"}
+                change_set.changes.append({"Type": "Resource", "ResourceChange": entry})
         elif kind == "UPDATE" and (template, parameters, tags) == (stack.template, stack.parameters, stack.tags):
             change_set.status, change_set.reason = "FAILED", EMPTY_REASON
         else:
@@ -343,17 +439,98 @@ class CloudFormationEmulator:
                 entry = {"Action": action, "LogicalResourceId": logical_id, "ResourceType": resource.get("Type")}
                 if action == "Modify":
                     entry["Replacement"] = "False"
+                    entry["Details"] = self._details(
+                        (stack.template, stack.parameters), (template, parameters), "/Properties",
+                        (old[logical_id].get("Properties") or {}, resource.get("Properties") or {}),
+                    )  # fmt: skip
                 change_set.changes.append({"Type": "Resource", "ResourceChange": entry})
             for logical_id in sorted(set(old) - set(resources)):
                 entry = {"Action": "Remove", "LogicalResourceId": logical_id, "ResourceType": old[logical_id].get("Type")}
                 change_set.changes.append({"Type": "Resource", "ResourceChange": entry})
         self.change_sets[change_set.change_set_id] = change_set
+        self.operation_events[change_set.change_set_id] = self.operation_events[change_set.name] = change_set.events
         return {"Id": change_set.change_set_id, "StackId": stack.stack_id}
+
+    def _validation_event(self, change_set: ChangeSet, resources: dict[str, Any], logical_id: str, path: str, message: str) -> dict[str, Any]:
+        return {
+            "EventId": str(uuid.uuid4()),
+            "StackId": change_set.stack.stack_id,
+            "OperationId": change_set.change_set_id.rsplit("/", 1)[-1],
+            "OperationType": "CREATE_CHANGESET",
+            "OperationStatus": "FAILED",
+            "EventType": "VALIDATION_ERROR",
+            "LogicalResourceId": logical_id,
+            "ResourceType": (resources.get(logical_id) or {}).get("Type"),
+            "Timestamp": self._now(),
+            "ValidationFailureMode": "FAIL",
+            "ValidationName": "AWS::EarlyValidation::PropertyValidation",
+            "ValidationStatus": "FAILED",
+            "ValidationStatusReason": message,
+            "ValidationPath": f"/Resources/{logical_id}/{path}",
+        }
+
+    def _details(self, old: tuple[dict[str, Any], dict[str, str]], new: tuple[dict[str, Any], dict[str, str]], path: str, values: tuple[Any, Any]) -> list[dict[str, Any]]:
+        """One ResourceChangeDetail per changed leaf (lists compared whole), Refs to parameters resolved."""
+        before, after = values
+        if isinstance(before, dict) and isinstance(after, dict) and "Ref" not in before and "Ref" not in after:
+            return [
+                detail
+                for key in sorted(set(before) | set(after))
+                for detail in self._details(old, new, f"{path}/{key}", (before.get(key), after.get(key)))
+            ]
+        shown = (self._resolved(old, before), self._resolved(new, after))
+        if shown[0] == shown[1]:
+            return []
+        causing = next((v["Ref"] for v in (after, before) if isinstance(v, dict) and "Ref" in v), None)
+        target = {
+            "Attribute": "Properties",
+            "Name": path.split("/")[2],
+            "Path": path,
+            "RequiresRecreation": "Never",
+            "AttributeChangeType": "Add" if before is None else "Remove" if after is None else "Modify",
+        }
+        if shown[0] is not None:
+            target["BeforeValue"] = shown[0]
+        if shown[1] is not None:
+            target["AfterValue"] = shown[1]
+        source = {"ChangeSource": "ParameterReference", "CausingEntity": causing} if causing else {"ChangeSource": "DirectModification"}
+        return [{"Target": target, "Evaluation": "Static", **source}]
+
+    @staticmethod
+    def _resolved(context: tuple[dict[str, Any], dict[str, str]], value: Any) -> Optional[str]:
+        template, parameters = context
+        if value is None:
+            return None
+        if isinstance(value, dict) and "Ref" in value and value["Ref"] in parameters:
+            spec = (template.get("Parameters") or {}).get(value["Ref"]) or {}
+            return "****" if str(spec.get("NoEcho", "")).lower() == "true" else parameters[value["Ref"]]
+        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+    def _DescribeEvents(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        if not form.get("ChangeSetName"):
+            raise _Refusal("ValidationError", "One of ChangeSetName, OperationId or StackName must be specified")
+        events = self.operation_events.get(form["ChangeSetName"], [])
+        if form.get("Filters.FailedEvents") == "true":
+            events = [e for e in events if e.get("OperationStatus") == "FAILED" or e.get("ValidationStatus") == "FAILED"]
+        return {"OperationEvents": events}
 
     def _DescribeChangeSet(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
         change_set = self.change_sets.get(form["ChangeSetName"])
         if change_set is None:
             raise _Refusal("ChangeSetNotFound", f"ChangeSet [{form['ChangeSetName']}] does not exist")
+        # Without IncludePropertyValues CloudFormation names the changed properties, not their values.
+        values = form.get("IncludePropertyValues") == "true"
+        hidden = ("BeforeValue", "AfterValue")
+        changes = [
+            {**change, "ResourceChange": {
+                **change["ResourceChange"],
+                "Details": [
+                    {**d, "Target": {k: v for k, v in d["Target"].items() if values or k not in hidden}}
+                    for d in change["ResourceChange"].get("Details") or []
+                ] or None,
+            }}
+            for change in change_set.changes
+        ]  # fmt: skip
         return {
             "ChangeSetId": change_set.change_set_id,
             "ChangeSetName": change_set.name,
@@ -363,7 +540,7 @@ class CloudFormationEmulator:
             "ExecutionStatus": "AVAILABLE" if change_set.status == "CREATE_COMPLETE" else "UNAVAILABLE",
             "Status": change_set.status,
             "StatusReason": change_set.reason,
-            "Changes": change_set.changes,
+            "Changes": changes,
         }
 
     def _DeleteChangeSet(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
@@ -410,6 +587,8 @@ class CloudFormationEmulator:
             self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
             return {}
         stack.template, stack.parameters, stack.tags = change_set.template, change_set.parameters, change_set.tags
+        if change_set.mode == "REVERT_DRIFT":
+            stack.drift = {}
         stack.status = f"{verb}_COMPLETE"
         self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
         return {}
@@ -438,3 +617,56 @@ class CloudFormationEmulator:
             raise _Refusal("ValidationError", f"Stack [{form['StackName']}] does not exist")
         stack.protected = form["EnableTerminationProtection"] == "true"
         return {"StackId": stack.stack_id}
+
+    # --- drift detection -----------------------------------------------------------------------
+    def _DetectStackDrift(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        stack = self._find(form["StackName"])
+        if stack is None:
+            raise _Refusal("ValidationError", f"Stack [{form['StackName']}] does not exist")
+        detection_id = str(uuid.uuid4())
+        self.detections[detection_id] = (stack, 0)  # complete at once (the wait is tested with Stubber)
+        return {"StackDriftDetectionId": detection_id}
+
+    def _DescribeStackDriftDetectionStatus(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        stack, pending = self.detections[form["StackDriftDetectionId"]]
+        self.detections[form["StackDriftDetectionId"]] = (stack, max(0, pending - 1))
+        drifted = len(stack.drift)
+        return {
+            "StackId": stack.stack_id,
+            "StackDriftDetectionId": form["StackDriftDetectionId"],
+            "StackDriftStatus": "DRIFTED" if drifted else "IN_SYNC",
+            "DetectionStatus": "DETECTION_IN_PROGRESS" if pending else "DETECTION_COMPLETE",
+            "DriftedStackResourceCount": drifted,
+            "Timestamp": self._now(),
+        }
+
+    def _DescribeStackResourceDrifts(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
+        stack = self._find(form["StackName"])
+        if stack is None:
+            raise _Refusal("ValidationError", f"Stack [{form['StackName']}] does not exist")
+        drifts = []
+        for logical_id, resource in sorted((stack.template.get("Resources") or {}).items()):
+            rtype = resource.get("Type", "")
+            edits = stack.drift.get(logical_id, {})
+            status = "NOT_CHECKED" if rtype in self.unchecked_types else "MODIFIED" if edits else "IN_SYNC"
+            differences = [
+                {
+                    "PropertyPath": path,
+                    "ExpectedValue": json.dumps((resource.get("Properties") or {}).get(path.strip("/"))),
+                    "ActualValue": json.dumps(actual),
+                    "DifferenceType": "NOT_EQUAL",
+                }
+                for path, actual in sorted(edits.items())
+            ]
+            drifts.append(
+                {
+                    "StackId": stack.stack_id,
+                    "LogicalResourceId": logical_id,
+                    "PhysicalResourceId": logical_id,
+                    "ResourceType": rtype,
+                    "StackResourceDriftStatus": status,
+                    "PropertyDifferences": differences if status == "MODIFIED" else None,
+                    "Timestamp": self._now(),
+                }
+            )
+        return {"StackResourceDrifts": drifts}

@@ -30,6 +30,8 @@ from typing import Any, Iterator, Mapping, Optional
 
 import boto3
 import pytest
+
+from components.aws.cloudformation import LOOPBACK_CLOUDFORMATION_SWITCH
 from botocore.config import Config
 
 REGION = "eu-west-1"
@@ -239,6 +241,8 @@ def aws_env(clients: AccountClients) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": clients.secret,
         "AWS_DEFAULT_REGION": clients.region,
         "AWS_REGION": clients.region,
+        # moto evaluates a change set before CreateChangeSet answers: poll it at once.
+        LOOPBACK_CLOUDFORMATION_SWITCH: "1",
     }
     if clients.token:
         env["AWS_SESSION_TOKEN"] = clients.token

@@ -14,7 +14,7 @@ import yaml
 
 from tools.generator import generate_bundle
 from components.core.transform import deployable
-from components.errors import InputError, ParameterError, QuickSightPromotionError
+from components.errors import AssetVerificationError, InputError, ParameterError, QuickSightPromotionError
 from components.stack import QuickSightBundleStack, QuickSightBundleStackArgs
 from components.errors import PromotionCheckError
 from components.core.principals import principalize
@@ -665,3 +665,48 @@ def test_the_judges_warnings_are_logged_on_the_component(monkeypatch: pytest.Mon
         assert not any("hunter2-prod" in w or "qs_reader" in w for w in warned)
 
     return component.stack.urn.apply(check)
+
+
+FAILED_DASHBOARD = [
+    {"logical_id": "salesdash", "kind": "dashboard", "id": "prod-sales", "status": "CREATION_FAILED",
+     "errors": ["DATA_SET_NOT_FOUND: Data set prod-sales-ds not found"]},
+    {"logical_id": "salesan", "kind": "analysis", "id": "prod-an", "status": "NOT_VERIFIED", "errors": [],
+     "reason": "AccessDenied"},
+]  # fmt: skip
+
+
+class VerifiedMocks(RecordingMocks):
+    """The deployment reports QuickSight's verification of its dashboards."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = super().new_resource(args)
+        if args.typ.endswith(DEPLOYMENT):
+            outputs["verification"] = FAILED_DASHBOARD
+        return resource_id, outputs
+
+
+def test_a_failed_dashboard_after_the_deploy_fails_the_up_naming_it_and_its_errors() -> None:
+    install(VerifiedMocks(template=BIG))
+
+    def program() -> pulumi.Output:
+        return QuickSightBundleStack("sales", args(parameters=stage_values())).verification
+
+    error = run_failing_program(program)
+
+    assert str(error) == (
+        "the stack is deployed, but QuickSight reports dashboard 'prod-sales' CREATION_FAILED: DATA_SET_NOT_FOUND: "
+        "Data set prod-sales-ds not found. Fix the asset in the source account and promote it again (or set "
+        "verifyAssets: warning to go on)"
+    )
+    assert AssetVerificationError in error.types
+
+
+@pulumi.runtime.test
+def test_a_failed_dashboard_is_a_warning_with_verify_assets_warning() -> pulumi.Output:
+    install(VerifiedMocks(template=BIG))
+    component = QuickSightBundleStack("sales", args(parameters=stage_values(), verify_assets="warning"))
+
+    def check(statuses: Any) -> None:
+        assert [s["status"] for s in statuses] == ["CREATION_FAILED", "NOT_VERIFIED"]
+
+    return component.verification.apply(check)

@@ -120,5 +120,5 @@ def test_every_action_is_pinned_by_commit_and_permissions_start_empty() -> None:
     assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses), uses
     assert "\npermissions: {}\n" in text
     # Workflow inputs reach scripts only through environment variables (and choose the environment).
-    spliced = [line for line in text.splitlines() if "${{ inputs." in line and not re.match(r"\s*(environment|[A-Z_]+):", line)]
+    spliced = [line for line in text.splitlines() if "${{ inputs." in line and not re.match(r"\s*(environment|[A-Z][A-Z0-9_]*):", line)]
     assert spliced == []

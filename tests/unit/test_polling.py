@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.core.polling import Backoff, poll_until
+from components.core.polling import Backoff, Predicted, poll_until
 from components.errors import QuickSightPromotionError, ThrottledError
 from conftest import FakeTime
 
@@ -86,3 +86,43 @@ def test_other_errors_propagate_at_once() -> None:
     with pytest.raises(QuickSightPromotionError, match="boom"):
         poll_until(poll, lambda s: True, timeout=30, sleep=fake.sleep, clock=fake.clock)
     assert fake.sleeps == []
+
+
+# --- a schedule around a predicted duration ---------------------------------------------------------------
+
+
+def poll_times(schedule: object, done_at: float, timeout: float = 7200.0) -> list[float]:
+    fake = FakeTime()
+    times: list[float] = []
+
+    def poll() -> float:
+        times.append(fake.now)
+        return fake.now
+
+    poll_until(poll, lambda now: now >= done_at, timeout=timeout, backoff=schedule, sleep=fake.sleep, clock=fake.clock, draw=lambda: 0.0)  # type: ignore[arg-type]
+    return times
+
+
+def test_a_predicted_wait_polls_sparsely_then_densely_with_a_poll_on_the_predicted_end() -> None:
+    schedule = Predicted(expected=600.0, fallback=Backoff(first=2.0, proportion=0.21, cap=30.0, jitter=0.0))
+
+    times = poll_times(schedule, done_at=610.0)
+
+    assert schedule.step == 8.0 and schedule.window == 544.0
+    assert times[:4] == [150.0, 300.0, 450.0, 544.0], "a quarter of the prediction apart, then the window"
+    assert 600.0 in times and times[-1] == 616.0
+    assert all(b - a == pytest.approx(8.0) for a, b in zip(times[3:], times[4:]))
+
+
+def test_a_short_prediction_polls_first_on_the_predicted_end_and_a_wrong_one_falls_back() -> None:
+    assert poll_times(Predicted(expected=20.0, fallback=Backoff(jitter=0.0)), done_at=19.0) == [20.0]
+    late = poll_times(Predicted(expected=20.0, fallback=Backoff(first=2.0, proportion=0.21, cap=30.0, jitter=0.0)), done_at=200.0)
+    gaps = [b - a for a, b in zip(late, late[1:])]
+    assert gaps[:2] == [2.5, 2.5] and max(gaps) > 2.5 and max(gaps) <= 30.0, "past the window: the proportional schedule"
+    # An early end (a failure rolling back) is seen within a quarter of the prediction.
+    assert poll_times(Predicted(expected=1800.0, fallback=Backoff(jitter=0.0)), done_at=100.0) == [450.0]
+
+
+def test_the_first_poll_waits_the_initial_delay_never_past_the_deadline() -> None:
+    assert poll_times(Backoff(first=2.5, proportion=1.0, cap=5.0, jitter=0.0, initial=2.5), done_at=12.0) == [2.5, 5.0, 10.0, 15.0]
+    assert poll_times(Backoff(initial=30.0, jitter=0.0), done_at=0.0, timeout=10.0) == [10.0]

@@ -271,3 +271,10 @@ def test_resource_assets_and_no_echo_read_a_malformed_template_as_empty() -> Non
     assert core.resource_assets({"Resources": []}) == {}
     assert core.resource_assets("not a template") == {}  # type: ignore[arg-type]
     assert core.no_echo_parameters({"Parameters": []}) == frozenset()
+
+
+def test_the_stack_wait_polls_around_the_previous_duration_when_there_is_one() -> None:
+    assert core.stack_schedule(None) is core.STACK_BACKOFF
+    assert core.stack_schedule(5.0) is core.STACK_BACKOFF, "a previous no-op predicts nothing"
+    predicted = core.stack_schedule(600.0)
+    assert predicted.expected == 600.0 and predicted.fallback is core.STACK_BACKOFF  # type: ignore[union-attr]
