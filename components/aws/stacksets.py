@@ -97,7 +97,8 @@ class StackSetDeployer:
             f"CloudFormation StackSet {name!r}",
             {"stack": name, "account": target.account_id, "region": target.region},
             deadline,
-            core.CHANGE_SET_BACKOFF,
+            # Transient faults of one call: retried on the deployment's retry schedule (first retry after 1 s).
+            core.RETRY_BACKOFF,
             sleep,
             hide=lambda text: core.redact(str(text), self._hidden),
         )
