@@ -39,7 +39,7 @@ from .cloudformation import DeployRequest, Deployer, Target
 # A StackSet operation is stack operations in each account, a round of maxConcurrent accounts after
 # another: polled on the stacks' schedule (2 s, then 21 % of the time waited, at most 30 s apart).
 # bench/fanout.py (figure 8), 50 accounts: under half the requests of a one-stack-per-account loop
-# (a twentieth at maxConcurrent 10) and under 4 % of its summed detection lag.
+# (a twentieth at maxConcurrent 10) and at most 5 % of its summed detection lag.
 OPERATION_BACKOFF = core.STACK_BACKOFF
 NO_STACK_SET = Expect("no such stack set", frozenset({"StackSetNotFoundException"}))
 # A retried call whose first attempt reached CloudFormation: the operation is ours and running.
