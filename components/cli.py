@@ -243,11 +243,15 @@ def _refused_lines(template: Template) -> list[str]:
     return [*lines, *(f"  {asset} ({variant}): {why}" for asset, variant, why in refused)]
 
 
-def _repair_lines(template: Template, region: Optional[str]) -> list[str]:
-    """What CloudFormation's resource schemas reject in the template, and what ``templateRepair: repair`` would do."""
+def _repairs(template: Template, region: Optional[str]) -> Optional[list[dict[str, Any]]]:
+    """What CloudFormation's resource schemas reject in the template (None: cfn-lint is not installed)."""
     from .validation import repaired  # noqa: PLC0415  (cfn-lint is slow to import)
 
-    found = repaired(template, "", "report", region)[2]
+    return repaired(template, "", "report", region)[2]
+
+
+def _repair_lines(found: Optional[list[dict[str, Any]]]) -> list[str]:
+    """What CloudFormation's resource schemas reject in the template, and what ``templateRepair: repair`` would do."""
     if found is None:
         return ["Schema repairs: not looked at (cfn-lint is not installed)"]
     if not found:
@@ -428,8 +432,23 @@ def _parameter_lines(catalog: list[CatalogEntry], columns: Optional[int] = None)
     return lines
 
 
+def _nested_json(deployed: DeployableTemplate) -> Optional[dict[str, Any]]:
+    """How a template over one stack's limits is deployed (None when it fits one stack)."""
+    if not deployed.nested:
+        return None
+    plan, unsplittable = deployed.nesting
+    stacks = [{"name": n.name, "size": n.size, "resources": list(n.resources)} for n in plan.nested] if plan else []
+    return {"stacks": stacks, "cannot_split": unsplittable}
+
+
 def _json_report(
-    source: str, template: Template, sha256: str, downloaded: int, deployed: DeployableTemplate, catalog: list[CatalogEntry]
+    source: str,
+    template: Template,
+    sha256: str,
+    downloaded: int,
+    deployed: DeployableTemplate,
+    catalog: list[CatalogEntry],
+    repairs: Optional[list[dict[str, Any]]],
 ) -> str:
     def shown(entry: CatalogEntry) -> dict[str, Any]:
         data = entry.model_dump(exclude_none=True)
@@ -449,6 +468,7 @@ def _json_report(
             "inline": deployed.inline,
             "url_limit": URL_TEMPLATE_LIMIT,
             "deployable": deployed.deployable,
+            "nested": _nested_json(deployed),
         },
         "resources": summarize_resources(template.document),
         "parameters": [shown(entry) for entry in catalog],
@@ -464,6 +484,11 @@ def _json_report(
             "outputs": {"count": deployed.outputs, "limit": OUTPUT_LIMIT},
             "exceeded": list(deployed.exceeded()),
         },
+        "refused_data_sources": [
+            {"asset": asset, "variant": variant, "reason": why} for asset, variant, why in refused_in_template(template.document)
+        ],
+        # None when cfn-lint is not installed (the text says "not looked at").
+        "repairs": repairs,
     }
     return json.dumps(_shown_json(report), ensure_ascii=False, indent=2)
 
@@ -553,7 +578,7 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         print(f"error: {target} exists: pass --force to overwrite it", file=err)
         return 1
     if args.json:
-        print(_json_report(source, template, sha256, downloaded, deployed, catalog), file=out)
+        print(_json_report(source, template, sha256, downloaded, deployed, catalog, _repairs(template, args.source_region)), file=out)
     else:
         columns = _columns(out)
         lines = [f"Bundle: {source} ({template.source}), sha256 {sha256}"]
@@ -563,7 +588,7 @@ def _inspect(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         lines += _principal_lines(template)
         lines += _literal_lines(template, columns)
         lines += _refused_lines(template)
-        lines += _repair_lines(template, args.source_region)
+        lines += _repair_lines(_repairs(template, args.source_region))
         lines += _limit_lines(deployed)
         _print_lines(lines, out, columns)
     if target is not None:

@@ -37,7 +37,7 @@ import botocore.session
 
 from ..core import review
 from ..core import stacks as core
-from ..core.nesting import needs_nesting, split_template
+from ..core.nesting import NESTED_STACK_TYPE, needs_nesting, split_template
 from ..core.polling import Backoff, Deadline, Schedule, poll_until
 from ..core.quotas import RESOURCE_LIMIT
 from ..core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
@@ -49,6 +49,8 @@ from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget, account_m
 # How many pages of DescribeStackEvents (100 events each) are read for one failure: an operation
 # on a bundle of hundreds of assets writes a few events per resource.
 MAX_EVENT_PAGES = 20
+# How deep nested stacks are looked into for a failure's root cause (the split makes one level).
+MAX_NESTING_DEPTH = 3
 # How many pages of DescribeChangeSet's Changes are read: CloudFormation pages them 1,000 at a
 # time and a template holds at most 500 resources, so more pages than this are a broken answer.
 MAX_CHANGE_PAGES = 20
@@ -602,12 +604,14 @@ class Deployer:
         names each at the version staged.
         """
         body = request.template_body
-        if needs_nesting(len(body.encode("utf-8")), _resource_count(body)):
+        # IncludeNestedStacks: each nested stack gets a change set of its own, which the review reads.
+        nested = {"IncludeNestedStacks": True} if needs_nesting(len(body.encode("utf-8")), _resource_count(body)) else {}
+        if nested:
             body = self._nested_parent(request)
         if len(body.encode("utf-8")) <= INLINE_TEMPLATE_LIMIT:
-            return None, {"TemplateBody": body}
+            return None, {"TemplateBody": body, **nested}
         template_url = self._stage(request, body)
-        return template_url, {"TemplateURL": template_url}
+        return template_url, {"TemplateURL": template_url, **nested}
 
     def _nested_parent(self, request: DeployRequest) -> str:
         """Split the template, stage each nested template, and return the parent naming them.
@@ -980,6 +984,29 @@ class Deployer:
         return outcome.value
 
     def _all_changes(self, described: Mapping[str, Any], change_set_id: str, name: str) -> list[Mapping[str, Any]]:
+        """Every change of the change set, and of each nested stack's change set (``IncludeNestedStacks``).
+
+        A nested stack's changes name the resources of the original template (its logical ids), each
+        marked ``NestedStack`` with the nested stack's logical id in the parent.
+        """
+        changes = self._changes_of(described, change_set_id, name)
+        for change in list(changes):
+            resource = change.get("ResourceChange")
+            if not isinstance(resource, Mapping) or resource.get("ResourceType") != NESTED_STACK_TYPE:
+                continue
+            nested_id = resource.get("ChangeSetId")
+            if not isinstance(nested_id, str) or not nested_id:
+                continue
+            page = self._call("DescribeChangeSet", retry=True, after=NOTHING_EXECUTED, ChangeSetName=nested_id, **_property_values())
+            assert isinstance(page, dict)
+            home = str(resource.get("LogicalResourceId", ""))
+            for inner in self._changes_of(page, nested_id, None):
+                if isinstance(inner.get("ResourceChange"), Mapping):
+                    changes.append({**inner, "ResourceChange": {**inner["ResourceChange"], "NestedStack": home}})
+        return changes
+
+    def _changes_of(self, described: Mapping[str, Any], change_set_id: str, name: Optional[str]) -> list[Mapping[str, Any]]:
+        """The Changes of one change set, every page of them."""
         changes = [c for c in described.get("Changes") or [] if isinstance(c, Mapping)]
         token = described.get("NextToken")
         seen: set[str] = set()
@@ -994,8 +1021,8 @@ class Deployer:
                 retry=True,
                 after=NOTHING_EXECUTED,
                 ChangeSetName=change_set_id,
-                StackName=name,
                 NextToken=token,
+                **({"StackName": name} if name else {}),
                 **_property_values(),
             )
             assert isinstance(page, dict)
@@ -1035,7 +1062,8 @@ class Deployer:
         cause = self.root_cause(stack_id, name, token, since)
         if cause is not None:
             cause = {**cause, "ResourceStatusReason": self.hide(cause.get("ResourceStatusReason") or "(no reason given)")}
-            because = f"root cause: {core.describe_event(cause, assets)}"
+            inside = f" (in nested stack {clean(cause['NestedStack'])})" if cause.get("NestedStack") else ""
+            because = f"root cause{inside}: {core.describe_event(cause, assets)}"
             failures = review.schema_failures(cause)
             if failures:
                 because += f" (failed properties: {review.describe_failures(failures, assets)})"
@@ -1069,12 +1097,16 @@ class Deployer:
             stack=name,
         )
 
-    def root_cause(self, stack_id: str, name: str, token: Optional[str], since: Any) -> Optional[Mapping[str, Any]]:
+    def root_cause(
+        self, stack_id: str, name: str, token: Optional[str], since: Any, depth: int = 0
+    ) -> Optional[Mapping[str, Any]]:
         """The first FAILED resource event of this operation (see ``core.stacks.root_cause``).
 
         Best effort: the failure is reported without its cause rather than not at all when the
         events cannot be read (``_events_note`` then says why); the operation's other failed
-        resources (not the cancellations) are kept in ``_other_failures`` for the message.
+        resources (not the cancellations) are kept in ``_other_failures`` for the message. A
+        nested stack that failed is looked into: its own first failed resource is the cause,
+        marked ``NestedStack`` with the nested stack's logical id in the parent.
         """
         events: list[Mapping[str, Any]] = []
         next_token: Optional[str] = None
@@ -1106,6 +1138,9 @@ class Deployer:
             seen.add(next_token)
         chosen = core.operation_events(events, name, token, since_utc)
         cause = core.root_cause(chosen, name)
+        nested = self._nested_cause(cause, token, since, depth)
+        if nested is not None:
+            return nested
         self._other_failures = [
             e
             for e in chosen
@@ -1115,6 +1150,23 @@ class Deployer:
             and not any(marker in str(e.get("ResourceStatusReason") or "") for marker in core.CANCELLED_MARKERS)
         ]
         return cause
+
+    def _nested_cause(
+        self, cause: Optional[Mapping[str, Any]], token: Optional[str], since: Any, depth: int
+    ) -> Optional[Mapping[str, Any]]:
+        """The root cause inside the nested stack whose failure ``cause`` is (None when it is not one)."""
+        if cause is None or cause.get("ResourceType") != NESTED_STACK_TYPE or depth >= MAX_NESTING_DEPTH:
+            return None
+        nested_id = cause.get("PhysicalResourceId")
+        if not isinstance(nested_id, str) or not nested_id.startswith("arn:"):
+            return None
+        others, note = self._other_failures, self._events_note
+        inner = self.root_cause(nested_id, nested_id.split("/")[1] if "/" in nested_id else nested_id, token, since, depth + 1)
+        # The parent's other failures and notes are what the message lists beside the nested cause.
+        self._other_failures, self._events_note = others, note or self._events_note
+        if inner is None or inner.get("ResourceType") == NESTED_STACK_TYPE and inner.get("LogicalResourceId") == cause.get("LogicalResourceId"):
+            return None
+        return {**inner, "NestedStack": str(cause.get("LogicalResourceId", ""))}
 
     # --- delete ---------------------------------------------------------------------------------
     def delete(

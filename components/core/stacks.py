@@ -349,7 +349,8 @@ def summarize_changes(
     """One entry per resource change of a DescribeChangeSet answer, sorted by logical id.
 
     Each entry: ``logical_id``, ``type``, ``action`` (Add/Modify/Remove/Import/Dynamic),
-    ``replacement`` (True/False/Conditional for a Modify, else None), ``asset_kind``, ``asset_id``.
+    ``replacement`` (True/False/Conditional for a Modify, else None), ``asset_kind``, ``asset_id``,
+    and ``nested_stack`` for a change inside a nested stack (its logical id in the parent).
     """
     summary = []
     for change in changes:
@@ -366,6 +367,7 @@ def summarize_changes(
                 "replacement": resource.get("Replacement") if resource.get("Action") == "Modify" else None,
                 "asset_kind": asset.get("kind"),
                 "asset_id": asset.get("id"),
+                **({"nested_stack": str(resource["NestedStack"])} if resource.get("NestedStack") else {}),
             }
         )
     return sorted(summary, key=lambda entry: entry["logical_id"])

@@ -9,6 +9,7 @@ that is not ours, each read from the message a user sees.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Iterator
 
 import boto3
@@ -20,6 +21,8 @@ from components.core import stacksets as sets
 from components.core.polling import Backoff, Deadline
 from components.core.stacks import OWNER_TAG, OWNERSHIP_TAG, Claim
 from components.errors import DeploymentError, DeploymentTimeoutError, MalformedStackAnswerError, StackSetOperationFailedError, StackStateError
+from components.core.stacks import template_sha256
+from moto_server import MotoServer, ensure_bucket, moto, moto_server  # noqa: F401  (fixtures)
 from stackset_emulator import StackSetEmulator
 
 ACCOUNT = "123456789012"
@@ -193,3 +196,19 @@ def test_a_template_over_the_url_limit_is_refused_before_any_stack_set_is_made(c
         "(stackName) where nested stacks apply"
     )
     assert cfn.actions == ["DescribeStackSet"] and cfn.stack_sets == {}
+
+
+def test_a_template_over_51200_bytes_is_staged_as_the_deployment_stages_one(cfn: StackSetEmulator, moto: MotoServer) -> None:
+    cfn.s3 = moto.s3  # the loopback reads the TemplateURL from moto's S3
+    ensure_bucket(moto.s3, "qsp-staging")
+    moto.s3.put_bucket_versioning(Bucket="qsp-staging", VersioningConfiguration={"Status": "Enabled"})
+    aws, _ = deployer(cfn)
+    aws = StackSetDeployer(replace(aws.target, s3=lambda: moto.s3), NAME, Deadline.after(30), backoff=FAST, sleep=lambda _s: None)
+    large = json.dumps({**TEMPLATE, "Description": "x" * 60_000})
+    aws.deploy(inputs(template_body=large, staging_bucket="qsp-staging"), CLAIM, [], update_set=False)
+    (created,) = cfn.sent_for("CreateStackSet")
+    key = f"quicksight-promotion/{template_sha256(large)}.json"
+    assert "TemplateBody" not in created
+    assert created["TemplateURL"].startswith(f"https://qsp-staging.s3.{REGION}.amazonaws.com/{key}?versionId=")
+    assert moto.s3.get_object(Bucket="qsp-staging", Key=key)["Body"].read().decode() == large
+    assert cfn.stack_set(NAME).template == json.loads(large)

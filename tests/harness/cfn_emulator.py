@@ -10,6 +10,16 @@ next change set under early validation, its details in ``DescribeEvents`` (``VAL
 events with a ``ValidationPath``), and a change set's Modify entries carry property ``Details``
 (values with ``IncludePropertyValues``), in botocore's wire shapes.
 
+Nested stacks: given an S3 client (``s3=``, e.g. moto's), it reads a ``TemplateURL`` (bucket, key
+and ``versionId`` of ``https://<bucket>.s3.<region>.amazonaws.com/<key>?versionId=...``) and
+deploys each ``AWS::CloudFormation::Stack`` resource as a nested stack: its parameters resolved
+(``Ref`` of the parent's parameters, ``Fn::Join`` of a list, ``Fn::GetAtt`` of another nested
+stack's ``Outputs.<name>``), in dependency order, its outputs resolved (``Ref`` -> a physical id,
+``Fn::GetAtt`` -> an ARN). ``IncludeNestedStacks`` gives each nested stack a change set of its own,
+named by the parent's ``ChangeSetId``. A failure scripted for a resource of a nested template fails
+that nested stack (its own events say why) and the parent ("Embedded stack ... was not
+successfully created"), which rolls back.
+
 Typical use::
 
     with CloudFormationEmulator() as cfn:
@@ -38,6 +48,7 @@ from components.aws.cloudformation import LOOPBACK_CLOUDFORMATION_SWITCH
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+NESTED = "AWS::CloudFormation::Stack"
 EMPTY_REASON = "The submitted information didn't contain changes. Submit different information to create a change set."
 EARLY_VALIDATION_REASON = (
     "The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]. To troubleshoot Early "
@@ -58,6 +69,10 @@ class Stack:
     events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
     # Edits made outside CloudFormation: logical id -> property path (``/Name``) -> actual value.
     drift: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Nested stacks: the parent's stack id, and of a parent its nested stacks' ids by logical id.
+    parent: Optional[str] = None
+    nested: dict[str, str] = field(default_factory=dict)
+    outputs: Optional[dict[str, str]] = None
 
 
 @dataclass
@@ -99,9 +114,11 @@ class _Refusal(Exception):
 class CloudFormationEmulator:
     """Loopback CloudFormation; ``actions`` lists every request's Action, ``sent`` their parameters."""
 
-    def __init__(self, account: str = ACCOUNT, region: str = REGION) -> None:
+    def __init__(self, account: str = ACCOUNT, region: str = REGION, s3: Any = None) -> None:
         self.account = account
         self.region = region
+        # An S3 client (moto's) that TemplateURLs are read through; None: TemplateBody only.
+        self.s3 = s3
         self.stacks: list[Stack] = []
         self.change_sets: dict[str, ChangeSet] = {}
         self.actions: list[str] = []
@@ -362,8 +379,15 @@ class CloudFormationEmulator:
                 for k, v in sorted(stack.parameters.items())
             ],
             "Tags": [{"Key": k, "Value": v} for k, v in sorted(stack.tags.items())],
-            "Outputs": [{"OutputKey": "Deployed", "OutputValue": stack.name}] if stack.status.endswith("COMPLETE") else [],
+            "Outputs": self._outputs_of(stack) if stack.status.endswith("COMPLETE") else [],
+            **({"ParentId": stack.parent, "RootId": stack.parent} if stack.parent else {}),
         }
+
+    @staticmethod
+    def _outputs_of(stack: Stack) -> list[dict[str, str]]:
+        if stack.outputs is None:
+            return [{"OutputKey": "Deployed", "OutputValue": stack.name}]
+        return [{"OutputKey": k, "OutputValue": v} for k, v in sorted(stack.outputs.items())]
 
     @staticmethod
     def _no_echo(stack: Stack, key: str) -> bool:
@@ -387,7 +411,7 @@ class CloudFormationEmulator:
 
     def _CreateChangeSet(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
         name, kind = form["StackName"], form["ChangeSetType"]
-        template = json.loads(form["TemplateBody"])
+        template = self._template(form)
         stack = self._find(name)
         if kind == "CREATE":
             if stack is not None and stack.status != "REVIEW_IN_PROGRESS":
@@ -433,23 +457,187 @@ class CloudFormationEmulator:
         elif kind == "UPDATE" and (template, parameters, tags) == (stack.template, stack.parameters, stack.tags):
             change_set.status, change_set.reason = "FAILED", EMPTY_REASON
         else:
-            old = stack.template.get("Resources") or {}
-            for logical_id, resource in sorted(resources.items()):
-                action = "Add" if logical_id not in old else "Modify"
-                entry = {"Action": action, "LogicalResourceId": logical_id, "ResourceType": resource.get("Type")}
-                if action == "Modify":
-                    entry["Replacement"] = "False"
-                    entry["Details"] = self._details(
-                        (stack.template, stack.parameters), (template, parameters), "/Properties",
-                        (old[logical_id].get("Properties") or {}, resource.get("Properties") or {}),
-                    )  # fmt: skip
-                change_set.changes.append({"Type": "Resource", "ResourceChange": entry})
-            for logical_id in sorted(set(old) - set(resources)):
-                entry = {"Action": "Remove", "LogicalResourceId": logical_id, "ResourceType": old[logical_id].get("Type")}
-                change_set.changes.append({"Type": "Resource", "ResourceChange": entry})
+            change_set.changes = self._resource_changes(stack, template, parameters)
+            if form.get("IncludeNestedStacks") == "true":
+                self._nested_change_sets(change_set)
         self.change_sets[change_set.change_set_id] = change_set
         self.operation_events[change_set.change_set_id] = self.operation_events[change_set.name] = change_set.events
         return {"Id": change_set.change_set_id, "StackId": stack.stack_id}
+
+    def _resource_changes(
+        self, stack: Stack, template: dict[str, Any], parameters: dict[str, str], only_changed: bool = False
+    ) -> list[dict[str, Any]]:
+        """The Changes of a change set from ``stack``'s template to ``template``, resource by resource.
+
+        ``only_changed`` leaves out a resource whose properties and parameter values are the same
+        (as CloudFormation does; a nested stack's change set is made so).
+        """
+        resources = template.get("Resources") or {}
+        old = stack.template.get("Resources") or {}
+        changes = []
+        for logical_id, resource in sorted(resources.items()):
+            action = "Add" if logical_id not in old else "Modify"
+            entry = {"Action": action, "LogicalResourceId": logical_id, "ResourceType": resource.get("Type")}
+            if action == "Modify":
+                entry["Replacement"] = "False"
+                entry["Details"] = self._details(
+                    (stack.template, stack.parameters), (template, parameters), "/Properties",
+                    (old[logical_id].get("Properties") or {}, resource.get("Properties") or {}),
+                )  # fmt: skip
+                if only_changed and not entry["Details"]:
+                    continue
+            changes.append({"Type": "Resource", "ResourceChange": entry})
+        for logical_id in sorted(set(old) - set(resources)):
+            entry = {"Action": "Remove", "LogicalResourceId": logical_id, "ResourceType": old[logical_id].get("Type")}
+            changes.append({"Type": "Resource", "ResourceChange": entry})
+        return changes
+
+    # --- nested stacks ------------------------------------------------------------------------------
+    def _template(self, form: dict[str, str]) -> dict[str, Any]:
+        if "TemplateBody" in form:
+            return json.loads(form["TemplateBody"])
+        if "TemplateURL" in form:
+            return self._fetch(form["TemplateURL"])
+        raise _Refusal("ValidationError", "Either Template URL or Template Body must be specified.")
+
+    def _fetch(self, url: str) -> dict[str, Any]:
+        """A template named by an S3 URL (virtual-hosted style, with its versionId), read through ``s3``."""
+        parsed = urllib.parse.urlparse(url)
+        bucket, key = parsed.netloc.split(".s3.", 1)[0], urllib.parse.unquote(parsed.path.lstrip("/"))
+        version = urllib.parse.parse_qs(parsed.query).get("versionId", [None])[0]
+        if self.s3 is None or parsed.scheme != "https" or not parsed.netloc.endswith(".amazonaws.com"):
+            raise _Refusal("ValidationError", "TemplateURL must be a supported URL.")
+        try:
+            found = self.s3.get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+        except Exception:
+            raise _Refusal("ValidationError", "TemplateURL must reference a valid S3 object to which you have access.") from None
+        return json.loads(found["Body"].read())
+
+    def _nested_change_sets(self, change_set: ChangeSet) -> None:
+        """Give each nested stack the change set ``IncludeNestedStacks`` makes, named in the parent's change."""
+        resources = change_set.template.get("Resources") or {}
+        for change in change_set.changes:
+            entry = change["ResourceChange"]
+            if entry.get("ResourceType") != NESTED or entry["Action"] not in ("Add", "Modify"):
+                continue
+            logical_id = entry["LogicalResourceId"]
+            resource = resources[logical_id]
+            template = self._fetch(resource["Properties"]["TemplateURL"])
+            existing = self._find(change_set.stack.nested.get(logical_id, "")) if change_set.stack.nested.get(logical_id) else None
+            nested = existing or Stack(f"{change_set.stack.name}-{logical_id}", f"{change_set.stack.stack_id}-{logical_id}", "REVIEW_IN_PROGRESS", self._now())
+            parameters = self._nested_parameters(change_set.stack, resource, change_set.parameters, known_only=True)
+            nested_set = ChangeSet(
+                f"{change_set.change_set_id}-{logical_id}", f"{change_set.name}-{logical_id}", nested,
+                "UPDATE" if existing else "CREATE", template, parameters, {}, self._now(),
+            )  # fmt: skip
+            nested_set.changes = self._resource_changes(nested, template, parameters, only_changed=True)
+            self.change_sets[nested_set.change_set_id] = nested_set
+            entry["ChangeSetId"] = nested_set.change_set_id
+
+    def _nested_parameters(self, parent: Stack, resource: dict[str, Any], values: dict[str, str], known_only: bool = False) -> dict[str, str]:
+        """A nested stack's parameter values, as its parent passes them (``known_only``: before execution)."""
+        resolved = {}
+        for key, value in ((resource.get("Properties") or {}).get("Parameters") or {}).items():
+            if isinstance(value, dict) and "Ref" in value:
+                resolved[key] = values.get(value["Ref"], "")
+            elif isinstance(value, dict) and "Fn::Join" in value:
+                resolved[key] = values.get(value["Fn::Join"][1]["Ref"], "")
+            elif isinstance(value, dict) and "Fn::GetAtt" in value:
+                other, attribute = value["Fn::GetAtt"]
+                source = self._find(parent.nested.get(other, "")) if parent.nested.get(other) else None
+                if source is None or source.outputs is None:
+                    assert known_only, f"nested stack {other} has no outputs yet"
+                    resolved[key] = "{{resolve at execution}}"
+                else:
+                    resolved[key] = source.outputs[attribute.split(".", 1)[1]]
+            else:
+                resolved[key] = str(value)
+        return resolved
+
+    @staticmethod
+    def _nested_order(resources: dict[str, Any]) -> list[str]:
+        """The nested stacks in an order that deploys each after those it reads from or depends on."""
+        needs = {}
+        for logical_id, resource in resources.items():
+            if resource.get("Type") != NESTED:
+                continue
+            parameters = (resource.get("Properties") or {}).get("Parameters") or {}
+            needs[logical_id] = set(resource.get("DependsOn") or []) | {
+                v["Fn::GetAtt"][0] for v in parameters.values() if isinstance(v, dict) and "Fn::GetAtt" in v
+            }
+        order: list[str] = []
+        while len(order) < len(needs):
+            ready = sorted(n for n in needs if n not in order and needs[n] <= set(order))
+            assert ready, f"nested stacks wait for each other: {needs}"
+            order.extend(ready)
+        return order
+
+    def _nested_outputs(self, nested: Stack) -> dict[str, str]:
+        outputs = {}
+        for key, output in (nested.template.get("Outputs") or {}).items():
+            value = output.get("Value")
+            if isinstance(value, dict) and "Ref" in value:
+                outputs[key] = f"{value['Ref']}-physical"
+            elif isinstance(value, dict) and "Fn::GetAtt" in value:
+                outputs[key] = f"arn:aws:quicksight:{self.region}:{self.account}:{value['Fn::GetAtt'][0].lower()}"
+            else:
+                outputs[key] = str(value)
+        return outputs
+
+    def _deploy_nested(self, stack: Stack, change_set: ChangeSet, token: str) -> Optional[tuple[str, str]]:
+        """Create or update each nested stack of the parent's template; (logical id, reason) of a failed one."""
+        verb = change_set.kind
+        resources = change_set.template.get("Resources") or {}
+        for logical_id in self._nested_order(resources):
+            resource = resources[logical_id]
+            template = self._fetch(resource["Properties"]["TemplateURL"])
+            existing = self._find(stack.nested.get(logical_id, "")) if stack.nested.get(logical_id) else None
+            nested = existing
+            if nested is None:
+                name = f"{stack.name}-{logical_id}-{uuid.uuid4().hex[:12].upper()}"
+                nested = Stack(name, f"arn:aws:cloudformation:{self.region}:{self.account}:stack/{name}/{uuid.uuid4()}", "CREATE_IN_PROGRESS", self._now(), parent=stack.stack_id)
+                self.stacks.append(nested)
+                stack.nested[logical_id] = nested.stack_id
+            action = "UPDATE" if existing else "CREATE"
+            self._event(stack, logical_id, NESTED, f"{action}_IN_PROGRESS", token, physical=nested.stack_id)
+            nested.template, nested.parameters = template, self._nested_parameters(stack, resource, change_set.parameters)
+            failure = self._execute_nested(nested, action, token)
+            if failure is not None:
+                failing, _reason = failure
+                past = "created" if action == "CREATE" else "updated"
+                reason = (
+                    f"Embedded stack {nested.stack_id} was not successfully {past}: The following resource(s) failed "
+                    f"to {action.lower()}: [{failing}]. "
+                )
+                self._event(stack, logical_id, NESTED, f"{action}_FAILED", token, reason, physical=nested.stack_id)
+                return logical_id, reason
+            nested.outputs = self._nested_outputs(nested)
+            self._event(stack, logical_id, NESTED, f"{action}_COMPLETE", token, physical=nested.stack_id)
+        for logical_id in sorted(set(stack.nested) - {k for k, r in resources.items() if r.get("Type") == NESTED}):
+            gone = self._find(stack.nested.pop(logical_id))
+            if gone is not None:
+                gone.status = "DELETE_COMPLETE"
+        del verb
+        return None
+
+    def _execute_nested(self, nested: Stack, action: str, token: str) -> Optional[tuple[str, str]]:
+        """One nested stack's operation: its resources' events, or the scripted failure and its rollback."""
+        resources = nested.template.get("Resources") or {}
+        self._event(nested, nested.name, NESTED, f"{action}_IN_PROGRESS", token, "User Initiated")
+        if self._fail is not None and self._fail[0] in resources:
+            failing, reason = self._fail
+            self._fail = None
+            self._event(nested, failing, resources[failing].get("Type", ""), f"{action}_FAILED", token, reason)
+            for logical_id in sorted(set(resources) - {failing}):
+                self._event(nested, logical_id, resources[logical_id].get("Type", ""), f"{action}_FAILED", token, "Resource creation cancelled")
+            nested.status = "ROLLBACK_COMPLETE" if action == "CREATE" else "UPDATE_ROLLBACK_COMPLETE"
+            self._event(nested, nested.name, NESTED, nested.status, token)
+            return failing, reason
+        for logical_id in sorted(resources):
+            self._event(nested, logical_id, resources[logical_id].get("Type", ""), f"{action}_COMPLETE", token)
+        nested.status = f"{action}_COMPLETE"
+        self._event(nested, nested.name, NESTED, nested.status, token)
+        return None
 
     def _validation_event(self, change_set: ChangeSet, resources: dict[str, Any], logical_id: str, path: str, message: str) -> dict[str, Any]:
         return {
@@ -547,13 +735,14 @@ class CloudFormationEmulator:
         self.change_sets.pop(form["ChangeSetName"], None)
         return {}
 
-    def _event(self, stack: Stack, logical_id: str, rtype: str, status: str, token: str, reason: str = "") -> None:
+    def _event(self, stack: Stack, logical_id: str, rtype: str, status: str, token: str, reason: str = "", physical: Optional[str] = None) -> None:
         stack.events.append(
             {
                 "StackId": stack.stack_id,
                 "EventId": str(uuid.uuid4()),
                 "StackName": stack.name,
                 "LogicalResourceId": logical_id,
+                "PhysicalResourceId": physical,
                 "ResourceType": rtype,
                 "Timestamp": self._now(),
                 "ResourceStatus": status,
@@ -571,6 +760,16 @@ class CloudFormationEmulator:
         if verb == "CREATE":
             # A create gives the stack its template, parameters and tags; a rollback leaves them.
             stack.template, stack.parameters, stack.tags = change_set.template, change_set.parameters, change_set.tags
+        nested_failure = None
+        if any(r.get("Type") == NESTED for r in resources.values()) and (self._fail is None or self._fail[0] not in resources):
+            nested_failure = self._deploy_nested(stack, change_set, token)
+        if nested_failure is not None:
+            failing, reason = nested_failure
+            rollback = "ROLLBACK" if verb == "CREATE" else "UPDATE_ROLLBACK"
+            self._event(stack, stack.name, "AWS::CloudFormation::Stack", f"{rollback}_IN_PROGRESS", token, f"The following resource(s) failed to {verb.lower()}: [{failing}]. ")
+            stack.status = f"{rollback}_COMPLETE"
+            self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
+            return {}
         if self._fail is not None:
             failing, reason = self._fail
             self._fail = None
@@ -609,6 +808,10 @@ class CloudFormationEmulator:
                 f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled",
             )
         stack.status = "DELETE_COMPLETE"
+        for nested_id in stack.nested.values():
+            nested = self._find(nested_id)
+            if nested is not None:
+                nested.status = "DELETE_COMPLETE"
         return {}
 
     def _UpdateTerminationProtection(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802

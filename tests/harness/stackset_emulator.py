@@ -211,19 +211,18 @@ class StackSetEmulator(CloudFormationEmulator):
         stack_set = StackSet(
             name,
             f"{name}:{uuid.uuid4()}",
-            json.loads(form.get("TemplateBody") or '{"Resources": {}}'),
+            self._template(form),
             self._pairs(form, "Parameters", "ParameterKey", "ParameterValue"),
             self._pairs(form, "Tags", "Key", "Value"),
             form.get("PermissionModel", "SELF_MANAGED"),
             settings,
         )
-        stack_set.settings["TemplateURL"] = form.get("TemplateURL", "")
         self.stack_sets[name] = stack_set
         return {"StackSetId": stack_set.stack_set_id}
 
     def _UpdateStackSet(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
         stack_set = self._live(form["StackSetName"])
-        template = json.loads(form["TemplateBody"]) if "TemplateBody" in form else stack_set.template
+        template = self._template(form) if ("TemplateBody" in form or "TemplateURL" in form) else stack_set.template
         parameters = self._pairs(form, "Parameters", "ParameterKey", "ParameterValue")
         tags = self._pairs(form, "Tags", "Key", "Value")
 

@@ -422,6 +422,32 @@ def test_json_carries_everything_the_text_shows() -> None:
     ]
     assert report["limits"]["resources"] == {"count": 14, "limit": 500}
     assert report["limits"]["parameters"] == {"count": 32, "limit": 200} and report["limits"]["exceeded"] == []
+    assert report["refused_data_sources"] == [] and report["repairs"] == [] and report["size"]["nested"] is None
+
+
+def test_json_carries_the_repairs_the_refusals_and_the_nested_stacks(tmp_path: Path) -> None:
+    template = reported_case()
+    template["Resources"]["bq"] = {
+        "Type": "AWS::QuickSight::DataSource",
+        "Properties": {"DataSourceId": "bq", "Type": "BIGQUERY", "DataSourceParameters": {"BigQueryParameters": {"ProjectId": "p"}}},
+    }
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps(template), encoding="utf-8")
+    code, out, _ = inspect(str(bundle), "--json")
+    text_code, text, _ = inspect(str(bundle))
+    report = json.loads(out)
+    assert [r["asset"] for r in report["refused_data_sources"]] == ["datasource/bq"]
+    assert report["refused_data_sources"][0]["reason"] in text
+    problems = {(r["path"].rsplit("/", 1)[-1], r["problem"]) for r in report["repairs"]}
+    assert {("ControlTitleFormatText", "not-permitted"), ("Title", "empty-string")} <= problems
+    assert f"Schema repairs ({len(report['repairs'])};" in text and text_code == code
+
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(generate_bundle(scale=14)), encoding="utf-8")
+    code, out, _ = inspect(str(big), "--json")
+    nested = json.loads(out)["size"]["nested"]
+    assert code == 0 and nested["cannot_split"] is None
+    assert [s["name"] for s in nested["stacks"]] == ["Sources", "DataSets", "Themes", "Analyses", "Dashboards", "Folders"]
 
 
 def test_out_dir_is_created_as_needed(tmp_path: Path) -> None:
