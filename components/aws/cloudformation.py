@@ -140,6 +140,21 @@ def connect(
         external_id=external_id,
     )
     sts = BudgetedClients(lambda config: boto_session.client("sts", config=config), budget)
+    account = _guarded_account(calls, sts, stack_name, target_account_id, target_role_arn)
+    cloudformation = BudgetedClients(lambda config: boto_session.client("cloudformation", config=config), budget)
+    s3, quicksight = (BudgetedClients(lambda config, name=name: boto_session.client(name, config=config), budget) for name in ("s3", "quicksight"))
+    return Target(cloudformation, lambda: s3, account, str(boto_session.region_name), lambda: quicksight)
+
+
+def _guarded_account(
+    calls: Calls, sts: Any, stack_name: str, target_account_id: Optional[str], target_role_arn: Optional[str]
+) -> str:
+    """The account the credentials act in (GetCallerIdentity), refused unless it is ``target_account_id``.
+
+    Raises:
+        AccountMismatchError: the credentials act in another account.
+        MalformedStackAnswerError: STS's answer names no account.
+    """
     identity = calls.call(sts, STS, "GetCallerIdentity", after=NOTHING_DEPLOYED)
     account = identity.get("Account") if isinstance(identity, dict) else None
     if not isinstance(account, str) or not account:
@@ -154,9 +169,7 @@ def connect(
             stack=stack_name,
             account=account,
         )
-    cloudformation = BudgetedClients(lambda config: boto_session.client("cloudformation", config=config), budget)
-    s3, quicksight = (BudgetedClients(lambda config, name=name: boto_session.client(name, config=config), budget) for name in ("s3", "quicksight"))
-    return Target(cloudformation, lambda: s3, account, str(boto_session.region_name), lambda: quicksight)
+    return account
 
 
 @dataclass(frozen=True)
