@@ -38,7 +38,7 @@ from .core.manifest import (
 )
 from .buckets import Retention, private_bucket
 from .core.catalog import build_catalog, summarize_resources
-from .core.types import DEFAULT_RETENTION_DAYS, RetentionMode
+from .core.types import DEFAULT_RETENTION_DAYS, RetentionMode, version_or_none
 from .errors import ArchiveError, InputError, clean
 
 __all__ = ["ArchivedTemplate", "ReleaseArchive", "read_archived_release", "reader_policy"]
@@ -145,19 +145,14 @@ class ArchivedTemplate:
     manifest_version_id: Optional[pulumi.Output[Optional[str]]] = None
 
 
-def _version(answer: Any) -> Optional[str]:
-    """The version id a getObject answered (None for none, or ``"null"``: an object written unversioned)."""
-    return answer if isinstance(answer, str) and answer and answer != "null" else None
-
-
 def _checked_version(where: str, asked: Optional[str], answered: Optional[str]) -> Optional[str]:
     """The version read, refused when it is not the one asked for."""
-    if asked and _version(answered) != asked:
+    if asked and version_or_none(answered) != asked:
         raise ArchiveError(
             f"{where} was read at version {clean(str(answered), 100)!r}, not the pinned {clean(asked, 100)!r}: "
             "the archive or its reader did not honour the version; nothing was deployed"
         )
-    return _version(answered)
+    return version_or_none(answered)
 
 
 def _read_manifest(
@@ -175,7 +170,7 @@ def _read_manifest(
         The manifest (as dumped) and the version read.
     """
     key = manifest_key(release)
-    pinned = pulumi.Output.from_input(version_id).apply(_version)
+    pinned = pulumi.Output.from_input(version_id).apply(version_or_none)
     answer = aws.s3.get_object_output(bucket=bucket, key=key, version_id=pinned, region=region, opts=opts)
 
     def manifest_of(values: list[Any]) -> dict[str, Any]:
@@ -192,7 +187,7 @@ def _read_manifest(
 
     manifest = pulumi.Output.all(answer.body, bucket_out, pinned, answer.version_id).apply(manifest_of)
     # The version read, known once the manifest passed its checks.
-    read = pulumi.Output.all(manifest, answer.version_id).apply(lambda v: _version(v[1]))
+    read = pulumi.Output.all(manifest, answer.version_id).apply(lambda v: version_or_none(v[1]))
     return manifest, read
 
 

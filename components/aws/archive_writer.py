@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional
 
 from ..core.manifest import ReleaseManifest, manifest_key, parse_manifest, same_release, sha256_text
 from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline
-from ..core.types import role_session_name
+from ..core.types import role_session_name, version_or_none
 from ..errors import ArchiveConflictError, ArchiveError
 from .calls import ARCHIVE, MISSING_OBJECT, OBJECT_EXISTS, S3, Calls, Expected
 from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget
@@ -197,8 +197,7 @@ class _Archive:
 
 def _version_id(answer: Any) -> Optional[str]:
     """The ``VersionId`` S3 answered: None in a bucket that was never versioned (or its ``"null"`` version)."""
-    version = answer.get("VersionId") if isinstance(answer, dict) else None
-    return version if isinstance(version, str) and version and version != "null" else None
+    return version_or_none(answer.get("VersionId") if isinstance(answer, dict) else None)
 
 
 def _check_body(manifest: ReleaseManifest, template_body: str) -> None:
