@@ -171,7 +171,10 @@ class _Archive:
         """The bytes and version of ``key`` (None when it is not there); a read that breaks off is retried until the deadline."""
         found = self.calls.until_deadline(lambda: self._read_once(key), self.calls.what(S3, "GetObject", self.where(key)))
         if found is not None and len(found.data) > MAX_MANIFEST_BYTES:
-            raise ArchiveError(f"{self.where(key)} is over {MAX_MANIFEST_BYTES:,} bytes: it is not this program's")
+            raise ArchiveError(
+                f"{self.where(key)} is over {MAX_MANIFEST_BYTES:,} bytes: it is not this program's; delete what was "
+                "written there, then archive again"
+            )
         return found
 
     def _read_once(self, key: str) -> Optional[_Object]:
