@@ -363,7 +363,10 @@ def split_template(document: Mapping[str, Any], limit: int = URL_TEMPLATE_LIMIT)
         body = compact_json(nested)
         encoded = body.encode("utf-8")
         if len(encoded) > limit:
-            raise NestingError(f"nested template {name!r} is {len(encoded):,} bytes after the split, over {limit:,}")
+            raise NestingError(
+                f"nested template {name!r} is {len(encoded):,} bytes after the split, over {limit:,}: the parameters and "
+                "outputs it carries are that large; export the assets as smaller bundles"
+            )
         nested_templates.append(NestedTemplate(name, body, hashlib.sha256(encoded).hexdigest(), len(encoded), tuple(ids)))
     _refuse_cycles(parent_resources)
     parent = _parent(document, parent_resources, parent_outputs)

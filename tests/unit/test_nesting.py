@@ -202,6 +202,32 @@ def test_an_output_with_a_getatt_of_another_shape_is_refused_not_crashed() -> No
         split_template(template)
 
 
+def test_a_nested_template_over_a_per_template_quota_is_refused_naming_it() -> None:
+    template = linked_template()
+    names = [f"P{i}" for i in range(201)]
+    template["Parameters"].update({name: {"Type": "String"} for name in names})
+    template["Resources"]["Board"]["Properties"]["Values"] = [{"Ref": name} for name in names]
+    with pytest.raises(NestingError) as info:
+        split_template(template)
+    assert str(info.value) == (
+        "nested template 'Dashboards' would have 201 parameters, over CloudFormation's 200: the assets reference each "
+        "other too much to be split; export them as smaller bundles"
+    )
+
+
+def test_a_nested_template_over_the_limit_with_what_the_split_adds_is_refused_naming_it() -> None:
+    template = linked_template()
+    template["Parameters"]["Password"]["Description"] = "d" * 3_000
+    with pytest.raises(NestingError) as info:
+        split_template(template, limit=2_000)
+    message = str(info.value)
+    assert message.startswith("nested template 'Sources' is 3,")
+    assert message.endswith(
+        "bytes after the split, over 2,000: the parameters and outputs it carries are that large; export the assets "
+        "as smaller bundles"
+    )
+
+
 def test_every_nested_template_and_the_parent_pass_cfn_lint() -> None:
     from components.validation import lint_template
 
