@@ -29,8 +29,7 @@ from .core.manifest import (
     RELEASES_PREFIX,
     TEMPLATES_PREFIX,
     ReleaseManifest,
-    archived_document,
-    check_template,
+    checked_document,
     manifest_key,
     parse_manifest,
     sha256_text,
@@ -236,10 +235,12 @@ def read_archived_release(
     object_key = expected.apply(template_key)
     template_version = manifest.apply(lambda m: (m or {}).get("template_version_id"))
     template = aws.s3.get_object_output(bucket=bucket, key=object_key, version_id=template_version, region=region, opts=opts)
-    body = pulumi.Output.all(template.body, expected, bucket_out, object_key, template_version, template.version_id).apply(
+    # Checked and parsed once: (the body, its document).
+    checked = pulumi.Output.all(template.body, expected, bucket_out, object_key, template_version, template.version_id).apply(
         lambda v: _checked_template(v[0], v[1], f"s3://{v[2]}/{v[3]}", v[4], v[5])
     )
-    document = pulumi.Output.all(body, bucket_out, object_key).apply(lambda v: archived_document(v[0], f"s3://{v[1]}/{v[2]}"))
+    body: pulumi.Output[str] = checked.apply(lambda c: c[0])
+    document = checked.apply(lambda c: c[1])
     return ArchivedTemplate(
         name=release,
         sha256=body.apply(sha256_text),
@@ -252,7 +253,9 @@ def read_archived_release(
     )
 
 
-def _checked_template(body: Optional[str], sha256: str, where: str, asked: Optional[str], answered: Optional[str]) -> str:
-    """The archived template, read at the version asked for and hashing to ``sha256``."""
+def _checked_template(
+    body: Optional[str], sha256: str, where: str, asked: Optional[str], answered: Optional[str]
+) -> tuple[str, dict[str, Any]]:
+    """The archived template and its document, read at the version asked for and hashing to ``sha256``."""
     _checked_version(where, asked, answered)
-    return check_template(body, sha256, where)
+    return str(body), checked_document(body, sha256, where)
