@@ -149,7 +149,8 @@ def _checked_version(where: str, asked: Optional[str], answered: Optional[str]) 
     if asked and version_or_none(answered) != asked:
         raise ArchiveError(
             f"{where} was read at version {clean(str(answered), 100)!r}, not the pinned {clean(asked, 100)!r}: "
-            "the archive or its reader did not honour the version; nothing was deployed"
+            "the archive or its reader did not honour the version; nothing was deployed: check that the aws provider "
+            "reads the archive from S3 itself (no S3 endpoint override), then run pulumi up again"
         )
     return version_or_none(answered)
 
