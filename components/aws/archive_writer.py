@@ -24,7 +24,6 @@ throttling and 5xx retried by botocore's standard mode within a call and by the 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import random
 import time
@@ -33,6 +32,7 @@ from typing import Any, Callable, Optional
 
 from ..core.manifest import ReleaseManifest, manifest_key, parse_manifest, same_release, sha256_text
 from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline
+from ..core.stacks import checksum_sha256
 from ..core.types import role_session_name, version_or_none
 from ..errors import ArchiveConflictError, ArchiveError
 from .calls import ARCHIVE, MISSING_OBJECT, OBJECT_EXISTS, S3, Calls, Expected
@@ -120,7 +120,7 @@ class _Archive:
         botocore sends ``IfNoneMatch`` since 1.35.2, this library's floor (tests/project/test_packaging.py).
         """
         put = {"Bucket": self.target.bucket, "Key": key, "Body": body, "ContentType": CONTENT_TYPE}
-        checksum = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+        checksum = checksum_sha256(body)
         written = self.calls.call(
             self.clients,
             S3,
