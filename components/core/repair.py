@@ -24,7 +24,6 @@ into: CloudFormation resolves them, and the schema describes the resolved value.
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict
 
 from .bundle import compact_json
+from .manifest import sha256_text
 from .template import KIND_BY_RESOURCE_TYPE, asset_id, section
 
 REPAIR_MODES = ("report", "repair", "off")
@@ -183,7 +183,7 @@ def repair_template(body: str, document: Mapping[str, Any], schemas: Mapping[str
         return RepairedTemplate(body, False, None, repairs)
     out = compact_json(_removed(document, places))
     done = tuple(place.model_copy(update={"repaired": place.repairable}) for place in repairs)
-    return RepairedTemplate(out, True, hashlib.sha256(out.encode("utf-8")).hexdigest(), done)
+    return RepairedTemplate(out, True, sha256_text(out), done)
 
 
 # --- the schema walk -------------------------------------------------------------------------------
