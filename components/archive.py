@@ -233,15 +233,7 @@ def read_archived_release(
     else:
         manifest, read_version = pulumi.Output.from_input(None), pulumi.Output.from_input(None)
         expected = pulumi.Output.from_input(str(wanted))
-    object_key = expected.apply(template_key)
-    template_version = manifest.apply(lambda m: (m or {}).get("template_version_id"))
-    template = aws.s3.get_object_output(bucket=bucket, key=object_key, version_id=template_version, region=region, opts=opts)
-    # Checked and parsed once: (the body, its document).
-    checked = pulumi.Output.all(template.body, expected, bucket_out, object_key, template_version, template.version_id).apply(
-        lambda v: _checked_template(v[0], v[1], f"s3://{v[2]}/{v[3]}", v[4], v[5])
-    )
-    body: pulumi.Output[str] = checked.apply(lambda c: c[0])
-    document = checked.apply(lambda c: c[1])
+    body, document = _read_template(bucket, bucket_out, expected, manifest, region, opts)
     return ArchivedTemplate(
         name=release,
         sha256=body.apply(sha256_text),
@@ -252,6 +244,24 @@ def read_archived_release(
         subject=subject,
         manifest_version_id=read_version,
     )
+
+
+def _read_template(
+    bucket: pulumi.Input[str],
+    bucket_out: pulumi.Output[str],
+    expected: pulumi.Output[str],
+    manifest: pulumi.Output[Optional[dict[str, Any]]],
+    region: Optional[pulumi.Input[str]],
+    opts: Optional[pulumi.InvokeOptions],
+) -> tuple[pulumi.Output[str], pulumi.Output[dict[str, Any]]]:
+    """``templates/<sha256>.json`` at the version the manifest records, checked and parsed once: (its body, its document)."""
+    object_key = expected.apply(template_key)
+    template_version = manifest.apply(lambda m: (m or {}).get("template_version_id"))
+    template = aws.s3.get_object_output(bucket=bucket, key=object_key, version_id=template_version, region=region, opts=opts)
+    checked = pulumi.Output.all(template.body, expected, bucket_out, object_key, template_version, template.version_id).apply(
+        lambda v: _checked_template(v[0], v[1], f"s3://{v[2]}/{v[3]}", v[4], v[5])
+    )
+    return checked.apply(lambda c: c[0]), checked.apply(lambda c: c[1])
 
 
 def _checked_template(
