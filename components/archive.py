@@ -29,8 +29,7 @@ from .core.manifest import (
     RELEASES_PREFIX,
     TEMPLATES_PREFIX,
     ReleaseManifest,
-    archived_document,
-    check_template,
+    checked_document,
     manifest_key,
     parse_manifest,
     sha256_text,
@@ -38,7 +37,7 @@ from .core.manifest import (
 )
 from .buckets import Retention, private_bucket
 from .core.catalog import build_catalog, summarize_resources
-from .core.types import DEFAULT_RETENTION_DAYS, RetentionMode
+from .core.types import DEFAULT_RETENTION_DAYS, RetentionMode, version_or_none
 from .errors import ArchiveError, InputError, clean
 
 __all__ = ["ArchivedTemplate", "ReleaseArchive", "read_archived_release", "reader_policy"]
@@ -145,19 +144,15 @@ class ArchivedTemplate:
     manifest_version_id: Optional[pulumi.Output[Optional[str]]] = None
 
 
-def _version(answer: Any) -> Optional[str]:
-    """The version id a getObject answered (None for none, or ``"null"``: an object written unversioned)."""
-    return answer if isinstance(answer, str) and answer and answer != "null" else None
-
-
 def _checked_version(where: str, asked: Optional[str], answered: Optional[str]) -> Optional[str]:
     """The version read, refused when it is not the one asked for."""
-    if asked and _version(answered) != asked:
+    if asked and version_or_none(answered) != asked:
         raise ArchiveError(
             f"{where} was read at version {clean(str(answered), 100)!r}, not the pinned {clean(asked, 100)!r}: "
-            "the archive or its reader did not honour the version; nothing was deployed"
+            "the archive or its reader did not honour the version; nothing was deployed: check that the aws provider "
+            "reads the archive from S3 itself (no S3 endpoint override), then run pulumi up again"
         )
-    return _version(answered)
+    return version_or_none(answered)
 
 
 def _read_manifest(
@@ -175,7 +170,7 @@ def _read_manifest(
         The manifest (as dumped) and the version read.
     """
     key = manifest_key(release)
-    pinned = pulumi.Output.from_input(version_id).apply(_version)
+    pinned = pulumi.Output.from_input(version_id).apply(version_or_none)
     answer = aws.s3.get_object_output(bucket=bucket, key=key, version_id=pinned, region=region, opts=opts)
 
     def manifest_of(values: list[Any]) -> dict[str, Any]:
@@ -192,7 +187,7 @@ def _read_manifest(
 
     manifest = pulumi.Output.all(answer.body, bucket_out, pinned, answer.version_id).apply(manifest_of)
     # The version read, known once the manifest passed its checks.
-    read = pulumi.Output.all(manifest, answer.version_id).apply(lambda v: _version(v[1]))
+    read = pulumi.Output.all(manifest, answer.version_id).apply(lambda v: version_or_none(v[1]))
     return manifest, read
 
 
@@ -238,13 +233,7 @@ def read_archived_release(
     else:
         manifest, read_version = pulumi.Output.from_input(None), pulumi.Output.from_input(None)
         expected = pulumi.Output.from_input(str(wanted))
-    object_key = expected.apply(template_key)
-    template_version = manifest.apply(lambda m: (m or {}).get("template_version_id"))
-    template = aws.s3.get_object_output(bucket=bucket, key=object_key, version_id=template_version, region=region, opts=opts)
-    body = pulumi.Output.all(template.body, expected, bucket_out, object_key, template_version, template.version_id).apply(
-        lambda v: _checked_template(v[0], v[1], f"s3://{v[2]}/{v[3]}", v[4], v[5])
-    )
-    document = pulumi.Output.all(body, bucket_out, object_key).apply(lambda v: archived_document(v[0], f"s3://{v[1]}/{v[2]}"))
+    body, document = _read_template(bucket, bucket_out, expected, manifest, region, opts)
     return ArchivedTemplate(
         name=release,
         sha256=body.apply(sha256_text),
@@ -257,7 +246,27 @@ def read_archived_release(
     )
 
 
-def _checked_template(body: Optional[str], sha256: str, where: str, asked: Optional[str], answered: Optional[str]) -> str:
-    """The archived template, read at the version asked for and hashing to ``sha256``."""
+def _read_template(
+    bucket: pulumi.Input[str],
+    bucket_out: pulumi.Output[str],
+    expected: pulumi.Output[str],
+    manifest: pulumi.Output[Optional[dict[str, Any]]],
+    region: Optional[pulumi.Input[str]],
+    opts: Optional[pulumi.InvokeOptions],
+) -> tuple[pulumi.Output[str], pulumi.Output[dict[str, Any]]]:
+    """``templates/<sha256>.json`` at the version the manifest records, checked and parsed once: (its body, its document)."""
+    object_key = expected.apply(template_key)
+    template_version = manifest.apply(lambda m: (m or {}).get("template_version_id"))
+    template = aws.s3.get_object_output(bucket=bucket, key=object_key, version_id=template_version, region=region, opts=opts)
+    checked = pulumi.Output.all(template.body, expected, bucket_out, object_key, template_version, template.version_id).apply(
+        lambda v: _checked_template(v[0], v[1], f"s3://{v[2]}/{v[3]}", v[4], v[5])
+    )
+    return checked.apply(lambda c: c[0]), checked.apply(lambda c: c[1])
+
+
+def _checked_template(
+    body: Optional[str], sha256: str, where: str, asked: Optional[str], answered: Optional[str]
+) -> tuple[str, dict[str, Any]]:
+    """The archived template and its document, read at the version asked for and hashing to ``sha256``."""
     _checked_version(where, asked, answered)
-    return check_template(body, sha256, where)
+    return str(body), checked_document(body, sha256, where)

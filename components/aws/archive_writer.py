@@ -24,7 +24,6 @@ throttling and 5xx retried by botocore's standard mode within a call and by the 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import random
 import time
@@ -33,7 +32,8 @@ from typing import Any, Callable, Optional
 
 from ..core.manifest import ReleaseManifest, manifest_key, parse_manifest, same_release, sha256_text
 from ..core.polling import DEFAULT_BACKOFF, Backoff, Deadline
-from ..core.types import role_session_name
+from ..core.stacks import checksum_sha256
+from ..core.types import role_session_name, version_or_none
 from ..errors import ArchiveConflictError, ArchiveError
 from .calls import ARCHIVE, MISSING_OBJECT, OBJECT_EXISTS, S3, Calls, Expected
 from .session import DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget
@@ -120,7 +120,7 @@ class _Archive:
         botocore sends ``IfNoneMatch`` since 1.35.2, this library's floor (tests/project/test_packaging.py).
         """
         put = {"Bucket": self.target.bucket, "Key": key, "Body": body, "ContentType": CONTENT_TYPE}
-        checksum = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+        checksum = checksum_sha256(body)
         written = self.calls.call(
             self.clients,
             S3,
@@ -171,7 +171,10 @@ class _Archive:
         """The bytes and version of ``key`` (None when it is not there); a read that breaks off is retried until the deadline."""
         found = self.calls.until_deadline(lambda: self._read_once(key), self.calls.what(S3, "GetObject", self.where(key)))
         if found is not None and len(found.data) > MAX_MANIFEST_BYTES:
-            raise ArchiveError(f"{self.where(key)} is over {MAX_MANIFEST_BYTES:,} bytes: it is not this program's")
+            raise ArchiveError(
+                f"{self.where(key)} is over {MAX_MANIFEST_BYTES:,} bytes: it is not this program's; delete what was "
+                "written there, then archive again"
+            )
         return found
 
     def _read_once(self, key: str) -> Optional[_Object]:
@@ -197,8 +200,7 @@ class _Archive:
 
 def _version_id(answer: Any) -> Optional[str]:
     """The ``VersionId`` S3 answered: None in a bucket that was never versioned (or its ``"null"`` version)."""
-    version = answer.get("VersionId") if isinstance(answer, dict) else None
-    return version if isinstance(version, str) and version and version != "null" else None
+    return version_or_none(answer.get("VersionId") if isinstance(answer, dict) else None)
 
 
 def _check_body(manifest: ReleaseManifest, template_body: str) -> None:

@@ -31,7 +31,7 @@ import random
 import secrets
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 import botocore.session
 
@@ -140,6 +140,21 @@ def connect(
         external_id=external_id,
     )
     sts = BudgetedClients(lambda config: boto_session.client("sts", config=config), budget)
+    account = _guarded_account(calls, sts, stack_name, target_account_id, target_role_arn)
+    cloudformation = BudgetedClients(lambda config: boto_session.client("cloudformation", config=config), budget)
+    s3, quicksight = (BudgetedClients(lambda config, name=name: boto_session.client(name, config=config), budget) for name in ("s3", "quicksight"))
+    return Target(cloudformation, lambda: s3, account, str(boto_session.region_name), lambda: quicksight)
+
+
+def _guarded_account(
+    calls: Calls, sts: Any, stack_name: str, target_account_id: Optional[str], target_role_arn: Optional[str]
+) -> str:
+    """The account the credentials act in (GetCallerIdentity), refused unless it is ``target_account_id``.
+
+    Raises:
+        AccountMismatchError: the credentials act in another account.
+        MalformedStackAnswerError: STS's answer names no account.
+    """
     identity = calls.call(sts, STS, "GetCallerIdentity", after=NOTHING_DEPLOYED)
     account = identity.get("Account") if isinstance(identity, dict) else None
     if not isinstance(account, str) or not account:
@@ -154,9 +169,7 @@ def connect(
             stack=stack_name,
             account=account,
         )
-    cloudformation = BudgetedClients(lambda config: boto_session.client("cloudformation", config=config), budget)
-    s3, quicksight = (BudgetedClients(lambda config, name=name: boto_session.client(name, config=config), budget) for name in ("s3", "quicksight"))
-    return Target(cloudformation, lambda: s3, account, str(boto_session.region_name), lambda: quicksight)
+    return account
 
 
 @dataclass(frozen=True)
@@ -466,26 +479,25 @@ class Deployer:
             DeploymentError, AwsAccessError, MalformedStackAnswerError: with the stack, the state seen and
             what to do; never with a parameter value (``core.stacks.redact``).
         """
-        try:
-            self._hidden = core.hidden_values(request.parameters, _no_echo(request.template_body))
-        except Exception:  # noqa: BLE001  (an unparsable template is refused by CloudFormation; hide every value)
-            self._hidden = core.hidden_values(request.parameters, request.parameters)
+        # Parsed once: for the NoEcho parameters here, and for the resource count and the split below.
+        document = _template_document(request.template_body)
+        self._hidden = core.hidden_values(request.parameters, _no_echo(document, request.parameters))
         self._stack_seconds = None
         try:
-            return replace(self._deploy(request), drift=self._drift_report, stack_seconds=self._stack_seconds)
+            return replace(self._deploy(request, document), drift=self._drift_report, stack_seconds=self._stack_seconds)
         except QuickSightPromotionError as exc:
             _scrub(exc, self._hidden)
             raise
 
-    def _deploy(self, request: DeployRequest) -> DeployResult:
-        """Decide, build the change set, review or execute it: the steps of a deployment."""
+    def _deploy(self, request: DeployRequest, document: Optional[dict[str, Any]]) -> DeployResult:
+        """Decide, build the change set, review or execute it: the steps of a deployment (``document``: the template parsed)."""
         name = request.stack_name
         deadline = self._begin(request.timeout_seconds, name)
         stack, change_set_type, adopting = self._prepare(request, deadline)
         revert = self._guard_drift(stack, change_set_type, request, deadline)
         if request.stale_change_set:
             self._delete_change_set(request.stale_change_set)
-        template_url, source = self._template_source(request)
+        template_url, source = self._template_source(request, document)
         arguments = self._change_set_arguments(request, stack, change_set_type, source)
         if revert:
             # A drift-aware change set: it also puts the drifted properties back to the template's values.
@@ -596,24 +608,28 @@ class Deployer:
             stack=name,
         )
 
-    def _template_source(self, request: DeployRequest) -> tuple[Optional[str], dict[str, Any]]:
+    def _template_source(
+        self, request: DeployRequest, document: Optional[dict[str, Any]]
+    ) -> tuple[Optional[str], dict[str, Any]]:
         """(the staged template's URL, the change set's TemplateBody or TemplateURL argument).
 
         A template over one stack's limits is deployed as a parent and nested stacks
         (``core.nesting``): each nested template is staged like a large template, and the parent
-        names each at the version staged.
+        names each at the version staged. ``document`` is the template parsed (None: it is not
+        one, and CloudFormation will say so).
         """
         body = request.template_body
-        # IncludeNestedStacks: each nested stack gets a change set of its own, which the review reads.
-        nested = {"IncludeNestedStacks": True} if needs_nesting(len(body.encode("utf-8")), _resource_count(body)) else {}
-        if nested:
-            body = self._nested_parent(request)
+        nested: dict[str, Any] = {}
+        if document is not None and needs_nesting(len(body.encode("utf-8")), _resource_count(document)):
+            # IncludeNestedStacks: each nested stack gets a change set of its own, which the review reads.
+            nested = {"IncludeNestedStacks": True}
+            body = self._nested_parent(request, document)
         if len(body.encode("utf-8")) <= INLINE_TEMPLATE_LIMIT:
             return None, {"TemplateBody": body, **nested}
         template_url = self._stage(request, body)
         return template_url, {"TemplateURL": template_url, **nested}
 
-    def _nested_parent(self, request: DeployRequest) -> str:
+    def _nested_parent(self, request: DeployRequest, document: Mapping[str, Any]) -> str:
         """Split the template, stage each nested template, and return the parent naming them.
 
         Raises:
@@ -621,7 +637,7 @@ class Deployer:
         """
         name = request.stack_name
         try:
-            plan = split_template(json.loads(request.template_body))
+            plan = split_template(document)
         except NestingError as exc:
             raise NestingError(
                 f"the template for CloudFormation stack {name!r} is over one stack's limits ({URL_TEMPLATE_LIMIT:,} bytes, "
@@ -1253,18 +1269,27 @@ def _property_values() -> dict[str, Any]:
     return {"IncludePropertyValues": True} if model_knows("DescribeChangeSet", "IncludePropertyValues") else {}
 
 
-def _resource_count(template_body: str) -> int:
-    """How many resources a template declares (0 when it is not one: CloudFormation will say)."""
+def _template_document(template_body: str) -> Optional[dict[str, Any]]:
+    """The template parsed (None when it is no JSON object: CloudFormation will say)."""
     try:
-        resources = json.loads(template_body).get("Resources")
-    except (ValueError, AttributeError):
-        return 0
+        document = json.loads(template_body)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _no_echo(document: Optional[Mapping[str, Any]], parameters: Mapping[str, Any]) -> Iterable[str]:
+    """The template's NoEcho parameters; every parameter when it is no template (none can be told apart)."""
+    try:
+        return core.no_echo_parameters(document) if document is not None else parameters
+    except Exception:  # noqa: BLE001  (a malformed template is refused by CloudFormation; hide every value)
+        return parameters
+
+
+def _resource_count(document: Mapping[str, Any]) -> int:
+    """How many resources a template declares."""
+    resources = document.get("Resources")
     return len(resources) if isinstance(resources, dict) else 0
-
-
-def _no_echo(template_body: str) -> frozenset[str]:
-    """The NoEcho parameters of a template body."""
-    return core.no_echo_parameters(json.loads(template_body))
 
 
 def _scrub(exc: BaseException, hidden: Mapping[str, str]) -> None:

@@ -428,12 +428,7 @@ def download_export(
             except TransientError as exc:
                 last_error = exc
                 continue
-        if description.status != "SUCCESSFUL" or description.download_url is None:
-            raise ExportJobError(
-                f"{ref} is {clean(description.status, 100)} but QuickSight gave no DownloadUrl: re-run, or start "
-                "a new export",
-                **ref.evidence,
-            )
+        _check_downloadable(description, ref)
         if deadline.passed:
             break
         fetched = _download_once(description, ref, calls, expected_sha256, bundle_limits, download_limits)
@@ -441,6 +436,20 @@ def download_export(
             return fetched
         last_error = fetched
     raise _not_downloaded(ref, calls, download_limits, last_error)
+
+
+def _check_downloadable(description: ExportJobDescription, ref: JobRef) -> None:
+    """Refuse a description that is not SUCCESSFUL with a DownloadUrl.
+
+    Raises:
+        ExportJobError: no DownloadUrl to download from.
+    """
+    if description.status != "SUCCESSFUL" or description.download_url is None:
+        raise ExportJobError(
+            f"{ref} is {clean(description.status, 100)} but QuickSight gave no DownloadUrl: re-run, or start "
+            "a new export",
+            **ref.evidence,
+        )
 
 
 def _described_again(client: Any, ref: JobRef, calls: Calls) -> ExportJobDescription:

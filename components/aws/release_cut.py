@@ -58,7 +58,7 @@ from .quicksight import (
     quicksight_clients,
     wait_and_download,
 )
-from .session import CLIENT_CONFIG, DEFAULT_CALL_BUDGET, CallBudget
+from .session import CLIENT_CONFIG, DEFAULT_CALL_BUDGET, BudgetedClients, CallBudget
 
 # StartAssetBundleExportJob answers these while the job id is still running (ConflictException)
 # or while the account already runs 5 export jobs (LimitExceededException): both clear on their
@@ -532,6 +532,16 @@ def preview_release(request: ReleaseRequest, *, call_budget: CallBudget = DEFAUL
     return prepare_release(clients, request, region, deadline=deadline)
 
 
+def _starter(
+    request: ReleaseRequest, ref: JobRef, deadline: Deadline, call_budget: CallBudget, calls: Calls
+) -> BudgetedClients:
+    """The clients that call StartAssetBundleExportJob: botocore's retries off (``START_BUDGET``), timeouts as the others'."""
+    start_budget = replace(call_budget, max_attempts=START_BUDGET.max_attempts)
+    return quicksight_clients(
+        ref, request.source_role_arn, deadline, start_budget, calls=calls, external_id=request.source_external_id
+    )
+
+
 def cut_release(
     request: ReleaseRequest,
     *,
@@ -564,11 +574,7 @@ def cut_release(
     region = clients.within(deadline.remaining()).meta.region_name
     prepared = prepare_release(clients, request, region, deadline=deadline, backoff=backoff, sleep=sleep, draw=draw)
     calls = calls.about(str(prepared.ref), region=region)
-    # StartAssetBundleExportJob with botocore's retries off (see START_BUDGET), timeouts as the others'.
-    start_budget = replace(call_budget, max_attempts=START_BUDGET.max_attempts)
-    starter = quicksight_clients(
-        prepared.ref, request.source_role_arn, deadline, start_budget, calls=calls, external_id=request.source_external_id
-    )
+    starter = _starter(request, prepared.ref, deadline, call_budget, calls)
     started = start_release(
         clients,
         prepared,

@@ -4,7 +4,7 @@ The offline ``diff`` command (``cli.py``) reads two bundles (or two archived rel
 and asks ``diff_templates`` what changes between them, so that a reviewer sees it before any stage
 runs it. QuickSight resources are matched by ``<kind>/<asset id>`` (a logical id may change
 between exports of the same asset), other resources by logical id. Values are shown as a change
-set review shows them (``core.review.shown_value``: cleaned, long ones shortened with a digest),
+set review shows them (``core.review.shown_at``: cleaned, long ones shortened with a digest),
 credentials never.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import clean, listing
-from .review import MAX_PROPERTIES, REDACTED, is_secret_path, shown_value
+from .review import MAX_PROPERTIES, shown_at
 from .template import quicksight_resources, section
 
 # How deep property paths are followed; past it a value is compared (and shown) whole.
@@ -49,16 +49,14 @@ def property_differences(before: Any, after: Any, path: str = "Properties", dept
             for index, (old, new) in enumerate(zip(before, after))
             for difference in property_differences(old, new, f"{path}/{index}", depth + 1)
         ]
-    secret = is_secret_path(path)
-    return [{"path": clean(path, 300), "before": _shown(before, secret), "after": _shown(after, secret)}]
+    return [{"path": clean(path, 300), "before": _shown(path, before), "after": _shown(path, after)}]
 
 
-def _shown(value: Any, secret: bool) -> Any:
-    if value is None:
-        return None
-    if secret:
-        return REDACTED
-    return shown_value(value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":")))
+def _shown(path: str, value: Any) -> Any:
+    """A template value as a review shows it (``core.review.shown_at``); one that is not a string, as compact JSON."""
+    if value is not None and not isinstance(value, str):
+        value = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return shown_at(path, value)
 
 
 def diff_templates(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:

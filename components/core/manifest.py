@@ -206,6 +206,16 @@ def check_template(body: Optional[str], sha256: str, where: str) -> str:
     """The archived template, refused unless its UTF-8 bytes hash to ``sha256``.
 
     Raises:
+        ArchiveError: as ``checked_document``.
+    """
+    checked_document(body, sha256, where)
+    return str(body)
+
+
+def checked_document(body: Optional[str], sha256: str, where: str) -> dict[str, Any]:
+    """The archived template parsed, refused unless its UTF-8 bytes hash to ``sha256``.
+
+    Raises:
         ArchiveError: missing, other bytes than the manifest names, or no template an export gives
             (the strict parser of exports: duplicate keys, NaN, absurd depth refused).
     """
@@ -220,8 +230,7 @@ def check_template(body: Optional[str], sha256: str, where: str) -> str:
             f"the archived template {where} hashes to sha256 {actual}, not the {sha256} its key and manifest "
             "name: the object was changed after it was archived; restore its first version (the bucket is versioned)"
         )
-    archived_document(body, where)
-    return body
+    return archived_document(body, where)
 
 
 def archived_document(body: str, where: str) -> dict[str, Any]:

@@ -183,6 +183,31 @@ class _Reference:
         return {"Ref": self.target} if self.attribute is None else {"Fn::GetAtt": [self.target, self.attribute]}
 
 
+def _get_att_parts(argument: Any) -> Optional[tuple[str, str]]:
+    """(resource, attribute) of an ``Fn::GetAtt`` argument, ``"A.B"`` or ``["A", "B"]``; None for another shape."""
+    if isinstance(argument, str) and "." in argument:
+        target, attribute = argument.split(".", 1)
+        return target, attribute
+    if isinstance(argument, list) and len(argument) == 2 and all(isinstance(a, str) for a in argument):
+        return argument[0], argument[1]
+    return None
+
+
+def _carried(target: str, attribute: Optional[str], where: str) -> _Reference:
+    """The reference a nested stack's output carries to ``where``, refused unless it is a string.
+
+    Raises:
+        NestingError: the attribute is not a string (an output carries strings only).
+    """
+    if attribute is not None and attribute not in STRING_ATTRIBUTES:
+        raise NestingError(
+            f"{where} reads attribute {clean(attribute)!r} of {clean(target)!r}, which is not a string: a nested "
+            "stack's output cannot carry it, so the template cannot be split there; export the two assets together",
+            asset=target,
+        )
+    return _Reference(target, attribute)
+
+
 class _Rewriter:
     """Rewrites one nested template's resources: references to other nested stacks become parameters."""
 
@@ -198,13 +223,7 @@ class _Rewriter:
         return target in self.owner and self.owner[target] != self.home
 
     def _take(self, target: str, attribute: Optional[str], where: str) -> str:
-        if attribute is not None and attribute not in STRING_ATTRIBUTES:
-            raise NestingError(
-                f"{where} reads attribute {clean(attribute)!r} of {clean(target)!r}, which is not a string: a nested "
-                "stack's output cannot carry it, so the template cannot be split there; export the two assets together",
-                asset=target,
-            )
-        reference = _Reference(target, attribute)
+        reference = _carried(target, attribute, where)
         self.taken[reference.name] = reference
         return reference.name
 
@@ -231,12 +250,10 @@ class _Rewriter:
         return {"Ref": target}
 
     def _get_att(self, argument: Any, where: str) -> dict[str, Any]:
-        if isinstance(argument, str) and "." in argument:
-            target, attribute = argument.split(".", 1)
-        elif isinstance(argument, list) and len(argument) == 2 and all(isinstance(a, str) for a in argument):
-            target, attribute = argument
-        else:
+        parts = _get_att_parts(argument)
+        if parts is None:
             return {"Fn::GetAtt": self.rewrite(argument, where)}
+        target, attribute = parts
         if self.foreign(target):
             return {"Ref": self._take(target, attribute, where)}
         return {"Fn::GetAtt": argument}
@@ -346,7 +363,10 @@ def split_template(document: Mapping[str, Any], limit: int = URL_TEMPLATE_LIMIT)
         body = compact_json(nested)
         encoded = body.encode("utf-8")
         if len(encoded) > limit:
-            raise NestingError(f"nested template {name!r} is {len(encoded):,} bytes after the split, over {limit:,}")
+            raise NestingError(
+                f"nested template {name!r} is {len(encoded):,} bytes after the split, over {limit:,}: the parameters and "
+                "outputs it carries are that large; export the assets as smaller bundles"
+            )
         nested_templates.append(NestedTemplate(name, body, hashlib.sha256(encoded).hexdigest(), len(encoded), tuple(ids)))
     _refuse_cycles(parent_resources)
     parent = _parent(document, parent_resources, parent_outputs)
@@ -440,15 +460,16 @@ def _parent_output(key: str, output: Any, owner: Mapping[str, str], outputs: dic
     """One output of the original template, its resource reference read from the nested stack that holds it.
 
     Raises:
-        NestingError: the output reads a resource otherwise than by a plain Ref or GetAtt.
+        NestingError: the output reads a resource otherwise than by a plain Ref or GetAtt, or reads an
+            attribute that is not a string.
     """
     value = output.get("Value") if isinstance(output, Mapping) else None
+    parts = _get_att_parts(value["Fn::GetAtt"]) if isinstance(value, Mapping) and set(value) == {"Fn::GetAtt"} else None
     reference: Optional[_Reference] = None
     if isinstance(value, Mapping) and set(value) == {"Ref"} and value["Ref"] in owner:
         reference = _Reference(value["Ref"], None)
-    elif isinstance(value, Mapping) and set(value) == {"Fn::GetAtt"} and isinstance(value["Fn::GetAtt"], list):
-        target, attribute = value["Fn::GetAtt"]
-        reference = _Reference(target, attribute) if target in owner else None
+    elif parts is not None:
+        reference = _carried(*parts, f"output {clean(key)!r}") if parts[0] in owner else None
     elif _mentions(value, owner):
         raise NestingError(
             f"output {clean(key)!r} reads a resource in a way the split cannot carry: give it a plain Ref or Fn::GetAtt"

@@ -24,7 +24,6 @@ into: CloudFormation resolves them, and the schema describes the resolved value.
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict
 
 from .bundle import compact_json
+from .manifest import sha256_text
 from .template import KIND_BY_RESOURCE_TYPE, asset_id, section
 
 REPAIR_MODES = ("report", "repair", "off")
@@ -126,11 +126,17 @@ def apply_repairs(document: Mapping[str, Any], schemas: Mapping[str, Mapping[str
     The given template is not changed. Only object keys are removed (never a list item), so the
     places found stay valid while they are removed.
     """
+    return _removed(document, list(_places(document, schemas)))
+
+
+def _removed(document: Mapping[str, Any], places: list[tuple[Repair, tuple[Any, ...]]]) -> dict[str, Any]:
+    """A copy of the template with the repairable ``places`` (found in it by ``_places``) removed."""
     repaired = copy.deepcopy(dict(document))
     resources = section(repaired, "Resources")
-    removals = [(place.logical_id, steps) for place, steps in _places(document, schemas) if place.repairable]
-    for logical_id, steps in removals:
-        node: Any = resources[logical_id]
+    for place, steps in places:
+        if not place.repairable:
+            continue
+        node: Any = resources[place.logical_id]
         for step in steps[:-1]:
             node = node[step]
         del node[steps[-1]]
@@ -170,12 +176,14 @@ def repair_template(body: str, document: Mapping[str, Any], schemas: Mapping[str
     """
     if mode == "off":
         return RepairedTemplate(body, False, None, ())
-    repairs = tuple(find_repairs(document, schemas))
+    # The schema walk is made once: its places are both reported and removed.
+    places = list(_places(document, schemas))
+    repairs = tuple(place for place, _ in places)
     if mode != "repair" or not any(place.repairable for place in repairs):
         return RepairedTemplate(body, False, None, repairs)
-    out = compact_json(apply_repairs(document, schemas))
+    out = compact_json(_removed(document, places))
     done = tuple(place.model_copy(update={"repaired": place.repairable}) for place in repairs)
-    return RepairedTemplate(out, True, hashlib.sha256(out.encode("utf-8")).hexdigest(), done)
+    return RepairedTemplate(out, True, sha256_text(out), done)
 
 
 # --- the schema walk -------------------------------------------------------------------------------

@@ -198,6 +198,13 @@ def is_secret_path(path: str) -> bool:
     return "Credentials" in parts or any(part in NO_ECHO_PROPERTIES for part in parts)
 
 
+def shown_at(path: str, value: Any, hide: Callable[[str], str] = str) -> Optional[str]:
+    """A value at property ``path`` as a review shows it: None when absent, ``REDACTED`` under a credentials path, else ``shown_value``."""
+    if value is None:
+        return None
+    return REDACTED if is_secret_path(path) else shown_value(value, hide)
+
+
 def property_changes(
     resource_change: Mapping[str, Any], hide: Callable[[str], str] = str
 ) -> tuple[list[dict[str, Any]], int]:
@@ -221,11 +228,9 @@ def property_changes(
         parameter = causing if detail.get("ChangeSource") == "ParameterReference" and causing else None
 
         def show(value: Any) -> Optional[str]:
-            if value is None:
-                return None
-            if is_secret_path(path):
-                return REDACTED
-            return f"<value of parameter {clean(parameter, 200)}>" if parameter else shown_value(value, hide)
+            if parameter and value is not None and not is_secret_path(path):
+                return f"<value of parameter {clean(parameter, 200)}>"
+            return shown_at(path, value, hide)
 
         entries.append(
             {
@@ -345,12 +350,11 @@ def summarize_drift(
 
 def _difference(difference: Mapping[str, Any], hide: Callable[[str], str]) -> dict[str, Any]:
     path = str(difference.get("PropertyPath") or "").strip("/")
-    secret = is_secret_path(path)
     return {
         "path": clean(path, 300),
         "difference": _text(difference.get("DifferenceType")),
-        "expected": REDACTED if secret else shown_value(difference.get("ExpectedValue"), hide),
-        "actual": REDACTED if secret else shown_value(difference.get("ActualValue"), hide),
+        "expected": shown_at(path, difference.get("ExpectedValue"), hide),
+        "actual": shown_at(path, difference.get("ActualValue"), hide),
     }
 
 

@@ -43,6 +43,11 @@ def empty_is_none(value: Any) -> Any:
     return None if value == "" else value
 
 
+def version_or_none(value: Any) -> Optional[str]:
+    """An S3 version id as S3 answered it: None for none, or for ``"null"`` (an object written unversioned)."""
+    return value if isinstance(value, str) and value and value != "null" else None
+
+
 def lower(value: Any) -> Any:
     """A hex digest compared case-insensitively: kept lower-case."""
     return value.lower() if isinstance(value, str) else value

@@ -290,6 +290,36 @@ def test_a_manifest_conflict_read_back_that_is_not_a_manifest_is_refused(moto_en
     stub.assert_no_pending_responses()
 
 
+def test_a_manifest_conflict_read_back_that_is_not_utf8_is_refused(moto_env: MotoServer) -> None:
+    client, stub = stubbed(moto_env)
+    stub.add_response("put_object", {"VersionId": "v1"})
+    stub.add_client_error("put_object", "PreconditionFailed", "At least one of the pre-conditions failed", 412)
+    stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(b"\xff\xfe"), 2)})
+    with stub:
+        with pytest.raises(ArchiveError) as info:
+            archive_release(ArchiveTarget(BUCKET), manifest_for("s", BODY), BODY, clients=BudgetedClients(lambda _c: client))
+    assert str(info.value) == f"s3://{BUCKET}/releases/s.json is not UTF-8 text: it is not a release manifest"
+    stub.assert_no_pending_responses()
+
+
+def test_an_object_over_the_read_bound_at_the_template_key_is_refused(moto_env: MotoServer) -> None:
+    from components.aws.archive_writer import MAX_MANIFEST_BYTES
+
+    client, stub = stubbed(moto_env)
+    manifest = manifest_for("s", BODY)
+    data = b" " * (MAX_MANIFEST_BYTES + 1)
+    stub.add_client_error("put_object", "PreconditionFailed", "At least one of the pre-conditions failed", 412)
+    stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(data), len(data)), "VersionId": "v1"})
+    with stub:
+        with pytest.raises(ArchiveError) as info:
+            archive_release(ArchiveTarget(BUCKET), manifest, BODY, clients=BudgetedClients(lambda _c: client))
+    assert str(info.value) == (
+        f"s3://{BUCKET}/{manifest.template_key} is over {MAX_MANIFEST_BYTES:,} bytes: it is not this program's; "
+        "delete what was written there, then archive again"
+    )
+    stub.assert_no_pending_responses()
+
+
 class NeverAnswers:
     """An S3 client whose PutObject hangs (a black-holed connection): the deadline must end it."""
 

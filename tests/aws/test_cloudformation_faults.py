@@ -1145,6 +1145,22 @@ def test_a_refusal_quoting_the_password_is_redacted_and_its_chain_cut(cfn: Scrip
     assert "s3cr3t-Pw" not in shown
 
 
+def test_a_template_that_is_no_json_has_every_value_hidden_and_is_left_to_cloudformation(cfn: Scripted) -> None:
+    # No NoEcho can be told apart: every value of at least MIN_HIDDEN_NO_ECHO characters is hidden, this short one too.
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.stub.add_client_error("create_change_set", "ValidationError", "Template format error; value Ab12 of X", 400)
+    with pytest.raises(DeploymentError) as info:
+        cfn.deployer.deploy(cfn.request(template_body="{not json", parameters={"X": "Ab12"}))
+    assert str(info.value) == (
+        "cloudformation:CreateChangeSet for CloudFormation stack 'qsp-faults': CloudFormation refused the call "
+        "(ValidationError: Template format error; value <value of parameter X> of X): fix what it names, "
+        "then run pulumi up again"
+    )
+    assert cfn.sent["CreateChangeSet"][0]["TemplateBody"] == "{not json"
+    assert "IncludeNestedStacks" not in cfn.sent["CreateChangeSet"][0]
+    cfn.done()
+
+
 class _Answers:
     """A CloudFormation stand-in answering DescribeStacks with a fixed (malformed) object: shapes botocore's parser never makes."""
 

@@ -133,6 +133,10 @@ def test_a_manifest_read_at_another_version_than_pinned_is_refused() -> None:
     failure = run_failing_program(program(settings(), {}))
 
     assert f"s3://{BUCKET}/releases/sales-42.json was read at version '7', not the pinned '1'" in failure.message
+    assert (
+        "the archive or its reader did not honour the version; nothing was deployed: check that the aws provider reads "
+        "the archive from S3 itself (no S3 endpoint override), then run pulumi up again"
+    ) in failure.message
     assert mocks.by_type("quicksight:CloudFormationDeployment") == []
 
 

@@ -174,6 +174,60 @@ def test_an_output_reading_a_resource_otherwise_is_refused() -> None:
         split_template(template)
 
 
+def test_an_output_reading_a_resource_by_getatt_in_either_form_is_read_through_its_nested_stack() -> None:
+    template = linked_template()
+    template["Outputs"]["SetArnDotted"] = {"Value": {"Fn::GetAtt": "Set.Arn"}}
+    plan = split_template(template)
+    # Both forms are the same reference: one output of the nested stack carries it.
+    assert plan.parent["Outputs"]["SetArnDotted"] == plan.parent["Outputs"]["SetArn"] == {
+        "Value": {"Fn::GetAtt": ["DataSets", "Outputs.SetArn"]}
+    }
+
+
+def test_an_output_reading_an_attribute_no_nested_output_can_carry_is_refused() -> None:
+    template = linked_template()
+    template["Outputs"]["Columns"] = {"Value": {"Fn::GetAtt": ["Set", "OutputColumns"]}}
+    with pytest.raises(NestingError) as info:
+        split_template(template)
+    assert str(info.value) == (
+        "output 'Columns' reads attribute 'OutputColumns' of 'Set', which is not a string: a nested stack's output "
+        "cannot carry it, so the template cannot be split there; export the two assets together"
+    )
+
+
+def test_an_output_with_a_getatt_of_another_shape_is_refused_not_crashed() -> None:
+    template = linked_template()
+    template["Outputs"]["Odd"] = {"Value": {"Fn::GetAtt": ["Set", "Arn", "Extra"]}}
+    with pytest.raises(NestingError, match="output 'Odd' reads a resource in a way the split cannot carry: give it a plain"):
+        split_template(template)
+
+
+def test_a_nested_template_over_a_per_template_quota_is_refused_naming_it() -> None:
+    template = linked_template()
+    names = [f"P{i}" for i in range(201)]
+    template["Parameters"].update({name: {"Type": "String"} for name in names})
+    template["Resources"]["Board"]["Properties"]["Values"] = [{"Ref": name} for name in names]
+    with pytest.raises(NestingError) as info:
+        split_template(template)
+    assert str(info.value) == (
+        "nested template 'Dashboards' would have 201 parameters, over CloudFormation's 200: the assets reference each "
+        "other too much to be split; export them as smaller bundles"
+    )
+
+
+def test_a_nested_template_over_the_limit_with_what_the_split_adds_is_refused_naming_it() -> None:
+    template = linked_template()
+    template["Parameters"]["Password"]["Description"] = "d" * 3_000
+    with pytest.raises(NestingError) as info:
+        split_template(template, limit=2_000)
+    message = str(info.value)
+    assert message.startswith("nested template 'Sources' is 3,")
+    assert message.endswith(
+        "bytes after the split, over 2,000: the parameters and outputs it carries are that large; export the assets "
+        "as smaller bundles"
+    )
+
+
 def test_every_nested_template_and_the_parent_pass_cfn_lint() -> None:
     from components.validation import lint_template
 

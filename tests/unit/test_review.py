@@ -239,6 +239,17 @@ def test_drift_lists_each_drifted_property_and_what_was_not_checked_never_as_cle
     )
 
 
+def test_a_credential_drift_shows_an_absent_value_as_absent_and_a_present_one_redacted() -> None:
+    removed = {"PropertyPath": "/Credentials/CredentialPair/Username", "ExpectedValue": "admin", "DifferenceType": "REMOVE"}
+    drift = {"LogicalResourceId": "salesds", "ResourceType": "AWS::QuickSight::DataSource",
+             "StackResourceDriftStatus": "MODIFIED", "PropertyDifferences": [removed]}  # fmt: skip
+    (entry,) = review.summarize_drift([drift], ASSETS)["drifted"]
+    # As a change set review and the diff command show it: None is absent, never a redacted value.
+    assert entry["properties"] == [
+        {"path": "Credentials/CredentialPair/Username", "difference": "REMOVE", "expected": "<redacted>", "actual": None}
+    ]
+
+
 def test_the_drift_decision_follows_the_mode_only_when_something_drifted() -> None:
     drifted = review.summarize_drift(DRIFTS, ASSETS)
     clean = review.summarize_drift(DRIFTS[1:], ASSETS)

@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from components.core.types import OptionalExternalId, role_session_name
+from components.core.types import OptionalExternalId, role_session_name, version_or_none
 
 # STS AssumeRole's RoleSessionName: [\w+=,.@-]{2,64} (ASCII word characters).
 STS_SESSION_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{2,64}$")
@@ -41,3 +41,9 @@ def test_an_empty_external_id_is_unset_and_a_good_one_kept() -> None:
     adapter = TypeAdapter(OptionalExternalId)
     assert adapter.validate_python("") is None
     assert adapter.validate_python("arn:aws:iam::1234/Team+=,.@_-") == "arn:aws:iam::1234/Team+=,.@_-"
+
+
+def test_an_s3_version_id_is_kept_and_none_or_the_null_version_read_as_no_version() -> None:
+    # "null" is the version of an object written while the bucket was not versioned: no version to pin.
+    assert version_or_none("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY") == "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
+    assert [version_or_none(v) for v in (None, "", "null", 7)] == [None, None, None, None]
