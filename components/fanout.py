@@ -49,7 +49,8 @@ class StackSetAccountArgs:
     @classmethod
     def from_setting(cls, entry: Mapping[str, Any]) -> "StackSetAccountArgs":
         """An entry of the ``stackSetAccounts`` setting (``{accountId, regions?, parameters?}``)."""
-        return cls(str(entry.get("accountId") or ""), tuple(entry.get("regions") or ()), dict(entry.get("parameters") or {}))
+        account = Account.from_setting(entry)
+        return cls(account.account_id, tuple(account.regions), dict(account.values or {}))
 
 
 @dataclass(frozen=True)

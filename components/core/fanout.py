@@ -35,6 +35,11 @@ class Account:
     regions: Sequence[str] = ()
     values: Optional[Mapping[str, Any]] = None
 
+    @classmethod
+    def from_setting(cls, entry: Mapping[str, Any]) -> "Account":
+        """An entry of the ``stackSetAccounts`` setting (``{accountId, regions?, parameters?}``)."""
+        return cls(str(entry.get("accountId") or ""), tuple(entry.get("regions") or ()), dict(entry.get("parameters") or {}))
+
 
 @dataclass(frozen=True)
 class FanoutVerdict:
@@ -87,7 +92,8 @@ def judge_accounts(
         body, catalog, sha256, lint_findings, repairs: As ``judge`` takes them.
         stage: The stage, with the shared values (each account's are laid over them).
         target: The administrator's target: its partition and region (the region of an account that has none).
-        accounts: The target accounts (an account listed twice is judged once).
+        accounts: The target accounts (an account listed twice is judged once; ``""``: the target's, e.g.
+            a service-managed stack set's shared values, or offline).
         regions: The stack set's regions (of every account that names none).
 
     Returns:
@@ -104,8 +110,9 @@ def judge_accounts(
         seen: dict[str, Mapping[str, str]] = {}
         failed = False
         for region in instance_regions(account, regions, target.region):
+            where = replace(target, account_id=account.account_id or target.account_id, region=region)
             verdict = judge(
-                body, catalog, stage_of, replace(target, account_id=account.account_id, region=region),
+                body, catalog, stage_of, where,
                 sha256=sha256, lint_findings=lint_findings, repairs=repairs,
             )  # fmt: skip
             findings += [replace(f, account=account.account_id, region=region) for f in verdict.findings]

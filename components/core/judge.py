@@ -67,11 +67,11 @@ class Finding:
     region: Optional[str] = None
 
     def describe(self) -> str:
-        """One line: ``[account <id> in <region>: ]subject.property message: advice``."""
+        """One line: ``[account <id> in <region>: ]subject.property message: advice`` (a stack instance's prefixed)."""
         where = f"{self.subject}.{self.property}" if self.property else self.subject
-        instance = ""
-        if self.account:
-            instance = f"account {self.account}" + (f" in {self.region}" if self.region else "") + ": "
+        instance = f"account {self.account} in {self.region}: " if self.account and self.region else (
+            f"account {self.account}: " if self.account else f"region {self.region}: " if self.region else ""
+        )
         return f"{instance}{where} {self.message}" + (f": {self.advice}" if self.advice else "")
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,8 +84,8 @@ class Finding:
             "message": self.message,
             "advice": self.advice,
         }
-        if self.account:
-            found |= {"account": self.account, "region": self.region}
+        if self.account or self.region:
+            found |= {"account": self.account or None, "region": self.region}
         return found
 
 
