@@ -28,7 +28,7 @@ from typing import IO, Any, Optional
 from .bundle_file import load_bundle_file
 from .core.catalog import CatalogEntry, build_catalog
 from .core.fanout import Account, judge_accounts
-from .core.judge import Finding, Stage, Target, judge
+from .core.judge import Finding, Judged, Stage, Target, judge
 from .core.stage_values import given_parameters
 from .errors import ParameterError, ProblemsError, QuickSightPromotionError, StageFileError, clean
 from .settings import NAMESPACE, ProgramConfig, parse_config
@@ -50,7 +50,7 @@ _SETTING = re.compile(rf"^{re.escape(NAMESPACE)}:(?P<key>[A-Za-z0-9]+)")
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(Judged):
     """What ``preflight`` found.
 
     Attributes:
@@ -62,14 +62,6 @@ class Report:
     stage: Optional[str]
     source_stage: bool = False
     findings: tuple[Finding, ...] = field(default_factory=tuple)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from .catalog import CatalogEntry
-from .judge import Finding, Stage, Target, judge
+from .judge import Finding, Judged, Stage, Target, judge
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Account:
 
 
 @dataclass(frozen=True)
-class FanoutVerdict:
+class FanoutVerdict(Judged):
     """The judge's answer for every stack instance.
 
     Attributes:
@@ -52,14 +52,6 @@ class FanoutVerdict:
 
     findings: tuple[Finding, ...]
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
 
 
 def merged(shared: Any, own: Any) -> Any:

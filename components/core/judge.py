@@ -141,8 +141,22 @@ class Stage:
     hide_values: bool = False
 
 
+class Judged:
+    """What holds findings (a ``Verdict``, a stack set's, ``preflight``'s report): its errors and warnings."""
+
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(Judged):
     """The judge's answer.
 
     Attributes:
@@ -155,14 +169,6 @@ class Verdict:
     findings: tuple[Finding, ...]
     template: Optional[DeployableTemplate] = None
     values: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
 
 
 def judge(
