@@ -98,7 +98,9 @@ def judge_accounts(
         if account.account_id in judged:
             continue  # listed twice: judged once
         judged.add(account.account_id)
-        stage_of = replace(stage, values=merged(stage.values or {}, account.values or {}))
+        # Values that are no mapping are left as they are, for the judge to name.
+        shared = stage.values
+        stage_of = replace(stage, values=merged(shared, account.values) if shared is None or isinstance(shared, Mapping) else shared)
         seen: dict[str, Mapping[str, str]] = {}
         failed = False
         for region in instance_regions(account, regions, target.region):

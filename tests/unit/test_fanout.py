@@ -60,3 +60,20 @@ def test_values_that_resolve_otherwise_in_another_region_are_an_error_naming_the
     assert "resolve otherwise than in eu-west-1, and a stack set gives an account one value per parameter" in error.message
     assert "set IdentityRegion" in error.advice and DEV_ACCOUNT not in error.describe()
     assert verdict.values == {}
+
+
+def test_the_targets_account_is_judged_in_each_region_and_stage_values_that_are_no_mapping_named() -> None:
+    # A service-managed stack set (no accounts listed), or preflight of one: the target's account per region.
+    values = prod_stage().values
+    host = "finance-b.abc.us-east-1.redshift.amazonaws.com"
+    offline = judge_accounts(
+        BUNDLE, CATALOG, prod_stage(values={**values, REDSHIFT: {**values[REDSHIFT], "Host": host}}), Target(region="eu-west-1"),
+        [Account("")], ("us-east-1", "eu-central-1"),
+    )  # fmt: skip
+    (error,) = offline.errors
+    assert error.describe().startswith(f"region eu-central-1: {REDSHIFT}.Host is '{host}', which names the source region us-east-1")
+    assert error.as_dict()["account"] is None and error.as_dict()["region"] == "eu-central-1"
+    broken = fanout([Account(UNIT_A, (), {REDSHIFT: {"Port": "5439"}})], values=["not", "a", "mapping"])
+    assert [f.describe() for f in broken.errors] == [
+        "account 222222222222 in eu-west-1: setting parameters is not a mapping: write asset -> property -> value"
+    ]
