@@ -6,9 +6,11 @@ deployment: a ``CloudFormationStackSetDeployment`` (``components/stackset.py``) 
 instance per (account, region), and a judge per account.
 
 **Each account is judged as a stage.** Its values are the stage's ``parameters`` with its own
-(``stack_set_accounts[].parameters``, the same form) laid over them; ``core.judge.judge`` checks
-them for that account (its principals, its region) exactly as for a single stage, before anything
-is deployed. Any account with an error fails the preview, every such account named with its findings.
+(``stack_set_accounts[].parameters``, the same form) laid over them (``core.fanout.merged``);
+``core.fanout.judge_accounts`` checks them with ``core.judge.judge`` for that account in each of
+its regions (its principals, its region) exactly as for a single stage, before anything is
+deployed; the offline ``preflight`` calls the same function. Any error fails the preview, every
+failing account and region named with its findings.
 What every account's verdict resolves alike becomes the stack set's parameters; the rest, each
 account's ``ParameterOverrides``.
 
@@ -25,7 +27,8 @@ import pulumi
 
 from .errors import PromotionCheckError, listing
 from .provider import plain_credentials, protected_values
-from .stack import QuickSightBundleStack, QuickSightBundleStackArgs, default_stack_name, judge_inputs, judged
+from .core.fanout import Account, judge_accounts
+from .stack import QuickSightBundleStack, QuickSightBundleStackArgs, default_stack_name, judge_call, judge_inputs, warn_findings
 from .stackset import CloudFormationStackSetDeployment
 
 
@@ -46,7 +49,8 @@ class StackSetAccountArgs:
     @classmethod
     def from_setting(cls, entry: Mapping[str, Any]) -> "StackSetAccountArgs":
         """An entry of the ``stackSetAccounts`` setting (``{accountId, regions?, parameters?}``)."""
-        return cls(str(entry.get("accountId") or ""), tuple(entry.get("regions") or ()), dict(entry.get("parameters") or {}))
+        account = Account.from_setting(entry)
+        return cls(account.account_id, tuple(account.regions), dict(account.values or {}))
 
 
 @dataclass(frozen=True)
@@ -76,13 +80,6 @@ class QuickSightBundleStackSetArgs(QuickSightBundleStackArgs):
     failure_tolerance: str = "0"
 
 
-def merged(shared: Any, own: Any) -> Any:
-    """An account's stage values: its own laid over the shared ones, mapping by mapping."""
-    if isinstance(shared, Mapping) and isinstance(own, Mapping):
-        return {**shared, **{key: merged(shared.get(key), value) for key, value in own.items()}}
-    return own if own is not None else shared
-
-
 def split_values(verdicts: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """(the stack set's parameters, each account's overrides) of every account's judged values.
 
@@ -101,10 +98,10 @@ def split_values(verdicts: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, s
 
 
 def judged_accounts(values: list[Any], args: QuickSightBundleStackSetArgs, plain: frozenset[str], resource: pulumi.Resource) -> dict[str, Any]:
-    """Each account's values judged as a stage's (``stack.judged``); every failing account named.
+    """Each (account, region) judged as a stage (``core.fanout.judge_accounts``); every failing one named.
 
     Args:
-        values: What ``stack.judged`` takes, with the administrator account, and each account's own values last.
+        values: ``stack.judge_inputs``' values (the administrator's target), and each account's own values last.
         args: The component's arguments.
         plain: Keys of credentials given in plain text.
         resource: The component, for the warnings.
@@ -113,33 +110,25 @@ def judged_accounts(values: list[Any], args: QuickSightBundleStackSetArgs, plain
         ``{"shared": <parameters>, "accounts": {<account>: <its overrides>}}``.
 
     Raises:
-        PromotionCheckError: every error of every account, each named.
+        PromotionCheckError: every error of every account and region, each named.
     """
-    *common, own_values = values
-    body, catalog, findings, repairs, stage_values, secret, admin, region, partition, *rest = common
-    who = rest[-1]
-    accounts = list(args.stack_set_accounts) or [StackSetAccountArgs(str(admin), (str(region),))]
-    verdicts: dict[str, dict[str, str]] = {}
-    problems: list[str] = []
-    for account, own in zip(accounts, own_values or [{}] * len(accounts)):
-        where = (list(account.regions) or list(args.stack_set_regions) or [region])[0]
-        stage = merged(stage_values or {}, own or {})
-        try:
-            verdicts[account.account_id] = judged(
-                [body, catalog, findings, repairs, stage, secret, account.account_id, where, partition, *rest[:-1], f"{who} in account {account.account_id}"],
-                args,
-                plain,
-                resource,
-            )
-        except PromotionCheckError as error:
-            problems.extend(f"account {account.account_id}: {problem}" for problem in error.problems)
-    if problems:
+    *common, who, own_values = values
+    (body, catalog, stage, target), keywords = judge_call(common, args, plain)
+    accounts = [
+        Account(account.account_id, tuple(account.regions), own)
+        for account, own in zip(args.stack_set_accounts, own_values or [{}] * len(args.stack_set_accounts))
+    ] or [Account(str(target.account_id))]
+    verdict = judge_accounts(body, catalog, stage, target, accounts, tuple(args.stack_set_regions), **keywords)
+    warn_findings(verdict.warnings, who, resource)
+    if verdict.errors:
+        problems = tuple(finding.describe() for finding in verdict.errors)
         raise PromotionCheckError(
             f"{who} cannot be deployed to every account of the StackSet: {len(problems)} error(s): {listing(problems)}; "
-            "nothing was deployed to any account: mend the stage's parameters or the account's own in stackSetAccounts",
-            tuple(problems),
+            "nothing was deployed to any account: mend the stage's parameters or the account's own in stackSetAccounts "
+            "(quicksight-promotion preflight lists the same findings offline)",
+            problems,
         )
-    shared, overrides = split_values(verdicts)
+    shared, overrides = split_values(verdict.values)
     return {"shared": shared, "accounts": overrides}
 
 

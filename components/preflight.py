@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Optional
 
 from .bundle_file import load_bundle_file
 from .core.catalog import CatalogEntry, build_catalog
-from .core.judge import Finding, Stage, Target, judge
+from .core.fanout import Account, judge_accounts
+from .core.judge import Finding, Judged, Stage, Target, judge
 from .core.stage_values import given_parameters
 from .errors import ParameterError, ProblemsError, QuickSightPromotionError, StageFileError, clean
 from .settings import NAMESPACE, ProgramConfig, parse_config
@@ -49,7 +50,7 @@ _SETTING = re.compile(rf"^{re.escape(NAMESPACE)}:(?P<key>[A-Za-z0-9]+)")
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(Judged):
     """What ``preflight`` found.
 
     Attributes:
@@ -61,14 +62,6 @@ class Report:
     stage: Optional[str]
     source_stage: bool = False
     findings: tuple[Finding, ...] = field(default_factory=tuple)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
 
 
 @dataclass(frozen=True)
@@ -147,15 +140,28 @@ def _replace_secure(value: Any) -> Any:
     return value
 
 
-def _encrypted(catalog: list[CatalogEntry], values: Any) -> tuple[set[str], set[str]]:
-    """(names given encrypted, credential names given in plain text); both empty when the keys do not resolve."""
-    try:
-        given = given_parameters(catalog, values if isinstance(values, dict) else None)
-    except ParameterError:
-        return set(), set()
-    encrypted = {name for name, value in given.items() if isinstance(value, Secure)}
+def _accounts(settings: Optional[ProgramConfig]) -> Optional[list[Account]]:
+    """A stack-set stage's accounts (``stackSetAccounts``; none listed: the target's), else None."""
+    if settings is None or not settings.stack_set_name:
+        return None
+    return [Account.from_setting(entry) for entry in settings.stack_set_accounts if isinstance(entry, dict)] or [Account("")]
+
+
+def _encrypted(catalog: list[CatalogEntry], values: Any, accounts: Optional[list[Account]] = None) -> tuple[set[str], set[str]]:
+    """(names given encrypted, credential names given in plain text), by the stage or any account's own values.
+
+    Both are empty for values whose keys do not resolve (the judge reports those).
+    """
+    encrypted: set[str] = set()
+    plain: set[str] = set()
     by_name = {entry.name: entry for entry in catalog}
-    plain = {name for name in given if name not in encrypted and by_name[name].credential}
+    for given_values in [values, *(a.values for a in accounts or ())]:
+        try:
+            given = given_parameters(catalog, given_values if isinstance(given_values, dict) else None)
+        except ParameterError:
+            continue
+        encrypted |= {name for name, value in given.items() if isinstance(value, Secure)}
+        plain |= {name for name, value in given.items() if not isinstance(value, Secure) and by_name[name].credential}
     return encrypted, plain
 
 
@@ -228,23 +234,30 @@ def check_stage(
     except QuickSightPromotionError as exc:
         return Report(read.name, False, (*read.findings, Finding("error", "bundle", bundle.name, clean(str(exc), 2000))))
     template, sha256, repairs = _repaired(loaded, settings)
-    catalog = build_catalog(template.document)
-    encrypted, plain = _encrypted(catalog, read.parameters)
     mode = settings.template_validation if settings else "error"
     findings = _lint(template.body, settings, err) if lint and mode != "off" else None
-    verdict = judge(
-        template.body,
-        _relaxed(catalog, encrypted),
-        _stage(read, settings, encrypted, plain, _other_stages(stage, read.name)),
-        Target(region=read.region, partition=_partition(read.region)),
-        sha256=sha256,
-        lint_findings=findings,
-        repairs=repairs,
-    )
+    keywords: dict[str, Any] = {"sha256": sha256, "lint_findings": findings, "repairs": repairs}
+    judged = _judged(template.body, build_catalog(template.document), read, settings, _other_stages(stage, read.name), keywords)
     pin = []
     if settings and settings.pin_from_stack:
         pin = [Finding("warning", "pin", "setting pinFromStack", f"({settings.pin_from_stack}) is checked by pulumi up, not offline")]
-    return Report(read.name, False, tuple(sorted((*read.findings, *verdict.findings, *pin), key=lambda f: f.severity != "error")))
+    return Report(read.name, False, tuple(sorted((*read.findings, *judged, *pin), key=lambda f: f.severity != "error")))
+
+
+def _judged(
+    body: str, catalog: list[CatalogEntry], read: _StageFile, settings: Optional[ProgramConfig], others: dict[str, Any], keywords: dict[str, Any]
+) -> tuple[Finding, ...]:
+    """The judge's findings: of the stage, or of each (account, region) of a stack-set stage (``core.fanout``)."""
+    accounts = _accounts(settings)
+    encrypted, plain = _encrypted(catalog, read.parameters, accounts)
+    stage = _stage(read, settings, encrypted, plain, others)
+    target = Target(region=read.region, partition=_partition(read.region))
+    if accounts is None:
+        return judge(body, _relaxed(catalog, encrypted), stage, target, **keywords).findings
+    regions = tuple(settings.stack_set_regions) if settings else ()
+    # Encrypted values are stand-ins, as the stage's are.
+    stand_ins = [replace(a, values=_replace_secure(a.values)) for a in accounts]
+    return judge_accounts(body, _relaxed(catalog, encrypted), stage, target, stand_ins, regions, **keywords).findings
 
 
 def _stage(read: _StageFile, settings: Optional[ProgramConfig], encrypted: set[str], plain: set[str], others: dict[str, Any]) -> Stage:

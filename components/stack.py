@@ -35,7 +35,7 @@ from .archive import ArchivedTemplate
 from .buckets import private_bucket
 from .core import review
 from .core.catalog import CatalogEntry
-from .core.judge import Stage, Target, Verdict, judge
+from .core.judge import Finding, Stage, Target, Verdict, judge
 from .core.manifest import resource_digests
 from .core.repair import REPAIR_MODES
 from .core.transform import deployable
@@ -308,6 +308,36 @@ def verified(statuses: Optional[list[dict[str, Any]]], mode: str, resource: pulu
     return statuses
 
 
+def judge_call(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[str]) -> tuple[tuple[str, list[CatalogEntry], Stage, Target], dict[str, Any]]:
+    """The judge's arguments (positional, keyword) of ``judge_inputs``' values, the subject left out.
+
+    Args:
+        values: The template body, catalog, lint findings, repairs, stage values, whether they are secret,
+            the target account, region and partition, the source account and region, the pin and the
+            exported sha256 (``judge_inputs``' values but the last).
+        args: The component's arguments.
+        plain: Keys of credentials given in plain text.
+    """
+    body, catalog, findings, repairs, stage_values, secret, account, region, partition, source_account, source_region, pin, exported = values
+    stage = Stage(
+        name=pulumi.get_stack(),
+        source_account_id=source_account,
+        source_region=source_region,
+        values=stage_values,
+        allow_source_defaults=bool(args.allow_source_defaults),
+        principals=args.principals,
+        grant=args.grant,
+        template_validation=args.template_validation,
+        expected_sha256=pin,
+        archived=args.archived is not None,
+        plain_credentials=plain,
+        hide_values=bool(secret),
+    )
+    entries = [CatalogEntry.model_validate(entry) for entry in catalog or []]
+    target = Target(account_id=account, region=region, partition=partition)
+    return (body, entries, stage, target), {"sha256": exported, "lint_findings": findings, "repairs": repairs}
+
+
 def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[str], resource: pulumi.Resource) -> dict[str, str]:
     """The stage's parameter values, once the judge found no error (inside an apply: it creates nothing).
 
@@ -315,9 +345,7 @@ def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[
     (or anything else of the target) is written.
 
     Args:
-        values: The template body, catalog, lint findings, repairs, stage values, whether they are secret,
-            the target account, region and partition, the source account and region, the pin, the
-            exported sha256 and the subject.
+        values: ``judge_inputs``' values: what ``judge_call`` takes, and the subject.
         args: The component's arguments.
         plain: Keys of credentials given in plain text.
         resource: The component, for the warnings.
@@ -325,35 +353,19 @@ def judged(values: list[Any], args: QuickSightBundleStackArgs, plain: frozenset[
     Raises:
         PromotionCheckError: every error the judge found.
     """
-    body, catalog, findings, repairs, stage_values, secret, account, region, partition, source_account, source_region, pin, exported, who = values
-    verdict = judge(
-        body,
-        [CatalogEntry.model_validate(entry) for entry in catalog or []],
-        Stage(
-            name=pulumi.get_stack(),
-            source_account_id=source_account,
-            source_region=source_region,
-            values=stage_values,
-            allow_source_defaults=bool(args.allow_source_defaults),
-            principals=args.principals,
-            grant=args.grant,
-            template_validation=args.template_validation,
-            expected_sha256=pin,
-            archived=args.archived is not None,
-            plain_credentials=plain,
-            hide_values=bool(secret),
-        ),
-        Target(account_id=account, region=region, partition=partition),
-        sha256=exported,
-        lint_findings=findings,
-        repairs=repairs,
-    )
-    return _verdict_values(verdict, who, resource)
+    *given, who = values
+    positional, keywords = judge_call(given, args, plain)
+    return _verdict_values(judge(*positional, **keywords), who, resource)
+
+
+def warn_findings(warnings: Sequence[Finding], who: str, resource: pulumi.Resource) -> None:
+    """Log the judge's warnings on the component, each with its subject."""
+    for finding in warnings:
+        pulumi.log.warn(f"{who}: {finding.describe()}", resource=resource)
 
 
 def _verdict_values(verdict: Verdict, who: str, resource: pulumi.Resource) -> dict[str, str]:
-    for finding in verdict.warnings:
-        pulumi.log.warn(f"{who}: {finding.describe()}", resource=resource)
+    warn_findings(verdict.warnings, who, resource)
     if verdict.errors:
         problems = tuple(finding.describe() for finding in verdict.errors)
         raise PromotionCheckError(

@@ -54,6 +54,7 @@ class Finding:
         property: The asset property or parameter, where there is one.
         message: What was seen (never a credential's value).
         advice: What to do.
+        account, region: The stack instance it concerns, for a StackSet's (``core.fanout``); else None.
     """
 
     severity: Severity
@@ -62,15 +63,20 @@ class Finding:
     message: str
     advice: str = ""
     property: Optional[str] = None
+    account: Optional[str] = None
+    region: Optional[str] = None
 
     def describe(self) -> str:
-        """One line: ``subject.property message: advice``."""
+        """One line: ``[account <id> in <region>: ]subject.property message: advice`` (a stack instance's prefixed)."""
         where = f"{self.subject}.{self.property}" if self.property else self.subject
-        return f"{where} {self.message}" + (f": {self.advice}" if self.advice else "")
+        instance = f"account {self.account} in {self.region}: " if self.account and self.region else (
+            f"account {self.account}: " if self.account else f"region {self.region}: " if self.region else ""
+        )
+        return f"{instance}{where} {self.message}" + (f": {self.advice}" if self.advice else "")
 
     def as_dict(self) -> dict[str, Any]:
-        """The finding as JSON-able data (``preflight --json``)."""
-        return {
+        """The finding as JSON-able data (``preflight --json``); ``account`` and ``region`` for a stack instance's."""
+        found = {
             "severity": self.severity,
             "rule": self.rule,
             "subject": self.subject,
@@ -78,6 +84,9 @@ class Finding:
             "message": self.message,
             "advice": self.advice,
         }
+        if self.account or self.region:
+            found |= {"account": self.account or None, "region": self.region}
+        return found
 
 
 @dataclass(frozen=True)
@@ -132,8 +141,22 @@ class Stage:
     hide_values: bool = False
 
 
+class Judged:
+    """What holds findings (a ``Verdict``, a stack set's, ``preflight``'s report): its errors and warnings."""
+
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(Judged):
     """The judge's answer.
 
     Attributes:
@@ -146,14 +169,6 @@ class Verdict:
     findings: tuple[Finding, ...]
     template: Optional[DeployableTemplate] = None
     values: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
 
 
 def judge(

@@ -9,7 +9,8 @@ import pulumi
 import pytest
 
 from components.errors import InputError, PromotionCheckError
-from components.fanout import QuickSightBundleStackSet, QuickSightBundleStackSetArgs, StackSetAccountArgs, merged, split_values
+from components.core.fanout import merged
+from components.fanout import QuickSightBundleStackSet, QuickSightBundleStackSetArgs, StackSetAccountArgs, split_values
 from components.program import parse_config
 from mocks import TARGET_ACCOUNT, RecordingMocks, install, run_failing_program
 from test_stack_mocks import BIG, PRINCIPALS, REDSHIFT, SECRET_SIG, stage_values
@@ -80,7 +81,7 @@ def test_one_failing_account_fails_the_preview_naming_it_and_nothing_is_deployed
 
     error = run_failing_program(program)
     assert PromotionCheckError in error.types
-    assert error.message.count("account ") >= 1 and f"account {UNIT_B}: " in error.message, error.message
+    assert error.message.count("account ") >= 1 and f"account {UNIT_B} in eu-west-1: " in error.message, error.message
     assert f"account {UNIT_A}:" not in error.message
     assert "cannot be deployed to every account of the StackSet" in error.message
     assert "unknown property 'Hots'" in error.message and "hunter2-prod" not in error.message
@@ -130,3 +131,23 @@ def test_stack_set_settings_without_a_stack_set_name_are_refused() -> None:
         "invalid stack configuration: quicksight-promotion:stackSetAccounts set without quicksight-promotion:stackSetName: "
         "name the StackSet to deploy the release as (docs/stacksets.md), or remove them"
     )
+
+
+def test_an_account_is_judged_in_every_region_it_deploys_to_and_the_failing_one_named() -> None:
+    install(RecordingMocks(template=BIG))
+    # A host in the source region is fine in us-east-1 and an error in eu-west-1, B's second region.
+    own = {REDSHIFT: {"Host": "finance-b.abc.us-east-1.redshift.amazonaws.com"}}
+    accounts = [StackSetAccountArgs(UNIT_A), StackSetAccountArgs(UNIT_B, ("us-east-1", "eu-west-1"), own)]
+
+    def program() -> pulumi.Output:
+        return QuickSightBundleStackSet("sales", args(accounts, source_region="us-east-1")).stack_set_id
+
+    error = run_failing_program(program)
+    assert PromotionCheckError in error.types
+    # The stage's values hold a credential: they are a secret, and no value is quoted.
+    assert (
+        f"1 error(s): account {UNIT_B} in eu-west-1: {REDSHIFT}.Host is <hidden>, which names the source region "
+        "us-east-1 while this stage deploys to eu-west-1: name the eu-west-1 resource this stage should use; "
+    ) in error.message
+    assert f"account {UNIT_B} in us-east-1:" not in error.message and f"account {UNIT_A}" not in error.message
+    assert "finance-b.abc" not in error.message

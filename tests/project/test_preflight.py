@@ -280,3 +280,62 @@ def test_what_cloudformations_schema_rejects_is_reported_or_judged_repaired(tmp_
     repairing = _stage(tmp_path, "test", text)
     code, out, _ = preflight(str(defective), "--stage", str(repairing), "--no-lint")
     assert code == 0 and f"  warning: {where}: removed by templateRepair: repair" in out.splitlines(), out
+
+
+UNIT_A, UNIT_B = "222222222222", "333333333333"
+DEV_HOST = "finance-dev.abc123xyz.us-east-1.redshift.amazonaws.com"
+
+
+def _stack_set_stage(tmp_path: Path, accounts: str) -> Path:
+    """The test example as a stack-set stage (its stackName dropped) with ``accounts`` as its stackSetAccounts."""
+    stage = _example_with_credentials(tmp_path)
+    text = stage.read_text(encoding="utf-8").replace("  quicksight-promotion:stackName: quicksight-sales-test\n", "")
+    stage.write_text(
+        text + "  quicksight-promotion:stackSetName: sales-fanout\n  quicksight-promotion:stackSetRegions: [eu-west-1]\n"
+        f"  quicksight-promotion:stackSetAccounts:\n{accounts}",
+        encoding="utf-8",
+    )
+    return stage
+
+
+def test_a_stack_set_stage_judges_each_account_and_names_the_one_with_a_bad_override(tmp_path: Path) -> None:
+    stage = _stack_set_stage(
+        tmp_path,
+        f"""\
+    - accountId: "{UNIT_A}"
+    - accountId: "{UNIT_B}"
+      regions: [us-east-1, eu-west-1]
+      parameters:
+        "{REDSHIFT}":
+          Host: {DEV_HOST}
+""",
+    )
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(stage), "--no-lint")
+    assert code == 1, out
+    errors = [line[len("  error: ") :] for line in out.splitlines() if line.startswith("  error: ")]
+    # dev's host in each of B's regions; A, and B's principals (their own account's), pass.
+    assert [e.split(": ", 1)[0] for e in errors] == [f"account {UNIT_B} in us-east-1", f"account {UNIT_B} in eu-west-1"], out
+    assert errors[0] == (
+        f"account {UNIT_B} in us-east-1: {REDSHIFT}.Host is '{DEV_HOST}', the source's own Host (the export's value): "
+        "this stage would use the source's resource: set this stage's own Host"
+    )
+    assert f"account {UNIT_A}" in out and f"error: account {UNIT_A}" not in out
+    assert out.splitlines()[-1].endswith(": pulumi up would stop")
+
+
+def test_a_stack_set_stage_json_carries_each_findings_account_and_region(tmp_path: Path) -> None:
+    import json
+
+    accounts = f"""\
+    - accountId: "{UNIT_A}"
+    - accountId: "{UNIT_B}"
+      parameters:
+        "{REDSHIFT}":
+          Host: {DEV_HOST}
+"""
+    code, out, _ = preflight(str(EXAMPLE), "--stage", str(_stack_set_stage(tmp_path, accounts)), "--no-lint", "--json")
+    document = json.loads(out)
+    assert code == 1 and document["passed"] is False and document["errors"] == 1
+    (error,) = [f for f in document["findings"] if f["severity"] == "error"]
+    assert (error["account"], error["region"], error["subject"], error["property"]) == (UNIT_B, "eu-west-1", REDSHIFT, "Host")
+    assert {(f["account"], f["region"]) for f in document["findings"]} == {(UNIT_A, "eu-west-1"), (UNIT_B, "eu-west-1")}
