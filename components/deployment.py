@@ -51,6 +51,7 @@ digests, so an unchanged ``up`` makes no AWS call at all.
 from __future__ import annotations
 
 import secrets
+import sys
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import pulumi
@@ -328,7 +329,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         keep = frozenset(n for n in core.no_echo_parameters(document) if n in previous and previous[n] == digests.get(n))
         claim = self._claim(inputs, olds)
         request = self._request(inputs, keep, claim, assets, olds)
-        result = cfn.Deployer(target, deadline=deadline).deploy(request)
+        result = cfn.Deployer(target, deadline=deadline, progress=_to_stderr).deploy(request)
         verification = _verify(inputs, target, assets, deadline) if result.executed else (olds or {}).get("verification")
         # What the stack holds: the new values once executed (or when nothing needed to change),
         # the previous ones while a change set waits for review.
@@ -394,6 +395,11 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             on_drift=review.drift_mode(inputs.on_drift, inputs.termination_protection),
             expected_seconds=(olds or {}).get("stack_seconds"),
         )
+
+
+def _to_stderr(line: str) -> None:
+    """A line of the stack wait's progress: a dynamic provider has no logger, its stderr reaches the engine's log."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _verify(inputs: DeploymentInputs, target: Any, assets: Mapping[str, Any], deadline: Deadline) -> Optional[list[dict[str, Any]]]:

@@ -9,7 +9,7 @@ import math
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, Generic, Protocol, TypeVar
+from typing import Callable, Generic, Optional, Protocol, TypeVar
 
 from ..errors import TransientError
 
@@ -192,6 +192,7 @@ def poll_until(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     draw: Callable[[], float] = random.random,
+    on_wait: Optional[Callable[[Optional[T], float, float], None]] = None,
 ) -> PollOutcome[T]:
     """Call ``poll`` until ``is_done`` holds or ``timeout`` seconds have passed.
 
@@ -202,6 +203,10 @@ def poll_until(
     made at the deadline, never after it, and a sleep never runs past the deadline; ``poll`` itself
     must bound its calls by the time left (see ``Deadline``). The first poll is made after the
     schedule's ``initial`` wait (bounded by the deadline too).
+
+    ``on_wait`` (progress) is called once before each sleep with the last value (None if the poll
+    met a transient fault), the seconds waited and the coming delay; its own time counts against
+    the deadline (the sleep is shortened, never the deadline moved).
     """
     start = clock()
     deadline = start + timeout
@@ -222,4 +227,9 @@ def poll_until(
         now = clock()
         if now >= deadline:
             return PollOutcome(value, False, now - start, polls, last_error)
-        sleep(min(backoff.delay(now - start, draw()), deadline - now))
+        delay = backoff.delay(now - start, draw())
+        if on_wait is not None:
+            on_wait(value, now - start, delay)
+            sleep(max(0.0, min(now + delay, deadline) - clock()))
+        else:
+            sleep(min(delay, deadline - now))

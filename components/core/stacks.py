@@ -145,6 +145,74 @@ def stack_schedule(expected_seconds: Optional[float], fallback: Backoff = STACK_
         return fallback
     return Predicted(expected=float(expected_seconds), fallback=fallback)
 
+
+# --- progress of a stack wait ---------------------------------------------------------------------
+
+# Progress counts the resources done from the operation's stack events: a DescribeStackEvents call
+# besides the wait's DescribeStacks, so it is read only where it costs no lag and stays within
+# aws-cli's calls (bench/deploy.py, figure 7): before a sleep of PROGRESS_QUIET s or more (the
+# sparse phase of a ``Predicted`` wait: the user learns where the stack stands before a quiet
+# minute), or PROGRESS_EVERY s after the last read outside a dense phase (sleeps under
+# PROGRESS_DENSE s: the end is near, a read would only add calls). On a loopback CloudFormation,
+# where calls cost nothing, at every poll.
+PROGRESS_QUIET = 60.0
+PROGRESS_EVERY = 120.0
+PROGRESS_DENSE = 20.0
+
+
+def progress_due(delay: float, since_read: Optional[float], loopback: bool = False) -> bool:
+    """Whether the stack events are read before a sleep of ``delay`` s (``since_read``: s since the last read, None: none yet)."""
+    if loopback or delay >= PROGRESS_QUIET:
+        return True
+    return delay >= PROGRESS_DENSE and (since_read is None or since_read >= PROGRESS_EVERY)
+
+
+def resources_done(events: Sequence[Mapping[str, Any]], stack_name: str) -> int:
+    """How many resources of an operation are done: distinct logical ids with a ``*_COMPLETE`` event.
+
+    ``events`` are the operation's (``operation_events``); the stack's own events do not count.
+    """
+    return len(
+        {
+            str(e.get("LogicalResourceId"))
+            for e in events
+            if str(e.get("ResourceStatus", "")).endswith("_COMPLETE") and e.get("LogicalResourceId") != stack_name
+        }
+    )
+
+
+def _duration(seconds: float) -> str:
+    whole = max(0, int(round(seconds)))
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def progress_line(
+    stack_name: str,
+    status: Optional[str],
+    done: Optional[int],
+    total: int,
+    elapsed: float,
+    estimate: Optional[float],
+) -> str:
+    """One line of a stack wait's progress, for stderr (escaped and bounded).
+
+    Args:
+        stack_name: The stack.
+        status: Its status at the last poll (None: the poll met a transient fault).
+        done: Resources done so far (``resources_done``; None: no events read yet).
+        total: Resources the change set changes (0: not known).
+        elapsed: Seconds since the execution started.
+        estimate: The expected duration (the previous operation's), seconds, if known.
+    """
+    counted = "?" if done is None else str(min(done, total) if total else done)
+    of = f" of {total}" if total else ""
+    expected = f", about {_duration(estimate)} expected" if estimate else ""
+    line = (
+        f"quicksight-promotion: CloudFormation stack {stack_name!r} {status or 'status unknown'}: "
+        f"{counted}{of} resources done, {_duration(elapsed)} elapsed{expected}"
+    )
+    return clean(line, 300)
+
 # Reasons CloudFormation gives for a change set that is FAILED only because nothing changes.
 EMPTY_CHANGE_SET_REASONS = ("didn't contain changes", "No updates are to be performed")
 # Reasons of the events that follow a root cause: resources whose work was cancelled.

@@ -135,6 +135,9 @@ class CloudFormationEmulator:
         self.unchecked_types: set[str] = set()
         # Drift detections: id -> (stack, DescribeStackDriftDetectionStatus answers still to give IN_PROGRESS).
         self.detections: dict[str, tuple[Stack, int]] = {}
+        # How many DescribeStacks the next successful execution stays IN_PROGRESS for, and the one running.
+        self._slow = 0
+        self._running: Optional[tuple[Stack, str, str, list[tuple[str, str]], int]] = None
         # (Action or None for any, fault) for the next requests, one consumed per matching request.
         self.faults: list[tuple[Optional[str], Any]] = []
         self.stopping = threading.Event()
@@ -240,6 +243,11 @@ class CloudFormationEmulator:
     def fail_next_execution(self, logical_id: str, reason: str) -> None:
         """The next executed change set fails at ``logical_id`` with ``reason`` and rolls back."""
         self._fail = (logical_id, reason)
+
+    def slow_next_execution(self, polls: int) -> None:
+        """The next successful execution answers ``polls`` DescribeStacks IN_PROGRESS, its resources
+        completing one per answer (``<verb>_COMPLETE`` events), the rest and the stack at the next."""
+        self._slow = polls
 
     def fail_next_change_set(self, reason: str) -> None:
         """The next created change set is FAILED with ``reason`` (as for a template or parameter error)."""
@@ -398,6 +406,7 @@ class CloudFormationEmulator:
         stack = self._find(form["StackName"])
         if stack is None:
             raise _Refusal("ValidationError", f"Stack with id {form['StackName']} does not exist")
+        self._advance(stack)
         return {"Stacks": [self._describe(stack)]}
 
     @staticmethod
@@ -788,9 +797,30 @@ class CloudFormationEmulator:
         stack.template, stack.parameters, stack.tags = change_set.template, change_set.parameters, change_set.tags
         if change_set.mode == "REVERT_DRIFT":
             stack.drift = {}
+        if self._slow:
+            pending = [(logical_id, resource.get("Type", "")) for logical_id, resource in sorted(resources.items())]
+            for logical_id, rtype in pending:
+                self._event(stack, logical_id, rtype, f"{verb}_IN_PROGRESS", token)
+            stack.status, self._running, self._slow = f"{verb}_IN_PROGRESS", (stack, verb, token, pending, self._slow), 0
+            return {}
         stack.status = f"{verb}_COMPLETE"
         self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
         return {}
+
+    def _advance(self, stack: Stack) -> None:
+        """A slow execution (``slow_next_execution``) moves on at each DescribeStacks of its stack."""
+        if self._running is None or self._running[0] is not stack:
+            return
+        _, verb, token, pending, polls = self._running
+        if polls > 0 and pending:
+            logical_id, rtype = pending.pop(0)
+            self._event(stack, logical_id, rtype, f"{verb}_COMPLETE", token)
+            self._running = (stack, verb, token, pending, polls - 1)
+            return
+        for logical_id, rtype in pending:
+            self._event(stack, logical_id, rtype, f"{verb}_COMPLETE", token)
+        stack.status, self._running = f"{verb}_COMPLETE", None
+        self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
 
     def _DescribeStackEvents(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
         stack = self._find(form["StackName"])
