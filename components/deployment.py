@@ -112,6 +112,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             "on_failure",
             "on_drift",
             "verify_assets",
+            "wait_for_ingestion",
             "termination_protection",
             "execute_change_set",
             "adopt_stack",
@@ -403,13 +404,17 @@ def _to_stderr(line: str) -> None:
 
 
 def _verify(inputs: DeploymentInputs, target: Any, assets: Mapping[str, Any], deadline: Deadline) -> Optional[list[dict[str, Any]]]:
-    """Each dashboard and analysis as QuickSight describes it once the stack completed (None: ``verify_assets`` off)."""
+    """Each dashboard and analysis as QuickSight describes it once the stack completed, and each SPICE data set's
+    first ingestion when the stage waits for it (None: ``verify_assets`` off)."""
     from .aws import verify  # noqa: PLC0415  (boto3 only in the provider process)
 
     if inputs.verify_assets == "off":
         return None
     prefix = inputs.parameters.get(PREFIX_PARAMETER, "")
-    return verify.verify_assets(target, inputs.stack_name, review.verification_targets(assets, prefix), deadline)
+    statuses = verify.verify_assets(target, inputs.stack_name, review.verification_targets(assets, prefix), deadline)
+    if inputs.wait_for_ingestion:
+        statuses += verify.wait_for_ingestions(target, inputs.stack_name, review.ingestion_targets(inputs.document, prefix), deadline)
+    return statuses
 
 
 def _refuse_a_move(olds: Mapping[str, Any], target: Any, name: str) -> None:
@@ -467,6 +472,8 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         verify_assets: Once the stack completes, describe each dashboard and analysis (output
             ``verification``: per-asset status and errors); ``error`` (default) or ``warning`` is what
             ``QuickSightBundleStack`` makes of a failed one, ``off`` describes none.
+        wait_for_ingestion: Once the stack completes, wait for each SPICE data set's first ingestion
+            (within the deadline) and add its status to ``verification`` (not with ``verify_assets`` off).
         resource_digests: ``<kind>/<asset id>`` -> sha256 of that resource's JSON in ``template_body``
             (``core.manifest.resource_digests``): known at preview when the template is, it makes
             ``pulumi preview --diff`` list the assets added, changed or removed. No AWS call.
@@ -520,6 +527,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         on_failure: Optional[pulumi.Input[str]] = None,
         on_drift: Optional[pulumi.Input[str]] = None,
         verify_assets: Optional[pulumi.Input[str]] = None,
+        wait_for_ingestion: Optional[pulumi.Input[bool]] = None,
         resource_digests: Optional[pulumi.Input[Mapping[str, str]]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
@@ -549,6 +557,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             "on_failure": on_failure,
             "on_drift": on_drift,
             "verify_assets": verify_assets,
+            "wait_for_ingestion": wait_for_ingestion,
             "resource_digests": resource_digests,
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))

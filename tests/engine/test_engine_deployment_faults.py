@@ -255,3 +255,22 @@ def test_the_stack_wait_tells_its_progress_on_stderr_one_line_per_poll(cfn: Clou
     # The count came from this operation's events, read once at that poll (a loopback endpoint: every poll).
     executed = len(cfn.actions) - 1 - cfn.actions[::-1].index("ExecuteChangeSet")
     assert cfn.actions[executed:].count("DescribeStackEvents") == 1, cfn.actions[executed:]
+
+
+def test_a_spice_data_sets_first_ingestion_is_reported_when_the_stage_waits_for_it(
+    cfn: CloudFormationEmulator, engine: EngineHarness
+) -> None:
+    name = "qsp-ingested"
+    cfn.ingest("prod-sales-ds", "FAILED", error=("SPICE_TABLE_NOT_FOUND", "Table sales\x1b[2J not found"))
+    template = json.loads(json.dumps(TEMPLATE))
+    template["Parameters"]["ResourceIdPrefixForAllResources"] = {"Type": "String"}
+    template["Resources"]["salesds"]["Properties"]["ImportMode"] = "SPICE"
+    parameters = {"DbPassword": PASSWORD, "Host": "db.example.com", "ResourceIdPrefixForAllResources": "prod-"}
+
+    created = engine.up(inputs(stack_name=name, template_body=json.dumps(template), parameters=parameters, wait_for_ingestion=True))
+
+    assert created.outputs["verification"][-1] == {
+        "logical_id": "salesds", "kind": "dataset", "id": "prod-sales-ds", "status": "INGESTION_FAILED",
+        "errors": ["SPICE_TABLE_NOT_FOUND: Table sales\\x1b[2J not found"], "ingestion_id": "first",
+    }  # fmt: skip
+    assert cfn.asset_reads[-1] == f"/accounts/{ACCOUNT}/data-sets/prod-sales-ds/ingestions"
