@@ -302,6 +302,8 @@ class Deployer:
         self._drift_report: Optional[dict[str, Any]] = None
         # How long the running deployment's stack operation took (None: none was executed).
         self._stack_seconds: Optional[float] = None
+        # The whole duration the running stack wait's completed resources project (None: not known yet).
+        self._projection: Optional[float] = None
         # What root_cause learnt besides the cause (see there).
         self._events_note: str = ""
         self._other_failures: list[Mapping[str, Any]] = []
@@ -430,18 +432,22 @@ class Deployer:
         deadline: float,
         expected_seconds: Optional[float] = None,
         on_wait: Optional[Callable[[Optional[dict[str, Any]], float, float], None]] = None,
+        informed: bool = False,
     ) -> tuple[Optional[dict[str, Any]], bool]:
         """Poll DescribeStacks until the stack is settled (or gone); (last description, settled).
 
         ``expected_seconds`` (the previous operation's duration) makes the schedule ``Predicted``
-        around it (``core.stacks.stack_schedule``); ``on_wait`` is told each poll (``poll_until``'s).
+        around it (``core.stacks.stack_schedule``); without it, ``informed`` follows the end that
+        the resources completed so far project (learnt by ``on_wait``, ``_watch``), which is told each poll.
         """
+        self._projection = None
+        schedule = core.stack_schedule(expected_seconds, self.stack_backoff, (lambda: self._projection) if informed else None)
         outcome = poll_until(
             lambda: self.describe(stack),
             lambda found: found is None or core.settled(found.get("StackStatus")),
             timeout=self._remaining(deadline),
             on_wait=on_wait,
-            **self._poll_kwargs(core.stack_schedule(expected_seconds, self.stack_backoff)),
+            **self._poll_kwargs(schedule),
         )
         self._last_fault = outcome.last_error
         return outcome.value, outcome.done
@@ -861,7 +867,7 @@ class Deployer:
         began = self.clock()
         changes = described.get("Changes")
         watch = self._watch(stack_id, name, token, since, len(changes) if isinstance(changes, list) else 0, request.expected_seconds)
-        found, done = self._wait_stack(stack_id, deadline, request.expected_seconds, watch)
+        found, done = self._wait_stack(stack_id, deadline, request.expected_seconds, watch, informed=watch is not None)
         self._stack_seconds = self.clock() - began
         if not done:
             raise core.DeploymentTimeoutError(
@@ -884,6 +890,7 @@ class Deployer:
         Resources done are counted from this operation's stack events, read by the reader that
         finds a failure's cause (``_stack_events``, one attempt, new events only) when
         ``core.stacks.progress_due`` says a read is worth its call; between reads the last count is told.
+        The end they project (``core.stacks.projected_seconds``) is kept for the wait's schedule.
         """
         if self.progress is None:
             return None
@@ -894,13 +901,16 @@ class Deployer:
         read_at: list[float] = []
 
         def report(found: Optional[dict[str, Any]], waited: float, delay: float) -> None:
-            if core.progress_due(delay, waited - read_at[-1] if read_at else None, loopback):
+            due = core.progress_due(delay, waited - read_at[-1] if read_at else None, loopback)
+            if due:
                 read_at.append(waited)
                 note = self._events_note
                 for event in self._stack_events(stack_id, since_utc, frozenset(events), retry=False):
                     events.setdefault(str(event.get("EventId")), event)
                 self._events_note = note  # a failed progress read says nothing about a failure's events
             done = core.resources_done(core.operation_events(list(events.values()), name, token, since_utc), name) if read_at else None
+            if due:  # projected from the count as of this read, not a stale one
+                self._projection = core.projected_seconds(done, total, waited)
             write(core.progress_line(name, (found or {}).get("StackStatus"), done, total, waited, estimate))
 
         return report

@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary names them)
     AccountMismatchError,
@@ -31,7 +31,7 @@ from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary 
     listing,
 )
 from .catalog import to_parameter_string
-from .polling import Backoff, Predicted, Schedule
+from .polling import Backoff, Informed, Predicted, Schedule
 from .template import quicksight_resources, section
 from .types import LEGACY_IDENTITY
 from .transform import NO_ECHO_PROPERTIES  # noqa: F401  (re-exported: the secrets among credentials)
@@ -136,14 +136,32 @@ RETRY_BACKOFF = Backoff(first=1.0, proportion=0.25, cap=5.0, jitter=0.2)
 STACK_BACKOFF = Backoff(first=2.0, proportion=0.21, cap=30.0, jitter=0.2)
 
 
-def stack_schedule(expected_seconds: Optional[float], fallback: Backoff = STACK_BACKOFF) -> Schedule:
+def stack_schedule(
+    expected_seconds: Optional[float],
+    fallback: Backoff = STACK_BACKOFF,
+    projected: Optional[Callable[[], Optional[float]]] = None,
+) -> Schedule:
     """The stack wait's schedule: ``Predicted`` around the previous operation's duration, else ``fallback``.
 
     A previous duration under 10 s predicts nothing useful (a no-op, or a stack of one data source).
+    Without one, ``projected`` (the end the completed resources project so far, ``projected_seconds``)
+    makes it ``Informed``: ``fallback`` until a projection is known, then ``Predicted`` around it.
     """
     if expected_seconds is None or expected_seconds < 10:
-        return fallback
+        return fallback if projected is None else Informed(fallback=fallback, estimate=projected)
     return Predicted(expected=float(expected_seconds), fallback=fallback)
+
+
+def projected_seconds(done: Optional[int], total: int, elapsed: float) -> Optional[float]:
+    """The operation's whole duration as its completed resources project it (None: nothing to project from).
+
+    Linear: ``done`` of ``total`` resources in ``elapsed`` s. Only from a quarter of the resources on
+    (the first completions, data sources, come early and would project too soon an end), and never
+    once all are done (the stack's own completion follows).
+    """
+    if not done or total <= 0 or done >= total or done * 4 < total or elapsed <= 0:
+        return None
+    return elapsed * total / done
 
 
 # --- progress of a stack wait ---------------------------------------------------------------------

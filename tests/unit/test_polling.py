@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.core.polling import Backoff, Predicted, poll_until
+from components.core.polling import Backoff, Informed, Predicted, poll_until
 from components.errors import QuickSightPromotionError, ThrottledError
 from conftest import FakeTime
 
@@ -153,3 +153,14 @@ def test_on_wait_never_carries_a_wait_past_its_deadline() -> None:
 
     outcome = poll_until(lambda: "IN_PROGRESS", lambda s: False, timeout=10, sleep=fake.sleep, clock=fake.clock, draw=lambda: 0.0, on_wait=slow)
     assert not outcome.done and fake.sleeps == [0.0] and outcome.polls == 2
+
+
+def test_an_informed_wait_falls_back_until_an_estimate_is_learnt_then_predicts_around_it() -> None:
+    fallback = Backoff(first=2.0, proportion=0.21, cap=30.0, jitter=0.0)
+    learnt: list[float] = []
+    informed = Informed(fallback=fallback, estimate=lambda: learnt[-1] if learnt else None)
+    assert informed.initial == fallback.initial and informed.delay(100.0, 0.0) == fallback.delay(100.0, 0.0)
+    learnt.append(5.0)  # too short to predict anything: the fallback goes on
+    assert informed.delay(100.0, 0.0) == fallback.delay(100.0, 0.0)
+    learnt.append(600.0)  # the completed resources project a 10-minute operation
+    assert informed.delay(100.0, 0.0) == Predicted(expected=600.0, fallback=fallback).delay(100.0, 0.0) == 150.0

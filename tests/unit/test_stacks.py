@@ -314,3 +314,13 @@ def test_a_progress_line_is_one_escaped_bounded_line() -> None:
     line = core.progress_line("s", "UPDATE_IN_PROGRESS\x1b[2J\n" + "x" * 1000, 30, 12, 1.0, None)
     assert "\x1b" not in line and "\n" not in line and "\\x1b" in line and len(line) <= 300
     assert "12 of 12 resources" in core.progress_line("s", "UPDATE_IN_PROGRESS", 30, 12, 1.0, None)
+
+
+def test_the_completed_resources_project_the_end_from_a_quarter_of_them_on() -> None:
+    assert core.projected_seconds(2, 8, 100.0) == 400.0
+    assert core.projected_seconds(1, 8, 100.0) is None  # the first completions come early
+    assert core.projected_seconds(8, 8, 100.0) is None and core.projected_seconds(None, 8, 1.0) is None
+    assert core.projected_seconds(3, 0, 100.0) is None  # no total known
+    schedule = core.stack_schedule(None, projected=lambda: 400.0)
+    assert schedule.delay(100.0, 0.0) == 100.0  # Predicted around 400 s: a quarter of it
+    assert core.stack_schedule(None) is core.STACK_BACKOFF and core.stack_schedule(300.0, projected=lambda: 5.0).expected == 300.0
