@@ -911,7 +911,8 @@ class Deployer:
             done = core.resources_done(core.operation_events(list(events.values()), name, token, since_utc), name) if read_at else None
             if due:  # projected from the count as of this read, not a stale one
                 self._projection = core.projected_seconds(done, total, waited)
-            write(core.progress_line(name, (found or {}).get("StackStatus"), done, total, waited, estimate))
+            # The estimate: the previous duration, else the end the completed resources project.
+            write(core.progress_line(name, (found or {}).get("StackStatus"), done, total, waited, estimate or self._projection))
 
         return report
 

@@ -39,6 +39,16 @@ def _calls(target: Target, stack_name: str, deadline: Deadline, sleep: Callable[
     )
 
 
+def _not_verified(asset: Mapping[str, str], reason: str) -> dict[str, Any]:
+    """An asset that could not be checked: never a failure, never a success."""
+    return {**asset, "status": review.NOT_VERIFIED, "errors": [], "reason": reason}
+
+
+def _not_found(asset: Mapping[str, str]) -> dict[str, Any]:
+    """An asset the stack holds but QuickSight does not know: a failure."""
+    return {**asset, "status": "NOT_FOUND", "errors": ["QuickSight does not know it in the target account"]}
+
+
 def verify_assets(
     target: Target,
     stack_name: str,
@@ -63,7 +73,7 @@ def verify_assets(
     calls = _calls(target, stack_name, deadline, sleep)
     statuses: list[dict[str, Any]] = []
     if target.quicksight is None:
-        return [{**asset, "status": review.NOT_VERIFIED, "errors": [], "reason": "no QuickSight client"} for asset in targets]
+        return [_not_verified(asset, "no QuickSight client") for asset in targets]
     for asset in targets:
         operation, key = OPERATIONS[asset["kind"]]
         try:
@@ -73,10 +83,10 @@ def verify_assets(
                 after="; the stack is deployed", AwsAccountId=target.account_id, **{key: asset["id"]},
             )  # fmt: skip
         except QuickSightPromotionError as exc:
-            statuses.append({**asset, "status": review.NOT_VERIFIED, "errors": [], "reason": clean(exc, 600)})
+            statuses.append(_not_verified(asset, clean(exc, 600)))
             continue
         if isinstance(answer, Expected):
-            found = {"status": "NOT_FOUND", "errors": ["QuickSight does not know it in the target account"]}
+            found = _not_found(asset)
         else:
             found = review.asset_status(asset["kind"], answer)
         statuses.append({**asset, **found})
@@ -104,7 +114,7 @@ def wait_for_ingestions(
         clock: Injectable for tests.
     """
     if target.quicksight is None:
-        return [{**asset, "status": review.NOT_VERIFIED, "errors": [], "reason": "no QuickSight client"} for asset in targets]
+        return [_not_verified(asset, "no QuickSight client") for asset in targets]
     calls = _calls(target, stack_name, deadline, sleep)
     return [_first_ingestion(target, calls, asset, deadline, sleep, clock) for asset in targets]
 
@@ -143,13 +153,13 @@ def _first_ingestion(
             clock=clock,
         )
     except QuickSightPromotionError as exc:
-        return {**asset, "status": review.NOT_VERIFIED, "errors": [], "reason": clean(exc, 600)}
+        return _not_verified(asset, clean(exc, 600))
     found = outcome.value
     if isinstance(found, Expected):
-        return {**asset, "status": "NOT_FOUND", "errors": ["QuickSight does not know it in the target account"]}
+        return _not_found(asset)
     if found is None:
         reason = "QuickSight lists no ingestion of it" if outcome.last_error is None else clean(outcome.last_error, 600)
-        return {**asset, "status": review.NOT_VERIFIED, "errors": [], "reason": reason}
+        return _not_verified(asset, reason)
     status = review.ingestion_status(found)
     if not outcome.done:
         return {**asset, **status, "status": review.NOT_VERIFIED, "reason": f"the first ingestion is still {status['status']} at the deadline"}

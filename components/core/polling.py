@@ -146,7 +146,7 @@ class Informed:
 
     fallback: Backoff
     estimate: Callable[[], Optional[float]]
-    least: float = 10.0
+    least: float = 0.0
 
     @property
     def initial(self) -> float:

@@ -136,6 +136,11 @@ RETRY_BACKOFF = Backoff(first=1.0, proportion=0.25, cap=5.0, jitter=0.2)
 STACK_BACKOFF = Backoff(first=2.0, proportion=0.21, cap=30.0, jitter=0.2)
 
 
+# A duration (previous or projected) under this many seconds predicts nothing useful (a no-op, a stack
+# of one data source, or a projection made in the first seconds).
+MIN_PREDICTION_SECONDS = 10.0
+
+
 def stack_schedule(
     expected_seconds: Optional[float],
     fallback: Backoff = STACK_BACKOFF,
@@ -143,12 +148,11 @@ def stack_schedule(
 ) -> Schedule:
     """The stack wait's schedule: ``Predicted`` around the previous operation's duration, else ``fallback``.
 
-    A previous duration under 10 s predicts nothing useful (a no-op, or a stack of one data source).
-    Without one, ``projected`` (the end the completed resources project so far, ``projected_seconds``)
+    A previous duration under ``MIN_PREDICTION_SECONDS`` is no prediction. Without one, ``projected`` (the end the completed resources project so far, ``projected_seconds``)
     makes it ``Informed``: ``fallback`` until a projection is known, then ``Predicted`` around it.
     """
-    if expected_seconds is None or expected_seconds < 10:
-        return fallback if projected is None else Informed(fallback=fallback, estimate=projected)
+    if expected_seconds is None or expected_seconds < MIN_PREDICTION_SECONDS:
+        return fallback if projected is None else Informed(fallback=fallback, estimate=projected, least=MIN_PREDICTION_SECONDS)
     return Predicted(expected=float(expected_seconds), fallback=fallback)
 
 
@@ -161,7 +165,8 @@ def projected_seconds(done: Optional[int], total: int, elapsed: float) -> Option
     """
     if not done or total <= 0 or done >= total or done * 4 < total or elapsed <= 0:
         return None
-    return elapsed * total / done
+    projected = elapsed * total / done
+    return projected if projected >= MIN_PREDICTION_SECONDS else None
 
 
 # --- progress of a stack wait ---------------------------------------------------------------------

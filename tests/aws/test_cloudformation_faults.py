@@ -536,7 +536,9 @@ def test_a_first_deploy_polls_around_the_end_its_completed_resources_project(cfn
     cfn.done()
     # Without the projection: 30 s, 30 s (the end seen at 60 s only by luck, 30 s late otherwise).
     assert cfn.time.sleeps == [2.5, 30.0, 26.0, 4.0] and result.stack_seconds == 60.0
-    assert [line.rsplit(": ", 1)[1] for line in lines] == ["1 of 2 resources done, 30s elapsed", "1 of 2 resources done, 56s elapsed"]
+    assert [line.split("IN_PROGRESS: ", 1)[1] for line in lines] == [
+        "1 of 2 resources done, 30s elapsed, about 1m00s expected", "1 of 2 resources done, 56s elapsed, about 1m00s expected",
+    ]
 
 
 # --- execution failures and their root cause ----------------------------------------------------------------

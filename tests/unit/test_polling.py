@@ -158,9 +158,9 @@ def test_on_wait_never_carries_a_wait_past_its_deadline() -> None:
 def test_an_informed_wait_falls_back_until_an_estimate_is_learnt_then_predicts_around_it() -> None:
     fallback = Backoff(first=2.0, proportion=0.21, cap=30.0, jitter=0.0)
     learnt: list[float] = []
-    informed = Informed(fallback=fallback, estimate=lambda: learnt[-1] if learnt else None)
-    assert informed.initial == fallback.initial and informed.delay(100.0, 0.0) == fallback.delay(100.0, 0.0)
-    learnt.append(5.0)  # too short to predict anything: the fallback goes on
-    assert informed.delay(100.0, 0.0) == fallback.delay(100.0, 0.0)
+    informed = Informed(fallback=fallback, estimate=lambda: learnt[-1] if learnt else None, least=10.0)
+    assert informed.initial == fallback.initial and informed.delay(9.0, 0.0) == fallback.delay(9.0, 0.0) == 2.0
+    learnt.append(9.0)  # too short to predict anything: the fallback goes on (Predicted would poll every 2.5 s)
+    assert informed.delay(9.0, 0.0) == 2.0
     learnt.append(600.0)  # the completed resources project a 10-minute operation
     assert informed.delay(100.0, 0.0) == Predicted(expected=600.0, fallback=fallback).delay(100.0, 0.0) == 150.0

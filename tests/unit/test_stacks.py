@@ -321,6 +321,7 @@ def test_the_completed_resources_project_the_end_from_a_quarter_of_them_on() -> 
     assert core.projected_seconds(1, 8, 100.0) is None  # the first completions come early
     assert core.projected_seconds(8, 8, 100.0) is None and core.projected_seconds(None, 8, 1.0) is None
     assert core.projected_seconds(3, 0, 100.0) is None  # no total known
+    assert core.projected_seconds(1, 2, 4.0) is None  # 8 s: too soon to predict anything
     schedule = core.stack_schedule(None, projected=lambda: 400.0)
     assert schedule.delay(100.0, 0.0) == 100.0  # Predicted around 400 s: a quarter of it
     assert core.stack_schedule(None) is core.STACK_BACKOFF and core.stack_schedule(300.0, projected=lambda: 5.0).expected == 300.0
