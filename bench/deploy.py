@@ -2,19 +2,23 @@
 
 The real ``Deployer`` (``components/aws/cloudformation.py``) runs an UPDATE against a scripted
 CloudFormation on a simulated clock: the change set is evaluated C seconds after CreateChangeSet,
-the stack settles S seconds after ExecuteChangeSet. Two schedules run side by side:
+the stack settles S seconds after ExecuteChangeSet, its 8 resources completing evenly spread over
+those S seconds (their events what DescribeStackEvents answers: a model, real stacks complete
+data sources first and dashboards last). Two schedules run side by side:
 
 - ours: ``CHANGE_SET_BACKOFF`` (first poll after 2.5 s, then ~5 s, then every 5 s) and the stack
   wait ``Predicted`` around the stack's previous duration (the deployment records it in state:
   here the cell's nominal S, while each run takes S +-10 %), with jitter (seeded); and, for
   information, the first deploy of a stack (no previous duration: ``STACK_BACKOFF``, 2 s then 21 %
-  of the time waited, capped at 30 s);
+  of the time waited, capped at 30 s, until the resources completed so far project the end:
+  ``Informed``, then ``Predicted`` around that projection);
 - aws-cli's ``cloudformation deploy``: its waiters poll the change set every 5 s and the stack
   every 30 s (fixed), from the start.
 
 Lag is the time from CloudFormation being done (C + S after the start) to the deploy returning;
 calls are every CloudFormation call of the deployment (DescribeStacks, CreateChangeSet,
-DescribeChangeSet..., ExecuteChangeSet). A last figure: an unchanged ``pulumi up`` (Diff only)
+DescribeChangeSet..., ExecuteChangeSet, and ours' DescribeStackEvents for the progress it tells
+on stderr: ``core.stacks.progress_due``). A last figure: an unchanged ``pulumi up`` (Diff only)
 against a loopback endpoint that counts requests: 0.
 
 Run alone: ``python bench/deploy.py [--quick]``.
@@ -43,6 +47,9 @@ CHANGE_SET_SECONDS = [2, 5, 15, 40]
 STACK_SECONDS = [20, 60, 180, 600, 1800]
 TEMPLATE = '{"Resources":{"d":{"Type":"AWS::QuickSight::Dashboard","Properties":{"DashboardId":"x"}}}}'
 STACK_ID = "arn:aws:cloudformation:eu-west-1:111111111111:stack/bench/1"
+START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+# Resources the change set modifies; their completion events are spread evenly over the operation.
+RESOURCES = 8
 
 
 class Clock:
@@ -93,9 +100,28 @@ class ScriptedCloudFormation:
         done = self.clock.now >= self.created_at + self.c
         return {
             "Status": "CREATE_COMPLETE" if done else "CREATE_IN_PROGRESS",
-            "CreationTime": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
-            "Changes": [],
+            "CreationTime": START,
+            "Changes": [
+                {"Type": "Resource", "ResourceChange": {"Action": "Modify", "LogicalResourceId": f"r{i}", "ResourceType": "AWS::QuickSight::Dashboard"}}
+                for i in range(RESOURCES)
+            ],
         }
+
+    def describe_stack_events(self, **_: Any) -> dict[str, Any]:
+        """The resources completed so far (newest first): RESOURCES of them, spread evenly over the operation."""
+        self.calls["DescribeStackEvents"] += 1
+        if self.executed_at is None:
+            return {"StackEvents": []}
+        events = []
+        for i in range(RESOURCES):
+            at = self.s * (i + 1) / (RESOURCES + 1)
+            if self.clock.now >= self.executed_at + at:
+                events.append(
+                    {"StackId": STACK_ID, "StackName": "bench", "EventId": f"r{i}", "LogicalResourceId": f"r{i}",
+                     "ResourceType": "AWS::QuickSight::Dashboard", "ResourceStatus": "UPDATE_COMPLETE",
+                     "Timestamp": START + dt.timedelta(seconds=self.executed_at + at)}
+                )  # fmt: skip
+        return {"StackEvents": list(reversed(events))}
 
     def execute_change_set(self, **_: Any) -> dict[str, Any]:
         self.calls["ExecuteChangeSet"] += 1
@@ -117,6 +143,7 @@ def deploy_once(
         draw=rng.random,
         change_set_backoff=schedule[0],
         stack_backoff=schedule[1],
+        progress=(lambda _line: None) if schedule is OURS else None,  # ours tells progress (its event reads count)
     )
     deployer.deploy(
         DeployRequest(

@@ -51,6 +51,7 @@ digests, so an unchanged ``up`` makes no AWS call at all.
 from __future__ import annotations
 
 import secrets
+import sys
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import pulumi
@@ -111,6 +112,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
             "on_failure",
             "on_drift",
             "verify_assets",
+            "wait_for_ingestion",
             "termination_protection",
             "execute_change_set",
             "adopt_stack",
@@ -328,7 +330,7 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         keep = frozenset(n for n in core.no_echo_parameters(document) if n in previous and previous[n] == digests.get(n))
         claim = self._claim(inputs, olds)
         request = self._request(inputs, keep, claim, assets, olds)
-        result = cfn.Deployer(target, deadline=deadline).deploy(request)
+        result = cfn.Deployer(target, deadline=deadline, progress=_to_stderr).deploy(request)
         verification = _verify(inputs, target, assets, deadline) if result.executed else (olds or {}).get("verification")
         # What the stack holds: the new values once executed (or when nothing needed to change),
         # the previous ones while a change set waits for review.
@@ -396,14 +398,23 @@ class CloudFormationDeploymentProvider(DynamicProvider):
         )
 
 
+def _to_stderr(line: str) -> None:
+    """A line of the stack wait's progress: a dynamic provider has no logger, its stderr reaches the engine's log."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def _verify(inputs: DeploymentInputs, target: Any, assets: Mapping[str, Any], deadline: Deadline) -> Optional[list[dict[str, Any]]]:
-    """Each dashboard and analysis as QuickSight describes it once the stack completed (None: ``verify_assets`` off)."""
+    """Each dashboard and analysis as QuickSight describes it once the stack completed, and each SPICE data set's
+    first ingestion when the stage waits for it (None: ``verify_assets`` off)."""
     from .aws import verify  # noqa: PLC0415  (boto3 only in the provider process)
 
     if inputs.verify_assets == "off":
         return None
     prefix = inputs.parameters.get(PREFIX_PARAMETER, "")
-    return verify.verify_assets(target, inputs.stack_name, review.verification_targets(assets, prefix), deadline)
+    statuses = verify.verify_assets(target, inputs.stack_name, review.verification_targets(assets, prefix), deadline)
+    if inputs.wait_for_ingestion:
+        statuses += verify.wait_for_ingestions(target, inputs.stack_name, review.ingestion_targets(inputs.document, prefix), deadline)
+    return statuses
 
 
 def _refuse_a_move(olds: Mapping[str, Any], target: Any, name: str) -> None:
@@ -461,6 +472,8 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         verify_assets: Once the stack completes, describe each dashboard and analysis (output
             ``verification``: per-asset status and errors); ``error`` (default) or ``warning`` is what
             ``QuickSightBundleStack`` makes of a failed one, ``off`` describes none.
+        wait_for_ingestion: Once the stack completes, wait for each SPICE data set's first ingestion
+            (within the deadline) and add its status to ``verification`` (not with ``verify_assets`` off).
         resource_digests: ``<kind>/<asset id>`` -> sha256 of that resource's JSON in ``template_body``
             (``core.manifest.resource_digests``): known at preview when the template is, it makes
             ``pulumi preview --diff`` list the assets added, changed or removed. No AWS call.
@@ -514,6 +527,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         on_failure: Optional[pulumi.Input[str]] = None,
         on_drift: Optional[pulumi.Input[str]] = None,
         verify_assets: Optional[pulumi.Input[str]] = None,
+        wait_for_ingestion: Optional[pulumi.Input[bool]] = None,
         resource_digests: Optional[pulumi.Input[Mapping[str, str]]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
@@ -543,6 +557,7 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
             "on_failure": on_failure,
             "on_drift": on_drift,
             "verify_assets": verify_assets,
+            "wait_for_ingestion": wait_for_ingestion,
             "resource_digests": resource_digests,
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))

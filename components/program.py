@@ -142,6 +142,7 @@ def stack_args(settings: ProgramConfig, parameters: Any) -> QuickSightBundleStac
         on_failure=settings.on_failure,
         on_drift=settings.on_drift,
         verify_assets=settings.verify_assets,
+        wait_for_ingestion=settings.wait_for_ingestion,
         cloudformation_role_arn=settings.cloudformation_role_arn,
         notification_arns=tuple(settings.notification_arns),
         protect=settings.protect,

@@ -53,6 +53,7 @@ SCALAR_KEYS = (
     "onFailure",
     "onDrift",
     "verifyAssets",
+    "waitForIngestion",
     "cloudFormationRoleArn",
     "protect",
     "targetRoleArn",
@@ -134,6 +135,7 @@ class ProgramConfig(BaseModel):
     on_failure: Literal["DELETE", "ROLLBACK", "DO_NOTHING"] = Field(default="DELETE", alias="onFailure")
     on_drift: Optional[Literal["refuse", "warn", "revert", "ignore"]] = Field(default=None, alias="onDrift")
     verify_assets: Literal["error", "warning", "off"] = Field(default="error", alias="verifyAssets")
+    wait_for_ingestion: bool = Field(default=False, alias="waitForIngestion")
     cloudformation_role_arn: OptionalRoleArn = Field(default=None, alias="cloudFormationRoleArn")
     protect: bool = False
     target_role_arn: OptionalRoleArn = Field(default=None, alias="targetRoleArn")

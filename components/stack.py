@@ -82,6 +82,8 @@ class QuickSightBundleStackArgs:
         verify_assets: Once the stack completes, each dashboard and analysis is described: ``error``
             (default) fails the ``up`` on a failed version or definition errors, ``warning`` warns, ``off``
             describes none (output ``verification``: per-asset status).
+        wait_for_ingestion: Once the stack completes, wait for each SPICE data set's first ingestion
+            (output ``verification``); a failed one is judged as ``verify_assets`` says.
         cloudformation_role_arn: The service role CloudFormation assumes to create the assets
             (CloudFormation's ``RoleARN``).
         notification_arns: SNS topics for stack events.
@@ -135,6 +137,7 @@ class QuickSightBundleStackArgs:
     on_failure: str = "DELETE"
     on_drift: Optional[str] = None
     verify_assets: str = "error"
+    wait_for_ingestion: bool = False
     cloudformation_role_arn: Optional[pulumi.Input[str]] = None
     notification_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     protect: bool = False
@@ -505,6 +508,7 @@ class QuickSightBundleStack(pulumi.ComponentResource):
             on_failure=args.on_failure,
             on_drift=args.on_drift,
             verify_assets=args.verify_assets,
+            wait_for_ingestion=args.wait_for_ingestion,
             resource_digests=template.digests,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )

@@ -278,6 +278,8 @@ class Deployer:
             by default).
         deadline: A bound of every operation (e.g. made before ``connect``, so that connecting
             counts); each operation also ends within its own ``timeout_seconds``.
+        progress: Where one line of progress goes at each poll of an executed change set's stack
+            wait (the provider: stderr); None: no progress, no events read for it.
     """
 
     def __init__(
@@ -290,8 +292,10 @@ class Deployer:
         change_set_backoff: Optional[Backoff] = None,
         stack_backoff: Backoff = core.STACK_BACKOFF,
         deadline: Optional[Deadline] = None,
+        progress: Optional[Callable[[str], None]] = None,
     ) -> None:
         self.target = target
+        self.progress = progress
         self.cfn = target.cloudformation
         self.sleep = sleep
         self.clock = clock
@@ -311,6 +315,8 @@ class Deployer:
         self._drift_report: Optional[dict[str, Any]] = None
         # How long the running deployment's stack operation took (None: none was executed).
         self._stack_seconds: Optional[float] = None
+        # The whole duration the running stack wait's completed resources project (None: not known yet).
+        self._projection: Optional[float] = None
         # What root_cause learnt besides the cause (see there).
         self._events_note: str = ""
         self._other_failures: list[Mapping[str, Any]] = []
@@ -434,18 +440,27 @@ class Deployer:
         return max(0.0, deadline - self.clock())
 
     def _wait_stack(
-        self, stack: str, deadline: float, expected_seconds: Optional[float] = None
+        self,
+        stack: str,
+        deadline: float,
+        expected_seconds: Optional[float] = None,
+        on_wait: Optional[Callable[[Optional[dict[str, Any]], float, float], None]] = None,
+        informed: bool = False,
     ) -> tuple[Optional[dict[str, Any]], bool]:
         """Poll DescribeStacks until the stack is settled (or gone); (last description, settled).
 
         ``expected_seconds`` (the previous operation's duration) makes the schedule ``Predicted``
-        around it (``core.stacks.stack_schedule``).
+        around it (``core.stacks.stack_schedule``); without it, ``informed`` follows the end that
+        the resources completed so far project (learnt by ``on_wait``, ``_watch``), which is told each poll.
         """
+        self._projection = None
+        schedule = core.stack_schedule(expected_seconds, self.stack_backoff, (lambda: self._projection) if informed else None)
         outcome = poll_until(
             lambda: self.describe(stack),
             lambda found: found is None or core.settled(found.get("StackStatus")),
             timeout=self._remaining(deadline),
-            **self._poll_kwargs(core.stack_schedule(expected_seconds, self.stack_backoff)),
+            on_wait=on_wait,
+            **self._poll_kwargs(schedule),
         )
         self._last_fault = outcome.last_error
         return outcome.value, outcome.done
@@ -866,7 +881,9 @@ class Deployer:
         )
         since = described.get("CreationTime")
         began = self.clock()
-        found, done = self._wait_stack(stack_id, deadline, request.expected_seconds)
+        changes = described.get("Changes")
+        watch = self._watch(stack_id, name, token, since, len(changes) if isinstance(changes, list) else 0, request.expected_seconds)
+        found, done = self._wait_stack(stack_id, deadline, request.expected_seconds, watch, informed=watch is not None)
         self._stack_seconds = self.clock() - began
         if not done:
             raise core.DeploymentTimeoutError(
@@ -880,6 +897,40 @@ class Deployer:
         if final != core.SUCCESS[change_set_type]:
             raise self._failed(stack_id, name, final, change_set_type, token, since, request.assets, found)
         return found
+
+    def _watch(
+        self, stack_id: str, name: str, token: str, since: Any, total: int, estimate: Optional[float]
+    ) -> Optional[Callable[[Optional[dict[str, Any]], float, float], None]]:
+        """The progress of an execution's stack wait: one line per poll to ``progress`` (None: no progress).
+
+        Resources done are counted from this operation's stack events, read by the reader that
+        finds a failure's cause (``_stack_events``, one attempt, new events only) when
+        ``core.stacks.progress_due`` says a read is worth its call; between reads the last count is told.
+        The end they project (``core.stacks.projected_seconds``) is kept for the wait's schedule.
+        """
+        if self.progress is None:
+            return None
+        write = self.progress
+        since_utc = _utc(since)
+        loopback = os.environ.get(LOOPBACK_CLOUDFORMATION_SWITCH, "") == "1"
+        events: dict[str, Mapping[str, Any]] = {}
+        read_at: list[float] = []
+
+        def report(found: Optional[dict[str, Any]], waited: float, delay: float) -> None:
+            due = core.progress_due(delay, waited - read_at[-1] if read_at else None, loopback)
+            if due:
+                read_at.append(waited)
+                note = self._events_note
+                for event in self._stack_events(stack_id, since_utc, frozenset(events), retry=False):
+                    events.setdefault(str(event.get("EventId")), event)
+                self._events_note = note  # a failed progress read says nothing about a failure's events
+            done = core.resources_done(core.operation_events(list(events.values()), name, token, since_utc), name) if read_at else None
+            if due:  # projected from the count as of this read, not a stale one
+                self._projection = core.projected_seconds(done, total, waited)
+            # The estimate: the previous duration, else the end the completed resources project.
+            write(core.progress_line(name, (found or {}).get("StackStatus"), done, total, waited, estimate or self._projection))
+
+        return report
 
     def _finish(
         self,
@@ -1124,34 +1175,9 @@ class Deployer:
         nested stack that failed is looked into: its own first failed resource is the cause,
         marked ``NestedStack`` with the nested stack's logical id in the parent.
         """
-        events: list[Mapping[str, Any]] = []
-        next_token: Optional[str] = None
-        seen: set[str] = set()
         since_utc = _utc(since)
         self._events_note, self._other_failures = "", []
-        for _ in range(MAX_EVENT_PAGES):
-            kwargs: dict[str, Any] = {"StackName": stack_id}
-            if next_token:
-                kwargs["NextToken"] = next_token
-                if (self._left() or 0.0) < 0.0:
-                    break  # past the deadline: the cause among the pages read (each page would cost a request timeout)
-            try:
-                page = self._call("DescribeStackEvents", retry=True, **kwargs)
-                assert isinstance(page, dict)
-            except QuickSightPromotionError as exc:
-                self._events_note = f"; its events could not be read: {clean(exc, 600)}"
-                break
-            batch = page.get("StackEvents") or []
-            if not isinstance(batch, list):
-                self._events_note = "; its events could not be read: StackEvents is not a list"
-                break
-            batch = [event for event in batch if isinstance(event, Mapping)]
-            events.extend(batch)
-            next_token = page.get("NextToken") if isinstance(page.get("NextToken"), str) else None
-            oldest = _utc(batch[-1].get("Timestamp")) if batch else None
-            if not next_token or next_token in seen or (since_utc is not None and oldest is not None and oldest < since_utc):
-                break
-            seen.add(next_token)
+        events = self._stack_events(stack_id, since_utc)
         chosen = core.operation_events(events, name, token, since_utc)
         cause = core.root_cause(chosen, name)
         nested = self._nested_cause(cause, token, since, depth)
@@ -1166,6 +1192,53 @@ class Deployer:
             and not any(marker in str(e.get("ResourceStatusReason") or "") for marker in core.CANCELLED_MARKERS)
         ]
         return cause
+
+    def _stack_events(
+        self,
+        stack_id: str,
+        since_utc: Optional[dt.datetime],
+        known: frozenset[str] = frozenset(),
+        retry: bool = True,
+    ) -> list[Mapping[str, Any]]:
+        """The stack's events (newest first), page by page back to ``since_utc``, an event of ``known``
+        (EventIds already read) or ``MAX_EVENT_PAGES``.
+
+        Best effort: the events read so far when a page cannot be read (``_events_note`` then says
+        why). ``retry``: a page's transient faults retried until the deadline (a failure's cause is
+        worth it; progress is not: one attempt).
+        """
+        events: list[Mapping[str, Any]] = []
+        next_token: Optional[str] = None
+        seen: set[str] = set()
+        for _ in range(MAX_EVENT_PAGES):
+            kwargs: dict[str, Any] = {"StackName": stack_id}
+            if next_token:
+                kwargs["NextToken"] = next_token
+                if (self._left() or 0.0) < 0.0:
+                    break  # past the deadline: the events of the pages read (each page would cost a request timeout)
+            try:
+                page = self._call("DescribeStackEvents", retry=retry, **kwargs)
+                assert isinstance(page, dict)
+            except QuickSightPromotionError as exc:
+                self._events_note = f"; its events could not be read: {clean(exc, 600)}"
+                break
+            batch = page.get("StackEvents") or []
+            if not isinstance(batch, list):
+                self._events_note = "; its events could not be read: StackEvents is not a list"
+                break
+            batch = [event for event in batch if isinstance(event, Mapping)]
+            events.extend(batch)
+            next_token = page.get("NextToken") if isinstance(page.get("NextToken"), str) else None
+            oldest = _utc(batch[-1].get("Timestamp")) if batch else None
+            if (
+                not next_token
+                or next_token in seen
+                or (since_utc is not None and oldest is not None and oldest < since_utc)
+                or any(str(event.get("EventId")) in known for event in batch)
+            ):
+                break
+            seen.add(next_token)
+        return events
 
     def _nested_cause(
         self, cause: Optional[Mapping[str, Any]], token: Optional[str], since: Any, depth: int

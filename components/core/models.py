@@ -254,6 +254,8 @@ class DeploymentInputs(BaseModel):
     # Once the stack completes: describe each dashboard and analysis (core.review.VERIFY_MODES); the
     # component fails the up (error) or warns (warning) on a failed one.
     verify_assets: Literal["error", "warning", "off"] = "error"
+    # Once the stack completes: wait for each SPICE data set's first ingestion (aws/verify.py).
+    wait_for_ingestion: bool = False
     # One sha256 per QuickSight resource of the template (core.manifest.resource_digests): derived
     # from template_body, given so that `pulumi preview --diff` names the assets that change.
     resource_digests: dict[str, str] = Field(default_factory=dict)

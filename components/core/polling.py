@@ -9,7 +9,7 @@ import math
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, Generic, Protocol, TypeVar
+from typing import Callable, Generic, Optional, Protocol, TypeVar
 
 from ..errors import TransientError
 
@@ -132,6 +132,36 @@ class Predicted:
 
 
 @dataclass(frozen=True)
+class Informed:
+    """A schedule that follows an estimate learnt while waiting: ``Predicted`` around it once known, else ``fallback``.
+
+    Used for a stack operation with no previous duration: the resources completed so far project
+    its end (``core.stacks.projected_seconds``), and the wait then polls sparsely until near it.
+
+    Attributes:
+        fallback: The schedule while there is no estimate (and its first wait).
+        estimate: The current estimate of the whole duration, seconds (None: none yet); read at each delay.
+        least: Estimates under this many seconds predict nothing useful: ``fallback`` goes on.
+    """
+
+    fallback: Backoff
+    estimate: Callable[[], Optional[float]]
+    least: float = 0.0
+
+    @property
+    def initial(self) -> float:
+        """The fallback's: nothing is known before the first poll."""
+        return self.fallback.initial
+
+    def delay(self, waited: float, draw: float) -> float:
+        """``Predicted``'s delay around the current estimate, or the fallback's."""
+        expected = self.estimate()
+        if expected is None or expected < self.least:
+            return self.fallback.delay(waited, draw)
+        return Predicted(expected=expected, fallback=self.fallback).delay(waited, draw)
+
+
+@dataclass(frozen=True)
 class Deadline:
     """An absolute point in time on an injectable clock: the one bound of a whole operation.
 
@@ -192,6 +222,7 @@ def poll_until(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     draw: Callable[[], float] = random.random,
+    on_wait: Optional[Callable[[Optional[T], float, float], None]] = None,
 ) -> PollOutcome[T]:
     """Call ``poll`` until ``is_done`` holds or ``timeout`` seconds have passed.
 
@@ -202,6 +233,11 @@ def poll_until(
     made at the deadline, never after it, and a sleep never runs past the deadline; ``poll`` itself
     must bound its calls by the time left (see ``Deadline``). The first poll is made after the
     schedule's ``initial`` wait (bounded by the deadline too).
+
+    ``on_wait`` (progress) is called once before each sleep with the last value (None if the poll
+    met a transient fault), the seconds waited and the coming delay, which is then asked of the
+    schedule again (so that what ``on_wait`` learnt shapes it); its own time counts against the
+    deadline (the sleep is shortened, never the deadline moved).
     """
     start = clock()
     deadline = start + timeout
@@ -222,4 +258,12 @@ def poll_until(
         now = clock()
         if now >= deadline:
             return PollOutcome(value, False, now - start, polls, last_error)
-        sleep(min(backoff.delay(now - start, draw()), deadline - now))
+        chance = draw()
+        delay = backoff.delay(now - start, chance)
+        if on_wait is not None:
+            on_wait(value, now - start, delay)
+            # Asked again: what on_wait learnt (an ``Informed`` estimate) shapes this very sleep.
+            delay = backoff.delay(now - start, chance)
+            sleep(max(0.0, min(now + delay, deadline) - clock()))
+        else:
+            sleep(min(delay, deadline - now))

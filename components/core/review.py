@@ -27,6 +27,8 @@ from typing import Any, Optional
 
 from ..errors import MAX_LISTED, clean, listing
 from .stacks import describe_asset, summarize_changes
+from .polling import Backoff
+from .template import quicksight_resources
 from .transform import NO_ECHO_PROPERTIES
 
 # What a change set's StatusReason says when CloudFormation's early validation (before any
@@ -438,3 +440,54 @@ def describe_verification(statuses: Sequence[Mapping[str, Any]]) -> str:
         for s in failed_assets(statuses)
     ]
     return listing(lines, MAX_LISTED)
+
+
+# --- SPICE first ingestion -------------------------------------------------------------------------
+
+# QuickSight's IngestionStatus values that end an ingestion (the others: INITIALIZED, QUEUED, RUNNING).
+INGESTION_DONE = ("COMPLETED", "FAILED", "CANCELLED")
+# A first ingestion takes seconds (a small table) to many minutes: 2 s, then a quarter of the time
+# waited, at most 30 s apart (as aws-cli's stack waiter), jittered.
+INGESTION_BACKOFF = Backoff(first=2.0, proportion=0.25, cap=30.0, jitter=0.2)
+# How many ListIngestions pages (100 each) are read for one data set: a new one has one ingestion.
+MAX_INGESTION_PAGES = 5
+
+
+def ingestion_targets(document: Mapping[str, Any], prefix: str = "") -> list[dict[str, str]]:
+    """The SPICE data sets of a parsed template: ``logical_id``, ``kind`` (``dataset``) and ``id`` as deployed.
+
+    A data set is in SPICE when its ``ImportMode`` is the literal ``SPICE`` (QuickSight then starts
+    its first ingestion when CloudFormation creates it); DIRECT_QUERY ones hold no data to ingest.
+    """
+    resources = document.get("Resources") if isinstance(document.get("Resources"), Mapping) else {}
+    return sorted(
+        (
+            {"logical_id": resource.logical_id, "kind": "dataset", "id": f"{prefix}{resource.asset_id}"}
+            for resource in quicksight_resources(resources)
+            if resource.kind == "dataset" and resource.asset_id and (resource.properties or {}).get("ImportMode") == "SPICE"
+        ),
+        key=lambda target: target["id"],
+    )
+
+
+def first_ingestion(ingestions: Sequence[Any]) -> Optional[Mapping[str, Any]]:
+    """The earliest ingestion of a ListIngestions answer (by ``CreatedTime``; None when there is none)."""
+    found = [i for i in ingestions if isinstance(i, Mapping) and i.get("CreatedTime") is not None]
+    try:
+        return min(found, key=lambda i: i["CreatedTime"]) if found else None
+    except TypeError:  # times of mixed kinds: an answer of the wrong shape
+        return None
+
+
+def ingestion_status(ingestion: Mapping[str, Any]) -> dict[str, Any]:
+    """``status`` (``INGESTION_<IngestionStatus>``) and ``errors`` of a data set's first ingestion.
+
+    FAILED ends in ``_FAILED`` (``failed_assets``); a cancelled one carries an error saying so, so
+    that it fails too: the data set holds no data.
+    """
+    status = _text(ingestion.get("IngestionStatus")) or "UNKNOWN"
+    error = ingestion.get("ErrorInfo") if isinstance(ingestion.get("ErrorInfo"), Mapping) else {}
+    errors = [clean(f"{error.get('Type') or 'ERROR'}: {error.get('Message') or '(no message)'}", 300)] if error else []
+    if status == "CANCELLED" and not errors:
+        errors = ["the first ingestion was cancelled: the data set holds no data until one completes"]
+    return {"status": f"INGESTION_{status}", "errors": errors, "ingestion_id": _text(ingestion.get("IngestionId"))}

@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary names them)
     AccountMismatchError,
@@ -31,7 +31,7 @@ from ..errors import (  # noqa: F401  (the deployment's errors, as the boundary 
     listing,
 )
 from .catalog import to_parameter_string
-from .polling import Backoff, Predicted, Schedule
+from .polling import Backoff, Informed, Predicted, Schedule
 from .template import quicksight_resources, section
 from .types import LEGACY_IDENTITY
 from .transform import NO_ECHO_PROPERTIES  # noqa: F401  (re-exported: the secrets among credentials)
@@ -136,14 +136,105 @@ RETRY_BACKOFF = Backoff(first=1.0, proportion=0.25, cap=5.0, jitter=0.2)
 STACK_BACKOFF = Backoff(first=2.0, proportion=0.21, cap=30.0, jitter=0.2)
 
 
-def stack_schedule(expected_seconds: Optional[float], fallback: Backoff = STACK_BACKOFF) -> Schedule:
+# A duration (previous or projected) under this many seconds predicts nothing useful (a no-op, a stack
+# of one data source, or a projection made in the first seconds).
+MIN_PREDICTION_SECONDS = 10.0
+
+
+def stack_schedule(
+    expected_seconds: Optional[float],
+    fallback: Backoff = STACK_BACKOFF,
+    projected: Optional[Callable[[], Optional[float]]] = None,
+) -> Schedule:
     """The stack wait's schedule: ``Predicted`` around the previous operation's duration, else ``fallback``.
 
-    A previous duration under 10 s predicts nothing useful (a no-op, or a stack of one data source).
+    A previous duration under ``MIN_PREDICTION_SECONDS`` is no prediction. Without one, ``projected`` (the end the completed resources project so far, ``projected_seconds``)
+    makes it ``Informed``: ``fallback`` until a projection is known, then ``Predicted`` around it.
     """
-    if expected_seconds is None or expected_seconds < 10:
-        return fallback
+    if expected_seconds is None or expected_seconds < MIN_PREDICTION_SECONDS:
+        return fallback if projected is None else Informed(fallback=fallback, estimate=projected, least=MIN_PREDICTION_SECONDS)
     return Predicted(expected=float(expected_seconds), fallback=fallback)
+
+
+def projected_seconds(done: Optional[int], total: int, elapsed: float) -> Optional[float]:
+    """The operation's whole duration as its completed resources project it (None: nothing to project from).
+
+    Linear: ``done`` of ``total`` resources in ``elapsed`` s. Only from a quarter of the resources on
+    (the first completions, data sources, come early and would project too soon an end), and never
+    once all are done (the stack's own completion follows).
+    """
+    if not done or total <= 0 or done >= total or done * 4 < total or elapsed <= 0:
+        return None
+    projected = elapsed * total / done
+    return projected if projected >= MIN_PREDICTION_SECONDS else None
+
+
+# --- progress of a stack wait ---------------------------------------------------------------------
+
+# Progress counts the resources done from the operation's stack events: a DescribeStackEvents call
+# besides the wait's DescribeStacks, so it is read only where it costs no lag and stays within
+# aws-cli's calls (bench/deploy.py, figure 7): before a sleep of PROGRESS_QUIET s or more (the
+# sparse phase of a ``Predicted`` wait: the user learns where the stack stands before a quiet
+# minute), or PROGRESS_EVERY s after the last read outside a dense phase (sleeps under
+# PROGRESS_DENSE s: the end is near, a read would only add calls). On a loopback CloudFormation,
+# where calls cost nothing, at every poll.
+PROGRESS_QUIET = 60.0
+PROGRESS_EVERY = 120.0
+PROGRESS_DENSE = 20.0
+
+
+def progress_due(delay: float, since_read: Optional[float], loopback: bool = False) -> bool:
+    """Whether the stack events are read before a sleep of ``delay`` s (``since_read``: s since the last read, None: none yet)."""
+    if loopback or delay >= PROGRESS_QUIET:
+        return True
+    return delay >= PROGRESS_DENSE and (since_read is None or since_read >= PROGRESS_EVERY)
+
+
+def resources_done(events: Sequence[Mapping[str, Any]], stack_name: str) -> int:
+    """How many resources of an operation are done: distinct logical ids with a ``*_COMPLETE`` event.
+
+    ``events`` are the operation's (``operation_events``); the stack's own events do not count.
+    """
+    return len(
+        {
+            str(e.get("LogicalResourceId"))
+            for e in events
+            if str(e.get("ResourceStatus", "")).endswith("_COMPLETE") and e.get("LogicalResourceId") != stack_name
+        }
+    )
+
+
+def _duration(seconds: float) -> str:
+    whole = max(0, int(round(seconds)))
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def progress_line(
+    stack_name: str,
+    status: Optional[str],
+    done: Optional[int],
+    total: int,
+    elapsed: float,
+    estimate: Optional[float],
+) -> str:
+    """One line of a stack wait's progress, for stderr (escaped and bounded).
+
+    Args:
+        stack_name: The stack.
+        status: Its status at the last poll (None: the poll met a transient fault).
+        done: Resources done so far (``resources_done``; None: no events read yet).
+        total: Resources the change set changes (0: not known).
+        elapsed: Seconds since the execution started.
+        estimate: The expected duration (the previous operation's), seconds, if known.
+    """
+    counted = "?" if done is None else str(min(done, total) if total else done)
+    of = f" of {total}" if total else ""
+    expected = f", about {_duration(estimate)} expected" if estimate else ""
+    line = (
+        f"quicksight-promotion: CloudFormation stack {stack_name!r} {status or 'status unknown'}: "
+        f"{counted}{of} resources done, {_duration(elapsed)} elapsed{expected}"
+    )
+    return clean(line, 300)
 
 # Reasons CloudFormation gives for a change set that is FAILED only because nothing changes.
 EMPTY_CHANGE_SET_REASONS = ("didn't contain changes", "No updates are to be performed")

@@ -29,6 +29,7 @@ from components.core.stacks import (
     StackOperationFailedError,
     StackStateError,
 )
+from components.core.polling import Backoff
 from components.core.transform import INLINE_TEMPLATE_LIMIT, URL_TEMPLATE_LIMIT
 from components.errors import AwsAccessError, NestingError
 from conftest import FakeTime
@@ -466,6 +467,78 @@ def test_the_stack_wait_polls_around_the_previous_duration_and_records_this_one(
     cfn.done()
     # The change set after 2.5 s; the stack first after 60 s (not 2 s): it took 100 s last time.
     assert cfn.time.sleeps == [2.5, 60.0] and result.stack_seconds == 60.0
+
+
+def test_progress_is_told_at_each_poll_and_events_read_only_before_a_quiet_minute(cfn: Scripted) -> None:
+    lines: list[str] = []
+    cfn.deployer.progress = lines.append
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    newest = [{"StackId": STACK_ID, "StackName": NAME, "EventId": "b", **event("salesdash", "CREATE_COMPLETE", 7)}]
+    older = [{"StackId": STACK_ID, "StackName": NAME, "EventId": "a", **event("salesds", "UPDATE_IN_PROGRESS", 6)}]
+    # Predicted around 300 s: polls at 75 and 150 are followed by 75 s of quiet (events read), 225 by 51 s (not).
+    cfn.stack("UPDATE_IN_PROGRESS", ref=STACK_ID)
+    cfn.stub.add_response("describe_stack_events", {"StackEvents": older}, {"StackName": STACK_ID})
+    cfn.stack("UPDATE_IN_PROGRESS", ref=STACK_ID)
+    cfn.stub.add_response("describe_stack_events", {"StackEvents": newest + older}, {"StackName": STACK_ID})
+    cfn.stack("UPDATE_IN_PROGRESS", ref=STACK_ID)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    cfn.deployer.deploy(cfn.request(expected_seconds=300.0))
+
+    cfn.done()
+    assert cfn.time.sleeps == [2.5, 75.0, 75.0, 75.0, 51.0]
+    head = f"quicksight-promotion: CloudFormation stack {NAME!r} UPDATE_IN_PROGRESS: "
+    assert lines == [
+        head + "0 of 2 resources done, 1m15s elapsed, about 5m00s expected",
+        head + "1 of 2 resources done, 2m30s elapsed, about 5m00s expected",
+        head + "1 of 2 resources done, 3m45s elapsed, about 5m00s expected",
+    ]
+
+
+def test_an_unreadable_progress_read_is_one_attempt_and_the_wait_goes_on(cfn: Scripted) -> None:
+    lines: list[str] = []
+    cfn.deployer.progress = lines.append
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_IN_PROGRESS", ref=STACK_ID)
+    cfn.stub.add_client_error("describe_stack_events", "AccessDenied", "not allowed", 403, expected_params={"StackName": STACK_ID})
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request(expected_seconds=300.0))
+
+    cfn.done()
+    assert result.stack_status == "UPDATE_COMPLETE"
+    assert lines == [f"quicksight-promotion: CloudFormation stack {NAME!r} UPDATE_IN_PROGRESS: 0 of 2 resources done, 1m15s elapsed, about 5m00s expected"]
+
+
+def test_a_first_deploy_polls_around_the_end_its_completed_resources_project(cfn: Scripted) -> None:
+    lines: list[str] = []
+    every_30 = Backoff(first=30.0, proportion=0.0, cap=30.0, jitter=0.0, initial=30.0)
+    cfn.deployer = Deployer(Target(cfn.cfn, lambda: cfn.s3, ACCOUNT, REGION), sleep=cfn.time.sleep, clock=cfn.time.clock,
+                            draw=lambda: 0.0, stack_backoff=every_30, progress=lines.append)  # fmt: skip
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_IN_PROGRESS", ref=STACK_ID)  # at 30 s: one of two resources done, so ~60 s in all
+    done = [{"StackId": STACK_ID, "StackName": NAME, "EventId": "a", **event("salesds", "UPDATE_COMPLETE", 6)}]
+    cfn.stub.add_response("describe_stack_events", {"StackEvents": done}, {"StackName": STACK_ID})
+    cfn.stack("UPDATE_IN_PROGRESS", ref=STACK_ID)  # at 56 s: the window before the projected end
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)  # at 60 s
+    cfn.stack("UPDATE_COMPLETE", ref=STACK_ID)
+
+    result = cfn.deployer.deploy(cfn.request())
+
+    cfn.done()
+    # Without the projection: 30 s, 30 s (the end seen at 60 s only by luck, 30 s late otherwise).
+    assert cfn.time.sleeps == [2.5, 30.0, 26.0, 4.0] and result.stack_seconds == 60.0
+    assert [line.split("IN_PROGRESS: ", 1)[1] for line in lines] == [
+        "1 of 2 resources done, 30s elapsed, about 1m00s expected", "1 of 2 resources done, 56s elapsed, about 1m00s expected",
+    ]
 
 
 # --- execution failures and their root cause ----------------------------------------------------------------

@@ -7,6 +7,7 @@ can, on loopback, speaking the query protocol to the provider process's real bot
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import grpc
@@ -237,3 +238,39 @@ def test_each_dashboard_is_verified_after_the_deploy_and_its_status_is_an_output
          "errors": ["DATA_SET_NOT_FOUND: Data set prod-sales-ds not found"]},
     ]  # fmt: skip
     assert cfn.asset_reads[-1] == f"/accounts/{ACCOUNT}/dashboards/prod-sales"
+
+
+def test_the_stack_wait_tells_its_progress_on_stderr_one_line_per_poll(cfn: CloudFormationEmulator, engine: EngineHarness) -> None:
+    name = "qsp-progress"
+    cfn.slow_next_execution(1)  # one DescribeStacks answers CREATE_IN_PROGRESS, salesdash done, salesds not yet
+
+    engine.up(inputs(stack_name=name))
+
+    lines = [line for line in engine.stderr_text().splitlines() if f"stack {name!r}" in line]
+    assert len(lines) == 1, lines  # one poll in progress: one line (the poll that saw the end tells nothing)
+    assert re.fullmatch(
+        rf"quicksight-promotion: CloudFormation stack '{name}' CREATE_IN_PROGRESS: 1 of 2 resources done, [0-9]s elapsed",
+        lines[0],
+    ), lines[0]
+    # The count came from this operation's events, read once at that poll (a loopback endpoint: every poll).
+    executed = len(cfn.actions) - 1 - cfn.actions[::-1].index("ExecuteChangeSet")
+    assert cfn.actions[executed:].count("DescribeStackEvents") == 1, cfn.actions[executed:]
+
+
+def test_a_spice_data_sets_first_ingestion_is_reported_when_the_stage_waits_for_it(
+    cfn: CloudFormationEmulator, engine: EngineHarness
+) -> None:
+    name = "qsp-ingested"
+    cfn.ingest("prod-sales-ds", "FAILED", error=("SPICE_TABLE_NOT_FOUND", "Table sales\x1b[2J not found"))
+    template = json.loads(json.dumps(TEMPLATE))
+    template["Parameters"]["ResourceIdPrefixForAllResources"] = {"Type": "String"}
+    template["Resources"]["salesds"]["Properties"]["ImportMode"] = "SPICE"
+    parameters = {"DbPassword": PASSWORD, "Host": "db.example.com", "ResourceIdPrefixForAllResources": "prod-"}
+
+    created = engine.up(inputs(stack_name=name, template_body=json.dumps(template), parameters=parameters, wait_for_ingestion=True))
+
+    assert created.outputs["verification"][-1] == {
+        "logical_id": "salesds", "kind": "dataset", "id": "prod-sales-ds", "status": "INGESTION_FAILED",
+        "errors": ["SPICE_TABLE_NOT_FOUND: Table sales\\x1b[2J not found"], "ingestion_id": "first",
+    }  # fmt: skip
+    assert cfn.asset_reads[-1] == f"/accounts/{ACCOUNT}/data-sets/prod-sales-ds/ingestions"

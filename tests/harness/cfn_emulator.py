@@ -131,10 +131,16 @@ class CloudFormationEmulator:
         # QuickSight's view of deployed assets: (kind, id) -> (status, errors) when not CREATION_SUCCESSFUL.
         self.asset_states: dict[tuple[str, str], tuple[str, list[dict[str, str]]]] = {}
         self.asset_reads: list[str] = []  # the QuickSight paths described
+        # A data set's first ingestion: the IngestionStatus of each ListIngestions answer (the last repeats)
+        # and its ErrorInfo; a SPICE data set of a live stack not scripted here: COMPLETED.
+        self.ingestions: dict[str, tuple[list[str], Optional[dict[str, str]]]] = {}
         # Resource types drift detection does not check (their drift status is NOT_CHECKED).
         self.unchecked_types: set[str] = set()
         # Drift detections: id -> (stack, DescribeStackDriftDetectionStatus answers still to give IN_PROGRESS).
         self.detections: dict[str, tuple[Stack, int]] = {}
+        # How many DescribeStacks the next successful execution stays IN_PROGRESS for, and the one running.
+        self._slow = 0
+        self._running: Optional[tuple[Stack, str, str, list[tuple[str, str]], int]] = None
         # (Action or None for any, fault) for the next requests, one consumed per matching request.
         self.faults: list[tuple[Optional[str], Any]] = []
         self.stopping = threading.Event()
@@ -241,6 +247,11 @@ class CloudFormationEmulator:
         """The next executed change set fails at ``logical_id`` with ``reason`` and rolls back."""
         self._fail = (logical_id, reason)
 
+    def slow_next_execution(self, polls: int) -> None:
+        """The next successful execution answers ``polls`` DescribeStacks IN_PROGRESS, its resources
+        completing one per answer (``<verb>_COMPLETE`` events), the rest and the stack at the next."""
+        self._slow = polls
+
     def fail_next_change_set(self, reason: str) -> None:
         """The next created change set is FAILED with ``reason`` (as for a template or parameter error)."""
         self._fail_change_set = reason
@@ -257,9 +268,37 @@ class CloudFormationEmulator:
         """QuickSight reports the deployed ``kind`` (dashboard, analysis) ``asset_id`` with ``status`` and (type, message) errors."""
         self.asset_states[(kind, asset_id)] = (status, [{"Type": t, "Message": m} for t, m in errors])
 
+    def ingest(self, data_set_id: str, *statuses: str, error: Optional[tuple[str, str]] = None) -> None:
+        """ListIngestions of ``data_set_id`` answers its first ingestion with each of ``statuses`` in turn."""
+        self.ingestions[data_set_id] = (list(statuses), {"Type": error[0], "Message": error[1]} if error else None)
+
+    def _list_ingestions(self, data_set_id: str) -> tuple[int, dict[str, Any], Optional[str]]:
+        """ListIngestions (``GET /accounts/<account>/data-sets/<id>/ingestions``, botocore's rest-json shape)."""
+        held = {
+            self._asset_id(stack, resource.get("Properties", {}).get("DataSetId"))
+            for stack in self.stacks
+            if stack.status.endswith("_COMPLETE") and not stack.status.startswith(("DELETE", "ROLLBACK"))
+            for resource in (stack.template.get("Resources") or {}).values()
+            if resource.get("Type") == "AWS::QuickSight::DataSet"
+        }
+        if data_set_id not in held:
+            return 404, {"Message": f"data set {data_set_id} is not found", "RequestId": str(uuid.uuid4())}, "ResourceNotFoundException"
+        statuses, error = self.ingestions.get(data_set_id, (["COMPLETED"], None))
+        status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
+        arn = f"arn:aws:quicksight:{self.region}:{self.account}:dataset/{data_set_id}/ingestion/first"
+        first = {"Arn": arn, "IngestionId": "first", "IngestionStatus": status, "CreatedTime": 1767225600.0, "RequestSource": "MANUAL"}
+        if error and status == "FAILED":
+            first["ErrorInfo"] = error
+        return 200, {"Ingestions": [first], "RequestId": str(uuid.uuid4())}, None
+
     def describe_asset(self, path: str) -> tuple[int, dict[str, Any], Optional[str]]:
-        """DescribeDashboard / DescribeAnalysis of an asset a live stack holds (ids resolved with the id prefix)."""
+        """DescribeDashboard / DescribeAnalysis of an asset a live stack holds (ids resolved with the id prefix);
+        ListIngestions of a data set."""
         parts = path.strip("/").split("/")
+        if len(parts) == 5 and parts[0] == "accounts" and parts[2] == "data-sets" and parts[4] == "ingestions":
+            with self._lock:
+                self.asset_reads.append(path)
+                return self._list_ingestions(urllib.parse.unquote(parts[3]))
         kinds = {"dashboards": ("dashboard", "AWS::QuickSight::Dashboard", "DashboardId"), "analyses": ("analysis", "AWS::QuickSight::Analysis", "AnalysisId")}
         with self._lock:
             self.asset_reads.append(path)
@@ -398,6 +437,7 @@ class CloudFormationEmulator:
         stack = self._find(form["StackName"])
         if stack is None:
             raise _Refusal("ValidationError", f"Stack with id {form['StackName']} does not exist")
+        self._advance(stack)
         return {"Stacks": [self._describe(stack)]}
 
     @staticmethod
@@ -788,9 +828,30 @@ class CloudFormationEmulator:
         stack.template, stack.parameters, stack.tags = change_set.template, change_set.parameters, change_set.tags
         if change_set.mode == "REVERT_DRIFT":
             stack.drift = {}
+        if self._slow:
+            pending = [(logical_id, resource.get("Type", "")) for logical_id, resource in sorted(resources.items())]
+            for logical_id, rtype in pending:
+                self._event(stack, logical_id, rtype, f"{verb}_IN_PROGRESS", token)
+            stack.status, self._running, self._slow = f"{verb}_IN_PROGRESS", (stack, verb, token, pending, self._slow), 0
+            return {}
         stack.status = f"{verb}_COMPLETE"
         self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
         return {}
+
+    def _advance(self, stack: Stack) -> None:
+        """A slow execution (``slow_next_execution``) moves on at each DescribeStacks of its stack."""
+        if self._running is None or self._running[0] is not stack:
+            return
+        _, verb, token, pending, polls = self._running
+        if polls > 0 and pending:
+            logical_id, rtype = pending.pop(0)
+            self._event(stack, logical_id, rtype, f"{verb}_COMPLETE", token)
+            self._running = (stack, verb, token, pending, polls - 1)
+            return
+        for logical_id, rtype in pending:
+            self._event(stack, logical_id, rtype, f"{verb}_COMPLETE", token)
+        stack.status, self._running = f"{verb}_COMPLETE", None
+        self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status, token)
 
     def _DescribeStackEvents(self, form: dict[str, str]) -> dict[str, Any]:  # noqa: N802
         stack = self._find(form["StackName"])

@@ -90,6 +90,7 @@ def test_small_template_goes_inline_and_children_are_parented() -> pulumi.Output
         assert json.loads(inputs["template_body"]) == sample_template()
         assert mocks.by_type("BucketObjectv2") == []
         assert inputs["on_failure"] == "DELETE"
+        assert inputs["wait_for_ingestion"] is False  # SPICE ingestions are waited for only when the stage asks
         # Children carry the component in their URN's type chain.
         assert "quicksight-promotion:quicksight:BundleStack$pulumi-python:dynamic/quicksight:AssetBundleExport" in export_urn
         assert (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.core.polling import Backoff, Predicted, poll_until
+from components.core.polling import Backoff, Informed, Predicted, poll_until
 from components.errors import QuickSightPromotionError, ThrottledError
 from conftest import FakeTime
 
@@ -126,3 +126,41 @@ def test_a_short_prediction_polls_first_on_the_predicted_end_and_a_wrong_one_fal
 def test_the_first_poll_waits_the_initial_delay_never_past_the_deadline() -> None:
     assert poll_times(Backoff(first=2.5, proportion=1.0, cap=5.0, jitter=0.0, initial=2.5), done_at=12.0) == [2.5, 5.0, 10.0, 15.0]
     assert poll_times(Backoff(initial=30.0, jitter=0.0), done_at=0.0, timeout=10.0) == [10.0]
+
+
+def test_on_wait_is_told_each_poll_before_its_sleep_and_its_time_shortens_the_sleep() -> None:
+    fake = FakeTime()
+    told: list[tuple[object, float, float]] = []
+
+    def on_wait(value: object, waited: float, delay: float) -> None:
+        told.append((value, waited, delay))
+        fake.now += 0.5  # the hook's own call takes half a second
+
+    answers = iter(["IN_PROGRESS", "IN_PROGRESS", "DONE"])
+    outcome = poll_until(
+        lambda: next(answers), lambda s: s == "DONE", timeout=100, backoff=Backoff(first=2.0, proportion=0.0, cap=2.0, jitter=0.0),
+        sleep=fake.sleep, clock=fake.clock, draw=lambda: 0.0, on_wait=on_wait,
+    )  # fmt: skip
+    assert outcome.done and told == [("IN_PROGRESS", 0.0, 2.0), ("IN_PROGRESS", 2.0, 2.0)]
+    assert fake.sleeps == [1.5, 1.5]  # polls stay 2 s apart
+
+
+def test_on_wait_never_carries_a_wait_past_its_deadline() -> None:
+    fake = FakeTime()
+
+    def slow(value: object, waited: float, delay: float) -> None:
+        fake.now += 30.0
+
+    outcome = poll_until(lambda: "IN_PROGRESS", lambda s: False, timeout=10, sleep=fake.sleep, clock=fake.clock, draw=lambda: 0.0, on_wait=slow)
+    assert not outcome.done and fake.sleeps == [0.0] and outcome.polls == 2
+
+
+def test_an_informed_wait_falls_back_until_an_estimate_is_learnt_then_predicts_around_it() -> None:
+    fallback = Backoff(first=2.0, proportion=0.21, cap=30.0, jitter=0.0)
+    learnt: list[float] = []
+    informed = Informed(fallback=fallback, estimate=lambda: learnt[-1] if learnt else None, least=10.0)
+    assert informed.initial == fallback.initial and informed.delay(9.0, 0.0) == fallback.delay(9.0, 0.0) == 2.0
+    learnt.append(9.0)  # too short to predict anything: the fallback goes on (Predicted would poll every 2.5 s)
+    assert informed.delay(9.0, 0.0) == 2.0
+    learnt.append(600.0)  # the completed resources project a 10-minute operation
+    assert informed.delay(100.0, 0.0) == Predicted(expected=600.0, fallback=fallback).delay(100.0, 0.0) == 150.0

@@ -289,3 +289,24 @@ def test_a_failed_version_or_definition_errors_make_a_failed_asset() -> None:
         "dashboard 'd' CREATION_FAILED: DATA_SET_NOT_FOUND: gone\\x1b; analysis 'b' UPDATE_SUCCESSFUL: PARAMETER_NOT_FOUND: p"
     )
     assert review.asset_status("analysis", {"Analysis": "not an object"}) == {"status": None, "errors": []}
+
+
+def test_ingestion_targets_are_the_spice_data_sets_with_their_deployed_ids() -> None:
+    document = {
+        "Resources": {
+            "spice": {"Type": "AWS::QuickSight::DataSet", "Properties": {"DataSetId": "sales", "ImportMode": "SPICE"}},
+            "direct": {"Type": "AWS::QuickSight::DataSet", "Properties": {"DataSetId": "live", "ImportMode": "DIRECT_QUERY"}},
+            "param": {"Type": "AWS::QuickSight::DataSet", "Properties": {"DataSetId": "p", "ImportMode": {"Ref": "Mode"}}},
+            "dash": {"Type": "AWS::QuickSight::Dashboard", "Properties": {"DashboardId": "d", "ImportMode": "SPICE"}},
+        }
+    }
+    assert review.ingestion_targets(document, "prod-") == [{"logical_id": "spice", "kind": "dataset", "id": "prod-sales"}]
+
+
+def test_a_first_ingestion_is_the_earliest_and_a_cancelled_one_fails() -> None:
+    first = {"IngestionId": "1", "IngestionStatus": "CANCELLED", "CreatedTime": 1.0}
+    assert review.first_ingestion([{"IngestionId": "2", "CreatedTime": 9.0}, first, "junk"]) is first
+    assert review.first_ingestion([{"CreatedTime": 1.0}, {"CreatedTime": "x"}]) is None  # a broken answer
+    status = review.ingestion_status(first)
+    assert status["status"] == "INGESTION_CANCELLED" and review.failed_assets([status]) == [status]
+    assert review.failed_assets([review.ingestion_status({"IngestionStatus": "COMPLETED"})]) == []

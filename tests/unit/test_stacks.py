@@ -278,3 +278,50 @@ def test_the_stack_wait_polls_around_the_previous_duration_when_there_is_one() -
     assert core.stack_schedule(5.0) is core.STACK_BACKOFF, "a previous no-op predicts nothing"
     predicted = core.stack_schedule(600.0)
     assert predicted.expected == 600.0 and predicted.fallback is core.STACK_BACKOFF  # type: ignore[union-attr]
+
+
+# --- progress of a stack wait ---------------------------------------------------------------------
+
+
+def test_progress_reads_events_before_a_quiet_minute_or_every_two_minutes_outside_the_dense_end() -> None:
+    assert core.progress_due(60.0, since_read=10.0)  # a sparse phase: the user learns where it stands
+    assert not core.progress_due(51.0, since_read=75.0)
+    assert core.progress_due(30.0, since_read=None) and core.progress_due(30.0, since_read=120.0)
+    assert not core.progress_due(8.0, since_read=None)  # near the predicted end: the end will tell
+    assert core.progress_due(2.0, since_read=0.0, loopback=True)
+
+
+def test_resources_done_counts_each_completed_resource_once_and_never_the_stack() -> None:
+    events = [
+        {"LogicalResourceId": "salesds", "ResourceStatus": "UPDATE_IN_PROGRESS"},
+        {"LogicalResourceId": "salesds", "ResourceStatus": "UPDATE_COMPLETE"},
+        {"LogicalResourceId": "salesdash", "ResourceStatus": "CREATE_COMPLETE"},
+        {"LogicalResourceId": "salesdash", "ResourceStatus": "UPDATE_COMPLETE"},
+        {"LogicalResourceId": "old", "ResourceStatus": "DELETE_FAILED"},
+        {"LogicalResourceId": "sales-prod", "ResourceStatus": "UPDATE_COMPLETE"},
+    ]
+    assert core.resources_done(events, "sales-prod") == 2
+
+
+def test_a_progress_line_is_one_escaped_bounded_line() -> None:
+    assert core.progress_line("sales-prod", "UPDATE_IN_PROGRESS", 3, 12, 65.2, 120.0) == (
+        "quicksight-promotion: CloudFormation stack 'sales-prod' UPDATE_IN_PROGRESS: 3 of 12 resources done, "
+        "1m05s elapsed, about 2m00s expected"
+    )
+    assert core.progress_line("s", None, None, 0, 4.0, None) == (
+        "quicksight-promotion: CloudFormation stack 's' status unknown: ? resources done, 4s elapsed"
+    )
+    line = core.progress_line("s", "UPDATE_IN_PROGRESS\x1b[2J\n" + "x" * 1000, 30, 12, 1.0, None)
+    assert "\x1b" not in line and "\n" not in line and "\\x1b" in line and len(line) <= 300
+    assert "12 of 12 resources" in core.progress_line("s", "UPDATE_IN_PROGRESS", 30, 12, 1.0, None)
+
+
+def test_the_completed_resources_project_the_end_from_a_quarter_of_them_on() -> None:
+    assert core.projected_seconds(2, 8, 100.0) == 400.0
+    assert core.projected_seconds(1, 8, 100.0) is None  # the first completions come early
+    assert core.projected_seconds(8, 8, 100.0) is None and core.projected_seconds(None, 8, 1.0) is None
+    assert core.projected_seconds(3, 0, 100.0) is None  # no total known
+    assert core.projected_seconds(1, 2, 4.0) is None  # 8 s: too soon to predict anything
+    schedule = core.stack_schedule(None, projected=lambda: 400.0)
+    assert schedule.delay(100.0, 0.0) == 100.0  # Predicted around 400 s: a quarter of it
+    assert core.stack_schedule(None) is core.STACK_BACKOFF and core.stack_schedule(300.0, projected=lambda: 5.0).expected == 300.0
