@@ -301,9 +301,10 @@ def verified(statuses: Optional[list[dict[str, Any]]], mode: str, resource: pulu
         pulumi.log.warn(f"not verified after the deploy (QuickSight could not describe them): {listing(unverified)}", resource=resource)
     if not review.failed_assets(statuses or []):
         return statuses
+    advice = review.verification_advice(statuses or [])
     text = (
-        f"the stack is deployed, but QuickSight reports {review.describe_verification(statuses or [])}. Fix the asset in "
-        "the source account and promote it again (or set verifyAssets: warning to go on)"
+        f"the stack is deployed, but QuickSight reports {review.describe_verification(statuses or [])}. "
+        f"{advice[0].upper()}{advice[1:]} (or set verifyAssets: warning to go on)"
     )
     if mode == "error":
         raise AssetVerificationError(text)

@@ -442,6 +442,20 @@ def describe_verification(statuses: Sequence[Mapping[str, Any]]) -> str:
     return listing(lines, MAX_LISTED)
 
 
+def verification_advice(statuses: Sequence[Mapping[str, Any]]) -> str:
+    """What to do about the failed assets: a dashboard or analysis is fixed at its source, an ingestion in the target."""
+    kinds = {str(s.get("kind")) for s in failed_assets(statuses)}
+    advice = []
+    if kinds - {"dataset"}:
+        advice.append("fix the dashboard or analysis in the source account and promote it again")
+    if "dataset" in kinds:
+        advice.append(
+            "check the data set's data source in the target account (host, credentials, network) and the tables it "
+            "reads, then refresh the data set"
+        )
+    return "; ".join(advice) or "nothing failed"
+
+
 # --- SPICE first ingestion -------------------------------------------------------------------------
 
 # QuickSight's IngestionStatus values that end an ingestion (the others: INITIALIZED, QUEUED, RUNNING).

@@ -696,8 +696,8 @@ def test_a_failed_dashboard_after_the_deploy_fails_the_up_naming_it_and_its_erro
 
     assert str(error) == (
         "the stack is deployed, but QuickSight reports dashboard 'prod-sales' CREATION_FAILED: DATA_SET_NOT_FOUND: "
-        "Data set prod-sales-ds not found. Fix the asset in the source account and promote it again (or set "
-        "verifyAssets: warning to go on)"
+        "Data set prod-sales-ds not found. Fix the dashboard or analysis in the source account and promote it again "
+        "(or set verifyAssets: warning to go on)"
     )
     assert AssetVerificationError in error.types
 

@@ -310,3 +310,17 @@ def test_a_first_ingestion_is_the_earliest_and_a_cancelled_one_fails() -> None:
     status = review.ingestion_status(first)
     assert status["status"] == "INGESTION_CANCELLED" and review.failed_assets([status]) == [status]
     assert review.failed_assets([review.ingestion_status({"IngestionStatus": "COMPLETED"})]) == []
+
+
+def test_the_advice_for_failed_assets_says_where_each_is_fixed() -> None:
+    from components.core.review import verification_advice
+
+    dashboard = {"kind": "dashboard", "id": "d", "status": "CREATION_FAILED", "errors": ["x"]}
+    ingestion = {"kind": "dataset", "id": "s", "status": "INGESTION_FAILED", "errors": ["y"]}
+    assert verification_advice([dashboard]) == "fix the dashboard or analysis in the source account and promote it again"
+    assert verification_advice([ingestion]) == (
+        "check the data set's data source in the target account (host, credentials, network) and the tables it reads, "
+        "then refresh the data set"
+    )
+    assert verification_advice([dashboard, ingestion]).count("; ") == 1
+    assert verification_advice([]) == "nothing failed"
