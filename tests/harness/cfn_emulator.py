@@ -626,7 +626,6 @@ class CloudFormationEmulator:
 
     def _deploy_nested(self, stack: Stack, change_set: ChangeSet, token: str) -> Optional[tuple[str, str]]:
         """Create or update each nested stack of the parent's template; (logical id, reason) of a failed one."""
-        verb = change_set.kind
         resources = change_set.template.get("Resources") or {}
         for logical_id in self._nested_order(resources):
             resource = resources[logical_id]
@@ -657,7 +656,6 @@ class CloudFormationEmulator:
             gone = self._find(stack.nested.pop(logical_id))
             if gone is not None:
                 gone.status = "DELETE_COMPLETE"
-        del verb
         return None
 
     def _execute_nested(self, nested: Stack, action: str, token: str) -> Optional[tuple[str, str]]:
