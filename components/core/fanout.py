@@ -94,6 +94,7 @@ def judge_accounts(
     findings: list[Finding] = []
     values: dict[str, Mapping[str, str]] = {}
     judged: set[str] = set()
+    instances: set[tuple[str, str]] = set()
     for account in accounts:
         if account.account_id in judged:
             continue  # listed twice: judged once
@@ -109,6 +110,7 @@ def judge_accounts(
                 body, catalog, stage_of, where,
                 sha256=sha256, lint_findings=lint_findings, repairs=repairs,
             )  # fmt: skip
+            instances.add((account.account_id or "", region or ""))
             findings += [replace(f, account=account.account_id, region=region) for f in verdict.findings]
             failed = failed or bool(verdict.errors)
             if not verdict.errors:
@@ -117,7 +119,26 @@ def judge_accounts(
         findings += differing
         if seen and not failed and not differing:
             values[account.account_id] = next(iter(seen.values()))
-    return FanoutVerdict(tuple(sorted(findings, key=lambda f: f.severity != "error")), values)
+    shared = _shared_once(findings, instances)
+    return FanoutVerdict(tuple(sorted(shared, key=lambda f: f.severity != "error")), values)
+
+
+def _shared_once(findings: Sequence[Finding], instances: set[tuple[str, str]]) -> list[Finding]:
+    """A finding every (account, region) has, said once without a prefix; the others as they are, in order."""
+    if len(instances) < 2:
+        return list(findings)
+    where: dict[Finding, set[tuple[str, str]]] = {}
+    for finding in findings:
+        where.setdefault(replace(finding, account=None, region=None), set()).add((finding.account or "", finding.region or ""))
+    once = {bare for bare, seen in where.items() if seen == instances}
+    kept: list[Finding] = []
+    for finding in findings:
+        bare = replace(finding, account=None, region=None)
+        if bare not in once:
+            kept.append(finding)
+        elif bare not in kept:
+            kept.append(bare)
+    return kept
 
 
 def _differing(account_id: str, by_region: Mapping[str, Mapping[str, str]]) -> list[Finding]:

@@ -44,9 +44,23 @@ def test_every_region_of_an_account_is_judged_once() -> None:
     verdict = fanout([Account(UNIT_A), twice, Account(UNIT_A)])
     assert [(f.account, f.region, f.rule, f.property) for f in verdict.errors] == [(UNIT_B, "eu-west-1", "source-region", "Host")]
     assert "names the source region us-east-1 while this stage deploys to eu-west-1" in verdict.errors[0].describe()
-    # Warnings come once per distinct (account, region): A once, B in each of its two regions.
+    # A warning every (account, region) has is said once, without a prefix.
     literal = [(f.account, f.region) for f in verdict.warnings if f.rule == "literal" and f.property == "SecurityGroupIds"]
-    assert literal == [(UNIT_A, "eu-west-1"), (UNIT_B, "us-east-1"), (UNIT_B, "eu-west-1")]
+    assert literal == [(None, None)]
+
+
+def test_a_finding_some_instances_have_keeps_their_prefix_and_one_all_have_is_said_once() -> None:
+    from components.core.fanout import _shared_once
+    from components.core.judge import Finding
+
+    instances = {(UNIT_A, "eu-west-1"), (UNIT_B, "eu-west-1")}
+    everywhere = [Finding("warning", "literal", "vpc", "shared", property="SubnetIds", account=a, region=r) for a, r in sorted(instances)]
+    only_b = Finding("error", "source-region", "ds", "dev's host", property="Host", account=UNIT_B, region="eu-west-1")
+    kept = _shared_once([*everywhere, only_b], instances)
+    assert [(f.account, f.region, f.rule) for f in kept] == [(None, None, "literal"), (UNIT_B, "eu-west-1", "source-region")]
+    assert kept[0].describe() == "vpc.SubnetIds shared"
+    # One instance: nothing to fold.
+    assert _shared_once(everywhere[:1], {(UNIT_A, "eu-west-1")}) == everywhere[:1]
 
 
 def test_values_that_resolve_otherwise_in_another_region_are_an_error_naming_them() -> None:
