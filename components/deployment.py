@@ -531,35 +531,13 @@ class CloudFormationDeployment(pulumi.dynamic.Resource, module="quicksight", nam
         resource_digests: Optional[pulumi.Input[Mapping[str, str]]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        props: dict[str, Any] = {
-            "stack_name": stack_name,
-            "template_body": template_body,
-            # Always a secret: credentials are among the values, and the engine then keeps the
-            # input encrypted in state (the provider never outputs it).
-            "parameters": pulumi.Output.secret(parameters) if parameters is not None else None,
-            "staging_bucket": staging_bucket,
-            "staging_prefix": staging_prefix,
-            "target_region": target_region,
-            "target_role_arn": target_role_arn,
-            "target_external_id": secret_input(target_external_id),
-            "target_account_id": target_account_id,
-            "capabilities": capabilities,
-            "stack_tags": stack_tags,
-            "cloudformation_role_arn": cloudformation_role_arn,
-            "notification_arns": notification_arns,
-            "termination_protection": termination_protection,
-            "stack_timeout_seconds": stack_timeout_seconds,
-            "execute_change_set": execute_change_set,
-            "adopt_stack": adopt_stack,
-            "adopt_identity": adopt_identity,
-            "adopt_allow_removals": adopt_allow_removals,
-            "owner": owner,
-            "on_failure": on_failure,
-            "on_drift": on_drift,
-            "verify_assets": verify_assets,
-            "wait_for_ingestion": wait_for_ingestion,
-            "resource_digests": resource_digests,
-        }
+        # Every keyword argument is the provider input of its name (resource_props refuses any other).
+        given = dict(locals())
+        props: dict[str, Any] = {k: v for k, v in given.items() if k not in ("self", "resource_name", "opts", "__class__")}
+        # Always a secret: credentials are among the values, and the engine then keeps the input
+        # encrypted in state (the provider never outputs it).
+        props["parameters"] = pulumi.Output.secret(parameters) if parameters is not None else None
+        props["target_external_id"] = secret_input(target_external_id)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))
         super().__init__(
             CloudFormationDeploymentProvider(),
