@@ -1311,3 +1311,43 @@ def test_change_sets_are_first_polled_after_aws_evaluates_them_or_at_once_on_a_l
     assert change_set_schedule() is core.CHANGE_SET_BACKOFF and core.CHANGE_SET_BACKOFF.initial == 2.5
     monkeypatch.setenv(LOOPBACK_CLOUDFORMATION_SWITCH, "1")
     assert change_set_schedule().initial == 0.0 and change_set_schedule().cap == core.CHANGE_SET_BACKOFF.cap
+
+
+NESTED_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{NAME}-Dashboards-ABC/0f0f"
+
+
+def nested_failure(cfn: Scripted) -> None:
+    """An update whose Dashboards nested stack failed (the parent's events name it, with its stack id)."""
+    cfn.stack("UPDATE_COMPLETE")
+    cfn.change_set("CREATE_COMPLETE", changes=CHANGES)
+    cfn.stub.add_response("execute_change_set", {}, None)
+    cfn.stack("UPDATE_ROLLBACK_COMPLETE", ref=STACK_ID)
+    failed = event(
+        "Dashboards", "UPDATE_FAILED", 7, f"Embedded stack {NESTED_ID} was not successfully updated", "AWS::CloudFormation::Stack"
+    )
+    cfn.events(event(NAME, "UPDATE_ROLLBACK_COMPLETE", 9), {**failed, "PhysicalResourceId": NESTED_ID}, event(NAME, "UPDATE_IN_PROGRESS", 6))
+
+
+def test_a_failed_nested_stack_names_the_root_cause_inside_it(cfn: Scripted) -> None:
+    nested_failure(cfn)
+    inside = event("salesdash", "UPDATE_FAILED", 6.5, "Invalid request provided: the data set was not found", "AWS::QuickSight::Dashboard")
+    cfn.stub.add_response(
+        "describe_stack_events",
+        {"StackEvents": [{"StackId": NESTED_ID, "EventId": "n1", "StackName": f"{NAME}-Dashboards-ABC", **inside}]},
+        {"StackName": NESTED_ID},
+    )
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert "root cause (in nested stack Dashboards): salesdash (AWS::QuickSight::Dashboard, dashboard/sales) UPDATE_FAILED: " in str(info.value)
+    assert "the data set was not found" in str(info.value)
+
+
+def test_a_nested_stack_whose_events_cannot_be_read_is_named_as_the_cause(cfn: Scripted) -> None:
+    nested_failure(cfn)
+    cfn.stub.add_client_error("describe_stack_events", "AccessDenied", "not allowed", 403, expected_params={"StackName": NESTED_ID})
+    with pytest.raises(StackOperationFailedError) as info:
+        cfn.deployer.deploy(cfn.request())
+    assert (
+        "root cause: Dashboards (AWS::CloudFormation::Stack) UPDATE_FAILED: Embedded stack "
+        f"{NESTED_ID} was not successfully updated;"
+    ) in str(info.value)
